@@ -1,0 +1,91 @@
+// Checks of the benchmark's own instruments, so a number in docs/BENCHMARKS.md is not an
+// artefact of the harness: the sink finds the end of data wherever reads split it and counts
+// recipients, the load generator's counts match what arrived, messages have the promised size.
+// Run: node --test dist/bench/
+import assert from "node:assert/strict";
+import net from "node:net";
+import { test } from "node:test";
+import { cleanupAll } from "./cleanup.js";
+import { runLoad } from "./load.js";
+import { startSink } from "./sink.js";
+import { messageFactory, type Workload } from "./workload.js";
+
+const w = (o: Partial<Workload>): Workload => ({
+  kind: "relay",
+  messages: 10,
+  sessions: 2,
+  messageBytes: 2048,
+  recipients: 1,
+  mailboxes: 100,
+  ...o,
+});
+
+test.after(() => cleanupAll());
+
+test("messages have the requested size and end with the end-of-data line", () => {
+  for (const bytes of [2048, 102_400]) {
+    const m = messageFactory(w({ messageBytes: bytes }))(7);
+    assert.ok(Math.abs(m.length - bytes) < 80, `size ${m.length} for ${bytes}`);
+    assert.equal(m.subarray(-5).toString(), "\r\n.\r\n");
+    assert.equal(m.indexOf("\r\n.\r\n"), m.length - 5, "no early end marker");
+  }
+});
+
+const TRANSACTION = Buffer.from(
+  "EHLO t\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nRCPT TO:<e@d.test>\r\nDATA\r\n" +
+    "Subject: x\r\n\r\nline\r\n.\r\nQUIT\r\n",
+);
+
+/** Sends one pipelined transaction in two writes split at `at`, returns the replies. */
+async function splitTransaction(port: number, at: number): Promise<string> {
+  const all = TRANSACTION;
+  const sock = net.connect({ host: "127.0.0.1", port });
+  let text = "";
+  sock.on("data", (d: Buffer) => (text += d.toString()));
+  await new Promise<void>((r) => sock.once("connect", () => r()));
+  sock.write(all.subarray(0, at));
+  await new Promise((r) => setTimeout(r, 5));
+  sock.write(all.subarray(at));
+  await new Promise<void>((r) => sock.once("close", () => r()));
+  return text;
+}
+
+test("the sink finds the end of data wherever the reads split it", async () => {
+  const sink = await startSink();
+  try {
+    await sink.reset();
+    // Every split point from inside DATA's command line to inside QUIT.
+    const from = TRANSACTION.indexOf("DATA") + 2;
+    const to = TRANSACTION.length - 2;
+    for (let at = from; at < to; at++) {
+      const replies = await splitTransaction(sink.port, at);
+      assert.match(replies, /250 2\.0\.0 Ok: queued\r\n221 /, `split at ${at}`);
+    }
+    const s = await sink.stats();
+    assert.equal(s.messages, to - from);
+    assert.equal(s.recipients, 2 * (to - from));
+  } finally {
+    await sink.stop();
+  }
+});
+
+test("every message the load generator saw accepted arrives, with all its recipients", async () => {
+  const sink = await startSink();
+  try {
+    await sink.reset();
+    const r = await runLoad(
+      sink.port,
+      w({ kind: "fanout", messages: 40, sessions: 4, recipients: 3 }),
+      30_000,
+    );
+    assert.equal(r.acked, 40);
+    assert.equal(r.failed, 0);
+    assert.equal(r.latenciesMs.length, 40);
+    assert.ok(r.lastAckMs >= r.startMs);
+    const s = await sink.stats();
+    assert.equal(s.messages, 40);
+    assert.equal(s.recipients, 120);
+  } finally {
+    await sink.stop();
+  }
+});

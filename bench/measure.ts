@@ -1,0 +1,241 @@
+// One run: one scenario against one freshly started MTA. Starts the MTA, drives the load,
+// waits (bounded) until every accepted recipient has arrived at the sink or in the Maildirs,
+// reads CPU and memory from /proc, stops the MTA. A failure becomes a run marked not ok, with
+// the reason, so the other runs still happen.
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, stat } from "node:fs/promises";
+import { promisify } from "node:util";
+import { join } from "node:path";
+import { Aborted, aborted, throwIfAborted } from "./cleanup.js";
+import { remoteIdle, remoteLoad } from "./load-remote.js";
+import { startMailyard } from "./mailyard.js";
+import { startPostfix } from "./postfix.js";
+import { MemoryPeaks, treeCpu, treeMemory } from "./procstat.js";
+import { MAILBOXES, type Scenario } from "./scenarios.js";
+import type { Mta, MtaName } from "./mta.js";
+import type { Sink } from "./sink.js";
+import { LOCAL_DOMAIN, type Workload } from "./workload.js";
+
+const run = promisify(execFile);
+
+export interface RunMetrics {
+  readonly mta: MtaName;
+  readonly round: number;
+  readonly ok: boolean;
+  readonly error: string | null;
+  /** Message scenarios. */
+  readonly acked?: number;
+  readonly failed?: number;
+  readonly deliveredRecipients?: number;
+  readonly acceptedPerSec?: number;
+  readonly deliveredPerSec?: number;
+  readonly p50Ms?: number;
+  readonly p99Ms?: number;
+  readonly peakRssKb?: number;
+  readonly peakPssKb?: number;
+  readonly peakProcesses?: number;
+  /** CPU seconds of the MTA's processes per 1,000 messages (idle: per 1,000 connections). */
+  readonly cpuPer1000?: number;
+  readonly cpuSeconds?: number;
+  /** Average CPU use of the MTA over the run, in % of one core (200% = both cores of two). */
+  readonly cpuPercent?: number;
+  /** Idle scenario. */
+  readonly connections?: number;
+  readonly rssBeforeKb?: number;
+  readonly rssIdleKb?: number;
+  readonly pssBeforeKb?: number;
+  readonly pssIdleKb?: number;
+  readonly rssPerConnKb?: number;
+  readonly pssPerConnKb?: number;
+  /** What the measuring cost: the load generator's, the sink's and the harness's CPU seconds. */
+  readonly clientCpuSeconds?: number;
+  readonly sinkCpuSeconds?: number;
+  readonly harnessCpuSeconds?: number;
+  /** The load generator's average CPU use while sending, in % of one core. */
+  readonly clientCpuPercent?: number;
+}
+
+export interface RunContext {
+  readonly baseDir: string;
+  readonly sink: Sink;
+  readonly template: string;
+  /** bin/mailyard.js of the build snapshot every Mailyard run starts. */
+  readonly mailyardBin: string;
+  readonly loadTimeoutMs: number;
+  readonly deliveryTimeoutMs: number;
+}
+
+async function start(name: MtaName, ctx: RunContext): Promise<Mta> {
+  const dir = await mkdtemp(join(ctx.baseDir, `${name}-`));
+  const o = { dir, sinkPort: ctx.sink.port, mailboxes: MAILBOXES };
+  return name === "mailyard"
+    ? startMailyard({ ...o, template: ctx.template, bin: ctx.mailyardBin })
+    : startPostfix(o);
+}
+
+const percentile = (sorted: number[], p: number): number =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+/** Files in every <root>/<domain>/u*\/new, with the newest modification time. */
+async function maildirs(root: string, withTimes: boolean): Promise<{ count: number; lastMs: number }> {
+  let count = 0;
+  let lastMs = 0;
+  const base = join(root, LOCAL_DOMAIN);
+  const users = await readdir(base).catch(() => [] as string[]);
+  for (const u of users) {
+    const dir = join(base, u, "new");
+    const files = await readdir(dir).catch(() => [] as string[]);
+    count += files.length;
+    if (withTimes) {
+      for (const f of files) lastMs = Math.max(lastMs, (await stat(join(dir, f))).mtimeMs);
+    }
+  }
+  return { count, lastMs };
+}
+
+/** Polls until `expected` recipients have arrived; bounded by the timeout. */
+async function awaitDelivery(
+  mta: Mta,
+  w: Workload,
+  ctx: RunContext,
+  expected: number,
+): Promise<{ delivered: number; lastMs: number; sinkCpu: number }> {
+  const deadline = Date.now() + ctx.deliveryTimeoutMs;
+  const local = w.kind === "local";
+  for (;;) {
+    const got = local ? (await maildirs(mta.maildirRoot, false)).count : (await ctx.sink.stats()).recipients;
+    if (got >= expected || Date.now() > deadline || aborted.aborted) break;
+    // The end time comes from the sink's clock or the files' mtimes, not from this poll, so a
+    // slow poll costs nothing in accuracy and keeps the harness off the CPU.
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const s = await ctx.sink.stats();
+  if (!local) return { delivered: s.recipients, lastMs: s.lastAtMs, sinkCpu: s.cpuSeconds };
+  const m = await maildirs(mta.maildirRoot, true);
+  return { delivered: m.count, lastMs: m.lastMs, sinkCpu: s.cpuSeconds };
+}
+
+export async function runOnce(
+  s: Scenario,
+  name: MtaName,
+  round: number,
+  ctx: RunContext,
+): Promise<RunMetrics> {
+  let mta: Mta | null = null;
+  try {
+    throwIfAborted();
+    mta = await start(name, ctx);
+    throwIfAborted();
+    const metrics =
+      s.kind === "messages"
+        ? await messageRun(mta, s.workload, round, ctx)
+        : await idleRun(mta, s.connections, round, ctx);
+    throwIfAborted();
+    return metrics;
+  } catch (e) {
+    if (aborted.aborted) throw new Aborted();
+    return { mta: name, round, ok: false, error: e instanceof Error ? e.message : String(e) };
+  } finally {
+    await mta?.stop();
+    // Write back what this run left dirty (and let the deletion of its spool settle) before the
+    // next run starts, so one MTA's I/O is not billed to the other.
+    await run("sync", []).catch(() => undefined);
+  }
+}
+
+async function messageRun(mta: Mta, w: Workload, round: number, ctx: RunContext): Promise<RunMetrics> {
+  await ctx.sink.reset();
+  const harness0 = process.cpuUsage();
+  const cpu0 = treeCpu(mta.pid);
+  const peaks = new MemoryPeaks(mta.pid);
+  peaks.start();
+  let load: Awaited<ReturnType<typeof remoteLoad>>;
+  let arrived: Awaited<ReturnType<typeof awaitDelivery>>;
+  try {
+    load = await remoteLoad(mta.smtpPort, w, ctx.loadTimeoutMs);
+    arrived = await awaitDelivery(mta, w, ctx, load.result.acked * w.recipients);
+  } finally {
+    peaks.stop();
+  }
+  const cpu = treeCpu(mta.pid) - cpu0;
+  const h = process.cpuUsage(harness0);
+  const r = load.result;
+  const expected = r.acked * w.recipients;
+  const errors: string[] = [];
+  if (r.failed > 0) errors.push(`${r.failed} messages not accepted (first: ${r.firstError ?? "?"})`);
+  if (arrived.delivered !== expected) errors.push(`${arrived.delivered} of ${expected} recipients arrived`);
+  const latencies = [...r.latenciesMs].sort((a, b) => a - b);
+  const acceptSeconds = (r.lastAckMs - r.startMs) / 1000;
+  const deliverSeconds = (arrived.lastMs - r.startMs) / 1000;
+  return {
+    mta: mta.name,
+    round,
+    ok: errors.length === 0,
+    error: errors.length ? errors.join("; ") : null,
+    acked: r.acked,
+    failed: r.failed,
+    deliveredRecipients: arrived.delivered,
+    acceptedPerSec: r.acked / acceptSeconds,
+    deliveredPerSec: arrived.delivered / w.recipients / deliverSeconds,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    peakRssKb: peaks.peakRssKb,
+    peakPssKb: peaks.peakPssKb,
+    peakProcesses: peaks.peakProcesses,
+    cpuSeconds: cpu,
+    cpuPer1000: (cpu / Math.max(1, r.acked)) * 1000,
+    cpuPercent: (cpu / deliverSeconds) * 100,
+    clientCpuSeconds: load.cpuSeconds,
+    clientCpuPercent: (load.cpuSeconds / acceptSeconds) * 100,
+    sinkCpuSeconds: arrived.sinkCpu,
+    harnessCpuSeconds: (h.user + h.system) / 1e6,
+  };
+}
+
+/** Median of a few memory readings a short while apart (GC and page reclaim make single ones noisy). */
+async function settledMemory(pid: number): Promise<{ rssKb: number; pssKb: number }> {
+  const rss: number[] = [];
+  const pss: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 200));
+    const m = treeMemory(pid, true);
+    rss.push(m.rssKb);
+    pss.push(m.pssKb);
+  }
+  const mid = (a: number[]): number => a.sort((x, y) => x - y)[a.length >> 1]!;
+  return { rssKb: mid(rss), pssKb: mid(pss) };
+}
+
+async function idleRun(mta: Mta, connections: number, round: number, ctx: RunContext): Promise<RunMetrics> {
+  const before = await settledMemory(mta.pid);
+  const cpu0 = treeCpu(mta.pid);
+  const hold = await remoteIdle(mta.smtpPort, connections, ctx.loadTimeoutMs);
+  let idle: { rssKb: number; pssKb: number };
+  let cpu: number;
+  let clientCpu: number;
+  try {
+    cpu = treeCpu(mta.pid) - cpu0;
+    idle = await settledMemory(mta.pid);
+  } finally {
+    clientCpu = await hold.close();
+  }
+  const n = Math.max(1, hold.opened);
+  return {
+    mta: mta.name,
+    round,
+    ok: hold.failed === 0,
+    error: hold.failed ? `${hold.failed} of ${connections} connections failed` : null,
+    connections: hold.opened,
+    rssBeforeKb: before.rssKb,
+    rssIdleKb: idle.rssKb,
+    pssBeforeKb: before.pssKb,
+    pssIdleKb: idle.pssKb,
+    rssPerConnKb: (idle.rssKb - before.rssKb) / n,
+    pssPerConnKb: (idle.pssKb - before.pssKb) / n,
+    peakRssKb: idle.rssKb,
+    peakPssKb: idle.pssKb,
+    cpuSeconds: cpu,
+    cpuPer1000: (cpu / n) * 1000,
+    clientCpuSeconds: clientCpu,
+  };
+}

@@ -1,0 +1,164 @@
+// `npm run bench`: Mailyard against a private Postfix on the same workloads, alternating
+// Mailyard/Postfix runs for several rounds with a fresh spool each run, then a table per scenario
+// (and JSON with --json). Everything runs on 127.0.0.1; everything started is stopped on the
+// way out, also after an error or SIGINT. See docs/BENCHMARKS.md.
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Aborted, cleanupAll, installCleanupHandlers, onCleanup, throwIfAborted } from "./cleanup.js";
+import { makeDirectoryTemplate, snapshotMailyard } from "./mailyard.js";
+import { runOnce, type RunMetrics } from "./measure.js";
+import type { MtaName } from "./mta.js";
+import { formatMachine, formatMarkdown, formatRun, formatTable, machineInfo, summarize } from "./report.js";
+import { MAILBOXES, scenario, SCENARIO_NAMES, type Scenario } from "./scenarios.js";
+import { startSink } from "./sink.js";
+
+const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME]... [--json FILE] [--markdown FILE] [--dir DIR]
+  --rounds N       Mailyard/Postfix pairs per scenario (default 3; 1 with --quick)
+  --quick          small workloads, one round unless --rounds is given (a smoke run)
+  --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIO_NAMES.join(", ")}
+  --json FILE      also write every run and the medians as JSON
+  --markdown FILE  also write the machine and the tables as Markdown (for docs/BENCHMARKS.md)
+  --dir DIR        where the temporary spools go (default ${tmpdir()}); its filesystem matters (fsync)`;
+
+interface Options {
+  readonly rounds: number;
+  readonly quick: boolean;
+  readonly scenarios: Scenario[];
+  readonly json: string | null;
+  readonly markdown: string | null;
+  readonly dir: string;
+}
+
+function options(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rounds: { type: "string" },
+      quick: { type: "boolean", default: false },
+      scenario: { type: "string", multiple: true },
+      json: { type: "string" },
+      markdown: { type: "string" },
+      dir: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const rounds = values.rounds === undefined ? (values.quick ? 1 : 3) : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error("--rounds must be 1..20");
+  const names = (values.scenario ?? [...SCENARIO_NAMES]).flatMap((s) => s.split(",")).filter(Boolean);
+  const scenarios = names.map((n) => {
+    const s = scenario(n, values.quick);
+    if (!s) throw new Error(`unknown scenario ${n}; known: ${SCENARIO_NAMES.join(", ")}`);
+    return s;
+  });
+  return {
+    rounds,
+    quick: values.quick,
+    scenarios,
+    json: values.json === undefined ? null : resolve(values.json),
+    markdown: values.markdown === undefined ? null : resolve(values.markdown),
+    dir: resolve(values.dir ?? tmpdir()),
+  };
+}
+
+async function main(): Promise<number> {
+  let o: Options;
+  try {
+    o = options(process.argv.slice(2));
+  } catch (e) {
+    console.error(`bench: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    console.error("bench: must run as root (a private Postfix instance needs it)");
+    return 1;
+  }
+  installCleanupHandlers();
+  const base = await mkdtemp(join(o.dir, "mailyard-bench-"));
+  onCleanup("benchmark directory", () => rm(base, { recursive: true, force: true }));
+  // Postfix's daemons run as "postfix" and "nobody" and must reach their run directories.
+  await chmod(base, 0o755);
+  const machine = machineInfo(base);
+  console.log(formatMachine(machine));
+  console.log(
+    `command:    npm run bench -- ${process.argv.slice(2).join(" ")}`.trimEnd() +
+      `\nrounds:     ${o.rounds} (Mailyard/Postfix, order swapped every other round, fresh spool each run)\n`,
+  );
+
+  const sink = await startSink();
+  const template = await makeDirectoryTemplate(await mkdtemp(join(base, "directory-")), MAILBOXES);
+  throwIfAborted();
+  const mailyardBin = await snapshotMailyard(join(base, "build"));
+  const ctx = {
+    baseDir: base,
+    sink,
+    template,
+    mailyardBin,
+    loadTimeoutMs: o.quick ? 120_000 : 600_000,
+    deliveryTimeoutMs: o.quick ? 120_000 : 300_000,
+  };
+  const results: { scenario: Scenario; runs: RunMetrics[] }[] = [];
+  for (const s of o.scenarios) {
+    const runs: RunMetrics[] = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      // A/B, then B/A: neither MTA always gets the first slot, so a drift of the machine over
+      // time (disk, thermal, neighbours) does not favour one of them.
+      const order: MtaName[] = round % 2 === 1 ? ["mailyard", "postfix"] : ["postfix", "mailyard"];
+      for (const name of order) {
+        const r = await runOnce(s, name, round, ctx);
+        runs.push(r);
+        console.error(formatRun(s, r));
+      }
+    }
+    results.push({ scenario: s, runs });
+    console.log(`\n${formatTable(s, o.rounds, runs)}\n`);
+  }
+
+  if (o.json) {
+    await mkdir(dirname(o.json), { recursive: true });
+    const doc = {
+      machine,
+      rounds: o.rounds,
+      quick: o.quick,
+      scenarios: results.map(({ scenario: s, runs }) => ({
+        name: s.name,
+        title: s.title,
+        ...(s.kind === "messages" ? { workload: s.workload } : { connections: s.connections }),
+        summary: summarize(s, runs),
+        runs,
+      })),
+    };
+    await writeFile(o.json, JSON.stringify(doc, null, 2) + "\n");
+    console.log(`results written to ${o.json}`);
+  }
+  if (o.markdown) {
+    await mkdir(dirname(o.markdown), { recursive: true });
+    const md = [
+      "```",
+      formatMachine(machine),
+      `command:    npm run bench -- ${process.argv.slice(2).join(" ")}`.trimEnd(),
+      "```",
+      ...results.map(({ scenario: s, runs }) => `\n${formatMarkdown(s, o.rounds, runs)}`),
+    ];
+    await writeFile(o.markdown, md.join("\n") + "\n");
+    console.log(`tables written to ${o.markdown}`);
+  }
+  return results.every((x) => x.runs.every((r) => r.ok)) ? 0 : 1;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  if (e instanceof Aborted) code = 130;
+  else console.error(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+} finally {
+  await cleanupAll();
+}
+process.exit(code);

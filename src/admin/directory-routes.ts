@@ -1,0 +1,146 @@
+// Admin API routes over the directory: domains, accounts, aliases. Bodies are validated here
+// (shape and bounds); the directory itself decides what is a duplicate, missing or invalid
+// value (DirectoryError → 409/404/400). Passwords go to the directory and nowhere else.
+import { z } from "zod";
+import type { AccountSettings, Directory } from "../directory/directory.js";
+import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
+
+const address = z.string().min(3).max(320);
+const name = z.string().min(1).max(253);
+const password = z.string().min(1).max(1024);
+const flow = z
+  .strictObject({ messages: z.number().int().positive(), periodSeconds: z.number().int().positive() })
+  .nullable();
+const accountFields = {
+  enabled: z.boolean().optional(),
+  quotaBytes: z.number().int().nonnegative().nullable().optional(),
+  maxMessageSize: z.number().int().positive().nullable().optional(),
+  outFlow: flow.optional(),
+  inFlow: flow.optional(),
+};
+const newAccount = z.strictObject({ address, password, ...accountFields });
+const accountPatch = z.strictObject({ password: password.optional(), ...accountFields });
+const newDomain = z.strictObject({ name });
+const newAlias = z.strictObject({ address, targets: z.array(address).min(1).max(1000) });
+
+type Fields = z.infer<typeof accountPatch>;
+
+/** The settings given in a body, leaving out the absent ones (exactOptionalPropertyTypes). */
+function settingsOf(b: Fields): Partial<AccountSettings> {
+  const s: { -readonly [K in keyof AccountSettings]?: AccountSettings[K] } = {};
+  if (b.enabled !== undefined) s.enabled = b.enabled;
+  if (b.quotaBytes !== undefined) s.quotaBytes = b.quotaBytes;
+  if (b.maxMessageSize !== undefined) s.maxMessageSize = b.maxMessageSize;
+  if (b.outFlow !== undefined) s.outFlow = b.outFlow;
+  if (b.inFlow !== undefined) s.inFlow = b.inFlow;
+  return s;
+}
+
+const param = (req: ApiRequest, key: string): string => {
+  const v = req.params[key] ?? "";
+  if (v.length === 0 || v.length > 320) throw new ApiError(400, `invalid ${key}`);
+  return v;
+};
+
+const domainFilter = (req: ApiRequest): string | undefined => req.query.get("domain") ?? undefined;
+
+export function directoryRoutes(directory: Directory): Route[] {
+  return [
+    {
+      method: "GET",
+      pattern: "domains",
+      handler: async () => ok({ domains: await directory.listDomains() }),
+    },
+    {
+      method: "GET",
+      pattern: "domains/:name",
+      handler: async (req) => {
+        const domain = param(req, "name");
+        if (!(await directory.isLocalDomain(domain))) throw new ApiError(404, `no domain ${domain}`);
+        return ok({ name: domain.toLowerCase() });
+      },
+    },
+    {
+      method: "POST",
+      pattern: "domains",
+      handler: async (req) => {
+        const body = parseBody(newDomain, req.body);
+        await directory.addDomain(body.name);
+        return ok({ name: body.name.toLowerCase() }, 201);
+      },
+    },
+    {
+      method: "DELETE",
+      pattern: "domains/:name",
+      handler: async (req) => {
+        await directory.removeDomain(param(req, "name"));
+        return ok({ ok: true });
+      },
+    },
+
+    {
+      method: "GET",
+      pattern: "accounts",
+      handler: async (req) => ok({ accounts: await directory.listAccounts(domainFilter(req)) }),
+    },
+    {
+      method: "POST",
+      pattern: "accounts",
+      handler: async (req) => {
+        const body = parseBody(newAccount, req.body);
+        return ok(await directory.addAccount(body.address, body.password, settingsOf(body)), 201);
+      },
+    },
+    {
+      method: "GET",
+      pattern: "accounts/:address",
+      handler: async (req) => {
+        const a = param(req, "address");
+        const account = await directory.getAccount(a);
+        if (account === null) throw new ApiError(404, `no account ${a}`);
+        return ok(account);
+      },
+    },
+    {
+      method: "PATCH",
+      pattern: "accounts/:address",
+      handler: async (req) => {
+        const body = parseBody(accountPatch, req.body);
+        const patch =
+          body.password !== undefined ? { ...settingsOf(body), password: body.password } : settingsOf(body);
+        return ok(await directory.updateAccount(param(req, "address"), patch));
+      },
+    },
+    {
+      method: "DELETE",
+      pattern: "accounts/:address",
+      handler: async (req) => {
+        await directory.removeAccount(param(req, "address"));
+        return ok({ ok: true });
+      },
+    },
+
+    {
+      method: "GET",
+      pattern: "aliases",
+      handler: async (req) => ok({ aliases: await directory.listAliases(domainFilter(req)) }),
+    },
+    {
+      method: "POST",
+      pattern: "aliases",
+      handler: async (req) => {
+        const body = parseBody(newAlias, req.body);
+        await directory.addAlias(body.address, body.targets);
+        return ok({ address: body.address.toLowerCase(), targets: body.targets }, 201);
+      },
+    },
+    {
+      method: "DELETE",
+      pattern: "aliases/:address",
+      handler: async (req) => {
+        await directory.removeAlias(param(req, "address"));
+        return ok({ ok: true });
+      },
+    },
+  ];
+}

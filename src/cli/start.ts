@@ -1,0 +1,37 @@
+// `mailyard start`: the node in the foreground until SIGINT or SIGTERM, then a graceful stop
+// (listeners closed, deliveries finished or left in the spool, log flushed). A second signal
+// during the stop exits at once.
+import type { Settings } from "../config/settings.js";
+import { createLogSink } from "../log/sink.js";
+import { systemClock } from "../world/clock.js";
+import { CliError } from "./io.js";
+
+export async function startCommand(settings: Settings): Promise<void> {
+  const sink = createLogSink({ settings, clock: systemClock, stdout: process.stdout });
+  const sys = sink.for("SYSTEM");
+  let node: { stop(): Promise<void> };
+  try {
+    // Loaded here, so directory and queue commands do not load the whole server.
+    const { startNode } = await import("../server/node.js");
+    node = await startNode(settings, { log: sink });
+  } catch (e) {
+    sys.crash("start failed", { error: e instanceof Error ? e.message : String(e) });
+    await sink.close();
+    throw new CliError(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  const force = (): never => process.exit(1);
+  process.once("SIGINT", force);
+  process.once("SIGTERM", force);
+  sys.major("stopping", { signal });
+  try {
+    await node.stop();
+  } finally {
+    await sink.close();
+    process.off("SIGINT", force);
+    process.off("SIGTERM", force);
+  }
+}

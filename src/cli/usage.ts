@@ -1,0 +1,76 @@
+// The help text, and which options and how many arguments each command takes (checked before
+// a command runs, so a typo is a usage error rather than an ignored option).
+
+export const USAGE = `usage: mailyard <command> [options]
+
+commands:
+  start                                   run the node in the foreground (SIGINT/SIGTERM stop it)
+  domain add|remove NAME                  add or remove a local domain
+  domain list
+  account add ADDRESS --password P [account options]
+  account set ADDRESS [account options] [--enabled|--disabled] [--password P]
+  account remove ADDRESS
+  account list [DOMAIN] [--json]
+  alias add ADDRESS TARGET...             targets may be local or remote (a forwarder)
+  alias remove ADDRESS
+  alias list [DOMAIN] [--json]
+  queue list [--json]                     queue commands need the running node
+  queue show ID [--json]
+  queue hold|release|retry|delete ID
+  queue reject ID [--text T]              bounce pending recipients now, with DSNs
+  config show [--json]                    the effective settings (TOML, or JSON)
+  help
+
+account options:
+  --quota BYTES|unlimited                 mailbox size limit (K/M/G suffixes: 50M)
+  --max-message-size BYTES|default        largest message for this account
+  --out-flow N/SECONDS|unlimited          at most N messages sent in any SECONDS
+  --in-flow N/SECONDS|unlimited           at most N messages received in any SECONDS
+  --disabled                              mail to and from the account is refused
+
+every command:
+  --config FILE                           TOML settings (default ./mailyard.toml if present)
+  --set key=value                         override one setting (repeatable); see docs/CONFIG.md
+
+Directory commands go through the running node's admin API (http.listen, token in
+dataDir/admin.token) and open dataDir/mailyard.db directly when no node is running.`;
+
+const ACCOUNT = ["password", "quota", "max-message-size", "disabled", "out-flow", "in-flow"];
+
+export interface CommandSpec {
+  /** Positional arguments after the verb: at least min, at most max. */
+  readonly min: number;
+  readonly max: number;
+  readonly options: readonly string[];
+  readonly args: string;
+}
+
+export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  start: { min: 0, max: 0, options: [], args: "" },
+  help: { min: 0, max: 1, options: [], args: "[COMMAND]" },
+  "domain add": { min: 1, max: 1, options: [], args: "NAME" },
+  "domain remove": { min: 1, max: 1, options: [], args: "NAME" },
+  "domain list": { min: 0, max: 0, options: ["json"], args: "" },
+  "account add": { min: 1, max: 1, options: ACCOUNT, args: "ADDRESS --password P" },
+  "account set": { min: 1, max: 1, options: [...ACCOUNT, "enabled"], args: "ADDRESS [options]" },
+  "account remove": { min: 1, max: 1, options: [], args: "ADDRESS" },
+  "account list": { min: 0, max: 1, options: ["json"], args: "[DOMAIN]" },
+  "alias add": { min: 2, max: Infinity, options: [], args: "ADDRESS TARGET..." },
+  "alias remove": { min: 1, max: 1, options: [], args: "ADDRESS" },
+  "alias list": { min: 0, max: 1, options: ["json"], args: "[DOMAIN]" },
+  "queue list": { min: 0, max: 0, options: ["json"], args: "" },
+  "queue show": { min: 1, max: 1, options: ["json"], args: "ID" },
+  "queue hold": { min: 1, max: 1, options: [], args: "ID" },
+  "queue release": { min: 1, max: 1, options: [], args: "ID" },
+  "queue retry": { min: 1, max: 1, options: [], args: "ID" },
+  "queue delete": { min: 1, max: 1, options: [], args: "ID" },
+  "queue reject": { min: 1, max: 1, options: ["text"], args: "ID [--text T]" },
+  "config show": { min: 0, max: 0, options: ["json"], args: "" },
+};
+
+/** Commands that take a verb ("domain add"), by their first word. */
+export const GROUPS = new Set(
+  Object.keys(COMMANDS)
+    .filter((c) => c.includes(" "))
+    .map((c) => c.split(" ")[0]!),
+);

@@ -1,0 +1,61 @@
+// One line of meaning per setting, keyed by dotted key; kept beside settings.ts because zod
+// schemas carry no doc comments at run time. keys.test.ts checks this table against the schema.
+
+export const DESCRIPTIONS: Readonly<Record<string, string>> = {
+  dataDir: "Where the queue, the directory, mailboxes, logs, TLS material and the admin token live.",
+  hostname: "Name used in the SMTP greeting, EHLO, Received: headers and DSNs.",
+  role: "What this node does: single (everything in one process), frontend or backend.",
+  "node.id": "This node's id, unique in a cluster; appears in logs and health output.",
+
+  "smtp.listen": "SMTP (MX) listeners, host:port each.",
+  "smtp.forwardTo":
+    "Send all non-local mail through these host:port relays instead of MX lookup. Empty: direct MX delivery.",
+  "smtp.relayNetworks": "Client networks (CIDR) allowed to relay without AUTH. Empty: none.",
+  "smtp.maxMessageSize": "Largest message accepted, in bytes (announced with SIZE).",
+  "smtp.maxRecipients": "Most RCPT TO accepted in one transaction.",
+  "smtp.maxCommandLine":
+    "Longest command line accepted, in bytes including CRLF (at least 512, RFC 5321 §4.5.3.1.4).",
+  "smtp.maxDataLine": "Longest message line accepted, in bytes including CRLF (at least 1000).",
+  "smtp.maxErrors": "Protocol errors tolerated in one session before it is closed with 421.",
+  "smtp.idleTimeoutSeconds": "A session waiting this long for the client's next command is closed.",
+  "smtp.sessionTimeoutSeconds": "Longest time one SMTP session may last.",
+  "smtp.maxConnections": "Most inbound SMTP connections at once, over all listeners.",
+  "smtp.maxConnectionsPerIp": "Most inbound SMTP connections at once from one client address.",
+  "smtp.vrfy": "Answer VRFY with whether an address exists (false: VRFY gives no address information).",
+  "smtp.authRequiresTls": "Offer AUTH only over TLS (false allows AUTH in the clear, e.g. on loopback).",
+  "smtp.tls.cert":
+    "PEM certificate file; when cert and key are both empty a self-signed pair is made under dataDir/tls.",
+  "smtp.tls.key": "PEM private key file for smtp.tls.cert.",
+  "smtp.overQuota": "Recipient over quota at RCPT: reject (452 4.2.2) or queue (accept and keep retrying).",
+  "smtp.outbound.helo": "Name sent in EHLO to other servers; empty: hostname.",
+  "smtp.outbound.connectTimeoutSeconds": "Timeout for connecting to a remote server.",
+  "smtp.outbound.commandTimeoutSeconds": "Timeout for each reply while talking to a remote server.",
+  "smtp.outbound.dataTimeoutSeconds":
+    "Timeout for the reply after end of data (RFC 5321 §4.5.3.2.6: 10 minutes).",
+  "smtp.outbound.starttls":
+    "Use STARTTLS when the remote server offers it (opportunistic; certificates not verified).",
+  "smtp.outbound.maxMessagesPerConnection": "Messages sent over one outbound connection before it is closed.",
+  "smtp.outbound.idleKeepSeconds":
+    "An idle outbound connection is kept this long for the next message to that destination.",
+  "smtp.outbound.port": "Port used for MX hosts (25 on the Internet; tests point it elsewhere).",
+
+  "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",
+  "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
+
+  "queue.maxMessages": "Past this many messages in the queue new mail gets 452 4.3.1.",
+  "queue.firstRetrySeconds":
+    "First retry after this many seconds; each later delay doubles up to queue.maxRetrySeconds.",
+  "queue.maxRetrySeconds": "Longest delay between two attempts for one recipient.",
+  "queue.delayWarningSeconds":
+    "Send a delay warning DSN when a recipient has waited this long (each threshold once).",
+  "queue.maxLifetimeSeconds": "Give up (bounce) after a message has been this long in the queue.",
+  "queue.maxConcurrency": "Deliveries under way at once, in total.",
+  "queue.maxPerDestination": "Deliveries under way at once to one destination.",
+  "queue.maxRecipientsPerTransaction": "Most recipients in one outbound SMTP transaction.",
+
+  "log.level":
+    "Default log level 0–5 (0 Crashes Only, 1 Failures, 2 Major, 3 Problems, 4 Low Level, 5 All Info).",
+  "log.levels": "Per-tag levels over log.level, e.g. { SMTP = 5 } (env and --set: SMTP=5,QUEUE=4).",
+  "log.stdout": "Also write log records to standard output.",
+  "log.dir": "Log directory; empty: dataDir/logs. Files rotate daily (mailyard-YYYY-MM-DD.log, UTC).",
+};

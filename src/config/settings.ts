@@ -1,0 +1,115 @@
+// Every setting of Mailyard, its type and default, in one schema. Loading (file, environment,
+// --set) is in load.ts; docs/CONFIG.md is checked against this schema by a test.
+import { z } from "zod";
+
+const duration = z.number().int().nonnegative();
+const listen = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected host:port");
+
+export const settingsSchema = z.object({
+  /** Where the queue, the directory, mailboxes, logs and TLS material live. */
+  dataDir: z.string().min(1).default("./data"),
+  /** Name used in the greeting, EHLO, Received: headers and DSNs. */
+  hostname: z.string().min(1).default("localhost"),
+  role: z.enum(["single", "frontend", "backend"]).default("single"),
+  node: z.object({ id: z.string().min(1).default("node1") }).prefault({}),
+
+  smtp: z
+    .object({
+      listen: z.array(listen).default(["127.0.0.1:2525"]),
+      /** Send all non-local mail through these host:port relays instead of MX lookup. */
+      forwardTo: z.array(z.string()).default([]),
+      /** Client networks allowed to relay without AUTH (CIDR). Empty: none. */
+      relayNetworks: z.array(z.string()).default(["127.0.0.0/8", "::1/128"]),
+      maxMessageSize: z.number().int().positive().default(52_428_800),
+      maxRecipients: z.number().int().positive().default(1000),
+      /** Longest command line accepted, in bytes including CRLF (RFC 5321 §4.5.3.1.4 minimum 512). */
+      maxCommandLine: z.number().int().min(512).default(2048),
+      /** Longest DATA line accepted, in bytes including CRLF (RFC 5321 minimum 1000). */
+      maxDataLine: z.number().int().min(1000).default(65_536),
+      /** Protocol errors tolerated in one session before it is closed with 421. */
+      maxErrors: z.number().int().positive().default(10),
+      idleTimeoutSeconds: duration.default(300),
+      sessionTimeoutSeconds: duration.default(1800),
+      maxConnections: z.number().int().positive().default(2000),
+      maxConnectionsPerIp: z.number().int().positive().default(50),
+      vrfy: z.boolean().default(false),
+      /** AUTH offered only over TLS (false allows AUTH in the clear, e.g. for loopback tests). */
+      authRequiresTls: z.boolean().default(true),
+      tls: z
+        .object({
+          /** PEM files; when both are empty a self-signed pair is made under dataDir/tls on first start. */
+          cert: z.string().default(""),
+          key: z.string().default(""),
+        })
+        .prefault({}),
+      /** Over quota at RCPT: reject with 452 4.2.2, or accept and keep retrying from the queue. */
+      overQuota: z.enum(["reject", "queue"]).default("reject"),
+      outbound: z
+        .object({
+          /** Name sent in EHLO to other servers; empty = hostname. */
+          helo: z.string().default(""),
+          connectTimeoutSeconds: duration.default(30),
+          /** Per-command timeout while talking to a remote server. */
+          commandTimeoutSeconds: duration.default(300),
+          /** Timeout for the reply after end of data (RFC 5321 §4.5.3.2.6: 10 minutes). */
+          dataTimeoutSeconds: duration.default(600),
+          /** Use STARTTLS when the server offers it (opportunistic; certificates not verified). */
+          starttls: z.boolean().default(true),
+          /** Messages sent over one connection before it is closed. */
+          maxMessagesPerConnection: z.number().int().positive().default(100),
+          /** An idle outbound connection is kept this long for the next message to that destination. */
+          idleKeepSeconds: duration.default(5),
+          /** Port used for MX hosts (25 on the Internet; tests point it elsewhere). */
+          port: z.number().int().min(1).max(65535).default(25),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+
+  submission: z
+    .object({
+      /** Submission listener (AUTH required to send). Empty list: off. */
+      listen: z.array(listen).default(["127.0.0.1:2587"]),
+    })
+    .prefault({}),
+
+  http: z
+    .object({
+      /** Admin API, /metrics and /healthz. */
+      listen: listen.default("127.0.0.1:8080"),
+    })
+    .prefault({}),
+
+  queue: z
+    .object({
+      /** Past this many messages in the queue new mail gets 452 4.3.1. */
+      maxMessages: z.number().int().positive().default(100_000),
+      /** First retry after this many seconds; each later delay doubles up to maxRetrySeconds. */
+      firstRetrySeconds: duration.default(60),
+      maxRetrySeconds: duration.default(1800),
+      /** Delay warnings are sent when a recipient has waited this long (each threshold once). */
+      delayWarningSeconds: z.array(duration).default([4 * 3600]),
+      /** Give up (bounce) after this long in the queue. */
+      maxLifetimeSeconds: duration.default(5 * 86400),
+      /** Deliveries under way at once, in total and to one destination. */
+      maxConcurrency: z.number().int().positive().default(100),
+      maxPerDestination: z.number().int().positive().default(20),
+      /** Most recipients in one outbound SMTP transaction. */
+      maxRecipientsPerTransaction: z.number().int().positive().default(100),
+    })
+    .prefault({}),
+
+  log: z
+    .object({
+      /** Default level 0–5 (0 Crashes Only … 5 All Info). */
+      level: z.number().int().min(0).max(5).default(2),
+      /** Per-tag levels, e.g. { SMTP = 5 }. */
+      levels: z.record(z.string(), z.number().int().min(0).max(5)).default({}),
+      stdout: z.boolean().default(true),
+      /** Log directory; empty = dataDir/logs. Files rotate daily (mailyard-YYYY-MM-DD.log). */
+      dir: z.string().default(""),
+    })
+    .prefault({}),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;

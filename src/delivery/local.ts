@@ -1,0 +1,183 @@
+// The mailbox channel: delivers queued recipients whose route is "local:<address>" into the
+// account's Maildir. Per recipient, in order: the account must exist (else 5.1.1) and be enabled
+// (5.2.1); a Delivered-To: line for the same address already in the header section means the
+// message has been here before (5.4.6 loop, RFC 5598-style loop detection as Postfix local(8)
+// does); the account's size limit (5.3.4), quota (4.2.2, retried: the queue gives up at expiry)
+// and incoming flow limit (4.7.1) are checked; then Return-Path: and Delivered-To: are prepended
+// and the message is stored durably before "delivered" is returned. The message bytes and
+// envelope come from our own queue but originate on the network: headers are scanned with a
+// bound, and nothing from them is logged. Outcomes are values; nothing here throws.
+import type { Readable } from "node:stream";
+import type { Settings } from "../config/settings.js";
+import type { Account, Directory } from "../directory/directory.js";
+import type { Log } from "../log/logger.js";
+import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js";
+import { REPLIES } from "../proto/reply.js";
+import type { DeliveryJob } from "../queue/types.js";
+import type { MaildirStore } from "../store/maildir.js";
+import type { Clock } from "../world/clock.js";
+
+export interface LocalChannelOptions {
+  readonly directory: Directory;
+  readonly store: MaildirStore;
+  readonly settings: Settings;
+  readonly clock: Clock;
+  /** Tag LOCAL. */
+  readonly log: Log;
+  readonly hostname: string;
+}
+
+export interface LocalChannel {
+  deliver(job: DeliveryJob): Promise<Outcome[]>;
+}
+
+const RELAY = "mailbox";
+/** Header bytes scanned for Delivered-To:; a longer header section is scanned this far. */
+const MAX_HEADER_SCAN = 256 * 1024;
+
+/** The header section (up to the first empty line, at most MAX_HEADER_SCAN bytes) of a stream. */
+async function readHeaderSection(body: Readable): Promise<string> {
+  let text = "";
+  try {
+    for await (const chunk of body) {
+      const buf = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+      // Search only the new bytes (and the 3 before them, for a blank line split across chunks).
+      const from = Math.max(0, text.length - 3);
+      text += buf.toString("latin1");
+      if (/^\r?\n/.test(text)) return "";
+      const m = /\r?\n\r?\n/.exec(text.slice(from));
+      if (m) return text.slice(0, from + m.index);
+      if (text.length >= MAX_HEADER_SCAN) return text.slice(0, MAX_HEADER_SCAN);
+    }
+    return text;
+  } finally {
+    body.destroy();
+  }
+}
+
+/** Every Delivered-To: value in a header section, unfolded, lower-case, without brackets. */
+export function deliveredToValues(header: string): string[] {
+  const out: string[] = [];
+  // RFC 5322 §2.2.3: a line starting with white space continues the previous field.
+  const fields = header.split(/\r?\n(?![ \t])/);
+  for (const f of fields) {
+    const m = /^delivered-to[ \t]*:(.*)$/is.exec(f);
+    if (!m) continue;
+    const value = (m[1] ?? "").replace(/\r?\n/g, "").trim().toLowerCase();
+    out.push(value.replace(/^<(.*)>$/, "$1").trim());
+  }
+  return out;
+}
+
+// CR/LF in an envelope address would let it add header lines of its own.
+const headerSafe = (s: string): string => s.replace(/[\r\n]/g, "");
+
+export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
+  const log = o.log;
+
+  const overInFlow = async (account: Account): Promise<boolean> => {
+    const limit = account.inFlow;
+    if (limit === null) return false;
+    const since = o.clock.now() - limit.periodSeconds * 1000;
+    return (await o.directory.countFlow(account.address, "in", since)) >= limit.messages;
+  };
+
+  const one = async (
+    job: DeliveryJob,
+    address: string,
+    seen: () => Promise<Set<string>>,
+  ): Promise<Outcome> => {
+    let account: Account | null;
+    try {
+      account = await o.directory.getAccount(address);
+    } catch (e) {
+      log.problem("directory lookup failed", { to: address, error: String(e) });
+      return deferred(REPLIES.directoryUnavailable, RELAY);
+    }
+    if (account === null) return bounced(REPLIES.unknownUser, RELAY);
+    if (!account.enabled) return bounced(REPLIES.mailboxDisabled, RELAY);
+
+    let header: Set<string>;
+    try {
+      header = await seen();
+    } catch (e) {
+      log.failure("message read failed", { to: address, id: job.envelope.id, error: String(e) });
+      return deferred(REPLIES.mailboxWriteFailed, RELAY, "message");
+    }
+    if (header.has(account.address)) return bounced(REPLIES.forwardingLoop, RELAY);
+
+    const prepend = Buffer.from(
+      `Return-Path: <${headerSafe(job.envelope.returnPath)}>\r\nDelivered-To: ${account.address}\r\n`,
+      "utf8",
+    );
+    const size = job.envelope.size + prepend.length;
+    if (account.maxMessageSize !== null && job.envelope.size > account.maxMessageSize) {
+      return bounced(REPLIES.messageTooBig, RELAY);
+    }
+    if (account.quotaBytes !== null && account.usedBytes + size > account.quotaBytes) {
+      return deferred(REPLIES.overQuotaTemp, RELAY);
+    }
+    try {
+      if (await overInFlow(account)) return deferred(REPLIES.recipientOverLimit, RELAY);
+    } catch (e) {
+      log.problem("directory lookup failed", { to: address, error: String(e) });
+      return deferred(REPLIES.directoryUnavailable, RELAY);
+    }
+
+    let stored: { size: number; path: string };
+    try {
+      stored = await o.store.deliver(account.domain, account.localPart, job.body(), prepend);
+    } catch (e) {
+      log.failure("mailbox write failed", {
+        to: account.address,
+        id: job.envelope.id,
+        error: (e as NodeJS.ErrnoException).code ?? String(e),
+      });
+      return deferred(REPLIES.mailboxWriteFailed, RELAY);
+    }
+    // The message is stored: from here on it is delivered whatever the bookkeeping does.
+    try {
+      await o.directory.addUsage(account.address, stored.size);
+      await o.directory.recordFlow(account.address, "in", o.clock.now());
+    } catch (e) {
+      log.problem("usage update failed", { to: account.address, error: String(e) });
+    }
+    return delivered(REPLIES.deliveredMailbox, RELAY);
+  };
+
+  return {
+    async deliver(job) {
+      // Read the header section once per job, and only when some recipient gets that far.
+      let scan: Promise<Set<string>> | null = null;
+      const seen = () => (scan ??= readHeaderSection(job.body()).then((h) => new Set(deliveredToValues(h))));
+      const outcomes: Outcome[] = [];
+      for (const { rcpt } of job.recipients) {
+        const address = rcpt.address.trim().toLowerCase();
+        const start = o.clock.now();
+        let out: Outcome;
+        try {
+          out = await one(job, address, seen);
+        } catch (e) {
+          // Defensive: a bug must not turn into a lost or bounced message.
+          log.failure("local delivery failed", { to: address, id: job.envelope.id, error: String(e) });
+          out = deferred(REPLIES.mailboxWriteFailed, RELAY);
+        }
+        outcomes.push(out);
+        const fields = {
+          id: job.envelope.id,
+          to: address,
+          orig_to: rcpt.original,
+          relay: RELAY,
+          delay: (o.clock.now() - job.envelope.arrival) / 1000,
+          took: (o.clock.now() - start) / 1000,
+          dsn: out.reply.enhanced,
+          status: out.kind === "deferred" ? "deferred" : out.kind === "bounced" ? "bounced" : "sent",
+          reply: `${out.reply.code} ${out.reply.text}`,
+        };
+        if (out.kind === "deferred") log.problem("delivery deferred", fields);
+        else log.major(out.kind === "delivered" ? "delivered" : "delivery bounced", fields);
+      }
+      return outcomes;
+    },
+  };
+}

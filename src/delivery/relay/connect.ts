@@ -1,0 +1,122 @@
+// Walking the target hosts until one holds an open SMTP session: each host's addresses in turn;
+// a refused or timed-out connection, a 4xx greeting, a broken conversation or a failed TLS
+// handshake moves on to the next address. A 5xx greeting/EHLO moves on too, except at the very
+// last address, where it is the destination's final word (as Postfix treats it). Remote input is
+// the DNS answers and the server replies.
+import net from "node:net";
+import { reply, type Reply } from "../../proto/reply.js";
+import { SmtpClientError, SmtpConnection, openSession, type ClientOptions } from "../../smtp/client/index.js";
+import type { Log } from "../../log/logger.js";
+import type { Clock } from "../../world/clock.js";
+import type { Dialer } from "../../world/dialer.js";
+import type { Resolver } from "../../world/resolver.js";
+import type { TargetHost } from "./targets.js";
+
+export interface ConnectDeps {
+  readonly resolver: Resolver;
+  readonly dialer: Dialer;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly options: ClientOptions;
+}
+
+export type Connected =
+  | { readonly kind: "connected"; readonly conn: SmtpConnection }
+  | { readonly kind: "failed"; readonly reply: Reply; readonly relay: string; readonly permanent: boolean };
+
+export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectDeps): Promise<Connected> {
+  let last: { enhanced: string; text: string; relay: string } | null = null;
+  for (let h = 0; h < hosts.length; h++) {
+    const host = hosts[h]!;
+    const addresses = await addressesOf(host, d.resolver);
+    if (addresses.kind === "bounce")
+      return { kind: "failed", reply: addresses.reply, relay: "none", permanent: true };
+    if (addresses.kind === "skip") {
+      last = { enhanced: "4.4.3", text: addresses.text, relay: "none" };
+      continue;
+    }
+    for (let a = 0; a < addresses.list.length; a++) {
+      const address = addresses.list[a]!;
+      const final = h === hosts.length - 1 && a === addresses.list.length - 1;
+      const relay = `${host.name}[${address}]:${host.port}`;
+      let socket: net.Socket;
+      try {
+        socket = await d.dialer.connect({
+          host: address,
+          port: host.port,
+          timeoutMs: d.options.connectTimeoutMs,
+        });
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        d.log.problem("connect failed", { relay, error: why });
+        last = { enhanced: "4.4.1", text: `connect to ${relay}: ${why}`, relay };
+        continue;
+      }
+      const conn = new SmtpConnection(socket, { host: host.name, address, port: host.port }, d.clock);
+      try {
+        const open = await openSession(conn, d.options);
+        if (open.kind === "ready") {
+          d.log.info("connected", { relay, tls: conn.tls, esmtp: conn.extensions.esmtp });
+          return { kind: "connected", conn };
+        }
+        await conn.quit(d.options.commandTimeoutMs);
+        const said = `${open.reply.code} ${open.reply.enhanced !== null ? open.reply.enhanced + " " : ""}${open.reply.text.replace(/\n/g, " ")}`;
+        d.log.problem("server refused session", { relay, stage: open.stage, reply: said });
+        if (open.reply.code >= 500 && final) {
+          return { kind: "failed", reply: open.reply, relay, permanent: true };
+        }
+        last = { enhanced: "4.4.1", text: `host ${relay} refused to talk to me: ${said}`, relay };
+      } catch (e) {
+        conn.destroy();
+        const why = e instanceof SmtpClientError ? e.message : String(e);
+        d.log.problem("session failed", { relay, error: why });
+        last = { enhanced: "4.4.2", text: why, relay };
+      }
+    }
+  }
+  const text = last?.text ?? "no host to connect to";
+  return {
+    kind: "failed",
+    reply: reply(451, last?.enhanced ?? "4.4.1", text),
+    relay: last?.relay ?? "none",
+    permanent: false,
+  };
+}
+
+type Addresses =
+  | { readonly kind: "list"; readonly list: readonly string[] }
+  | { readonly kind: "skip"; readonly text: string }
+  | { readonly kind: "bounce"; readonly reply: Reply };
+
+async function addressesOf(host: TargetHost, resolver: Resolver): Promise<Addresses> {
+  if (net.isIP(host.name) !== 0) return { kind: "list", list: [host.name] };
+  const a = await resolver.resolveAddresses(host.name);
+  switch (a.kind) {
+    case "ok":
+      return a.records.length > 0
+        ? { kind: "list", list: a.records }
+        : { kind: "skip", text: `${host.name} has no address` };
+    case "temporary":
+      return {
+        kind: "skip",
+        text: `Host or domain name not found. Name service error for name=${host.name} type=A: ${a.error}`,
+      };
+    case "nxdomain":
+    case "nodata":
+      // The domain has neither MX nor address records: nothing will ever take its mail.
+      if (host.implicit) {
+        return {
+          kind: "bounce",
+          reply: reply(
+            550,
+            "5.4.4",
+            `Host or domain name not found. Name service error for name=${host.name} type=A: Host not found`,
+          ),
+        };
+      }
+      return {
+        kind: "skip",
+        text: `Host or domain name not found. Name service error for name=${host.name} type=A: Host not found`,
+      };
+  }
+}

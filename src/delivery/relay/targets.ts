@@ -1,0 +1,93 @@
+// Where a remote route's mail may go: the MX hosts of the recipient domain in preference order
+// (RFC 5321 §5.1), or the configured forwarding hosts in the order given. DNS answers are
+// untrusted input: NXDOMAIN and a null MX (RFC 7505) are positive evidence and bounce; any other
+// DNS trouble, and any route key we cannot read, is temporary.
+import net from "node:net";
+import type { Settings } from "../../config/settings.js";
+import { parseHostPort } from "../../proto/hostport.js";
+import { reply, type Reply } from "../../proto/reply.js";
+import type { Resolver } from "../../world/resolver.js";
+
+export interface TargetHost {
+  readonly name: string;
+  readonly port: number;
+  /** The domain itself, used because it has no MX records (NODATA). */
+  readonly implicit: boolean;
+}
+
+export type Targets =
+  | { readonly kind: "hosts"; readonly hosts: readonly TargetHost[] }
+  /** No host to try: every recipient of the route gets this reply (scope destination). */
+  | { readonly kind: "none"; readonly reply: Reply; readonly permanent: boolean };
+
+export async function resolveTargets(
+  routeKey: string,
+  settings: Settings,
+  resolver: Resolver,
+): Promise<Targets> {
+  const colon = routeKey.indexOf(":");
+  const kind = routeKey.slice(0, colon);
+  const rest = routeKey.slice(colon + 1);
+  if (kind === "relay" && rest !== "") return mxTargets(rest, settings.smtp.outbound.port, resolver);
+  if (kind === "forward") {
+    const list = rest === "*" ? settings.smtp.forwardTo : [rest];
+    const hosts: TargetHost[] = [];
+    for (const entry of list) {
+      try {
+        const hp = parseHostPort(entry, 25);
+        hosts.push({ name: hp.host, port: hp.port, implicit: false });
+      } catch {
+        // An unreadable entry is skipped; the others may still work.
+      }
+    }
+    if (hosts.length > 0) return { kind: "hosts", hosts };
+    return none(451, "4.3.5", `no usable forwarding host in smtp.forwardTo for route ${routeKey}`, false);
+  }
+  return none(451, "4.3.5", `unknown route ${routeKey}`, false);
+}
+
+async function mxTargets(domain: string, port: number, resolver: Resolver): Promise<Targets> {
+  // A domain literal ("[192.0.2.1]") names the host itself; no MX lookup (RFC 5321 §4.1.3).
+  const literal = /^\[(?:IPv6:)?([0-9a-fA-F:.]+)\]$/.exec(domain)?.[1];
+  if (literal !== undefined && net.isIP(literal) !== 0)
+    return { kind: "hosts", hosts: [{ name: literal, port, implicit: false }] };
+  const mx = await resolver.resolveMx(domain);
+  switch (mx.kind) {
+    case "nxdomain":
+      return none(
+        550,
+        "5.1.2",
+        `Host or domain name not found. Name service error for name=${domain} type=MX: Host not found`,
+        true,
+      );
+    case "temporary":
+      return none(
+        451,
+        "4.4.3",
+        `Host or domain name not found. Name service error for name=${domain} type=MX: ${mx.error}`,
+        false,
+      );
+    case "nodata":
+      return { kind: "hosts", hosts: [{ name: domain, port, implicit: true }] };
+    case "ok": {
+      const isNull = (x: string): boolean => x === "" || x === ".";
+      if (mx.records.length === 1 && mx.records.every((r) => isNull(r.exchange))) {
+        return none(556, "5.1.10", `Domain ${domain} does not accept mail (null MX)`, true);
+      }
+      const records = mx.records.filter((r) => !isNull(r.exchange));
+      if (records.length === 0) return { kind: "hosts", hosts: [{ name: domain, port, implicit: true }] };
+      // Stable sort: equal preferences keep the resolver's order (already randomised by DNS).
+      const sorted = [...records].sort((a, b) => a.priority - b.priority);
+      return {
+        kind: "hosts",
+        hosts: sorted.map((r) => ({ name: r.exchange.replace(/\.$/, ""), port, implicit: false })),
+      };
+    }
+  }
+}
+
+const none = (code: number, enhanced: string, text: string, permanent: boolean): Targets => ({
+  kind: "none",
+  reply: reply(code, enhanced, text),
+  permanent,
+});

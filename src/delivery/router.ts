@@ -1,0 +1,36 @@
+// Which channel takes a recipient: the local mailbox channel for addresses in local domains,
+// the relay channel (MX, or smtp.forwardTo) for everything else. Implements the queue's
+// Deliverer contract; receiving and delivering meet only in the queue.
+import type { Directory } from "../directory/directory.js";
+import type { Outcome } from "../proto/outcome.js";
+import type { Deliverer, DeliveryJob, Route } from "../queue/types.js";
+
+export interface Channel {
+  deliver(job: DeliveryJob): Promise<Outcome[]>;
+}
+
+export interface RouterOptions {
+  readonly directory: Directory;
+  readonly local: Channel;
+  readonly relay: Channel;
+  /** smtp.forwardTo: when set, every remote recipient shares one destination queue. */
+  readonly forwardTo: readonly string[];
+}
+
+export function createRouter(o: RouterOptions): Deliverer {
+  return {
+    async route(rcpt): Promise<Route> {
+      const address = rcpt.address.toLowerCase();
+      const domain = address.slice(address.lastIndexOf("@") + 1);
+      // A directory failure here is routed as local: the local channel looks the account up
+      // again and defers (temporary) if the directory is still unavailable.
+      const local = await o.directory.isLocalDomain(domain).catch(() => true);
+      if (local) return { key: `local:${address}`, kind: "local" };
+      if (o.forwardTo.length > 0) return { key: "forward:*", kind: "remote" };
+      return { key: `relay:${domain}`, kind: "remote" };
+    },
+    deliver(job) {
+      return job.route.kind === "local" ? o.local.deliver(job) : o.relay.deliver(job);
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// Address syntax for what the directory stores: domains, account and alias addresses, alias
+// targets. Input comes from operators (CLI, admin API) and is untrusted until it passes here.
+// Invariant: everything returned is lower-case. Account and alias addresses are a strict
+// dot-atom subset without "/" or "\" because the local part becomes a Maildir folder name;
+// alias targets may be any dot-atom address (they can be remote).
+import { DirectoryError } from "./directory.js";
+
+const MAX_ADDRESS = 254; // RFC 5321 §4.5.3.1.3 path limit minus the brackets
+const MAX_LOCAL = 64; // RFC 5321 §4.5.3.1.1
+const MAX_DOMAIN = 253;
+
+// RFC 5322 atext, plus UTF-8 (RFC 6531) for internationalised local parts.
+const ATOM = /^[a-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]+$/u;
+// Mailbox names: atext without the path separators and without characters shells and
+// Maildir flags treat specially.
+const MAILBOX_ATOM = /^[a-z0-9!#$%&'*+\-=?^_`{|}~\u0080-\uffff]+$/u;
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+export interface ParsedAddress {
+  readonly address: string;
+  readonly localPart: string;
+  readonly domain: string;
+}
+
+/** A lower-cased domain name, or throws DirectoryError("invalid"). */
+export function normalizeDomain(name: string): string {
+  const d = name.trim().toLowerCase().replace(/\.$/, "");
+  // IDNs are stored as A-labels (punycode); a bare label ("localhost") is allowed for test setups.
+  if (d.length === 0 || d.length > MAX_DOMAIN || !d.split(".").every((l) => LABEL.test(l))) {
+    throw new DirectoryError("invalid", `invalid domain name: ${JSON.stringify(name)}`);
+  }
+  return d;
+}
+
+function dotAtom(local: string, atom: RegExp): boolean {
+  return local.length > 0 && local.length <= MAX_LOCAL && local.split(".").every((p) => atom.test(p));
+}
+
+function parse(address: string, atom: RegExp, what: string): ParsedAddress {
+  const a = address.trim().toLowerCase();
+  const at = a.lastIndexOf("@");
+  if (at <= 0 || at === a.length - 1 || a.length > MAX_ADDRESS) {
+    throw new DirectoryError("invalid", `invalid ${what}: ${JSON.stringify(address)}`);
+  }
+  const localPart = a.slice(0, at);
+  if (!dotAtom(localPart, atom))
+    throw new DirectoryError("invalid", `invalid ${what}: ${JSON.stringify(address)}`);
+  let domain: string;
+  try {
+    domain = normalizeDomain(a.slice(at + 1));
+  } catch {
+    throw new DirectoryError("invalid", `invalid ${what} (bad domain): ${JSON.stringify(address)}`);
+  }
+  return { address: `${localPart}@${domain}`, localPart, domain };
+}
+
+/** An account or alias address (a mailbox name on disk), or throws DirectoryError("invalid"). */
+export function parseMailboxAddress(address: string): ParsedAddress {
+  return parse(address, MAILBOX_ATOM, "address");
+}
+
+/** An alias target: any dot-atom address, local or remote. */
+export function parseTargetAddress(address: string): ParsedAddress {
+  return parse(address, ATOM, "alias target");
+}
+
+/** Lower-case and split without validating (for lookups of addresses SMTP already parsed). */
+export function splitAddress(address: string): { localPart: string; domain: string } {
+  const a = address.trim().toLowerCase();
+  const at = a.lastIndexOf("@");
+  return at < 0 ? { localPart: a, domain: "" } : { localPart: a.slice(0, at), domain: a.slice(at + 1) };
+}

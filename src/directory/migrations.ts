@@ -1,0 +1,61 @@
+// The directory schema as numbered migrations, applied in order and recorded in
+// schema_migrations. The PostgreSQL adapter mirrors the same versions and names with its own
+// SQL, so both stores always agree on what version N means. Never edit a released migration;
+// append a new one.
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  /** SQLite statements (run with exec, inside the migration's transaction). */
+  readonly sqlite: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "domains, accounts, aliases, flow events",
+    sqlite: `
+      CREATE TABLE domains (
+        name TEXT PRIMARY KEY NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE accounts (
+        address TEXT PRIMARY KEY NOT NULL,
+        local_part TEXT NOT NULL,
+        domain TEXT NOT NULL REFERENCES domains(name),
+        password_hash TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        quota_bytes INTEGER,
+        max_message_size INTEGER,
+        out_flow_messages INTEGER,
+        out_flow_period INTEGER,
+        in_flow_messages INTEGER,
+        in_flow_period INTEGER,
+        used_bytes INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX accounts_domain ON accounts(domain);
+      CREATE TABLE aliases (
+        address TEXT PRIMARY KEY NOT NULL,
+        local_part TEXT NOT NULL,
+        domain TEXT NOT NULL REFERENCES domains(name),
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX aliases_domain ON aliases(domain);
+      CREATE TABLE alias_targets (
+        alias TEXT NOT NULL REFERENCES aliases(address) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (alias, position)
+      );
+      CREATE TABLE flow_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        address TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX flow_events_lookup ON flow_events(address, direction, at);
+      CREATE INDEX flow_events_at ON flow_events(at);
+    `,
+  },
+];

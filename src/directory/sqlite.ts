@@ -1,0 +1,439 @@
+// The embedded directory: a SQLite file (better-sqlite3) shared by the server and the CLI, so it
+// runs in WAL mode with a busy timeout and migrates inside an IMMEDIATE transaction (two
+// processes opening a fresh file at once must not both migrate). Every address is validated
+// and lower-cased on the way in (operator input is untrusted); an address is an account or an
+// alias, never both. Caller mistakes throw DirectoryError; anything else is a real failure.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { Clock } from "../world/clock.js";
+import {
+  DirectoryError,
+  type Account,
+  type AccountSettings,
+  type Alias,
+  type Directory,
+  type FlowDirection,
+  type FlowLimit,
+  type RecipientLookup,
+} from "./directory.js";
+import { normalizeDomain, parseMailboxAddress, parseTargetAddress, splitAddress } from "./address.js";
+import { MIGRATIONS } from "./migrations.js";
+import { hashPassword, verifyPassword } from "./password.js";
+
+const BUSY_TIMEOUT_MS = 5000;
+const MAX_ALIAS_TARGETS = 1000;
+const MAX_PASSWORD = 1024;
+// Flow events are kept at least this long, longer when an account's window is longer.
+const MIN_FLOW_RETENTION_MS = 86_400_000;
+// A full sweep of old flow events every this many recordFlow calls (per process).
+const SWEEP_EVERY = 1000;
+
+interface AccountRow {
+  address: string;
+  local_part: string;
+  domain: string;
+  password_hash: string;
+  enabled: number;
+  quota_bytes: number | null;
+  max_message_size: number | null;
+  out_flow_messages: number | null;
+  out_flow_period: number | null;
+  in_flow_messages: number | null;
+  in_flow_period: number | null;
+  used_bytes: number;
+  created_at: number;
+}
+
+const flow = (messages: number | null, period: number | null): FlowLimit | null =>
+  messages === null || period === null ? null : { messages, periodSeconds: period };
+
+const toAccount = (r: AccountRow): Account => ({
+  address: r.address,
+  localPart: r.local_part,
+  domain: r.domain,
+  enabled: r.enabled !== 0,
+  quotaBytes: r.quota_bytes,
+  maxMessageSize: r.max_message_size,
+  outFlow: flow(r.out_flow_messages, r.out_flow_period),
+  inFlow: flow(r.in_flow_messages, r.in_flow_period),
+  usedBytes: r.used_bytes,
+  createdAt: r.created_at,
+});
+
+const DEFAULT_SETTINGS: AccountSettings = {
+  enabled: true,
+  quotaBytes: null,
+  maxMessageSize: null,
+  outFlow: null,
+  inFlow: null,
+};
+
+function checkSettings(s: AccountSettings): void {
+  const bytes = (name: string, v: number | null) => {
+    if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) {
+      throw new DirectoryError("invalid", `${name} must be a non-negative integer (bytes) or null`);
+    }
+  };
+  bytes("quotaBytes", s.quotaBytes);
+  bytes("maxMessageSize", s.maxMessageSize);
+  for (const [name, f] of [
+    ["outFlow", s.outFlow],
+    ["inFlow", s.inFlow],
+  ] as const) {
+    if (f === null) continue;
+    if (!(
+      Number.isSafeInteger(f.messages) &&
+      f.messages >= 0 &&
+      Number.isSafeInteger(f.periodSeconds) &&
+      f.periodSeconds > 0
+    )) {
+      throw new DirectoryError("invalid", `${name} needs messages >= 0 and periodSeconds > 0 (integers)`);
+    }
+  }
+  if (typeof s.enabled !== "boolean") throw new DirectoryError("invalid", "enabled must be true or false");
+}
+
+function checkPassword(p: string): void {
+  if (typeof p !== "string" || p.length === 0 || p.length > MAX_PASSWORD) {
+    throw new DirectoryError("invalid", `password must be 1 to ${MAX_PASSWORD} characters`);
+  }
+}
+
+/** Overlay the keys present in patch (exactOptionalPropertyTypes: absent means unchanged). */
+function merge(base: AccountSettings, patch: Partial<AccountSettings>): AccountSettings {
+  return {
+    enabled: patch.enabled ?? base.enabled,
+    quotaBytes: patch.quotaBytes !== undefined ? patch.quotaBytes : base.quotaBytes,
+    maxMessageSize: patch.maxMessageSize !== undefined ? patch.maxMessageSize : base.maxMessageSize,
+    outFlow: patch.outFlow !== undefined ? patch.outFlow : base.outFlow,
+    inFlow: patch.inFlow !== undefined ? patch.inFlow : base.inFlow,
+  };
+}
+
+function migrate(db: Database.Database): void {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+  );
+  const run = db.transaction(() => {
+    const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null };
+    const current = row.v ?? 0;
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    if (current > latest) {
+      throw new Error(`directory schema version ${current} is newer than this program (${latest})`);
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sqlite);
+      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }
+  });
+  run.immediate();
+}
+
+export function openSqliteDirectory(path: string, clock: Clock): Directory {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  db.pragma("journal_mode = WAL");
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma("foreign_keys = ON");
+  // WAL + NORMAL: a commit survives a process crash; only an OS crash can lose the last ones,
+  // and the directory is not where acknowledged mail lives.
+  db.pragma("synchronous = NORMAL");
+  migrate(db);
+
+  const q = {
+    domainExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM domains WHERE name = ?"),
+    addDomain: db.prepare("INSERT INTO domains (name, created_at) VALUES (?, ?)"),
+    removeDomain: db.prepare("DELETE FROM domains WHERE name = ?"),
+    listDomains: db.prepare<[], { name: string }>("SELECT name FROM domains ORDER BY name"),
+    domainUse: db.prepare<[string, string], { n: number }>(
+      "SELECT (SELECT COUNT(*) FROM accounts WHERE domain = ?) + (SELECT COUNT(*) FROM aliases WHERE domain = ?) AS n",
+    ),
+    getAccount: db.prepare<[string], AccountRow>("SELECT * FROM accounts WHERE address = ?"),
+    listAccounts: db.prepare<[], AccountRow>("SELECT * FROM accounts ORDER BY domain, local_part"),
+    listAccountsIn: db.prepare<[string], AccountRow>(
+      "SELECT * FROM accounts WHERE domain = ? ORDER BY local_part",
+    ),
+    insertAccount: db.prepare(
+      `INSERT INTO accounts (address, local_part, domain, password_hash, enabled, quota_bytes, max_message_size,
+        out_flow_messages, out_flow_period, in_flow_messages, in_flow_period, used_bytes, created_at)
+       VALUES (@address, @local_part, @domain, @password_hash, @enabled, @quota_bytes, @max_message_size,
+        @out_flow_messages, @out_flow_period, @in_flow_messages, @in_flow_period, 0, @created_at)`,
+    ),
+    updateAccount: db.prepare(
+      `UPDATE accounts SET enabled = @enabled, quota_bytes = @quota_bytes, max_message_size = @max_message_size,
+        out_flow_messages = @out_flow_messages, out_flow_period = @out_flow_period,
+        in_flow_messages = @in_flow_messages, in_flow_period = @in_flow_period,
+        password_hash = COALESCE(@password_hash, password_hash)
+       WHERE address = @address`,
+    ),
+    removeAccount: db.prepare("DELETE FROM accounts WHERE address = ?"),
+    aliasExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM aliases WHERE address = ?"),
+    insertAlias: db.prepare(
+      "INSERT INTO aliases (address, local_part, domain, created_at) VALUES (?, ?, ?, ?)",
+    ),
+    insertTarget: db.prepare("INSERT INTO alias_targets (alias, position, target) VALUES (?, ?, ?)"),
+    removeAlias: db.prepare("DELETE FROM aliases WHERE address = ?"),
+    aliasTargets: db.prepare<[string], { target: string }>(
+      "SELECT target FROM alias_targets WHERE alias = ? ORDER BY position",
+    ),
+    listAliases: db.prepare<[], { alias: string; target: string }>(
+      `SELECT a.address AS alias, t.target FROM aliases a JOIN alias_targets t ON t.alias = a.address
+       ORDER BY a.domain, a.local_part, t.position`,
+    ),
+    listAliasesIn: db.prepare<[string], { alias: string; target: string }>(
+      `SELECT a.address AS alias, t.target FROM aliases a JOIN alias_targets t ON t.alias = a.address
+       WHERE a.domain = ? ORDER BY a.local_part, t.position`,
+    ),
+    addUsage: db.prepare("UPDATE accounts SET used_bytes = MAX(0, used_bytes + ?) WHERE address = ?"),
+    recordFlow: db.prepare("INSERT INTO flow_events (address, direction, at) VALUES (?, ?, ?)"),
+    pruneFlow: db.prepare("DELETE FROM flow_events WHERE address = ? AND direction = ? AND at < ?"),
+    sweepFlow: db.prepare("DELETE FROM flow_events WHERE at < ?"),
+    longestPeriod: db.prepare<[], { p: number | null }>(
+      "SELECT MAX(MAX(COALESCE(in_flow_period, 0)), MAX(COALESCE(out_flow_period, 0))) AS p FROM accounts",
+    ),
+    countFlow: db.prepare<[string, string, number], { n: number }>(
+      "SELECT COUNT(*) AS n FROM flow_events WHERE address = ? AND direction = ? AND at >= ?",
+    ),
+    removeFlow: db.prepare("DELETE FROM flow_events WHERE address = ?"),
+  };
+
+  const domainExists = (d: string): boolean => q.domainExists.get(d) !== undefined;
+  const requireDomain = (d: string): void => {
+    if (!domainExists(d)) throw new DirectoryError("not-found", `domain ${d} does not exist (add it first)`);
+  };
+  const requireFree = (address: string): void => {
+    if (q.getAccount.get(address) !== undefined)
+      throw new DirectoryError("exists", `account ${address} already exists`);
+    if (q.aliasExists.get(address) !== undefined)
+      throw new DirectoryError("exists", `alias ${address} already exists`);
+  };
+  const accountRow = (address: string): AccountRow => {
+    const row = q.getAccount.get(parseMailboxAddress(address).address);
+    if (row === undefined)
+      throw new DirectoryError("not-found", `no account ${address.trim().toLowerCase()}`);
+    return row;
+  };
+  const settingsParams = (s: AccountSettings) => ({
+    enabled: s.enabled ? 1 : 0,
+    quota_bytes: s.quotaBytes,
+    max_message_size: s.maxMessageSize,
+    out_flow_messages: s.outFlow?.messages ?? null,
+    out_flow_period: s.outFlow?.periodSeconds ?? null,
+    in_flow_messages: s.inFlow?.messages ?? null,
+    in_flow_period: s.inFlow?.periodSeconds ?? null,
+  });
+  const groupAliases = (rows: { alias: string; target: string }[]): Alias[] => {
+    const out = new Map<string, string[]>();
+    for (const r of rows) {
+      const list = out.get(r.alias) ?? [];
+      list.push(r.target);
+      out.set(r.alias, list);
+    }
+    return [...out].map(([address, targets]) => ({ address, targets }));
+  };
+  let recorded = 0;
+
+  // better-sqlite3 is synchronous; the async wrappers keep the Directory contract uniform with
+  // the PostgreSQL adapter and turn synchronous throws into rejections.
+  const run = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  };
+
+  const dir: Directory = {
+    addDomain: (name) =>
+      run(() => {
+        const d = normalizeDomain(name);
+        if (domainExists(d)) throw new DirectoryError("exists", `domain ${d} already exists`);
+        q.addDomain.run(d, clock.now());
+      }),
+
+    removeDomain: (name) =>
+      run(() => {
+        const d = normalizeDomain(name);
+        requireDomain(d);
+        const use = q.domainUse.get(d, d)?.n ?? 0;
+        if (use > 0)
+          throw new DirectoryError("invalid", `domain ${d} still has ${use} account(s) or alias(es)`);
+        q.removeDomain.run(d);
+      }),
+
+    listDomains: () => run(() => q.listDomains.all().map((r) => r.name)),
+
+    isLocalDomain: (name) => run(() => domainExists(name.trim().toLowerCase().replace(/\.$/, ""))),
+
+    async addAccount(address, password, settings = {}) {
+      const a = parseMailboxAddress(address);
+      checkPassword(password);
+      const s = merge(DEFAULT_SETTINGS, settings);
+      checkSettings(s);
+      // Validate before hashing (cheap errors first), and again in the transaction after the
+      // hash, since another process may have raced us.
+      await run(() => {
+        requireDomain(a.domain);
+        requireFree(a.address);
+      });
+      const hash = await hashPassword(password);
+      return run(() =>
+        db
+          .transaction(() => {
+            requireDomain(a.domain);
+            requireFree(a.address);
+            q.insertAccount.run({
+              address: a.address,
+              local_part: a.localPart,
+              domain: a.domain,
+              password_hash: hash,
+              created_at: clock.now(),
+              ...settingsParams(s),
+            });
+            return toAccount(accountRow(a.address));
+          })
+          .immediate(),
+      );
+    },
+
+    removeAccount: (address) =>
+      run(() => {
+        const row = accountRow(address);
+        db.transaction(() => {
+          q.removeAccount.run(row.address);
+          q.removeFlow.run(row.address);
+        })();
+      }),
+
+    getAccount: (address) =>
+      run(() => {
+        const row = q.getAccount.get(address.trim().toLowerCase());
+        return row === undefined ? null : toAccount(row);
+      }),
+
+    listAccounts: (domain) =>
+      run(() =>
+        (domain === undefined ? q.listAccounts.all() : q.listAccountsIn.all(normalizeDomain(domain))).map(
+          toAccount,
+        ),
+      ),
+
+    async updateAccount(address, patch) {
+      const { password, ...rest } = patch;
+      if (password !== undefined) checkPassword(password);
+      const before = await run(() => accountRow(address));
+      const s = merge(toAccount(before), rest);
+      checkSettings(s);
+      const hash = password !== undefined ? await hashPassword(password) : null;
+      return run(() => {
+        const r = q.updateAccount.run({ address: before.address, password_hash: hash, ...settingsParams(s) });
+        if (r.changes === 0) throw new DirectoryError("not-found", `no account ${before.address}`);
+        return toAccount(accountRow(before.address));
+      });
+    },
+
+    async verifyPassword(address, password) {
+      const row = q.getAccount.get(address.trim().toLowerCase());
+      // An over-long password cannot match (none is stored); it is checked against the dummy
+      // so it costs the same, and never hashed whole (bounded work per attempt).
+      const tooLong = password.length > MAX_PASSWORD;
+      const ok = await verifyPassword(
+        password.slice(0, MAX_PASSWORD),
+        tooLong ? null : (row?.password_hash ?? null),
+      );
+      return ok && row !== undefined ? toAccount(row) : null;
+    },
+
+    addAlias: (address, targets) =>
+      run(() => {
+        const a = parseMailboxAddress(address);
+        if (targets.length === 0) {
+          throw new DirectoryError("invalid", `alias ${a.address} needs at least one target`);
+        }
+        if (targets.length > MAX_ALIAS_TARGETS) {
+          throw new DirectoryError(
+            "invalid",
+            `alias ${a.address} has more than ${MAX_ALIAS_TARGETS} targets`,
+          );
+        }
+        const list = [...new Set(targets.map((t) => parseTargetAddress(t).address))];
+        db.transaction(() => {
+          requireDomain(a.domain);
+          requireFree(a.address);
+          q.insertAlias.run(a.address, a.localPart, a.domain, clock.now());
+          list.forEach((t, i) => q.insertTarget.run(a.address, i, t));
+        }).immediate();
+      }),
+
+    removeAlias: (address) =>
+      run(() => {
+        const a = parseMailboxAddress(address);
+        if (q.removeAlias.run(a.address).changes === 0)
+          throw new DirectoryError("not-found", `no alias ${a.address}`);
+      }),
+
+    listAliases: (domain) =>
+      run(() =>
+        groupAliases(
+          domain === undefined ? q.listAliases.all() : q.listAliasesIn.all(normalizeDomain(domain)),
+        ),
+      ),
+
+    lookup: (address) =>
+      run((): RecipientLookup => {
+        const { domain } = splitAddress(address);
+        const a = address.trim().toLowerCase();
+        if (domain === "" || !domainExists(domain)) return { kind: "remote" };
+        const row = q.getAccount.get(a);
+        if (row !== undefined) return { kind: "account", account: toAccount(row) };
+        if (q.aliasExists.get(a) !== undefined) {
+          return {
+            kind: "alias",
+            alias: { address: a, targets: q.aliasTargets.all(a).map((r) => r.target) },
+          };
+        }
+        return { kind: "unknown" };
+      }),
+
+    addUsage: (address, bytes) =>
+      run(() => {
+        if (!Number.isSafeInteger(bytes))
+          throw new DirectoryError("invalid", "usage must be an integer number of bytes");
+        const a = address.trim().toLowerCase();
+        if (q.addUsage.run(bytes, a).changes === 0) throw new DirectoryError("not-found", `no account ${a}`);
+      }),
+
+    recordFlow: (address, direction, at) =>
+      run(() => {
+        const a = address.trim().toLowerCase();
+        const row = q.getAccount.get(a);
+        const period = direction === "in" ? row?.in_flow_period : row?.out_flow_period;
+        const keep = Math.max(MIN_FLOW_RETENTION_MS, (period ?? 0) * 1000);
+        db.transaction(() => {
+          q.recordFlow.run(a, direction, at);
+          // Old events of this address go on each write, so one busy account stays small.
+          q.pruneFlow.run(a, direction, at - keep);
+        })();
+        if (++recorded % SWEEP_EVERY === 0) {
+          // Events of removed or quiet accounts, beyond any configured window.
+          const longest = (q.longestPeriod.get()?.p ?? 0) * 1000;
+          q.sweepFlow.run(at - Math.max(MIN_FLOW_RETENTION_MS, longest));
+        }
+      }),
+
+    countFlow: (address: string, direction: FlowDirection, since: number) =>
+      run(() => q.countFlow.get(address.trim().toLowerCase(), direction, since)?.n ?? 0),
+
+    close: () =>
+      run(() => {
+        if (db.open) db.close();
+      }),
+  };
+  return dir;
+}

@@ -1,0 +1,220 @@
+// The receiving side's decisions, behind the SMTP engine: who may relay, which recipients exist
+// and may receive, sender and recipient limits, and the hand-off to the durable queue. Input
+// here has passed the engine's syntax and length checks but is otherwise untrusted. Aliases are
+// expanded at RCPT time so an unknown or looping alias is refused before the data is sent; the
+// queue gets the final addresses with the original kept for DSNs.
+import type { Directory, Account } from "../directory/directory.js";
+import { expandRecipient } from "../directory/expand.js";
+import type { EnvelopeRecipient } from "../queue/envelope.js";
+import type { Queue } from "../queue/types.js";
+import type { Log } from "../log/logger.js";
+import type { Metrics } from "../log/metrics.js";
+import type { Clock } from "../world/clock.js";
+import type { Settings } from "../config/settings.js";
+import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import type { AuthResult, MessageSink, SessionInfo, SmtpHandler, Transaction } from "../smtp/handler.js";
+import { parseNetworks } from "./networks.js";
+import { receivedHeader } from "./received.js";
+
+export interface InboundOptions {
+  readonly settings: Settings;
+  readonly directory: Directory;
+  readonly queue: Queue;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly metrics: Metrics;
+}
+
+export function createInboundHandler(o: InboundOptions): SmtpHandler {
+  const relayNetworks = parseNetworks(o.settings.smtp.relayNetworks);
+  const maxExpansion = 1000;
+  // Final recipients of the open transaction of each session, in RCPT order.
+  const expansions = new Map<number, EnvelopeRecipient[]>();
+
+  const overFlow = async (account: Account, direction: "in" | "out"): Promise<boolean> => {
+    const limit = direction === "in" ? account.inFlow : account.outFlow;
+    if (limit === null) return false;
+    const since = o.clock.now() - limit.periodSeconds * 1000;
+    return (await o.directory.countFlow(account.address, direction, since)) >= limit.messages;
+  };
+
+  const mayRelay = (s: SessionInfo): boolean =>
+    s.authUser !== null || (s.listener === "smtp" && relayNetworks.contains(s.remote.address));
+
+  const checkAccount = async (account: Account, size: number | null): Promise<Reply | null> => {
+    if (!account.enabled) return REPLIES.mailboxDisabled;
+    if (size !== null && account.maxMessageSize !== null && size > account.maxMessageSize) {
+      return REPLIES.messageTooBig;
+    }
+    if (
+      account.quotaBytes !== null &&
+      o.settings.smtp.overQuota === "reject" &&
+      account.usedBytes + (size ?? 0) >= account.quotaBytes
+    ) {
+      return REPLIES.overQuotaTemp;
+    }
+    if (await overFlow(account, "in")) return REPLIES.recipientOverLimit;
+    return null;
+  };
+
+  const rcptTo = async (
+    s: SessionInfo,
+    tx: Transaction,
+    to: string,
+    params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
+  ): Promise<Reply> => {
+    const found = await o.directory.lookup(to);
+    const accepted = expansions.get(s.id) ?? [];
+    const add = (targets: readonly string[]): Reply => {
+      if (accepted.length + targets.length > maxExpansion) return REPLIES.tooManyRecipients;
+      for (const address of targets) {
+        accepted.push({
+          address,
+          original: address === to ? null : to,
+          notify: params.notify,
+          orcpt: params.orcpt,
+        });
+      }
+      expansions.set(s.id, accepted);
+      return REPLIES.okRecipient;
+    };
+    switch (found.kind) {
+      case "remote":
+        if (!mayRelay(s)) return s.listener === "submission" ? REPLIES.authRequired : REPLIES.relayDenied;
+        return add([to]);
+      case "unknown":
+        return REPLIES.unknownUser;
+      case "account": {
+        const refusal = await checkAccount(found.account, tx.params.size);
+        return refusal ?? add([found.account.address]);
+      }
+      case "alias": {
+        const ex = await expandRecipient(o.directory, to, { maxDepth: 10, maxTargets: 100 });
+        switch (ex.kind) {
+          case "ok":
+            return add(ex.targets.map((t) => t.address));
+          case "loop":
+            return reply(550, "5.4.6", "Alias expansion loop");
+          case "unknown":
+            return REPLIES.unknownUser;
+          case "too-many":
+            return reply(550, "5.7.0", "Alias expands to too many recipients");
+        }
+      }
+    }
+  };
+
+  const guard = async (what: string, s: SessionInfo, fn: () => Promise<Reply>): Promise<Reply> => {
+    try {
+      return await fn();
+    } catch (e) {
+      // A directory we cannot read is a temporary condition: 4xx, never accept-then-lose.
+      o.log.with(s.id, s.remote.address).problem("directory lookup failed", { what, error: String(e) });
+      return REPLIES.directoryUnavailable;
+    }
+  };
+
+  return {
+    connect: () => Promise.resolve(null),
+
+    async authenticate(s, user, password): Promise<AuthResult> {
+      try {
+        const account = await o.directory.verifyPassword(user, password);
+        o.log.with(s.id, s.remote.address).low(account ? "auth ok" : "auth failed", { user });
+        return account && account.enabled ? "ok" : "invalid";
+      } catch (e) {
+        o.log.with(s.id, s.remote.address).problem("auth lookup failed", { error: String(e) });
+        return "temporary";
+      }
+    },
+
+    mailFrom(s, _from, params) {
+      expansions.delete(s.id);
+      return guard("mail", s, async () => {
+        if (s.listener === "submission" && s.authUser === null) return REPLIES.authRequired;
+        if (s.authUser !== null) {
+          const account = await o.directory.getAccount(s.authUser);
+          if (account !== null) {
+            if (await overFlow(account, "out")) return REPLIES.senderOverLimit;
+            if (
+              params.size !== null &&
+              account.maxMessageSize !== null &&
+              params.size > account.maxMessageSize
+            ) {
+              return REPLIES.messageTooBig;
+            }
+          }
+        }
+        return REPLIES.okSender;
+      });
+    },
+
+    rcptTo(s, tx, to, params) {
+      if (tx.rcpts.length === 0) expansions.delete(s.id);
+      return guard("rcpt", s, () => rcptTo(s, tx, to, params));
+    },
+
+    async openMessage(s, tx): Promise<MessageSink | Reply> {
+      const recipients = expansions.get(s.id) ?? [];
+      if (recipients.length === 0) return REPLIES.noValidRecipients;
+      const incoming = await o.queue.begin();
+      if (incoming === "full") return REPLIES.queueFull;
+      const arrival = o.clock.now();
+      let size = 0;
+      const write = async (chunk: Buffer): Promise<void> => {
+        size += chunk.length;
+        await incoming.write(chunk);
+      };
+      await write(
+        receivedHeader(
+          s,
+          o.settings.hostname,
+          incoming.id,
+          tx.rcpts.map((r) => r.address),
+          arrival,
+        ),
+      );
+      return {
+        write,
+        async end() {
+          try {
+            const env = await incoming.commit({
+              returnPath: tx.from,
+              recipients,
+              ret: tx.params.ret,
+              envid: tx.params.envid,
+              body: tx.params.body,
+              smtputf8: tx.params.smtputf8,
+              source: s.listener,
+              authUser: s.authUser,
+              client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },
+              arrival,
+            });
+            expansions.delete(s.id);
+            o.metrics.messageReceived(s.listener);
+            if (s.authUser !== null)
+              await o.directory.recordFlow(s.authUser, "out", arrival).catch(() => undefined);
+            o.log.with(s.id, s.remote.address).major("queued", {
+              id: env.id,
+              from: tx.from,
+              nrcpt: recipients.length,
+              size,
+            });
+            return reply(250, "2.0.0", `OK queued as ${env.id}`);
+          } catch (e) {
+            o.log.with(s.id, s.remote.address).failure("enqueue failed", { error: String(e) });
+            await incoming.abort().catch(() => undefined);
+            return REPLIES.queueWriteFailed;
+          }
+        },
+        abort: () => incoming.abort(),
+      };
+    },
+
+    vrfy: () => Promise.resolve(REPLIES.vrfyCannot),
+
+    close(s) {
+      expansions.delete(s.id);
+    },
+  };
+}

@@ -1,0 +1,183 @@
+// Streaming decoder for the DATA phase (RFC 5321 §4.1.1.4, §4.5.2): feed it the untrusted bytes
+// as they arrive, in chunks split anywhere; it hands back the message with dot-stuffing removed
+// and the bytes that followed the terminator (pipelined commands).
+//
+// Invariants:
+// - The end is recognised ONLY at <CRLF>.<CRLF> (or "." CRLF as the very first line). A bare CR
+//   or bare LF anywhere never ends the data and marks the message as bad (REPLIES.bareLineEnding):
+//   this is what stops SMTP smuggling (CVE-2023-51764 and kin: "\n.\n", "\r.\r", "\r\n.\n",
+//   "\n.\r\n"), where a receiver that ends data on a sloppy terminator lets a second, forged
+//   message ride inside the first.
+// - After the first error nothing more is handed out, but the decoder keeps scanning for the real
+//   terminator so the session stays in step with the client and can then reply.
+// - Scanning uses Buffer.indexOf for CR and LF; no per-byte JS loop over line contents.
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+
+export type DataError = "bareLineEnding" | "tooBig" | "lineTooLong";
+
+export interface DataFeed {
+  /** Unstuffed message bytes from this chunk (empty once an error is flagged). */
+  readonly data: Buffer;
+  /** The terminator was seen. */
+  readonly end: boolean;
+  /** Bytes after the terminator (only when end). */
+  readonly rest: Buffer;
+}
+
+export interface DataLimits {
+  /** Most message bytes accepted (after unstuffing). */
+  readonly maxBytes: number;
+  /** Longest line accepted, in wire bytes including CRLF. */
+  readonly maxLine: number;
+}
+
+const enum S {
+  /** At the start of a line (after CRLF, or at the start of the data). */
+  LineStart,
+  /** A "." at the start of a line has been read (and dropped). */
+  Dot,
+  /** "." CR at the start of a line: LF now ends the data. */
+  DotCr,
+  /** Inside a line. */
+  Mid,
+  /** Inside a line, the last byte seen was CR. */
+  MidCr,
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class DataDecoder {
+  private state = S.LineStart;
+  private lineLen = 0;
+  private segs: Buffer[] = [];
+  /** Message bytes handed out (or that would have been, past the size limit). */
+  bytes = 0;
+  longestLine = 0;
+  error: DataError | null = null;
+  done = false;
+
+  constructor(private readonly limits: DataLimits) {}
+
+  feed(buf: Buffer): DataFeed {
+    if (this.done) return { data: EMPTY, end: true, rest: buf };
+    const len = buf.length;
+    let pos = 0;
+    let segStart = 0;
+    // Next CR at or after pos, or len when none is left in this chunk.
+    let nextCr = -1;
+    let nextLf = -1;
+    while (pos < len) {
+      switch (this.state) {
+        case S.LineStart:
+          if (buf[pos] === DOT) {
+            this.emit(buf, segStart, pos);
+            pos++;
+            segStart = pos;
+            this.lineLen = 1;
+            this.state = S.Dot;
+          } else {
+            this.lineLen = 0;
+            this.state = S.Mid;
+          }
+          break;
+        case S.Dot:
+          if (buf[pos] === CR) {
+            this.emit(buf, segStart, pos);
+            segStart = pos;
+            pos++;
+            this.state = S.DotCr;
+          } else {
+            // The dot was stuffing (or a lone leading dot, deleted all the same: §4.5.2).
+            this.state = S.Mid;
+          }
+          break;
+        case S.DotCr:
+          if (buf[pos] === LF) {
+            pos++;
+            this.done = true;
+            this.lineLen = 0;
+            return this.finish(buf.subarray(pos));
+          }
+          this.flag("bareLineEnding");
+          this.state = S.Mid;
+          break;
+        case S.MidCr:
+          if (buf[pos] === LF) {
+            pos++;
+            this.endLine(1);
+            this.state = S.LineStart;
+          } else {
+            this.flag("bareLineEnding");
+            this.state = S.Mid;
+          }
+          break;
+        case S.Mid: {
+          // Both positions are cached so a chunk full of bare CRs is still scanned once.
+          if (nextLf < pos) {
+            nextLf = buf.indexOf(LF, pos);
+            if (nextLf < 0) nextLf = len;
+          }
+          if (nextCr < pos) {
+            nextCr = buf.indexOf(CR, pos);
+            if (nextCr < 0) nextCr = len;
+          }
+          // A CR before the last byte of this line piece is not followed by LF: bare.
+          if (nextCr < nextLf - 1) {
+            this.flag("bareLineEnding");
+            this.lineLen += nextCr + 1 - pos;
+            pos = nextCr + 1;
+            break;
+          }
+          if (nextLf === len) {
+            this.lineLen += len - pos;
+            this.state = nextCr === len - 1 ? S.MidCr : S.Mid;
+            pos = len;
+            break;
+          }
+          const lf = nextLf;
+          const crlf = lf > pos && buf[lf - 1] === CR;
+          if (!crlf) this.flag("bareLineEnding");
+          this.endLine(lf + 1 - pos);
+          pos = lf + 1;
+          this.state = crlf ? S.LineStart : S.Mid;
+          break;
+        }
+      }
+    }
+    if (this.lineLen > this.limits.maxLine) this.flag("lineTooLong");
+    // Hold back a CR that may be the start of the terminator's CRLF.
+    const keep = this.state === S.DotCr ? segStart : len;
+    this.emit(buf, segStart, keep);
+    return this.finish(EMPTY);
+  }
+
+  private endLine(tail: number): void {
+    const n = this.lineLen + tail;
+    if (n > this.longestLine) this.longestLine = n;
+    if (n > this.limits.maxLine) this.flag("lineTooLong");
+    this.lineLen = 0;
+  }
+
+  private flag(e: DataError): void {
+    if (this.error === null) {
+      this.error = e;
+      this.segs = [];
+    }
+  }
+
+  private emit(buf: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    this.bytes += to - from;
+    if (this.bytes > this.limits.maxBytes) this.flag("tooBig");
+    if (this.error === null) this.segs.push(buf.subarray(from, to));
+  }
+
+  private finish(rest: Buffer): DataFeed {
+    const segs = this.segs;
+    this.segs = [];
+    const data = segs.length === 0 ? EMPTY : segs.length === 1 ? (segs[0] ?? EMPTY) : Buffer.concat(segs);
+    return { data, end: this.done, rest };
+  }
+}

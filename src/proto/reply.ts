@@ -1,0 +1,115 @@
+// SMTP replies as values: code, enhanced status code (RFC 3463) and text. Every fixed reply the
+// server sends lives in REPLIES so one test can check codes, classes and enhanced codes agree.
+// No I/O here.
+
+export interface Reply {
+  readonly code: number;
+  /** "x.y.z" or null where no enhanced code applies (greeting, HELO/EHLO, 354/334). */
+  readonly enhanced: string | null;
+  /** One or more lines of text; multi-line replies use "code-" continuation. */
+  readonly text: string;
+}
+
+export const reply = (code: number, enhanced: string | null, text: string): Reply => ({
+  code,
+  enhanced,
+  text,
+});
+
+export const isPositive = (r: Reply): boolean => r.code >= 200 && r.code < 400;
+export const isTemporary = (r: Reply): boolean => r.code >= 400 && r.code < 500;
+export const isPermanent = (r: Reply): boolean => r.code >= 500;
+
+/**
+ * Wire form of a reply: CRLF-terminated, multi-line with "-" continuation (RFC 5321 §4.2.1),
+ * enhanced code prefixed on every line when the extension is in force (RFC 2034 §4).
+ */
+export function formatReply(r: Reply, enhancedCodes = true): string {
+  const lines = r.text.split(/\r?\n/);
+  const prefix = enhancedCodes && r.enhanced !== null ? `${r.enhanced} ` : "";
+  let out = "";
+  for (let i = 0; i < lines.length; i++) {
+    const sep = i === lines.length - 1 ? " " : "-";
+    out += `${r.code}${sep}${prefix}${lines[i] ?? ""}\r\n`;
+  }
+  return out;
+}
+
+/** The fixed replies of Mailyard. Variable replies are built with reply() where they are made. */
+export const REPLIES = {
+  ok: reply(250, "2.0.0", "OK"),
+  okSender: reply(250, "2.1.0", "Sender OK"),
+  okRecipient: reply(250, "2.1.5", "Recipient OK"),
+  okReset: reply(250, "2.0.0", "Reset OK"),
+  bye: reply(221, "2.0.0", "Bye"),
+  startData: reply(354, null, "End data with <CR><LF>.<CR><LF>"),
+  readyTls: reply(220, "2.0.0", "Ready to start TLS"),
+  authOk: reply(235, "2.7.0", "Authentication successful"),
+  vrfyCannot: reply(252, "2.5.2", "Cannot VRFY user, but will accept message and attempt delivery"),
+  help: reply(
+    214,
+    "2.0.0",
+    "See RFC 5321; commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
+  ),
+
+  serviceUnavailable: reply(421, "4.3.2", "Service not available, closing transmission channel"),
+  idleTimeout: reply(421, "4.4.2", "Idle timeout, closing connection"),
+  sessionTimeout: reply(421, "4.4.2", "Session too long, closing connection"),
+  tooManyConnections: reply(421, "4.7.0", "Too many connections, try again later"),
+  tooManyConnectionsFromIp: reply(421, "4.7.0", "Too many connections from your address, try again later"),
+  tooManyErrors: reply(421, "4.7.0", "Too many errors, closing connection"),
+  queueFull: reply(452, "4.3.1", "Insufficient system storage, try again later"),
+  queueWriteFailed: reply(451, "4.3.0", "Temporary failure writing the message, try again later"),
+  tooManyRecipients: reply(452, "4.5.3", "Too many recipients"),
+  overQuotaTemp: reply(452, "4.2.2", "Mailbox full"),
+  senderOverLimit: reply(450, "4.7.1", "Sender has exceeded the sending limit, try again later"),
+  recipientOverLimit: reply(450, "4.7.1", "Recipient has exceeded the receiving limit, try again later"),
+  directoryUnavailable: reply(451, "4.3.0", "Directory temporarily unavailable"),
+  tlsNotAvailable: reply(454, "4.7.0", "TLS not available"),
+  authTempFail: reply(454, "4.7.0", "Temporary authentication failure"),
+
+  syntaxError: reply(500, "5.5.2", "Syntax error, command unrecognized"),
+  lineTooLong: reply(500, "5.5.6", "Line too long"),
+  paramSyntax: reply(501, "5.5.4", "Syntax error in parameters or arguments"),
+  badSenderSyntax: reply(501, "5.1.7", "Bad sender address syntax"),
+  badRecipientSyntax: reply(501, "5.1.3", "Bad recipient address syntax"),
+  notImplemented: reply(502, "5.5.1", "Command not implemented"),
+  vrfyDisabled: reply(502, "5.5.1", "VRFY command is disabled"),
+  badSequence: reply(503, "5.5.1", "Bad sequence of commands"),
+  needMail: reply(503, "5.5.1", "Need MAIL command first"),
+  needRcpt: reply(503, "5.5.1", "Need RCPT command first"),
+  alreadyMail: reply(503, "5.5.1", "Sender already specified"),
+  alreadyAuth: reply(503, "5.5.1", "Already authenticated"),
+  alreadyTls: reply(503, "5.5.1", "TLS already active"),
+  needHelo: reply(503, "5.5.1", "Send HELO/EHLO first"),
+  paramNotImplemented: reply(504, "5.5.4", "Command parameter not implemented"),
+  authMechUnknown: reply(504, "5.5.4", "Unrecognized authentication type"),
+  unknownUser: reply(550, "5.1.1", "No such user here"),
+  mailboxDisabled: reply(550, "5.2.1", "Mailbox disabled, not accepting messages"),
+  relayDenied: reply(554, "5.7.1", "Relay access denied"),
+  messageTooBig: reply(552, "5.3.4", "Message size exceeds fixed maximum message size"),
+  overQuotaPerm: reply(552, "5.2.2", "Mailbox full"),
+  authRequired: reply(530, "5.7.0", "Authentication required"),
+  encryptionRequired: reply(538, "5.7.11", "Encryption required for requested authentication mechanism"),
+  authFailed: reply(535, "5.7.8", "Authentication credentials invalid"),
+  authCancelled: reply(501, "5.0.0", "Authentication cancelled"),
+  authTooLong: reply(500, "5.5.6", "Authentication exchange line too long"),
+  bareLineEnding: reply(554, "5.6.11", "Bare CR or LF in message data is not allowed; use CRLF line endings"),
+  utf8NotEnabled: reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"),
+  noValidRecipients: reply(554, "5.5.1", "No valid recipients"),
+  transactionFailed: reply(554, "5.0.0", "Transaction failed"),
+  // Added by the SMTP engine (src/smtp/server).
+  paramUnknown: reply(555, "5.5.4", "MAIL FROM/RCPT TO parameter not recognized or not implemented"),
+  localError: reply(451, "4.3.0", "Local error in processing, try again later"),
+  binaryNeedsBdat: reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT, not DATA"),
+  dataLineTooLong: reply(500, "5.5.6", "Line too long in message data"),
+  earlyTalker: reply(554, "5.5.0", "Protocol error: client sent data before the greeting"),
+  forbiddenCommand: reply(554, "5.7.0", "Not an SMTP command, closing connection"),
+  authInTransaction: reply(503, "5.5.1", "AUTH not allowed during a mail transaction"),
+  // Added by the local delivery channel (src/delivery/local.ts).
+  deliveredMailbox: reply(250, "2.0.0", "Delivered"),
+  mailboxWriteFailed: reply(451, "4.3.0", "Temporary failure storing the message in the mailbox"),
+  forwardingLoop: reply(550, "5.4.6", "Mail forwarding loop detected"),
+} as const satisfies Record<string, Reply>;
+
+export type ReplyName = keyof typeof REPLIES;

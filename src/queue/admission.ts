@@ -1,0 +1,87 @@
+// Admission: a new message is written to the spool under a fresh id, committed (fsync'd, then
+// marked ready by the spool), and only then becomes an entry that the scheduler looks at. Mail
+// generated here (DSNs, forwards) is submitted whole, its recipients expanded first.
+//
+// Invariants: a message without recipients is never committed; a submission that fails is aborted
+// so no partial queue file is left behind.
+import type { QueueContext } from "./context.js";
+import type { Entries, Entry } from "./entries.js";
+import type { Envelope } from "./envelope.js";
+import { freshStates } from "./state-file.js";
+import type { EnvelopeDraft, Incoming } from "./types.js";
+
+export interface Admission {
+  /** Start receiving a message (the caller checks the queue is not full). */
+  begin(): Promise<Incoming>;
+  /** Queue a whole message generated here. */
+  readonly submit: (draft: EnvelopeDraft, message: Buffer) => Promise<Envelope>;
+}
+
+export interface AdmissionDeps {
+  readonly entries: Entries;
+  readonly nextId: () => string;
+  /** Look at a newly admitted message (the scheduler). */
+  readonly service: (e: Entry) => void;
+  /** Final addresses for a recipient of generated mail (see QueueManagerOptions.expand). */
+  readonly expand: ((address: string) => Promise<readonly string[]>) | undefined;
+}
+
+export function createAdmission(ctx: QueueContext, deps: AdmissionDeps): Admission {
+  const { spool, log, metrics } = ctx;
+  const { entries, nextId, service, expand } = deps;
+
+  async function begin(): Promise<Incoming> {
+    const id = nextId();
+    const writer = await spool.begin(id);
+    let size = 0;
+    return {
+      id,
+      write(chunk) {
+        size += chunk.length;
+        return writer.write(chunk);
+      },
+      async commit(draft: EnvelopeDraft) {
+        if (draft.recipients.length === 0) throw new Error("message has no recipients");
+        const envelope: Envelope = { ...draft, id, size };
+        await writer.commit(envelope);
+        const e = entries.admit(envelope, "active", freshStates(envelope));
+        log.low("message admitted", {
+          id,
+          from: envelope.returnPath,
+          size,
+          nrcpt: envelope.recipients.length,
+        });
+        service(e);
+        return envelope;
+      },
+      abort: () => writer.abort(),
+    };
+  }
+
+  async function expandDraft(draft: EnvelopeDraft): Promise<EnvelopeDraft> {
+    if (expand === undefined) return draft;
+    const recipients = [];
+    for (const r of draft.recipients) {
+      const targets = await expand(r.address);
+      for (const address of targets)
+        recipients.push(address === r.address ? r : { ...r, address, original: r.address });
+    }
+    return { ...draft, recipients };
+  }
+
+  async function submit(draft: EnvelopeDraft, message: Buffer): Promise<Envelope> {
+    const expanded = await expandDraft(draft);
+    const inc = await begin();
+    try {
+      await inc.write(message);
+      const env = await inc.commit(expanded);
+      metrics.messageReceived(draft.source);
+      return env;
+    } catch (err) {
+      await inc.abort();
+      throw err;
+    }
+  }
+
+  return { begin, submit };
+}

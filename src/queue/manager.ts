@@ -1,0 +1,120 @@
+// The queue manager: admits committed messages, decides when each pending recipient is tried and
+// through which destination queue, hands jobs to the Deliverer, turns outcomes into recipient
+// state (persisted before anything is acted on), retries, gives up at expiry, and sends DSNs from
+// the null sender. Receiving and delivering meet only here.
+//
+// This file composes the parts and owns start/stop: entries.ts (messages in memory and on disk),
+// admission.ts (new mail), timetable.ts (wake-ups), scheduler.ts (destination queues, concurrency,
+// backoff), outcomes.ts (recipient state changes), reports.ts (DSNs), operator.ts (admin actions).
+//
+// Invariants: a recipient is in at most one job at a time (busy flag); a message leaves the spool
+// only when every recipient is delivered or bounced and every report it needs is enqueued; the
+// null sender never gets a report. Time comes from the injected Clock only: one timer for the
+// earliest wake-up plus one per destination in backoff.
+import type { Settings } from "../config/settings.js";
+import type { Log } from "../log/logger.js";
+import type { Metrics } from "../log/metrics.js";
+import type { Clock } from "../world/clock.js";
+import type { Random } from "../world/random.js";
+import { createAdmission } from "./admission.js";
+import { createContext } from "./context.js";
+import { buildDsn, type DsnInput } from "./dsn.js";
+import { createEntries, needsSettle, type Entry } from "./entries.js";
+import { createIdGenerator } from "./ids.js";
+import { createOperator } from "./operator.js";
+import { createOutcomes } from "./outcomes.js";
+import { createReports } from "./reports.js";
+import { retryPolicy } from "./retry.js";
+import { createScheduler } from "./scheduler.js";
+import { createTimetable } from "./timetable.js";
+import type { Deliverer, Queue, Spool } from "./types.js";
+
+export interface QueueManagerOptions {
+  readonly spool: Spool;
+  readonly deliverer: Deliverer;
+  readonly settings: Settings;
+  readonly clock: Clock;
+  readonly random: Random;
+  /** Tag QUEUE. */
+  readonly log: Log;
+  readonly metrics: Metrics;
+  readonly hostname: string;
+  /** The DSN builder (defaults to dsn.ts). */
+  readonly dsn?: (input: DsnInput) => Buffer;
+  /**
+   * Final addresses for a recipient of mail generated here (DSNs, forwards): received mail is
+   * expanded at RCPT time, generated mail is not, so a report to a sender that is a local alias
+   * would otherwise bounce at the mailbox and, coming from <>, be lost.
+   */
+  readonly expand?: (address: string) => Promise<readonly string[]>;
+}
+
+export type QueueManager = Queue & {
+  /** Load the spool and resume every message. */
+  start(): Promise<void>;
+  /** Stop starting deliveries; resolves when those under way have finished and been recorded. */
+  stop(): Promise<void>;
+  /** Resolves when nothing is due now and nothing is in flight (tests drive a fake clock). */
+  idle(): Promise<void>;
+};
+
+export function createQueueManager(o: QueueManagerOptions): QueueManager {
+  const { spool, clock, random, log, metrics } = o;
+  const q = o.settings.queue;
+  const ctx = createContext({ spool, clock, random, log, metrics, q, policy: retryPolicy(q) });
+  const nextId = createIdGenerator(clock, random);
+
+  // The parts call each other in a cycle (a job's outcome settles the message, which may queue a
+  // report, which is admitted and scheduled): the two back edges go through these closures.
+  const entries = createEntries(ctx);
+  const timetable = createTimetable(ctx, (e) => wakeUp(e));
+  const scheduler = createScheduler(ctx, o.deliverer, timetable, (e, results, kind, opts) =>
+    outcomes.apply(e, results, kind, opts),
+  );
+  const admission = createAdmission(ctx, {
+    entries,
+    nextId,
+    service: scheduler.service,
+    expand: o.expand,
+  });
+  const reports = createReports(ctx, {
+    entries,
+    timetable,
+    hostname: o.hostname,
+    makeDsn: o.dsn ?? buildDsn,
+    nextId,
+    submit: admission.submit,
+  });
+  const outcomes = createOutcomes(ctx, entries, timetable, reports, scheduler.service);
+
+  /** Settle what must be saved or reported first, else schedule what is due. */
+  function wakeUp(e: Entry): void {
+    if (needsSettle(e)) ctx.track(outcomes.settle(e, []));
+    else scheduler.service(e);
+  }
+
+  return {
+    begin: () => (entries.byId.size >= q.maxMessages ? Promise.resolve("full" as const) : admission.begin()),
+    submit: admission.submit,
+    size: () => entries.byId.size,
+    ...createOperator(ctx, { entries, scheduler, wakeUp, settle: outcomes.settle }),
+
+    async start() {
+      const stored = await spool.open();
+      for (const m of stored) entries.admit(m.envelope, m.state, m.recipients);
+      ctx.running = true;
+      for (const e of [...entries.byId.values()]) wakeUp(e);
+      log.major("queue manager started", { messages: entries.byId.size });
+    },
+
+    async stop() {
+      ctx.running = false;
+      timetable.cancel();
+      scheduler.stop();
+      await ctx.whenIdle();
+      log.major("queue manager stopped", { messages: entries.byId.size });
+    },
+
+    idle: ctx.whenIdle,
+  };
+}

@@ -1,0 +1,145 @@
+// Writes one incoming message into the spool: body chunks go to a temporary file through a
+// coalescing buffer (few large writes, no per-chunk fsync); commit appends the envelope and
+// trailer, fdatasyncs, renames into active/ (the ready mark, set last) and waits for the group
+// directory fsync. Calls are serialised, so callers may fire writes without awaiting each one.
+import { rename, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import type { Envelope } from "./envelope.js";
+import type { SpoolWriter } from "./types.js";
+import type { DirSync } from "./dir-sync.js";
+import { encodeTail } from "./queue-file.js";
+
+/** Chunks smaller than this are copied into the coalescing buffer; larger ones go straight out. */
+const COALESCE_BYTES = 64 * 1024;
+const DIRECT_BYTES = 16 * 1024;
+
+type Phase = "writing" | "closed" | "renamed" | "committed" | "aborted";
+
+export interface WriterPaths {
+  readonly tmp: string;
+  readonly active: string;
+}
+
+export class FileSpoolWriter implements SpoolWriter {
+  private buf: Buffer | null = null;
+  private used = 0;
+  private written = 0;
+  /** Serialised operations queued or running; the copy-only fast path needs none. */
+  private pending = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private failed: Error | null = null;
+  private phase: Phase = "writing";
+
+  constructor(
+    private readonly h: FileHandle,
+    private readonly paths: WriterPaths,
+    private readonly activeSync: DirSync,
+    /** inMemory: the whole body when it never left the coalescing buffer (a small message). */
+    private readonly onCommitted: (bodyLength: number, inMemory: Buffer | null) => void,
+  ) {}
+
+  write(chunk: Buffer): Promise<void> {
+    if (this.phase !== "writing") return Promise.reject(new Error(`spool writer is ${this.phase}`));
+    if (this.failed !== null) return Promise.reject(this.failed);
+    // Fast path: nothing on its way to disk and the chunk fits: copy and return at once.
+    if (this.pending === 0 && chunk.length < DIRECT_BYTES && this.used + chunk.length <= COALESCE_BYTES) {
+      this.buffer().set(chunk, this.used);
+      this.used += chunk.length;
+      return Promise.resolve();
+    }
+    return this.serial(() => this.append(chunk));
+  }
+
+  commit(envelope: Envelope): Promise<void> {
+    return this.serial(async () => {
+      if (this.phase !== "writing") throw new Error(`spool writer is ${this.phase}`);
+      const body = this.written + this.used;
+      // A copy of exactly the body: a view would keep the whole coalescing buffer alive.
+      const inMemory =
+        this.written === 0 && this.buf !== null ? Buffer.from(this.buf.subarray(0, this.used)) : null;
+      await this.flush([encodeTail(envelope, body)]);
+      await this.h.datasync();
+      this.phase = "closed";
+      await this.h.close();
+      await rename(this.paths.tmp, this.paths.active);
+      this.phase = "renamed";
+      await this.activeSync.sync();
+      this.phase = "committed";
+      this.onCommitted(body, inMemory);
+    });
+  }
+
+  async abort(): Promise<void> {
+    // Wait for whatever is under way, but do not let its failure stop the clean-up.
+    await this.tail.catch(() => undefined);
+    const phase = this.phase;
+    if (phase === "committed" || phase === "aborted") return;
+    this.phase = "aborted";
+    if (phase === "writing") await this.h.close().catch(() => undefined);
+    // After the rename the file is in active/ but its commit failed: the client will be told to
+    // retry, so keeping it would deliver the message twice.
+    await unlink(phase === "renamed" ? this.paths.active : this.paths.tmp).catch(() => undefined);
+  }
+
+  private buffer(): Buffer {
+    this.buf ??= Buffer.allocUnsafe(COALESCE_BYTES);
+    return this.buf;
+  }
+
+  private serial(fn: () => Promise<void>): Promise<void> {
+    this.pending++;
+    const run = async (): Promise<void> => {
+      try {
+        if (this.failed !== null) throw this.failed;
+        await fn();
+      } catch (e) {
+        this.failed ??= e instanceof Error ? e : new Error(String(e));
+        throw e;
+      } finally {
+        this.pending--;
+      }
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  private async append(chunk: Buffer): Promise<void> {
+    if (chunk.length >= DIRECT_BYTES) {
+      await this.flush([chunk]);
+      return;
+    }
+    if (this.used + chunk.length > COALESCE_BYTES) await this.flush([]);
+    this.buffer().set(chunk, this.used);
+    this.used += chunk.length;
+  }
+
+  /** Write the coalescing buffer followed by `more`, in one writev where possible. */
+  private async flush(more: Buffer[]): Promise<void> {
+    const bufs = this.used > 0 && this.buf !== null ? [this.buf.subarray(0, this.used), ...more] : more;
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    let done = 0;
+    while (done < total) {
+      const { bytesWritten } = await this.h.writev(skip(bufs, done));
+      if (bytesWritten <= 0) throw new Error("short write to queue file");
+      done += bytesWritten;
+    }
+    this.written += total;
+    this.used = 0;
+  }
+}
+
+function skip(bufs: Buffer[], n: number): Buffer[] {
+  if (n === 0) return bufs;
+  const out: Buffer[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) {
+      n -= b.length;
+      continue;
+    }
+    out.push(n > 0 ? b.subarray(n) : b);
+    n = 0;
+  }
+  return out;
+}

@@ -1,0 +1,165 @@
+// One Mailyard node in the single-server role: wires the directory, the spool and queue
+// manager, the delivery channels, the SMTP and submission listeners and the admin HTTP server.
+// The world (clock, resolver, dialer, randomness) comes in here and nowhere deeper.
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Settings } from "../config/settings.js";
+import type { LogSink } from "../log/logger.js";
+import { openSqliteDirectory } from "../directory/sqlite.js";
+import { createSpool } from "../queue/spool.js";
+import { createQueueManager } from "../queue/manager.js";
+import { createMaildirStore } from "../store/maildir.js";
+import { createLocalChannel } from "../delivery/local.js";
+import { createRelayChannel } from "../delivery/relay.js";
+import { createRouter } from "../delivery/router.js";
+import { createInboundHandler } from "../inbound/handler.js";
+import { expandRecipient } from "../directory/expand.js";
+import { createSmtpServer, type SmtpServer } from "../smtp/server/listener.js";
+import { loadOrCreateTls } from "../smtp/server/tls.js";
+import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
+import { createPromMetrics } from "../admin/metrics.js";
+import { parseHostPort } from "../proto/hostport.js";
+import { systemClock, type Clock } from "../world/clock.js";
+import { systemResolver, type Resolver } from "../world/resolver.js";
+import { tcpDialer, type Dialer } from "../world/dialer.js";
+import { cryptoRandom, type Random } from "../world/random.js";
+
+export interface NodeWorld {
+  readonly clock: Clock;
+  readonly resolver: Resolver;
+  readonly dialer: Dialer;
+  readonly random: Random;
+}
+
+export interface RunningNode {
+  stop(): Promise<void>;
+  readonly http: { address: string; port: number };
+  readonly smtp: readonly { address: string; port: number }[];
+  readonly submission: readonly { address: string; port: number }[];
+}
+
+export async function startNode(
+  settings: Settings,
+  opts: { log: LogSink; world?: Partial<NodeWorld> },
+): Promise<RunningNode> {
+  const world: NodeWorld = {
+    clock: opts.world?.clock ?? systemClock,
+    resolver: opts.world?.resolver ?? systemResolver(),
+    dialer: opts.world?.dialer ?? tcpDialer,
+    random: opts.world?.random ?? cryptoRandom,
+  };
+  const sys = opts.log.for("SYSTEM");
+  const dataDir = resolve(settings.dataDir);
+  await mkdir(dataDir, { recursive: true });
+
+  const directory = openSqliteDirectory(join(dataDir, "mailyard.db"), world.clock);
+  let queueSize = (): number => 0;
+  const metrics = createPromMetrics({ queueSize: () => queueSize() });
+  const store = createMaildirStore(join(dataDir, "mail"), opts.log.for("LOCAL"));
+  const local = createLocalChannel({
+    directory,
+    store,
+    settings,
+    clock: world.clock,
+    log: opts.log.for("LOCAL"),
+    hostname: settings.hostname,
+  });
+  const relay = createRelayChannel({
+    settings,
+    resolver: world.resolver,
+    dialer: world.dialer,
+    clock: world.clock,
+    log: opts.log.for("SMTP"),
+    hostname: settings.hostname,
+  });
+  const deliverer = createRouter({ directory, local, relay, forwardTo: settings.smtp.forwardTo });
+  const queue = createQueueManager({
+    spool: createSpool(join(dataDir, "queue"), opts.log.for("QUEUE")),
+    deliverer,
+    settings,
+    clock: world.clock,
+    random: world.random,
+    log: opts.log.for("QUEUE"),
+    metrics,
+    hostname: settings.hostname,
+    // Unexpandable (unknown, looping) or unreadable: keep the address; the channel decides.
+    expand: async (address) => {
+      const ex = await expandRecipient(directory, address, { maxDepth: 10, maxTargets: 100 }).catch(
+        () => null,
+      );
+      return ex?.kind === "ok" ? ex.targets.map((t) => t.address) : [address];
+    },
+  });
+  queueSize = () => queue.size();
+  await queue.start();
+
+  const tls = await loadOrCreateTls(settings, dataDir, sys);
+  const handler = createInboundHandler({
+    settings,
+    directory,
+    queue,
+    clock: world.clock,
+    log: opts.log.for("SMTPI"),
+    metrics,
+  });
+  const servers: SmtpServer[] = [];
+  const bind = async (kind: "smtp" | "submission", addrs: readonly string[]) => {
+    const bound: { address: string; port: number }[] = [];
+    for (const a of addrs) {
+      const server = createSmtpServer({
+        settings,
+        listener: kind,
+        handler,
+        log: opts.log.for("SMTPI"),
+        clock: world.clock,
+        metrics,
+        tls,
+      });
+      servers.push(server);
+      const { host, port } = parseHostPort(a);
+      bound.push(await server.listen(host, port));
+    }
+    return bound;
+  };
+  const smtp = await bind("smtp", settings.smtp.listen);
+  const submission = await bind("submission", settings.submission.listen);
+
+  const token = await loadOrCreateAdminToken(dataDir);
+  const admin = createAdminServer({
+    settings,
+    queue,
+    directory,
+    metrics,
+    log: opts.log.for("ADMIN"),
+    token,
+    health: () => ({
+      ok: true,
+      detail: { queue: queue.size(), role: settings.role, node: settings.node.id },
+    }),
+  });
+  const httpAt = parseHostPort(settings.http.listen);
+  const http = await admin.listen(httpAt.host, httpAt.port);
+  sys.major("started", {
+    node: settings.node.id,
+    role: settings.role,
+    dataDir,
+    smtp: smtp.map((b) => `${b.address}:${b.port}`).join(","),
+    submission: submission.map((b) => `${b.address}:${b.port}`).join(","),
+    http: `${http.address}:${http.port}`,
+  });
+
+  return {
+    http,
+    smtp,
+    submission,
+    async stop() {
+      // Stop taking mail first, then stop delivering; the spool keeps whatever is in flight.
+      await Promise.all(servers.map((s) => s.close()));
+      await admin.close();
+      await queue.stop();
+      await relay.close();
+      await directory.close();
+      sys.major("stopped", { node: settings.node.id });
+    },
+  };
+}

@@ -1,0 +1,242 @@
+// One TCP (later TLS) connection to a remote SMTP server: replies in order, writes, the message
+// body with dot-stuffing and backpressure, the STARTTLS upgrade. Every wait has a time limit on
+// the injected clock. The peer is untrusted: replies go through the bounded ReplyParser, and
+// replies nobody asked for are capped. Once the connection fails it stays failed: every later
+// read rejects with the same SmtpClientError, queued replies first.
+import net from "node:net";
+import tls from "node:tls";
+import type { Readable } from "node:stream";
+import type { Reply } from "../../proto/reply.js";
+import type { Clock } from "../../world/clock.js";
+import { DotStuffer } from "./dot-stuffer.js";
+import { SmtpClientError, asClientError } from "./errors.js";
+import { NO_EXTENSIONS, type Extensions } from "./extensions.js";
+import { ReplyParser } from "./reply-parser.js";
+
+/** A pipelined transaction has one reply per command; more than this unread is a flood. */
+const MAX_QUEUED_REPLIES = 10_000;
+
+export interface ConnectionTarget {
+  /** The name we looked up (MX host or forwarding host), for TLS SNI and logs. */
+  readonly host: string;
+  readonly address: string;
+  readonly port: number;
+}
+
+export class SmtpConnection {
+  /** "host[address]:port", as outcomes and logs name the remote server. */
+  readonly relay: string;
+  extensions: Extensions = NO_EXTENSIONS;
+  tls = false;
+  /** Transactions that reached their final reply on this connection. */
+  transactions = 0;
+  private socket: net.Socket;
+  private readonly parser = new ReplyParser();
+  private readonly replies: Reply[] = [];
+  private failure: SmtpClientError | null = null;
+  private readonly failWatchers = new Set<(e: SmtpClientError) => void>();
+  private readonly closeWatchers = new Set<() => void>();
+  private replyWaiter: ((r: Reply) => void) | null = null;
+
+  constructor(
+    socket: net.Socket,
+    readonly target: ConnectionTarget,
+    private readonly clock: Clock,
+  ) {
+    this.relay = `${target.host}[${target.address}]:${target.port}`;
+    this.socket = socket;
+    socket.setNoDelay(true);
+    this.attach(socket);
+  }
+
+  get alive(): boolean {
+    return this.failure === null;
+  }
+
+  /** Called once when the connection fails or closes (used by the idle pool). */
+  onClose(fn: () => void): () => void {
+    this.closeWatchers.add(fn);
+    return () => this.closeWatchers.delete(fn);
+  }
+
+  /** Queue bytes for sending; several writes in one tick leave as one segment where possible. */
+  write(data: string | Buffer): void {
+    if (this.failure !== null) return;
+    this.socket.write(data);
+  }
+
+  /** The next reply, waiting at most timeoutMs; `waitingFor` names the step for error texts. */
+  readReply(timeoutMs: number, waitingFor: string): Promise<Reply> {
+    const queued = this.replies.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return this.wait<Reply>(timeoutMs, `timed out waiting for reply to ${waitingFor}`, (resolve) => {
+      this.replyWaiter = resolve;
+      return () => (this.replyWaiter = null);
+    });
+  }
+
+  /**
+   * Send the message bytes dot-stuffed, then the end-of-data marker. Each wait for the socket to
+   * drain is bounded by timeoutMs. A failure to read the body is a "local" error and leaves the
+   * connection failed (the DATA phase cannot be finished cleanly).
+   */
+  async writeBody(body: Readable, timeoutMs: number): Promise<void> {
+    const stuffer = new DotStuffer();
+    const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+    try {
+      for (;;) {
+        let next: IteratorResult<Buffer | string>;
+        try {
+          next = await it.next();
+        } catch (e) {
+          const err = new SmtpClientError(
+            "local",
+            `reading the queued message failed: ${asClientError(e).message}`,
+          );
+          this.fail(err);
+          throw err;
+        }
+        if (next.done === true) break;
+        if (this.failure !== null) throw this.failure;
+        const chunk = typeof next.value === "string" ? Buffer.from(next.value) : next.value;
+        this.socket.cork();
+        for (const part of stuffer.push(chunk)) this.socket.write(part);
+        this.socket.uncork();
+        if (this.socket.writableNeedDrain) await this.drain(timeoutMs);
+      }
+      this.write(stuffer.end());
+    } finally {
+      // Stops and closes the body stream when we leave early.
+      await it.return?.();
+    }
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /**
+   * Upgrade to TLS after a 220 to STARTTLS (RFC 3207). Opportunistic: certificates are not
+   * verified. Anything the server sent after its 220 in plaintext is discarded unread, so an
+   * injected reply cannot pose as an answer over TLS.
+   */
+  async startTls(servername: string | null, timeoutMs: number): Promise<void> {
+    if (this.failure !== null) throw this.failure;
+    this.parser.reset();
+    this.replies.length = 0;
+    const raw = this.socket;
+    raw.removeAllListeners("data");
+    raw.removeAllListeners("end");
+    const secure = tls.connect({
+      socket: raw,
+      rejectUnauthorized: false,
+      ...(servername !== null ? { servername } : {}),
+    });
+    this.socket = secure;
+    this.attach(secure);
+    try {
+      await this.wait<void>(timeoutMs, "timed out during TLS handshake", (resolve) => {
+        secure.once("secureConnect", () => resolve());
+        return () => undefined;
+      });
+    } catch (e) {
+      const err = asClientError(e);
+      const tlsErr =
+        err.kind === "lost" ? new SmtpClientError("tls", `TLS handshake failed: ${err.message}`) : err;
+      this.fail(tlsErr);
+      throw tlsErr;
+    }
+    this.tls = true;
+  }
+
+  /** Say QUIT and wait (bounded) for the reply, then close. Never rejects. */
+  async quit(timeoutMs: number): Promise<void> {
+    if (this.failure === null) {
+      this.write("QUIT\r\n");
+      await this.readReply(timeoutMs, "QUIT").catch(() => undefined);
+    }
+    this.destroy();
+  }
+
+  destroy(): void {
+    this.fail(new SmtpClientError("lost", "connection closed by us"));
+  }
+
+  private attach(sock: net.Socket): void {
+    sock.on("data", (chunk: Buffer) => this.data(chunk));
+    sock.on("error", (e: Error) =>
+      this.fail(new SmtpClientError("lost", `lost connection with ${this.relay}: ${e.message}`)),
+    );
+    sock.on("end", () => this.fail(new SmtpClientError("lost", `lost connection with ${this.relay}`)));
+    sock.on("close", () => this.fail(new SmtpClientError("lost", `lost connection with ${this.relay}`)));
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.failure !== null) return;
+    let got: Reply[];
+    try {
+      got = this.parser.push(chunk);
+    } catch (e) {
+      this.fail(asClientError(e, "protocol"));
+      return;
+    }
+    for (const r of got) {
+      const waiter = this.replyWaiter;
+      if (waiter !== null) {
+        this.replyWaiter = null;
+        waiter(r);
+      } else if (this.replies.push(r) > MAX_QUEUED_REPLIES) {
+        this.fail(new SmtpClientError("protocol", "too many unsolicited replies"));
+        return;
+      }
+    }
+  }
+
+  private fail(e: SmtpClientError): void {
+    if (this.failure !== null) return;
+    this.failure = e;
+    this.socket.destroy();
+    for (const w of [...this.failWatchers]) w(e);
+    for (const w of [...this.closeWatchers]) w();
+    this.closeWatchers.clear();
+  }
+
+  private drain(timeoutMs: number): Promise<void> {
+    return this.wait<void>(timeoutMs, "timed out sending message content", (resolve) => {
+      const sock = this.socket;
+      const done = (): void => resolve();
+      sock.once("drain", done);
+      return () => sock.removeListener("drain", done);
+    });
+  }
+
+  /**
+   * Wait for `arm` to resolve, the connection to fail, or the clock to pass timeoutMs (which
+   * fails the connection: after a timeout the conversation state is unknown).
+   */
+  private wait<T>(
+    timeoutMs: number,
+    timeoutText: string,
+    arm: (resolve: (v: T) => void) => () => void,
+  ): Promise<T> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      let disarm: () => void = () => undefined;
+      const finish = (): void => {
+        timer.cancel();
+        disarm();
+        this.failWatchers.delete(onFail);
+      };
+      const onFail = (e: SmtpClientError): void => {
+        finish();
+        reject(e);
+      };
+      const timer = this.clock.setTimeout(() => {
+        this.fail(new SmtpClientError("timeout", `conversation with ${this.relay} ${timeoutText}`));
+      }, timeoutMs);
+      this.failWatchers.add(onFail);
+      disarm = arm((v) => {
+        finish();
+        resolve(v);
+      });
+    });
+  }
+}

@@ -1,0 +1,56 @@
+// The service extensions a server announced in its EHLO reply (RFC 5321 §4.1.1.1). No I/O.
+// The reply text is untrusted: unknown keywords are ignored, a malformed SIZE reads as "no limit
+// announced".
+import type { Reply } from "../../proto/reply.js";
+
+export interface Extensions {
+  readonly esmtp: boolean;
+  readonly pipelining: boolean;
+  /** SIZE limit in bytes; 0 = announced without a limit; null = not announced. */
+  readonly size: number | null;
+  readonly eightBitMime: boolean;
+  readonly smtputf8: boolean;
+  readonly dsn: boolean;
+  readonly starttls: boolean;
+  readonly chunking: boolean;
+  readonly enhancedStatusCodes: boolean;
+}
+
+/** What a server that only answered HELO supports: nothing. */
+export const NO_EXTENSIONS: Extensions = {
+  esmtp: false,
+  pipelining: false,
+  size: null,
+  eightBitMime: false,
+  smtputf8: false,
+  dsn: false,
+  starttls: false,
+  chunking: false,
+  enhancedStatusCodes: false,
+};
+
+export function parseExtensions(ehlo: Reply): Extensions {
+  let size: number | null = null;
+  const seen = new Set<string>();
+  // The first line is the server's greeting name, not an extension.
+  for (const line of ehlo.text.split("\n").slice(1)) {
+    const [keyword = "", ...params] = line.trim().split(/\s+/);
+    const k = keyword.toUpperCase();
+    seen.add(k);
+    if (k === "SIZE") {
+      const n = params[0] === undefined ? 0 : Number(params[0]);
+      size = Number.isSafeInteger(n) && n >= 0 ? n : 0;
+    }
+  }
+  return {
+    esmtp: true,
+    pipelining: seen.has("PIPELINING"),
+    size,
+    eightBitMime: seen.has("8BITMIME"),
+    smtputf8: seen.has("SMTPUTF8"),
+    dsn: seen.has("DSN"),
+    starttls: seen.has("STARTTLS"),
+    chunking: seen.has("CHUNKING"),
+    enhancedStatusCodes: seen.has("ENHANCEDSTATUSCODES"),
+  };
+}

@@ -1,0 +1,73 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { OutboundMessage, OutboundRecipient } from "./message.js";
+import { NO_EXTENSIONS, parseExtensions, type Extensions } from "./extensions.js";
+import { capabilityProblem, mailCommand, rcptCommand } from "./mail-params.js";
+import { xtextEncode } from "./xtext.js";
+
+const env: OutboundMessage = {
+  returnPath: "a@example.test",
+  ret: "HDRS",
+  envid: "id+1=x y",
+  body: "8BITMIME",
+  smtputf8: false,
+  size: 1234,
+};
+const rcpt: OutboundRecipient = {
+  address: "b@example.test",
+  notify: ["SUCCESS", "FAILURE"],
+  orcpt: "rfc822;b+x@example.test",
+};
+const ALL: Extensions = parseExtensions({
+  code: 250,
+  enhanced: null,
+  text: "mx.test\nPIPELINING\nSIZE 2000\n8BITMIME\nSMTPUTF8\nDSN\nSTARTTLS\nCHUNKING\nENHANCEDSTATUSCODES",
+});
+
+test("EHLO keywords become extensions", () => {
+  assert.deepEqual(ALL, {
+    esmtp: true,
+    pipelining: true,
+    size: 2000,
+    eightBitMime: true,
+    smtputf8: true,
+    dsn: true,
+    starttls: true,
+    chunking: true,
+    enhancedStatusCodes: true,
+  });
+  assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nsize" }).size, 0);
+  assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nSIZE junk" }).size, 0);
+  assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx" }).pipelining, false);
+});
+
+test("xtext encodes +, = and non-printables", () => {
+  assert.equal(xtextEncode("id+1=x y"), "id+2B1+3Dx+20y");
+  assert.equal(xtextEncode("é"), "+C3+A9");
+});
+
+test("MAIL and RCPT carry only parameters the server announced", () => {
+  assert.equal(
+    mailCommand(env, ALL),
+    "MAIL FROM:<a@example.test> SIZE=1234 BODY=8BITMIME RET=HDRS ENVID=id+2B1+3Dx+20y\r\n",
+  );
+  assert.equal(mailCommand(env, NO_EXTENSIONS), "MAIL FROM:<a@example.test>\r\n");
+  assert.equal(
+    rcptCommand(rcpt, ALL),
+    "RCPT TO:<b@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b+2Bx@example.test\r\n",
+  );
+  assert.equal(rcptCommand(rcpt, NO_EXTENSIONS), "RCPT TO:<b@example.test>\r\n");
+  assert.equal(
+    mailCommand({ ...env, returnPath: "", smtputf8: true }, ALL).startsWith(
+      "MAIL FROM:<> SIZE=1234 BODY=8BITMIME SMTPUTF8",
+    ),
+    true,
+  );
+});
+
+test("SMTPUTF8 without server support and oversize messages are permanent problems", () => {
+  assert.equal(capabilityProblem(env, ALL, "mx"), null);
+  assert.equal(capabilityProblem({ ...env, smtputf8: true }, NO_EXTENSIONS, "mx")?.enhanced, "5.6.7");
+  assert.equal(capabilityProblem({ ...env, size: 2001 }, ALL, "mx")?.enhanced, "5.3.4");
+  assert.equal(capabilityProblem({ ...env, size: 10 ** 9 }, NO_EXTENSIONS, "mx"), null);
+});

@@ -1,0 +1,47 @@
+// The MAIL FROM and RCPT TO command lines for one transaction, with only the parameters the
+// server announced (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8, RFC 3461 DSN), and the
+// checks that make a message undeliverable to this server before anything is sent. No I/O.
+import { reply, type Reply } from "../../proto/reply.js";
+import type { OutboundMessage, OutboundRecipient } from "./message.js";
+import type { Extensions } from "./extensions.js";
+import { xtextEncode } from "./xtext.js";
+
+export function mailCommand(env: OutboundMessage, ext: Extensions): string {
+  let line = `MAIL FROM:<${env.returnPath}>`;
+  if (ext.size !== null) line += ` SIZE=${env.size}`;
+  // Without 8BITMIME the message goes as it is, as Postfix does by default: downgrading to
+  // quoted-printable would rewrite MIME structure, and nearly every server accepts 8-bit data.
+  // BINARYMIME needs BDAT, which this client does not speak; it is sent as 8BITMIME.
+  if (env.body !== "7BIT" && ext.eightBitMime) line += " BODY=8BITMIME";
+  if (env.smtputf8 && ext.smtputf8) line += " SMTPUTF8";
+  if (ext.dsn) {
+    if (env.ret !== null) line += ` RET=${env.ret}`;
+    if (env.envid !== null) line += ` ENVID=${xtextEncode(env.envid)}`;
+  }
+  return line + "\r\n";
+}
+
+export function rcptCommand(rcpt: OutboundRecipient, ext: Extensions): string {
+  let line = `RCPT TO:<${rcpt.address}>`;
+  if (ext.dsn) {
+    if (rcpt.notify !== null) line += ` NOTIFY=${rcpt.notify === "NEVER" ? "NEVER" : rcpt.notify.join(",")}`;
+    if (rcpt.orcpt !== null) {
+      const semi = rcpt.orcpt.indexOf(";");
+      if (semi > 0) line += ` ORCPT=${rcpt.orcpt.slice(0, semi)};${xtextEncode(rcpt.orcpt.slice(semi + 1))}`;
+    }
+  }
+  return line + "\r\n";
+}
+
+/** A permanent reason this server cannot take the message, or null. `relay` names the server. */
+export function capabilityProblem(env: OutboundMessage, ext: Extensions, relay: string): Reply | null {
+  // RFC 6531 §3.4: an SMTPUTF8 message must not go to a server that lacks the extension.
+  if (env.smtputf8 && !ext.smtputf8) {
+    return reply(554, "5.6.7", `SMTPUTF8 is required, but was not offered by host ${relay}`);
+  }
+  // RFC 1870 §6: a message over the announced limit would be refused anyway.
+  if (ext.size !== null && ext.size > 0 && env.size > ext.size) {
+    return reply(552, "5.3.4", `message size ${env.size} exceeds size limit ${ext.size} of server ${relay}`);
+  }
+  return null;
+}

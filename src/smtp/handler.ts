@@ -1,0 +1,73 @@
+// The contract between the SMTP protocol engine and whatever receives mail (the inbound policy
+// and the queue). The engine owns the protocol: syntax, sequence, limits, DATA/BDAT framing,
+// dot-unstuffing, CRLF enforcement, STARTTLS and the AUTH exchange. The handler owns decisions:
+// who may relay, which recipients exist, where the bytes go. Both sides trust nothing the client
+// sent beyond what the engine has validated (syntax, lengths).
+import type { Reply } from "../proto/reply.js";
+
+export type ListenerKind = "smtp" | "submission";
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface SessionInfo {
+  /** Session id, also the 6-digit id in log records. */
+  readonly id: number;
+  readonly listener: ListenerKind;
+  /** The real client (after a PROXY header, in later issues). */
+  readonly remote: Endpoint;
+  readonly local: Endpoint;
+  readonly helo: string | null;
+  readonly esmtp: boolean;
+  readonly tls: boolean;
+  readonly authUser: string | null;
+}
+
+export interface MailParams {
+  readonly size: number | null;
+  readonly body: "7BIT" | "8BITMIME" | "BINARYMIME";
+  readonly smtputf8: boolean;
+  readonly ret: "FULL" | "HDRS" | null;
+  /** xtext-decoded ENVID. */
+  readonly envid: string | null;
+}
+
+export interface RcptParams {
+  readonly notify: "NEVER" | readonly ("SUCCESS" | "FAILURE" | "DELAY")[] | null;
+  /** "addr-type;address", xtext-decoded. */
+  readonly orcpt: string | null;
+}
+
+export interface Transaction {
+  /** "" for the null reverse path. */
+  readonly from: string;
+  readonly params: MailParams;
+  /** Recipients accepted so far, in order. */
+  readonly rcpts: readonly { readonly address: string; readonly params: RcptParams }[];
+}
+
+export type AuthResult = "ok" | "invalid" | "temporary";
+
+export interface MessageSink {
+  /** Unstuffed message bytes with CRLF line endings; await before writing more (backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** All bytes are in: make the message durable and say the final reply (250 only when durable). */
+  end(): Promise<Reply>;
+  /** The transfer failed (size, bare LF, disconnect): discard what was written. */
+  abort(): Promise<void>;
+}
+
+export interface SmtpHandler {
+  /** A new connection; a Reply rejects it (the engine sends it and closes), null accepts. */
+  connect(s: SessionInfo): Promise<Reply | null>;
+  authenticate(s: SessionInfo, user: string, password: string): Promise<AuthResult>;
+  mailFrom(s: SessionInfo, from: string, params: MailParams): Promise<Reply>;
+  rcptTo(s: SessionInfo, tx: Transaction, to: string, params: RcptParams): Promise<Reply>;
+  /** Called at DATA (or the first BDAT) with at least one recipient; a Reply refuses the data. */
+  openMessage(s: SessionInfo, tx: Transaction): Promise<MessageSink | Reply>;
+  /** Called only when VRFY is enabled. */
+  vrfy(s: SessionInfo, address: string): Promise<Reply>;
+  close(s: SessionInfo): void;
+}

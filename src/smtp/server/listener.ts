@@ -1,0 +1,137 @@
+// The SMTP listener: accepts TCP connections, applies the total and per-IP connection limits
+// (421 4.7.0 at connect, then close), runs one Session per connection, and on close stops
+// accepting and ends every session with 421. The per-IP count is by TCP peer address; behind a
+// load balancer the PROXY preamble (later issue) names the real client but the count stays per
+// TCP peer, so the balancer's own limit applies there.
+import net from "node:net";
+import type { SecureContext } from "node:tls";
+import type { Settings } from "../../config/settings.js";
+import type { Log } from "../../log/logger.js";
+import type { Metrics } from "../../log/metrics.js";
+import { REPLIES, formatReply } from "../../proto/reply.js";
+import type { Clock } from "../../world/clock.js";
+import type { Endpoint, ListenerKind, SmtpHandler } from "../handler.js";
+import { verbRegistry } from "./registry.js";
+import { Session } from "./session.js";
+import type { Verb } from "./verb.js";
+
+export interface SmtpServerOptions {
+  readonly settings: Settings;
+  readonly listener: ListenerKind;
+  readonly handler: SmtpHandler;
+  readonly log: Log;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  /** null: no STARTTLS. */
+  readonly tls: SecureContext | null;
+  /** Verbs added by later issues (e.g. remote submission); they may not replace core verbs. */
+  readonly extraVerbs?: readonly Verb[];
+  /** Runs before the greeting (PROXY protocol seam); see SessionOptions.preamble. */
+  readonly preamble?: (socket: net.Socket) => Promise<Endpoint | null>;
+}
+
+export interface SmtpServer {
+  listen(host: string, port: number): Promise<{ address: string; port: number }>;
+  /** Stop accepting, end every session with 421, resolve when all connections are closed. */
+  close(): Promise<void>;
+  /** Sessions running now. */
+  readonly sessions: number;
+}
+
+/** Time close() gives sessions to say 421 and flush before their sockets are destroyed. */
+const CLOSE_GRACE_MS = 5_000;
+
+export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
+  const verbs = verbRegistry(o.extraVerbs ?? []);
+  const sessions = new Set<Session>();
+  const perIp = new Map<string, number>();
+  const sockets = new Set<net.Socket>();
+  const log = o.log;
+
+  const refuse = (socket: net.Socket, why: string, text: string): void => {
+    log.problem(why, { remote: socket.remoteAddress ?? "" });
+    socket.on("error", () => undefined);
+    socket.end(text);
+  };
+
+  const server = net.createServer((socket) => {
+    const ip = socket.remoteAddress ?? "";
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    if (sessions.size >= o.settings.smtp.maxConnections) {
+      refuse(socket, "too many connections", formatReply(REPLIES.tooManyConnections));
+      return;
+    }
+    const fromIp = perIp.get(ip) ?? 0;
+    if (fromIp >= o.settings.smtp.maxConnectionsPerIp) {
+      refuse(socket, "too many connections from one address", formatReply(REPLIES.tooManyConnectionsFromIp));
+      return;
+    }
+    perIp.set(ip, fromIp + 1);
+    const session = new Session(socket, {
+      settings: o.settings,
+      listener: o.listener,
+      handler: o.handler,
+      log,
+      clock: o.clock,
+      metrics: o.metrics,
+      tls: o.tls,
+      verbs,
+      preamble: o.preamble,
+    });
+    sessions.add(session);
+    void session
+      .run()
+      .catch((e: unknown) => {
+        log.failure("session crashed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+        session.destroy();
+      })
+      .then(() => session.closed())
+      .finally(() => {
+        sessions.delete(session);
+        const n = (perIp.get(ip) ?? 1) - 1;
+        if (n <= 0) perIp.delete(ip);
+        else perIp.set(ip, n);
+      });
+  });
+  server.on("error", (e) => log.failure("listener error", { error: e.message }));
+
+  return {
+    get sessions() {
+      return sessions.size;
+    },
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          const a = server.address();
+          const bound =
+            typeof a === "object" && a !== null
+              ? { address: a.address, port: a.port }
+              : { address: host, port };
+          log.major("listening", { listener: o.listener, address: `${bound.address}:${bound.port}` });
+          resolve(bound);
+        });
+      });
+    },
+    async close() {
+      const wasListening = server.listening;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sessions) s.shutdown();
+      // Sessions flush their 421 and end; any socket still open after the grace time is cut.
+      const open = [...sockets];
+      await new Promise<void>((resolve) => {
+        const t = o.clock.setTimeout(resolve, CLOSE_GRACE_MS);
+        void Promise.all(
+          open.map((k) => new Promise((r) => (k.destroyed ? r(null) : k.once("close", r)))),
+        ).then(() => {
+          t.cancel();
+          resolve();
+        });
+      });
+      for (const k of sockets) k.destroy();
+      if (wasListening) await stopped;
+    },
+  };
+}

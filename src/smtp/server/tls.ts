@@ -1,0 +1,63 @@
+// TLS material for STARTTLS: the PEM files named in smtp.tls, or, when both are empty, a
+// self-signed pair made once under <dataDir>/tls/ and reused on later starts (opportunistic TLS
+// between MTAs does not verify certificates, so self-signed still encrypts). The key file is
+// written 0600 and both files are written whole (temp file + rename) so a crash never leaves a
+// half-written pair; a lone file is treated as missing and the pair is made again.
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createSecureContext, type SecureContext } from "node:tls";
+import { generate } from "selfsigned";
+import type { Settings } from "../../config/settings.js";
+import type { Log } from "../../log/logger.js";
+
+const VALID_DAYS = 3650;
+
+async function readPair(certPath: string, keyPath: string): Promise<{ cert: string; key: string } | null> {
+  try {
+    return { cert: await readFile(certPath, "utf8"), key: await readFile(keyPath, "utf8") };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+async function writeWhole(path: string, text: string, mode: number): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, text, { mode });
+  await rename(tmp, path);
+}
+
+export async function loadOrCreateTls(settings: Settings, dataDir: string, log: Log): Promise<SecureContext> {
+  const { cert, key } = settings.smtp.tls;
+  if (cert !== "" || key !== "") {
+    if (cert === "" || key === "") throw new Error("smtp.tls needs both cert and key (or neither)");
+    const context = createSecureContext({
+      cert: await readFile(cert, "utf8"),
+      key: await readFile(key, "utf8"),
+    });
+    log.major("TLS certificate loaded", { cert });
+    return context;
+  }
+  const dir = join(dataDir, "tls");
+  const certPath = join(dir, "cert.pem");
+  const keyPath = join(dir, "key.pem");
+  const existing = await readPair(certPath, keyPath);
+  if (existing !== null) {
+    log.low("TLS self-signed certificate reused", { cert: certPath });
+    return createSecureContext(existing);
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const now = new Date();
+  const pems = await generate([{ name: "commonName", value: settings.hostname }], {
+    keySize: 2048,
+    algorithm: "sha256",
+    notBeforeDate: now,
+    notAfterDate: new Date(now.getTime() + VALID_DAYS * 86_400_000),
+    extensions: [{ name: "subjectAltName", altNames: [{ type: 2, value: settings.hostname }] }],
+  });
+  // Key first: a cert without its key is useless, and the pair is only read when both exist.
+  await writeWhole(keyPath, pems.private, 0o600);
+  await writeWhole(certPath, pems.cert, 0o644);
+  log.major("TLS self-signed certificate created", { cert: certPath, fingerprint: pems.fingerprint });
+  return createSecureContext({ cert: pems.cert, key: pems.private });
+}

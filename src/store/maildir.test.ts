@@ -1,0 +1,126 @@
+// Maildir store on real files: layout, content, names, concurrency, failures, unsafe names.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { Readable } from "node:stream";
+import { silentLog } from "../../test/kit/log.js";
+import { createMaildirStore } from "./maildir.js";
+
+async function tempRoot(t: TestContext): Promise<string> {
+  const tmp = await mkdtemp(join(tmpdir(), "mailyard-maildir-"));
+  t.after(() => rm(tmp, { recursive: true, force: true }));
+  return join(tmp, "mail");
+}
+
+const prepend = Buffer.from("Return-Path: <bob@remote.test>\r\nDelivered-To: alice@example.test\r\n");
+const message = "Subject: hello\r\nFrom: bob@remote.test\r\n\r\nbody line\r\n";
+
+void test("first delivery creates cur/new/tmp and lands in new/ with the lines on top", async (t) => {
+  const root = await tempRoot(t);
+  const store = createMaildirStore(root, silentLog("LOCAL"), {
+    hostname: "mx:1/a",
+    now: () => 1_700_000_000_123,
+  });
+  const r = await store.deliver("example.test", "alice", Readable.from([Buffer.from(message)]), prepend);
+  const box = join(root, "example.test", "alice");
+  assert.deepEqual((await readdir(box)).sort(), ["cur", "new", "tmp"]);
+  assert.deepEqual(await readdir(join(box, "tmp")), []);
+  assert.deepEqual(await readdir(join(box, "cur")), []);
+  const files = await readdir(join(box, "new"));
+  assert.equal(files.length, 1);
+  assert.equal(r.path, join(box, "new", files[0]!));
+  const content = await readFile(r.path, "utf8");
+  assert.equal(content, prepend.toString() + message);
+  assert.equal(r.size, Buffer.byteLength(content));
+  // time.M<usec>P<pid>Q<n>.<host>,S=<size>, with "/" and ":" escaped in the host name.
+  assert.match(
+    files[0]!,
+    new RegExp(`^1700000000\\.M\\d+P${process.pid}Q\\d+\\.mx\\\\0721\\\\057a,S=${r.size}$`),
+  );
+  assert.equal((await stat(r.path)).mode & 0o777, 0o600);
+  assert.equal(store.folder("Example.TEST", "Alice"), box);
+});
+
+void test("streams a large message in many chunks", async (t) => {
+  const root = await tempRoot(t);
+  const store = createMaildirStore(root, silentLog("LOCAL"));
+  const chunk = Buffer.alloc(64 * 1024, "x");
+  function* gen() {
+    for (let i = 0; i < 64; i++) yield chunk;
+  }
+  const r = await store.deliver("example.test", "alice", Readable.from(gen()), Buffer.alloc(0));
+  assert.equal(r.size, 64 * chunk.length);
+  assert.equal((await stat(r.path)).size, r.size);
+});
+
+void test("concurrent deliveries to one folder all land, with distinct names", async (t) => {
+  const root = await tempRoot(t);
+  const store = createMaildirStore(root, silentLog("LOCAL"), { now: () => 1_700_000_000_000 });
+  const n = 50;
+  const results = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      store.deliver(
+        "example.test",
+        "alice",
+        Readable.from([Buffer.from(`Subject: ${i}\r\n\r\nx\r\n`)]),
+        prepend,
+      ),
+    ),
+  );
+  const box = join(root, "example.test", "alice");
+  const files = await readdir(join(box, "new"));
+  assert.equal(files.length, n);
+  assert.equal(new Set(results.map((r) => r.path)).size, n);
+  assert.deepEqual(await readdir(join(box, "tmp")), []);
+  const subjects = new Set<string>();
+  for (const f of files)
+    subjects.add(/Subject: (\d+)/.exec(await readFile(join(box, "new", f), "utf8"))?.[1] ?? "");
+  assert.equal(subjects.size, n);
+});
+
+void test("a failing source stream leaves nothing in new/ or tmp/", async (t) => {
+  const root = await tempRoot(t);
+  const store = createMaildirStore(root, silentLog("LOCAL"));
+  const broken = new Readable({
+    read() {
+      this.push(Buffer.from("Subject: half\r\n"));
+      this.destroy(Object.assign(new Error("disk gone"), { code: "EIO" }));
+    },
+  });
+  await assert.rejects(store.deliver("example.test", "alice", broken, prepend), /disk gone/);
+  const box = join(root, "example.test", "alice");
+  assert.deepEqual(await readdir(join(box, "new")), []);
+  assert.deepEqual(await readdir(join(box, "tmp")), []);
+});
+
+void test("a folder removed behind the store's back is recreated", async (t) => {
+  const root = await tempRoot(t);
+  const store = createMaildirStore(root, silentLog("LOCAL"));
+  await store.deliver("example.test", "alice", Readable.from([Buffer.from(message)]), prepend);
+  await rm(join(root, "example.test"), { recursive: true });
+  const r = await store.deliver("example.test", "alice", Readable.from([Buffer.from(message)]), prepend);
+  assert.equal(basename(join(r.path, "..")), "new");
+  assert.equal((await readdir(join(root, "example.test", "alice", "new"))).length, 1);
+});
+
+void test("unsafe folder names are refused", async (t) => {
+  const root = await tempRoot(t);
+  const store = createMaildirStore(root, silentLog("LOCAL"));
+  for (const [d, l] of [
+    ["example.test", ".."],
+    ["..", "alice"],
+    ["example.test", "a/b"],
+    ["example.test", "a\\b"],
+    ["example.test", ""],
+    ["example.test", ".hidden"],
+  ] as const) {
+    await assert.rejects(
+      store.deliver(d, l, Readable.from([Buffer.from(message)]), prepend),
+      /unsafe maildir/,
+      `${d} ${l}`,
+    );
+  }
+  await assert.rejects(stat(join(root, "..", "alice")));
+});

@@ -1,0 +1,122 @@
+// A bounded SMTP load client for end-to-end tests: S sessions send N messages in total, each
+// message tagged with a unique id in its Subject, and every id that got a 250 after DATA is
+// recorded. Used to prove that nothing acknowledged is lost (crash test).
+import net from "node:net";
+
+export interface LoadResult {
+  /** Tags of messages whose DATA got a 250. */
+  readonly acked: string[];
+  /** Tags refused or cut off (no 250). */
+  readonly failed: string[];
+}
+
+export interface LoadOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly sessions: number;
+  readonly messages: number;
+  readonly from: string;
+  /** Recipient of message i. */
+  readonly to: (i: number) => string;
+  readonly bodyBytes: number;
+  /** Give up on the whole run after this long. */
+  readonly timeoutMs: number;
+  /** Called after each acknowledged message (e.g. to kill the server midway). */
+  readonly onAck?: (count: number) => void;
+}
+
+class LineReader {
+  private buf = "";
+  private waiters: ((line: string | null) => void)[] = [];
+  private lines: string[] = [];
+  private closed = false;
+  constructor(sock: net.Socket) {
+    sock.on("data", (d: Buffer) => {
+      this.buf += d.toString("latin1");
+      let i;
+      while ((i = this.buf.indexOf("\r\n")) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 2);
+        const w = this.waiters.shift();
+        if (w) w(line);
+        else this.lines.push(line);
+      }
+    });
+    const end = () => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w(null);
+    };
+    sock.on("close", end);
+    sock.on("error", end);
+  }
+  /** The next complete reply (last line of a multi-line reply), or null when the peer is gone. */
+  async reply(): Promise<string | null> {
+    for (;;) {
+      const line =
+        this.lines.shift() ??
+        (this.closed ? null : await new Promise<string | null>((r) => this.waiters.push(r)));
+      if (line === null) return null;
+      if (line[3] !== "-") return line;
+    }
+  }
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const acked: string[] = [];
+  const failed: string[] = [];
+  const deadline = Date.now() + o.timeoutMs;
+  const filler = "x".repeat(76) + "\r\n";
+  const body = filler.repeat(Math.max(1, Math.ceil(o.bodyBytes / filler.length)));
+  let next = 0;
+  const session = async (): Promise<void> => {
+    const sock = net.connect({ host: o.host ?? "127.0.0.1", port: o.port });
+    sock.on("error", () => undefined);
+    const r = new LineReader(sock);
+    try {
+      if (!(await r.reply())?.startsWith("220")) return;
+      sock.write("EHLO load.test\r\n");
+      if (!(await r.reply())?.startsWith("250")) return;
+      while (next < o.messages && Date.now() < deadline) {
+        const i = next++;
+        const tag = `load-${i}`;
+        // RFC 2920: MAIL, RCPT and DATA go in one group; the text waits for the 354.
+        sock.write(`MAIL FROM:<${o.from}>\r\nRCPT TO:<${o.to(i)}>\r\nDATA\r\n`);
+        const mail = await r.reply();
+        const rcpt = await r.reply();
+        const data = await r.reply();
+        if (data?.startsWith("354")) {
+          sock.write(
+            `From: <${o.from}>\r\nTo: <${o.to(i)}>\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@load.test>\r\n\r\n${body}.\r\n`,
+          );
+          const end = await r.reply();
+          if (end?.startsWith("250")) {
+            acked.push(tag);
+            o.onAck?.(acked.length);
+            continue;
+          }
+        }
+        failed.push(tag);
+        if (mail === null || rcpt === null || data === null) return;
+      }
+      sock.write("QUIT\r\n");
+      await r.reply();
+    } finally {
+      sock.destroy();
+    }
+  };
+  await Promise.all(Array.from({ length: o.sessions }, () => session()));
+  return { acked, failed };
+}
+
+/** Poll a condition until it holds or the time is up (bounded; each probe is a real check). */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
