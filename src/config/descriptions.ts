@@ -9,7 +9,9 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
 
   "smtp.listen": "SMTP (MX) listeners, host:port each.",
   "smtp.forwardTo":
-    "Send all non-local mail through these host:port relays instead of MX lookup. Empty: direct MX delivery.",
+    "Send all non-local mail through these host:port relays instead of MX lookup; * sends it to a live frontend. Empty: direct MX delivery.",
+  "smtp.proxyProtocolFrom":
+    "Load balancer networks (CIDR) whose connections must start with a PROXY v1 or v2 header; others may not send one.",
   "smtp.relayNetworks": "Client networks (CIDR) allowed to relay without AUTH. Empty: none.",
   "smtp.maxMessageSize": "Largest message accepted, in bytes (announced with SIZE).",
   "smtp.maxRecipients": "Most RCPT TO accepted in one transaction.",
@@ -41,6 +43,27 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
 
   "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
+
+  "state.url":
+    "Shared state (directory, cluster members, leases): empty = dataDir/mailyard.db; a SQLite file path or sqlite:PATH shared by the nodes of one machine.",
+  "cluster.kind":
+    "static (every account has a home backend) or dynamic (any backend may open an account, one at a time).",
+  "cluster.secret":
+    "Shared secret that authenticates the cluster API and the delivery channel; required for frontend and backend roles.",
+  "cluster.advertise":
+    "Host other members use to reach this node's listeners; empty: each listener's own host.",
+  "cluster.heartbeatSeconds": "How often this node writes its heartbeat to the cluster state.",
+  "cluster.downAfterSeconds": "A member whose last heartbeat is older than this is down.",
+  "cluster.leaseSeconds":
+    "Dynamic clusters: an account ownership lease lasts this long unless its owner renews it.",
+  "cluster.cacheSeconds": "Frontends cache cluster API answers this long.",
+  "cluster.negativeCacheSeconds":
+    "Frontends cache negative cluster API answers (unknown address, bad password) this long.",
+  "cluster.apiTimeoutSeconds":
+    "Timeout of one cluster API request; past it the frontend tries the next backend, then answers 4xx.",
+  "channel.listen": "Delivery channel (authenticated LMTP between members) listener on backends, host:port.",
+  "channel.idleKeepSeconds": "Idle delivery channel connections are kept this long for reuse.",
+  "channel.timeoutSeconds": "Timeout for each delivery channel reply.",
 
   "queue.maxMessages": "Past this many messages in the queue new mail gets 452 4.3.1.",
   "queue.firstRetrySeconds":

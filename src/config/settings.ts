@@ -16,8 +16,10 @@ export const settingsSchema = z.object({
   smtp: z
     .object({
       listen: z.array(listen).default(["127.0.0.1:2525"]),
-      /** Send all non-local mail through these host:port relays instead of MX lookup. */
+      /** Send all non-local mail through these host:port relays instead of MX lookup; "*" = live frontends. */
       forwardTo: z.array(z.string()).default([]),
+      /** Networks (CIDR) of load balancers whose connections start with a PROXY v1/v2 header. */
+      proxyProtocolFrom: z.array(z.string()).default([]),
       /** Client networks allowed to relay without AUTH (CIDR). Empty: none. */
       relayNetworks: z.array(z.string()).default(["127.0.0.0/8", "::1/128"]),
       maxMessageSize: z.number().int().positive().default(52_428_800),
@@ -77,6 +79,45 @@ export const settingsSchema = z.object({
     .object({
       /** Admin API, /metrics and /healthz. */
       listen: listen.default("127.0.0.1:8080"),
+    })
+    .prefault({}),
+
+  state: z
+    .object({
+      /** Shared state (directory, cluster): empty = dataDir/mailyard.db; a SQLite file path or sqlite:PATH. */
+      url: z.string().default(""),
+    })
+    .prefault({}),
+
+  cluster: z
+    .object({
+      /** static: every account has a home backend; dynamic: any backend may open it, one at a time. */
+      kind: z.enum(["static", "dynamic"]).default("static"),
+      /** Shared secret authenticating every inter-node link; required for frontend and backend roles. */
+      secret: z.string().default(""),
+      /** Host other members use to reach this node's listeners; empty = each listener's own host. */
+      advertise: z.string().default(""),
+      heartbeatSeconds: z.number().int().positive().default(1),
+      /** A member whose heartbeat is older than this is down. */
+      downAfterSeconds: z.number().int().positive().default(5),
+      /** Dynamic clusters: an account ownership lease lasts this long unless renewed. */
+      leaseSeconds: z.number().int().positive().default(15),
+      /** Frontends cache cluster API answers this long (negative answers: negativeCacheSeconds). */
+      cacheSeconds: duration.default(10),
+      negativeCacheSeconds: duration.default(3),
+      /** Timeout of one cluster API request. */
+      apiTimeoutSeconds: z.number().int().positive().default(5),
+    })
+    .prefault({}),
+
+  channel: z
+    .object({
+      /** Delivery channel (LMTP between members) listener on backends, host:port. */
+      listen: listen.default("127.0.0.1:2424"),
+      /** Idle channel connections are kept this long for reuse. */
+      idleKeepSeconds: duration.default(30),
+      /** Timeout for each channel reply (after the message: per recipient). */
+      timeoutSeconds: z.number().int().positive().default(120),
     })
     .prefault({}),
 
