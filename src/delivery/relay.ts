@@ -26,7 +26,7 @@ import type { Resolver } from "../world/resolver.js";
 import { connectToTargets } from "./relay/connect.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
 import { IdlePool } from "./relay/pool.js";
-import { resolveTargets } from "./relay/targets.js";
+import { resolveTargets, type FrontendList } from "./relay/targets.js";
 
 export interface RelayChannelOptions {
   readonly settings: Settings;
@@ -36,6 +36,8 @@ export interface RelayChannelOptions {
   /** Tagged SMTP. */
   readonly log: Log;
   readonly hostname: string;
+  /** Live frontends for a "*" in smtp.forwardTo (cluster backends); none elsewhere. */
+  readonly frontends?: FrontendList;
 }
 
 export interface RelayChannel {
@@ -103,7 +105,7 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
       if (out !== "stale") return out;
       log.info("cached connection was closed, reconnecting", { relay: cached.relay });
     }
-    const targets = await resolveTargets(key, settings, resolver);
+    const targets = await resolveTargets(key, settings, resolver, opts.frontends);
     if (targets.kind === "none") return everyone(job, targets.reply, "none", targets.permanent);
     const c = await connectToTargets(targets.hosts, { resolver, dialer, clock, log, options });
     if (c.kind === "failed") return everyone(job, c.reply, c.relay, c.permanent);

@@ -20,17 +20,26 @@ export type Targets =
   /** No host to try: every recipient of the route gets this reply (scope destination). */
   | { readonly kind: "none"; readonly reply: Reply; readonly permanent: boolean };
 
+/**
+ * The live frontends' SMTP addresses (host:port), for a "*" entry in smtp.forwardTo on a backend;
+ * the caller rotates the list so that consecutive deliveries spread over the frontends.
+ */
+export type FrontendList = () => readonly string[];
+
 export async function resolveTargets(
   routeKey: string,
   settings: Settings,
   resolver: Resolver,
+  frontends: FrontendList = () => [],
 ): Promise<Targets> {
   const colon = routeKey.indexOf(":");
   const kind = routeKey.slice(0, colon);
   const rest = routeKey.slice(colon + 1);
   if (kind === "relay" && rest !== "") return mxTargets(rest, settings.smtp.outbound.port, resolver);
   if (kind === "forward") {
-    const list = rest === "*" ? settings.smtp.forwardTo : [rest];
+    const configured = rest === "*" ? settings.smtp.forwardTo : [rest];
+    // "*" stands for every live frontend, in the order given (first choice first, the rest as failover).
+    const list = configured.flatMap((e) => (e.trim() === "*" ? frontends() : [e]));
     const hosts: TargetHost[] = [];
     for (const entry of list) {
       try {
@@ -41,7 +50,10 @@ export async function resolveTargets(
       }
     }
     if (hosts.length > 0) return { kind: "hosts", hosts };
-    return none(451, "4.3.5", `no usable forwarding host in smtp.forwardTo for route ${routeKey}`, false);
+    const why = configured.some((e) => e.trim() === "*")
+      ? "no live frontend for smtp.forwardTo *"
+      : `no usable forwarding host in smtp.forwardTo for route ${routeKey}`;
+    return none(451, "4.3.5", why, false);
   }
   return none(451, "4.3.5", `unknown route ${routeKey}`, false);
 }

@@ -1,0 +1,48 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { settingsSchema } from "../../config/settings.js";
+import type { Resolver } from "../../world/resolver.js";
+import { resolveTargets } from "./targets.js";
+
+// Forwarding never consults DNS; a resolver that is used fails the test.
+const noDns: Resolver = {
+  resolveMx: () => Promise.reject(new Error("DNS used")),
+  resolveAddresses: () => Promise.reject(new Error("DNS used")),
+};
+
+const settings = (forwardTo: string[]) => settingsSchema.parse({ smtp: { forwardTo } });
+
+void test("forwardTo * expands to the live frontends, in the order given", async () => {
+  const t = await resolveTargets("forward:*", settings(["*"]), noDns, () => [
+    "127.0.0.1:2601",
+    "127.0.0.2:2602",
+  ]);
+  assert.deepEqual(t, {
+    kind: "hosts",
+    hosts: [
+      { name: "127.0.0.1", port: 2601, implicit: false },
+      { name: "127.0.0.2", port: 2602, implicit: false },
+    ],
+  });
+});
+
+void test("forwardTo * with no live frontend is a temporary failure that says so", async () => {
+  const t = await resolveTargets("forward:*", settings(["*"]), noDns, () => []);
+  assert.equal(t.kind, "none");
+  if (t.kind !== "none") return;
+  assert.equal(t.permanent, false);
+  assert.equal(t.reply.code, 451);
+  assert.match(t.reply.text, /no live frontend/);
+});
+
+void test("fixed forwarding hosts and * mix; unreadable entries are skipped", async () => {
+  const t = await resolveTargets("forward:*", settings(["relay.test:2525", "*", "bad host"]), noDns, () => [
+    "127.0.0.9:26",
+  ]);
+  assert.equal(t.kind, "hosts");
+  if (t.kind !== "hosts") return;
+  assert.deepEqual(
+    t.hosts.map((h) => `${h.name}:${h.port}`),
+    ["relay.test:2525", "127.0.0.9:26"],
+  );
+});
