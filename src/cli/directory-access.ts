@@ -2,7 +2,8 @@
 // when it answers, else the SQLite file opened directly (the node is not running, so nobody
 // else writes it). API errors come back as the DirectoryErrors the directory would have thrown.
 import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname } from "node:path";
+import { statePath } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
 import { DirectoryError, type Account, type Alias, type Directory } from "../directory/directory.js";
 import { systemClock } from "../world/clock.js";
@@ -66,10 +67,9 @@ function overApi(api: AdminClient): DirectoryOps {
 export async function openDirectoryAccess(settings: Settings): Promise<{ ops: DirectoryOps; via: string }> {
   const api = await connectAdmin(settings);
   if (api !== null) return { ops: overApi(api), via: `admin API at ${api.address}` };
-  const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  const path = statePath(settings);
+  await mkdir(dirname(path), { recursive: true });
   // Loaded only here: the native SQLite module is not needed when the node is running.
   const { openSqliteDirectory } = await import("../directory/sqlite.js");
-  const path = join(dataDir, "mailyard.db");
   return { ops: openSqliteDirectory(path, systemClock), via: path };
 }

@@ -110,6 +110,13 @@ export const settingsSchema = z.object({
     })
     .prefault({}),
 
+  local: z
+    .object({
+      /** Root of the Maildir mailboxes; empty = dataDir/mail. Dynamic clusters point every backend at one shared directory. */
+      mailDir: z.string().default(""),
+    })
+    .prefault({}),
+
   channel: z
     .object({
       /** Delivery channel (LMTP between members) listener on backends, host:port. */

@@ -4,6 +4,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
+import { mailRoot, statePath } from "../config/paths.js";
 import type { LogSink } from "../log/logger.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { createSpool } from "../queue/spool.js";
@@ -52,10 +53,10 @@ export async function startNode(
   const dataDir = resolve(settings.dataDir);
   await mkdir(dataDir, { recursive: true });
 
-  const directory = openSqliteDirectory(join(dataDir, "mailyard.db"), world.clock);
+  const directory = openSqliteDirectory(statePath(settings), world.clock);
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize() });
-  const store = createMaildirStore(join(dataDir, "mail"), opts.log.for("LOCAL"));
+  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
   const local = createLocalChannel({
     directory,
     store,
