@@ -28,6 +28,8 @@ export interface AdminServerOptions {
   readonly log: Log;
   readonly token: string;
   readonly health: () => { ok: boolean; detail: Record<string, unknown> };
+  /** Tried first: resolves true when it answered the request (the cluster API on backends). */
+  readonly extra?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 }
 
 export interface AdminServer {
@@ -131,6 +133,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    if (opts.extra !== undefined && (await opts.extra(req, res))) return;
     const url = new URL(req.url ?? "/", "http://admin.invalid");
     if (url.pathname === "/healthz" && req.method === "GET") {
       const h = opts.health();

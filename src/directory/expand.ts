@@ -34,7 +34,7 @@ class TooMany extends Error {}
 class TooDeep extends Error {}
 
 export async function expandRecipient(
-  dir: Directory,
+  dir: Pick<Directory, "lookup" | "getAccount">,
   address: string,
   opts: ExpandOptions,
 ): Promise<Expansion> {

@@ -3,7 +3,8 @@
 // here has passed the engine's syntax and length checks but is otherwise untrusted. Aliases are
 // expanded at RCPT time so an unknown or looping alias is refused before the data is sent; the
 // queue gets the final addresses with the original kept for DSNs.
-import type { Directory, Account } from "../directory/directory.js";
+import type { Account } from "../directory/directory.js";
+import type { InboundDirectory } from "../cluster/api/types.js";
 import { expandRecipient } from "../directory/expand.js";
 import type { EnvelopeRecipient } from "../queue/envelope.js";
 import type { Queue } from "../queue/types.js";
@@ -18,7 +19,7 @@ import { receivedHeader } from "./received.js";
 
 export interface InboundOptions {
   readonly settings: Settings;
-  readonly directory: Directory;
+  readonly directory: InboundDirectory;
   readonly queue: Queue;
   readonly clock: Clock;
   readonly log: Log;

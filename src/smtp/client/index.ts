@@ -1,8 +1,8 @@
 // The outbound SMTP client: the public entry of src/smtp/client (import from here, not deeper).
 export { SmtpConnection, type ConnectionTarget } from "./connection.js";
 export { SmtpClientError, type ClientErrorKind } from "./errors.js";
-export { type Extensions } from "./extensions.js";
-export { capabilityProblem } from "./mail-params.js";
+export { parseExtensions, type Extensions } from "./extensions.js";
+export { capabilityProblem, mailCommand, rcptCommand } from "./mail-params.js";
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
 export { openSession, type SessionOpen } from "./session.js";

@@ -1,0 +1,98 @@
+// The delivery channel's listener on a backend: authenticated LMTP (RFC 2033) from the other
+// cluster members. A member that cannot open an account sends the message here; this backend
+// admits each recipient (admit), stores the message (deliver: the local mailbox channel, which
+// fsyncs before it answers) and replies once per accepted recipient. Nothing is enqueued here:
+// a temporary answer leaves the recipient in the sender's queue.
+//
+// Connections over limits.maxConnections get 421 at once. close() stops accepting, ends every
+// session with 421 (a session storing a message finishes that first) and resolves when all
+// sockets are closed.
+import net from "node:net";
+import { REPLIES, formatReply } from "../proto/reply.js";
+import { createIdGenerator } from "../queue/ids.js";
+import { cryptoRandom } from "../world/random.js";
+import { channelLimits, type ChannelServerOptions } from "./options.js";
+import { ChannelSession } from "./session.js";
+
+export type { ChannelLimits, ChannelServerOptions, ChannelTimeouts } from "./options.js";
+
+export interface ChannelServer {
+  /** Start listening; resolves with the bound address (port 0 picks a free port). */
+  listen(host: string, port: number): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+  /** Sessions running now. */
+  readonly sessions: number;
+}
+
+/** Time close() gives sessions to say 421 (and finish a delivery) before sockets are cut. */
+const CLOSE_GRACE_MS = 10_000;
+
+export function createChannelServer(o: ChannelServerOptions): ChannelServer {
+  const limits = channelLimits(o);
+  const log = o.log;
+  const newId = createIdGenerator(o.clock, o.random ?? cryptoRandom);
+  const sessions = new Set<ChannelSession>();
+  const sockets = new Set<net.Socket>();
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    if (sessions.size >= limits.maxConnections) {
+      log.problem("too many connections", { remote: socket.remoteAddress ?? "" });
+      socket.on("error", () => undefined);
+      // Reading (and dropping) what comes is how the peer's close is noticed.
+      socket.resume();
+      socket.end(formatReply(REPLIES.tooManyConnections));
+      return;
+    }
+    const session = new ChannelSession(socket, { options: o, limits, log, newId });
+    sessions.add(session);
+    void session
+      .run()
+      .catch((e: unknown) => {
+        log.failure("session crashed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+        session.destroy();
+      })
+      .then(() => session.closed())
+      .finally(() => sessions.delete(session));
+  });
+  server.on("error", (e) => log.failure("listener error", { error: e.message }));
+
+  return {
+    get sessions() {
+      return sessions.size;
+    },
+    listen(host, port) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          const a = server.address();
+          const bound =
+            typeof a === "object" && a !== null
+              ? { address: a.address, port: a.port }
+              : { address: host, port };
+          log.major("listening", { address: `${bound.address}:${bound.port}`, auth: o.secret !== null });
+          resolve(bound);
+        });
+      });
+    },
+    async close() {
+      const wasListening = server.listening;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sessions) s.shutdown();
+      const open = [...sockets];
+      await new Promise<void>((resolve) => {
+        const t = o.clock.setTimeout(resolve, CLOSE_GRACE_MS);
+        void Promise.all(
+          open.map((k) => new Promise((r) => (k.destroyed ? r(null) : k.once("close", r)))),
+        ).then(() => {
+          t.cancel();
+          resolve();
+        });
+      });
+      for (const k of sockets) k.destroy();
+      if (wasListening) await stopped;
+    },
+  };
+}

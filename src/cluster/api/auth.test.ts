@@ -1,0 +1,80 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { IncomingHttpHeaders } from "node:http";
+import { checkHeaders, checkProof, checkReply, replyProof, signRequest, type ClaimedSender } from "./auth.js";
+
+const SECRET = "cluster-secret-0123456789";
+const NOW = Date.UTC(2026, 0, 1);
+const body = Buffer.from('{"address":"alice@example.test"}');
+const signed = (over: Partial<{ secret: string; time: number; body: Buffer }> = {}): IncomingHttpHeaders =>
+  signRequest(
+    over.secret ?? SECRET,
+    "fe1",
+    "POST",
+    "/cluster/v1/lookup",
+    over.time ?? NOW,
+    over.body ?? body,
+  );
+
+const claim = (h: IncomingHttpHeaders, now = NOW): ClaimedSender => {
+  const c = checkHeaders(h, now);
+  assert.equal(typeof c, "object", `headers refused: ${JSON.stringify(c)}`);
+  return c as ClaimedSender;
+};
+
+void test("a signed request passes with the same secret, method, path and body", () => {
+  const c = claim(signed());
+  assert.equal(c.nodeId, "fe1");
+  assert.ok(checkProof(SECRET, c, "POST", "/cluster/v1/lookup", body));
+});
+
+void test("missing or malformed headers are refused before any digest", () => {
+  const h = signed();
+  for (const name of ["x-mailyard-node", "x-mailyard-time", "x-mailyard-proof"]) {
+    const without = { ...h };
+    delete without[name];
+    assert.equal(checkHeaders(without, NOW), "missing authentication headers");
+  }
+  assert.equal(checkHeaders({ ...h, "x-mailyard-time": "soon" }, NOW), "malformed authentication headers");
+  assert.equal(checkHeaders({ ...h, "x-mailyard-proof": "abc" }, NOW), "malformed authentication headers");
+  assert.equal(checkHeaders({ ...h, "x-mailyard-node": "" }, NOW), "malformed authentication headers");
+  assert.equal(checkHeaders({ ...h, "x-mailyard-node": ["a", "b"] }, NOW), "missing authentication headers");
+});
+
+void test("a request older or newer than 60 s is refused, at 60 s it passes", () => {
+  assert.match(JSON.stringify(checkHeaders(signed({ time: NOW - 60_001 }), NOW)), /clock skew/);
+  assert.match(JSON.stringify(checkHeaders(signed({ time: NOW + 60_001 }), NOW)), /clock skew/);
+  assert.equal(typeof checkHeaders(signed({ time: NOW - 60_000 }), NOW), "object");
+});
+
+void test("a wrong secret, a tampered body, path, method or node id fail the proof", () => {
+  assert.ok(
+    !checkProof(
+      SECRET,
+      claim(signed({ secret: "another-secret-0123456" })),
+      "POST",
+      "/cluster/v1/lookup",
+      body,
+    ),
+  );
+  const c = claim(signed());
+  assert.ok(
+    !checkProof(SECRET, c, "POST", "/cluster/v1/lookup", Buffer.from('{"address":"bob@example.test"}')),
+  );
+  assert.ok(!checkProof(SECRET, c, "POST", "/cluster/v1/account", body));
+  assert.ok(!checkProof(SECRET, c, "PUT", "/cluster/v1/lookup", body));
+  assert.ok(!checkProof(SECRET, { ...c, nodeId: "fe2" }, "POST", "/cluster/v1/lookup", body));
+  assert.ok(!checkProof(SECRET, { ...c, time: String(NOW + 1) }, "POST", "/cluster/v1/lookup", body));
+});
+
+void test("a reply proof binds status, body and the request it answers", () => {
+  const req = claim(signed()).proof;
+  const text = Buffer.from('{"lookup":{"kind":"unknown"}}');
+  const p = replyProof(SECRET, 200, req, text);
+  assert.ok(checkReply(SECRET, p, 200, req, text));
+  assert.ok(!checkReply(SECRET, p, 422, req, text));
+  assert.ok(!checkReply(SECRET, p, 200, req, Buffer.from('{"lookup":{"kind":"remote"}}')));
+  assert.ok(!checkReply(SECRET, p, 200, claim(signed({ time: NOW + 1 })).proof, text));
+  assert.ok(!checkReply("another-secret-0123456", p, 200, req, text));
+  assert.ok(!checkReply(SECRET, undefined, 200, req, text));
+});

@@ -1,0 +1,15 @@
+// Reading an HTTP body (request on the backend, reply on the frontend) with a hard size bound:
+// the peer decides how much it sends, we decide how much we keep.
+import type { Readable } from "node:stream";
+
+/** The whole body, or "too-large" as soon as it passes max bytes (the rest is not read). */
+export async function readBounded(stream: Readable, max: number): Promise<Buffer | "too-large"> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) return "too-large";
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

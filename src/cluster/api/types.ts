@@ -1,0 +1,94 @@
+// The cluster API's contract: what a frontend asks a backend (the directory questions the
+// inbound SMTP policy needs), the endpoints and their JSON bodies, and the error a frontend
+// sees when no backend answers. Shapes here are trusted by neither side: schemas.ts validates
+// every body on receipt.
+import type { Account, Directory, FlowDirection, RecipientLookup } from "../../directory/directory.js";
+
+/**
+ * The directory as the inbound SMTP policy uses it (src/inbound/handler.ts and the alias
+ * expansion it calls): a frontend implements it over the cluster API, a single server or a
+ * backend passes its own Directory.
+ */
+export type InboundDirectory = Pick<
+  Directory,
+  "lookup" | "verifyPassword" | "getAccount" | "countFlow" | "recordFlow"
+>;
+
+/**
+ * No backend answered (none live, or every one failed or timed out). The inbound policy turns
+ * any thrown directory error into a 4xx, so a frontend never accepts what it cannot check.
+ */
+export class ClusterUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ClusterUnavailableError";
+  }
+}
+
+/** Everything the API serves sits below this prefix. */
+export const API_PREFIX = "/cluster/v1/";
+
+export const PATHS = {
+  lookup: "/cluster/v1/lookup",
+  verifyPassword: "/cluster/v1/verify-password",
+  account: "/cluster/v1/account",
+  countFlow: "/cluster/v1/flow/count",
+  recordFlow: "/cluster/v1/flow/record",
+} as const;
+
+/** Request headers (lower-case, as node:http presents them). */
+export const HEADERS = {
+  node: "x-mailyard-node",
+  time: "x-mailyard-time",
+  proof: "x-mailyard-proof",
+} as const;
+
+/** Requests are a few hundred bytes; anything near this is not from a member. */
+export const MAX_REQUEST_BODY = 64 * 1024;
+/** Replies carry at most one account or one alias (up to 1000 targets of ≤ 256 bytes). */
+export const MAX_REPLY_BODY = 1024 * 1024;
+/** A request signed further than this from the receiver's clock is refused (replay window). */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+/** Longest address or password the API carries; longer ones cannot exist in the directory. */
+export const MAX_ADDRESS = 1024;
+export const MAX_PASSWORD = 16 * 1024;
+
+export interface LookupRequest {
+  readonly address: string;
+}
+export interface LookupReply {
+  readonly lookup: RecipientLookup;
+}
+
+export interface VerifyPasswordRequest {
+  readonly address: string;
+  readonly password: string;
+}
+export interface AccountRequest {
+  readonly address: string;
+}
+/** verify-password and account: the account, or null (unknown, or wrong password). */
+export interface AccountReply {
+  readonly account: Account | null;
+}
+
+export interface CountFlowRequest {
+  readonly address: string;
+  readonly direction: FlowDirection;
+  readonly since: number;
+}
+export interface CountFlowReply {
+  readonly count: number;
+}
+
+export interface RecordFlowRequest {
+  readonly address: string;
+  readonly direction: FlowDirection;
+  readonly at: number;
+}
+export type RecordFlowReply = Record<string, never>;
+
+/** 422: the backend's directory refused the question (DirectoryError); a definitive answer. */
+export interface DirectoryErrorReply {
+  readonly error: { readonly code: "exists" | "not-found" | "invalid"; readonly message: string };
+}

@@ -1,0 +1,109 @@
+// The cluster state: who the members are and whether they are alive, cluster-wide settings,
+// where accounts live (static clusters: a home backend) and who has an account open (dynamic
+// clusters: an ownership lease with a fencing token). Every method is async so that the
+// embedded SQLite adapter (one machine, many processes) and a PostgreSQL adapter (many
+// machines) share one contract: src/cluster/state-contract.ts is that contract as tests.
+//
+// Times are milliseconds since the epoch, always passed in by the caller (who owns the clock),
+// except register(), which stamps the first heartbeat with the adapter's clock. Account
+// addresses are compared lower-cased; node ids exactly as given.
+
+export type Role = "frontend" | "backend" | "single";
+export const ROLES: readonly Role[] = ["frontend", "backend", "single"];
+
+/** What a node says about itself when it joins. */
+export interface MemberInfo {
+  readonly id: string;
+  readonly role: Role;
+  /** host:port of its first SMTP listener. */
+  readonly smtp: string;
+  /** host:port of its HTTP listener (admin API and the cluster API). */
+  readonly http: string;
+  /** host:port of its delivery channel (LMTP between members); backends only, else null. */
+  readonly channel: string | null;
+  /** The node's Submit Messages setting (DESIGN.md §3): "default", "Locally", ... */
+  readonly submitMessages: string;
+  readonly startedAt: number;
+}
+
+/** A member as the state knows it. Whether it is up is the reader's judgement (membership.ts). */
+export interface MemberRecord extends MemberInfo {
+  readonly lastHeartbeat: number;
+  /** Messages in its queue at its last heartbeat. */
+  readonly queueSize: number;
+  /** It stopped gracefully: down at once, whatever its last heartbeat. */
+  readonly left: boolean;
+}
+
+export interface Setting {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface Home {
+  readonly account: string;
+  readonly node: string;
+}
+
+/**
+ * An account open on one backend until expiresAt. The token grows with every change of hands
+ * and is never reused, so a store can refuse a writer whose token is not the current one.
+ */
+export interface Lease {
+  readonly account: string;
+  readonly owner: string;
+  readonly token: number;
+  readonly expiresAt: number;
+}
+
+/** acquireLease's answer when another node holds an unexpired lease. */
+export interface LeaseHeld {
+  readonly heldBy: string;
+  readonly expiresAt: number;
+}
+
+export const isLease = (r: Lease | LeaseHeld): r is Lease => "token" in r;
+
+export interface ClusterState {
+  // Members.
+  /** Join or rejoin (upsert): clears `left`, stamps the heartbeat with the adapter's clock. */
+  register(member: MemberInfo): Promise<void>;
+  /** False when no such member is registered and present (unknown or left): register again. */
+  heartbeat(id: string, at: number, queueSize: number): Promise<boolean>;
+  /** Graceful stop: the member is down for everyone at once. */
+  leave(id: string): Promise<void>;
+  /** Every member ever registered (left ones too), by id. */
+  members(): Promise<MemberRecord[]>;
+
+  // Cluster-wide settings (defaults every node reads).
+  getSetting(key: string): Promise<string | null>;
+  /** null removes the key. */
+  setSetting(key: string, value: string | null): Promise<void>;
+  listSettings(): Promise<Setting[]>;
+
+  // Static clusters: each account's home backend.
+  homeOf(address: string): Promise<string | null>;
+  setHome(address: string, nodeId: string): Promise<void>;
+  clearHome(address: string): Promise<void>;
+  homes(): Promise<Home[]>;
+
+  // Dynamic clusters: ownership leases. Each call is atomic across processes and machines.
+  /**
+   * Take the account for nodeId: a free or expired lease is taken with a greater token; our own
+   * unexpired lease is renewed with the same token; anyone else's unexpired lease is LeaseHeld.
+   */
+  acquireLease(address: string, nodeId: string, now: number, ttlMs: number): Promise<Lease | LeaseHeld>;
+  /** Extend while the token is still current (even if expired, nobody took it); else null. */
+  renewLease(lease: Lease, now: number, ttlMs: number): Promise<Lease | null>;
+  /** Give the account up if the token is still current; false if it was no longer ours. */
+  releaseLease(lease: Lease): Promise<boolean>;
+  /** The unexpired lease on an account, if any. */
+  leaseOf(address: string, now: number): Promise<Lease | null>;
+  /** Every unexpired lease, by account. */
+  leases(now: number): Promise<Lease[]>;
+
+  close(): Promise<void>;
+}
+
+/** Account key as every adapter stores it. */
+export const accountKey = (address: string): string => address.trim().toLowerCase();
