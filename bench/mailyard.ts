@@ -45,7 +45,9 @@ export async function makeDirectoryTemplate(dir: string, mailboxes: number): Pro
   return dir;
 }
 
-export async function startMailyard(o: MtaOptions & { template: string | null; bin: string }): Promise<Mta> {
+export async function startMailyard(
+  o: MtaOptions & { template: string | null; bin: string; profileDir?: string | null },
+): Promise<Mta> {
   if (o.template !== null) {
     for (const f of await readdir(o.template)) {
       if (f.startsWith("mailyard.db")) await copyFile(join(o.template, f), join(o.dir, f));
@@ -64,7 +66,9 @@ export async function startMailyard(o: MtaOptions & { template: string | null; b
   };
   // Nothing from the caller's environment or working directory (mailyard.toml) leaks in.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MAILYARD_")));
-  const args = [o.bin, "start", ...Object.entries(sets).flatMap(([k, v]) => ["--set", `${k}=${v}`])];
+  // A profile is written when the process exits on SIGTERM (stop() below waits for that).
+  const prof = o.profileDir ? ["--cpu-prof", "--cpu-prof-dir", o.profileDir] : [];
+  const args = [...prof, o.bin, "start", ...Object.entries(sets).flatMap(([k, v]) => ["--set", `${k}=${v}`])];
   const child = spawn(process.execPath, args, { cwd: o.dir, env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

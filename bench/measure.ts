@@ -61,6 +61,8 @@ export interface RunContext {
   readonly template: string;
   /** bin/mailyard.js of the build snapshot every Mailyard run starts. */
   readonly mailyardBin: string;
+  /** Write a V8 CPU profile of every Mailyard run here (--cpu-prof), or null. */
+  readonly profileDir: string | null;
   readonly loadTimeoutMs: number;
   readonly deliveryTimeoutMs: number;
 }
@@ -69,7 +71,7 @@ async function start(name: MtaName, ctx: RunContext): Promise<Mta> {
   const dir = await mkdtemp(join(ctx.baseDir, `${name}-`));
   const o = { dir, sinkPort: ctx.sink.port, mailboxes: MAILBOXES };
   return name === "mailyard"
-    ? startMailyard({ ...o, template: ctx.template, bin: ctx.mailyardBin })
+    ? startMailyard({ ...o, template: ctx.template, bin: ctx.mailyardBin, profileDir: ctx.profileDir })
     : startPostfix(o);
 }
 

@@ -20,7 +20,8 @@ const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME].
   --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIO_NAMES.join(", ")}
   --json FILE      also write every run and the medians as JSON
   --markdown FILE  also write the machine and the tables as Markdown (for docs/BENCHMARKS.md)
-  --dir DIR        where the temporary spools go (default ${tmpdir()}); its filesystem matters (fsync)`;
+  --dir DIR        where the temporary spools go (default ${tmpdir()}); its filesystem matters (fsync)
+  --profile DIR    run Mailyard under node --cpu-prof and keep one .cpuprofile per run in DIR`;
 
 interface Options {
   readonly rounds: number;
@@ -29,6 +30,7 @@ interface Options {
   readonly json: string | null;
   readonly markdown: string | null;
   readonly dir: string;
+  readonly profile: string | null;
 }
 
 function options(argv: string[]): Options {
@@ -41,6 +43,7 @@ function options(argv: string[]): Options {
       json: { type: "string" },
       markdown: { type: "string" },
       dir: { type: "string" },
+      profile: { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -64,6 +67,7 @@ function options(argv: string[]): Options {
     json: values.json === undefined ? null : resolve(values.json),
     markdown: values.markdown === undefined ? null : resolve(values.markdown),
     dir: resolve(values.dir ?? tmpdir()),
+    profile: values.profile === undefined ? null : resolve(values.profile),
   };
 }
 
@@ -95,8 +99,10 @@ async function main(): Promise<number> {
   const template = await makeDirectoryTemplate(await mkdtemp(join(base, "directory-")), MAILBOXES);
   throwIfAborted();
   const mailyardBin = await snapshotMailyard(join(base, "build"));
+  if (o.profile !== null) await mkdir(o.profile, { recursive: true });
   const ctx = {
     baseDir: base,
+    profileDir: o.profile,
     sink,
     template,
     mailyardBin,

@@ -63,6 +63,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Timeout of one cluster API request; past it the frontend tries the next backend, then answers 4xx.",
   "local.mailDir":
     "Root of the Maildir mailboxes (<mailDir>/<domain>/<local part>/); empty: dataDir/mail. In a dynamic cluster every backend points at the same shared directory.",
+  "local.deliverOnReceipt":
+    "Mail whose only recipient is a local account is stored straight into its Maildir before the 250 (no queue file); mail with other recipients, NOTIFY=SUCCESS, or a quota it might exceed takes the queue. false: all mail goes through the queue.",
   "channel.listen": "Delivery channel (authenticated LMTP between members) listener on backends, host:port.",
   "channel.idleKeepSeconds": "Idle delivery channel connections are kept this long for reuse.",
   "channel.timeoutSeconds": "Timeout for each delivery channel reply.",

@@ -114,6 +114,8 @@ export const settingsSchema = z.object({
     .object({
       /** Root of the Maildir mailboxes; empty = dataDir/mail. Dynamic clusters point every backend at one shared directory. */
       mailDir: z.string().default(""),
+      /** Store mail for one local account straight into its mailbox before the 250 (no queue file). */
+      deliverOnReceipt: z.boolean().default(true),
     })
     .prefault({}),
 

@@ -35,21 +35,42 @@ const RELAY = "mailbox";
 /** Header bytes scanned for Delivered-To:; a longer header section is scanned this far. */
 const MAX_HEADER_SCAN = 256 * 1024;
 
-/** The header section (up to the first empty line, at most MAX_HEADER_SCAN bytes) of a stream. */
+/**
+ * Collects the header section (up to the first empty line, at most MAX_HEADER_SCAN bytes) from
+ * chunks as they pass: push() says when it has seen enough.
+ */
+export class HeaderScan {
+  private text = "";
+  private result: string | null = null;
+
+  /** Feed the next chunk; true once the header section is complete (or the bound is reached). */
+  push(buf: Buffer): boolean {
+    if (this.result !== null) return true;
+    // Search only the new bytes (and the 3 before them, for a blank line split across chunks).
+    const from = Math.max(0, this.text.length - 3);
+    this.text += buf.toString("latin1", 0, Math.min(buf.length, MAX_HEADER_SCAN));
+    if (/^\r?\n/.test(this.text)) this.result = "";
+    else {
+      const m = /\r?\n\r?\n/.exec(this.text.slice(from));
+      if (m) this.result = this.text.slice(0, from + m.index);
+      else if (this.text.length >= MAX_HEADER_SCAN) this.result = this.text.slice(0, MAX_HEADER_SCAN);
+    }
+    return this.result !== null;
+  }
+
+  /** The header section: what was seen so far when the message ended without an empty line. */
+  header(): string {
+    return this.result ?? this.text;
+  }
+}
+
 async function readHeaderSection(body: Readable): Promise<string> {
-  let text = "";
+  const scan = new HeaderScan();
   try {
     for await (const chunk of body) {
-      const buf = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
-      // Search only the new bytes (and the 3 before them, for a blank line split across chunks).
-      const from = Math.max(0, text.length - 3);
-      text += buf.toString("latin1");
-      if (/^\r?\n/.test(text)) return "";
-      const m = /\r?\n\r?\n/.exec(text.slice(from));
-      if (m) return text.slice(0, from + m.index);
-      if (text.length >= MAX_HEADER_SCAN) return text.slice(0, MAX_HEADER_SCAN);
+      if (scan.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer))) break;
     }
-    return text;
+    return scan.header();
   } finally {
     body.destroy();
   }
@@ -71,6 +92,51 @@ export function deliveredToValues(header: string): string[] {
 
 // CR/LF in an envelope address would let it add header lines of its own.
 const headerSafe = (s: string): string => s.replace(/[\r\n]/g, "");
+
+/** The lines every stored copy starts with (RFC 5321 §4.4 Return-Path; Delivered-To for loops). */
+export const mailboxPrepend = (returnPath: string, account: Account): Buffer =>
+  Buffer.from(`Return-Path: <${headerSafe(returnPath)}>\r\nDelivered-To: ${account.address}\r\n`, "utf8");
+
+/**
+ * After a store: usage, and incoming flow for an account with an incoming flow limit (only those
+ * are ever counted, so a limit counts messages from when it is set, and unlimited accounts cost
+ * no write per message). The message is delivered whatever this does.
+ */
+export async function recordStored(
+  directory: Pick<Directory, "addUsage" | "recordFlow">,
+  log: Log,
+  account: Account,
+  size: number,
+  at: number,
+): Promise<void> {
+  try {
+    await directory.addUsage(account.address, size);
+    if (account.inFlow !== null) await directory.recordFlow(account.address, "in", at);
+  } catch (e) {
+    log.problem("usage update failed", { to: account.address, error: String(e) });
+  }
+}
+
+/** One line per recipient state change, as Postfix logs them (to=, relay=, delay=, dsn=, status=). */
+export function logOutcome(
+  log: Log,
+  out: Outcome,
+  f: { id: string; to: string; orig_to: string | null; arrival: number; start: number; now: number },
+): void {
+  const fields = {
+    id: f.id,
+    to: f.to,
+    orig_to: f.orig_to,
+    relay: out.relay,
+    delay: (f.now - f.arrival) / 1000,
+    took: (f.now - f.start) / 1000,
+    dsn: out.reply.enhanced,
+    status: out.kind === "deferred" ? "deferred" : out.kind === "bounced" ? "bounced" : "sent",
+    reply: `${out.reply.code} ${out.reply.text}`,
+  };
+  if (out.kind === "deferred") log.problem("delivery deferred", fields);
+  else log.major(out.kind === "delivered" ? "delivered" : "delivery bounced", fields);
+}
 
 export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
   const log = o.log;
@@ -106,10 +172,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
     }
     if (header.has(account.address)) return bounced(REPLIES.forwardingLoop, RELAY);
 
-    const prepend = Buffer.from(
-      `Return-Path: <${headerSafe(job.envelope.returnPath)}>\r\nDelivered-To: ${account.address}\r\n`,
-      "utf8",
-    );
+    const prepend = mailboxPrepend(job.envelope.returnPath, account);
     const size = job.envelope.size + prepend.length;
     if (account.maxMessageSize !== null && job.envelope.size > account.maxMessageSize) {
       return bounced(REPLIES.messageTooBig, RELAY);
@@ -135,13 +198,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
       });
       return deferred(REPLIES.mailboxWriteFailed, RELAY);
     }
-    // The message is stored: from here on it is delivered whatever the bookkeeping does.
-    try {
-      await o.directory.addUsage(account.address, stored.size);
-      await o.directory.recordFlow(account.address, "in", o.clock.now());
-    } catch (e) {
-      log.problem("usage update failed", { to: account.address, error: String(e) });
-    }
+    await recordStored(o.directory, log, account, stored.size, o.clock.now());
     return delivered(REPLIES.deliveredMailbox, RELAY);
   };
 
@@ -163,19 +220,14 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
           out = deferred(REPLIES.mailboxWriteFailed, RELAY);
         }
         outcomes.push(out);
-        const fields = {
+        logOutcome(log, out, {
           id: job.envelope.id,
           to: address,
           orig_to: rcpt.original,
-          relay: RELAY,
-          delay: (o.clock.now() - job.envelope.arrival) / 1000,
-          took: (o.clock.now() - start) / 1000,
-          dsn: out.reply.enhanced,
-          status: out.kind === "deferred" ? "deferred" : out.kind === "bounced" ? "bounced" : "sent",
-          reply: `${out.reply.code} ${out.reply.text}`,
-        };
-        if (out.kind === "deferred") log.problem("delivery deferred", fields);
-        else log.major(out.kind === "delivered" ? "delivered" : "delivery bounced", fields);
+          arrival: job.envelope.arrival,
+          start,
+          now: o.clock.now(),
+        });
       }
       return outcomes;
     },

@@ -16,6 +16,7 @@ import { REPLIES, reply, type Reply } from "../proto/reply.js";
 import type { AuthResult, MessageSink, SessionInfo, SmtpHandler, Transaction } from "../smtp/handler.js";
 import { parseNetworks } from "./networks.js";
 import { receivedHeader } from "./received.js";
+import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 
 export interface InboundOptions {
   readonly settings: Settings;
@@ -24,6 +25,8 @@ export interface InboundOptions {
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics: Metrics;
+  /** Delivery at receipt for mail to one local account (receipt.ts); absent: always queue. */
+  readonly receipt?: LocalReceipt;
 }
 
 export function createInboundHandler(o: InboundOptions): SmtpHandler {
@@ -31,6 +34,12 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
   const maxExpansion = 1000;
   // Final recipients of the open transaction of each session, in RCPT order.
   const expansions = new Map<number, EnvelopeRecipient[]>();
+  // Sessions whose open transaction has a remote recipient: no mailbox can settle it alone.
+  const hasRemote = new Set<number>();
+  const reset = (id: number): void => {
+    expansions.delete(id);
+    hasRemote.delete(id);
+  };
 
   const overFlow = async (account: Account, direction: "in" | "out"): Promise<boolean> => {
     const limit = direction === "in" ? account.inFlow : account.outFlow;
@@ -82,6 +91,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     switch (found.kind) {
       case "remote":
         if (!mayRelay(s)) return s.listener === "submission" ? REPLIES.authRequired : REPLIES.relayDenied;
+        hasRemote.add(s.id);
         return add([to]);
       case "unknown":
         return REPLIES.unknownUser;
@@ -115,6 +125,53 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     }
   };
 
+  /** Bookkeeping for a message that got its 250, whichever path it took. */
+  const received = async (s: SessionInfo, arrival: number): Promise<void> => {
+    o.metrics.messageReceived(s.listener);
+    if (s.authUser !== null) await o.directory.recordFlow(s.authUser, "out", arrival).catch(() => undefined);
+  };
+
+  const receiptSink = async (
+    s: SessionInfo,
+    tx: Transaction,
+    direct: ReceiptSink,
+    arrival: number,
+  ): Promise<MessageSink> => {
+    let size = 0;
+    const write = (chunk: Buffer): Promise<void> => {
+      size += chunk.length;
+      return direct.write(chunk);
+    };
+    const header = receivedHeader(
+      s,
+      o.settings.hostname,
+      direct.id,
+      tx.rcpts.map((r) => r.address),
+      arrival,
+    );
+    try {
+      await write(header);
+    } catch (e) {
+      await direct.abort();
+      throw e;
+    }
+    return {
+      write,
+      async end() {
+        const r = await direct.end();
+        reset(s.id);
+        if (r.code < 300) {
+          await received(s, arrival);
+          o.log
+            .with(s.id, s.remote.address)
+            .major("stored on receipt", { id: direct.id, from: tx.from, size });
+        }
+        return r;
+      },
+      abort: () => direct.abort(),
+    };
+  };
+
   return {
     connect: () => Promise.resolve(null),
 
@@ -130,7 +187,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     },
 
     mailFrom(s, _from, params) {
-      expansions.delete(s.id);
+      reset(s.id);
       return guard("mail", s, async () => {
         if (s.listener === "submission" && s.authUser === null) return REPLIES.authRequired;
         if (s.authUser !== null) {
@@ -151,13 +208,19 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     },
 
     rcptTo(s, tx, to, params) {
-      if (tx.rcpts.length === 0) expansions.delete(s.id);
+      if (tx.rcpts.length === 0) reset(s.id);
       return guard("rcpt", s, () => rcptTo(s, tx, to, params));
     },
 
     async openMessage(s, tx): Promise<MessageSink | Reply> {
       const recipients = expansions.get(s.id) ?? [];
       if (recipients.length === 0) return REPLIES.noValidRecipients;
+      const only = recipients.length === 1 && !hasRemote.has(s.id) ? recipients[0] : undefined;
+      if (only !== undefined && o.receipt !== undefined) {
+        const arrival = o.clock.now();
+        const direct = await o.receipt.open(only, tx.from, arrival);
+        if (direct !== null) return receiptSink(s, tx, direct, arrival);
+      }
       const incoming = await o.queue.begin();
       if (incoming === "full") return REPLIES.queueFull;
       const arrival = o.clock.now();
@@ -191,10 +254,8 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
               client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },
               arrival,
             });
-            expansions.delete(s.id);
-            o.metrics.messageReceived(s.listener);
-            if (s.authUser !== null)
-              await o.directory.recordFlow(s.authUser, "out", arrival).catch(() => undefined);
+            reset(s.id);
+            await received(s, arrival);
             o.log.with(s.id, s.remote.address).major("queued", {
               id: env.id,
               from: tx.from,
@@ -215,7 +276,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     vrfy: () => Promise.resolve(REPLIES.vrfyCannot),
 
     close(s) {
-      expansions.delete(s.id);
+      reset(s.id);
     },
   };
 }

@@ -56,6 +56,8 @@ export type QueueManager = Queue & {
   stop(): Promise<void>;
   /** Resolves when nothing is due now and nothing is in flight (tests drive a fake clock). */
   idle(): Promise<void>;
+  /** A fresh queue id, for mail that is delivered at receipt and never queued. */
+  nextId(): string;
 };
 
 export function createQueueManager(o: QueueManagerOptions): QueueManager {
@@ -116,5 +118,6 @@ export function createQueueManager(o: QueueManagerOptions): QueueManager {
     },
 
     idle: ctx.whenIdle,
+    nextId,
   };
 }

@@ -13,6 +13,7 @@ import { createMaildirStore } from "../store/maildir.js";
 import { createLocalChannel } from "../delivery/local.js";
 import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
+import { createLocalReceipt } from "../delivery/receipt.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { expandRecipient } from "../directory/expand.js";
 import { createSmtpServer, type SmtpServer } from "../smtp/server/listener.js";
@@ -95,6 +96,17 @@ export async function startNode(
   await queue.start();
 
   const tls = await loadOrCreateTls(settings, dataDir, sys);
+  const receipt = settings.local.deliverOnReceipt
+    ? createLocalReceipt({
+        directory,
+        store,
+        settings,
+        clock: world.clock,
+        nextId: () => queue.nextId(),
+        metrics,
+        log: opts.log.for("LOCAL"),
+      })
+    : undefined;
   const handler = createInboundHandler({
     settings,
     directory,
@@ -102,6 +114,7 @@ export async function startNode(
     clock: world.clock,
     log: opts.log.for("SMTPI"),
     metrics,
+    ...(receipt === undefined ? {} : { receipt }),
   });
   const servers: SmtpServer[] = [];
   const bind = async (kind: "smtp" | "submission", addrs: readonly string[]) => {

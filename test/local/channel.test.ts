@@ -107,7 +107,11 @@ void test("success: stored with Return-Path and Delivered-To, usage and flow rec
   assert.equal(msgs[0], `Return-Path: <bob@remote.test>\r\nDelivered-To: alice@example.test\r\n${MESSAGE}`);
   const acc = await r.dir.getAccount("alice@example.test");
   assert.equal(acc?.usedBytes, Buffer.byteLength(msgs[0] ?? ""));
-  assert.equal(await r.dir.countFlow("alice@example.test", "in", 0), 1);
+  // Incoming flow is counted only for accounts with a limit.
+  assert.equal(await r.dir.countFlow("alice@example.test", "in", 0), 0);
+  await r.dir.addAccount("limited@example.test", "pw", { inFlow: { messages: 10, periodSeconds: 60 } });
+  await r.deliver("limited@example.test");
+  assert.equal(await r.dir.countFlow("limited@example.test", "in", 0), 1);
   const line = r.logs.records.find((x) => x.text === "delivered");
   assert.equal(line?.fields.to, "alice@example.test");
   assert.equal(line?.fields.relay, "mailbox");
@@ -194,6 +198,7 @@ void test("a store failure is deferred 4.3.0 and nothing is counted", async (t) 
   const failing: MaildirStore = {
     folder: () => "/nonexistent",
     deliver: () => Promise.reject(Object.assign(new Error("no space left on device"), { code: "ENOSPC" })),
+    begin: () => Promise.reject(Object.assign(new Error("no space left on device"), { code: "ENOSPC" })),
   };
   const r = await rig(t, failing);
   const out = await r.deliver("alice@example.test");
