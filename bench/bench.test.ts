@@ -37,8 +37,7 @@ const TRANSACTION = Buffer.from(
 );
 
 /** Sends one pipelined transaction in two writes split at `at`, returns the replies. */
-async function splitTransaction(port: number, at: number): Promise<string> {
-  const all = TRANSACTION;
+async function splitTransaction(port: number, at: number, all = TRANSACTION): Promise<string> {
   const sock = net.connect({ host: "127.0.0.1", port });
   let text = "";
   sock.on("data", (d: Buffer) => (text += d.toString()));
@@ -64,6 +63,34 @@ test("the sink finds the end of data wherever the reads split it", async () => {
     const s = await sink.stats();
     assert.equal(s.messages, to - from);
     assert.equal(s.recipients, 2 * (to - from));
+  } finally {
+    await sink.stop();
+  }
+});
+
+const CHUNKED = Buffer.from(
+  "EHLO t\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nBDAT 12\r\nSubject: x\r\nBDAT 9 LAST\r\n\r\n.line\r\n" +
+    "MAIL FROM:<a@b.test>\r\nBDAT 3 LAST\r\nabcQUIT\r\n",
+);
+
+test("the sink takes BDAT chunks wherever the reads split them", async () => {
+  const sink = await startSink();
+  try {
+    await sink.reset();
+    const from = CHUNKED.indexOf("BDAT");
+    const to = CHUNKED.length - 2;
+    for (let at = from; at < to; at++) {
+      const replies = await splitTransaction(sink.port, at, CHUNKED);
+      // The second transaction has no recipient: its LAST chunk is refused, and not counted.
+      assert.match(
+        replies,
+        /250 2\.0\.0 Ok: chunk\r\n250 2\.0\.0 Ok: queued\r\n250 2\.1\.0 Ok\r\n554 5\.5\.1 No valid recipients\r\n221 /,
+        `split at ${at}`,
+      );
+    }
+    const s = await sink.stats();
+    assert.equal(s.messages, to - from);
+    assert.equal(s.recipients, to - from);
   } finally {
     await sink.stop();
   }

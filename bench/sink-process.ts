@@ -1,7 +1,9 @@
 // The relay sink, in its own process (started by sink.ts): an SMTP server on loopback that
 // accepts every message, counts messages and recipients, records when the last one arrived, and
 // throws the bytes away. Both MTAs relay into the same sink. It advertises PIPELINING and
-// handles commands in batches, one write per batch of replies, so it is never the slow side.
+// CHUNKING (RFC 3030 BDAT, as Postfix's smtpd does since 3.4; a client that does not use BDAT
+// sends DATA as before) and handles commands in batches, one write per batch of replies, so it
+// is never the slow side.
 // Input comes from the MTAs under test and is bounded: command lines up to 4 KB, 1000 RCPTs.
 import net from "node:net";
 import { performance } from "node:perf_hooks";
@@ -22,6 +24,11 @@ let cpuBase = process.cpuUsage();
 function session(sock: net.Socket): void {
   connections++;
   let inData = false;
+  /** Bytes of the current BDAT chunk still to come, and whether it is the LAST one. */
+  let chunkLeft = 0;
+  let chunkLast = false;
+  /** A BDAT command was read and its reply is owed once its bytes (maybe none) are in. */
+  let bdatPending = false;
   let quit = false;
   let rcpts = 0;
   let pending = Buffer.alloc(0);
@@ -42,11 +49,21 @@ function session(sock: net.Socket): void {
     return -1;
   };
 
+  /** A whole message is in: count it and say so. */
+  const arrived = (): string => {
+    messages++;
+    recipients += rcpts;
+    lastAtMs = epochMs();
+    if (firstAtMs === 0) firstAtMs = lastAtMs;
+    rcpts = 0;
+    return "250 2.0.0 Ok: queued\r\n";
+  };
+
   const command = (line: string): string => {
     const verb = line.slice(0, 4).toUpperCase();
     switch (verb) {
       case "EHLO":
-        return "250-sink.bench.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 209715200\r\n";
+        return "250-sink.bench.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-CHUNKING\r\n250 SIZE 209715200\r\n";
       case "HELO":
         return "250 sink.bench.test\r\n";
       case "MAIL":
@@ -61,6 +78,15 @@ function session(sock: net.Socket): void {
         inData = true;
         tail = Buffer.from("\r\n");
         return "354 End data with <CR><LF>.<CR><LF>\r\n";
+      case "BDAT": {
+        const m = /^BDAT (\d{1,12})( LAST)?$/i.exec(line);
+        if (m === null) return "501 5.5.4 Syntax: BDAT size [LAST]\r\n";
+        chunkLeft = Number(m[1]);
+        chunkLast = m[2] !== undefined;
+        bdatPending = true;
+        // The reply is sent once the chunk's bytes are in (see the data handler).
+        return "";
+      }
       case "RSET":
         rcpts = 0;
         return "250 2.0.0 Ok\r\n";
@@ -78,17 +104,23 @@ function session(sock: net.Socket): void {
     let out = "";
     let buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     pending = Buffer.alloc(0);
-    while (buf.length > 0) {
+    for (;;) {
+      if (bdatPending) {
+        const take = Math.min(chunkLeft, buf.length);
+        chunkLeft -= take;
+        buf = buf.subarray(take);
+        if (chunkLeft > 0) break;
+        bdatPending = false;
+        if (!chunkLast) out += "250 2.0.0 Ok: chunk\r\n";
+        else out += rcpts === 0 ? "554 5.5.1 No valid recipients\r\n" : arrived();
+        continue;
+      }
+      if (buf.length === 0) break;
       if (inData) {
         const end = endOfData(buf);
         if (end < 0) break;
         inData = false;
-        messages++;
-        recipients += rcpts;
-        lastAtMs = epochMs();
-        if (firstAtMs === 0) firstAtMs = lastAtMs;
-        rcpts = 0;
-        out += "250 2.0.0 Ok: queued\r\n";
+        out += arrived();
         buf = buf.subarray(end);
         continue;
       }

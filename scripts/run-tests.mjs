@@ -25,7 +25,7 @@ function walk(dir, out = []) {
   return out;
 }
 
-const roots = unitOnly ? ["dist/src"] : ["dist/src", "dist/test"];
+const roots = unitOnly ? ["dist/src"] : ["dist/src", "dist/test", "dist/bench"];
 const files = roots
   .flatMap((r) => walk(r))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))

@@ -36,6 +36,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Timeout for the reply after end of data (RFC 5321 §4.5.3.2.6: 10 minutes).",
   "smtp.outbound.starttls":
     "Use STARTTLS when the remote server offers it (opportunistic; certificates not verified).",
+  "smtp.outbound.chunking":
+    "Send messages with BDAT (RFC 3030) to servers that offer CHUNKING and PIPELINING: commands and message in one write, no dot-stuffing, one round trip fewer. false: always DATA.",
   "smtp.outbound.maxMessagesPerConnection": "Messages sent over one outbound connection before it is closed.",
   "smtp.outbound.idleKeepSeconds":
     "An idle outbound connection is kept this long for the next message to that destination.",

@@ -57,6 +57,8 @@ export const settingsSchema = z.object({
           dataTimeoutSeconds: duration.default(600),
           /** Use STARTTLS when the server offers it (opportunistic; certificates not verified). */
           starttls: z.boolean().default(true),
+          /** Send messages with BDAT (RFC 3030) to servers that offer CHUNKING and PIPELINING. */
+          chunking: z.boolean().default(true),
           /** Messages sent over one connection before it is closed. */
           maxMessagesPerConnection: z.number().int().positive().default(100),
           /** An idle outbound connection is kept this long for the next message to that destination. */

@@ -2,7 +2,9 @@
 // busy server commits many messages at once, so every caller that asks while a sync is pending or
 // in flight waits for the next sync that STARTS after its request, and all of them share it. The
 // sync starts on the next turn of the event loop so renames finishing in the same turn coalesce.
-import { open } from "node:fs/promises";
+// The directory stays open between syncs (one fsync call per sync instead of open, fsync,
+// close); a failed sync closes it, so the next one starts from a fresh descriptor.
+import { closeFd, fsyncFd, openFd } from "../store/fs-calls.js";
 
 interface Waiter {
   resolve(): void;
@@ -17,7 +19,26 @@ export class DirSync {
   syncs = 0;
   requests = 0;
 
+  private fd: number | null = null;
+
   constructor(private readonly dir: string) {}
+
+  /** Close the kept descriptor (the spool is shutting down); a later sync reopens it. */
+  async close(): Promise<void> {
+    const fd = this.fd;
+    this.fd = null;
+    if (fd !== null) await closeFd(fd).catch(() => undefined);
+  }
+
+  private async syncOnce(): Promise<void> {
+    this.fd ??= await openFd(this.dir, "r");
+    try {
+      await fsyncFd(this.fd);
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
 
   /** Resolves once a directory fsync that began after this call has completed. */
   sync(): Promise<void> {
@@ -43,7 +64,7 @@ export class DirSync {
     this.waiting = [];
     this.running = true;
     this.syncs++;
-    void fsyncDir(this.dir)
+    void this.syncOnce()
       .then(
         () => {
           for (const w of batch) w.resolve();
@@ -56,14 +77,5 @@ export class DirSync {
         this.running = false;
         this.kick();
       });
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await open(dir, "r");
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
   }
 }

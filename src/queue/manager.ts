@@ -114,6 +114,7 @@ export function createQueueManager(o: QueueManagerOptions): QueueManager {
       timetable.cancel();
       scheduler.stop();
       await ctx.whenIdle();
+      await spool.close();
       log.major("queue manager stopped", { messages: entries.byId.size });
     },
 

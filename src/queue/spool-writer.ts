@@ -2,8 +2,7 @@
 // coalescing buffer (few large writes, no per-chunk fsync); commit appends the envelope and
 // trailer, fdatasyncs, renames into active/ (the ready mark, set last) and waits for the group
 // directory fsync. Calls are serialised, so callers may fire writes without awaiting each one.
-import { rename, unlink } from "node:fs/promises";
-import type { FileHandle } from "node:fs/promises";
+import { closeFd, fdatasyncFd, renamePath, unlinkPath, writevAll } from "../store/fs-calls.js";
 import type { Envelope } from "./envelope.js";
 import type { SpoolWriter } from "./types.js";
 import type { DirSync } from "./dir-sync.js";
@@ -31,7 +30,8 @@ export class FileSpoolWriter implements SpoolWriter {
   private phase: Phase = "writing";
 
   constructor(
-    private readonly h: FileHandle,
+    /** The open temporary file; closed by commit or abort. */
+    private readonly fd: number,
     private readonly paths: WriterPaths,
     private readonly activeSync: DirSync,
     /** inMemory: the whole body when it never left the coalescing buffer (a small message). */
@@ -58,10 +58,10 @@ export class FileSpoolWriter implements SpoolWriter {
       const inMemory =
         this.written === 0 && this.buf !== null ? Buffer.from(this.buf.subarray(0, this.used)) : null;
       await this.flush([encodeTail(envelope, body)]);
-      await this.h.datasync();
+      await fdatasyncFd(this.fd);
       this.phase = "closed";
-      await this.h.close();
-      await rename(this.paths.tmp, this.paths.active);
+      await closeFd(this.fd);
+      await renamePath(this.paths.tmp, this.paths.active);
       this.phase = "renamed";
       await this.activeSync.sync();
       this.phase = "committed";
@@ -75,10 +75,10 @@ export class FileSpoolWriter implements SpoolWriter {
     const phase = this.phase;
     if (phase === "committed" || phase === "aborted") return;
     this.phase = "aborted";
-    if (phase === "writing") await this.h.close().catch(() => undefined);
+    if (phase === "writing") await closeFd(this.fd).catch(() => undefined);
     // After the rename the file is in active/ but its commit failed: the client will be told to
     // retry, so keeping it would deliver the message twice.
-    await unlink(phase === "renamed" ? this.paths.active : this.paths.tmp).catch(() => undefined);
+    await unlinkPath(phase === "renamed" ? this.paths.active : this.paths.tmp).catch(() => undefined);
   }
 
   private buffer(): Buffer {
@@ -114,32 +114,13 @@ export class FileSpoolWriter implements SpoolWriter {
     this.used += chunk.length;
   }
 
-  /** Write the coalescing buffer followed by `more`, in one writev where possible. */
+  /** Write the coalescing buffer followed by `more`, in one writev. */
   private async flush(more: Buffer[]): Promise<void> {
     const bufs = this.used > 0 && this.buf !== null ? [this.buf.subarray(0, this.used), ...more] : more;
     let total = 0;
     for (const b of bufs) total += b.length;
-    let done = 0;
-    while (done < total) {
-      const { bytesWritten } = await this.h.writev(skip(bufs, done));
-      if (bytesWritten <= 0) throw new Error("short write to queue file");
-      done += bytesWritten;
-    }
+    if (total > 0) await writevAll(this.fd, bufs);
     this.written += total;
     this.used = 0;
   }
-}
-
-function skip(bufs: Buffer[], n: number): Buffer[] {
-  if (n === 0) return bufs;
-  const out: Buffer[] = [];
-  for (const b of bufs) {
-    if (n >= b.length) {
-      n -= b.length;
-      continue;
-    }
-    out.push(n > 0 ? b.subarray(n) : b);
-    n = 0;
-  }
-  return out;
 }

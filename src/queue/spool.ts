@@ -17,6 +17,7 @@ import { DirSync } from "./dir-sync.js";
 import { QUEUE_ID } from "./ids.js";
 import { decodeTrailer, parseEnvelope, TRAILER_SIZE } from "./queue-file.js";
 import { FileSpoolWriter } from "./spool-writer.js";
+import { openFd, unlinkPath } from "../store/fs-calls.js";
 import { freshStates, parseState } from "./state-file.js";
 
 export interface SpoolStats {
@@ -212,8 +213,8 @@ export function createSpool(dir: string, log: Log): FileSpool {
     async begin(id): Promise<SpoolWriter> {
       checkId(id);
       const tmp = join(tmpDir, id);
-      const h = await open(tmp, "wx", 0o600);
-      return new FileSpoolWriter(h, { tmp, active: join(activeDir, id) }, activeSync, (len, inMemory) => {
+      const fd = await openFd(tmp, "wx", 0o600);
+      return new FileSpoolWriter(fd, { tmp, active: join(activeDir, id) }, activeSync, (len, inMemory) => {
         bodies.set(id, len);
         if (inMemory !== null && recentBytes + inMemory.length <= RECENT_BUDGET) {
           recent.set(id, inMemory);
@@ -262,10 +263,14 @@ export function createSpool(dir: string, log: Log): FileSpool {
       // Message file first: a crash between the two leaves an orphan state file (cleaned at open),
       // never a message whose state says nothing was delivered. No directory fsync: if a crash
       // undoes the unlink the message is delivered twice, which at-least-once delivery allows.
-      await unlink(join(activeDir, id)).catch((e: unknown) => {
+      await unlinkPath(join(activeDir, id)).catch((e: unknown) => {
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
       });
-      if (withState.delete(id)) await quiet(unlink(join(stateDir, `${id}.json`)));
+      if (withState.delete(id)) await quiet(unlinkPath(join(stateDir, `${id}.json`)));
+    },
+
+    async close() {
+      await Promise.all([activeSync.close(), stateSync.close()]);
     },
 
     stats: () => ({

@@ -38,6 +38,8 @@ export interface Spool {
   saveState(id: string, state: MessageState, recipients: readonly RecipientState[]): Promise<void>;
   /** Remove the message and its state; the message has left the queue. */
   remove(id: string): Promise<void>;
+  /** Release what the spool holds open (directory descriptors); called when the queue stops. */
+  close(): Promise<void>;
 }
 
 export interface SpoolWriter {

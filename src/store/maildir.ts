@@ -8,10 +8,11 @@
 // Folder names come from addresses the directory validated; they are checked again here (no
 // separators, no dot names) so no input can escape the root.
 import { hostname as osHostname } from "node:os";
-import { mkdir, open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import type { Log } from "../log/logger.js";
+import { closeFd, fsyncDir, fsyncFd, openFd, renamePath, unlinkPath, writevAll } from "./fs-calls.js";
 
 export interface StoredFile {
   /** Bytes written (prepended lines included). */
@@ -49,8 +50,6 @@ export interface MaildirOptions {
   readonly now?: () => number;
 }
 
-const heldTotal = (bufs: readonly Buffer[]): number => bufs.reduce((n, b) => n + b.length, 0);
-
 const DIR_MODE = 0o700;
 /** Bytes held in memory before the file is opened: a typical message is written in one writev. */
 const IN_MEMORY = 128 * 1024;
@@ -66,15 +65,6 @@ function safeName(name: string, what: string): string {
 
 // Maildir spec: "/" and ":" in the host name are written as \057 and \072.
 const encodeHost = (h: string): string => h.replace(/\//g, "\\057").replace(/:/g, "\\072");
-
-async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /**
  * fsync a directory for every caller, sharing syscalls: a caller that arrives while an fsync is
@@ -159,51 +149,41 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
   const writer = (box: string): MaildirWriter => {
     const base = uniqueName();
     const tmpPath = join(box, "tmp", base);
-    let fh: FileHandle | null = null;
+    let fd: number | null = null;
     let opened = false;
     let held: Buffer[] = [];
     let heldBytes = 0;
     let size = 0;
     let done = false;
 
-    const writeAll = async (bufs: Buffer[]): Promise<void> => {
-      const { bytesWritten } = await fh!.writev(bufs);
-      if (bytesWritten === heldTotal(bufs)) return;
-      // A short writev on a regular file is rare (a full disk errors instead): finish plainly.
-      const rest = Buffer.concat(bufs).subarray(bytesWritten);
-      for (let off = 0; off < rest.length;) {
-        const r = await fh!.write(rest, off, rest.length - off);
-        if (r.bytesWritten <= 0) throw new Error("short write to mailbox file");
-        off += r.bytesWritten;
-      }
-    };
-    const openTmp = async (): Promise<FileHandle> => {
+    const openTmp = async (): Promise<number> => {
       try {
-        return await open(tmpPath, "wx", FILE_MODE);
+        return await openFd(tmpPath, "wx", FILE_MODE);
       } catch (e) {
         // The folder was removed behind our back after we cached it: recreate it once.
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
         ready.delete(box);
         await ensure(box);
-        return open(tmpPath, "wx", FILE_MODE);
+        return openFd(tmpPath, "wx", FILE_MODE);
       }
     };
-    const spill = async (): Promise<void> => {
+    const spill = async (): Promise<number> => {
       if (!opened) {
         opened = true;
-        fh = await openTmp();
+        fd = await openTmp();
       }
       const bufs = held;
       held = [];
       heldBytes = 0;
-      if (bufs.length > 0) await writeAll(bufs);
+      if (bufs.length > 0) await writevAll(fd!, bufs);
+      return fd!;
     };
     const cleanup = async (): Promise<void> => {
       done = true;
       held = [];
-      if (fh !== null) await fh.close().catch(() => undefined);
-      fh = null;
-      if (opened) await unlink(tmpPath).catch(() => undefined);
+      if (fd !== null) await closeFd(fd).catch(() => undefined);
+      fd = null;
+      if (opened) await unlinkPath(tmpPath).catch(() => undefined);
     };
 
     return {
@@ -219,16 +199,16 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
         // S=<size> lets readers (Dovecot) know the size without a stat.
         const newPath = join(box, "new", `${base},S=${size}`);
         try {
-          await spill();
-          await fh!.sync();
-          await fh!.close();
-          fh = null;
-          await rename(tmpPath, newPath).catch(async (e: unknown) => {
+          const f = await spill();
+          await fsyncFd(f);
+          fd = null;
+          await closeFd(f);
+          await renamePath(tmpPath, newPath).catch(async (e: unknown) => {
             // new/ was removed behind our back after we cached the folder: recreate it once.
             if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
             ready.delete(box);
             await ensure(box);
-            await rename(tmpPath, newPath);
+            await renamePath(tmpPath, newPath);
           });
         } catch (e) {
           await cleanup();
@@ -239,7 +219,7 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
           await syncDir(join(box, "new"));
         } catch (e) {
           // Not known durable: take it back out so a retry cannot make a second copy.
-          await unlink(newPath).catch(() => undefined);
+          await unlinkPath(newPath).catch(() => undefined);
           throw e;
         }
         return { size, path: newPath };

@@ -15,9 +15,11 @@ export function transactionOutcomes(res: TransactionResult, relay: string): Outc
     if (r === null) return deferred(broken, relay, "message");
     const rcptFailure = verdict(r, relay, "recipient");
     if (rcptFailure !== null) return rcptFailure;
-    if (res.data === null) return deferred(broken, relay, "message");
-    if (res.data.code !== 354)
-      return verdict(res.data, relay, "message") ?? deferred(unexpected(res.data), relay, "message");
+    if (!res.chunked) {
+      if (res.data === null) return deferred(broken, relay, "message");
+      if (res.data.code !== 354)
+        return verdict(res.data, relay, "message") ?? deferred(unexpected(res.data), relay, "message");
+    }
     if (res.final === null) return deferred(broken, relay, "message");
     return verdict(res.final, relay, "message") ?? delivered(res.final, relay);
   });

@@ -13,6 +13,8 @@ export interface Extensions {
   readonly dsn: boolean;
   readonly starttls: boolean;
   readonly chunking: boolean;
+  /** RFC 3030 BINARYMIME (only usable with BDAT). */
+  readonly binaryMime: boolean;
   readonly enhancedStatusCodes: boolean;
 }
 
@@ -26,6 +28,7 @@ export const NO_EXTENSIONS: Extensions = {
   dsn: false,
   starttls: false,
   chunking: false,
+  binaryMime: false,
   enhancedStatusCodes: false,
 };
 
@@ -51,6 +54,7 @@ export function parseExtensions(ehlo: Reply): Extensions {
     dsn: seen.has("DSN"),
     starttls: seen.has("STARTTLS"),
     chunking: seen.has("CHUNKING"),
+    binaryMime: seen.has("BINARYMIME"),
     enhancedStatusCodes: seen.has("ENHANCEDSTATUSCODES"),
   };
 }

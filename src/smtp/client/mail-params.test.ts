@@ -34,6 +34,7 @@ test("EHLO keywords become extensions", () => {
     dsn: true,
     starttls: true,
     chunking: true,
+    binaryMime: false,
     enhancedStatusCodes: true,
   });
   assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nsize" }).size, 0);
@@ -63,6 +64,14 @@ test("MAIL and RCPT carry only parameters the server announced", () => {
     ),
     true,
   );
+});
+
+test("BODY=BINARYMIME only over BDAT to a server that offers it; else 8BITMIME", () => {
+  const binary = { ...env, body: "BINARYMIME" as const };
+  const withBinary: Extensions = { ...ALL, binaryMime: true };
+  assert.match(mailCommand(binary, withBinary, true), / BODY=BINARYMIME /);
+  assert.match(mailCommand(binary, withBinary, false), / BODY=8BITMIME /);
+  assert.match(mailCommand(binary, ALL, true), / BODY=8BITMIME /);
 });
 
 test("SMTPUTF8 without server support and oversize messages are permanent problems", () => {

@@ -6,13 +6,16 @@ import type { OutboundMessage, OutboundRecipient } from "./message.js";
 import type { Extensions } from "./extensions.js";
 import { xtextEncode } from "./xtext.js";
 
-export function mailCommand(env: OutboundMessage, ext: Extensions): string {
+/** `chunked`: the body goes with BDAT, so BINARYMIME can be declared (RFC 3030 §3). */
+export function mailCommand(env: OutboundMessage, ext: Extensions, chunked = false): string {
   let line = `MAIL FROM:<${env.returnPath}>`;
   if (ext.size !== null) line += ` SIZE=${env.size}`;
   // Without 8BITMIME the message goes as it is, as Postfix does by default: downgrading to
   // quoted-printable would rewrite MIME structure, and nearly every server accepts 8-bit data.
-  // BINARYMIME needs BDAT, which this client does not speak; it is sent as 8BITMIME.
-  if (env.body !== "7BIT" && ext.eightBitMime) line += " BODY=8BITMIME";
+  // BINARYMIME is declared only over BDAT to a server that offers it; otherwise it goes labelled
+  // 8BITMIME, as before.
+  if (env.body === "BINARYMIME" && chunked && ext.binaryMime) line += " BODY=BINARYMIME";
+  else if (env.body !== "7BIT" && ext.eightBitMime) line += " BODY=8BITMIME";
   if (env.smtputf8 && ext.smtputf8) line += " SMTPUTF8";
   if (ext.dsn) {
     if (env.ret !== null) line += ` RET=${env.ret}`;

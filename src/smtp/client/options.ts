@@ -10,6 +10,8 @@ export interface ClientOptions {
   readonly commandTimeoutMs: number;
   /** For the reply after end of data (RFC 5321 §4.5.3.2.6). */
   readonly dataTimeoutMs: number;
+  /** Send the message with BDAT (RFC 3030) when the server offers CHUNKING and PIPELINING. */
+  readonly chunking: boolean;
 }
 
 export function clientOptions(settings: Settings, hostname: string): ClientOptions {
@@ -20,5 +22,6 @@ export function clientOptions(settings: Settings, hostname: string): ClientOptio
     connectTimeoutMs: o.connectTimeoutSeconds * 1000,
     commandTimeoutMs: o.commandTimeoutSeconds * 1000,
     dataTimeoutMs: o.dataTimeoutSeconds * 1000,
+    chunking: o.chunking,
   };
 }
