@@ -46,7 +46,13 @@ export async function makeDirectoryTemplate(dir: string, mailboxes: number): Pro
 }
 
 export async function startMailyard(
-  o: MtaOptions & { template: string | null; bin: string; profileDir?: string | null },
+  o: MtaOptions & {
+    template: string | null;
+    bin: string;
+    profileDir?: string | null;
+    /** Extra KEY=VALUE settings, after (so over) the harness's own. */
+    sets?: readonly string[];
+  },
 ): Promise<Mta> {
   if (o.template !== null) {
     for (const f of await readdir(o.template)) {
@@ -68,7 +74,13 @@ export async function startMailyard(
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MAILYARD_")));
   // A profile is written when the process exits on SIGTERM (stop() below waits for that).
   const prof = o.profileDir ? ["--cpu-prof", "--cpu-prof-dir", o.profileDir] : [];
-  const args = [...prof, o.bin, "start", ...Object.entries(sets).flatMap(([k, v]) => ["--set", `${k}=${v}`])];
+  const args = [
+    ...prof,
+    o.bin,
+    "start",
+    ...Object.entries(sets).flatMap(([k, v]) => ["--set", `${k}=${v}`]),
+    ...(o.sets ?? []).flatMap((kv) => ["--set", kv]),
+  ];
   const child = spawn(process.execPath, args, { cwd: o.dir, env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

@@ -63,6 +63,8 @@ export interface RunContext {
   readonly mailyardBin: string;
   /** Write a V8 CPU profile of every Mailyard run here (--cpu-prof), or null. */
   readonly profileDir: string | null;
+  /** Extra `--set KEY=VALUE` for every Mailyard run (after the harness's own). */
+  readonly mailyardSets: readonly string[];
   readonly loadTimeoutMs: number;
   readonly deliveryTimeoutMs: number;
 }
@@ -71,7 +73,13 @@ async function start(name: MtaName, ctx: RunContext): Promise<Mta> {
   const dir = await mkdtemp(join(ctx.baseDir, `${name}-`));
   const o = { dir, sinkPort: ctx.sink.port, mailboxes: MAILBOXES };
   return name === "mailyard"
-    ? startMailyard({ ...o, template: ctx.template, bin: ctx.mailyardBin, profileDir: ctx.profileDir })
+    ? startMailyard({
+        ...o,
+        template: ctx.template,
+        bin: ctx.mailyardBin,
+        profileDir: ctx.profileDir,
+        sets: ctx.mailyardSets,
+      })
     : startPostfix(o);
 }
 

@@ -21,7 +21,9 @@ const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME].
   --json FILE      also write every run and the medians as JSON
   --markdown FILE  also write the machine and the tables as Markdown (for docs/BENCHMARKS.md)
   --dir DIR        where the temporary spools go (default ${tmpdir()}); its filesystem matters (fsync)
-  --profile DIR    run Mailyard under node --cpu-prof and keep one .cpuprofile per run in DIR`;
+  --profile DIR    run Mailyard under node --cpu-prof and keep one .cpuprofile per run in DIR
+  --set KEY=VALUE  a Mailyard setting for every Mailyard run (repeatable), e.g. to measure an
+                   optimisation off: --set local.deliverOnReceipt=false`;
 
 interface Options {
   readonly rounds: number;
@@ -31,6 +33,7 @@ interface Options {
   readonly markdown: string | null;
   readonly dir: string;
   readonly profile: string | null;
+  readonly sets: readonly string[];
 }
 
 function options(argv: string[]): Options {
@@ -44,6 +47,7 @@ function options(argv: string[]): Options {
       markdown: { type: "string" },
       dir: { type: "string" },
       profile: { type: "string" },
+      set: { type: "string", multiple: true },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -68,6 +72,10 @@ function options(argv: string[]): Options {
     markdown: values.markdown === undefined ? null : resolve(values.markdown),
     dir: resolve(values.dir ?? tmpdir()),
     profile: values.profile === undefined ? null : resolve(values.profile),
+    sets: (values.set ?? []).map((kv) => {
+      if (!/^[A-Za-z0-9.]+=/.test(kv)) throw new Error(`--set needs KEY=VALUE, got ${JSON.stringify(kv)}`);
+      return kv;
+    }),
   };
 }
 
@@ -103,6 +111,7 @@ async function main(): Promise<number> {
   const ctx = {
     baseDir: base,
     profileDir: o.profile,
+    mailyardSets: o.sets,
     sink,
     template,
     mailyardBin,

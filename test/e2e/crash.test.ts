@@ -99,6 +99,14 @@ test("kill -9 during load: every message that got a 250 is delivered after resta
   const got = await delivered();
   const lost = result.acked.filter((tag) => !got.has(tag));
   assert.deepEqual(lost, []);
+  // Local mail is stored at receipt: whatever the kill cut off left no partial message in new/
+  // (each file is as long as its S= says, and whole); an unfinished one can only be in tmp/.
+  const box = join(dataDir, "mail", "example.test", "u");
+  for (const name of await readdir(join(box, "new"))) {
+    const text = await readFile(join(box, "new", name));
+    assert.equal(text.length, Number(/,S=(\d+)/.exec(name)?.[1]), `size of ${name}`);
+    assert.match(text.toString("latin1"), /Subject: load-\d+\r\n[\s\S]*\r\n$/);
+  }
 });
 
 test("Postfix smtp-source sends through Mailyard to smtp-sink: every message arrives", async (t) => {
