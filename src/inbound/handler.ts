@@ -136,7 +136,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     tx: Transaction,
     direct: ReceiptSink,
     arrival: number,
-  ): Promise<MessageSink> => {
+  ): Promise<MessageSink | Reply> => {
     let size = 0;
     const write = (chunk: Buffer): Promise<void> => {
       size += chunk.length;
@@ -152,8 +152,9 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     try {
       await write(header);
     } catch (e) {
+      o.log.with(s.id, s.remote.address).failure("mailbox write failed", { error: String(e) });
       await direct.abort();
-      throw e;
+      return REPLIES.mailboxWriteFailed;
     }
     return {
       write,
