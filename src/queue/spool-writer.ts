@@ -8,6 +8,8 @@ import type { SpoolWriter } from "./types.js";
 import type { DirSync } from "./dir-sync.js";
 import { encodeTail } from "./queue-file.js";
 
+/** Bodies up to this size are kept (as the chunks received, not copied) for the first delivery. */
+const KEEP_BYTES = 1024 * 1024;
 /** Chunks smaller than this are copied into the coalescing buffer; larger ones go straight out. */
 const COALESCE_BYTES = 64 * 1024;
 const DIRECT_BYTES = 16 * 1024;
@@ -28,19 +30,30 @@ export class FileSpoolWriter implements SpoolWriter {
   private tail: Promise<void> = Promise.resolve();
   private failed: Error | null = null;
   private phase: Phase = "writing";
+  /** References to every chunk written while the body stays within KEEP_BYTES, else null. */
+  private kept: Buffer[] | null = [];
+  private keptBytes = 0;
 
   constructor(
     /** The open temporary file; closed by commit or abort. */
     private readonly fd: number,
     private readonly paths: WriterPaths,
     private readonly activeSync: DirSync,
-    /** inMemory: the whole body when it never left the coalescing buffer (a small message). */
-    private readonly onCommitted: (bodyLength: number, inMemory: Buffer | null) => void,
+    /** inMemory: the body's chunks when it is at most KEEP_BYTES long, else null. */
+    private readonly onCommitted: (bodyLength: number, inMemory: readonly Buffer[] | null) => void,
   ) {}
 
   write(chunk: Buffer): Promise<void> {
     if (this.phase !== "writing") return Promise.reject(new Error(`spool writer is ${this.phase}`));
     if (this.failed !== null) return Promise.reject(this.failed);
+    // Received chunks are not reused by their producer (the SMTP engine hands out fresh buffers
+    // or views of socket reads), so keeping references is safe; the coalescing buffer is reused
+    // and never kept.
+    if (this.kept !== null) {
+      this.keptBytes += chunk.length;
+      if (this.keptBytes <= KEEP_BYTES) this.kept.push(chunk);
+      else this.kept = null;
+    }
     // Fast path: nothing on its way to disk and the chunk fits: copy and return at once.
     if (this.pending === 0 && chunk.length < DIRECT_BYTES && this.used + chunk.length <= COALESCE_BYTES) {
       this.buffer().set(chunk, this.used);
@@ -54,9 +67,8 @@ export class FileSpoolWriter implements SpoolWriter {
     return this.serial(async () => {
       if (this.phase !== "writing") throw new Error(`spool writer is ${this.phase}`);
       const body = this.written + this.used;
-      // A copy of exactly the body: a view would keep the whole coalescing buffer alive.
-      const inMemory =
-        this.written === 0 && this.buf !== null ? Buffer.from(this.buf.subarray(0, this.used)) : null;
+      const inMemory = this.kept;
+      this.kept = null;
       await this.flush([encodeTail(envelope, body)]);
       await fdatasyncFd(this.fd);
       this.phase = "closed";

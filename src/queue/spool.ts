@@ -43,7 +43,7 @@ const quiet = (p: Promise<unknown>): Promise<void> =>
     () => undefined,
   );
 
-/** Memory for recently received small message bodies (see `recent` below). */
+/** Memory for recently received message bodies (see `recent` below). */
 const RECENT_BUDGET = 32 * 1024 * 1024;
 
 export function createSpool(dir: string, log: Log): FileSpool {
@@ -56,16 +56,17 @@ export function createSpool(dir: string, log: Log): FileSpool {
   /** Body length of every committed message: what body() may read. */
   const bodies = new Map<string, number>();
   const saves = new Map<string, SaveSlot>();
-  // Small messages just received, kept in memory for their first delivery attempt: most are
-  // delivered at once, and reading them back from disk cost an open, a read and a close each
-  // (measured in docs/BENCHMARKS.md). Bounded; a message that has to wait is dropped from it.
-  const recent = new Map<string, Buffer>();
+  // Messages just received (up to 1 MB, as the chunks received), kept in memory for their first
+  // delivery attempt: most are delivered at once, and reading them back from disk cost an open,
+  // reads and a close each (measured in docs/BENCHMARKS.md). Bounded; a message that has to
+  // wait is dropped from it.
+  const recent = new Map<string, { chunks: readonly Buffer[]; bytes: number }>();
   let recentBytes = 0;
   const forget = (id: string): void => {
     const b = recent.get(id);
     if (b === undefined) return;
     recent.delete(id);
-    recentBytes -= b.length;
+    recentBytes -= b.bytes;
   };
   /** Messages with a state file: most are delivered at once and never get one (no unlink needed). */
   const withState = new Set<string>();
@@ -216,9 +217,9 @@ export function createSpool(dir: string, log: Log): FileSpool {
       const fd = await openFd(tmp, "wx", 0o600);
       return new FileSpoolWriter(fd, { tmp, active: join(activeDir, id) }, activeSync, (len, inMemory) => {
         bodies.set(id, len);
-        if (inMemory !== null && recentBytes + inMemory.length <= RECENT_BUDGET) {
-          recent.set(id, inMemory);
-          recentBytes += inMemory.length;
+        if (inMemory !== null && recentBytes + len <= RECENT_BUDGET) {
+          recent.set(id, { chunks: inMemory, bytes: len });
+          recentBytes += len;
         }
       });
     },
@@ -233,7 +234,7 @@ export function createSpool(dir: string, log: Log): FileSpool {
       }
       if (len === 0) return Readable.from([]);
       const mem = recent.get(id);
-      if (mem !== undefined) return Readable.from([mem]);
+      if (mem !== undefined) return Readable.from(mem.chunks, { objectMode: false });
       return createReadStream(join(activeDir, id), { start: 0, end: len - 1, highWaterMark: 256 * 1024 });
     },
 

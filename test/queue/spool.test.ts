@@ -262,3 +262,24 @@ void test("a small message is read back from memory until it has to wait; then f
   await spool.saveState(e.id, "active", []);
   assert.deepEqual(await collect(spool.body(e.id)), Buffer.alloc(Buffer.concat(parts).length, 0x21));
 });
+
+void test("bodies up to 1 MB are read back from memory as received; larger ones from their file", async (t) => {
+  const dir = await tempDir(t);
+  const spool = createSpool(dir, memoryLogSink().for("QUEUE"));
+  await spool.open();
+  const damaged = async (id: string, length: number): Promise<void> => {
+    const file = join(dir, "active", id);
+    const onDisk = await readFile(file);
+    await writeFile(file, Buffer.concat([Buffer.alloc(length, 0x21), onDisk.subarray(length)]));
+  };
+  // 300 KB in pieces bigger than the coalescing buffer: written straight out, still kept.
+  const mid = [Buffer.alloc(100_000, "a"), Buffer.alloc(100_000, "b"), Buffer.alloc(100_000, "c")];
+  const m = await store(spool, "0000000000AAD1", mid);
+  await damaged(m.id, 300_000);
+  assert.deepEqual(await collect(spool.body(m.id)), Buffer.concat(mid));
+  // Past 1 MB nothing is kept: the body comes from the file.
+  const big = [Buffer.alloc(600_000, "d"), Buffer.alloc(600_000, "e")];
+  const b = await store(spool, "0000000000AAD2", big);
+  await damaged(b.id, 1_200_000);
+  assert.deepEqual(await collect(spool.body(b.id)), Buffer.alloc(1_200_000, 0x21));
+});

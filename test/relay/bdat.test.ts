@@ -61,14 +61,19 @@ test("BDAT: commands and body in one write, dots untouched, byte-exact arrival",
   assert.ok(sent.includes(`BDAT ${n} LAST\r\n${DOTTED}`), "the body follows unstuffed");
 });
 
-test("BDAT: a body in several chunks goes as several BDATs, the last one LAST", async (t) => {
+test("BDAT: chunks are grouped up to 256 KB per command, the last one LAST, however the body is cut", async (t) => {
   const { relay, server, tap } = await rig(t);
-  const parts = [Buffer.alloc(70_000, "a"), Buffer.from("\r\n.\r\nmiddle\r\n"), Buffer.alloc(130_000, "b")];
+  const parts = [Buffer.alloc(200_000, "a"), Buffer.from("\r\n.\r\nmiddle\r\n"), Buffer.alloc(130_000, "b")];
   const out = await relay.deliver(job({ rcpts: ["a@example.test"], body: parts }));
   assert.deepEqual(kinds(out), ["delivered:250:2.0.0"]);
   assert.ok(server.handler.messages[0]?.data.equals(Buffer.concat(parts)), "arrived byte-exact");
+  const tiny = [...Buffer.from(DOTTED)].map((byte) => Buffer.from([byte]));
+  assert.deepEqual(kinds(await relay.deliver(job({ rcpts: ["a@example.test"], body: tiny }))), [
+    "delivered:250:2.0.0",
+  ]);
+  assert.equal(server.handler.messages[1]?.data.toString(), DOTTED);
   const bdats = [...tap.sent().matchAll(/BDAT (\d+)( LAST)?\r\n/g)].map((m) => `${m[1]}${m[2] ?? ""}`);
-  assert.deepEqual(bdats, ["70000", "13", "130000 LAST"]);
+  assert.deepEqual(bdats, ["200013", "130000 LAST", `${DOTTED.length} LAST`]);
 });
 
 test("BDAT: refused recipients, a refused last chunk, and a reused connection afterwards", async (t) => {

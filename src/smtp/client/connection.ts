@@ -13,6 +13,8 @@ import { SmtpClientError, asClientError } from "./errors.js";
 import { NO_EXTENSIONS, type Extensions } from "./extensions.js";
 import { ReplyParser } from "./reply-parser.js";
 
+/** Most bytes sent under one BDAT command; finer body chunks are grouped up to it. */
+const BDAT_BYTES = 256 * 1024;
 /** A pipelined transaction has one reply per command; more than this unread is a flood. */
 const MAX_QUEUED_REPLIES = 10_000;
 
@@ -105,26 +107,44 @@ export class SmtpConnection {
   }
 
   /**
-   * RFC 3030 BDAT: `head` (the pipelined MAIL and RCPT commands), then every chunk of the body as
-   * "BDAT <size>" with its exact bytes, the last one marked LAST (one chunk of read-ahead tells
-   * which is last), all corked so a small message leaves in one write. Returns how many BDAT
-   * commands were sent: the server answers each. Nothing is dot-stuffed; sizes are the bytes
-   * actually read, so a body of any length is framed right.
+   * RFC 3030 BDAT: `head` (the pipelined MAIL and RCPT commands), then the body as "BDAT <size>"
+   * commands each followed by exactly its bytes, the last one marked LAST, all corked so a small
+   * message leaves in one write. Chunks read from the body are grouped up to BDAT_BYTES per
+   * command (however finely the body stream is cut) and one group is read ahead to tell which is
+   * last. Sizes are the bytes actually read, so any body is framed right; nothing is
+   * dot-stuffed. Returns how many BDAT commands were sent: the server answers each.
    */
   async writeChunked(head: string, body: Readable, timeoutMs: number): Promise<number> {
     const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
     const sock = this.socket;
     let sent = 0;
+    let pending: Buffer | null = null;
+    /** The next group of chunks, null when the body has ended. */
+    const group = async (): Promise<{ bufs: Buffer[]; bytes: number } | null> => {
+      const bufs: Buffer[] = [];
+      let bytes = 0;
+      for (;;) {
+        const c = pending ?? (await this.nextChunk(it));
+        pending = null;
+        if (c === null) break;
+        if (bytes > 0 && bytes + c.length > BDAT_BYTES) {
+          pending = c;
+          break;
+        }
+        bufs.push(c);
+        bytes += c.length;
+      }
+      return bufs.length === 0 ? null : { bufs, bytes };
+    };
     sock.cork();
     try {
-      let cur = await this.nextChunk(it);
+      let cur = await group();
       sock.write(head);
       for (;;) {
-        const ahead = cur === null ? null : await this.nextChunk(it);
+        const ahead = cur === null ? null : await group();
         const last = ahead === null;
-        const bytes = cur ?? Buffer.alloc(0);
-        sock.write(`BDAT ${bytes.length}${last ? " LAST" : ""}\r\n`);
-        if (bytes.length > 0) sock.write(bytes);
+        sock.write(`BDAT ${cur?.bytes ?? 0}${last ? " LAST" : ""}\r\n`);
+        for (const b of cur?.bufs ?? []) sock.write(b);
         sent++;
         if (last) break;
         cur = ahead;
