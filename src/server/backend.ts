@@ -3,29 +3,34 @@
 // for the accounts it stores over the delivery channel (authenticated LMTP), storing before it
 // answers and never enqueueing. Its own queue (mail received or generated here) delivers local
 // accounts it stores into its Maildir, others over the channel to their backend, and remote mail
-// by relay; with smtp.forwardTo "*" relaying goes to a live frontend.
+// by relay; with smtp.forwardTo "*" relaying goes to a live frontend. In a dynamic cluster an
+// account is stored only under its ownership lease (leases.ts), taken at the first message.
 //
 // Trust: both listeners admit only members proving the cluster secret; what they send is still
 // checked (an address this backend does not store is refused, temporarily, at RCPT).
 import { createChannelServer, type ChannelServer } from "../channel/server.js";
+import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
+import { createLeasedMailbox } from "../delivery/leased.js";
 import { createLocalChannel } from "../delivery/local.js";
 import { createPlacedLocalChannel } from "../delivery/placed.js";
 import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
 import { mailRoot } from "../config/paths.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES, type Reply } from "../proto/reply.js";
+import { REPLIES, reply, type Reply } from "../proto/reply.js";
 import { createMaildirStore } from "../store/maildir.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 
+/** A dynamic cluster's account lease is given back after this long without mail for it. */
+const ACCOUNT_IDLE_MS = 60_000;
 /** Room over smtp.maxMessageSize for the trace headers a frontend adds before handing over. */
 const HEADER_ALLOWANCE = 64 * 1024;
 
 export function startBackendRole(ctx: RoleContext): RoleParts {
   const { settings, world, log, directory, placement } = ctx;
   const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"));
-  const mailbox = createLocalChannel({
+  const maildir = createLocalChannel({
     directory,
     store,
     settings,
@@ -33,6 +38,19 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
     log: log.for("LOCAL"),
     hostname: settings.hostname,
   });
+  // Dynamic clusters: an account is written by one backend at a time, the lease holder.
+  const keeper: LeaseKeeper | null =
+    settings.cluster.kind === "dynamic"
+      ? createLeaseKeeper({
+          state: ctx.state,
+          nodeId: settings.node.id,
+          clock: world.clock,
+          leaseMs: settings.cluster.leaseSeconds * 1000,
+          idleMs: ACCOUNT_IDLE_MS,
+          log: log.for("CLUSTER"),
+        })
+      : null;
+  const mailbox = keeper === null ? maildir : createLeasedMailbox({ keeper, mailbox: maildir });
   let turn = 0;
   const relay = createRelayChannel({
     settings,
@@ -76,6 +94,10 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
       });
       return REPLIES.notHostedHere;
     }
+    if (keeper !== null) {
+      const held = await keeper.open(address);
+      if (!held.ok) return reply(450, "4.3.0", `${held.reason}, try again later`);
+    }
     return null;
   };
   let server: ChannelServer | null = null;
@@ -106,6 +128,9 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
       return server.listen(at.host, at.port);
     },
     closeListeners: () => server?.close() ?? Promise.resolve(),
-    close: () => relay.close(),
+    async close() {
+      await relay.close();
+      await keeper?.stop();
+    },
   };
 }

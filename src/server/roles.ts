@@ -9,7 +9,7 @@
 // inbound policy of a frontend sees no backend and answers 4xx.
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
+import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
 import { isWireNodeId } from "../channel/auth.js";
 import { createChannelClient, type ChannelTarget } from "../channel/client.js";
@@ -18,7 +18,7 @@ import { startMembership, type Membership } from "../cluster/membership.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
 import { checkSecret } from "../cluster/secret.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
-import type { Role } from "../cluster/state.js";
+import type { ClusterState, Role } from "../cluster/state.js";
 import { statePath } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
 import { expandRecipient } from "../directory/expand.js";
@@ -36,7 +36,7 @@ import { cryptoRandom } from "../world/random.js";
 import { systemResolver } from "../world/resolver.js";
 import { startBackendRole } from "./backend.js";
 import { startFrontendRole } from "./frontend.js";
-import { advertised, bindSmtpListeners, type Bound } from "./listeners.js";
+import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
 import type { NodeWorld, RunningNode } from "./node.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 
@@ -96,7 +96,13 @@ export async function startClusterNode(
   // A frontend opens the directory only for the admin API (operators may manage accounts through
   // any node); its SMTP policy and deliveries ask the backends.
   const directory = openSqliteDirectory(path, clock);
-  const state = openSqliteClusterState(path, clock);
+  let state: ClusterState;
+  try {
+    state = openSqliteClusterState(path, clock);
+  } catch (e) {
+    await directory.close();
+    throw e;
+  }
 
   let membership: Membership | null = null;
   const members = { live: (r?: Role) => membership?.live(r) ?? [] };
@@ -164,98 +170,118 @@ export async function startClusterNode(
     },
   });
   queueSize = () => queue.size();
-  await queue.start();
+  let queueStarted = false;
+  let admin: AdminServer | null = null;
+  let listeners: SmtpListeners | null = null;
 
-  const channel = parts.listenChannel === undefined ? null : await parts.listenChannel();
-  const token = await loadOrCreateAdminToken(dataDir);
-  const admin = createAdminServer({
-    settings,
-    queue,
-    directory,
-    metrics,
-    log: opts.log.for("ADMIN"),
-    token,
-    health: () => ({
-      ok: membership !== null,
-      detail: {
-        queue: queue.size(),
-        role,
-        node: settings.node.id,
-        live: members.live().map((m) => m.id),
-      },
-    }),
-    ...(parts.extra !== undefined ? { extra: parts.extra } : {}),
-  });
-  const httpAt = parseHostPort(settings.http.listen);
-  const http = await admin.listen(httpAt.host, httpAt.port);
-
-  const tls = await loadOrCreateTls(settings, dataDir, sys);
-  const handler = createInboundHandler({
-    settings,
-    directory: parts.inbound,
-    queue,
-    clock,
-    log: opts.log.for("SMTPI"),
-    metrics,
-  });
-  const listeners = await bindSmtpListeners({ settings, handler, log: opts.log, clock, metrics, tls });
-
-  const first = listeners.smtp[0];
-  membership = await startMembership({
-    state,
-    self: {
-      id: settings.node.id,
-      role,
-      smtp: first === undefined ? "" : advertised(settings, first),
-      http: advertised(settings, http),
-      channel: channel === null ? null : advertised(settings, channel),
-      submitMessages: "default",
-      startedAt: clock.now(),
-    },
-    clock,
-    heartbeatMs: settings.cluster.heartbeatSeconds * 1000,
-    downAfterMs: settings.cluster.downAfterSeconds * 1000,
-    log: clusterLog,
-    queueSize: () => queue.size(),
-  });
-  const self = membership;
-  self.onChange((all) => {
-    const up = all.filter((m) => m.up).map((m) => `${m.id}(${m.role})`);
-    clusterLog.major("members changed", { up: up.join(","), known: all.length });
-  });
-  joined();
-
-  sys.major("started", {
-    node: settings.node.id,
-    role,
-    dataDir,
-    smtp: listeners.smtp.map((b) => `${b.address}:${b.port}`).join(","),
-    submission: listeners.submission.map((b) => `${b.address}:${b.port}`).join(","),
-    http: `${http.address}:${http.port}`,
-    channel: channel === null ? "" : `${channel.address}:${channel.port}`,
-  });
-
-  return {
-    role,
-    membership: self,
-    channel,
-    queue,
-    http,
-    smtp: listeners.smtp,
-    submission: listeners.submission,
-    async stop() {
-      // Leave first, so the others stop sending here while we finish; then stop taking mail,
-      // then stop delivering. The spool keeps whatever is in flight.
-      await self.stop();
-      await listeners.close();
-      await parts.closeListeners();
-      await admin.close();
-      await queue.stop();
-      await channelClient.close();
-      await parts.close();
-      await state.close();
-      await directory.close();
-      sys.major("stopped", { node: settings.node.id });
-    },
+  // Used by stop() and by a start that fails half-way, for whatever is running by then.
+  const shutdown = async (): Promise<void> => {
+    // Leave first, so the others stop sending here while we finish; then stop taking mail,
+    // then stop delivering. The spool keeps whatever is in flight.
+    await membership?.stop();
+    await listeners?.close();
+    await parts.closeListeners();
+    await admin?.close();
+    // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
+    joined();
+    if (queueStarted) await queue.stop();
+    await channelClient.close();
+    await parts.close();
+    await state.close();
+    await directory.close();
   };
+
+  try {
+    await queue.start();
+    queueStarted = true;
+
+    const channel = parts.listenChannel === undefined ? null : await parts.listenChannel();
+    const token = await loadOrCreateAdminToken(dataDir);
+    admin = createAdminServer({
+      settings,
+      queue,
+      directory,
+      metrics,
+      log: opts.log.for("ADMIN"),
+      token,
+      health: () => ({
+        ok: membership !== null,
+        detail: {
+          queue: queue.size(),
+          role,
+          node: settings.node.id,
+          live: members.live().map((m) => m.id),
+        },
+      }),
+      ...(parts.extra !== undefined ? { extra: parts.extra } : {}),
+    });
+    const httpAt = parseHostPort(settings.http.listen);
+    const http = await admin.listen(httpAt.host, httpAt.port);
+
+    const tls = await loadOrCreateTls(settings, dataDir, sys);
+    const handler = createInboundHandler({
+      settings,
+      directory: parts.inbound,
+      queue,
+      clock,
+      log: opts.log.for("SMTPI"),
+      metrics,
+    });
+    const bound = await bindSmtpListeners({ settings, handler, log: opts.log, clock, metrics, tls });
+    listeners = bound;
+
+    const first = bound.smtp[0];
+    const self = await startMembership({
+      state,
+      self: {
+        id: settings.node.id,
+        role,
+        smtp: first === undefined ? "" : advertised(settings, first),
+        http: advertised(settings, http),
+        channel: channel === null ? null : advertised(settings, channel),
+        submitMessages: "default",
+        startedAt: clock.now(),
+      },
+      clock,
+      heartbeatMs: settings.cluster.heartbeatSeconds * 1000,
+      downAfterMs: settings.cluster.downAfterSeconds * 1000,
+      log: clusterLog,
+      queueSize: () => queue.size(),
+    });
+    membership = self;
+    self.onChange((all) => {
+      const up = all.filter((m) => m.up).map((m) => `${m.id}(${m.role})`);
+      clusterLog.major("members changed", { up: up.join(","), known: all.length });
+    });
+    joined();
+
+    sys.major("started", {
+      node: settings.node.id,
+      role,
+      dataDir,
+      smtp: bound.smtp.map((b) => `${b.address}:${b.port}`).join(","),
+      submission: bound.submission.map((b) => `${b.address}:${b.port}`).join(","),
+      http: `${http.address}:${http.port}`,
+      channel: channel === null ? "" : `${channel.address}:${channel.port}`,
+    });
+
+    return {
+      role,
+      membership: self,
+      channel,
+      queue,
+      http,
+      smtp: bound.smtp,
+      submission: bound.submission,
+      async stop() {
+        await shutdown();
+        sys.major("stopped", { node: settings.node.id });
+      },
+    };
+  } catch (e) {
+    await shutdown().catch((err: unknown) =>
+      sys.failure("cleanup after a failed start failed", { error: String(err) }),
+    );
+    throw e;
+  }
 }
