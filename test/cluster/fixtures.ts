@@ -86,7 +86,8 @@ const settingsFor = (root: string, spec: NodeSpec): Settings =>
 
 export async function startCluster(t: After, specs: readonly NodeSpec[]): Promise<Cluster> {
   const root = await mkdtemp(join(tmpdir(), "mailyard-cluster-"));
-  const clock = new FakeClock();
+  // Starts at the real time, so a command reading the state file with the system clock agrees.
+  const clock = new FakeClock(Date.now());
   const directory = openSqliteDirectory(join(root, "state.db"), clock);
   const state = openSqliteClusterState(join(root, "state.db"), clock);
   const nodes = new Map<string, ClusterNode>();

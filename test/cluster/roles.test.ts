@@ -59,7 +59,7 @@ const liveIds = (c: Cluster, viewer: string, role?: "frontend" | "backend"): str
     .map((m) => m.id);
 
 test("every member registers with its role and addresses and sees the others; leaving or going silent is down", async (t) => {
-  const hung = new FakeClock();
+  const hung = new FakeClock(Date.now());
   const c = await startCluster(t, [...FOUR, { id: "b3", role: "backend", clock: hung }]);
   for (const viewer of ["f1", "f2", "b1", "b2"]) {
     assert.deepEqual(liveIds(c, viewer), ["b1", "b2", "b3", "f1", "f2"], `${viewer}'s view`);
