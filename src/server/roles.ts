@@ -239,7 +239,7 @@ export async function startClusterNode(
         smtp: first === undefined ? "" : advertised(settings, first),
         http: advertised(settings, http),
         channel: channel === null ? null : advertised(settings, channel),
-        submitMessages: "default",
+        submitMessages: settings.cluster.submitMessages,
         startedAt: clock.now(),
       },
       clock,

@@ -21,7 +21,7 @@ const FOUR = [
   { id: "f1", role: "frontend" },
   { id: "f2", role: "frontend" },
   { id: "b1", role: "backend" },
-  { id: "b2", role: "backend" },
+  { id: "b2", role: "backend", extra: { cluster: { submitMessages: "Locally for Others" } } },
 ] as const;
 
 /** One SMTP transaction; returns the RCPT replies' codes and the final reply's code (null: no DATA). */
@@ -71,6 +71,7 @@ test("every member registers with its role and addresses and sees the others; le
   assert.equal(b1.http, `127.0.0.1:${c.node("b1").http.port}`);
   assert.equal(b1.channel, `127.0.0.1:${c.node("b1").channel!.port}`);
   assert.equal(b1.submitMessages, "default");
+  assert.equal(rows.find((m) => m.id === "b2")!.submitMessages, "Locally for Others");
   assert.equal(f1.role, "frontend");
   assert.equal(f1.smtp, `127.0.0.1:${smtpPort(c, "f1")}`);
   assert.equal(f1.channel, null);
