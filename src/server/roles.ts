@@ -57,6 +57,9 @@ function checkClusterSettings(settings: Settings): void {
   const id = settings.node.id;
   if (!validNodeId(id) || !isWireNodeId(id))
     throw new Error(`node.id ${JSON.stringify(id)}: use printable ASCII without spaces`);
+  // "*" hands remote mail to a frontend; on a frontend that would hand it to itself or a peer.
+  if (settings.role === "frontend" && settings.smtp.forwardTo.some((e) => e.trim() === "*"))
+    throw new Error('smtp.forwardTo "*" (relay through the frontends) is for backends, not frontends');
 }
 
 /** Deliveries wait until the node has joined (see the header). */

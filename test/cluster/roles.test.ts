@@ -267,6 +267,23 @@ test("startNode runs the role the settings name and refuses a cluster role witho
     }),
     /cluster\.secret must be at least 16 characters/,
   );
+  await assert.rejects(
+    startNode(
+      settingsSchema.parse({
+        ...base,
+        role: "frontend",
+        cluster: { secret: SECRET },
+        smtp: { forwardTo: ["*"] },
+      }),
+      { log: memoryLogSink() },
+    ),
+    /smtp\.forwardTo "\*" .* is for backends/,
+  );
+  assert.deepEqual(
+    (await c.state.members()).map((m) => m.id),
+    ["b1"],
+    "a refused start registers nothing",
+  );
   const n9 = await startNode(
     settingsSchema.parse({ ...base, role: "frontend", cluster: { secret: SECRET } }),
     {
