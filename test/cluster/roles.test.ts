@@ -297,3 +297,39 @@ test("startNode runs the role the settings name and refuses a cluster role witho
   assert.equal(row?.role, "frontend");
   assert.deepEqual(liveIds(c, "b1"), ["b1", "n9"]);
 });
+
+test("a frontend's submission listener authenticates users by asking a backend, then relays for them", async (t) => {
+  const sink = await startFakeSmtpServer();
+  t.after(() => sink.close());
+  const c = await startCluster(t, [
+    {
+      id: "f1",
+      role: "frontend",
+      extra: {
+        submission: { listen: ["127.0.0.1:0"] },
+        smtp: { authRequiresTls: false, relayNetworks: [], forwardTo: [`127.0.0.1:${sink.port}`] },
+      },
+    },
+    { id: "b1", role: "backend" },
+  ]);
+  await addAccounts(c, { "alice@example.test": "b1" });
+  const plain = (user: string, pw: string) => Buffer.from(`\0${user}\0${pw}`).toString("base64");
+  const s = await SmtpClient.connect(c.node("f1").submission[0]!.port);
+  t.after(() => s.close());
+  await s.expect(220);
+  await s.cmd("EHLO client.test", 250);
+  await s.cmd(`AUTH PLAIN ${plain("alice@example.test", "wrong")}`, 535);
+  await s.cmd(`AUTH PLAIN ${plain("alice@example.test", "alice@example.test-pw")}`, 235);
+  await s.cmd("MAIL FROM:<alice@example.test>", 250);
+  await s.cmd("RCPT TO:<erin@remote.test>", 250);
+  await s.cmd("DATA", 354);
+  await s.cmd("Subject: submitted\r\n\r\nhi\r\n.", 250);
+  await s.cmd("QUIT", 221);
+  await sink.waitFor(() => sink.messages.length === 1);
+  assert.equal(sink.messages[0]!.mailFrom, "alice@example.test");
+  const asked = c.logs.get("b1")!.records.filter((r) => r.tag === "CLUSTER" && r.text === "password checked");
+  assert.deepEqual(
+    asked.map((r) => r.fields["ok"]),
+    [false, true],
+  );
+});
