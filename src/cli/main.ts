@@ -7,6 +7,7 @@ import { stringify as toToml } from "smol-toml";
 import { ConfigError, loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import { DirectoryError } from "../directory/directory.js";
+import { clusterCommand, lbConfigCommand } from "./cluster-commands.js";
 import { accountCommand, aliasCommand, domainCommand } from "./directory-commands.js";
 import { openDirectoryAccess } from "./directory-access.js";
 import { CliError, processIo, UsageError, type CliIo } from "./io.js";
@@ -26,6 +27,8 @@ const OPTIONS = {
   "out-flow": { type: "string" },
   "in-flow": { type: "string" },
   text: { type: "string" },
+  listen: { type: "string" },
+  "proxy-version": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -79,6 +82,10 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return;
     case "queue":
       return queueCommand(settings, io, verb, args, values);
+    case "cluster":
+      return clusterCommand(settings, io, verb, args, values);
+    case "lb-config":
+      return lbConfigCommand(settings, io, values);
     case "domain":
     case "account":
     case "alias": {

@@ -19,6 +19,11 @@ commands:
   queue hold|release|retry|delete ID
   queue reject ID [--text T]              bounce pending recipients now, with DSNs
   config show [--json]                    the effective settings (TOML, or JSON)
+  cluster members [--json]                the members in the cluster state, up or down
+  cluster home ADDRESS [NODE]             show or set an account's home backend (static cluster)
+  cluster homes [--json]                  every account's home backend
+  lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
+                                          haproxy.cfg for the live frontends, on stdout
   help
 
 account options:
@@ -66,6 +71,10 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "queue delete": { min: 1, max: 1, options: [], args: "ID" },
   "queue reject": { min: 1, max: 1, options: ["text"], args: "ID [--text T]" },
   "config show": { min: 0, max: 0, options: ["json"], args: "" },
+  "cluster members": { min: 0, max: 0, options: ["json"], args: "" },
+  "cluster home": { min: 1, max: 2, options: [], args: "ADDRESS [NODE]" },
+  "cluster homes": { min: 0, max: 0, options: ["json"], args: "" },
+  "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
 };
 
 /** Commands that take a verb ("domain add"), by their first word. */

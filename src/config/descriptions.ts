@@ -63,6 +63,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Frontends cache negative cluster API answers (unknown address, bad password) this long.",
   "cluster.apiTimeoutSeconds":
     "Timeout of one cluster API request; past it the frontend tries the next backend, then answers 4xx.",
+  "cluster.submitMessages":
+    "Submit Messages: how this node submits the mail it generates; registered in the cluster state for the other members. Remote queue processing is not built yet: every value submits locally.",
   "local.mailDir":
     "Root of the Maildir mailboxes (<mailDir>/<domain>/<local part>/); empty: dataDir/mail. In a dynamic cluster every backend points at the same shared directory.",
   "local.deliverOnReceipt":

@@ -109,6 +109,8 @@ export const settingsSchema = z.object({
       negativeCacheSeconds: duration.default(3),
       /** Timeout of one cluster API request. */
       apiTimeoutSeconds: z.number().int().positive().default(5),
+      /** Submit Messages (DESIGN.md §3), registered for the other members to read. */
+      submitMessages: z.enum(["default", "Locally", "Locally for Others", "Remotely"]).default("default"),
     })
     .prefault({}),
 

@@ -114,6 +114,8 @@ export const REPLIES = {
   needLhlo: reply(503, "5.5.1", "Send LHLO first"),
   useLhlo: reply(500, "5.5.1", "This is LMTP: use LHLO"),
   lmtpNoRecipients: reply(503, "5.5.1", "No valid recipients"),
+  // Added by the cluster roles (src/server, src/delivery/placed.ts).
+  notHostedHere: reply(450, "4.3.0", "Account is not stored on this backend now, try again later"),
 } as const satisfies Record<string, Reply>;
 
 export type ReplyName = keyof typeof REPLIES;

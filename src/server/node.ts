@@ -25,6 +25,7 @@ import { systemClock, type Clock } from "../world/clock.js";
 import { systemResolver, type Resolver } from "../world/resolver.js";
 import { tcpDialer, type Dialer } from "../world/dialer.js";
 import { cryptoRandom, type Random } from "../world/random.js";
+import { startClusterNode } from "./roles.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -44,6 +45,8 @@ export async function startNode(
   settings: Settings,
   opts: { log: LogSink; world?: Partial<NodeWorld> },
 ): Promise<RunningNode> {
+  // Frontends and backends are wired in roles.ts; everything below is the single server.
+  if (settings.role !== "single") return startClusterNode(settings, opts);
   const world: NodeWorld = {
     clock: opts.world?.clock ?? systemClock,
     resolver: opts.world?.resolver ?? systemResolver(),

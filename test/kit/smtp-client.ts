@@ -31,9 +31,10 @@ export class SmtpClient {
     sock.on("error", () => undefined);
   }
 
-  static connect(port: number, host = "127.0.0.1"): Promise<SmtpClient> {
+  /** localAddress: the loopback address to connect from (a "remote client" such as 127.0.0.5). */
+  static connect(port: number, host = "127.0.0.1", localAddress?: string): Promise<SmtpClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host });
+      const s = net.connect({ port, host, ...(localAddress !== undefined ? { localAddress } : {}) });
       s.once("connect", () => resolve(new SmtpClient(s)));
       s.once("error", reject);
     });

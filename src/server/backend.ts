@@ -1,0 +1,136 @@
+// The backend role (DESIGN.md §1, seed "Local Delivery"): hosts accounts and mailboxes, answers
+// the frontends' directory questions (the cluster API on the admin HTTP server) and takes mail
+// for the accounts it stores over the delivery channel (authenticated LMTP), storing before it
+// answers and never enqueueing. Its own queue (mail received or generated here) delivers local
+// accounts it stores into its Maildir, others over the channel to their backend, and remote mail
+// by relay; with smtp.forwardTo "*" relaying goes to a live frontend. In a dynamic cluster an
+// account is stored only under its ownership lease (leases.ts), taken at the first message.
+//
+// Trust: both listeners admit only members proving the cluster secret; what they send is still
+// checked (an address this backend does not store is refused, temporarily, at RCPT).
+import { createChannelServer, type ChannelServer } from "../channel/server.js";
+import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
+import { clusterApiHandler } from "../cluster/api/server.js";
+import { createLeasedMailbox } from "../delivery/leased.js";
+import { createLocalChannel } from "../delivery/local.js";
+import { createPlacedLocalChannel } from "../delivery/placed.js";
+import { createRelayChannel } from "../delivery/relay.js";
+import { createRouter } from "../delivery/router.js";
+import { mailRoot } from "../config/paths.js";
+import { parseHostPort } from "../proto/hostport.js";
+import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import { createMaildirStore } from "../store/maildir.js";
+import type { RoleContext, RoleParts } from "./role-parts.js";
+
+/** A dynamic cluster's account lease is given back after this long without mail for it. */
+const ACCOUNT_IDLE_MS = 60_000;
+/** Room over smtp.maxMessageSize for the trace headers a frontend adds before handing over. */
+const HEADER_ALLOWANCE = 64 * 1024;
+
+export function startBackendRole(ctx: RoleContext): RoleParts {
+  const { settings, world, log, directory, placement } = ctx;
+  const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"));
+  const maildir = createLocalChannel({
+    directory,
+    store,
+    settings,
+    clock: world.clock,
+    log: log.for("LOCAL"),
+    hostname: settings.hostname,
+  });
+  // Dynamic clusters: an account is written by one backend at a time, the lease holder.
+  const keeper: LeaseKeeper | null =
+    settings.cluster.kind === "dynamic"
+      ? createLeaseKeeper({
+          state: ctx.state,
+          nodeId: settings.node.id,
+          clock: world.clock,
+          leaseMs: settings.cluster.leaseSeconds * 1000,
+          idleMs: ACCOUNT_IDLE_MS,
+          log: log.for("CLUSTER"),
+        })
+      : null;
+  const mailbox = keeper === null ? maildir : createLeasedMailbox({ keeper, mailbox: maildir });
+  let turn = 0;
+  const relay = createRelayChannel({
+    settings,
+    resolver: world.resolver,
+    dialer: world.dialer,
+    clock: world.clock,
+    log: log.for("SMTP"),
+    hostname: settings.hostname,
+    // Each delivery starts at the next frontend; the others stay in order as failover.
+    frontends: () => {
+      const live = ctx.members
+        .live("frontend")
+        .map((m) => m.smtp)
+        .filter((s) => s !== "");
+      if (live.length === 0) return [];
+      const start = turn++ % live.length;
+      return [...live.slice(start), ...live.slice(0, start)];
+    },
+  });
+  const deliverer = createRouter({
+    directory,
+    local: createPlacedLocalChannel({ placement, mailbox, channel: ctx.channelClient }),
+    relay,
+    forwardTo: settings.smtp.forwardTo,
+  });
+
+  const channelLog = log.for("DELIVERY");
+  const admit = async (address: string): Promise<Reply | null> => {
+    try {
+      if ((await directory.getAccount(address)) === null) return REPLIES.unknownUser;
+    } catch (e) {
+      channelLog.problem("directory lookup failed", { to: address, error: String(e) });
+      return REPLIES.directoryUnavailable;
+    }
+    // The sender's view of the cluster may be behind ours (a home just moved): temporary.
+    const t = await placement.targetFor(address);
+    if ("none" in t || !t.local) {
+      channelLog.problem("recipient not stored here", {
+        to: address,
+        where: "none" in t ? t.none : t.node.id,
+      });
+      return REPLIES.notHostedHere;
+    }
+    if (keeper !== null) {
+      const held = await keeper.open(address);
+      if (!held.ok) return reply(450, "4.3.0", `${held.reason}, try again later`);
+    }
+    return null;
+  };
+  let server: ChannelServer | null = null;
+
+  return {
+    inbound: directory,
+    deliverer,
+    extra: clusterApiHandler({
+      directory,
+      secret: settings.cluster.secret,
+      clock: world.clock,
+      log: log.for("CLUSTER"),
+    }),
+    async listenChannel() {
+      server = createChannelServer({
+        secret: settings.cluster.secret,
+        hostname: settings.hostname,
+        log: channelLog,
+        clock: world.clock,
+        admit,
+        deliver: (job) => mailbox.deliver(job),
+        maxMessageSize: settings.smtp.maxMessageSize + HEADER_ALLOWANCE,
+        // Longer than the senders keep idle sessions, so they are the ones to end them.
+        timeouts: { idleMs: (settings.channel.idleKeepSeconds + settings.channel.timeoutSeconds) * 1000 },
+        random: world.random,
+      });
+      const at = parseHostPort(settings.channel.listen);
+      return server.listen(at.host, at.port);
+    },
+    closeListeners: () => server?.close() ?? Promise.resolve(),
+    async close() {
+      await relay.close();
+      await keeper?.stop();
+    },
+  };
+}

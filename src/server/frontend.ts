@@ -1,0 +1,50 @@
+// The frontend role (DESIGN.md §1, seed "SMTP Relaying"): takes SMTP, asks the live backends
+// every directory question (the cluster API, cached; no answer from any backend is a 4xx, never
+// a guess), enqueues, relays remote mail itself and hands local mail over the delivery channel
+// to the backend placement names. A frontend never opens an account or writes a mailbox.
+import { createClusterDirectory } from "../cluster/api/client.js";
+import { createClusterRouter } from "../delivery/cluster-router.js";
+import { createRelayChannel } from "../delivery/relay.js";
+import type { RoleContext, RoleParts } from "./role-parts.js";
+
+/** Entries per answer cache of the cluster directory client. */
+const CACHE_ENTRIES = 10_000;
+
+export function startFrontendRole(ctx: RoleContext): RoleParts {
+  const { settings, world, log } = ctx;
+  const c = settings.cluster;
+  const clusterDirectory = createClusterDirectory({
+    backends: () => ctx.members.live("backend").map((m) => ({ id: m.id, http: m.http })),
+    secret: c.secret,
+    nodeId: settings.node.id,
+    clock: world.clock,
+    timeoutMs: c.apiTimeoutSeconds * 1000,
+    cacheMs: c.cacheSeconds * 1000,
+    negativeCacheMs: c.negativeCacheSeconds * 1000,
+    maxEntries: CACHE_ENTRIES,
+    log: log.for("CLUSTER"),
+  });
+  const relay = createRelayChannel({
+    settings,
+    resolver: world.resolver,
+    dialer: world.dialer,
+    clock: world.clock,
+    log: log.for("SMTP"),
+    hostname: settings.hostname,
+  });
+  const deliverer = createClusterRouter({
+    lookup: (address) => clusterDirectory.lookup(address),
+    local: ctx.channelClient,
+    relay,
+    forwardTo: settings.smtp.forwardTo,
+  });
+  return {
+    inbound: clusterDirectory,
+    deliverer,
+    closeListeners: () => Promise.resolve(),
+    async close() {
+      await relay.close();
+      clusterDirectory.close();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+// The SMTP and submission listeners of a cluster node, and the addresses a node advertises to
+// the other members. On frontends a listener takes the PROXY header from the balancers named in
+// smtp.proxyProtocolFrom (none: no header is ever looked for).
+import type { SecureContext } from "node:tls";
+import type { Settings } from "../config/settings.js";
+import type { LogSink } from "../log/logger.js";
+import type { Metrics } from "../log/metrics.js";
+import { formatHostPort, parseHostPort } from "../proto/hostport.js";
+import type { SmtpHandler } from "../smtp/handler.js";
+import { createSmtpServer, type SmtpServer } from "../smtp/server/listener.js";
+import { DEFAULT_PROXY_TIMEOUT_MS, proxyPreamble } from "../smtp/server/proxy-preamble.js";
+import type { Clock } from "../world/clock.js";
+
+export interface Bound {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface SmtpListeners {
+  readonly smtp: readonly Bound[];
+  readonly submission: readonly Bound[];
+  close(): Promise<void>;
+}
+
+export async function bindSmtpListeners(o: {
+  settings: Settings;
+  handler: SmtpHandler;
+  log: LogSink;
+  clock: Clock;
+  metrics: Metrics;
+  tls: SecureContext | null;
+}): Promise<SmtpListeners> {
+  const { settings } = o;
+  const servers: SmtpServer[] = [];
+  const from = settings.smtp.proxyProtocolFrom;
+  const bind = async (kind: "smtp" | "submission", addrs: readonly string[]): Promise<Bound[]> => {
+    const bound: Bound[] = [];
+    for (const a of addrs) {
+      const server = createSmtpServer({
+        settings,
+        listener: kind,
+        handler: o.handler,
+        log: o.log.for("SMTPI"),
+        clock: o.clock,
+        metrics: o.metrics,
+        tls: o.tls,
+        ...(from.length > 0
+          ? {
+              preamble: proxyPreamble({
+                from,
+                timeoutMs: DEFAULT_PROXY_TIMEOUT_MS,
+                log: o.log.for("SMTPI"),
+                clock: o.clock,
+              }),
+            }
+          : {}),
+      });
+      servers.push(server);
+      const { host, port } = parseHostPort(a);
+      bound.push(await server.listen(host, port));
+    }
+    return bound;
+  };
+  const close = (): Promise<void> => Promise.all(servers.map((s) => s.close())).then(() => undefined);
+  try {
+    const smtp = await bind("smtp", settings.smtp.listen);
+    const submission = await bind("submission", settings.submission.listen);
+    return { smtp, submission, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * host:port the other members use for a bound listener: cluster.advertise when set, else the
+ * listener's own address, which only works when it is not a wildcard (0.0.0.0, ::).
+ */
+export function advertised(settings: Settings, b: Bound): string {
+  const host = settings.cluster.advertise.trim() || b.address;
+  return formatHostPort({ host, port: b.port });
+}

@@ -1,0 +1,43 @@
+// The seam between the wiring both cluster roles share (roles.ts) and what each role adds
+// (frontend.ts, backend.ts): what a role is given and what it gives back.
+import type http from "node:http";
+import type { ChannelClient } from "../channel/client.js";
+import type { InboundDirectory } from "../cluster/api/types.js";
+import type { Membership } from "../cluster/membership.js";
+import type { Placement } from "../cluster/placement.js";
+import type { ClusterState } from "../cluster/state.js";
+import type { Settings } from "../config/settings.js";
+import type { Directory } from "../directory/directory.js";
+import type { LogSink } from "../log/logger.js";
+import type { Deliverer } from "../queue/types.js";
+import type { Bound } from "./listeners.js";
+import type { NodeWorld } from "./node.js";
+
+export interface RoleContext {
+  readonly settings: Settings;
+  readonly world: NodeWorld;
+  readonly log: LogSink;
+  /** The shared directory (SQLite file). Frontends hand it to the admin API only. */
+  readonly directory: Directory;
+  readonly state: ClusterState;
+  /** Live members; empty until the node has joined. */
+  readonly members: Pick<Membership, "live">;
+  readonly placement: Placement;
+  /** The delivery channel client, aimed by placement. */
+  readonly channelClient: ChannelClient;
+}
+
+export interface RoleParts {
+  /** What the inbound SMTP policy and the queue's expansion of generated mail ask. */
+  readonly inbound: InboundDirectory;
+  /** The queue's router and channels. */
+  readonly deliverer: Deliverer;
+  /** Mounted on the admin HTTP server before its own routes (the cluster API on backends). */
+  readonly extra?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+  /** Binds the delivery channel listener (backends). */
+  readonly listenChannel?: () => Promise<Bound>;
+  /** Stops the role's listeners (before the queue stops). */
+  closeListeners(): Promise<void>;
+  /** Releases the rest (after the queue has stopped). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,290 @@
+// One Mailyard node in a cluster role (frontend or backend; DESIGN.md §1). What both roles share
+// is wired here: the shared state file (directory and cluster state), membership (register,
+// heartbeat, see the others), placement, the delivery channel client, the durable queue, the
+// SMTP listeners and the admin HTTP server. What differs is in frontend.ts and backend.ts.
+//
+// Start order matters. The queue is started before any listener (it owns the spool), but the
+// node only knows its own addresses, and so can join the cluster, once its listeners are bound.
+// Until it has joined, deliveries wait (gate below) rather than fail for want of members, and the
+// inbound policy of a frontend sees no backend and answers 4xx.
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
+import { createPromMetrics } from "../admin/metrics.js";
+import { isWireNodeId } from "../channel/auth.js";
+import { createChannelClient, type ChannelTarget } from "../channel/client.js";
+import { validNodeId } from "../cluster/api/auth.js";
+import { startMembership, type Membership } from "../cluster/membership.js";
+import { createPlacement, type Placement } from "../cluster/placement.js";
+import { checkSecret } from "../cluster/secret.js";
+import { openSqliteClusterState } from "../cluster/sqlite-state.js";
+import type { ClusterState, Role } from "../cluster/state.js";
+import { statePath } from "../config/paths.js";
+import type { Settings } from "../config/settings.js";
+import { expandRecipient } from "../directory/expand.js";
+import { openSqliteDirectory } from "../directory/sqlite.js";
+import { createInboundHandler } from "../inbound/handler.js";
+import type { LogSink } from "../log/logger.js";
+import { parseHostPort } from "../proto/hostport.js";
+import { createQueueManager } from "../queue/manager.js";
+import { createSpool } from "../queue/spool.js";
+import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
+import { loadOrCreateTls } from "../smtp/server/tls.js";
+import { systemClock } from "../world/clock.js";
+import { tcpDialer } from "../world/dialer.js";
+import { cryptoRandom } from "../world/random.js";
+import { systemResolver } from "../world/resolver.js";
+import { startBackendRole } from "./backend.js";
+import { startFrontendRole } from "./frontend.js";
+import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
+import type { NodeWorld, RunningNode } from "./node.js";
+import type { RoleContext, RoleParts } from "./role-parts.js";
+
+export interface ClusterNode extends RunningNode {
+  readonly role: Exclude<Role, "single">;
+  /** This node's view of the cluster (tests and health read it). */
+  readonly membership: Membership;
+  /** The delivery channel listener; backends only. */
+  readonly channel: Bound | null;
+  /** The operator's view of this node's queue (what the admin API serves). */
+  readonly queue: Queue;
+}
+
+/** Refuses settings a cluster member cannot run with, naming the setting. */
+function checkClusterSettings(settings: Settings): void {
+  const weak = checkSecret(settings.cluster.secret);
+  if (weak !== null) throw new Error(`role ${settings.role}: ${weak}`);
+  const id = settings.node.id;
+  if (!validNodeId(id) || !isWireNodeId(id))
+    throw new Error(`node.id ${JSON.stringify(id)}: use printable ASCII without spaces`);
+  // "*" hands remote mail to a frontend; on a frontend that would hand it to itself or a peer.
+  if (settings.role === "frontend" && settings.smtp.forwardTo.some((e) => e.trim() === "*"))
+    throw new Error('smtp.forwardTo "*" (relay through the frontends) is for backends, not frontends');
+}
+
+/** Deliveries wait until the node has joined (see the header). */
+function gated(d: Deliverer, ready: Promise<void>): Deliverer {
+  return {
+    route: async (rcpt) => {
+      await ready;
+      return d.route(rcpt);
+    },
+    deliver: async (job) => {
+      await ready;
+      return d.deliver(job);
+    },
+  };
+}
+
+export async function startClusterNode(
+  settings: Settings,
+  opts: { log: LogSink; world?: Partial<NodeWorld> },
+): Promise<ClusterNode> {
+  if (settings.role === "single") throw new Error("startClusterNode: role single is startNode's");
+  const role = settings.role;
+  checkClusterSettings(settings);
+  const world: NodeWorld = {
+    clock: opts.world?.clock ?? systemClock,
+    resolver: opts.world?.resolver ?? systemResolver(),
+    dialer: opts.world?.dialer ?? tcpDialer,
+    random: opts.world?.random ?? cryptoRandom,
+  };
+  const { clock } = world;
+  const sys = opts.log.for("SYSTEM");
+  const clusterLog = opts.log.for("CLUSTER");
+  const dataDir = resolve(settings.dataDir);
+  await mkdir(dataDir, { recursive: true });
+
+  const path = statePath(settings);
+  // A frontend opens the directory only for the admin API (operators may manage accounts through
+  // any node); its SMTP policy and deliveries ask the backends.
+  const directory = openSqliteDirectory(path, clock);
+  let state: ClusterState;
+  try {
+    state = openSqliteClusterState(path, clock);
+  } catch (e) {
+    await directory.close();
+    throw e;
+  }
+
+  let membership: Membership | null = null;
+  const members = { live: (r?: Role) => membership?.live(r) ?? [] };
+  const placement: Placement = createPlacement({
+    kind: settings.cluster.kind,
+    state,
+    membership: members,
+    selfId: settings.node.id,
+    clock,
+  });
+  const channelTarget = async (job: DeliveryJob): Promise<ChannelTarget | { none: string }> => {
+    const t = await placement.targetFor(job.recipients[0]?.rcpt.address ?? "");
+    if ("none" in t) return t;
+    if (t.node.channel === null) return { none: `backend ${t.node.id} has no delivery channel` };
+    try {
+      const hp = parseHostPort(t.node.channel);
+      return { id: t.node.id, host: hp.host, port: hp.port };
+    } catch {
+      return { none: `backend ${t.node.id} advertises an unusable channel address` };
+    }
+  };
+  const channelClient = createChannelClient({
+    secret: settings.cluster.secret,
+    nodeId: settings.node.id,
+    hostname: settings.hostname,
+    dialer: world.dialer,
+    clock,
+    log: opts.log.for("DELIVERY"),
+    timeoutMs: settings.channel.timeoutSeconds * 1000,
+    idleKeepMs: settings.channel.idleKeepSeconds * 1000,
+    target: channelTarget,
+  });
+
+  const ctx: RoleContext = {
+    settings,
+    world,
+    log: opts.log,
+    directory,
+    state,
+    members,
+    placement,
+    channelClient,
+  };
+  const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);
+
+  let queueSize = (): number => 0;
+  const metrics = createPromMetrics({ queueSize: () => queueSize() });
+  let joined = (): void => undefined;
+  const ready = new Promise<void>((r) => (joined = r));
+  const queue = createQueueManager({
+    spool: createSpool(join(dataDir, "queue"), opts.log.for("QUEUE")),
+    deliverer: gated(parts.deliverer, ready),
+    settings,
+    clock,
+    random: world.random,
+    log: opts.log.for("QUEUE"),
+    metrics,
+    hostname: settings.hostname,
+    // Unexpandable (unknown, looping) or unreadable: keep the address; the channel decides.
+    expand: async (address) => {
+      const ex = await expandRecipient(parts.inbound, address, { maxDepth: 10, maxTargets: 100 }).catch(
+        () => null,
+      );
+      return ex?.kind === "ok" ? ex.targets.map((t) => t.address) : [address];
+    },
+  });
+  queueSize = () => queue.size();
+  let queueStarted = false;
+  let admin: AdminServer | null = null;
+  let listeners: SmtpListeners | null = null;
+
+  // Used by stop() and by a start that fails half-way, for whatever is running by then.
+  const shutdown = async (): Promise<void> => {
+    // Leave first, so the others stop sending here while we finish; then stop taking mail,
+    // then stop delivering. The spool keeps whatever is in flight.
+    await membership?.stop();
+    await listeners?.close();
+    await parts.closeListeners();
+    await admin?.close();
+    // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
+    joined();
+    if (queueStarted) await queue.stop();
+    await channelClient.close();
+    await parts.close();
+    await state.close();
+    await directory.close();
+  };
+
+  try {
+    await queue.start();
+    queueStarted = true;
+
+    const channel = parts.listenChannel === undefined ? null : await parts.listenChannel();
+    const token = await loadOrCreateAdminToken(dataDir);
+    admin = createAdminServer({
+      settings,
+      queue,
+      directory,
+      metrics,
+      log: opts.log.for("ADMIN"),
+      token,
+      health: () => ({
+        ok: membership !== null,
+        detail: {
+          queue: queue.size(),
+          role,
+          node: settings.node.id,
+          live: members.live().map((m) => m.id),
+        },
+      }),
+      ...(parts.extra !== undefined ? { extra: parts.extra } : {}),
+    });
+    const httpAt = parseHostPort(settings.http.listen);
+    const http = await admin.listen(httpAt.host, httpAt.port);
+
+    const tls = await loadOrCreateTls(settings, dataDir, sys);
+    const handler = createInboundHandler({
+      settings,
+      directory: parts.inbound,
+      queue,
+      clock,
+      log: opts.log.for("SMTPI"),
+      metrics,
+    });
+    const bound = await bindSmtpListeners({ settings, handler, log: opts.log, clock, metrics, tls });
+    listeners = bound;
+
+    const first = bound.smtp[0];
+    const self = await startMembership({
+      state,
+      self: {
+        id: settings.node.id,
+        role,
+        smtp: first === undefined ? "" : advertised(settings, first),
+        http: advertised(settings, http),
+        channel: channel === null ? null : advertised(settings, channel),
+        submitMessages: settings.cluster.submitMessages,
+        startedAt: clock.now(),
+      },
+      clock,
+      heartbeatMs: settings.cluster.heartbeatSeconds * 1000,
+      downAfterMs: settings.cluster.downAfterSeconds * 1000,
+      log: clusterLog,
+      queueSize: () => queue.size(),
+    });
+    membership = self;
+    self.onChange((all) => {
+      const up = all.filter((m) => m.up).map((m) => `${m.id}(${m.role})`);
+      clusterLog.major("members changed", { up: up.join(","), known: all.length });
+    });
+    joined();
+
+    sys.major("started", {
+      node: settings.node.id,
+      role,
+      dataDir,
+      smtp: bound.smtp.map((b) => `${b.address}:${b.port}`).join(","),
+      submission: bound.submission.map((b) => `${b.address}:${b.port}`).join(","),
+      http: `${http.address}:${http.port}`,
+      channel: channel === null ? "" : `${channel.address}:${channel.port}`,
+    });
+
+    return {
+      role,
+      membership: self,
+      channel,
+      queue,
+      http,
+      smtp: bound.smtp,
+      submission: bound.submission,
+      async stop() {
+        await shutdown();
+        sys.major("stopped", { node: settings.node.id });
+      },
+    };
+  } catch (e) {
+    await shutdown().catch((err: unknown) =>
+      sys.failure("cleanup after a failed start failed", { error: String(err) }),
+    );
+    throw e;
+  }
+}
