@@ -144,7 +144,10 @@ function session(sock: net.Socket): void {
   sock.on("close", () => connections--);
 }
 
-const server = net.createServer(session);
+// No Nagle, as in Mailyard's and Postfix's SMTP servers' reply paths: a BDAT message that spans
+// several reads gets its MAIL/RCPT replies early and its BDAT reply later, and Nagle would hold
+// the later one back until the client's delayed ACK.
+const server = net.createServer({ noDelay: true }, session);
 const port = Number(process.argv[2]);
 server.listen(port, "127.0.0.1", () => process.send?.({ type: "listening" } satisfies SinkReply));
 

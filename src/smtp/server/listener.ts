@@ -54,7 +54,9 @@ export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
     socket.end(text);
   };
 
-  const server = net.createServer((socket) => {
+  // No Nagle: replies are already gathered into one write per flush, and a pipelining client
+  // (BDAT after MAIL/RCPT) would otherwise see the next reply held back until its delayed ACK.
+  const server = net.createServer({ noDelay: true }, (socket) => {
     const ip = socket.remoteAddress ?? "";
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
