@@ -12,7 +12,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import type { Log } from "../log/logger.js";
-import { closeFd, fsyncDir, fsyncFd, openFd, renamePath, unlinkPath, writevAll } from "./fs-calls.js";
+import { closeFd, fdatasyncFd, fsyncDir, openFd, renamePath, unlinkPath, writevAll } from "./fs-calls.js";
 
 export interface StoredFile {
   /** Bytes written (prepended lines included). */
@@ -200,7 +200,9 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
         const newPath = join(box, "new", `${base},S=${size}`);
         try {
           const f = await spill();
-          await fsyncFd(f);
+          // fdatasync: the data and what is needed to read it back (size, blocks); the entry in
+          // new/ is made durable by the directory fsync below.
+          await fdatasyncFd(f);
           fd = null;
           await closeFd(f);
           await renamePath(tmpPath, newPath).catch(async (e: unknown) => {
