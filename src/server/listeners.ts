@@ -1,6 +1,6 @@
-// The SMTP and submission listeners of a cluster node, and the addresses a node advertises to
-// the other members. On frontends a listener takes the PROXY header from the balancers named in
-// smtp.proxyProtocolFrom (none: no header is ever looked for).
+// The SMTP and submission listeners of a node (single server or cluster member), and the
+// addresses a member advertises to the others. A listener takes the PROXY header from the
+// balancers named in smtp.proxyProtocolFrom (none: no header is ever looked for).
 import type { SecureContext } from "node:tls";
 import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";

@@ -16,7 +16,6 @@ import { createRouter } from "../delivery/router.js";
 import { createLocalReceipt } from "../delivery/receipt.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { expandRecipient } from "../directory/expand.js";
-import { createSmtpServer, type SmtpServer } from "../smtp/server/listener.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
@@ -26,6 +25,7 @@ import { systemResolver, type Resolver } from "../world/resolver.js";
 import { tcpDialer, type Dialer } from "../world/dialer.js";
 import { cryptoRandom, type Random } from "../world/random.js";
 import { startClusterNode } from "./roles.js";
+import { bindSmtpListeners } from "./listeners.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -119,27 +119,16 @@ export async function startNode(
     metrics,
     ...(receipt === undefined ? {} : { receipt }),
   });
-  const servers: SmtpServer[] = [];
-  const bind = async (kind: "smtp" | "submission", addrs: readonly string[]) => {
-    const bound: { address: string; port: number }[] = [];
-    for (const a of addrs) {
-      const server = createSmtpServer({
-        settings,
-        listener: kind,
-        handler,
-        log: opts.log.for("SMTPI"),
-        clock: world.clock,
-        metrics,
-        tls,
-      });
-      servers.push(server);
-      const { host, port } = parseHostPort(a);
-      bound.push(await server.listen(host, port));
-    }
-    return bound;
-  };
-  const smtp = await bind("smtp", settings.smtp.listen);
-  const submission = await bind("submission", settings.submission.listen);
+  // The same listeners as a cluster node's: PROXY headers only from smtp.proxyProtocolFrom.
+  const listeners = await bindSmtpListeners({
+    settings,
+    handler,
+    log: opts.log,
+    clock: world.clock,
+    metrics,
+    tls,
+  });
+  const { smtp, submission } = listeners;
 
   const token = await loadOrCreateAdminToken(dataDir);
   const admin = createAdminServer({
@@ -171,7 +160,7 @@ export async function startNode(
     submission,
     async stop() {
       // Stop taking mail first, then stop delivering; the spool keeps whatever is in flight.
-      await Promise.all(servers.map((s) => s.close()));
+      await listeners.close();
       await admin.close();
       await queue.stop();
       await relay.close();
