@@ -30,8 +30,6 @@ export interface LocalReceiptOptions {
 const RELAY = "mailbox";
 
 export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
-  const { log } = o;
-
   /** The account, when this message can be settled here alone; else null (queue path). */
   const eligible = async (address: string): Promise<Account | null> => {
     let account: Account | null;
@@ -51,7 +49,14 @@ export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
     return account;
   };
 
-  const sink = (id: string, account: Account, w: MaildirWriter, orig: string | null, arrival: number) => {
+  const sink = (
+    log: Log,
+    id: string,
+    account: Account,
+    w: MaildirWriter,
+    orig: string | null,
+    arrival: number,
+  ) => {
     const scan = new HeaderScan();
     let scanned = false;
     let size = 0;
@@ -98,7 +103,8 @@ export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
   };
 
   return {
-    async open(rcpt, returnPath, arrival) {
+    async open(rcpt, returnPath, arrival, session) {
+      const log = session === undefined ? o.log : o.log.with(session.id, session.remote);
       // A success DSN is the queue's to send (reports.ts).
       if (rcpt.notify !== null && rcpt.notify !== "NEVER" && rcpt.notify.includes("SUCCESS")) return null;
       const account = await eligible(rcpt.address);
@@ -113,7 +119,7 @@ export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
         });
         return null;
       }
-      return sink(o.nextId(), account, w, rcpt.original, arrival);
+      return sink(log, o.nextId(), account, w, rcpt.original, arrival);
     },
   };
 }

@@ -219,7 +219,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       const only = recipients.length === 1 && !hasRemote.has(s.id) ? recipients[0] : undefined;
       if (only !== undefined && o.receipt !== undefined) {
         const arrival = o.clock.now();
-        const direct = await o.receipt.open(only, tx.from, arrival);
+        const direct = await o.receipt.open(only, tx.from, arrival, { id: s.id, remote: s.remote.address });
         if (direct !== null) return receiptSink(s, tx, direct, arrival);
       }
       const incoming = await o.queue.begin();

@@ -22,6 +22,14 @@ export interface ReceiptSink {
 }
 
 export interface LocalReceipt {
-  /** A sink into the recipient's mailbox, or null when the message must take the queue path. */
-  open(rcpt: EnvelopeRecipient, returnPath: string, arrival: number): Promise<ReceiptSink | null>;
+  /**
+   * A sink into the recipient's mailbox, or null when the message must take the queue path.
+   * `session` puts the SMTP session's id and client into the delivery's log records.
+   */
+  open(
+    rcpt: EnvelopeRecipient,
+    returnPath: string,
+    arrival: number,
+    session?: { readonly id: number; readonly remote: string },
+  ): Promise<ReceiptSink | null>;
 }

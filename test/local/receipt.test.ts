@@ -95,6 +95,8 @@ void test("one local recipient: stored before the 250, never queued", async (t) 
   assert.deepEqual(await queueFiles(r), []);
   const line = r.logs.records.find((x) => x.text === "delivered" && x.fields.id === id);
   assert.equal(line?.tag, "LOCAL");
+  // The session's client, so the delivery can be matched with the SMTPI record of the session.
+  assert.equal(line?.context, "127.0.0.1");
   assert.equal(line?.fields.status, "sent");
   assert.equal(line?.fields.relay, "mailbox");
   // Nothing left in tmp/: the file was renamed into new/.
