@@ -26,7 +26,7 @@ const WARM_UP: Omit<Workload, "mailboxes"> = {
   recipients: 1,
 };
 
-const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME]... [--json FILE] [--markdown FILE] [--dir DIR]
+const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME]... [--json FILE] [--markdown FILE] [--dir DIR] [--profile DIR] [--set KEY=VALUE]...
   --rounds N       Mailyard/Postfix pairs per scenario (default 3; 1 with --quick)
   --quick          small workloads, one round unless --rounds is given (a smoke run)
   --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIO_NAMES.join(", ")}
