@@ -93,7 +93,9 @@ export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
           });
           return settle(deferred(REPLIES.mailboxWriteFailed, RELAY));
         }
-        await recordStored(o.directory, log, account, stored.size, o.clock.now());
+        // Stored: the reply need not wait for the usage counter (batched per turn of the event
+        // loop, and logged, not fatal, when it fails).
+        void recordStored(o.directory, log, account, stored.size, o.clock.now());
         settle(delivered(REPLIES.deliveredMailbox, RELAY));
         return reply(250, "2.0.0", `OK delivered as ${id}`);
       },

@@ -203,6 +203,42 @@ void test("usage: added, subtracted, never below zero, unknown account", async (
   await assert.rejects(dir.addUsage("nobody@example.test", 1), code("not-found"));
 });
 
+void test("usage updates fired together: applied in order, clamped one by one, unknown accounts refused alone", async (t) => {
+  const { dir } = await fresh(t);
+  await dir.addDomain("example.test");
+  await dir.addAccount("alice@example.test", "pw");
+  await dir.addAccount("bob@example.test", "pw");
+  // One turn of the event loop: these share a transaction. In order: 100, then -5000 clamps to
+  // 0, then +300, so 300 (a sum of the deltas would give 0).
+  const calls = [
+    dir.addUsage("alice@example.test", 100),
+    dir.addUsage("alice@example.test", -5000),
+    dir.addUsage("nobody@example.test", 7),
+    dir.addUsage("alice@example.test", 300),
+    dir.addUsage("bob@example.test", 42),
+  ];
+  const settled = await Promise.allSettled(calls);
+  assert.deepEqual(
+    settled.map((r) => r.status),
+    ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"],
+  );
+  assert.equal((await dir.getAccount("alice@example.test"))?.usedBytes, 300);
+  assert.equal((await dir.getAccount("bob@example.test"))?.usedBytes, 42);
+  await assert.rejects(dir.addUsage("alice@example.test", 1.5), code("invalid"));
+});
+
+void test("usage updates still pending at close are written, not lost", async (t) => {
+  const { dir, path } = await fresh(t);
+  await dir.addDomain("example.test");
+  await dir.addAccount("alice@example.test", "pw");
+  const pending = dir.addUsage("alice@example.test", 1234);
+  await dir.close();
+  await pending;
+  const again = openSqliteDirectory(path, new FakeClock());
+  t.after(() => again.close());
+  assert.equal((await again.getAccount("alice@example.test"))?.usedBytes, 1234);
+});
+
 void test("flow: counted per address and direction within the window, old rows pruned", async (t) => {
   const { dir, clock, path } = await fresh(t);
   await dir.addDomain("example.test");

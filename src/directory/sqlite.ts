@@ -239,6 +239,27 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
   };
   let recorded = 0;
 
+  // Usage updates (one per delivery) arriving in one turn of the event loop share one write
+  // transaction: group commit for the counter every delivery touches. Each UPDATE still runs in
+  // order with its own clamp at zero, so the result is that of the calls one by one; a caller is
+  // answered once the transaction holding its update has committed.
+  let usageBatch: { a: string; bytes: number; resolve(): void; reject(e: unknown): void }[] = [];
+  const flushUsage = (): void => {
+    const batch = usageBatch;
+    usageBatch = [];
+    let missing: boolean[];
+    try {
+      missing = db.transaction(() => batch.map((u) => q.addUsage.run(u.bytes, u.a).changes === 0))();
+    } catch (e) {
+      for (const u of batch) u.reject(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    batch.forEach((u, i) => {
+      if (missing[i] === true) u.reject(new DirectoryError("not-found", `no account ${u.a}`));
+      else u.resolve();
+    });
+  };
+
   // better-sqlite3 is synchronous; the async wrappers keep the Directory contract uniform with
   // the PostgreSQL adapter and turn synchronous throws into rejections.
   const run = <T>(fn: () => T): Promise<T> => {
@@ -401,13 +422,14 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
         return { kind: "unknown" };
       }),
 
-    addUsage: (address, bytes) =>
-      run(() => {
-        if (!Number.isSafeInteger(bytes))
-          throw new DirectoryError("invalid", "usage must be an integer number of bytes");
-        const a = address.trim().toLowerCase();
-        if (q.addUsage.run(bytes, a).changes === 0) throw new DirectoryError("not-found", `no account ${a}`);
-      }),
+    addUsage: (address, bytes) => {
+      if (!Number.isSafeInteger(bytes))
+        return Promise.reject(new DirectoryError("invalid", "usage must be an integer number of bytes"));
+      const a = address.trim().toLowerCase();
+      return new Promise<void>((resolve, reject) => {
+        if (usageBatch.push({ a, bytes, resolve, reject }) === 1) setImmediate(flushUsage);
+      });
+    },
 
     recordFlow: (address, direction, at) =>
       run(() => {
@@ -432,6 +454,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
 
     close: () =>
       run(() => {
+        if (usageBatch.length > 0) flushUsage();
         if (db.open) db.close();
       }),
   };

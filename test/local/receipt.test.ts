@@ -101,6 +101,14 @@ void test("one local recipient: stored before the 250, never queued", async (t) 
   assert.equal(line?.fields.relay, "mailbox");
   // Nothing left in tmp/: the file was renamed into new/.
   assert.deepEqual(await readdir(join(r.dataDir, "mail", "example.test", "alice", "tmp")), []);
+  // The usage counter follows (after the reply, batched): the stored size, prepended lines too.
+  const dir = openSqliteDirectory(join(r.dataDir, "mailyard.db"), systemClock);
+  t.after(() => dir.close());
+  await waitFor(
+    "usage counted",
+    async () => (await dir.getAccount("alice@example.test"))?.usedBytes === Buffer.byteLength(msgs[0]!),
+    10_000,
+  );
 });
 
 void test("a Delivered-To: loop is refused 550 5.4.6 at DATA; a size over the account's limit 552", async (t) => {
