@@ -29,6 +29,7 @@ const OPTIONS = {
   text: { type: "string" },
   listen: { type: "string" },
   "proxy-version": { type: "string" },
+  home: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 

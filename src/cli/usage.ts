@@ -7,7 +7,9 @@ commands:
   start                                   run the node in the foreground (SIGINT/SIGTERM stop it)
   domain add|remove NAME                  add or remove a local domain
   domain list
-  account add ADDRESS --password P [account options]
+  account add ADDRESS --password P [--home NODE] [account options]
+                                          in a static cluster the account gets a home backend:
+                                          NODE, else the live backend with the fewest accounts
   account set ADDRESS [account options] [--enabled|--disabled] [--password P]
   account remove ADDRESS
   account list [DOMAIN] [--json]
@@ -56,7 +58,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "domain add": { min: 1, max: 1, options: [], args: "NAME" },
   "domain remove": { min: 1, max: 1, options: [], args: "NAME" },
   "domain list": { min: 0, max: 0, options: ["json"], args: "" },
-  "account add": { min: 1, max: 1, options: ACCOUNT, args: "ADDRESS --password P" },
+  "account add": { min: 1, max: 1, options: [...ACCOUNT, "home"], args: "ADDRESS --password P" },
   "account set": { min: 1, max: 1, options: [...ACCOUNT, "enabled"], args: "ADDRESS [options]" },
   "account remove": { min: 1, max: 1, options: [], args: "ADDRESS" },
   "account list": { min: 0, max: 1, options: ["json"], args: "[DOMAIN]" },

@@ -27,6 +27,11 @@ export interface InboundOptions {
   readonly metrics: Metrics;
   /** Delivery at receipt for mail to one local account (receipt.ts); absent: always queue. */
   readonly receipt?: LocalReceipt;
+  /**
+   * Whether the cluster can store mail for this account at all (static clusters: it has a home
+   * backend); a Reply refuses the RCPT (always temporary). Absent: every account can.
+   */
+  readonly storable?: (address: string) => Promise<Reply | null>;
 }
 
 export function createInboundHandler(o: InboundOptions): SmtpHandler {
@@ -64,7 +69,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       return REPLIES.overQuotaTemp;
     }
     if (await overFlow(account, "in")) return REPLIES.recipientOverLimit;
-    return null;
+    return (await o.storable?.(account.address)) ?? null;
   };
 
   const rcptTo = async (
