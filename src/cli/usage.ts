@@ -24,6 +24,12 @@ commands:
   cluster members [--json]                the members in the cluster state, up or down
   cluster home ADDRESS [NODE]             show or set an account's home backend (static cluster)
   cluster homes [--json]                  every account's home backend
+  cluster up --frontends N --backends M [--dynamic] [--data DIR]
+                                          start a whole cluster on this machine (detached,
+                                          HAProxy in front when installed); prints it as JSON
+  cluster down [--data DIR]               stop what cluster up started in DIR
+  cluster status [--data DIR] [--json]    members, health, queues, homes and owners
+                                          (DIR defaults to ./data/cluster)
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
   help
@@ -76,6 +82,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "cluster members": { min: 0, max: 0, options: ["json"], args: "" },
   "cluster home": { min: 1, max: 2, options: [], args: "ADDRESS [NODE]" },
   "cluster homes": { min: 0, max: 0, options: ["json"], args: "" },
+  "cluster up": {
+    min: 0,
+    max: 0,
+    options: ["frontends", "backends", "dynamic", "data"],
+    args: "--frontends N --backends M [--dynamic] [--data DIR]",
+  },
+  "cluster down": { min: 0, max: 0, options: ["data"], args: "[--data DIR]" },
+  "cluster status": { min: 0, max: 0, options: ["data", "json"], args: "[--data DIR] [--json]" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
 };
 
