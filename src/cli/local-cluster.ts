@@ -276,6 +276,8 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
       "submission.listen=127.0.0.1:0",
       "http.listen=127.0.0.1:0",
       ...(role === "backend" ? ["channel.listen=127.0.0.1:0", "smtp.forwardTo=*"] : []),
+      // Dynamic: any backend may open any account, so all of them share one Maildir root.
+      ...(role === "backend" && kind === "dynamic" ? [`local.mailDir=${join(dir, "mail")}`] : []),
       ...(role === "frontend" && withBalancer ? [`smtp.proxyProtocolFrom=${BALANCER_SOURCE}/32`] : []),
     ];
     const child = spawnDetached(

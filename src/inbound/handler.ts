@@ -107,8 +107,16 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       case "alias": {
         const ex = await expandRecipient(o.directory, to, { maxDepth: 10, maxTargets: 100 });
         switch (ex.kind) {
-          case "ok":
+          case "ok": {
+            // An alias to an account that cannot be stored anywhere yet is refused like the account.
+            for (const target of ex.targets) {
+              if (o.storable === undefined) break;
+              const t = await o.directory.lookup(target.address);
+              const refusal = t.kind === "account" ? await o.storable(t.account.address) : null;
+              if (refusal !== null) return refusal;
+            }
             return add(ex.targets.map((t) => t.address));
+          }
           case "loop":
             return reply(550, "5.4.6", "Alias expansion loop");
           case "unknown":

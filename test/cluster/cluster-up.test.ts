@@ -152,6 +152,62 @@ test(
   },
 );
 
+test(
+  "cluster up --dynamic: no homes; the storing backend takes the account's lease, status shows the owner",
+  { timeout: 120_000 },
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), "mailyard-up-dyn-"));
+    let pids: number[] = [];
+    t.after(async () => {
+      await mailyard(["cluster", "down", "--data", dir]);
+      for (const pid of pids.filter(running)) process.kill(pid, "SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    });
+    const upRun = await mailyard([
+      "cluster",
+      "up",
+      "--frontends",
+      "1",
+      "--backends",
+      "2",
+      "--dynamic",
+      "--data",
+      dir,
+    ]);
+    assert.equal(upRun.code, 0, upRun.err);
+    const up = JSON.parse(upRun.out) as Up & { kind: string };
+    pids = [...up.members.map((m) => m.pid), ...(up.balancer !== null ? [up.balancer.pid] : [])];
+    assert.equal(up.kind, "dynamic");
+    const f1 = up.members.find((m) => m.id === "f1")!;
+    const via = ["--set", `dataDir=${f1.dataDir}`, "--set", `http.listen=127.0.0.1:${f1.http}`];
+    assert.equal((await mailyard(["domain", "add", "example.test", ...via])).code, 0);
+    const added = await mailyard(["account", "add", "dora@example.test", "--password", "pw", ...via]);
+    assert.equal(added.out, "account dora@example.test added\n", added.err);
+    await send(f1.smtp, "dora@example.test", "dynamic");
+
+    type Status = { owners: { account: string; owner: string }[]; homes: unknown[] };
+    let status: Status = { owners: [], homes: [] };
+    await waitFor(
+      "dora's lease in cluster status",
+      async () => {
+        const st = await mailyard(["cluster", "status", "--data", dir, "--json"]);
+        status = JSON.parse(st.out) as Status;
+        return status.owners.length === 1;
+      },
+      30_000,
+    );
+    assert.deepEqual(status.homes, []);
+    const owner = status.owners[0]!;
+    assert.equal(owner.account, "dora@example.test");
+    assert.ok(["b1", "b2"].includes(owner.owner));
+    // Dynamic: the backends share one Maildir root, DIR/mail.
+    const box = join(dir, "mail", "example.test", "dora", "new");
+    assert.equal((await readdir(box)).length, 1);
+    assert.equal((await mailyard(["cluster", "down", "--data", dir])).code, 0);
+    for (const pid of pids) assert.equal(running(pid), false, `pid ${pid} stopped`);
+  },
+);
+
 test("cluster up: usage errors exit 2", async () => {
   const none = await mailyard(["cluster", "up", "--backends", "1"]);
   assert.equal(none.code, 2);

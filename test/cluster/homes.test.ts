@@ -1,7 +1,8 @@
 // Home backends in a running static cluster: an account created through any member's admin API
 // (a frontend's too) gets a home — the one asked for, else the live backend with the fewest —
 // and mail for it through a frontend lands there; an older account with no home is refused at
-// RCPT with a 4xx (never accepted to wait in a queue, never a 5xx) until `cluster home` sets one.
+// RCPT with a 4xx (never accepted to wait in a queue, never a 5xx), directly or through an
+// alias, until `cluster home` sets one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
@@ -99,8 +100,13 @@ test("an account without a home is refused at RCPT with 450 4.2.0 until it has o
   assert.equal(c.node("f1").queue.size(), 0);
   // Unknown addresses are still a 550: the home check is only for existing accounts.
   assert.equal((await rcpt(f1, "nobody@example.test")).code, 550);
+  // An alias to it is refused the same way.
+  await c.directory.addAlias("info@example.test", ["old@example.test"]);
+  assert.equal((await rcpt(f1, "info@example.test")).code, 450);
 
   await c.state.setHome("old@example.test", "b1");
   assert.equal((await rcpt(f1, "old@example.test")).code, 250);
   await waitForMail(c, "b1", "old@example.test");
+  assert.equal((await rcpt(f1, "info@example.test")).code, 250);
+  await waitForMail(c, "b1", "old@example.test", 2);
 });
