@@ -9,11 +9,9 @@
 // failed `up` stops whatever it had started. A pid from the run file is signalled only while
 // /proc says it is still a mailyard or haproxy process, so a recycled pid is never killed.
 // The run file is our own output but is still validated when read back.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -21,6 +19,16 @@ import { renderHaproxyConfig } from "../cluster/haproxy.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 import { systemClock } from "../world/clock.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
+import {
+  freePort,
+  POLL_MS,
+  portOpen,
+  processAlive,
+  sleep,
+  spawnDetached,
+  stopPids,
+  type Spawned,
+} from "./local-processes.js";
 
 export const DEFAULT_CLUSTER_DIR = "./data/cluster";
 export const HAPROXY_PATH = "/usr/sbin/haproxy";
@@ -29,9 +37,6 @@ const SECRET_FILE = "cluster.secret";
 /** HAProxy connects to the frontends from here, the one address they expect PROXY headers from. */
 const BALANCER_SOURCE = "127.0.0.2";
 const START_TIMEOUT_MS = 60_000;
-const STOP_GRACE_MS = 15_000;
-const KILL_WAIT_MS = 5_000;
-const POLL_MS = 50;
 const MAX_NODES = 32;
 
 const BIN = fileURLToPath(new URL("../../../bin/mailyard.js", import.meta.url));
@@ -73,7 +78,6 @@ export interface LocalClusterValues {
   readonly json?: boolean | undefined;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 function count(option: string, text: string | undefined): number {
@@ -82,24 +86,6 @@ function count(option: string, text: string | undefined): number {
   if (!/^\d+$/.test(text) || n < 1 || n > MAX_NODES)
     throw new UsageError(`--${option}: expected a number from 1 to ${MAX_NODES}, got "${text}"`);
   return n;
-}
-
-/** Alive, not a zombie, and still the program we started (pids get reused). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    if (/^\d+ \(.*\) Z/s.test(stat)) return false;
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    return cmdline.includes("mailyard") || cmdline.includes("haproxy");
-  } catch {
-    // No /proc (not Linux): kill(0) is all we know.
-    return existsSync("/proc/self") ? false : true;
-  }
 }
 
 async function readRunFile(dir: string): Promise<RunFile | null> {
@@ -124,56 +110,6 @@ const pidsOf = (run: RunFile): number[] => [
   ...(run.balancer !== null ? [run.balancer.pid] : []),
   ...run.members.map((m) => m.pid),
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const c = net.connect({ host: "127.0.0.1", port });
-    c.once("connect", () => {
-      c.destroy();
-      done(true);
-    });
-    c.once("error", () => done(false));
-  });
-}
-
-interface Spawned {
-  readonly pid: number;
-  /** Exit code once it has exited while we watched; null while running. */
-  exitCode(): number | null;
-}
-
-function spawnDetached(
-  command: string,
-  args: string[],
-  cwd: string,
-  log: string,
-  env: NodeJS.ProcessEnv,
-): Spawned {
-  const fd = openSync(log, "a");
-  let code: number | null = null;
-  try {
-    // Detached with stdio to a file: the process outlives this command and holds none of its pipes.
-    const child = spawn(command, args, { cwd, env, detached: true, stdio: ["ignore", fd, fd] });
-    if (child.pid === undefined) throw new CliError(`cannot start ${command}`);
-    child.once("exit", (c, signal) => (code = c ?? (signal !== null ? 128 : -1)));
-    child.unref();
-    return { pid: child.pid, exitCode: () => code };
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The ports a node's "started" log line names. */
 function startedPorts(
@@ -201,31 +137,6 @@ async function healthLive(port: number): Promise<{ live: string[]; queue: number
   } catch {
     return null;
   }
-}
-
-/** Signals every live pid, waits up to the grace period, then SIGKILLs what is left. */
-async function stopPids(pids: readonly number[]): Promise<number[]> {
-  const signal = (pid: number, s: NodeJS.Signals): void => {
-    try {
-      process.kill(pid, s);
-    } catch {
-      // Gone meanwhile: nothing to stop.
-    }
-  };
-  const alive = pids.filter(processAlive);
-  for (const pid of alive) signal(pid, "SIGTERM");
-  const waitGone = async (ms: number): Promise<number[]> => {
-    const deadline = Date.now() + ms;
-    let left = alive.filter(processAlive);
-    while (left.length > 0 && Date.now() < deadline) {
-      await sleep(POLL_MS);
-      left = left.filter(processAlive);
-    }
-    return left;
-  };
-  const stubborn = await waitGone(STOP_GRACE_MS);
-  for (const pid of stubborn) signal(pid, "SIGKILL");
-  return waitGone(KILL_WAIT_MS);
 }
 
 async function secretFor(dir: string): Promise<string> {
