@@ -1,6 +1,8 @@
 // Admin API routes over the directory: domains, accounts, aliases. Bodies are validated here
 // (shape and bounds); the directory itself decides what is a duplicate, missing or invalid
 // value (DirectoryError → 409/404/400). Passwords go to the directory and nowhere else.
+// On a static cluster's members a new account gets its home backend here (AccountHomes), so
+// an account created through any node is never left without one.
 import { z } from "zod";
 import type { AccountSettings, Directory } from "../directory/directory.js";
 import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
@@ -18,12 +20,21 @@ const accountFields = {
   outFlow: flow.optional(),
   inFlow: flow.optional(),
 };
-const newAccount = z.strictObject({ address, password, ...accountFields });
+const nodeId = z.string().min(1).max(128);
+const newAccount = z.strictObject({ address, password, home: nodeId.optional(), ...accountFields });
 const accountPatch = z.strictObject({ password: password.optional(), ...accountFields });
 const newDomain = z.strictObject({ name });
 const newAlias = z.strictObject({ address, targets: z.array(address).min(1).max(1000) });
 
 type Fields = z.infer<typeof accountPatch>;
+
+/** Home backends of a static cluster, as the account routes need them. */
+export interface AccountHomes {
+  /** Before creating: the home the account will get (requested or chosen), or why none. */
+  choose(address: string, requested: string | undefined): Promise<{ node: string } | { refused: string }>;
+  record(address: string, node: string): Promise<void>;
+  forget(address: string): Promise<void>;
+}
 
 /** The settings given in a body, leaving out the absent ones (exactOptionalPropertyTypes). */
 function settingsOf(b: Fields): Partial<AccountSettings> {
@@ -44,7 +55,7 @@ const param = (req: ApiRequest, key: string): string => {
 
 const domainFilter = (req: ApiRequest): string | undefined => req.query.get("domain") ?? undefined;
 
-export function directoryRoutes(directory: Directory): Route[] {
+export function directoryRoutes(directory: Directory, homes?: AccountHomes): Route[] {
   return [
     {
       method: "GET",
@@ -88,7 +99,17 @@ export function directoryRoutes(directory: Directory): Route[] {
       pattern: "accounts",
       handler: async (req) => {
         const body = parseBody(newAccount, req.body);
-        return ok(await directory.addAccount(body.address, body.password, settingsOf(body)), 201);
+        if (homes === undefined) {
+          if (body.home !== undefined)
+            throw new ApiError(400, "home: this node is not a member of a static cluster");
+          return ok(await directory.addAccount(body.address, body.password, settingsOf(body)), 201);
+        }
+        // Chosen first, so a refusal creates nothing.
+        const home = await homes.choose(body.address, body.home);
+        if ("refused" in home) throw new ApiError(409, `home: ${home.refused}`);
+        const account = await directory.addAccount(body.address, body.password, settingsOf(body));
+        await homes.record(account.address, home.node);
+        return ok({ ...account, home: home.node }, 201);
       },
     },
     {
@@ -115,7 +136,9 @@ export function directoryRoutes(directory: Directory): Route[] {
       method: "DELETE",
       pattern: "accounts/:address",
       handler: async (req) => {
-        await directory.removeAccount(param(req, "address"));
+        const a = param(req, "address");
+        await directory.removeAccount(a);
+        await homes?.forget(a);
         return ok({ ok: true });
       },
     },

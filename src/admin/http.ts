@@ -9,7 +9,7 @@ import type { Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import type { Queue } from "../queue/types.js";
 import { errorResponse, match, type Route } from "./api.js";
-import { directoryRoutes } from "./directory-routes.js";
+import { directoryRoutes, type AccountHomes } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
 import { queueRoutes } from "./queue-routes.js";
 import { tokenMatches } from "./token.js";
@@ -30,6 +30,8 @@ export interface AdminServerOptions {
   readonly health: () => { ok: boolean; detail: Record<string, unknown> };
   /** Tried first: resolves true when it answered the request (the cluster API on backends). */
   readonly extra?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+  /** Static cluster members: new accounts get a home backend. */
+  readonly homes?: AccountHomes;
 }
 
 export interface AdminServer {
@@ -80,7 +82,7 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
 
 export function createAdminServer(opts: AdminServerOptions): AdminServer {
   const { log } = opts;
-  const routes: Route[] = [...queueRoutes(opts.queue), ...directoryRoutes(opts.directory)];
+  const routes: Route[] = [...queueRoutes(opts.queue), ...directoryRoutes(opts.directory, opts.homes)];
 
   const api = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
     const auth = req.headers.authorization ?? "";

@@ -1,11 +1,22 @@
 // The directory as the CLI's directory commands use it: through the running node's admin API
 // when it answers, else the SQLite file opened directly (the node is not running, so nobody
 // else writes it). API errors come back as the DirectoryErrors the directory would have thrown.
+// A new account of a static cluster gets its home backend either way: the node's admin API
+// assigns it, and the direct path does the same against the shared state file.
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
+import { pickHome } from "../cluster/homes.js";
+import { openSqliteClusterState } from "../cluster/sqlite-state.js";
+import type { ClusterState } from "../cluster/state.js";
 import { statePath } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
-import { DirectoryError, type Account, type Alias, type Directory } from "../directory/directory.js";
+import {
+  DirectoryError,
+  type Account,
+  type AccountSettings,
+  type Alias,
+  type Directory,
+} from "../directory/directory.js";
 import { systemClock } from "../world/clock.js";
 import { connectAdmin, replyError, type AdminClient, type AdminReply } from "./admin-client.js";
 import { CliError } from "./io.js";
@@ -23,7 +34,15 @@ export type DirectoryOps = Pick<
   | "removeAlias"
   | "listAliases"
   | "close"
->;
+> & {
+  /** addAccount, plus the home backend in a static cluster (null outside one). */
+  addHomedAccount(
+    address: string,
+    password: string,
+    settings: Partial<AccountSettings>,
+    home: string | undefined,
+  ): Promise<{ account: Account; home: string | null }>;
+};
 
 function expect(r: AdminReply, ...statuses: number[]): Record<string, unknown> {
   if (statuses.includes(r.status)) return r.body;
@@ -47,6 +66,19 @@ function overApi(api: AdminClient): DirectoryOps {
         await api.request("POST", "/api/accounts", { address, password, ...settings }),
         201,
       ) as unknown as Account,
+    addHomedAccount: async (address, password, settings, home) => {
+      const body = expect(
+        await api.request("POST", "/api/accounts", {
+          address,
+          password,
+          ...settings,
+          ...(home !== undefined ? { home } : {}),
+        }),
+        201,
+      );
+      const { home: got, ...account } = body;
+      return { account: account as unknown as Account, home: typeof got === "string" ? got : null };
+    },
     removeAccount: async (address) =>
       void expect(await api.request("DELETE", `/api/accounts/${seg(address)}`), 200),
     listAccounts: async (domain) =>
@@ -71,5 +103,50 @@ export async function openDirectoryAccess(settings: Settings): Promise<{ ops: Di
   await mkdir(dirname(path), { recursive: true });
   // Loaded only here: the native SQLite module is not needed when the node is running.
   const { openSqliteDirectory } = await import("../directory/sqlite.js");
-  return { ops: openSqliteDirectory(path, systemClock), via: path };
+  const directory = openSqliteDirectory(path, systemClock);
+  const ops: DirectoryOps = {
+    addDomain: (n) => directory.addDomain(n),
+    removeDomain: (n) => directory.removeDomain(n),
+    listDomains: () => directory.listDomains(),
+    addAccount: (a, p, s) => directory.addAccount(a, p, s),
+    removeAccount: async (a) => {
+      await directory.removeAccount(a);
+      await withState(path, async (state) => {
+        if ((await state.homeOf(a)) !== null) await state.clearHome(a);
+      });
+    },
+    listAccounts: (d) => directory.listAccounts(d),
+    updateAccount: (a, p) => directory.updateAccount(a, p),
+    addAlias: (a, t) => directory.addAlias(a, t),
+    removeAlias: (a) => directory.removeAlias(a),
+    listAliases: (d) => directory.listAliases(d),
+    close: () => directory.close(),
+    addHomedAccount: (address, password, s, requested) =>
+      withState(path, async (state) => {
+        const rows = await state.members();
+        const now = systemClock.now();
+        const backends = rows.filter((m) => m.role === "backend");
+        // Outside a static cluster (no backend ever joined, nothing asked for) there are no homes.
+        const homed = settings.cluster.kind === "static" && (requested !== undefined || backends.length > 0);
+        if (!homed) return { account: await directory.addAccount(address, password, s), home: null };
+        const live = backends
+          .filter((m) => !m.left && now - m.lastHeartbeat <= settings.cluster.downAfterSeconds * 1000)
+          .map((m) => m.id);
+        const choice = await pickHome(state, { address, requested, liveBackends: live });
+        if ("refused" in choice) throw new CliError(`account add: home: ${choice.refused}`);
+        const account = await directory.addAccount(address, password, s);
+        await state.setHome(account.address, choice.node);
+        return { account, home: choice.node };
+      }),
+  };
+  return { ops, via: path };
+}
+
+async function withState<T>(path: string, fn: (s: ClusterState) => Promise<T>): Promise<T> {
+  const state = openSqliteClusterState(path, systemClock);
+  try {
+    return await fn(state);
+  } finally {
+    await state.close();
+  }
 }

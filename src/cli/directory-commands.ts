@@ -82,15 +82,20 @@ export async function accountCommand(
   io: CliIo,
   verb: string,
   args: readonly string[],
-  o: AccountOptions & { json?: boolean | undefined },
+  o: AccountOptions & { json?: boolean | undefined; home?: string | undefined },
 ): Promise<void> {
   switch (verb) {
     case "add": {
       if (o.password === undefined || o.password === "") throw new UsageError("account add needs --password");
       if (o.enabled === true)
         throw new UsageError("account add: accounts are enabled unless --disabled is given");
-      const a = await dir.addAccount(args[0]!, o.password, accountSettings(o));
-      io.out(`account ${a.address} added`);
+      const { account: a, home } = await dir.addHomedAccount(
+        args[0]!,
+        o.password,
+        accountSettings(o),
+        o.home,
+      );
+      io.out(home === null ? `account ${a.address} added` : `account ${a.address} added, home ${home}`);
       return;
     }
     case "set": {

@@ -8,6 +8,7 @@ import { ConfigError, loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import { DirectoryError } from "../directory/directory.js";
 import { clusterCommand, lbConfigCommand } from "./cluster-commands.js";
+import { localClusterCommand } from "./local-cluster.js";
 import { accountCommand, aliasCommand, domainCommand } from "./directory-commands.js";
 import { openDirectoryAccess } from "./directory-access.js";
 import { CliError, processIo, UsageError, type CliIo } from "./io.js";
@@ -29,6 +30,11 @@ const OPTIONS = {
   text: { type: "string" },
   listen: { type: "string" },
   "proxy-version": { type: "string" },
+  home: { type: "string" },
+  frontends: { type: "string" },
+  backends: { type: "string" },
+  dynamic: { type: "boolean" },
+  data: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -83,6 +89,7 @@ async function run(argv: string[], io: CliIo): Promise<void> {
     case "queue":
       return queueCommand(settings, io, verb, args, values);
     case "cluster":
+      if (verb === "up" || verb === "down" || verb === "status") return localClusterCommand(io, verb, values);
       return clusterCommand(settings, io, verb, args, values);
     case "lb-config":
       return lbConfigCommand(settings, io, values);

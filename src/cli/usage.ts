@@ -7,7 +7,9 @@ commands:
   start                                   run the node in the foreground (SIGINT/SIGTERM stop it)
   domain add|remove NAME                  add or remove a local domain
   domain list
-  account add ADDRESS --password P [account options]
+  account add ADDRESS --password P [--home NODE] [account options]
+                                          in a static cluster the account gets a home backend:
+                                          NODE, else the live backend with the fewest accounts
   account set ADDRESS [account options] [--enabled|--disabled] [--password P]
   account remove ADDRESS
   account list [DOMAIN] [--json]
@@ -22,6 +24,12 @@ commands:
   cluster members [--json]                the members in the cluster state, up or down
   cluster home ADDRESS [NODE]             show or set an account's home backend (static cluster)
   cluster homes [--json]                  every account's home backend
+  cluster up --frontends N --backends M [--dynamic] [--data DIR]
+                                          start a whole cluster on this machine (detached,
+                                          HAProxy in front when installed); prints it as JSON
+  cluster down [--data DIR]               stop what cluster up started in DIR
+  cluster status [--data DIR] [--json]    members, health, queues, homes and owners
+                                          (DIR defaults to ./data/cluster)
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
   help
@@ -56,7 +64,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "domain add": { min: 1, max: 1, options: [], args: "NAME" },
   "domain remove": { min: 1, max: 1, options: [], args: "NAME" },
   "domain list": { min: 0, max: 0, options: ["json"], args: "" },
-  "account add": { min: 1, max: 1, options: ACCOUNT, args: "ADDRESS --password P" },
+  "account add": { min: 1, max: 1, options: [...ACCOUNT, "home"], args: "ADDRESS --password P" },
   "account set": { min: 1, max: 1, options: [...ACCOUNT, "enabled"], args: "ADDRESS [options]" },
   "account remove": { min: 1, max: 1, options: [], args: "ADDRESS" },
   "account list": { min: 0, max: 1, options: ["json"], args: "[DOMAIN]" },
@@ -74,6 +82,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "cluster members": { min: 0, max: 0, options: ["json"], args: "" },
   "cluster home": { min: 1, max: 2, options: [], args: "ADDRESS [NODE]" },
   "cluster homes": { min: 0, max: 0, options: ["json"], args: "" },
+  "cluster up": {
+    min: 0,
+    max: 0,
+    options: ["frontends", "backends", "dynamic", "data"],
+    args: "--frontends N --backends M [--dynamic] [--data DIR]",
+  },
+  "cluster down": { min: 0, max: 0, options: ["data"], args: "[--data DIR]" },
+  "cluster status": { min: 0, max: 0, options: ["data", "json"], args: "[--data DIR] [--json]" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
 };
 

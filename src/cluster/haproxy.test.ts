@@ -100,3 +100,26 @@ test("unusable addresses and maxconn are refused", () => {
   bad({ maxconn: 0 }, /maxconn/);
   bad({ maxConnectionsPerClient: 1.5 }, /maxConnectionsPerClient/);
 });
+
+test("source: the balancer connects to the frontends from the given address; no keywords smuggled in", () => {
+  const cfg = renderHaproxyConfig({
+    listen: "127.0.0.1:2525",
+    frontends,
+    proxyVersion: 2,
+    source: "127.0.0.2",
+  });
+  assert.ok(section(cfg, "backend mailyard_frontends").includes("source 127.0.0.2"));
+  assert.ok(
+    !renderHaproxyConfig({ listen: "127.0.0.1:2525", frontends, proxyVersion: 2 }).includes("source "),
+  );
+  assert.throws(
+    () =>
+      renderHaproxyConfig({
+        listen: "127.0.0.1:2525",
+        frontends,
+        proxyVersion: 2,
+        source: "1.2.3.4 usesrc x",
+      }),
+    /source/,
+  );
+});

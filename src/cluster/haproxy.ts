@@ -32,6 +32,12 @@ export interface HaproxyConfigOptions {
   readonly maxConnectionsPerClient?: number;
   /** host:port for HAProxy's statistics page (HTTP); absent: none. */
   readonly statsListen?: string;
+  /**
+   * Local address HAProxy connects to the frontends from (its `source`); absent: the kernel's
+   * choice. `cluster up` uses 127.0.0.2 so frontends can require PROXY headers from the balancer
+   * alone and still take direct loopback clients from 127.0.0.1.
+   */
+  readonly source?: string;
 }
 
 const DEFAULT_MAXCONN = 2000;
@@ -90,6 +96,7 @@ export function renderHaproxyConfig(o: HaproxyConfigOptions): string {
     "",
     "backend mailyard_frontends",
     "    balance leastconn",
+    ...(o.source !== undefined ? [`    source ${sourceAddress(o.source)}`] : []),
     // The check connection carries the PROXY header too (HAProxy's default with send-proxy).
     "    option smtpchk EHLO localhost",
     "    default-server inter 5s fall 2 rise 2",
@@ -123,6 +130,12 @@ function address(what: string, text: string): HostPort {
     throw new Error(`${what}: "${text}" is not a usable host:port`);
   }
   return at;
+}
+
+function sourceAddress(text: string): string {
+  // Same character rule as address(): anything else would be more keywords to HAProxy.
+  if (!/^[A-Za-z0-9.:]+$/.test(text)) throw new Error(`source: "${text}" is not an address`);
+  return text;
 }
 
 const isWildcard = (host: string): boolean => host === "0.0.0.0" || /^[0:]+$/.test(host);

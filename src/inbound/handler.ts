@@ -27,6 +27,11 @@ export interface InboundOptions {
   readonly metrics: Metrics;
   /** Delivery at receipt for mail to one local account (receipt.ts); absent: always queue. */
   readonly receipt?: LocalReceipt;
+  /**
+   * Whether the cluster can store mail for this account at all (static clusters: it has a home
+   * backend); a Reply refuses the RCPT (always temporary). Absent: every account can.
+   */
+  readonly storable?: (address: string) => Promise<Reply | null>;
 }
 
 export function createInboundHandler(o: InboundOptions): SmtpHandler {
@@ -64,7 +69,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       return REPLIES.overQuotaTemp;
     }
     if (await overFlow(account, "in")) return REPLIES.recipientOverLimit;
-    return null;
+    return (await o.storable?.(account.address)) ?? null;
   };
 
   const rcptTo = async (
@@ -102,8 +107,16 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       case "alias": {
         const ex = await expandRecipient(o.directory, to, { maxDepth: 10, maxTargets: 100 });
         switch (ex.kind) {
-          case "ok":
+          case "ok": {
+            // An alias to an account that cannot be stored anywhere yet is refused like the account.
+            for (const target of ex.targets) {
+              if (o.storable === undefined) break;
+              const t = await o.directory.lookup(target.address);
+              const refusal = t.kind === "account" ? await o.storable(t.account.address) : null;
+              if (refusal !== null) return refusal;
+            }
             return add(ex.targets.map((t) => t.address));
+          }
           case "loop":
             return reply(550, "5.4.6", "Alias expansion loop");
           case "unknown":

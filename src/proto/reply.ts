@@ -65,6 +65,8 @@ export const REPLIES = {
   senderOverLimit: reply(450, "4.7.1", "Sender has exceeded the sending limit, try again later"),
   recipientOverLimit: reply(450, "4.7.1", "Recipient has exceeded the receiving limit, try again later"),
   directoryUnavailable: reply(451, "4.3.0", "Directory temporarily unavailable"),
+  // An account of a static cluster with no home backend: nowhere to store it yet (RFC 3463 4.2.0).
+  noHomeBackend: reply(450, "4.2.0", "Mailbox has no home backend yet, try again later"),
   tlsNotAvailable: reply(454, "4.7.0", "TLS not available"),
   authTempFail: reply(454, "4.7.0", "Temporary authentication failure"),
 

@@ -9,12 +9,14 @@
 // inbound policy of a frontend sees no backend and answers 4xx.
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { AccountHomes } from "../admin/directory-routes.js";
 import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
 import { isWireNodeId } from "../channel/auth.js";
 import { createChannelClient, type ChannelTarget } from "../channel/client.js";
 import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
+import { pickHome } from "../cluster/homes.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
 import { checkSecret } from "../cluster/secret.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
@@ -26,6 +28,7 @@ import { openSqliteDirectory } from "../directory/sqlite.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import type { LogSink } from "../log/logger.js";
 import { parseHostPort } from "../proto/hostport.js";
+import { REPLIES } from "../proto/reply.js";
 import { createQueueManager } from "../queue/manager.js";
 import { createSpool } from "../queue/spool.js";
 import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
@@ -151,6 +154,28 @@ export async function startClusterNode(
   };
   const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);
 
+  // Static clusters: every account has a home backend (cluster/homes.ts). New accounts get one
+  // through the admin API of any member; mail for an older account without one is refused with a
+  // 4xx at RCPT rather than queued until it expires.
+  const isStatic = settings.cluster.kind === "static";
+  const homes: AccountHomes | undefined = isStatic
+    ? {
+        choose: (address, requested) =>
+          pickHome(state, {
+            address,
+            requested,
+            liveBackends: members.live("backend").map((m) => m.id),
+          }),
+        record: async (address, node) => {
+          await state.setHome(address, node);
+          clusterLog.major("account home assigned", { account: address.toLowerCase(), node });
+        },
+        forget: (address) => state.clearHome(address),
+      }
+    : undefined;
+  const storable = async (address: string) =>
+    (await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null;
+
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize() });
   let joined = (): void => undefined;
@@ -217,6 +242,7 @@ export async function startClusterNode(
         },
       }),
       ...(parts.extra !== undefined ? { extra: parts.extra } : {}),
+      ...(homes !== undefined ? { homes } : {}),
     });
     const httpAt = parseHostPort(settings.http.listen);
     const http = await admin.listen(httpAt.host, httpAt.port);
@@ -229,6 +255,7 @@ export async function startClusterNode(
       clock,
       log: opts.log.for("SMTPI"),
       metrics,
+      ...(isStatic ? { storable } : {}),
     });
     const bound = await bindSmtpListeners({ settings, handler, log: opts.log, clock, metrics, tls });
     listeners = bound;
