@@ -3,7 +3,8 @@
 // afterwards is stored by the other backend, once the dead one's lease has run out, under a
 // greater fencing token and into the same shared Maildir; and a permanent refusal over the
 // channel (5xx per recipient) bounces that recipient with exactly one DSN, to a local sender on
-// another backend and to a remote sender through smtp.forwardTo, and is never retried.
+// another backend (one for two recipients refused in separate deliveries) and to a remote sender
+// through smtp.forwardTo, and is never retried.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -17,7 +18,7 @@ import { maildir, maildirTags, startProcCluster } from "./processes-kit.js";
 async function send(
   port: number,
   from: string,
-  to: string,
+  to: string | readonly string[],
   subject: string,
   o: { body?: string; beforeData?: () => Promise<void> } = {},
 ): Promise<void> {
@@ -26,7 +27,7 @@ async function send(
     await c.expect(220);
     await c.cmd("EHLO client.test", 250);
     await c.cmd(`MAIL FROM:<${from}>`, 250);
-    await c.cmd(`RCPT TO:<${to}>`, 250);
+    for (const r of typeof to === "string" ? [to] : to) await c.cmd(`RCPT TO:<${r}>`, 250);
     await o.beforeData?.();
     await c.cmd("DATA", 354);
     await c.cmd(`From: <${from}>\r\nSubject: ${subject}\r\n\r\n${o.body ?? "Hello."}\r\n.`, 250);
@@ -97,10 +98,15 @@ test("a permanent refusal over the delivery channel bounces the recipient with e
   const homes = {
     "alice@example.test": "b1",
     "carol@example.test": "b2",
+    "erin@example.test": "b2",
     "dave@example.test": "b2",
   };
   for (const [address, home] of Object.entries(homes)) {
-    await c.directory.addAccount(address, "pw", address.startsWith("carol") ? { maxMessageSize: 500 } : {});
+    await c.directory.addAccount(
+      address,
+      "pw",
+      /^(carol|erin)@/.test(address) ? { maxMessageSize: 500 } : {},
+    );
     await c.state.setHome(address, home);
   }
   const b1 = await c.start("b1", "backend");
@@ -108,8 +114,9 @@ test("a permanent refusal over the delivery channel bounces the recipient with e
   const f1 = await c.start("f1", "frontend", [`smtp.forwardTo=127.0.0.1:${sink.port}`]);
   await c.waitLive([f1], ["b1", "b2", "f1"]);
 
-  // carol's limit is checked only where her mailbox is: without SIZE= the frontend cannot know.
-  await send(f1.smtp, "alice@example.test", "carol@example.test", "too big for carol", {
+  // carol's and erin's limit is checked only where their mailboxes are: without SIZE= the
+  // frontend cannot know. Each is a delivery of its own over the channel; one report for both.
+  await send(f1.smtp, "alice@example.test", ["carol@example.test", "erin@example.test"], "too big", {
     body: "y".repeat(76).concat("\r\n").repeat(30),
   });
   // dave is disabled after the frontend accepted him at RCPT (its answer came from a backend).
@@ -131,6 +138,7 @@ test("a permanent refusal over the delivery channel bounces the recipient with e
   const report = reports[0]!.text;
   assert.match(report, /^Return-Path: <>\r\n/);
   assert.match(report, /Final-Recipient: rfc822; ?carol@example\.test/i);
+  assert.match(report, /Final-Recipient: rfc822; ?erin@example\.test/i);
   assert.match(report, /Status: 5\.3\.4/);
   const atSink = await sink.messages();
   assert.equal(atSink.length, 1, "exactly one report to x@remote.test");
@@ -144,9 +152,10 @@ test("a permanent refusal over the delivery channel bounces the recipient with e
   // Each refusal was asked of b2 once: the frontend did not try again.
   const bounces = b2.lines().filter((l) => / LOCAL-\d+\(\) delivery bounced /.test(l));
   assert.equal(bounces.filter((l) => l.includes("to=carol@example.test")).length, 1, bounces.join("\n"));
+  assert.equal(bounces.filter((l) => l.includes("to=erin@example.test")).length, 1, bounces.join("\n"));
   assert.equal(bounces.filter((l) => l.includes("to=dave@example.test")).length, 1, bounces.join("\n"));
   const f1Bounced = f1.lines().filter((l) => / QUEUE-\d+\(\) recipient status .*status=bounced/.test(l));
-  assert.equal(f1Bounced.length, 2, f1Bounced.join("\n"));
+  assert.equal(f1Bounced.length, 3, f1Bounced.join("\n"));
   void b1;
 });
 
