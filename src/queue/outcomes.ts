@@ -8,7 +8,7 @@
 import type { Log } from "../log/logger.js";
 import type { QueueContext } from "./context.js";
 import { dsnStatus, type DsnAction } from "./dsn.js";
-import { wants, type Entries, type Entry } from "./entries.js";
+import { needsSettle, wants, type Entries, type Entry } from "./entries.js";
 import type { RecipientState } from "./envelope.js";
 import type { Reports } from "./reports.js";
 import { expiresAt, isExpired, nextAttemptAt, warningsCrossed } from "./retry.js";
@@ -104,7 +104,9 @@ export function createOutcomes(
           break;
       }
     }
-    if (changed) await settle(e, delays);
+    // Unchanged recipients can still leave reports owed: reports wait while any recipient is in a
+    // delivery (reports.ts), and this job was the last one under way.
+    if (changed || needsSettle(e)) await settle(e, delays);
     else service(e);
   };
 

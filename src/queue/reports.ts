@@ -4,7 +4,8 @@
 // message stays in the queue until every report it needs is enqueued.
 //
 // Invariants: the null sender never gets a report (no bounce loops, RFC 5321 §4.5.5); a recipient
-// is marked reported only once its report is in the queue.
+// is marked reported only once its report is in the queue; failure and success reports wait
+// while another recipient of the message is in a delivery, so those that end together share one.
 import type { QueueContext } from "./context.js";
 import type { DsnAction, DsnInput, DsnKind } from "./dsn.js";
 import type { Entries, Entry } from "./entries.js";
@@ -49,6 +50,11 @@ export function createReports(ctx: QueueContext, deps: ReportDeps): Reports {
       do {
         e.reportAgain = false;
         if (e.gone) return;
+        // One report for recipients that end together: while another recipient is being tried
+        // right now, wait for it (its outcome settles the message again, and reports then), as
+        // Postfix's qmgr sends one bounce per pass over a queue file. Without this, recipients
+        // of one message on different routes (two accounts on one backend) got a DSN each.
+        if (e.recipients.some((r, i) => r.status === "pending" && e.busy[i] === true)) break;
         const failed: number[] = [];
         const done: number[] = [];
         e.recipients.forEach((r, i) => {

@@ -16,6 +16,8 @@ export interface LoadOptions {
   readonly sessions: number;
   readonly messages: number;
   readonly from: string;
+  /** Index of the first message (tags load-<i>), so loads run side by side do not share tags. */
+  readonly firstIndex?: number;
   /** Recipient of message i. */
   readonly to: (i: number) => string;
   readonly bodyBytes: number;
@@ -67,7 +69,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const deadline = Date.now() + o.timeoutMs;
   const filler = "x".repeat(76) + "\r\n";
   const body = filler.repeat(Math.max(1, Math.ceil(o.bodyBytes / filler.length)));
-  let next = 0;
+  let next = o.firstIndex ?? 0;
+  const end = next + o.messages;
   const session = async (): Promise<void> => {
     const sock = net.connect({ host: o.host ?? "127.0.0.1", port: o.port });
     sock.on("error", () => undefined);
@@ -76,7 +79,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       if (!(await r.reply())?.startsWith("220")) return;
       sock.write("EHLO load.test\r\n");
       if (!(await r.reply())?.startsWith("250")) return;
-      while (next < o.messages && Date.now() < deadline) {
+      while (next < end && Date.now() < deadline) {
         const i = next++;
         const tag = `load-${i}`;
         // RFC 2920: MAIL, RCPT and DATA go in one group; the text waits for the 354.

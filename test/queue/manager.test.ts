@@ -15,6 +15,7 @@ import { settingsSchema } from "../../src/config/settings.js";
 import { noMetrics } from "../../src/log/metrics.js";
 import type { Random } from "../../src/world/random.js";
 import { FakeClock } from "../kit/clock.js";
+import { waitFor } from "../kit/load.js";
 import { memoryLogSink } from "../kit/log.js";
 
 const OK = reply(250, "2.0.0", "Ok");
@@ -346,6 +347,36 @@ void test("hold, release, retryNow, delete", async (t) => {
   assert.equal(r.d.dsns().length, 0, "delete sends no report");
   assert.equal(await r.q.hold("NOSUCHID000000"), false);
   assert.equal(await r.q.delete(id), false);
+});
+
+void test("recipients bounced by jobs that end at different times get one failure DSN", async (t) => {
+  // Two destinations (one slow): each bounces in its own job, the second later than the first.
+  const d = new FakeDeliverer();
+  let release = (): void => undefined;
+  const slow = new Promise<void>((r) => (release = r));
+  d.script = (rcpt) => bounced(NOUSER, rcpt.address.endsWith("@slow.test") ? "mx.slow.test" : "mx.far.test");
+  d.gate = async () => {
+    const last = d.jobs[d.jobs.length - 1]!.job;
+    if (last.envelope.source !== "dsn" && last.route.key === "relay:slow.test") await slow;
+  };
+  // Registered before the rig's stop, so a failing test does not leave the slow job hanging.
+  t.after(() => Promise.resolve(release()));
+  const r = await rig(t, {}, d);
+  await send(r, ["a@far.test", "b@slow.test"]);
+  await waitFor("a bounced", () => statusLines(r).includes("a@far.test bounced"));
+  // An absence: before the fix the report for a alone was enqueued within milliseconds here.
+  await assert.rejects(
+    waitFor("a report", () => r.d.dsns().length > 0, 300),
+    /timed out/,
+    "no report while another recipient of the message is still being tried",
+  );
+  release();
+  await r.q.idle();
+  assert.equal(r.q.size(), 0);
+  const dsns = r.d.dsns();
+  assert.equal(dsns.length, 1);
+  assert.match(dsns[0]!.body, /Final-Recipient: rfc822; a@far\.test/);
+  assert.match(dsns[0]!.body, /Final-Recipient: rfc822; b@slow\.test/);
 });
 
 void test("reject bounces every pending recipient with 550 5.0.0 and a DSN", async (t) => {
