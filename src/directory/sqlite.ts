@@ -247,6 +247,8 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
   const flushUsage = (): void => {
     const batch = usageBatch;
     usageBatch = [];
+    // Already written by close(): the flush it had scheduled finds nothing to do.
+    if (batch.length === 0) return;
     let missing: boolean[];
     try {
       missing = db.transaction(() => batch.map((u) => q.addUsage.run(u.bytes, u.a).changes === 0))();
