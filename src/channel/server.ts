@@ -13,6 +13,7 @@ import { createIdGenerator } from "../queue/ids.js";
 import { cryptoRandom } from "../world/random.js";
 import { channelLimits, type ChannelServerOptions } from "./options.js";
 import { ChannelSession } from "./session.js";
+import { closeGracefully } from "../smtp/server/graceful-close.js";
 
 export type { ChannelLimits, ChannelServerOptions, ChannelTimeouts } from "./options.js";
 
@@ -77,22 +78,6 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
         });
       });
     },
-    async close() {
-      const wasListening = server.listening;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sessions) s.shutdown();
-      const open = [...sockets];
-      await new Promise<void>((resolve) => {
-        const t = o.clock.setTimeout(resolve, CLOSE_GRACE_MS);
-        void Promise.all(
-          open.map((k) => new Promise((r) => (k.destroyed ? r(null) : k.once("close", r)))),
-        ).then(() => {
-          t.cancel();
-          resolve();
-        });
-      });
-      for (const k of sockets) k.destroy();
-      if (wasListening) await stopped;
-    },
+    close: () => closeGracefully({ server, sessions, sockets, clock: o.clock, graceMs: CLOSE_GRACE_MS }),
   };
 }

@@ -14,6 +14,7 @@ import type { Endpoint, ListenerKind, SmtpHandler } from "../handler.js";
 import { verbRegistry } from "./registry.js";
 import { Session } from "./session.js";
 import type { Verb } from "./verb.js";
+import { closeGracefully } from "./graceful-close.js";
 
 export interface SmtpServerOptions {
   readonly settings: Settings;
@@ -117,23 +118,6 @@ export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
         });
       });
     },
-    async close() {
-      const wasListening = server.listening;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sessions) s.shutdown();
-      // Sessions flush their 421 and end; any socket still open after the grace time is cut.
-      const open = [...sockets];
-      await new Promise<void>((resolve) => {
-        const t = o.clock.setTimeout(resolve, CLOSE_GRACE_MS);
-        void Promise.all(
-          open.map((k) => new Promise((r) => (k.destroyed ? r(null) : k.once("close", r)))),
-        ).then(() => {
-          t.cancel();
-          resolve();
-        });
-      });
-      for (const k of sockets) k.destroy();
-      if (wasListening) await stopped;
-    },
+    close: () => closeGracefully({ server, sessions, sockets, clock: o.clock, graceMs: CLOSE_GRACE_MS }),
   };
 }
