@@ -14,7 +14,24 @@ export interface EnvelopeRecipient {
   readonly orcpt: string | null;
 }
 
-export type MessageSource = "smtp" | "submission" | "dsn" | "forward" | "api" | "pipe" | "remote-submit";
+/**
+ * Where a message came from (DESIGN.md §2): SMTP on the MX port, SMTP submission, generated here
+ * (DSNs, forwards, account rules), or one of the backend sources: the submission API, the
+ * sendmail pipe, the Submitted/ folder, RPOP, POP3 XTND XMIT. Kept across a remote submit.
+ */
+export const MESSAGE_SOURCES = [
+  "smtp",
+  "submission",
+  "dsn",
+  "forward",
+  "rule",
+  "api",
+  "pipe",
+  "submitted",
+  "rpop",
+  "pop3",
+] as const;
+export type MessageSource = (typeof MESSAGE_SOURCES)[number];
 
 export interface ClientInfo {
   readonly address: string;

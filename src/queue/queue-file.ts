@@ -9,7 +9,7 @@
 // Files are read back only by this process, but a crash, a full disk or an operator's editor can
 // leave any bytes: everything read is validated and a bad file is reported, never trusted.
 import { crc32 } from "node:zlib";
-import type { Envelope } from "./envelope.js";
+import { MESSAGE_SOURCES, type Envelope } from "./envelope.js";
 
 export const TRAILER_SIZE = 32;
 const MAGIC = Buffer.from("MAILYQ1\n", "latin1");
@@ -77,7 +77,7 @@ const ENVELOPE_FIELDS: Record<keyof Envelope, Check> = {
   envid: strOrNull,
   body: oneOf("7BIT", "8BITMIME", "BINARYMIME"),
   smtputf8: (v) => typeof v === "boolean",
-  source: oneOf("smtp", "submission", "dsn", "forward", "api", "pipe", "remote-submit"),
+  source: oneOf(...MESSAGE_SOURCES),
   authUser: strOrNull,
   client: clientOk,
   arrival: num,

@@ -105,6 +105,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   return {
     inbound: directory,
     deliverer,
+    store,
     extra: clusterApiHandler({
       directory,
       secret: settings.cluster.secret,

@@ -26,6 +26,8 @@ import { tcpDialer, type Dialer } from "../world/dialer.js";
 import { cryptoRandom, type Random } from "../world/random.js";
 import { startClusterNode } from "./roles.js";
 import { bindSmtpListeners } from "./listeners.js";
+import { startSources } from "./sources.js";
+import { localSubmitter } from "../queue/local-submit.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -130,6 +132,22 @@ export async function startNode(
   });
   const { smtp, submission } = listeners;
 
+  const submitter = localSubmitter(queue, {
+    nodeId: settings.node.id,
+    maxMessages: settings.queue.maxMessages,
+    log: opts.log.for("SUBMIT"),
+  });
+  const sources = await startSources({
+    settings,
+    directory,
+    submitter,
+    store,
+    clock: world.clock,
+    dialer: world.dialer,
+    random: world.random,
+    log: opts.log,
+  });
+
   const token = await loadOrCreateAdminToken(dataDir);
   const admin = createAdminServer({
     settings,
@@ -138,6 +156,7 @@ export async function startNode(
     metrics,
     log: opts.log.for("ADMIN"),
     token,
+    extra: (req, res) => sources.http(req, res),
     health: () => ({
       ok: true,
       detail: { queue: queue.size(), role: settings.role, node: settings.node.id },
@@ -161,6 +180,7 @@ export async function startNode(
     async stop() {
       // Stop taking mail first, then stop delivering; the spool keeps whatever is in flight.
       await listeners.close();
+      await sources.close();
       await admin.close();
       await queue.stop();
       await relay.close();

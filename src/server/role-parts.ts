@@ -10,6 +10,7 @@ import type { Settings } from "../config/settings.js";
 import type { Directory } from "../directory/directory.js";
 import type { LogSink } from "../log/logger.js";
 import type { Deliverer } from "../queue/types.js";
+import type { MaildirStore } from "../store/maildir.js";
 import type { Bound } from "./listeners.js";
 import type { NodeWorld } from "./node.js";
 
@@ -34,6 +35,8 @@ export interface RoleParts {
   readonly deliverer: Deliverer;
   /** Mounted on the admin HTTP server before its own routes (the cluster API on backends). */
   readonly extra?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+  /** The mailboxes this node stores (backends): it runs the message sources (sources.ts). */
+  readonly store?: MaildirStore;
   /** Binds the delivery channel listener (backends). */
   readonly listenChannel?: () => Promise<Bound>;
   /** Stops the role's listeners (before the queue stops). */

@@ -8,6 +8,7 @@
 // Until it has joined, deliveries wait (gate below) rather than fail for want of members, and the
 // inbound policy of a frontend sees no backend and answers 4xx.
 import { mkdir } from "node:fs/promises";
+import type http from "node:http";
 import { join, resolve } from "node:path";
 import type { AccountHomes } from "../admin/directory-routes.js";
 import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
@@ -42,6 +43,8 @@ import { startFrontendRole } from "./frontend.js";
 import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
 import type { NodeWorld, RunningNode } from "./node.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
+import { startSources, type RunningSources } from "./sources.js";
+import { localSubmitter } from "../queue/local-submit.js";
 
 export interface ClusterNode extends RunningNode {
   readonly role: Exclude<Role, "single">;
@@ -201,6 +204,7 @@ export async function startClusterNode(
   let queueStarted = false;
   let admin: AdminServer | null = null;
   let listeners: SmtpListeners | null = null;
+  let sources: RunningSources | null = null;
 
   // Used by stop() and by a start that fails half-way, for whatever is running by then.
   const shutdown = async (): Promise<void> => {
@@ -208,6 +212,7 @@ export async function startClusterNode(
     // then stop delivering. The spool keeps whatever is in flight.
     await membership?.stop();
     await listeners?.close();
+    await sources?.close();
     await parts.closeListeners();
     await admin?.close();
     // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
@@ -224,6 +229,26 @@ export async function startClusterNode(
     queueStarted = true;
 
     const channel = parts.listenChannel === undefined ? null : await parts.listenChannel();
+    const submitter = localSubmitter(queue, {
+      nodeId: settings.node.id,
+      maxMessages: settings.queue.maxMessages,
+      log: opts.log.for("SUBMIT"),
+    });
+    if (parts.store !== undefined)
+      sources = await startSources({
+        settings,
+        directory,
+        submitter,
+        store: parts.store,
+        clock,
+        dialer: world.dialer,
+        random: world.random,
+        log: opts.log,
+      });
+    const running = sources;
+    const extra = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> =>
+      (parts.extra !== undefined && (await parts.extra(req, res))) ||
+      (running !== null && (await running.http(req, res)));
     const token = await loadOrCreateAdminToken(dataDir);
     admin = createAdminServer({
       settings,
@@ -241,7 +266,7 @@ export async function startClusterNode(
           live: members.live().map((m) => m.id),
         },
       }),
-      ...(parts.extra !== undefined ? { extra: parts.extra } : {}),
+      extra,
       ...(homes !== undefined ? { homes } : {}),
     });
     const httpAt = parseHostPort(settings.http.listen);

@@ -1,0 +1,42 @@
+// The message sources a node runs (src/sources/*, DESIGN.md §1): started after the queue and
+// the listeners, stopped before the queue. Single servers and backends run them all; frontends
+// run none (they have no mailboxes; SMTP submission is a listener, not a source).
+import type http from "node:http";
+import type { RunningSource, SourceContext } from "../sources/context.js";
+
+export interface StartedSource extends RunningSource {
+  /** Mounted on the node's HTTP server: resolves true when it answered the request. */
+  readonly http?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+}
+
+export type SourceStarter = (ctx: SourceContext) => Promise<StartedSource>;
+
+/** Every source, in start order. */
+const STARTERS: readonly SourceStarter[] = [];
+
+export interface RunningSources {
+  /** The sources' HTTP routes, tried in order. */
+  http(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function startSources(ctx: SourceContext): Promise<RunningSources> {
+  const started: StartedSource[] = [];
+  const close = async (): Promise<void> => {
+    for (const s of started.reverse()) await s.close();
+  };
+  try {
+    for (const start of STARTERS) started.push(await start(ctx));
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  const routes = started.flatMap((s) => (s.http === undefined ? [] : [s.http]));
+  return {
+    async http(req, res) {
+      for (const r of routes) if (await r(req, res)) return true;
+      return false;
+    },
+    close,
+  };
+}

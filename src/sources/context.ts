@@ -1,0 +1,29 @@
+// What a message source (src/sources/*) is given by the node that runs it: the node's settings,
+// directory (accounts, credentials), the Submitter (src/queue/submit.ts) that every generated
+// message goes through, the world, and its logs. A source starts with the node and stops before
+// the queue does.
+import type { Settings } from "../config/settings.js";
+import type { Directory } from "../directory/directory.js";
+import type { LogSink } from "../log/logger.js";
+import type { Submitter } from "../queue/submit.js";
+import type { MaildirStore } from "../store/maildir.js";
+import type { Clock } from "../world/clock.js";
+import type { Dialer } from "../world/dialer.js";
+import type { Random } from "../world/random.js";
+
+export interface SourceContext {
+  readonly settings: Settings;
+  readonly directory: Directory;
+  readonly submitter: Submitter;
+  /** The node's mailboxes: single servers and backends only (POP3, Submitted/ folders). */
+  readonly store: MaildirStore | null;
+  readonly clock: Clock;
+  readonly dialer: Dialer;
+  readonly random: Random;
+  readonly log: LogSink;
+}
+
+export interface RunningSource {
+  /** Stop taking new work and finish or abandon (keeping its copy) what is in flight. */
+  close(): Promise<void>;
+}
