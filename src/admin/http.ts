@@ -12,6 +12,8 @@ import { errorResponse, match, type Route } from "./api.js";
 import { directoryRoutes, type AccountHomes } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
 import { queueRoutes } from "./queue-routes.js";
+import { clusterRoutes } from "./cluster-routes.js";
+import type { SubmitView } from "../cluster/submit/view.js";
 import { tokenMatches } from "./token.js";
 
 export { loadOrCreateAdminToken } from "./token.js";
@@ -32,6 +34,8 @@ export interface AdminServerOptions {
   readonly extra?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
   /** Static cluster members: new accounts get a home backend. */
   readonly homes?: AccountHomes;
+  /** Cluster members: the Queue Processing settings (null until the node has joined). */
+  readonly submit?: () => SubmitView | null;
 }
 
 export interface AdminServer {
@@ -82,7 +86,11 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
 
 export function createAdminServer(opts: AdminServerOptions): AdminServer {
   const { log } = opts;
-  const routes: Route[] = [...queueRoutes(opts.queue), ...directoryRoutes(opts.directory, opts.homes)];
+  const routes: Route[] = [
+    ...queueRoutes(opts.queue),
+    ...directoryRoutes(opts.directory, opts.homes),
+    ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
+  ];
 
   const api = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
     const auth = req.headers.authorization ?? "";
@@ -112,7 +120,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       return;
     }
     try {
-      const body = method === "POST" || method === "PATCH" ? await readJson(req) : {};
+      const body = method === "POST" || method === "PUT" || method === "PATCH" ? await readJson(req) : {};
       const out = await m.route.handler({ method, params: m.params, query: url.searchParams, body });
       if (method !== "GET") log.major("admin request", { method, path: url.pathname, status: out.status });
       send(res, out.status, out.body);
