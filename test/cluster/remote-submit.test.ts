@@ -4,7 +4,9 @@
 // the real wiring, real sockets, Postfix's smtp-sink as the Internet, one shared fake clock.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import net from "node:net";
+import { join } from "node:path";
 import { proof } from "../../src/cluster/secret.js";
 import type { EnvelopeDraft } from "../../src/queue/types.js";
 import { LEVELS } from "../../src/log/logger.js";
@@ -119,8 +121,6 @@ test("Remote Submit Log: records below the configured level are not written", as
 });
 
 async function adminToken(c: Cluster, id: string): Promise<string> {
-  const { readFile } = await import("node:fs/promises");
-  const { join } = await import("node:path");
   return (await readFile(join(c.root, id, "admin.token"), "utf8")).trim();
 }
 
