@@ -31,13 +31,11 @@ export function sendJson(
   res.end(JSON.stringify(body) + "\n");
 }
 
+/** The error as JSON; a field at fault is named in the text too, for people reading it. */
 export function sendError(res: http.ServerResponse, e: HttpError): void {
-  sendJson(
-    res,
-    e.status,
-    e.field === undefined ? { error: e.message } : { error: e.message, field: e.field },
-    e.headers,
-  );
+  if (e.field === undefined) return sendJson(res, e.status, { error: e.message }, e.headers);
+  const text = e.message.startsWith(`${e.field}:`) ? e.message : `${e.field}: ${e.message}`;
+  sendJson(res, e.status, { error: text, field: e.field }, e.headers);
 }
 
 /** The whole body, refused with 413 past `limit` bytes (Content-Length checked first). */
