@@ -9,7 +9,7 @@ import { rm } from "node:fs/promises";
 import { simpleParser } from "mailparser";
 import { startFakeSmtpServer, type FakeSmtpServer } from "../kit/fake-smtp-server.js";
 import { waitFor } from "../kit/load.js";
-import { startRig, type Rig } from "./rig.js";
+import { prepareDataDir, startRig, type Rig } from "./rig.js";
 
 let peer: FakeSmtpServer;
 let rig: Rig;
@@ -373,4 +373,24 @@ test("a submitter answering 4xx (queue full) is a 503 with Retry-After, and a ke
   );
   assert.equal(retry.status, 503);
   assert.equal(retry.headers.get("idempotent-replayed"), null);
+});
+
+test("idempotency keys survive a restart of the node: the retry after it is answered from the store", async (t) => {
+  const peer4 = await startFakeSmtpServer();
+  t.after(() => peer4.close());
+  const dataDir = await prepareDataDir("mailyard-api-keys-");
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const body = { from: "alice@example.test", to: "bob@example.test", subject: "across restarts", text: "1" };
+  const first = await startRig(null, { dataDir, forwardPort: peer4.port });
+  const a = await post("/submit/v1/messages", body, { base: first.base, key: "restart-1" });
+  assert.equal(a.status, 202);
+  await waitFor("delivered", async () => (await first.mailbox("bob")).length === 1);
+  await first.stop();
+
+  const second = await startRig(t, { dataDir, forwardPort: peer4.port });
+  const b = await post("/submit/v1/messages", body, { base: second.base, key: "restart-1" });
+  assert.equal(b.status, 202);
+  assert.deepEqual(b.body, a.body);
+  assert.equal(b.headers.get("idempotent-replayed"), "true");
+  assert.equal((await second.mailbox("bob")).length, 1, "sent once");
 });
