@@ -123,6 +123,8 @@ echo "exit=$?"
         x.tag === "SUBMIT" && x.fields["id"] === logged[0]!.fields["id"] && x.fields["source"] === "pipe",
     ),
   );
+  const metrics = await (await fetch(`${rig.base}/metrics`)).text();
+  assert.match(metrics, /^mailyard_messages_received_total\{source="pipe"\} 1$/m, "counted under its source");
 });
 
 test("-f sets the envelope sender, -F the From: name; recipients as arguments; without -i a lone dot ends the message", async () => {

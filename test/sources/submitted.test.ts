@@ -71,6 +71,12 @@ test("Envelope-To gives the recipients, locally and remotely; To/Cc are not used
         x.tag === "SUBMIT" && x.fields["id"] === logged?.fields["id"] && x.fields["source"] === "submitted",
     ),
   );
+  const metrics = await (await fetch(`${rig.base}/metrics`)).text();
+  assert.match(
+    metrics,
+    /^mailyard_messages_received_total\{source="submitted"\} 1$/m,
+    "counted under its source",
+  );
 });
 
 test("without Envelope-To: To/Cc/Bcc less Envelope-Ignore; Bcc delivered but removed", async () => {
