@@ -3,7 +3,7 @@
 // `sendmail -t -i` (a here-doc message). It submits to the running node (in-process here),
 // which delivers into the Maildir and to Postfix's smtp-sink (smtp.forwardTo). Exit codes are
 // sysexits.h; with no node running the message waits in Submitted/ and is delivered once a
-// node starts on that data dir, still tagged `pipe`.
+// node starts on that data dir, still tagged `pipe`. s-nail, a real mail(1), calls it as its MTA.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -145,6 +145,26 @@ test("-f sets the envelope sender, -F the From: name; recipients as arguments; w
   await waitFor("dave's copy at smtp-sink", async () => (await sink.count()) === sinkBefore + 1);
   const remote = (await sink.messages()).find((m) => m.includes("Subject: args"))!;
   assert.match(remote, /^X-Mail-Args: <bounces@example\.test>/m, "the envelope sender at the remote peer");
+});
+
+test("s-nail (mail(1)) with sendmail as its MTA: -i -f SENDER -- recipients, Cc and Bcc delivered", async () => {
+  const before = (await rig.mailbox("alice")).length;
+  const sinkBefore = await sink.count();
+  const r = await sh(
+    `s-nail -n -S mta=${join(binDir, "sendmail")} -S sendwait -s 'from s-nail' -c alice@example.test -b frank@remote.test -r ops@example.test bob@example.test`,
+    nodeEnv({ dataDir: rig.dataDir, port: rig.node.http.port }),
+    "written by mail(1)\n",
+  );
+  assert.equal(r.code, 0, r.err);
+  await waitFor("alice's Cc copy", async () => (await rig.mailbox("alice")).length === before + 1);
+  await waitFor("frank's Bcc copy at smtp-sink", async () => (await sink.count()) === sinkBefore + 1);
+  const copy = (await rig.mailbox("alice")).find((m) => m.includes("Subject: from s-nail"))!;
+  assert.match(copy, /^Return-Path: <ops@example\.test>\r\n/);
+  assert.match(copy, /User-Agent: s-nail/);
+  assert.doesNotMatch(copy, /frank@remote\.test/, "the Bcc address is in no copy");
+  await waitFor("bob's copy", async () =>
+    (await rig.mailbox("bob")).some((m) => m.includes("Subject: from s-nail")),
+  );
 });
 
 test("exit codes: 65 without recipients, 64 for an unknown flag, 65 for a bad address", async () => {
