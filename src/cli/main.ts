@@ -13,6 +13,7 @@ import { accountCommand, aliasCommand, domainCommand } from "./directory-command
 import { openDirectoryAccess } from "./directory-access.js";
 import { CliError, processIo, UsageError, type CliIo } from "./io.js";
 import { queueCommand } from "./queue-commands.js";
+import { sendmailMain } from "./sendmail.js";
 import { startCommand } from "./start.js";
 import { settingsCommand } from "./settings-command.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
@@ -116,6 +117,8 @@ async function run(argv: string[], io: CliIo): Promise<void> {
 
 /** Run one command line; resolves with the exit code. */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  // sendmail has the classic command line and sysexits.h codes, not mailyard's.
+  if (argv[0] === "sendmail") return sendmailMain(argv.slice(1));
   try {
     await run(argv, io);
     return 0;

@@ -37,6 +37,10 @@ commands:
                                           (DIR defaults to ./data/cluster)
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
+  sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]
+                                          the classic sendmail interface: the message on
+                                          stdin, sent through the running node, or kept in
+                                          dataDir/Submitted/ until one runs (also: sendmail)
   help
 
 account options:

@@ -46,6 +46,18 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
 
+  "submitApi.enabled":
+    "Serve the submission API (/submit/v1/messages, /submit/v1/raw; HTTP Basic as the account) on http.listen of single servers and backends.",
+  "submitApi.idempotencySeconds":
+    "An Idempotency-Key is remembered this long (in dataDir/submit-keys.db): a retried request within it gets the first answer and never sends twice.",
+  "submitApi.maxAuthFailures":
+    "Failed logins from one client address, or for one account, within submitApi.authFailureWindowSeconds before the API answers 429.",
+  "submitApi.authFailureWindowSeconds": "Window over which submitApi.maxAuthFailures is counted.",
+  "submitted.enabled":
+    "Pick up *.sub files from the Submitted folder (RFC 5322 messages, optional Envelope-From/Envelope-To/Envelope-Ignore lines) on single servers and backends.",
+  "submitted.dir":
+    "The Submitted folder; empty: dataDir/Submitted. mailyard sendmail writes here when no node runs.",
+  "submitted.pollSeconds": "The Submitted folder is scanned this often, and on file-system events.",
   "state.url":
     "Shared state (directory, cluster members, leases): empty = dataDir/mailyard.db; a SQLite file path or sqlite:PATH shared by the nodes of one machine.",
   "cluster.kind":

@@ -23,3 +23,9 @@ export function mailRoot(settings: Settings): string {
   const dir = settings.local.mailDir.trim();
   return dir === "" ? join(resolve(settings.dataDir), "mail") : resolve(dir);
 }
+
+/** The Submitted folder: *.sub files there are submitted (the seed's PIPE module). */
+export function submittedDir(settings: Settings): string {
+  const dir = settings.submitted.dir.trim();
+  return dir === "" ? join(resolve(settings.dataDir), "Submitted") : resolve(dir);
+}

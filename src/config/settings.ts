@@ -84,6 +84,29 @@ export const settingsSchema = z.object({
     })
     .prefault({}),
 
+  submitApi: z
+    .object({
+      /** The submission API (/submit/v1/) on the HTTP listener of single servers and backends. */
+      enabled: z.boolean().default(true),
+      /** An Idempotency-Key is remembered this long: a retry within it never sends twice. */
+      idempotencySeconds: z.number().int().positive().default(86_400),
+      /** Failed logins from one client or for one address within authFailureWindowSeconds before 429. */
+      maxAuthFailures: z.number().int().positive().default(5),
+      authFailureWindowSeconds: z.number().int().positive().default(300),
+    })
+    .prefault({}),
+
+  submitted: z
+    .object({
+      /** Pick up *.sub files (PIPE module's Submitted folder) on single servers and backends. */
+      enabled: z.boolean().default(true),
+      /** The folder; empty = dataDir/Submitted. */
+      dir: z.string().default(""),
+      /** Scanned this often (and on file-system events). */
+      pollSeconds: z.number().int().positive().default(5),
+    })
+    .prefault({}),
+
   state: z
     .object({
       /** Shared state (directory, cluster): empty = dataDir/mailyard.db; a SQLite file path or sqlite:PATH. */

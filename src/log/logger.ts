@@ -15,6 +15,8 @@ export const TAGS = [
   "ADMIN",
   "DIRECTORY",
   "DSN",
+  "API",
+  "PIPE",
 ] as const;
 export type Tag = (typeof TAGS)[number];
 

@@ -132,6 +132,7 @@ export async function startNode(
   });
   const { smtp, submission } = listeners;
 
+  const token = await loadOrCreateAdminToken(dataDir);
   const submitter = localSubmitter(queue, {
     nodeId: settings.node.id,
     maxMessages: settings.queue.maxMessages,
@@ -146,9 +147,9 @@ export async function startNode(
     dialer: world.dialer,
     random: world.random,
     log: opts.log,
+    adminToken: token,
   });
 
-  const token = await loadOrCreateAdminToken(dataDir);
   const admin = createAdminServer({
     settings,
     queue,

@@ -237,6 +237,7 @@ export async function startClusterNode(
     queueStarted = true;
 
     const channel = parts.listenChannel === undefined ? null : await parts.listenChannel();
+    const token = await loadOrCreateAdminToken(dataDir);
     const { submitter, smtpVerbs } = createSubmitPath({
       settings,
       queue,
@@ -254,12 +255,12 @@ export async function startClusterNode(
         dialer: world.dialer,
         random: world.random,
         log: opts.log,
+        adminToken: token,
       });
     const running = sources;
     const extra = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> =>
       (parts.extra !== undefined && (await parts.extra(req, res))) ||
       (running !== null && (await running.http(req, res)));
-    const token = await loadOrCreateAdminToken(dataDir);
     admin = createAdminServer({
       settings,
       queue,

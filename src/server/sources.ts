@@ -2,7 +2,10 @@
 // the listeners, stopped before the queue. Single servers and backends run them all; frontends
 // run none (they have no mailboxes; SMTP submission is a listener, not a source).
 import type http from "node:http";
+import { startSubmissionApi } from "../sources/api/start.js";
 import type { RunningSource, SourceContext } from "../sources/context.js";
+import { startSendmailSource } from "../sources/pipe/start.js";
+import { startSubmittedSource } from "../sources/submitted/start.js";
 
 export interface StartedSource extends RunningSource {
   /** Mounted on the node's HTTP server: resolves true when it answered the request. */
@@ -12,7 +15,7 @@ export interface StartedSource extends RunningSource {
 export type SourceStarter = (ctx: SourceContext) => Promise<StartedSource>;
 
 /** Every source, in start order. */
-const STARTERS: readonly SourceStarter[] = [];
+const STARTERS: readonly SourceStarter[] = [startSubmissionApi, startSendmailSource, startSubmittedSource];
 
 export interface RunningSources {
   /** The sources' HTTP routes, tried in order. */

@@ -21,6 +21,8 @@ export interface SourceContext {
   readonly dialer: Dialer;
   readonly random: Random;
   readonly log: LogSink;
+  /** The admin API's bearer token (dataDir/admin.token): the sendmail route accepts only it. */
+  readonly adminToken: string;
 }
 
 export interface RunningSource {

@@ -1,0 +1,46 @@
+// Starts the submission API source: the idempotency key store (dataDir/submit-keys.db), the
+// login throttle and the routes (routes.ts), mounted on the node's HTTP server. Off with
+// submitApi.enabled = false.
+import { join, resolve } from "node:path";
+import type { StartedSource } from "../../server/sources.js";
+import type { SourceContext } from "../context.js";
+import { createAuthenticator } from "./auth.js";
+import { openIdempotencyStore } from "./idempotency.js";
+import { submissionApi } from "./routes.js";
+
+export function startSubmissionApi(ctx: SourceContext): Promise<StartedSource> {
+  const { settings } = ctx;
+  if (!settings.submitApi.enabled) return Promise.resolve({ close: () => Promise.resolve() });
+  const log = ctx.log.for("API");
+  const keys = openIdempotencyStore(
+    join(resolve(settings.dataDir), "submit-keys.db"),
+    ctx.clock,
+    settings.submitApi.idempotencySeconds * 1000,
+  );
+  const auth = createAuthenticator({
+    directory: ctx.directory,
+    clock: ctx.clock,
+    maxFailures: settings.submitApi.maxAuthFailures,
+    windowMs: settings.submitApi.authFailureWindowSeconds * 1000,
+    log,
+  });
+  const http = submissionApi({
+    directory: ctx.directory,
+    submitter: ctx.submitter,
+    auth,
+    keys,
+    clock: ctx.clock,
+    random: ctx.random,
+    hostname: settings.hostname,
+    maxMessageSize: settings.smtp.maxMessageSize,
+    log,
+  });
+  log.major("submission API ready", { path: "/submit/v1/", source: "api" });
+  return Promise.resolve({
+    http,
+    close() {
+      keys.close();
+      return Promise.resolve();
+    },
+  });
+}
