@@ -81,8 +81,7 @@ export async function startSubmittedFolder(o: SubmittedFolderOptions): Promise<S
     });
     const r = await o.submitter.submit(draft, bytes);
     if (r.ok) {
-      await unlink(path);
-      await fsyncDir(o.dir);
+      // Logged before the delete: the queue has the message whatever happens to the file now.
       o.log.major("submitted", {
         file: name,
         id: r.id,
@@ -92,6 +91,8 @@ export async function startSubmittedFolder(o: SubmittedFolderOptions): Promise<S
         size: bytes.length,
         source: draft.source,
       });
+      await unlink(path);
+      await fsyncDir(o.dir);
       return;
     }
     if (isTemporary(r.reply)) {
