@@ -6,6 +6,11 @@
 //
 // The state may be unreachable for a while (busy file, database restart): a failed beat is
 // logged and the next one tries again. Nothing is thrown out of the timer.
+//
+// When the state offers subscribe() (LISTEN/NOTIFY on PostgreSQL, a change counter on SQLite),
+// a member joining, leaving or changing its addresses is seen at once rather than at the next
+// beat, and the cluster-wide settings are kept in memory here, re-read only when one changes:
+// one read per change, not one per node per beat.
 import type { Log } from "../log/logger.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
 import type { ClusterState, MemberInfo, MemberRecord, Role } from "./state.js";
@@ -35,6 +40,10 @@ export interface Membership {
   all(): MemberView[];
   /** Called after a refresh that changed who is up or what a member advertises. Returns unsubscribe. */
   onChange(fn: (members: readonly MemberView[]) => void): () => void;
+  /** The cluster-wide settings as last read (at start, then on every change notification). */
+  settings(): ReadonlyMap<string, string>;
+  /** Called after the settings were re-read and differ. Returns unsubscribe. */
+  onSettingsChange(fn: (settings: ReadonlyMap<string, string>) => void): () => void;
   /** Beat now (heartbeat and refresh) instead of waiting for the timer; never rejects. */
   refresh(): Promise<void>;
   /** Resolves when the beat in progress, if any, has finished. */
@@ -58,6 +67,9 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
   let timer: TimerHandle | null = null;
   let inFlight: Promise<void> | null = null;
   const listeners = new Set<(members: readonly MemberView[]) => void>();
+  const settingsListeners = new Set<(settings: ReadonlyMap<string, string>) => void>();
+  let settings: ReadonlyMap<string, string> = new Map();
+  let settingsShape = "";
 
   const view = (): MemberView[] => {
     const now = clock.now();
@@ -120,7 +132,58 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
     }, o.heartbeatMs);
   };
 
+  // Re-reads for change notifications: one at a time per kind, and one more if another change
+  // came in meanwhile (so the last change is always read), however many notifications arrive.
+  const rereader = (read: () => Promise<void>): (() => void) => {
+    let running = false;
+    let again = false;
+    const go = (): void => {
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      again = false;
+      void read()
+        // The beat reports an unreachable state; a failed re-read waits for the next change or beat.
+        .catch((e: unknown) => log.info("re-read after a change failed", { error: errorText(e) }))
+        .finally(() => {
+          running = false;
+          if (again) go();
+        });
+    };
+    return go;
+  };
+  const rereadMembers = rereader(async () => {
+    cache = await state.members();
+    notify(view());
+  });
+  const readSettings = async (): Promise<void> => {
+    const list = await state.listSettings();
+    const next = JSON.stringify(list);
+    if (next === settingsShape) return;
+    settingsShape = next;
+    settings = new Map(list.map((x) => [x.key, x.value]));
+    for (const fn of settingsListeners) {
+      try {
+        fn(settings);
+      } catch (e) {
+        log.failure("settings listener failed", { error: errorText(e) });
+      }
+    }
+  };
+  const rereadSettings = rereader(readSettings);
+  const unsubscribe =
+    state.subscribe?.((change) => {
+      if (change.kind === "members") rereadMembers();
+      else if (change.kind === "settings") rereadSettings();
+    }) ?? (() => undefined);
+
   await beat();
+  await readSettings().catch((e: unknown) =>
+    log.low("could not read the cluster settings", { error: errorText(e) }),
+  );
   schedule();
 
   return {
@@ -131,15 +194,22 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
+    settings: () => settings,
+    onSettingsChange(fn) {
+      settingsListeners.add(fn);
+      return () => settingsListeners.delete(fn);
+    },
     refresh: () => (stopped ? Promise.resolve() : beat()),
     settled: () => inFlight ?? Promise.resolve(),
     async stop() {
       if (stopped) return;
       stopped = true;
+      unsubscribe();
       timer?.cancel();
       timer = null;
       await (inFlight ?? Promise.resolve());
       listeners.clear();
+      settingsListeners.clear();
       try {
         await state.leave(self.id);
         log.major("left the cluster", { node: self.id });
