@@ -86,5 +86,5 @@ void test("offline directory and cluster commands work on PostgreSQL state", asy
   assert.equal(bad.code, 1);
   assert.doesNotMatch(bad.err + bad.out, /s3cret/);
   assert.match(bad.err, /^mailyard: state database unavailable: /);
-  assert.doesNotMatch(bad.err, /\n    at /, "one line, no stack");
+  assert.doesNotMatch(bad.err, /\n {4}at /, "one line, no stack");
 });
