@@ -1,18 +1,17 @@
 // The PostgreSQL directory: the shared contract (directory-contract.ts) on a fresh database of
 // the test server, plus what is PostgreSQL's own: migrations recorded by version and a newer
-// schema refused, and the directory and the cluster state side by side on one pool.
+// schema refused, several adapters on one pool.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { FakeClock } from "../../test/kit/clock.js";
 import { freshDatabase } from "../../test/kit/postgres.js";
-import { openPostgresClusterState } from "../cluster/pg-state.js";
 import { openPg, type PgHandle } from "../state/pg.js";
 import type { Directory } from "./directory.js";
 import { directoryContract } from "./directory-contract.js";
 import { MIGRATIONS } from "./migrations.js";
 import { openPostgresDirectory } from "./postgres.js";
 
-async function pool(t: TestContext, url: string): Promise<PgHandle> {
+function pool(t: TestContext, url: string): PgHandle {
   const pg = openPg(url);
   t.after(() => pg.close());
   return pg;
@@ -41,16 +40,15 @@ directoryContract("postgres", async (t, clock) => {
   };
 });
 
-void test("postgres: directory migrations by version, a newer schema refused, directory and cluster state on one pool", async (t) => {
+void test("postgres: directory migrations by version, a newer schema refused, two adapters on one pool", async (t) => {
   const url = await freshDatabase(t);
-  const pg = await pool(t, url);
+  const pg = pool(t, url);
   const clock = new FakeClock();
   const dir = await openPostgresDirectory(pg.retain(), clock);
-  const state = await openPostgresClusterState(pg.retain(), clock);
+  const second = await openPostgresDirectory(pg.retain(), clock);
   await dir.addDomain("example.test");
   await dir.addAccount("u@example.test", "pw");
-  await state.setHome("u@example.test", "b1");
-  assert.equal(await state.homeOf("u@example.test"), "b1");
+  assert.equal((await second.getAccount("u@example.test"))?.address, "u@example.test");
   assert.deepEqual(
     (await pg.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version")).map(
       (r) => r.version,
@@ -59,8 +57,8 @@ void test("postgres: directory migrations by version, a newer schema refused, di
   );
   // Closing one adapter leaves the pool to the other.
   await dir.close();
-  assert.equal(await state.homeOf("u@example.test"), "b1");
-  await state.close();
+  assert.deepEqual(await second.listDomains(), ["example.test"]);
+  await second.close();
   await pg.run("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)");
   await assert.rejects(openPostgresDirectory(openPg(url), clock), /newer than this program/);
 });
