@@ -120,6 +120,10 @@ export function openPg(url: string, o: PgOptions = DEFAULT_PG_OPTIONS): PgHandle
   // An idle connection dropped by the server (restart, failover) is reported here; without a
   // listener it would crash the process.
   pool.on("error", (e) => problem("state database connection lost", { error: e.message }));
+  // A connection that breaks while checked out emits "error" on its client, where the pool has
+  // no listener then: unhandled, it would end the process. The query under way fails with the
+  // same error (and the next one with "not queryable"), which is where it is handled.
+  pool.on("connect", (client) => client.on("error", () => undefined));
 
   let refs = 1;
   let closed = false;
