@@ -1,13 +1,11 @@
 // `mailyard cluster members|homes|home` and `mailyard lb-config haproxy`: the operator's view of
 // the cluster state and the one edit a static cluster needs by hand, an account's home backend.
-// They open the state file directly (it is shared by the processes of a machine, so this works
-// while nodes run); whether a member is up is judged here as membership.ts does, from its last
+// They open the state directly (the SQLite file shared by the processes of a machine, or
+// PostgreSQL; either works while nodes run); whether a member is up is judged here as membership.ts does, from its last
 // heartbeat and cluster.downAfterSeconds.
-import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 import type { ClusterState, MemberRecord } from "../cluster/state.js";
-import { statePath } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
-import { openSqliteDirectory } from "../directory/sqlite.js";
+import { migrateState, openClusterStateStore, openDirectoryStore } from "../server/state-stores.js";
 import { systemClock } from "../world/clock.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
 import { lbConfigHaproxyCommand, parseProxyVersion } from "./lb-config-command.js";
@@ -22,7 +20,7 @@ const isUp = (m: MemberRecord, settings: Settings, now: number): boolean =>
   !m.left && now - m.lastHeartbeat <= settings.cluster.downAfterSeconds * 1000;
 
 async function withState<T>(settings: Settings, fn: (s: ClusterState) => Promise<T>): Promise<T> {
-  const state = openSqliteClusterState(statePath(settings), systemClock);
+  const state = await openClusterStateStore(settings, systemClock);
   try {
     return await fn(state);
   } finally {
@@ -52,7 +50,7 @@ async function members(settings: Settings, io: CliIo, json: boolean): Promise<vo
 }
 
 async function setHome(settings: Settings, io: CliIo, address: string, node: string): Promise<void> {
-  const directory = openSqliteDirectory(statePath(settings), systemClock);
+  const directory = await openDirectoryStore(settings, systemClock);
   try {
     if ((await directory.getAccount(address)) === null)
       throw new CliError(`cluster home: no account ${address}`);
@@ -111,4 +109,18 @@ export async function lbConfigCommand(settings: Settings, io: CliIo, values: Clu
     proxyVersion: parseProxyVersion(values["proxy-version"]),
     ...(values.listen !== undefined ? { listen: values.listen } : {}),
   });
+}
+
+/** `mailyard db migrate`: create or bring up to date the directory and cluster state schemas. */
+export async function dbMigrateCommand(settings: Settings, io: CliIo, values: ClusterValues): Promise<void> {
+  const r = await migrateState(settings, systemClock);
+  if (values.json === true) {
+    io.out(JSON.stringify(r, null, 2));
+    return;
+  }
+  const line = (what: string, x: { applied: readonly number[]; version: number }) =>
+    `${what}\tversion ${x.version}\t${x.applied.length === 0 ? "up to date" : `applied ${x.applied.join(",")}`}`;
+  io.out(`state ${r.where}`);
+  io.out(line("directory", r.directory));
+  io.out(line("cluster", r.cluster));
 }

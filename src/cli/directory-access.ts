@@ -1,14 +1,13 @@
 // The directory as the CLI's directory commands use it: through the running node's admin API
-// when it answers, else the SQLite file opened directly (the node is not running, so nobody
-// else writes it). API errors come back as the DirectoryErrors the directory would have thrown.
+// when it answers, else the state store opened directly (the SQLite file, or PostgreSQL, as
+// state.url says; server/state-stores.ts picks). API errors come back as the DirectoryErrors the directory would have thrown.
 // A new account of a static cluster gets its home backend either way: the node's admin API
 // assigns it, and the direct path does the same against the shared state file.
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pickHome } from "../cluster/homes.js";
-import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 import type { ClusterState } from "../cluster/state.js";
-import { statePath } from "../config/paths.js";
+import { stateLocation } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
 import {
   DirectoryError,
@@ -17,6 +16,8 @@ import {
   type Alias,
   type Directory,
 } from "../directory/directory.js";
+import { openClusterStateStore, openDirectoryStore } from "../server/state-stores.js";
+import { redactUrl } from "../state/pg.js";
 import { systemClock } from "../world/clock.js";
 import { connectAdmin, replyError, type AdminClient, type AdminReply } from "./admin-client.js";
 import { CliError } from "./io.js";
@@ -99,11 +100,18 @@ function overApi(api: AdminClient): DirectoryOps {
 export async function openDirectoryAccess(settings: Settings): Promise<{ ops: DirectoryOps; via: string }> {
   const api = await connectAdmin(settings);
   if (api !== null) return { ops: overApi(api), via: `admin API at ${api.address}` };
-  const path = statePath(settings);
-  await mkdir(dirname(path), { recursive: true });
-  // Loaded only here: the native SQLite module is not needed when the node is running.
-  const { openSqliteDirectory } = await import("../directory/sqlite.js");
-  const directory = openSqliteDirectory(path, systemClock);
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") await mkdir(dirname(where.path), { recursive: true });
+  // Opened only here: the store's driver is not needed when the node is running.
+  const directory = await openDirectoryStore(settings, systemClock);
+  const withState = async <T>(fn: (s: ClusterState) => Promise<T>): Promise<T> => {
+    const state = await openClusterStateStore(settings, systemClock);
+    try {
+      return await fn(state);
+    } finally {
+      await state.close();
+    }
+  };
   const ops: DirectoryOps = {
     addDomain: (n) => directory.addDomain(n),
     removeDomain: (n) => directory.removeDomain(n),
@@ -111,7 +119,7 @@ export async function openDirectoryAccess(settings: Settings): Promise<{ ops: Di
     addAccount: (a, p, s) => directory.addAccount(a, p, s),
     removeAccount: async (a) => {
       await directory.removeAccount(a);
-      await withState(path, async (state) => {
+      await withState(async (state) => {
         if ((await state.homeOf(a)) !== null) await state.clearHome(a);
       });
     },
@@ -122,7 +130,7 @@ export async function openDirectoryAccess(settings: Settings): Promise<{ ops: Di
     listAliases: (d) => directory.listAliases(d),
     close: () => directory.close(),
     addHomedAccount: (address, password, s, requested) =>
-      withState(path, async (state) => {
+      withState(async (state) => {
         const rows = await state.members();
         const now = systemClock.now();
         const backends = rows.filter((m) => m.role === "backend");
@@ -139,14 +147,5 @@ export async function openDirectoryAccess(settings: Settings): Promise<{ ops: Di
         return { account, home: choice.node };
       }),
   };
-  return { ops, via: path };
-}
-
-async function withState<T>(path: string, fn: (s: ClusterState) => Promise<T>): Promise<T> {
-  const state = openSqliteClusterState(path, systemClock);
-  try {
-    return await fn(state);
-  } finally {
-    await state.close();
-  }
+  return { ops, via: where.kind === "sqlite" ? where.path : redactUrl(where.url) };
 }

@@ -7,7 +7,7 @@ import { stringify as toToml } from "smol-toml";
 import { ConfigError, loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import { DirectoryError } from "../directory/directory.js";
-import { clusterCommand, lbConfigCommand } from "./cluster-commands.js";
+import { clusterCommand, dbMigrateCommand, lbConfigCommand } from "./cluster-commands.js";
 import { localClusterCommand } from "./local-cluster.js";
 import { accountCommand, aliasCommand, domainCommand } from "./directory-commands.js";
 import { openDirectoryAccess } from "./directory-access.js";
@@ -98,6 +98,8 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return lbConfigCommand(settings, io, values);
     case "settings":
       return settingsCommand(settings, io, verb, args, values);
+    case "db":
+      return dbMigrateCommand(settings, io, values);
     case "domain":
     case "account":
     case "alias": {
@@ -127,7 +129,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       io.err(`mailyard: ${e.message}\n(mailyard help for usage)`);
       return 2;
     }
-    if (e instanceof ConfigError || e instanceof CliError || e instanceof DirectoryError) {
+    // The state database unreachable is the operator's to fix, not a bug: one line, no stack.
+    const unavailable = e instanceof Error && e.name === "StateUnavailableError";
+    if (e instanceof ConfigError || e instanceof CliError || e instanceof DirectoryError || unavailable) {
       io.err(e.message.startsWith("mailyard ") ? e.message : `mailyard: ${e.message}`);
       return 1;
     }

@@ -2,11 +2,10 @@
 // Remote Submit Log), per node (--node) or cluster-wide. Written into the cluster state, which
 // every member reads on each heartbeat, so a change applies live; the same view as the admin
 // API's /api/cluster/submit (src/cluster/submit/view.ts), judged from the state file here.
-import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 import { createSubmitView, type SubmitSnapshot } from "../cluster/submit/view.js";
 import type { MemberView } from "../cluster/membership.js";
-import { statePath } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
+import { openClusterStateStore } from "../server/state-stores.js";
 import { systemClock } from "../world/clock.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
 
@@ -29,7 +28,7 @@ export async function settingsCommand(
   const [key = "", value] = args;
   if (key !== "" && !isKey(key))
     throw new UsageError(`settings: unknown key ${key} (keys: ${Object.keys(KEYS).join(", ")})`);
-  const state = openSqliteClusterState(statePath(settings), systemClock);
+  const state = await openClusterStateStore(settings, systemClock);
   try {
     const now = systemClock.now();
     const members: MemberView[] = (await state.members()).map((m) => ({
@@ -44,6 +43,7 @@ export async function settingsCommand(
         all: () => members,
         settings: () => current,
         onChange: () => () => undefined,
+        onSettingsChange: () => () => undefined,
         refresh: async () => {
           current = new Map((await state.listSettings()).map((s) => [s.key, s.value]));
         },

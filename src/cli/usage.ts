@@ -35,6 +35,8 @@ commands:
   cluster down [--data DIR]               stop what cluster up started in DIR
   cluster status [--data DIR] [--json]    members, health, queues, homes and owners
                                           (DIR defaults to ./data/cluster)
+  db migrate [--json]                     create or upgrade the state schemas (state.url:
+                                          SQLite file or PostgreSQL); nodes also do it at start
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
   sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]
@@ -55,7 +57,8 @@ every command:
   --set key=value                         override one setting (repeatable); see docs/CONFIG.md
 
 Directory commands go through the running node's admin API (http.listen, token in
-dataDir/admin.token) and open dataDir/mailyard.db directly when no node is running.`;
+dataDir/admin.token) and open the state (state.url, default dataDir/mailyard.db) directly when
+no node is running.`;
 
 const ACCOUNT = ["password", "quota", "max-message-size", "disabled", "out-flow", "in-flow"];
 
@@ -101,6 +104,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "cluster status": { min: 0, max: 0, options: ["data", "json"], args: "[--data DIR] [--json]" },
   "settings get": { min: 0, max: 1, options: ["node", "json"], args: "[KEY] [--node ID] [--json]" },
   "settings set": { min: 2, max: 2, options: ["node"], args: "KEY VALUE [--node ID]" },
+  "db migrate": { min: 0, max: 0, options: ["json"], args: "[--json]" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
 };
 

@@ -118,8 +118,8 @@ void test("membership: heartbeats carry the queue size; a member that leaves is 
   assert.deepEqual(ids(a.live()), ["a"]);
   assert.equal(a.all().find((m) => m.id === "b")?.left, true);
   assert.deepEqual(changes, [["a"]]);
-  // b's timers are gone: only a's heartbeat remains.
-  assert.equal(clock.pending(), 1);
+  // b's timers are gone: only a's heartbeat and the state's change poll (a subscribes) remain.
+  assert.equal(clock.pending(), 2);
   await b.stop();
 });
 
@@ -128,7 +128,7 @@ void test("membership: state errors are logged once, the loop keeps beating and 
   const a = await start("a");
   state.broken = true;
   for (let i = 0; i < 4; i++) await beat();
-  assert.equal(clock.pending(), 1, "the heartbeat timer is still scheduled");
+  assert.equal(clock.pending(), 2, "the heartbeat timer (and the change poll) are still scheduled");
   const problems = sink.records.filter((r) => r.tag === "CLUSTER" && r.level === 3);
   assert.equal(problems.length, 1);
   assert.match(problems[0]!.text, /unavailable/);
@@ -164,4 +164,29 @@ void test("membership: a record marked left by someone else is registered again"
   assert.ok(sink.records.some((r) => /registered again/.test(r.text)));
   await a.stop();
   assert.equal((await raw.members())[0]?.left, true);
+});
+
+void test("membership: a member joining and a setting changing are seen through subscribe(), before the next beat", async (t) => {
+  const { clock, raw, start } = setup(t);
+  const a = await start("a", "frontend");
+  assert.deepEqual(ids(a.live()), ["a"]);
+  assert.deepEqual([...a.settings()], []);
+  const seenSettings: string[] = [];
+  a.onSettingsChange((s) => seenSettings.push(s.get("cluster.submitMessages") ?? "-"));
+  await raw.register(info("b", "backend", clock.now()));
+  await raw.setSetting("cluster.submitMessages", "Remotely");
+  // The SQLite adapter polls its change counters every 250 ms; a beat is HB away.
+  assert.ok(HB > 500);
+  const joinedBy = clock.now() + 500;
+  while (!ids(a.live()).includes("b") || a.settings().get("cluster.submitMessages") !== "Remotely") {
+    assert.ok(clock.now() < joinedBy, "seen within two change polls");
+    clock.advance(50);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.deepEqual(seenSettings, ["Remotely"]);
+  await raw.setSetting("cluster.submitMessages", null);
+  clock.advance(250);
+  for (let i = 0; i < 20 && a.settings().size > 0; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(a.settings().size, 0, "a removed setting is gone from the view");
+  assert.deepEqual(seenSettings, ["Remotely", "-"]);
 });

@@ -6,6 +6,11 @@
 //
 // The state may be unreachable for a while (busy file, database restart): a failed beat is
 // logged and the next one tries again. Nothing is thrown out of the timer.
+//
+// When the state offers subscribe() (LISTEN/NOTIFY on PostgreSQL, a change counter on SQLite),
+// a member joining, leaving or changing its addresses is seen at once rather than at the next
+// beat, and the cluster-wide settings are kept in memory here, re-read only when one changes:
+// one read per change, not one per node per beat.
 import type { Log } from "../log/logger.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
 import type { ClusterState, MemberInfo, MemberRecord, Role } from "./state.js";
@@ -29,15 +34,17 @@ export interface MembershipOptions {
 
 export interface Membership {
   readonly self: MemberInfo;
-  /** The cluster settings as of the last refresh (read with the members on every beat). */
-  settings(): ReadonlyMap<string, string>;
   /** Members up now, by id; only those of a role when given. */
   live(role?: Role): MemberView[];
   /** Every known member with its up flag, by id. */
   all(): MemberView[];
   /** Called after a refresh that changed who is up, what a member advertises, or a setting. Returns unsubscribe. */
   onChange(fn: (members: readonly MemberView[]) => void): () => void;
-  /** Beat now (heartbeat and refresh) instead of waiting for the timer; never rejects. */
+  /** The cluster-wide settings as last read (at start, then on every change notification). */
+  settings(): ReadonlyMap<string, string>;
+  /** Called after the settings were re-read and differ. Returns unsubscribe. */
+  onSettingsChange(fn: (settings: ReadonlyMap<string, string>) => void): () => void;
+  /** Beat now (heartbeat and refresh, settings included) instead of waiting for the timer; never rejects. */
   refresh(): Promise<void>;
   /** Resolves when the beat in progress, if any, has finished. */
   settled(): Promise<void>;
@@ -55,12 +62,14 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
   let registered = false;
   let stopped = false;
   let cache: MemberRecord[] = [];
-  let settings: ReadonlyMap<string, string> = new Map();
   let shape = "";
   let failing = false;
   let timer: TimerHandle | null = null;
   let inFlight: Promise<void> | null = null;
   const listeners = new Set<(members: readonly MemberView[]) => void>();
+  const settingsListeners = new Set<(settings: ReadonlyMap<string, string>) => void>();
+  let settings: ReadonlyMap<string, string> = new Map();
+  let settingsShape = "";
 
   const view = (): MemberView[] => {
     const now = clock.now();
@@ -68,10 +77,9 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
   };
 
   const notify = (members: MemberView[]): void => {
-    const next = JSON.stringify([
+    const next = JSON.stringify(
       members.map((m) => [m.id, m.role, m.up, m.smtp, m.http, m.channel, m.submitMessages]),
-      [...settings],
-    ]);
+    );
     if (next === shape) return;
     shape = next;
     for (const fn of listeners) {
@@ -96,7 +104,6 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
         log.problem("membership record was missing, registered again", { node: self.id });
       }
       cache = await state.members();
-      settings = new Map((await state.listSettings()).map((x) => [x.key, x.value]));
       if (failing) {
         failing = false;
         log.problem("cluster state reachable again");
@@ -125,27 +132,91 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
     }, o.heartbeatMs);
   };
 
+  // Re-reads for change notifications: one at a time per kind, and one more if another change
+  // came in meanwhile (so the last change is always read), however many notifications arrive.
+  const rereader = (read: () => Promise<void>): (() => void) => {
+    let running = false;
+    let again = false;
+    const go = (): void => {
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      again = false;
+      void read()
+        // The beat reports an unreachable state; a failed re-read waits for the next change or beat.
+        .catch((e: unknown) => log.info("re-read after a change failed", { error: errorText(e) }))
+        .finally(() => {
+          running = false;
+          if (again) go();
+        });
+    };
+    return go;
+  };
+  const rereadMembers = rereader(async () => {
+    cache = await state.members();
+    notify(view());
+  });
+  const readSettings = async (): Promise<void> => {
+    const list = await state.listSettings();
+    const next = JSON.stringify(list);
+    if (next === settingsShape) return;
+    settingsShape = next;
+    settings = new Map(list.map((x) => [x.key, x.value]));
+    for (const fn of settingsListeners) {
+      try {
+        fn(settings);
+      } catch (e) {
+        log.failure("settings listener failed", { error: errorText(e) });
+      }
+    }
+  };
+  const rereadSettings = rereader(readSettings);
+  const unsubscribe =
+    state.subscribe?.((change) => {
+      if (change.kind === "members") rereadMembers();
+      else if (change.kind === "settings") rereadSettings();
+    }) ?? (() => undefined);
+
   await beat();
+  await readSettings().catch((e: unknown) =>
+    log.low("could not read the cluster settings", { error: errorText(e) }),
+  );
   schedule();
 
   return {
     self,
-    settings: () => settings,
     live: (role) => view().filter((m) => m.up && (role === undefined || m.role === role)),
     all: view,
     onChange(fn) {
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
-    refresh: () => (stopped ? Promise.resolve() : beat()),
+    settings: () => settings,
+    onSettingsChange(fn) {
+      settingsListeners.add(fn);
+      return () => settingsListeners.delete(fn);
+    },
+    // An explicit refresh (an operator's change, a test) re-reads the settings too.
+    refresh: async () => {
+      if (stopped) return;
+      await beat();
+      await readSettings().catch((e: unknown) =>
+        log.low("could not read the cluster settings", { error: errorText(e) }),
+      );
+    },
     settled: () => inFlight ?? Promise.resolve(),
     async stop() {
       if (stopped) return;
       stopped = true;
+      unsubscribe();
       timer?.cancel();
       timer = null;
       await (inFlight ?? Promise.resolve());
       listeners.clear();
+      settingsListeners.clear();
       try {
         await state.leave(self.id);
         log.major("left the cluster", { node: self.id });

@@ -6,64 +6,24 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { Clock } from "../world/clock.js";
+import type { Clock, TimerHandle } from "../world/clock.js";
 import {
-  accountKey,
-  ROLES,
   type ClusterState,
   type Lease,
   type LeaseHeld,
   type MemberInfo,
   type MemberRecord,
+  type StateChange,
 } from "./state.js";
+import { CLUSTER_MIGRATIONS } from "./migrations.js";
+import { account, member, text, time, ttl } from "./state-args.js";
 
 const BUSY_TIMEOUT_MS = 5000;
-const MAX_TEXT = 1024;
+// subscribe(): how often the change counters are read (one indexed read of four rows).
+const CHANGE_POLL_MS = 250;
 
-interface ClusterMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sqlite: string;
-}
-
-// Numbered like the directory's (src/directory/migrations.ts): a PostgreSQL adapter mirrors the
-// versions and names. Never edit a released one; append.
-export const CLUSTER_MIGRATIONS: readonly ClusterMigration[] = [
-  {
-    version: 1,
-    name: "members, settings, homes, leases",
-    sqlite: `
-      CREATE TABLE cluster_members (
-        id TEXT PRIMARY KEY NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('frontend', 'backend', 'single')),
-        smtp TEXT NOT NULL,
-        http TEXT NOT NULL,
-        channel TEXT,
-        submit_messages TEXT NOT NULL,
-        started_at INTEGER NOT NULL,
-        last_heartbeat INTEGER NOT NULL,
-        queue_size INTEGER NOT NULL DEFAULT 0,
-        left INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE TABLE cluster_settings (
-        key TEXT PRIMARY KEY NOT NULL,
-        value TEXT NOT NULL
-      );
-      CREATE TABLE cluster_homes (
-        account TEXT PRIMARY KEY NOT NULL,
-        node TEXT NOT NULL
-      );
-      CREATE INDEX cluster_homes_node ON cluster_homes(node);
-      -- A released lease keeps its row (owner NULL) so the next token is still greater.
-      CREATE TABLE cluster_leases (
-        account TEXT PRIMARY KEY NOT NULL,
-        owner TEXT,
-        token INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-      );
-    `,
-  },
-];
+// The migrations live with their PostgreSQL twins; re-exported for the SQLite tests.
+export { CLUSTER_MIGRATIONS };
 
 interface MemberRow {
   id: string;
@@ -104,23 +64,6 @@ const toLease = (r: LeaseRow & { owner: string }): Lease => ({
   token: r.token,
   expiresAt: r.expires_at,
 });
-
-// Arguments come from our own code; a bad one is a bug, reported loudly.
-function text(name: string, v: unknown): string {
-  if (typeof v !== "string" || v.length === 0 || v.length > MAX_TEXT) {
-    throw new TypeError(`${name} must be a non-empty string of at most ${MAX_TEXT} characters`);
-  }
-  return v;
-}
-function time(name: string, v: unknown): number {
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new TypeError(`${name} must be a time in ms`);
-  return v as number;
-}
-function ttl(v: unknown): number {
-  if (!Number.isSafeInteger(v) || (v as number) <= 0) throw new TypeError("ttlMs must be a positive integer");
-  return v as number;
-}
-const account = (address: unknown): string => accountKey(text("address", address));
 
 function migrate(db: Database.Database, clock: Clock): void {
   db.exec(
@@ -235,6 +178,34 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
   );
 
   let closed = false;
+
+  // Changes: the triggers of migration 2 count per kind; a poll on the injected clock reads the
+  // counters and tells each subscriber which kinds moved since it last looked (the key is not
+  // known here). A new subscriber has seen nothing, so its first poll reports every kind: the
+  // baseline to read from, as the PostgreSQL adapter does once its LISTEN is in place.
+  const subscribers = new Map<(c: StateChange) => void, Map<string, number>>();
+  const readChanges = db.prepare<[], { kind: StateChange["kind"]; seq: number }>(
+    "SELECT kind, seq FROM cluster_changes",
+  );
+  let pollTimer: TimerHandle | null = null;
+  const poll = (): void => {
+    pollTimer = null;
+    if (closed || subscribers.size === 0) return;
+    try {
+      const rows = readChanges.all();
+      for (const [fn, seen] of [...subscribers]) {
+        for (const r of rows) {
+          if (seen.get(r.kind) === r.seq) continue;
+          seen.set(r.kind, r.seq);
+          if (subscribers.has(fn)) fn({ kind: r.kind, key: null });
+        }
+      }
+    } catch {
+      // Busy or failing file: the next poll reads the counters again; nothing is lost.
+    }
+    pollTimer = clock.setTimeout(poll, CHANGE_POLL_MS);
+  };
+
   // better-sqlite3 is synchronous; the wrappers keep the contract uniform with an async
   // adapter and turn synchronous throws into rejections.
   const run = <T>(fn: () => T): Promise<T> => {
@@ -249,15 +220,15 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
   return {
     register: (m: MemberInfo) =>
       run(() => {
-        if (!ROLES.includes(m.role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
+        const c = member(m);
         q.register.run({
-          id: text("id", m.id),
-          role: m.role,
-          smtp: text("smtp", m.smtp),
-          http: text("http", m.http),
-          channel: m.channel === null ? null : text("channel", m.channel),
-          submit_messages: text("submitMessages", m.submitMessages),
-          started_at: time("startedAt", m.startedAt),
+          id: c.id,
+          role: c.role,
+          smtp: c.smtp,
+          http: c.http,
+          channel: c.channel,
+          submit_messages: c.submitMessages,
+          started_at: c.startedAt,
           now: clock.now(),
         });
       }),
@@ -328,9 +299,24 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
 
     leases: (now) => run(() => q.leases.all(time("now", now)).map(toLease)),
 
+    subscribe(fn) {
+      if (closed) throw new Error("cluster state is closed");
+      subscribers.set(fn, new Map());
+      pollTimer ??= clock.setTimeout(poll, CHANGE_POLL_MS);
+      return () => {
+        subscribers.delete(fn);
+        if (subscribers.size === 0) {
+          pollTimer?.cancel();
+          pollTimer = null;
+        }
+      };
+    },
+
     close: () => {
       if (!closed) {
         closed = true;
+        pollTimer?.cancel();
+        subscribers.clear();
         db.close();
       }
       return Promise.resolve();

@@ -1,11 +1,21 @@
-// The ClusterState contract as tests, run against every adapter (sqlite-state.test.ts now, a
-// PostgreSQL adapter later): members and heartbeats, settings, homes, and the lease rules that
-// keep an account on one backend (one winner per race, greater tokens on takeover, a superseded
-// owner can neither renew nor release). Not a test file itself: an adapter's test calls it.
+// The ClusterState contract as tests, run against every adapter (sqlite-state.test.ts and
+// pg-state.test.ts): members and heartbeats, settings, homes, the lease rules that keep an
+// account on one backend (one winner per race, greater tokens on takeover, a superseded owner can
+// neither renew nor release), and change subscription (what another connection changes is seen
+// within a second; heartbeats and renewals are not changes). Not a test file itself: an
+// adapter's test calls it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FakeClock } from "../../test/kit/clock.js";
-import { isLease, type ClusterState, type Lease, type LeaseHeld, type MemberInfo } from "./state.js";
+import {
+  isLease,
+  type ChangeKind,
+  type ClusterState,
+  type Lease,
+  type LeaseHeld,
+  type MemberInfo,
+  type StateChange,
+} from "./state.js";
 
 /** One empty store; connect() may be called several times (each: a new connection, as another process). */
 export interface ContractStore {
@@ -253,5 +263,76 @@ export function clusterStateContract(
       await s.close();
       await s.close();
       await assert.rejects(s.members());
+    }));
+
+  void test(`${name}: subscribe() sees another connection's changes within a second; heartbeats and renewals are quiet`, () =>
+    withStore(async (store, clock) => {
+      const writer = await store.connect();
+      const reader = await store.connect();
+      assert.ok(reader.subscribe !== undefined, "the adapter offers subscribe()");
+      const seen: StateChange[] = [];
+      const off = reader.subscribe((c) => seen.push(c));
+      // Both time bases move: the SQLite adapter polls on the injected clock, PostgreSQL on the wire.
+      const waitFor = async (what: string, ok: () => boolean): Promise<void> => {
+        const until = Date.now() + 1000;
+        while (!ok()) {
+          assert.ok(Date.now() < until, `${what} within a second: got ${JSON.stringify(seen)}`);
+          clock.advance(50);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      const got = (kind: ChangeKind, key?: string) => () =>
+        seen.some((c) => c.kind === kind && (c.key === null || key === undefined || c.key === key));
+      // First a baseline: every kind once, to be read from.
+      await waitFor("the baseline", () =>
+        (["members", "settings", "homes", "leases"] as const).every((k) => got(k)()),
+      );
+      seen.length = 0;
+
+      await writer.register(member("b1"));
+      await waitFor("a member joining", got("members", "b1"));
+      await writer.setSetting("cluster.submitMessages@b1", "Locally");
+      await waitFor("a setting", got("settings", "cluster.submitMessages@b1"));
+      await writer.setHome("u@example.test", "b1");
+      await waitFor("a home", got("homes", "u@example.test"));
+      const l = lease(await writer.acquireLease("u@example.test", "b1", clock.now(), TTL));
+      await waitFor("a lease taken", got("leases", "u@example.test"));
+      const keyed = seen.filter((c) => c.key !== null);
+      for (const c of keyed)
+        assert.ok(["b1", "cluster.submitMessages@b1", "u@example.test"].includes(c.key!));
+
+      // Heartbeats and renewals change nothing others must act on: a marker after them arrives alone.
+      seen.length = 0;
+      await writer.heartbeat("b1", clock.now() + 1, 3);
+      await writer.renewLease(l, clock.now() + 2, TTL);
+      await writer.setSetting("marker", "1");
+      await waitFor("the marker", got("settings", "marker"));
+      assert.deepEqual(
+        seen.filter((c) => c.kind !== "settings"),
+        [],
+        "no member or lease change for a heartbeat or a renewal",
+      );
+
+      seen.length = 0;
+      await writer.leave("b1");
+      await waitFor("a member leaving", got("members", "b1"));
+      assert.equal(await writer.releaseLease(l), true);
+      await waitFor("a lease released", got("leases", "u@example.test"));
+
+      off();
+      seen.length = 0;
+      await writer.setSetting("after", "1");
+      clock.advance(1000);
+      await writer.setSetting("barrier", "1");
+      const again: StateChange[] = [];
+      const off2 = reader.subscribe((c) => again.push(c));
+      const until = Date.now() + 1000;
+      while (!again.some((c) => c.kind === "settings")) {
+        assert.ok(Date.now() < until, "a new subscriber gets its baseline");
+        clock.advance(50);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      off2();
+      assert.deepEqual(seen, [], "nothing after unsubscribe");
     }));
 }

@@ -64,6 +64,20 @@ export interface LeaseHeld {
 
 export const isLease = (r: Lease | LeaseHeld): r is Lease => "token" in r;
 
+export type ChangeKind = "members" | "settings" | "homes" | "leases";
+export const CHANGE_KINDS: readonly ChangeKind[] = ["members", "settings", "homes", "leases"];
+
+/**
+ * Something others must see soon changed: a member joined, left or changed what it advertises
+ * (heartbeats are not changes), a setting, a home, a lease changing hands (renewals are not).
+ * key names the row (member id, setting key, account) when the adapter knows it; null means
+ * "re-read this kind" (after a reconnect, or from an adapter that only knows that it changed).
+ */
+export interface StateChange {
+  readonly kind: ChangeKind;
+  readonly key: string | null;
+}
+
 export interface ClusterState {
   // Members.
   /** Join or rejoin (upsert): clears `left`, stamps the heartbeat with the adapter's clock. */
@@ -101,6 +115,13 @@ export interface ClusterState {
   leaseOf(address: string, now: number): Promise<Lease | null>;
   /** Every unexpired lease, by account. */
   leases(now: number): Promise<Lease[]>;
+
+  /**
+   * Changes made by anyone (this process included), within about a second, without polling the
+   * tables (PostgreSQL: LISTEN/NOTIFY; SQLite: a cheap poll of a change counter). Optional: a
+   * reader without it refreshes on its own timer. Returns unsubscribe.
+   */
+  subscribe?(fn: (change: StateChange) => void): () => void;
 
   close(): Promise<void>;
 }

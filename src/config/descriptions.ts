@@ -59,7 +59,12 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "The Submitted folder; empty: dataDir/Submitted. mailyard sendmail writes here when no node runs.",
   "submitted.pollSeconds": "The Submitted folder is scanned this often, and on file-system events.",
   "state.url":
-    "Shared state (directory, cluster members, leases): empty = dataDir/mailyard.db; a SQLite file path or sqlite:PATH shared by the nodes of one machine.",
+    "Shared state (directory, cluster members, settings, leases, limit counters): empty = dataDir/mailyard.db; a SQLite file path or sqlite:PATH shared by the nodes of one machine; postgres://USER:PASSWORD@HOST:PORT/DB for a cluster of machines.",
+  "state.poolSize":
+    "PostgreSQL state: most database connections this node holds at once (plus one for change notifications).",
+  "state.connectTimeoutSeconds": "PostgreSQL state: timeout for opening one database connection.",
+  "state.statementTimeoutSeconds":
+    "PostgreSQL state: longest a statement may run (statement_timeout); past it the operation fails as temporary (4xx).",
   "cluster.kind":
     "static (every account has a home backend) or dynamic (any backend may open an account, one at a time).",
   "cluster.secret":

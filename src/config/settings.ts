@@ -109,8 +109,14 @@ export const settingsSchema = z.object({
 
   state: z
     .object({
-      /** Shared state (directory, cluster): empty = dataDir/mailyard.db; a SQLite file path or sqlite:PATH. */
+      /** Shared state (directory, cluster): empty = dataDir/mailyard.db; a SQLite file path, sqlite:PATH or postgres://URL. */
       url: z.string().default(""),
+      /** PostgreSQL: most connections this node holds (plus one for change notifications). */
+      poolSize: z.number().int().positive().default(10),
+      /** PostgreSQL: timeout for opening one connection. */
+      connectTimeoutSeconds: z.number().int().positive().default(5),
+      /** PostgreSQL: longest statement (statement_timeout); a slower one fails as temporary. */
+      statementTimeoutSeconds: z.number().int().positive().default(10),
     })
     .prefault({}),
 

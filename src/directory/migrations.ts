@@ -1,13 +1,14 @@
 // The directory schema as numbered migrations, applied in order and recorded in
-// schema_migrations. The PostgreSQL adapter mirrors the same versions and names with its own
-// SQL, so both stores always agree on what version N means. Never edit a released migration;
-// append a new one.
+// schema_migrations. Each version has its SQLite and its PostgreSQL text, so both stores always
+// agree on what version N means. Never edit a released migration; append a new one.
 
 export interface Migration {
   readonly version: number;
   readonly name: string;
   /** SQLite statements (run with exec, inside the migration's transaction). */
   readonly sqlite: string;
+  /** PostgreSQL statements (one multi-statement query, inside the migration's transaction). */
+  readonly postgres: string;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -53,6 +54,50 @@ export const MIGRATIONS: readonly Migration[] = [
         address TEXT NOT NULL,
         direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
         at INTEGER NOT NULL
+      );
+      CREATE INDEX flow_events_lookup ON flow_events(address, direction, at);
+      CREATE INDEX flow_events_at ON flow_events(at);
+    `,
+    // Times are ms since the epoch (BIGINT); booleans are BOOLEAN rather than SQLite's 0/1.
+    postgres: `
+      CREATE TABLE domains (
+        name TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE accounts (
+        address TEXT PRIMARY KEY,
+        local_part TEXT NOT NULL,
+        domain TEXT NOT NULL REFERENCES domains(name),
+        password_hash TEXT NOT NULL,
+        enabled BOOLEAN NOT NULL DEFAULT TRUE,
+        quota_bytes BIGINT,
+        max_message_size BIGINT,
+        out_flow_messages BIGINT,
+        out_flow_period BIGINT,
+        in_flow_messages BIGINT,
+        in_flow_period BIGINT,
+        used_bytes BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL
+      );
+      CREATE INDEX accounts_domain ON accounts(domain);
+      CREATE TABLE aliases (
+        address TEXT PRIMARY KEY,
+        local_part TEXT NOT NULL,
+        domain TEXT NOT NULL REFERENCES domains(name),
+        created_at BIGINT NOT NULL
+      );
+      CREATE INDEX aliases_domain ON aliases(domain);
+      CREATE TABLE alias_targets (
+        alias TEXT NOT NULL REFERENCES aliases(address) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (alias, position)
+      );
+      CREATE TABLE flow_events (
+        id BIGSERIAL PRIMARY KEY,
+        address TEXT NOT NULL,
+        direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+        at BIGINT NOT NULL
       );
       CREATE INDEX flow_events_lookup ON flow_events(address, direction, at);
       CREATE INDEX flow_events_at ON flow_events(at);

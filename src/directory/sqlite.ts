@@ -9,107 +9,29 @@ import Database from "better-sqlite3";
 import type { Clock } from "../world/clock.js";
 import {
   DirectoryError,
-  type Account,
-  type AccountSettings,
   type Alias,
   type Directory,
   type FlowDirection,
-  type FlowLimit,
   type RecipientLookup,
 } from "./directory.js";
+import {
+  aliasTargets,
+  checkPassword,
+  checkSettings,
+  DEFAULT_SETTINGS,
+  MAX_PASSWORD,
+  merge,
+  MIN_FLOW_RETENTION_MS,
+  settingsColumns,
+  SWEEP_EVERY,
+  toAccount,
+  type AccountRow,
+} from "./account-rows.js";
 import { normalizeDomain, parseMailboxAddress, parseTargetAddress, splitAddress } from "./address.js";
 import { MIGRATIONS } from "./migrations.js";
 import { hashPassword, verifyPassword } from "./password.js";
 
 const BUSY_TIMEOUT_MS = 5000;
-const MAX_ALIAS_TARGETS = 1000;
-const MAX_PASSWORD = 1024;
-// Flow events are kept at least this long, longer when an account's window is longer.
-const MIN_FLOW_RETENTION_MS = 86_400_000;
-// A full sweep of old flow events every this many recordFlow calls (per process).
-const SWEEP_EVERY = 1000;
-
-interface AccountRow {
-  address: string;
-  local_part: string;
-  domain: string;
-  password_hash: string;
-  enabled: number;
-  quota_bytes: number | null;
-  max_message_size: number | null;
-  out_flow_messages: number | null;
-  out_flow_period: number | null;
-  in_flow_messages: number | null;
-  in_flow_period: number | null;
-  used_bytes: number;
-  created_at: number;
-}
-
-const flow = (messages: number | null, period: number | null): FlowLimit | null =>
-  messages === null || period === null ? null : { messages, periodSeconds: period };
-
-const toAccount = (r: AccountRow): Account => ({
-  address: r.address,
-  localPart: r.local_part,
-  domain: r.domain,
-  enabled: r.enabled !== 0,
-  quotaBytes: r.quota_bytes,
-  maxMessageSize: r.max_message_size,
-  outFlow: flow(r.out_flow_messages, r.out_flow_period),
-  inFlow: flow(r.in_flow_messages, r.in_flow_period),
-  usedBytes: r.used_bytes,
-  createdAt: r.created_at,
-});
-
-const DEFAULT_SETTINGS: AccountSettings = {
-  enabled: true,
-  quotaBytes: null,
-  maxMessageSize: null,
-  outFlow: null,
-  inFlow: null,
-};
-
-function checkSettings(s: AccountSettings): void {
-  const bytes = (name: string, v: number | null) => {
-    if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) {
-      throw new DirectoryError("invalid", `${name} must be a non-negative integer (bytes) or null`);
-    }
-  };
-  bytes("quotaBytes", s.quotaBytes);
-  bytes("maxMessageSize", s.maxMessageSize);
-  for (const [name, f] of [
-    ["outFlow", s.outFlow],
-    ["inFlow", s.inFlow],
-  ] as const) {
-    if (f === null) continue;
-    if (!(
-      Number.isSafeInteger(f.messages) &&
-      f.messages >= 0 &&
-      Number.isSafeInteger(f.periodSeconds) &&
-      f.periodSeconds > 0
-    )) {
-      throw new DirectoryError("invalid", `${name} needs messages >= 0 and periodSeconds > 0 (integers)`);
-    }
-  }
-  if (typeof s.enabled !== "boolean") throw new DirectoryError("invalid", "enabled must be true or false");
-}
-
-function checkPassword(p: string): void {
-  if (typeof p !== "string" || p.length === 0 || p.length > MAX_PASSWORD) {
-    throw new DirectoryError("invalid", `password must be 1 to ${MAX_PASSWORD} characters`);
-  }
-}
-
-/** Overlay the keys present in patch (exactOptionalPropertyTypes: absent means unchanged). */
-function merge(base: AccountSettings, patch: Partial<AccountSettings>): AccountSettings {
-  return {
-    enabled: patch.enabled ?? base.enabled,
-    quotaBytes: patch.quotaBytes !== undefined ? patch.quotaBytes : base.quotaBytes,
-    maxMessageSize: patch.maxMessageSize !== undefined ? patch.maxMessageSize : base.maxMessageSize,
-    outFlow: patch.outFlow !== undefined ? patch.outFlow : base.outFlow,
-    inFlow: patch.inFlow !== undefined ? patch.inFlow : base.inFlow,
-  };
-}
 
 function migrate(db: Database.Database): void {
   db.exec(
@@ -219,14 +141,9 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
       throw new DirectoryError("not-found", `no account ${address.trim().toLowerCase()}`);
     return row;
   };
-  const settingsParams = (s: AccountSettings) => ({
+  const settingsParams = (s: Parameters<typeof settingsColumns>[0]) => ({
     enabled: s.enabled ? 1 : 0,
-    quota_bytes: s.quotaBytes,
-    max_message_size: s.maxMessageSize,
-    out_flow_messages: s.outFlow?.messages ?? null,
-    out_flow_period: s.outFlow?.periodSeconds ?? null,
-    in_flow_messages: s.inFlow?.messages ?? null,
-    in_flow_period: s.inFlow?.periodSeconds ?? null,
+    ...settingsColumns(s),
   });
   const groupAliases = (rows: { alias: string; target: string }[]): Alias[] => {
     const out = new Map<string, string[]>();
@@ -376,16 +293,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
     addAlias: (address, targets) =>
       run(() => {
         const a = parseMailboxAddress(address);
-        if (targets.length === 0) {
-          throw new DirectoryError("invalid", `alias ${a.address} needs at least one target`);
-        }
-        if (targets.length > MAX_ALIAS_TARGETS) {
-          throw new DirectoryError(
-            "invalid",
-            `alias ${a.address} has more than ${MAX_ALIAS_TARGETS} targets`,
-          );
-        }
-        const list = [...new Set(targets.map((t) => parseTargetAddress(t).address))];
+        const list = aliasTargets(a.address, targets, (t) => parseTargetAddress(t).address);
         db.transaction(() => {
           requireDomain(a.domain);
           requireFree(a.address);

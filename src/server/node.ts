@@ -4,9 +4,8 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
-import { mailRoot, statePath } from "../config/paths.js";
+import { mailRoot } from "../config/paths.js";
 import type { LogSink } from "../log/logger.js";
-import { openSqliteDirectory } from "../directory/sqlite.js";
 import { createSpool } from "../queue/spool.js";
 import { createQueueManager } from "../queue/manager.js";
 import { createMaildirStore } from "../store/maildir.js";
@@ -28,6 +27,7 @@ import { startClusterNode } from "./roles.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
+import { openDirectoryStore } from "./state-stores.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -59,7 +59,7 @@ export async function startNode(
   const dataDir = resolve(settings.dataDir);
   await mkdir(dataDir, { recursive: true });
 
-  const directory = openSqliteDirectory(statePath(settings), world.clock);
+  const directory = await openDirectoryStore(settings, world.clock, opts.log.for("DIRECTORY"));
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize() });
   const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));

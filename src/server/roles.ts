@@ -20,12 +20,9 @@ import { startMembership, type Membership } from "../cluster/membership.js";
 import { pickHome } from "../cluster/homes.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
 import { checkSecret } from "../cluster/secret.js";
-import { openSqliteClusterState } from "../cluster/sqlite-state.js";
-import type { ClusterState, Role } from "../cluster/state.js";
-import { statePath } from "../config/paths.js";
+import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
 import { expandRecipient } from "../directory/expand.js";
-import { openSqliteDirectory } from "../directory/sqlite.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import type { LogSink } from "../log/logger.js";
 import { parseHostPort } from "../proto/hostport.js";
@@ -47,6 +44,7 @@ import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
+import { openStateStores } from "./state-stores.js";
 
 export interface ClusterNode extends RunningNode {
   readonly role: Exclude<Role, "single">;
@@ -107,17 +105,9 @@ export async function startClusterNode(
   const dataDir = resolve(settings.dataDir);
   await mkdir(dataDir, { recursive: true });
 
-  const path = statePath(settings);
   // A frontend opens the directory only for the admin API (operators may manage accounts through
   // any node); its SMTP policy and deliveries ask the backends.
-  const directory = openSqliteDirectory(path, clock);
-  let state: ClusterState;
-  try {
-    state = openSqliteClusterState(path, clock);
-  } catch (e) {
-    await directory.close();
-    throw e;
-  }
+  const { directory, state } = await openStateStores(settings, clock, clusterLog);
 
   let membership: Membership | null = null;
   const members = { live: (r?: Role) => membership?.live(r) ?? [] };

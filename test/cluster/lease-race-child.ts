@@ -1,9 +1,12 @@
-// One contender in lease-race.test.ts, as its own process: opens the shared state file, says
+// One contender in lease-race.test.ts, as its own process: opens the shared state (a SQLite file
+// or a postgres:// URL), says
 // "ready", waits for "go" on stdin so every contender starts together, then tries to acquire
 // each account and prints one JSON line with what it got.
-// Args: <state file> <node id> <now ms> <ttl ms> <account count>
+// Args: <state file or URL> <node id> <now ms> <ttl ms> <account count>
 import { createInterface } from "node:readline";
+import { openPostgresClusterState } from "../../src/cluster/pg-state.js";
 import { openSqliteClusterState } from "../../src/cluster/sqlite-state.js";
+import { openPg } from "../../src/state/pg.js";
 import { isLease } from "../../src/cluster/state.js";
 import { systemClock } from "../../src/world/clock.js";
 
@@ -17,7 +20,9 @@ if (
 ) {
   throw new Error("usage: lease-race-child <file> <node> <now> <ttl> <count>");
 }
-const state = openSqliteClusterState(path, systemClock);
+const state = path.startsWith("postgres://")
+  ? await openPostgresClusterState(openPg(path), systemClock)
+  : openSqliteClusterState(path, systemClock);
 const lines = createInterface({ input: process.stdin });
 process.stdout.write("ready\n");
 for await (const line of lines) {

@@ -1,6 +1,7 @@
 // Real cluster members as child processes for the fault tests: `node bin/mailyard.js start
 // --set role=... --set node.id=...` on 127.0.0.1 with ports the OS picks, sharing one SQLite
-// state file in a temp dir, each with its own data directory. A member is ready when it logs
+// state file in a temp dir, or (option stateUrl) only a PostgreSQL database, as members on
+// separate machines do; each with its own data directory. A member is ready when it logs
 // "started" (which names its ports); it has joined another's view when that member's /healthz
 // lists it. Every child is killed (SIGKILL) and awaited in t.after, also when the test fails,
 // and the temp dir removed. The test opens the state file itself (directory and cluster state)
@@ -10,12 +11,16 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { openPostgresClusterState } from "../../src/cluster/pg-state.js";
 import { openSqliteClusterState } from "../../src/cluster/sqlite-state.js";
 import type { ClusterState } from "../../src/cluster/state.js";
 import type { Directory } from "../../src/directory/directory.js";
+import { openPostgresDirectory } from "../../src/directory/postgres.js";
 import { openSqliteDirectory } from "../../src/directory/sqlite.js";
+import { openPg } from "../../src/state/pg.js";
 import { systemClock } from "../../src/world/clock.js";
 import { waitFor } from "../kit/load.js";
+import { freshDatabase } from "../kit/postgres.js";
 
 const bin = join(fileURLToPath(new URL("../../../", import.meta.url)), "bin", "mailyard.js");
 export const SECRET = "fault-test-cluster-secret-000042";
@@ -47,6 +52,8 @@ export interface Member {
 
 export interface ProcCluster {
   readonly root: string;
+  /** What every member has as state.url. */
+  readonly stateUrl: string;
   readonly directory: Directory;
   readonly state: ClusterState;
   /** Starts a member; sets are `key=value`, over the kit's defaults. */
@@ -82,22 +89,46 @@ const port = (line: string, key: string): number | null => {
   return m === null ? null : Number(m[1]);
 };
 
-export async function startProcCluster(t: After, common: readonly string[] = []): Promise<ProcCluster> {
+export interface ProcClusterOptions {
+  /**
+   * Share a fresh PostgreSQL database instead of a SQLite file: on the test server (true), or on
+   * the server whose maintenance URL is given (a private instance). Dropped after the members stop.
+   */
+  readonly postgres?: true | string;
+}
+
+export async function startProcCluster(
+  t: After,
+  common: readonly string[] = [],
+  o: ProcClusterOptions = {},
+): Promise<ProcCluster> {
   const root = await mkdtemp(join(tmpdir(), "mailyard-faults-"));
-  const statePath = join(root, "state.db");
-  const directory = openSqliteDirectory(statePath, systemClock);
-  const state = openSqliteClusterState(statePath, systemClock);
   const running = new Set<Member>();
+  let directory: Directory | null = null;
+  let state: ClusterState | null = null;
   t.after(async () => {
     for (const m of running) m.child.kill("SIGKILL");
     await Promise.all([...running].map((m) => m.exited));
-    await state.close();
-    await directory.close();
+    await state?.close();
+    await directory?.close();
     await rm(root, { recursive: true, force: true });
   });
+  // After the cleanup above is registered, so the database is dropped after the members are gone.
+  const stateUrl =
+    o.postgres === undefined
+      ? join(root, "state.db")
+      : await freshDatabase(t, o.postgres === true ? undefined : o.postgres);
+  if (o.postgres !== undefined) {
+    const pg = openPg(stateUrl);
+    directory = await openPostgresDirectory(pg.retain(), systemClock);
+    state = await openPostgresClusterState(pg, systemClock);
+  } else {
+    directory = openSqliteDirectory(stateUrl, systemClock);
+    state = openSqliteClusterState(stateUrl, systemClock);
+  }
 
   const defaults = [
-    `state.url=${statePath}`,
+    `state.url=${stateUrl}`,
     `cluster.secret=${SECRET}`,
     "cluster.heartbeatSeconds=1",
     "cluster.downAfterSeconds=2",
@@ -198,6 +229,7 @@ export async function startProcCluster(t: After, common: readonly string[] = [])
 
   return {
     root,
+    stateUrl,
     directory,
     state,
     start,

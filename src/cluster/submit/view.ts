@@ -1,8 +1,8 @@
 // This node's live view of Submit Messages and Remote Submit Log (modes.ts): its own effective
 // mode, the members that take remote submissions (the seed's list the Dynamic Cluster
-// Controller "collects and distributes": here every member derives it from the shared state it
-// reads on each heartbeat), the SUBMIT log level applied as it changes, and the operator's
-// reads and writes (admin API, CLI, WebAdmin) of both settings, per node and cluster-wide.
+// Controller "collects and distributes": every member derives it from the shared state,
+// which membership.ts keeps current through change notifications), the SUBMIT log level
+// applied as it changes, and the operator's reads and writes (admin API, CLI, WebAdmin) of both settings, per node and cluster-wide.
 import type { LogSink } from "../../log/logger.js";
 import type { Membership, MemberView } from "../membership.js";
 import type { ClusterState, Role } from "../state.js";
@@ -65,7 +65,7 @@ export interface SubmitView {
 export function createSubmitView(o: {
   readonly selfId: string;
   readonly kind: ClusterKind;
-  readonly membership: Pick<Membership, "all" | "settings" | "onChange" | "refresh">;
+  readonly membership: Pick<Membership, "all" | "settings" | "onChange" | "onSettingsChange" | "refresh">;
   readonly state: Pick<ClusterState, "setSetting">;
   /** This node's config values (used when the cluster settings hold nothing for it). */
   readonly configMode: SubmitMode;
@@ -108,7 +108,8 @@ export function createSubmitView(o: {
     o.logs.setLevel("SUBMIT", submitLogLevel(level));
   };
   applyLog();
-  const unsubscribe = membership.onChange(applyLog);
+  const offMembers = membership.onChange(applyLog);
+  const offSettings = membership.onSettingsChange(applyLog);
 
   const snapshot = (): SubmitSnapshot => {
     const s = settings();
@@ -164,6 +165,9 @@ export function createSubmitView(o: {
       await membership.refresh();
       return snapshot();
     },
-    stop: unsubscribe,
+    stop() {
+      offMembers();
+      offSettings();
+    },
   };
 }

@@ -1,0 +1,148 @@
+// The cluster state schema as numbered migrations, each with its SQLite and its PostgreSQL text
+// (as the directory's, src/directory/migrations.ts), recorded in cluster_migrations so neither
+// schema touches the other's versions. Never edit a released one; append.
+//
+// Version 2 makes changes visible without polling the tables: on PostgreSQL, triggers NOTIFY
+// channel mailyard_state with "<kind>:<key>"; on SQLite (no NOTIFY) they bump a per-kind counter
+// in cluster_changes that the adapter polls cheaply. Only changes others must see soon fire:
+// a member joining, leaving or changing what it advertises (not a heartbeat), a setting, a home,
+// a lease changing hands (not a renewal).
+
+export interface ClusterMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sqlite: string;
+  readonly postgres: string;
+}
+
+export const CHANGE_CHANNEL = "mailyard_state";
+
+export const CLUSTER_MIGRATIONS: readonly ClusterMigration[] = [
+  {
+    version: 1,
+    name: "members, settings, homes, leases",
+    sqlite: `
+      CREATE TABLE cluster_members (
+        id TEXT PRIMARY KEY NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('frontend', 'backend', 'single')),
+        smtp TEXT NOT NULL,
+        http TEXT NOT NULL,
+        channel TEXT,
+        submit_messages TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        last_heartbeat INTEGER NOT NULL,
+        queue_size INTEGER NOT NULL DEFAULT 0,
+        left INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE cluster_settings (
+        key TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE cluster_homes (
+        account TEXT PRIMARY KEY NOT NULL,
+        node TEXT NOT NULL
+      );
+      CREATE INDEX cluster_homes_node ON cluster_homes(node);
+      -- A released lease keeps its row (owner NULL) so the next token is still greater.
+      CREATE TABLE cluster_leases (
+        account TEXT PRIMARY KEY NOT NULL,
+        owner TEXT,
+        token INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+    // "left" is a reserved word in PostgreSQL, hence quoted.
+    postgres: `
+      CREATE TABLE cluster_members (
+        id TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('frontend', 'backend', 'single')),
+        smtp TEXT NOT NULL,
+        http TEXT NOT NULL,
+        channel TEXT,
+        submit_messages TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        last_heartbeat BIGINT NOT NULL,
+        queue_size BIGINT NOT NULL DEFAULT 0,
+        "left" BOOLEAN NOT NULL DEFAULT FALSE
+      );
+      CREATE TABLE cluster_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE cluster_homes (
+        account TEXT PRIMARY KEY,
+        node TEXT NOT NULL
+      );
+      CREATE INDEX cluster_homes_node ON cluster_homes(node);
+      CREATE TABLE cluster_leases (
+        account TEXT PRIMARY KEY,
+        owner TEXT,
+        token BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: "change notifications",
+    sqlite: `
+      CREATE TABLE cluster_changes (
+        kind TEXT PRIMARY KEY NOT NULL,
+        seq INTEGER NOT NULL
+      );
+      INSERT INTO cluster_changes (kind, seq) VALUES ('members', 0), ('settings', 0), ('homes', 0), ('leases', 0);
+      CREATE TRIGGER cluster_members_added AFTER INSERT ON cluster_members
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'members'; END;
+      CREATE TRIGGER cluster_members_changed
+        AFTER UPDATE OF role, smtp, http, channel, submit_messages, started_at, left ON cluster_members
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'members'; END;
+      CREATE TRIGGER cluster_members_removed AFTER DELETE ON cluster_members
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'members'; END;
+      CREATE TRIGGER cluster_settings_added AFTER INSERT ON cluster_settings
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'settings'; END;
+      CREATE TRIGGER cluster_settings_changed AFTER UPDATE ON cluster_settings
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'settings'; END;
+      CREATE TRIGGER cluster_settings_removed AFTER DELETE ON cluster_settings
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'settings'; END;
+      CREATE TRIGGER cluster_homes_added AFTER INSERT ON cluster_homes
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'homes'; END;
+      CREATE TRIGGER cluster_homes_changed AFTER UPDATE ON cluster_homes
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'homes'; END;
+      CREATE TRIGGER cluster_homes_removed AFTER DELETE ON cluster_homes
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'homes'; END;
+      CREATE TRIGGER cluster_leases_added AFTER INSERT ON cluster_leases
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'leases'; END;
+      CREATE TRIGGER cluster_leases_changed AFTER UPDATE OF owner, token ON cluster_leases
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'leases'; END;
+    `,
+    // One function for every table: the payload names the kind (from the trigger's argument)
+    // and the row's key. pg_notify folds identical payloads within one transaction.
+    postgres: `
+      CREATE FUNCTION mailyard_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        k TEXT;
+      BEGIN
+        IF TG_OP = 'DELETE' THEN
+          k := to_jsonb(OLD) ->> TG_ARGV[1];
+        ELSE
+          k := to_jsonb(NEW) ->> TG_ARGV[1];
+        END IF;
+        PERFORM pg_notify('${CHANGE_CHANNEL}', TG_ARGV[0] || ':' || COALESCE(k, ''));
+        RETURN NULL;
+      END;
+      $$;
+      CREATE TRIGGER cluster_members_notify
+        AFTER INSERT OR DELETE OR UPDATE OF role, smtp, http, channel, submit_messages, started_at, "left"
+        ON cluster_members FOR EACH ROW EXECUTE FUNCTION mailyard_notify_change('members', 'id');
+      CREATE TRIGGER cluster_settings_notify
+        AFTER INSERT OR UPDATE OR DELETE ON cluster_settings
+        FOR EACH ROW EXECUTE FUNCTION mailyard_notify_change('settings', 'key');
+      CREATE TRIGGER cluster_homes_notify
+        AFTER INSERT OR UPDATE OR DELETE ON cluster_homes
+        FOR EACH ROW EXECUTE FUNCTION mailyard_notify_change('homes', 'account');
+      CREATE TRIGGER cluster_leases_notify
+        AFTER INSERT OR DELETE OR UPDATE OF owner, token ON cluster_leases
+        FOR EACH ROW EXECUTE FUNCTION mailyard_notify_change('leases', 'account');
+    `,
+  },
+];

@@ -1,0 +1,48 @@
+// Checks on the arguments of every ClusterState adapter. Arguments come from our own code, so a
+// bad one is a bug, reported loudly (TypeError, as a rejection); both adapters refuse the same.
+import { accountKey, ROLES, type MemberInfo } from "./state.js";
+
+const MAX_TEXT = 1024;
+
+export function text(name: string, v: unknown): string {
+  if (typeof v !== "string" || v.length === 0 || v.length > MAX_TEXT) {
+    throw new TypeError(`${name} must be a non-empty string of at most ${MAX_TEXT} characters`);
+  }
+  return v;
+}
+
+export function time(name: string, v: unknown): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new TypeError(`${name} must be a time in ms`);
+  return v as number;
+}
+
+export function ttl(v: unknown): number {
+  if (!Number.isSafeInteger(v) || (v as number) <= 0) throw new TypeError("ttlMs must be a positive integer");
+  return v as number;
+}
+
+export const account = (address: unknown): string => accountKey(text("address", address));
+
+export function count(name: string, v: unknown): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new TypeError(`${name} must be >= 0`);
+  return v as number;
+}
+
+export function settingValue(v: unknown): string | null {
+  if (v !== null && typeof v !== "string") throw new TypeError("setting value must be a string or null");
+  return v;
+}
+
+/** A member as it is stored: every field checked. */
+export function member(m: MemberInfo): MemberInfo {
+  if (!ROLES.includes(m.role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
+  return {
+    id: text("id", m.id),
+    role: m.role,
+    smtp: text("smtp", m.smtp),
+    http: text("http", m.http),
+    channel: m.channel === null ? null : text("channel", m.channel),
+    submitMessages: text("submitMessages", m.submitMessages),
+    startedAt: time("startedAt", m.startedAt),
+  };
+}
