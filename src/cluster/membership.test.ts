@@ -190,3 +190,18 @@ void test("membership: a member joining and a setting changing are seen through 
   assert.equal(a.settings().size, 0, "a removed setting is gone from the view");
   assert.deepEqual(seenSettings, ["Remotely", "-"]);
 });
+
+void test("membership: while the state is unreachable the members up then stay up; once it answers, heartbeats judge again", async (t) => {
+  const { clock, raw, state, start, beat } = setup(t);
+  await raw.register(info("b", "backend", clock.now()));
+  const a = await start("a", "frontend");
+  assert.deepEqual(ids(a.live()), ["a", "b"]);
+  state.broken = true;
+  const brokenAt = clock.now();
+  while (clock.now() - brokenAt < 3 * DOWN) await beat();
+  assert.deepEqual(ids(a.live()), ["a", "b"], "an unreadable heartbeat is no evidence of a dead member");
+  state.broken = false;
+  await beat();
+  // b really stopped beating at the start: now that its heartbeat can be read, it is down.
+  assert.deepEqual(ids(a.live()), ["a"]);
+});

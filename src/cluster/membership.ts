@@ -5,7 +5,10 @@
 // beat even between refreshes; a member that left is down from the first refresh after.
 //
 // The state may be unreachable for a while (busy file, database restart): a failed beat is
-// logged and the next one tries again. Nothing is thrown out of the timer.
+// logged and the next one tries again. Nothing is thrown out of the timer. While it is
+// unreachable the view is judged as of the moment it became so: the others' heartbeats cannot
+// be read, which says nothing about them, so the members up then stay up (deliveries to them go
+// on, and fail as temporary if one really is gone) until the state answers again.
 //
 // When the state offers subscribe() (LISTEN/NOTIFY on PostgreSQL, a change counter on SQLite),
 // a member joining, leaving or changing its addresses is seen at once rather than at the next
@@ -64,6 +67,7 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
   let cache: MemberRecord[] = [];
   let shape = "";
   let failing = false;
+  let unreachableSince: number | null = null;
   let timer: TimerHandle | null = null;
   let inFlight: Promise<void> | null = null;
   const listeners = new Set<(members: readonly MemberView[]) => void>();
@@ -72,7 +76,7 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
   let settingsShape = "";
 
   const view = (): MemberView[] => {
-    const now = clock.now();
+    const now = unreachableSince ?? clock.now();
     return cache.map((m) => ({ ...m, up: !m.left && now - m.lastHeartbeat <= o.downAfterMs }));
   };
 
@@ -104,6 +108,7 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
         log.problem("membership record was missing, registered again", { node: self.id });
       }
       cache = await state.members();
+      unreachableSince = null;
       if (failing) {
         failing = false;
         log.problem("cluster state reachable again");
@@ -113,6 +118,7 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
       if (!failing) log.problem("cluster state unavailable, retrying each beat", { error: errorText(e) });
       else log.low("cluster state still unavailable", { error: errorText(e) });
       failing = true;
+      unreachableSince ??= clock.now();
     }
     notify(view());
   };
