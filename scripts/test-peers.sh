@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real protocol peers the integration tests talk to, from Debian's packages, when
 # they are missing: swaks, Postfix (smtp-source, smtp-sink), Dovecot (doveadm, POP3/IMAP/LMTP),
-# HAProxy (the load balancer in front of cluster frontends).
+# HAProxy (the load balancer in front of cluster frontends), fetchmail (a real POP3 client).
 # Postfix and Dovecot are installed but never started system-wide; tests run private instances.
 set -euo pipefail
 need=()
@@ -10,6 +10,8 @@ command -v smtp-sink >/dev/null || need+=(postfix)
 command -v doveadm >/dev/null || need+=(dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd)
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-core)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+[ -x /usr/lib/dovecot/pop3 ] || need+=(dovecot-pop3d)
+command -v fetchmail >/dev/null || need+=(fetchmail)
 command -v haproxy >/dev/null || need+=(haproxy)
 # swaks needs Net::SSLeay for --tls; it is only a recommended package of swaks.
 perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)

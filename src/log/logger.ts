@@ -15,6 +15,8 @@ export const TAGS = [
   "ADMIN",
   "DIRECTORY",
   "DSN",
+  "POP",
+  "RPOP",
 ] as const;
 export type Tag = (typeof TAGS)[number];
 

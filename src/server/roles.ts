@@ -234,12 +234,14 @@ export async function startClusterNode(
       maxMessages: settings.queue.maxMessages,
       log: opts.log.for("SUBMIT"),
     });
+    const tls = await loadOrCreateTls(settings, dataDir, sys);
     if (parts.store !== undefined)
       sources = await startSources({
         settings,
         directory,
         submitter,
         store: parts.store,
+        tls,
         clock,
         dialer: world.dialer,
         random: world.random,
@@ -272,7 +274,6 @@ export async function startClusterNode(
     const httpAt = parseHostPort(settings.http.listen);
     const http = await admin.listen(httpAt.host, httpAt.port);
 
-    const tls = await loadOrCreateTls(settings, dataDir, sys);
     const handler = createInboundHandler({
       settings,
       directory: parts.inbound,
@@ -328,6 +329,7 @@ export async function startClusterNode(
       http,
       smtp: bound.smtp,
       submission: bound.submission,
+      pop3: running?.listening("pop3") ?? [],
       async stop() {
         await shutdown();
         sys.major("stopped", { node: settings.node.id });
