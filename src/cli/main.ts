@@ -13,6 +13,7 @@ import { accountCommand, aliasCommand, domainCommand } from "./directory-command
 import { openDirectoryAccess } from "./directory-access.js";
 import { CliError, processIo, UsageError, type CliIo } from "./io.js";
 import { queueCommand } from "./queue-commands.js";
+import { rpopCommand } from "./rpop-commands.js";
 import { startCommand } from "./start.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
 
@@ -35,6 +36,15 @@ const OPTIONS = {
   backends: { type: "string" },
   dynamic: { type: "boolean" },
   data: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  tls: { type: "string" },
+  user: { type: "string" },
+  apop: { type: "boolean" },
+  keep: { type: "boolean" },
+  delete: { type: "boolean" },
+  interval: { type: "string" },
+  insecure: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -93,6 +103,8 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return clusterCommand(settings, io, verb, args, values);
     case "lb-config":
       return lbConfigCommand(settings, io, values);
+    case "rpop":
+      return rpopCommand(settings, io, verb, args, values);
     case "domain":
     case "account":
     case "alias": {

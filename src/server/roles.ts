@@ -242,6 +242,10 @@ export async function startClusterNode(
         submitter,
         store: parts.store,
         tls,
+        stores: async (address) => {
+          const t = await placement.targetFor(address);
+          return !("none" in t) && t.local;
+        },
         clock,
         dialer: world.dialer,
         random: world.random,

@@ -20,6 +20,11 @@ export interface SourceContext {
   readonly store: MaildirStore | null;
   /** The node's TLS context (smtp.tls, or the self-signed pair), for STLS; null: no TLS. */
   readonly tls: SecureContext | null;
+  /**
+   * Whether this node stores an account (its home or lease holder in a cluster), for sources
+   * that must run on one node per account (RPOP). Absent: every account (single server).
+   */
+  readonly stores?: (address: string) => Promise<boolean>;
   readonly clock: Clock;
   readonly dialer: Dialer;
   readonly random: Random;
