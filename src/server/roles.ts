@@ -323,6 +323,7 @@ export async function startClusterNode(
       submission: bound.submission.map((b) => `${b.address}:${b.port}`).join(","),
       http: `${http.address}:${http.port}`,
       channel: channel === null ? "" : `${channel.address}:${channel.port}`,
+      pop3: (running?.listening("pop3") ?? []).map((b) => `${b.address}:${b.port}`).join(","),
     });
 
     return {

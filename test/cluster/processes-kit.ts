@@ -101,6 +101,7 @@ export async function startProcCluster(t: After, common: readonly string[] = [])
     "cluster.downAfterSeconds=2",
     "smtp.listen=127.0.0.1:0",
     "submission.listen=",
+    "pop3.listen=",
     "http.listen=127.0.0.1:0",
     "channel.listen=127.0.0.1:0",
     "smtp.outbound.starttls=false",

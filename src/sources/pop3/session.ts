@@ -142,6 +142,8 @@ export class Pop3Session {
     this.waiting = true;
     await new Promise<void>((resolve) => {
       const done = (): void => {
+        // A client reading a long RETR slowly is not idle.
+        this.lastInput = this.o.clock.now();
         sock.off("drain", done);
         sock.off("close", done);
         resolve();
