@@ -52,7 +52,12 @@ async function testTls(): Promise<SecureContext> {
 
 export async function startPop3(
   t: TestContext,
-  o: { settings?: Record<string, unknown>; clock?: Clock; tls?: boolean } = {},
+  o: {
+    settings?: Record<string, unknown>;
+    clock?: Clock;
+    tls?: boolean;
+    stores?: (address: string) => Promise<boolean>;
+  } = {},
 ): Promise<Pop3Fixture> {
   const dir = await mkdtemp(join(tmpdir(), "mailyard-pop3-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
@@ -96,6 +101,7 @@ export async function startPop3(
       windowMs: settings.pop3.authFailureWindowSeconds * 1000,
     }),
     tls: o.tls === false ? null : await testTls(),
+    ...(o.stores !== undefined ? { stores: o.stores } : {}),
     clock,
     log: logs.for("POP"),
   });

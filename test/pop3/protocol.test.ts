@@ -335,3 +335,17 @@ void test("XTND XMIT is refused before login and past the size limit", async (t)
   assert.equal(f.submitted.length, 0);
   await c.cmd("QUIT");
 });
+
+void test("in a cluster, a login for a mailbox stored on another backend is refused", async (t) => {
+  const f = await startPop3(t, { stores: (a) => Promise.resolve(a === "bob@example.test") });
+  const c = await Pop3Client.connect(f.port);
+  await c.line();
+  await c.cmd("USER alice@example.test");
+  assert.match(
+    (await c.cmd("PASS s3cret pass"))!,
+    /^-ERR \[SYS\/TEMP\] this mailbox is not stored on this server/,
+  );
+  await c.cmd("USER bob@example.test");
+  assert.match((await c.cmd("PASS bobpw"))!, /^\+OK bob@example\.test has 0 messages/);
+  await c.cmd("QUIT");
+});

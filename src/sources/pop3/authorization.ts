@@ -42,6 +42,11 @@ async function login(s: Pop3Session, user: string, password: string, how: string
     return s.err("[AUTH] invalid user name or password");
   }
   throttle.succeeded(user);
+  // In a cluster the mailbox is on its home backend; an empty one here would mislead the client.
+  if (s.o.stores !== undefined && !(await s.o.stores(account.address).catch(() => false))) {
+    s.log.problem("mailbox stored elsewhere", { user: account.address });
+    return s.err("[SYS/TEMP] this mailbox is not stored on this server, connect to its home backend");
+  }
   const box = s.o.folder(account.domain, account.localPart);
   let release;
   try {

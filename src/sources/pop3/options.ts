@@ -20,6 +20,8 @@ export interface Pop3Options {
   readonly throttle: AuthThrottle;
   /** null: no STLS. */
   readonly tls: SecureContext | null;
+  /** In a cluster: whether this node stores the account's mailbox (absent: every account). */
+  readonly stores?: (address: string) => Promise<boolean>;
   readonly clock: Clock;
   /** Tag POP; each session logs under its own id and client address. */
   readonly log: Log;

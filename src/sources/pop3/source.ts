@@ -25,6 +25,7 @@ export async function startPop3Source(ctx: SourceContext): Promise<RunningSource
       windowMs: settings.pop3.authFailureWindowSeconds * 1000,
     }),
     tls: ctx.tls,
+    ...(ctx.stores !== undefined ? { stores: ctx.stores } : {}),
     clock: ctx.clock,
     log: ctx.log.for("POP"),
   });
