@@ -2,7 +2,7 @@
 # Installs the real protocol peers the integration tests talk to, from Debian's packages, when
 # they are missing: swaks, Postfix (smtp-source, smtp-sink), Dovecot (doveadm, POP3/IMAP/LMTP),
 # HAProxy (the load balancer in front of cluster frontends), PostgreSQL (the shared cluster state),
-# s-nail (a mail(1) that calls sendmail, for `mailyard sendmail`).
+# s-nail (a mail(1) that calls sendmail, for `mailyard sendmail`), fetchmail (a real POP3 client).
 # Postfix and Dovecot are installed but never started system-wide; tests run private instances.
 # PostgreSQL is the exception: the state tests use a server on 127.0.0.1:5432 (user postgres, no
 # password) and make a database of their own in it; when none answers there, this script makes
@@ -15,6 +15,8 @@ command -v smtp-sink >/dev/null || need+=(postfix)
 command -v doveadm >/dev/null || need+=(dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd)
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-core)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+[ -x /usr/lib/dovecot/pop3 ] || need+=(dovecot-pop3d)
+command -v fetchmail >/dev/null || need+=(fetchmail)
 command -v haproxy >/dev/null || need+=(haproxy)
 command -v s-nail >/dev/null || need+=(s-nail)
 # swaks needs Net::SSLeay for --tls; it is only a recommended package of swaks.

@@ -47,6 +47,8 @@ const runMember = z.strictObject({
   pid: z.number().int().positive(),
   smtp: z.number().int(),
   submission: z.number().int(),
+  /** POP3 port of a backend; 0 for frontends (no mailboxes). Absent in older run files. */
+  pop3: z.number().int().optional(),
   http: z.number().int(),
   channel: z.number().int().nullable(),
   dataDir: z.string(),
@@ -125,7 +127,13 @@ function startedPorts(
   const smtp = port("smtp");
   const http = port("http");
   if (smtp === null || http === null) return null;
-  return { smtp, submission: port("submission") ?? 0, http, channel: port("channel") };
+  return {
+    smtp,
+    submission: port("submission") ?? 0,
+    pop3: port("pop3") ?? 0,
+    http,
+    channel: port("channel"),
+  };
 }
 
 async function healthLive(port: number): Promise<{ live: string[]; queue: number } | null> {
@@ -186,7 +194,9 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
       "smtp.listen=127.0.0.1:0",
       "submission.listen=127.0.0.1:0",
       "http.listen=127.0.0.1:0",
-      ...(role === "backend" ? ["channel.listen=127.0.0.1:0", "smtp.forwardTo=*"] : []),
+      ...(role === "backend"
+        ? ["channel.listen=127.0.0.1:0", "smtp.forwardTo=*", "pop3.listen=127.0.0.1:0"]
+        : ["pop3.listen="]),
       // Dynamic: any backend may open any account, so all of them share one Maildir root.
       ...(role === "backend" && kind === "dynamic" ? [`local.mailDir=${join(dir, "mail")}`] : []),
       ...(role === "frontend" && withBalancer ? [`smtp.proxyProtocolFrom=${BALANCER_SOURCE}/32`] : []),

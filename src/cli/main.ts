@@ -14,6 +14,7 @@ import { openDirectoryAccess } from "./directory-access.js";
 import { CliError, processIo, UsageError, type CliIo } from "./io.js";
 import { queueCommand } from "./queue-commands.js";
 import { sendmailMain } from "./sendmail.js";
+import { rpopCommand } from "./rpop-commands.js";
 import { startCommand } from "./start.js";
 import { settingsCommand } from "./settings-command.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
@@ -38,6 +39,15 @@ const OPTIONS = {
   dynamic: { type: "boolean" },
   data: { type: "string" },
   node: { type: "string" },
+  host: { type: "string" },
+  port: { type: "string" },
+  tls: { type: "string" },
+  user: { type: "string" },
+  apop: { type: "boolean" },
+  keep: { type: "boolean" },
+  delete: { type: "boolean" },
+  interval: { type: "string" },
+  insecure: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -100,6 +110,8 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return settingsCommand(settings, io, verb, args, values);
     case "db":
       return dbMigrateCommand(settings, io, values);
+    case "rpop":
+      return rpopCommand(settings, io, verb, args, values);
     case "domain":
     case "account":
     case "alias": {

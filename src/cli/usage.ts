@@ -16,6 +16,12 @@ commands:
   alias add ADDRESS TARGET...             targets may be local or remote (a forwarder)
   alias remove ADDRESS
   alias list [DOMAIN] [--json]
+  rpop add ACCOUNT --host H --user U --password P [--port N] [--tls none|stls|tls]
+           [--insecure] [--apop] [--keep|--delete] [--interval SECONDS]
+                                          poll a remote POP3 mailbox for ACCOUNT (default:
+                                          STLS, certificate checked, delete, every 600 s)
+  rpop list ACCOUNT [--json]              the account's RPOP entries (no passwords)
+  rpop remove ACCOUNT ID
   queue list [--json]                     queue commands need the running node
   queue show ID [--json]
   queue hold|release|retry|delete ID
@@ -56,7 +62,7 @@ every command:
   --config FILE                           TOML settings (default ./mailyard.toml if present)
   --set key=value                         override one setting (repeatable); see docs/CONFIG.md
 
-Directory commands go through the running node's admin API (http.listen, token in
+Directory and rpop commands go through the running node's admin API (http.listen, token in
 dataDir/admin.token) and open the state (state.url, default dataDir/mailyard.db) directly when
 no node is running.`;
 
@@ -83,6 +89,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "alias add": { min: 2, max: Infinity, options: [], args: "ADDRESS TARGET..." },
   "alias remove": { min: 1, max: 1, options: [], args: "ADDRESS" },
   "alias list": { min: 0, max: 1, options: ["json"], args: "[DOMAIN]" },
+  "rpop add": {
+    min: 1,
+    max: 1,
+    options: ["host", "port", "tls", "user", "password", "apop", "keep", "delete", "interval", "insecure"],
+    args: "ACCOUNT --host H --user U --password P [options]",
+  },
+  "rpop list": { min: 1, max: 1, options: ["json"], args: "ACCOUNT" },
+  "rpop remove": { min: 2, max: 2, options: [], args: "ACCOUNT ID" },
   "queue list": { min: 0, max: 0, options: ["json"], args: "" },
   "queue show": { min: 1, max: 1, options: ["json"], args: "ID" },
   "queue hold": { min: 1, max: 1, options: [], args: "ID" },

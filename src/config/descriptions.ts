@@ -44,6 +44,32 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.outbound.port": "Port used for MX hosts (25 on the Internet; tests point it elsewhere).",
 
   "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",
+  "pop3.listen":
+    "POP3 listeners (RFC 1939 mailbox access and XTND XMIT submission) on single servers and backends, host:port each. Empty: off.",
+  "pop3.authRequiresTls":
+    "Accept USER/PASS and AUTH only after STLS (false allows them in the clear, e.g. on loopback).",
+  "pop3.idleTimeoutSeconds": "A POP3 session waiting this long for the client's next command is closed.",
+  "pop3.sessionTimeoutSeconds": "Longest time one POP3 session may last.",
+  "pop3.maxConnections": "Most POP3 connections at once, over all POP3 listeners.",
+  "pop3.maxConnectionsPerIp": "Most POP3 connections at once from one client address.",
+  "pop3.maxAuthFailures":
+    "Failed POP3 logins from one client address, or for one account, before further tries are refused for a while.",
+  "pop3.authFailureWindowSeconds":
+    "How long failed POP3 logins are remembered; a throttled address or account waits this long.",
+  "pop3.maxErrors": "Protocol errors tolerated in one POP3 session before it is closed.",
+  "rpop.enabled": "Poll the accounts' remote POP3 mailboxes (RPOP entries) on single servers and backends.",
+  "rpop.maxConcurrentPolls": "RPOP polls under way at once.",
+  "rpop.minIntervalSeconds": "Shortest poll interval an RPOP entry may have.",
+  "rpop.maxMessagesPerPoll": "Messages fetched in one RPOP poll; the rest wait for the next poll.",
+  "rpop.maxBytesPerPoll": "Bytes fetched in one RPOP poll (one larger message is still fetched on its own).",
+  "rpop.maxMessageSize": "Remote messages larger than this are left on the server and logged.",
+  "rpop.connectTimeoutSeconds": "Timeout for connecting to a remote POP3 server.",
+  "rpop.commandTimeoutSeconds": "Timeout for each reply of a remote POP3 server.",
+  "rpop.backoffSeconds":
+    "First back-off after a failed RPOP poll; it doubles with each failure up to rpop.maxBackoffSeconds.",
+  "rpop.maxBackoffSeconds": "Longest back-off of a failing RPOP entry or host.",
+  "rpop.authBackoffSeconds":
+    "First back-off after a remote POP3 server refused an entry's credentials (doubles, capped as above).",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
 
   "submitApi.enabled":

@@ -77,6 +77,50 @@ export const settingsSchema = z.object({
     })
     .prefault({}),
 
+  pop3: z
+    .object({
+      /** POP3 listeners on single servers and backends (mailbox access, XTND XMIT). Empty list: off. */
+      listen: z.array(listen).default(["127.0.0.1:2110"]),
+      /** USER/PASS and AUTH only after STLS (false allows them in the clear, e.g. on loopback). */
+      authRequiresTls: z.boolean().default(true),
+      /** RFC 1939 §3: an idle session is closed after at least 10 minutes. */
+      idleTimeoutSeconds: duration.default(600),
+      sessionTimeoutSeconds: duration.default(3600),
+      maxConnections: z.number().int().positive().default(500),
+      maxConnectionsPerIp: z.number().int().positive().default(20),
+      /** Failed logins from one address (or for one account) before further tries are refused. */
+      maxAuthFailures: z.number().int().positive().default(5),
+      /** How long failures are remembered, and how long a throttled address or account waits. */
+      authFailureWindowSeconds: z.number().int().positive().default(300),
+      /** Protocol errors tolerated in one session before it is closed. */
+      maxErrors: z.number().int().positive().default(10),
+    })
+    .prefault({}),
+
+  rpop: z
+    .object({
+      /** Poll the accounts' remote POP3 mailboxes (single servers and backends). */
+      enabled: z.boolean().default(true),
+      /** Polls under way at once. */
+      maxConcurrentPolls: z.number().int().positive().default(4),
+      /** Shortest poll interval an entry may ask for. */
+      minIntervalSeconds: z.number().int().positive().default(60),
+      /** Messages fetched in one poll; the rest wait for the next. */
+      maxMessagesPerPoll: z.number().int().positive().default(100),
+      /** Bytes fetched in one poll (a larger single message is still fetched alone). */
+      maxBytesPerPoll: z.number().int().positive().default(104_857_600),
+      /** Larger remote messages are skipped (left on the server) and logged. */
+      maxMessageSize: z.number().int().positive().default(52_428_800),
+      connectTimeoutSeconds: z.number().int().positive().default(30),
+      commandTimeoutSeconds: z.number().int().positive().default(120),
+      /** First back-off after a failed poll; it doubles per failure up to maxBackoffSeconds. */
+      backoffSeconds: z.number().int().positive().default(60),
+      maxBackoffSeconds: z.number().int().positive().default(21_600),
+      /** First back-off after the remote server refused the credentials. */
+      authBackoffSeconds: z.number().int().positive().default(1800),
+    })
+    .prefault({}),
+
   http: z
     .object({
       /** Admin API, /metrics and /healthz. */

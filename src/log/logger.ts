@@ -17,6 +17,8 @@ export const TAGS = [
   "DSN",
   "API",
   "PIPE",
+  "POP",
+  "RPOP",
 ] as const;
 export type Tag = (typeof TAGS)[number];
 

@@ -41,6 +41,8 @@ export interface RunningNode {
   readonly http: { address: string; port: number };
   readonly smtp: readonly { address: string; port: number }[];
   readonly submission: readonly { address: string; port: number }[];
+  /** POP3 listeners (single servers and backends; empty when pop3.listen is empty). */
+  readonly pop3: readonly { address: string; port: number }[];
 }
 
 export async function startNode(
@@ -143,6 +145,7 @@ export async function startNode(
     directory,
     submitter,
     store,
+    tls,
     clock: world.clock,
     dialer: world.dialer,
     random: world.random,
@@ -150,6 +153,7 @@ export async function startNode(
     adminToken: token,
   });
 
+  const pop3 = sources.listening("pop3");
   const admin = createAdminServer({
     settings,
     queue,
@@ -172,12 +176,14 @@ export async function startNode(
     smtp: smtp.map((b) => `${b.address}:${b.port}`).join(","),
     submission: submission.map((b) => `${b.address}:${b.port}`).join(","),
     http: `${http.address}:${http.port}`,
+    pop3: pop3.map((b) => `${b.address}:${b.port}`).join(","),
   });
 
   return {
     http,
     smtp,
     submission,
+    pop3,
     async stop() {
       // Stop taking mail first, then stop delivering; the spool keeps whatever is in flight.
       await listeners.close();

@@ -235,12 +235,18 @@ export async function startClusterNode(
       log: opts.log,
       view: () => submitView,
     });
+    const tls = await loadOrCreateTls(settings, dataDir, sys);
     if (parts.store !== undefined)
       sources = await startSources({
         settings,
         directory,
         submitter,
         store: parts.store,
+        tls,
+        stores: async (address) => {
+          const t = await placement.targetFor(address);
+          return !("none" in t) && t.local;
+        },
         clock,
         dialer: world.dialer,
         random: world.random,
@@ -274,7 +280,6 @@ export async function startClusterNode(
     const httpAt = parseHostPort(settings.http.listen);
     const http = await admin.listen(httpAt.host, httpAt.port);
 
-    const tls = await loadOrCreateTls(settings, dataDir, sys);
     const handler = createInboundHandler({
       settings,
       directory: parts.inbound,
@@ -338,6 +343,7 @@ export async function startClusterNode(
       submission: bound.submission.map((b) => `${b.address}:${b.port}`).join(","),
       http: `${http.address}:${http.port}`,
       channel: channel === null ? "" : `${channel.address}:${channel.port}`,
+      pop3: (running?.listening("pop3") ?? []).map((b) => `${b.address}:${b.port}`).join(","),
     });
 
     return {
@@ -350,6 +356,7 @@ export async function startClusterNode(
       http,
       smtp: bound.smtp,
       submission: bound.submission,
+      pop3: running?.listening("pop3") ?? [],
       async stop() {
         await shutdown();
         sys.major("stopped", { node: settings.node.id });

@@ -6,6 +6,8 @@ import { startSubmissionApi } from "../sources/api/start.js";
 import type { RunningSource, SourceContext } from "../sources/context.js";
 import { startSendmailSource } from "../sources/pipe/start.js";
 import { startSubmittedSource } from "../sources/submitted/start.js";
+import { startPop3Source } from "../sources/pop3/source.js";
+import { startRpopSource } from "../sources/rpop/source.js";
 
 export interface StartedSource extends RunningSource {
   /** Mounted on the node's HTTP server: resolves true when it answered the request. */
@@ -15,11 +17,19 @@ export interface StartedSource extends RunningSource {
 export type SourceStarter = (ctx: SourceContext) => Promise<StartedSource>;
 
 /** Every source, in start order. */
-const STARTERS: readonly SourceStarter[] = [startSubmissionApi, startSendmailSource, startSubmittedSource];
+const STARTERS: readonly SourceStarter[] = [
+  startSubmissionApi,
+  startSendmailSource,
+  startSubmittedSource,
+  startPop3Source,
+  startRpopSource,
+];
 
 export interface RunningSources {
   /** The sources' HTTP routes, tried in order. */
   http(req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean>;
+  /** The addresses the sources' listeners of one kind ("pop3") are bound to. */
+  listening(kind: string): { address: string; port: number }[];
   close(): Promise<void>;
 }
 
@@ -40,6 +50,13 @@ export async function startSources(ctx: SourceContext): Promise<RunningSources> 
       for (const r of routes) if (await r(req, res)) return true;
       return false;
     },
+    listening: (kind) =>
+      started
+        .flatMap((s) => (s.listening ?? []).filter((l) => l.kind === kind))
+        .map((l) => ({
+          address: l.address,
+          port: l.port,
+        })),
     close,
   };
 }

@@ -2,6 +2,7 @@
 // directory (accounts, credentials), the Submitter (src/queue/submit.ts) that every generated
 // message goes through, the world, and its logs. A source starts with the node and stops before
 // the queue does.
+import type { SecureContext } from "node:tls";
 import type { Settings } from "../config/settings.js";
 import type { Directory } from "../directory/directory.js";
 import type { LogSink } from "../log/logger.js";
@@ -17,6 +18,13 @@ export interface SourceContext {
   readonly submitter: Submitter;
   /** The node's mailboxes: single servers and backends only (POP3, Submitted/ folders). */
   readonly store: MaildirStore | null;
+  /** The node's TLS context (smtp.tls, or the self-signed pair), for STLS; null: no TLS. */
+  readonly tls: SecureContext | null;
+  /**
+   * Whether this node stores an account (its home or lease holder in a cluster), for sources
+   * that must run on one node per account (RPOP). Absent: every account (single server).
+   */
+  readonly stores?: (address: string) => Promise<boolean>;
   readonly clock: Clock;
   readonly dialer: Dialer;
   readonly random: Random;
@@ -26,6 +34,8 @@ export interface SourceContext {
 }
 
 export interface RunningSource {
+  /** Listeners the source bound (the POP3 listener), for the node's start record and tests. */
+  readonly listening?: readonly { readonly kind: string; readonly address: string; readonly port: number }[];
   /** Stop taking new work and finish or abandon (keeping its copy) what is in flight. */
   close(): Promise<void>;
 }

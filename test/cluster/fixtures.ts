@@ -75,6 +75,7 @@ const settingsFor = (root: string, spec: NodeSpec): Settings =>
         state: { url: join(root, "state.db") },
         smtp: { listen: ["127.0.0.1:0"], outbound: { starttls: false } },
         submission: { listen: [] },
+        pop3: { listen: [] },
         http: { listen: "127.0.0.1:0" },
         channel: { listen: "127.0.0.1:0" },
         cluster: { secret: SECRET },

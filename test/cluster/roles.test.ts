@@ -257,6 +257,7 @@ test("startNode runs the role the settings name and refuses a cluster role witho
     state: { url: join(c.root, "state.db") },
     smtp: { listen: ["127.0.0.1:0"] },
     submission: { listen: [] },
+    pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },
     node: { id: "n9" },

@@ -36,6 +36,8 @@ async function setup() {
     "--set",
     `submission.listen=127.0.0.1:${sub}`,
     "--set",
+    "pop3.listen=",
+    "--set",
     `http.listen=127.0.0.1:${http}`,
     "--set",
     `smtp.forwardTo=127.0.0.1:${sink.port}`,

@@ -1,0 +1,165 @@
+// The RPOP store in the directory's SQLite file (config/paths.ts statePath): WAL, a busy
+// timeout, and its own migrations (migrations.ts) applied inside an IMMEDIATE transaction, as
+// the directory does, so the node and the CLI can open the file at once.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { Clock } from "../../world/clock.js";
+import { RPOP_MIGRATIONS } from "./migrations.js";
+import { checkSpec, type RpopEntry, type RpopStore, type RpopTls } from "./store.js";
+
+const BUSY_TIMEOUT_MS = 5000;
+
+interface Row {
+  id: number;
+  account: string;
+  host: string;
+  port: number;
+  tls: string;
+  tls_verify: number;
+  user: string;
+  password: string;
+  apop: number;
+  keep: number;
+  interval_seconds: number;
+  created_at: number;
+}
+
+const toEntry = (r: Row): RpopEntry => ({
+  id: String(r.id),
+  account: r.account,
+  host: r.host,
+  port: r.port,
+  tls: r.tls as RpopTls,
+  tlsVerify: r.tls_verify !== 0,
+  user: r.user,
+  password: r.password,
+  apop: r.apop !== 0,
+  keep: r.keep !== 0,
+  intervalSeconds: r.interval_seconds,
+  createdAt: r.created_at,
+});
+
+function migrate(db: Database.Database): void {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS rpop_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+  );
+  const run = db.transaction(() => {
+    const row = db.prepare("SELECT MAX(version) AS v FROM rpop_schema_migrations").get() as {
+      v: number | null;
+    };
+    const current = row.v ?? 0;
+    const latest = RPOP_MIGRATIONS[RPOP_MIGRATIONS.length - 1]?.version ?? 0;
+    if (current > latest)
+      throw new Error(`rpop schema version ${current} is newer than this program (${latest})`);
+    for (const m of RPOP_MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sqlite);
+      db.prepare("INSERT INTO rpop_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }
+  });
+  run.immediate();
+}
+
+/** A synchronous better-sqlite3 call as a promise that rejects (not throws) on failure. */
+function later<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+const entryId = (id: string): number | null => (/^[0-9]{1,15}$/.test(id) ? Number(id) : null);
+
+export function openSqliteRpopStore(path: string, clock: Clock): RpopStore {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  db.pragma("journal_mode = WAL");
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma("foreign_keys = ON");
+  db.pragma("synchronous = NORMAL");
+  migrate(db);
+  const q = {
+    insert: db.prepare(
+      `INSERT INTO rpop_entries (account, host, port, tls, tls_verify, user, password, apop, keep, interval_seconds, created_at)
+       VALUES (@account, @host, @port, @tls, @tls_verify, @user, @password, @apop, @keep, @interval_seconds, @created_at)`,
+    ),
+    get: db.prepare<[number], Row>("SELECT * FROM rpop_entries WHERE id = ?"),
+    remove: db.prepare("DELETE FROM rpop_entries WHERE id = ? AND account = ?"),
+    removeUids: db.prepare("DELETE FROM rpop_uids WHERE entry = ?"),
+    all: db.prepare<[], Row>("SELECT * FROM rpop_entries ORDER BY id"),
+    of: db.prepare<[string], Row>("SELECT * FROM rpop_entries WHERE account = ? ORDER BY id"),
+    seen: db.prepare<[number], { uid: string }>("SELECT uid FROM rpop_uids WHERE entry = ?"),
+    remember: db.prepare("INSERT OR REPLACE INTO rpop_uids (entry, uid, seen_at) VALUES (?, ?, ?)"),
+    forget: db.prepare("DELETE FROM rpop_uids WHERE entry = ? AND uid = ?"),
+  };
+  const removeTx = db.transaction((id: number, account: string): boolean => {
+    q.removeUids.run(id);
+    return q.remove.run(id, account).changes > 0;
+  });
+  const pruneTx = db.transaction((id: number, gone: string[]) => {
+    for (const uid of gone) q.forget.run(id, uid);
+  });
+  let open = true;
+  return {
+    add: (account, spec) =>
+      later(() => {
+        checkSpec(spec);
+        const r = q.insert.run({
+          account: account.toLowerCase(),
+          host: spec.host.toLowerCase(),
+          port: spec.port,
+          tls: spec.tls,
+          tls_verify: spec.tlsVerify ? 1 : 0,
+          user: spec.user,
+          password: spec.password,
+          apop: spec.apop ? 1 : 0,
+          keep: spec.keep ? 1 : 0,
+          interval_seconds: spec.intervalSeconds,
+          created_at: clock.now(),
+        });
+        return toEntry(q.get.get(Number(r.lastInsertRowid))!);
+      }),
+    remove: (account, id) =>
+      later(() => {
+        const n = entryId(id);
+        return n === null ? false : removeTx(n, account.toLowerCase());
+      }),
+    list: (account) =>
+      later(() => (account === undefined ? q.all.all() : q.of.all(account.toLowerCase())).map(toEntry)),
+    seen: (id) =>
+      later(() => {
+        const n = entryId(id);
+        return new Set(n === null ? [] : q.seen.all(n).map((r) => r.uid));
+      }),
+    remember: (id, uid, at) =>
+      later(() => {
+        const n = entryId(id);
+        // An entry removed while its poll ran: nothing to remember it for.
+        if (n !== null && q.get.get(n) !== undefined) q.remember.run(n, uid, at);
+      }),
+    prune: (id, present) =>
+      later(() => {
+        const n = entryId(id);
+        if (n === null) return 0;
+        const gone = q.seen
+          .all(n)
+          .map((r) => r.uid)
+          .filter((u) => !present.has(u));
+        pruneTx(n, gone);
+        return gone.length;
+      }),
+    close() {
+      if (open) {
+        open = false;
+        db.close();
+      }
+      return Promise.resolve();
+    },
+  };
+}

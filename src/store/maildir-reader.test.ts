@@ -1,0 +1,70 @@
+// The Maildir reader against real folders, including the races it must survive: a message moved
+// new/ → cur/ or deleted by another reader after the listing.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readdir, rename, rm, unlink, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { baseName, createMaildirReader, uniqueId } from "./maildir-reader.js";
+
+async function box(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "mailyard-reader-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  for (const sub of ["tmp", "new", "cur"]) await mkdir(join(dir, sub));
+  return dir;
+}
+
+void test("lists new/ and cur/ oldest first with sizes; tmp/ and dot files are not messages", async (t) => {
+  const b = await box(t);
+  await writeFile(join(b, "new", "200.M1.h,S=3"), "two");
+  await writeFile(join(b, "cur", "100.M1.h,S=3:2,S"), "one");
+  await writeFile(join(b, "tmp", "300.M1.h"), "half");
+  await writeFile(join(b, "new", ".hidden"), "x");
+  await utimes(join(b, "cur", "100.M1.h,S=3:2,S"), 100, 100);
+  await utimes(join(b, "new", "200.M1.h,S=3"), 200, 200);
+  const r = createMaildirReader();
+  const list = await r.list(b);
+  assert.deepEqual(
+    list.map((e) => [e.sub, e.base, e.size]),
+    [
+      ["cur", "100.M1.h,S=3", 3],
+      ["new", "200.M1.h,S=3", 3],
+    ],
+  );
+  assert.deepEqual(await r.list(join(b, "absent")), []);
+});
+
+void test("read and remove find a message moved behind the reader's back; gone is not an error", async (t) => {
+  const b = await box(t);
+  await writeFile(join(b, "new", "1.A.h"), "body");
+  const r = createMaildirReader();
+  const [e] = await r.list(b);
+  await rename(join(b, "new", "1.A.h"), join(b, "cur", "1.A.h:2,RS"));
+  assert.equal((await r.read(b, e!))?.toString(), "body");
+  assert.equal(await r.remove(b, e!), "removed");
+  assert.deepEqual(await readdir(join(b, "cur")), []);
+  assert.equal(await r.read(b, e!), null);
+  assert.equal(await r.remove(b, e!), "gone");
+});
+
+void test("markSeen moves new/ to cur/ with :2,S; a vanished file is left alone", async (t) => {
+  const b = await box(t);
+  await writeFile(join(b, "new", "1.B.h"), "x");
+  await writeFile(join(b, "new", "2.B.h"), "y");
+  const r = createMaildirReader();
+  const [one, two] = await r.list(b);
+  await r.markSeen(b, one!);
+  await unlink(join(b, "new", "2.B.h"));
+  await r.markSeen(b, two!);
+  assert.deepEqual(await readdir(join(b, "cur")), ["1.B.h:2,S"]);
+  assert.deepEqual(await readdir(join(b, "new")), []);
+});
+
+void test("unique ids: the base name when it is UIDL-safe, else a stable digest", () => {
+  assert.equal(baseName("1.A.h:2,S"), "1.A.h");
+  assert.equal(uniqueId("1.A.h"), "1.A.h");
+  const long = uniqueId("x".repeat(100));
+  assert.match(long, /^[0-9a-f]{40}$/);
+  assert.equal(uniqueId("x".repeat(100)), long);
+  assert.match(uniqueId("with space"), /^[0-9a-f]{40}$/);
+});
