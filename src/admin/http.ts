@@ -12,6 +12,8 @@ import { errorResponse, match, type Route } from "./api.js";
 import { directoryRoutes, type AccountHomes } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
 import { queueRoutes } from "./queue-routes.js";
+import { rulesRoutes } from "./rules-routes.js";
+import type { RuleStore } from "../rules/store.js";
 import { tokenMatches } from "./token.js";
 
 export { loadOrCreateAdminToken } from "./token.js";
@@ -32,6 +34,8 @@ export interface AdminServerOptions {
   readonly extra?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
   /** Static cluster members: new accounts get a home backend. */
   readonly homes?: AccountHomes;
+  /** The rule store: rule sets and Sieve scripts under /api/rules and /api/sieve. */
+  readonly rules?: RuleStore;
 }
 
 export interface AdminServer {
@@ -82,7 +86,11 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
 
 export function createAdminServer(opts: AdminServerOptions): AdminServer {
   const { log } = opts;
-  const routes: Route[] = [...queueRoutes(opts.queue), ...directoryRoutes(opts.directory, opts.homes)];
+  const routes: Route[] = [
+    ...queueRoutes(opts.queue),
+    ...directoryRoutes(opts.directory, opts.homes),
+    ...(opts.rules ? rulesRoutes(opts.rules) : []),
+  ];
 
   const api = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
     const auth = req.headers.authorization ?? "";

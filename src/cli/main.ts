@@ -13,6 +13,7 @@ import { accountCommand, aliasCommand, domainCommand } from "./directory-command
 import { openDirectoryAccess } from "./directory-access.js";
 import { CliError, processIo, UsageError, type CliIo } from "./io.js";
 import { queueCommand } from "./queue-commands.js";
+import { rulesCommand, sieveCommand } from "./rules-commands.js";
 import { startCommand } from "./start.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
 
@@ -35,6 +36,7 @@ const OPTIONS = {
   backends: { type: "string" },
   dynamic: { type: "boolean" },
   data: { type: "string" },
+  file: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -93,6 +95,10 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return clusterCommand(settings, io, verb, args, values);
     case "lb-config":
       return lbConfigCommand(settings, io, values);
+    case "rules":
+      return rulesCommand(settings, io, verb, args, values);
+    case "sieve":
+      return sieveCommand(settings, io, verb, args);
     case "domain":
     case "account":
     case "alias": {

@@ -30,6 +30,12 @@ commands:
   cluster down [--data DIR]               stop what cluster up started in DIR
   cluster status [--data DIR] [--json]    members, health, queues, homes and owners
                                           (DIR defaults to ./data/cluster)
+  rules get SCOPE [--json]                SCOPE: server, cluster, domain NAME, account ADDRESS;
+                                          prints the rule set in the seed's text form
+  rules set SCOPE --file F                replace a rule set (text form; errors give line:column)
+  sieve put ACCOUNT FILE                  validate and store an account's Sieve script
+  sieve get|remove ACCOUNT
+  sieve check FILE                        validate only (errors give line:column)
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
   help
@@ -90,6 +96,17 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   "cluster down": { min: 0, max: 0, options: ["data"], args: "[--data DIR]" },
   "cluster status": { min: 0, max: 0, options: ["data", "json"], args: "[--data DIR] [--json]" },
+  "rules get": { min: 1, max: 2, options: ["json"], args: "server|cluster|domain NAME|account ADDRESS" },
+  "rules set": {
+    min: 1,
+    max: 2,
+    options: ["file"],
+    args: "server|cluster|domain NAME|account ADDRESS --file F",
+  },
+  "sieve put": { min: 2, max: 2, options: [], args: "ACCOUNT FILE" },
+  "sieve get": { min: 1, max: 1, options: [], args: "ACCOUNT" },
+  "sieve remove": { min: 1, max: 1, options: [], args: "ACCOUNT" },
+  "sieve check": { min: 1, max: 2, options: [], args: "[ACCOUNT] FILE" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
 };
 

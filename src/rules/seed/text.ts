@@ -171,7 +171,8 @@ export function parseRules(text: string): Rule[] {
   return node.items.map(toRule);
 }
 
-const ATOM = /^[A-Za-z0-9._@\-!#$%&*+/=?^`{|}~'[\]\u0080-\uffff]+$/;
+// What export writes bare; anything else is quoted (import accepts more, see the header).
+const ATOM = /^[A-Za-z0-9._@\-\u0080-\uffff]+$/;
 
 export function quote(s: string): string {
   if (ATOM.test(s)) return s;
