@@ -28,6 +28,10 @@ import { startClusterNode } from "./roles.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
+import type { Submitter } from "../queue/submit.js";
+import { openSqliteRuleStore } from "../rules/sqlite-store.js";
+import type { DeliveryRules } from "../delivery/rules-hook.js";
+import { reply } from "../proto/reply.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -63,6 +67,17 @@ export async function startNode(
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize() });
   const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
+  // Account rules submit what they generate through the node's Submitter, made further down.
+  const ruleStore = openSqliteRuleStore(statePath(settings), () => world.clock.now());
+  let submitter: Submitter | null = null;
+  const rules: DeliveryRules = {
+    store: ruleStore,
+    log: opts.log.for("RULES"),
+    submit: (draft, message) =>
+      submitter === null
+        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        : submitter.submit(draft, message),
+  };
   const local = createLocalChannel({
     directory,
     store,
@@ -70,6 +85,7 @@ export async function startNode(
     clock: world.clock,
     log: opts.log.for("LOCAL"),
     hostname: settings.hostname,
+    rules,
   });
   const relay = createRelayChannel({
     settings,
@@ -110,6 +126,7 @@ export async function startNode(
         nextId: () => queue.nextId(),
         metrics,
         log: opts.log.for("LOCAL"),
+        rules,
       })
     : undefined;
   const handler = createInboundHandler({
@@ -132,7 +149,7 @@ export async function startNode(
   });
   const { smtp, submission } = listeners;
 
-  const submitter = localSubmitter(queue, {
+  submitter = localSubmitter(queue, {
     nodeId: settings.node.id,
     maxMessages: settings.queue.maxMessages,
     log: opts.log.for("SUBMIT"),
@@ -157,6 +174,7 @@ export async function startNode(
     log: opts.log.for("ADMIN"),
     token,
     extra: (req, res) => sources.http(req, res),
+    rules: ruleStore,
     health: () => ({
       ok: true,
       detail: { queue: queue.size(), role: settings.role, node: settings.node.id },
@@ -184,6 +202,7 @@ export async function startNode(
       await admin.close();
       await queue.stop();
       await relay.close();
+      await ruleStore.close();
       await directory.close();
       sys.major("stopped", { node: settings.node.id });
     },
