@@ -54,6 +54,19 @@ export async function rulesApply(r: DeliveryRules, account: Account): Promise<bo
   }
 }
 
+/** Server or cluster rules exist: the message must pass the enqueuer (queue/rules-gate.ts). */
+export async function serverRulesSet(r: DeliveryRules): Promise<boolean> {
+  try {
+    const [a, b] = await Promise.all([
+      r.store.getRules({ kind: "server" }),
+      r.store.getRules({ kind: "cluster" }),
+    ]);
+    return a.length > 0 || b.length > 0;
+  } catch {
+    return true; // unknown: the queue path decides (and logs)
+  }
+}
+
 const draftFor = (g: Generated, arrival: number): EnvelopeDraft => ({
   returnPath: g.returnPath,
   recipients: g.to.map((address) => ({ address, original: null, notify: null, orcpt: null })),

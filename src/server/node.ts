@@ -32,6 +32,7 @@ import type { Submitter } from "../queue/submit.js";
 import { openSqliteRuleStore } from "../rules/sqlite-store.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
+import { withQueueRules } from "../queue/rules-gate.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -115,6 +116,12 @@ export async function startNode(
   });
   queueSize = () => queue.size();
   await queue.start();
+  // What SMTP and the message sources enqueue passes the server and cluster rules first.
+  const enqueuer = withQueueRules(queue, {
+    store: ruleStore,
+    log: opts.log.for("RULES"),
+    now: () => world.clock.now(),
+  });
 
   const tls = await loadOrCreateTls(settings, dataDir, sys);
   const receipt = settings.local.deliverOnReceipt
@@ -132,7 +139,7 @@ export async function startNode(
   const handler = createInboundHandler({
     settings,
     directory,
-    queue,
+    queue: enqueuer,
     clock: world.clock,
     log: opts.log.for("SMTPI"),
     metrics,
@@ -149,7 +156,7 @@ export async function startNode(
   });
   const { smtp, submission } = listeners;
 
-  submitter = localSubmitter(queue, {
+  submitter = localSubmitter(enqueuer, {
     nodeId: settings.node.id,
     maxMessages: settings.queue.maxMessages,
     log: opts.log.for("SUBMIT"),

@@ -186,3 +186,36 @@ test("a broken Sieve script is logged (RULES) and skipped: the message is stored
   );
   assert.ok(logs.records.some((r) => r.tag === "RULES" && r.text === "sieve script invalid, skipped"));
 });
+
+test("server rules at enqueue: Reject with is a 5xx at DATA (the client's one report), Add Header on what is queued", async () => {
+  const rules = join(dataDir, "server.rules");
+  await writeFile(
+    rules,
+    '((9,block,((Return-Path,is,"*@blocked.test")),(("Reject with","Blocked sender"))),(1,mark,(),(("Add Header","X-Server-Rule: seen"))))',
+  );
+  assert.equal(await cli(["rules", "set", "server", "--file", rules, ...sets], quiet), 0);
+  const refused = await swaks([
+    "--from",
+    "x@blocked.test",
+    "--to",
+    "carl@example.test",
+    "--header",
+    "Subject: blocked",
+  ]).then(
+    () => "",
+    (e: { stdout?: string }) => e.stdout ?? "",
+  );
+  assert.match(refused, /<\*\* 550 5\.7\.1 Blocked sender/);
+  await swaks(["--from", "friend@good.test", "--to", "carl@example.test", "--header", "Subject: tagged"]);
+  await waitFor("carl's tagged message", async () =>
+    (await files("carl", "new")).some((f) => f.text.includes("Subject: tagged")),
+  );
+  const [tagged] = (await files("carl", "new")).filter((f) => f.text.includes("Subject: tagged"));
+  assert.match(tagged!.text, /X-Server-Rule: seen/);
+  assert.equal((await files("carl", "new")).filter((f) => f.text.includes("blocked")).length, 0);
+  assert.equal((await good.messages()).filter((m) => m.includes("blocked.test")).length, 0, "no DSN from us");
+  assert.equal(
+    await cli(["rules", "set", "server", "--file", join(dataDir, "empty.rules"), ...sets], quiet),
+    1,
+  );
+});
