@@ -3,7 +3,7 @@
 // decision taken, redirects and forwards submitted first (source "rule", through the node's
 // Submitter: a refusal defers the recipient before anything is stored, so a retry cannot store
 // twice), then the copies stored (Maildir++ subfolders, flags as the ":2," info), then replies
-// submitted and remembered. A rule error never loses the message: it is stored in INBOX.
+// submitted (the reply memory was claimed when they were decided). A rule error never loses the message: it is stored in INBOX.
 import type { Readable } from "node:stream";
 import type { Account } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
@@ -173,8 +173,6 @@ export async function deliverWithRules(
       continue;
     }
     r.log.major("rule reply submitted", { to: account.address, id: env.id, kind: g.kind, queued: res.id });
-    for (const m of d.remember)
-      await r.store.remember(account.address, m.handle, m.sender, m.until).catch(() => undefined);
   }
   return { outcome: delivered(REPLIES.deliveredMailbox, RELAY), stored };
 }

@@ -37,8 +37,6 @@ export interface AccountDecision {
   readonly generated: readonly Generated[];
   /** The message as rules left it (edited header), or null when unchanged. */
   readonly message: Buffer | null;
-  /** Reply memory to record once the generated replies are submitted. */
-  readonly remember: readonly { readonly handle: string; readonly sender: string; readonly until: number }[];
 }
 
 export const INBOX_ONLY: AccountDecision = {
@@ -46,7 +44,6 @@ export const INBOX_ONLY: AccountDecision = {
   reject: null,
   generated: [],
   message: null,
-  remember: [],
 };
 
 const FLAG_LETTERS: Readonly<Record<string, string>> = {
@@ -118,7 +115,6 @@ export async function decideForAccount(
 
   const stores: { folder: string | null; flags: string }[] = [];
   const generated: Generated[] = [];
-  const remember: { handle: string; sender: string; until: number }[] = [];
   let reject: string | null = null;
   const addStore = (folder: string | null, flags: string): void => {
     const f = folder !== null && folder.toUpperCase() === "INBOX" ? null : folder;
@@ -185,7 +181,13 @@ export async function decideForAccount(
         break;
       case "reply": {
         const handle = `rule:${a.rule}`;
-        if (!human || (await store.replied(account, handle, view.envelopeFrom, view.now))) break;
+        if (!human) break;
+        if (
+          !(await store.claimReply(account, handle, view.envelopeFrom, view.now, view.now + REPLY_PERIOD_MS))
+        ) {
+          log.low("rule reply not sent", { to: account, sender: view.envelopeFrom, why: "replied" });
+          break;
+        }
         const to = [view.envelopeFrom];
         if (a.all) {
           for (const h of ["To", "Cc"])
@@ -200,7 +202,6 @@ export async function decideForAccount(
           to: targets,
           message: composeReply(view, account, `Re: ${subjectOf(view)}`, a.text),
         });
-        remember.push({ handle, sender: view.envelopeFrom, until: view.now + REPLY_PERIOD_MS });
         break;
       }
       case "log":
@@ -244,9 +245,12 @@ export async function decideForAccount(
         case "discard":
           break;
         case "vacation": {
-          const v = vacationVerdict(a, view, await store.replied(account, a.handle, a.to, view.now));
-          if (!v.send) {
-            log.low("vacation not sent", { to: account, sender: a.to, why: v.why });
+          const v = vacationVerdict(a, view, false);
+          const sent =
+            v.send &&
+            (await store.claimReply(account, a.handle, a.to, view.now, view.now + a.seconds * 1000));
+          if (!sent) {
+            log.low("vacation not sent", { to: account, sender: a.to, why: v.send ? "replied" : v.why });
             break;
           }
           generated.push({
@@ -255,7 +259,6 @@ export async function decideForAccount(
             to: [a.to],
             message: composeReply(view, a.from || account, a.subject, a.reason),
           });
-          remember.push({ handle: a.handle, sender: a.to, until: view.now + a.seconds * 1000 });
           break;
         }
       }
@@ -269,10 +272,9 @@ export async function decideForAccount(
       reject,
       generated: generated.filter((g) => g.kind === "mirror"),
       message: null,
-      remember: [],
     };
   if (keep) addStore(null, seedFlags);
-  return { stores, reject: null, generated, message: edited ? message : null, remember };
+  return { stores, reject: null, generated, message: edited ? message : null };
 }
 
 function subjectOf(view: MessageView): string {

@@ -48,3 +48,16 @@ test("rule sets per scope, Sieve scripts and the reply memory survive a reopen o
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("claimReply: one of two claims for the same reply wins; an expired entry can be claimed again", async () => {
+  const store = openSqliteRuleStore(":memory:");
+  try {
+    assert.equal(await store.claimReply("a@x.test", "h", "s@y.test", 100, 200), true);
+    assert.equal(await store.claimReply("a@x.test", "h", "S@y.test", 150, 300), false);
+    assert.equal(await store.claimReply("a@x.test", "other", "s@y.test", 150, 300), true);
+    assert.equal(await store.claimReply("a@x.test", "h", "s@y.test", 200, 400), true);
+    assert.equal(await store.replied("a@x.test", "h", "s@y.test", 399), true);
+  } finally {
+    await store.close();
+  }
+});

@@ -96,6 +96,10 @@ export function openSqliteRuleStore(path: string, now: () => number = Date.now):
     "INSERT INTO reply_memory (account, handle, sender, until) VALUES (?, ?, ?, ?) ON CONFLICT(account, handle, sender) DO UPDATE SET until = excluded.until",
   );
   const sweep = db.prepare("DELETE FROM reply_memory WHERE until <= ?");
+  // insert, or take over an expired entry; changes = 0 when a live entry is there
+  const claim = db.prepare(
+    "INSERT INTO reply_memory (account, handle, sender, until) VALUES (?, ?, ?, ?) ON CONFLICT(account, handle, sender) DO UPDATE SET until = excluded.until WHERE reply_memory.until <= ?",
+  );
   let writes = 0;
   const norm = (a: string): string => a.trim().toLowerCase();
 
@@ -124,6 +128,11 @@ export function openSqliteRuleStore(path: string, now: () => number = Date.now):
       putReply.run(norm(account), handle, norm(sender), until);
       if (++writes % SWEEP_EVERY === 0) sweep.run(now());
       return Promise.resolve();
+    },
+    claimReply(account, handle, sender, at, until): Promise<boolean> {
+      const r = claim.run(norm(account), handle, norm(sender), until, at);
+      if (++writes % SWEEP_EVERY === 0) sweep.run(now());
+      return Promise.resolve(r.changes > 0);
     },
     close(): Promise<void> {
       db.close();

@@ -23,6 +23,11 @@ export interface RuleStore {
   replied(account: string, handle: string, sender: string, now: number): Promise<boolean>;
   /** Records an answer until `until` (ms epoch); older entries are swept now and then. */
   remember(account: string, handle: string, sender: string, until: number): Promise<void>;
+  /**
+   * Atomically: when no answer is remembered for (account, handle, sender) at `now`, remember one
+   * until `until` and resolve true; else false. Two deliveries racing for one reply: one wins.
+   */
+  claimReply(account: string, handle: string, sender: string, now: number, until: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

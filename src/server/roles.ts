@@ -29,7 +29,7 @@ import { openSqliteDirectory } from "../directory/sqlite.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import type { LogSink } from "../log/logger.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES } from "../proto/reply.js";
+import { REPLIES, reply } from "../proto/reply.js";
 import { createQueueManager } from "../queue/manager.js";
 import { createSpool } from "../queue/spool.js";
 import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
@@ -45,6 +45,10 @@ import type { NodeWorld, RunningNode } from "./node.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
+import type { Submitter } from "../queue/submit.js";
+import { withQueueRules } from "../queue/rules-gate.js";
+import { openSqliteRuleStore } from "../rules/sqlite-store.js";
+import type { DeliveryRules } from "../delivery/rules-hook.js";
 
 export interface ClusterNode extends RunningNode {
   readonly role: Exclude<Role, "single">;
@@ -145,6 +149,18 @@ export async function startClusterNode(
     target: channelTarget,
   });
 
+  // Rules live in the shared state file: every member reads the same server, cluster, domain
+  // and account rules. What account rules generate goes through this node's Submitter.
+  const ruleStore = openSqliteRuleStore(path, () => clock.now());
+  let submitter: Submitter | null = null;
+  const rules: DeliveryRules = {
+    store: ruleStore,
+    log: opts.log.for("RULES"),
+    submit: (draft, message) =>
+      submitter === null
+        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        : submitter.submit(draft, message),
+  };
   const ctx: RoleContext = {
     settings,
     world,
@@ -154,6 +170,7 @@ export async function startClusterNode(
     members,
     placement,
     channelClient,
+    rules,
   };
   const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);
 
@@ -221,6 +238,7 @@ export async function startClusterNode(
     await channelClient.close();
     await parts.close();
     await state.close();
+    await ruleStore.close();
     await directory.close();
   };
 
@@ -229,7 +247,13 @@ export async function startClusterNode(
     queueStarted = true;
 
     const channel = parts.listenChannel === undefined ? null : await parts.listenChannel();
-    const submitter = localSubmitter(queue, {
+    // What SMTP and the message sources enqueue passes the server and cluster rules first.
+    const enqueuer = withQueueRules(queue, {
+      store: ruleStore,
+      log: opts.log.for("RULES"),
+      now: () => clock.now(),
+    });
+    submitter = localSubmitter(enqueuer, {
       nodeId: settings.node.id,
       maxMessages: settings.queue.maxMessages,
       log: opts.log.for("SUBMIT"),
@@ -267,6 +291,7 @@ export async function startClusterNode(
         },
       }),
       extra,
+      rules: ruleStore,
       ...(homes !== undefined ? { homes } : {}),
     });
     const httpAt = parseHostPort(settings.http.listen);
@@ -276,7 +301,7 @@ export async function startClusterNode(
     const handler = createInboundHandler({
       settings,
       directory: parts.inbound,
-      queue,
+      queue: enqueuer,
       clock,
       log: opts.log.for("SMTPI"),
       metrics,
