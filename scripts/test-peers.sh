@@ -2,7 +2,8 @@
 # Installs the real protocol peers the integration tests talk to, from Debian's packages, when
 # they are missing: swaks, Postfix (smtp-source, smtp-sink), Dovecot (doveadm, POP3/IMAP/LMTP),
 # HAProxy (the load balancer in front of cluster frontends), PostgreSQL (the shared cluster state),
-# s-nail (a mail(1) that calls sendmail, for `mailyard sendmail`), fetchmail (a real POP3 client).
+# s-nail (a mail(1) that calls sendmail, for `mailyard sendmail`), fetchmail (a real POP3 client),
+# Pigeonhole (sieve-test).
 # Postfix and Dovecot are installed but never started system-wide; tests run private instances.
 # PostgreSQL is the exception: the state tests use a server on 127.0.0.1:5432 (user postgres, no
 # password) and make a database of their own in it; when none answers there, this script makes
@@ -19,6 +20,8 @@ command -v doveadm >/dev/null || need+=(dovecot-core dovecot-imapd dovecot-pop3d
 command -v fetchmail >/dev/null || need+=(fetchmail)
 command -v haproxy >/dev/null || need+=(haproxy)
 command -v s-nail >/dev/null || need+=(s-nail)
+# Pigeonhole sieve-test: the differential test of the Sieve interpreter.
+command -v sieve-test >/dev/null || need+=(dovecot-sieve)
 # swaks needs Net::SSLeay for --tls; it is only a recommended package of swaks.
 perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

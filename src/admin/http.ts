@@ -14,6 +14,8 @@ import type { PromMetrics } from "./metrics.js";
 import { queueRoutes } from "./queue-routes.js";
 import { clusterRoutes } from "./cluster-routes.js";
 import type { SubmitView } from "../cluster/submit/view.js";
+import { rulesRoutes } from "./rules-routes.js";
+import type { RuleStore } from "../rules/store.js";
 import { tokenMatches } from "./token.js";
 
 export { loadOrCreateAdminToken } from "./token.js";
@@ -36,6 +38,8 @@ export interface AdminServerOptions {
   readonly homes?: AccountHomes;
   /** Cluster members: the Queue Processing settings (null until the node has joined). */
   readonly submit?: () => SubmitView | null;
+  /** The rule store: rule sets and Sieve scripts under /api/rules and /api/sieve. */
+  readonly rules?: RuleStore;
 }
 
 export interface AdminServer {
@@ -90,6 +94,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     ...queueRoutes(opts.queue),
     ...directoryRoutes(opts.directory, opts.homes),
     ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
+    ...(opts.rules ? rulesRoutes(opts.rules) : []),
   ];
 
   const api = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {

@@ -15,6 +15,7 @@ import { CliError, processIo, UsageError, type CliIo } from "./io.js";
 import { queueCommand } from "./queue-commands.js";
 import { sendmailMain } from "./sendmail.js";
 import { rpopCommand } from "./rpop-commands.js";
+import { rulesCommand, sieveCommand } from "./rules-commands.js";
 import { startCommand } from "./start.js";
 import { settingsCommand } from "./settings-command.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
@@ -48,6 +49,7 @@ const OPTIONS = {
   delete: { type: "boolean" },
   interval: { type: "string" },
   insecure: { type: "boolean" },
+  file: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -112,6 +114,10 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return dbMigrateCommand(settings, io, values);
     case "rpop":
       return rpopCommand(settings, io, verb, args, values);
+    case "rules":
+      return rulesCommand(settings, io, verb, args, values);
+    case "sieve":
+      return sieveCommand(settings, io, verb, args);
     case "domain":
     case "account":
     case "alias": {

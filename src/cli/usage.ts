@@ -43,6 +43,12 @@ commands:
                                           (DIR defaults to ./data/cluster)
   db migrate [--json]                     create or upgrade the state schemas (state.url:
                                           SQLite file or PostgreSQL); nodes also do it at start
+  rules get SCOPE [--json]                SCOPE: server, cluster, domain NAME, account ADDRESS;
+                                          prints the rule set in the seed's text form
+  rules set SCOPE --file F                replace a rule set (text form; errors give line:column)
+  sieve put ACCOUNT FILE                  validate and store an account's Sieve script
+  sieve get|remove ACCOUNT
+  sieve check FILE                        validate only (errors give line:column)
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
   sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]
@@ -119,6 +125,17 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "settings get": { min: 0, max: 1, options: ["node", "json"], args: "[KEY] [--node ID] [--json]" },
   "settings set": { min: 2, max: 2, options: ["node"], args: "KEY VALUE [--node ID]" },
   "db migrate": { min: 0, max: 0, options: ["json"], args: "[--json]" },
+  "rules get": { min: 1, max: 2, options: ["json"], args: "server|cluster|domain NAME|account ADDRESS" },
+  "rules set": {
+    min: 1,
+    max: 2,
+    options: ["file"],
+    args: "server|cluster|domain NAME|account ADDRESS --file F",
+  },
+  "sieve put": { min: 2, max: 2, options: [], args: "ACCOUNT FILE" },
+  "sieve get": { min: 1, max: 1, options: [], args: "ACCOUNT" },
+  "sieve remove": { min: 1, max: 1, options: [], args: "ACCOUNT" },
+  "sieve check": { min: 1, max: 2, options: [], args: "[ACCOUNT] FILE" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
 };
 

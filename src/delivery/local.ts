@@ -16,6 +16,7 @@ import { REPLIES } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
+import { deliverWithRules, rulesApply, type DeliveryRules } from "./rules-hook.js";
 
 export interface LocalChannelOptions {
   readonly directory: Directory;
@@ -25,6 +26,8 @@ export interface LocalChannelOptions {
   /** Tag LOCAL. */
   readonly log: Log;
   readonly hostname: string;
+  /** Account and domain rules (rules-hook.ts); absent: every message goes to INBOX. */
+  readonly rules?: DeliveryRules;
 }
 
 export interface LocalChannel {
@@ -187,6 +190,16 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
       return deferred(REPLIES.directoryUnavailable, RELAY);
     }
 
+    if (o.rules && (await rulesApply(o.rules, account))) {
+      try {
+        const r = await deliverWithRules(o.rules, { store: o.store, clock: o.clock }, job, account, prepend);
+        if (r.stored > 0) await recordStored(o.directory, log, account, r.stored, o.clock.now());
+        return r.outcome;
+      } catch (e) {
+        log.failure("mailbox write failed", { to: account.address, id: job.envelope.id, error: String(e) });
+        return deferred(REPLIES.mailboxWriteFailed, RELAY);
+      }
+    }
     let stored: { size: number; path: string };
     try {
       stored = await o.store.deliver(account.domain, account.localPart, job.body(), prepend);

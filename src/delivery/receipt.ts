@@ -14,6 +14,7 @@ import { reply, REPLIES, type Reply } from "../proto/reply.js";
 import type { MaildirStore, MaildirWriter } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
 import { deliveredToValues, HeaderScan, logOutcome, mailboxPrepend, recordStored } from "./local.js";
+import { rulesApply, serverRulesSet, type DeliveryRules } from "./rules-hook.js";
 
 export interface LocalReceiptOptions {
   readonly directory: Directory;
@@ -25,6 +26,8 @@ export interface LocalReceiptOptions {
   readonly metrics: Metrics;
   /** Tag LOCAL. */
   readonly log: Log;
+  /** Accounts with rules are left to the queue's mailbox channel, which applies them. */
+  readonly rules?: DeliveryRules;
 }
 
 const RELAY = "mailbox";
@@ -39,6 +42,8 @@ export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
       return null; // the queue path defers it and logs why
     }
     if (account === null || !account.enabled) return null;
+    // rules need the whole message (account rules) or run at enqueue (server, cluster rules)
+    if (o.rules && ((await rulesApply(o.rules, account)) || (await serverRulesSet(o.rules)))) return null;
     // Whether a message fits the quota is known only at its end; one that might not goes through
     // the queue, which keeps retrying an over-quota mailbox instead of refusing the client.
     if (

@@ -8,6 +8,7 @@ import type { InboundDirectory } from "../cluster/api/types.js";
 import { expandRecipient } from "../directory/expand.js";
 import type { EnvelopeRecipient } from "../queue/envelope.js";
 import type { EnvelopeDraft, Queue } from "../queue/types.js";
+import { RuleRejected } from "../queue/rules-gate.js";
 import type { Log } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import type { Clock } from "../world/clock.js";
@@ -330,6 +331,11 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
             });
             return reply(250, "2.0.0", `OK queued as ${env.id}`);
           } catch (e) {
+            if (e instanceof RuleRejected) {
+              reset(s.id);
+              o.log.with(s.id, s.remote.address).major("rejected by rule", { from: tx.from });
+              return reply(550, "5.7.1", e.text.replace(/[\r\n]+/g, " ").slice(0, 400));
+            }
             o.log.with(s.id, s.remote.address).failure("enqueue failed", { error: String(e) });
             await incoming.abort().catch(() => undefined);
             return REPLIES.queueWriteFailed;

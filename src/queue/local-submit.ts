@@ -5,6 +5,7 @@ import { reply } from "../proto/reply.js";
 import type { Log } from "../log/logger.js";
 import type { SubmitResult, Submitter } from "./submit.js";
 import type { Queue } from "./types.js";
+import { RuleRejected } from "./rules-gate.js";
 
 export function localSubmitter(
   queue: Pick<Queue, "submit" | "size">,
@@ -26,6 +27,8 @@ export function localSubmitter(
         o.log.low("submitted locally", { id: env.id, source: draft.source, nrcpt: draft.recipients.length });
         return { ok: true, id: env.id, node: o.nodeId, remote: false };
       } catch (e) {
+        if (e instanceof RuleRejected)
+          return { ok: false, reply: reply(550, "5.7.1", e.text.replace(/[\r\n]+/g, " ")) };
         o.log.failure("local submit failed", { source: draft.source, error: String(e) });
         return { ok: false, reply: reply(451, "4.3.0", "Local error in processing, try again later") };
       }

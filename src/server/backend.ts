@@ -37,6 +37,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
     clock: world.clock,
     log: log.for("LOCAL"),
     hostname: settings.hostname,
+    rules: ctx.rules,
   });
   // Dynamic clusters: an account is written by one backend at a time, the lease holder.
   const keeper: LeaseKeeper | null =

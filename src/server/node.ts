@@ -4,7 +4,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
-import { mailRoot } from "../config/paths.js";
+import { mailRoot, statePath } from "../config/paths.js";
 import type { LogSink } from "../log/logger.js";
 import { createSpool } from "../queue/spool.js";
 import { createQueueManager } from "../queue/manager.js";
@@ -28,6 +28,11 @@ import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
 import { openDirectoryStore } from "./state-stores.js";
+import type { Submitter } from "../queue/submit.js";
+import { openSqliteRuleStore } from "../rules/sqlite-store.js";
+import type { DeliveryRules } from "../delivery/rules-hook.js";
+import { reply } from "../proto/reply.js";
+import { withQueueRules } from "../queue/rules-gate.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -65,6 +70,17 @@ export async function startNode(
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize() });
   const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
+  // Account rules submit what they generate through the node's Submitter, made further down.
+  const ruleStore = openSqliteRuleStore(statePath(settings), () => world.clock.now());
+  let submitter: Submitter | null = null;
+  const rules: DeliveryRules = {
+    store: ruleStore,
+    log: opts.log.for("RULES"),
+    submit: (draft, message) =>
+      submitter === null
+        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        : submitter.submit(draft, message),
+  };
   const local = createLocalChannel({
     directory,
     store,
@@ -72,6 +88,7 @@ export async function startNode(
     clock: world.clock,
     log: opts.log.for("LOCAL"),
     hostname: settings.hostname,
+    rules,
   });
   const relay = createRelayChannel({
     settings,
@@ -101,6 +118,12 @@ export async function startNode(
   });
   queueSize = () => queue.size();
   await queue.start();
+  // What SMTP and the message sources enqueue passes the server and cluster rules first.
+  const enqueuer = withQueueRules(queue, {
+    store: ruleStore,
+    log: opts.log.for("RULES"),
+    now: () => world.clock.now(),
+  });
 
   const tls = await loadOrCreateTls(settings, dataDir, sys);
   const receipt = settings.local.deliverOnReceipt
@@ -112,12 +135,13 @@ export async function startNode(
         nextId: () => queue.nextId(),
         metrics,
         log: opts.log.for("LOCAL"),
+        rules,
       })
     : undefined;
   const handler = createInboundHandler({
     settings,
     directory,
-    queue,
+    queue: enqueuer,
     clock: world.clock,
     log: opts.log.for("SMTPI"),
     metrics,
@@ -135,7 +159,7 @@ export async function startNode(
   const { smtp, submission } = listeners;
 
   const token = await loadOrCreateAdminToken(dataDir);
-  const submitter = localSubmitter(queue, {
+  submitter = localSubmitter(enqueuer, {
     nodeId: settings.node.id,
     maxMessages: settings.queue.maxMessages,
     log: opts.log.for("SUBMIT"),
@@ -162,6 +186,7 @@ export async function startNode(
     log: opts.log.for("ADMIN"),
     token,
     extra: (req, res) => sources.http(req, res),
+    rules: ruleStore,
     health: () => ({
       ok: true,
       detail: { queue: queue.size(), role: settings.role, node: settings.node.id },
@@ -191,6 +216,7 @@ export async function startNode(
       await admin.close();
       await queue.stop();
       await relay.close();
+      await ruleStore.close();
       await directory.close();
       sys.major("stopped", { node: settings.node.id });
     },

@@ -10,6 +10,7 @@ import type { Settings } from "../config/settings.js";
 import type { Directory } from "../directory/directory.js";
 import type { LogSink } from "../log/logger.js";
 import type { Deliverer } from "../queue/types.js";
+import type { DeliveryRules } from "../delivery/rules-hook.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Bound } from "./listeners.js";
 import type { NodeWorld } from "./node.js";
@@ -26,6 +27,8 @@ export interface RoleContext {
   readonly placement: Placement;
   /** The delivery channel client, aimed by placement. */
   readonly channelClient: ChannelClient;
+  /** Account and domain rules for the mailboxes this node stores (backends). */
+  readonly rules: DeliveryRules;
 }
 
 export interface RoleParts {

@@ -8,6 +8,7 @@
 // Until it has joined, deliveries wait (gate below) rather than fail for want of members, and the
 // inbound policy of a frontend sees no backend and answers 4xx.
 import { mkdir } from "node:fs/promises";
+import { statePath } from "../config/paths.js";
 import type http from "node:http";
 import { join, resolve } from "node:path";
 import type { AccountHomes } from "../admin/directory-routes.js";
@@ -26,7 +27,7 @@ import { expandRecipient } from "../directory/expand.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import type { LogSink } from "../log/logger.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES } from "../proto/reply.js";
+import { REPLIES, reply } from "../proto/reply.js";
 import { createQueueManager } from "../queue/manager.js";
 import { createSpool } from "../queue/spool.js";
 import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
@@ -45,6 +46,9 @@ import { startSources, type RunningSources } from "./sources.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
 import { openStateStores } from "./state-stores.js";
+import { withQueueRules } from "../queue/rules-gate.js";
+import { openSqliteRuleStore } from "../rules/sqlite-store.js";
+import type { DeliveryRules } from "../delivery/rules-hook.js";
 
 export interface ClusterNode extends RunningNode {
   readonly role: Exclude<Role, "single">;
@@ -141,6 +145,18 @@ export async function startClusterNode(
     target: channelTarget,
   });
 
+  // Rules live in the shared state file: every member reads the same server, cluster, domain
+  // and account rules. What account rules generate goes through this node's Submitter.
+  const ruleStore = openSqliteRuleStore(statePath(settings), () => clock.now());
+  let submitter: Submitter | null = null;
+  const rules: DeliveryRules = {
+    store: ruleStore,
+    log: opts.log.for("RULES"),
+    submit: (draft, message) =>
+      submitter === null
+        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        : submitter.submit(draft, message),
+  };
   const ctx: RoleContext = {
     settings,
     world,
@@ -150,6 +166,7 @@ export async function startClusterNode(
     members,
     placement,
     channelClient,
+    rules,
   };
   const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);
 
@@ -219,6 +236,7 @@ export async function startClusterNode(
     await channelClient.close();
     await parts.close();
     await state.close();
+    await ruleStore.close();
     await directory.close();
   };
 
@@ -228,19 +246,28 @@ export async function startClusterNode(
 
     const channel = parts.listenChannel === undefined ? null : await parts.listenChannel();
     const token = await loadOrCreateAdminToken(dataDir);
-    const { submitter, smtpVerbs } = createSubmitPath({
+    // What SMTP, the message sources and other members' remote submissions enqueue here passes
+    // the server and cluster rules first.
+    const enqueuer = withQueueRules(queue, {
+      store: ruleStore,
+      log: opts.log.for("RULES"),
+      now: () => clock.now(),
+    });
+    const submitPath = createSubmitPath({
       settings,
-      queue,
+      queue: enqueuer,
       world,
       log: opts.log,
       view: () => submitView,
     });
+    submitter = submitPath.submitter;
+    const { smtpVerbs } = submitPath;
     const tls = await loadOrCreateTls(settings, dataDir, sys);
     if (parts.store !== undefined)
       sources = await startSources({
         settings,
         directory,
-        submitter,
+        submitter: submitPath.submitter,
         store: parts.store,
         tls,
         stores: async (address) => {
@@ -275,6 +302,7 @@ export async function startClusterNode(
       }),
       extra,
       submit: () => submitView,
+      rules: ruleStore,
       ...(homes !== undefined ? { homes } : {}),
     });
     const httpAt = parseHostPort(settings.http.listen);
@@ -283,7 +311,7 @@ export async function startClusterNode(
     const handler = createInboundHandler({
       settings,
       directory: parts.inbound,
-      queue,
+      queue: enqueuer,
       clock,
       log: opts.log.for("SMTPI"),
       metrics,

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { Readable } from "node:stream";
 import { silentLog } from "../../test/kit/log.js";
-import { createMaildirStore } from "./maildir.js";
+import { createMaildirStore, subfolderName } from "./maildir.js";
 
 async function tempRoot(t: TestContext): Promise<string> {
   const tmp = await mkdtemp(join(tmpdir(), "mailyard-maildir-"));
@@ -123,4 +123,24 @@ void test("unsafe folder names are refused", async (t) => {
     );
   }
   await assert.rejects(stat(join(root, "..", "alice")));
+});
+
+test("a placement stores into a Maildir++ subfolder (with maildirfolder) and flags into cur/ as :2, info", async (t) => {
+  const root = await mkdtemp(join(tmpdir(), "mailyard-maildir-place-"));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const store = createMaildirStore(root, silentLog("LOCAL"));
+  const w = await store.begin("example.test", "alice", Buffer.from("X: 1\r\n"), {
+    folder: "Lists/Dev",
+    flags: "SF",
+  });
+  await w.write(Buffer.from("Subject: s\r\n\r\nbody\r\n"));
+  const stored = await w.commit();
+  const box = join(root, "example.test", "alice", ".Lists.Dev");
+  assert.equal(stored.path.startsWith(join(box, "cur")), true);
+  assert.match(basename(stored.path), /,S=\d+:2,FS$/);
+  assert.equal((await stat(join(box, "maildirfolder"))).size, 0);
+  assert.deepEqual(await readdir(join(box, "new")), []);
+  assert.equal(subfolderName("Junk"), ".Junk");
+  for (const bad of ["", "a/../b", ".hidden", "a.b", "a\\b", "a/\u0001"])
+    assert.throws(() => subfolderName(bad), /unsafe folder/);
 });

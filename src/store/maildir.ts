@@ -21,6 +21,36 @@ export interface StoredFile {
   readonly path: string;
 }
 
+/**
+ * Where in a mailbox a message goes: a Maildir++ subfolder (".Name", "/" in a name is the
+ * hierarchy separator and becomes ".") and IMAP flags as the ":2," info letters (then the file
+ * goes into cur/, as the Maildir spec wants for messages with info). Default: INBOX's new/.
+ */
+export interface Placement {
+  readonly folder?: string | null;
+  /** Maildir info letters (D F P R S T), e.g. "FS". */
+  readonly flags?: string;
+}
+
+/** A Maildir++ folder directory name for a user's folder name; throws for an unsafe one. */
+export function subfolderName(name: string): string {
+  const parts = name.split("/").map((p) => p.trim());
+  if (
+    name.length > 200 ||
+    parts.some(
+      (p) =>
+        p === "" ||
+        p.startsWith(".") ||
+        p.includes(".") ||
+        p.includes("\\") ||
+        [...p].some((c) => c.charCodeAt(0) < 0x20),
+    )
+  ) {
+    throw new Error(`unsafe folder name: ${JSON.stringify(name)}`);
+  }
+  return "." + parts.join(".");
+}
+
 /** One message on its way into a mailbox. */
 export interface MaildirWriter {
   /** Append bytes; resolves when the writer can take more (backpressure). */
@@ -39,8 +69,8 @@ export interface MaildirStore {
    * message could not be made durable; nothing is left in new/ in that case.
    */
   deliver(domain: string, localPart: string, message: Readable, prepend: Buffer): Promise<StoredFile>;
-  /** Start one message whose bytes come in chunks (direct delivery at receipt). */
-  begin(domain: string, localPart: string, prepend: Buffer): Promise<MaildirWriter>;
+  /** Start one message whose bytes come in chunks (direct delivery at receipt, rules). */
+  begin(domain: string, localPart: string, prepend: Buffer, place?: Placement): Promise<MaildirWriter>;
 }
 
 export interface MaildirOptions {
@@ -146,7 +176,7 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
    * Bytes go to memory first; past IN_MEMORY the file is opened and every later chunk is written
    * as it comes. The file exists in tmp/ only from the first write on.
    */
-  const writer = (box: string): MaildirWriter => {
+  const writer = (box: string, info = ""): MaildirWriter => {
     const base = uniqueName();
     const tmpPath = join(box, "tmp", base);
     let fd: number | null = null;
@@ -197,7 +227,10 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
       async commit() {
         if (done) throw new Error("mailbox writer is closed");
         // S=<size> lets readers (Dovecot) know the size without a stat.
-        const newPath = join(box, "new", `${base},S=${size}`);
+        const newPath =
+          info === ""
+            ? join(box, "new", `${base},S=${size}`)
+            : join(box, "cur", `${base},S=${size}:2,${info}`);
         try {
           const f = await spill();
           // fdatasync: the data and what is needed to read it back (size, blocks); the entry in
@@ -218,7 +251,7 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
         }
         done = true;
         try {
-          await syncDir(join(box, "new"));
+          await syncDir(join(box, info === "" ? "new" : "cur"));
         } catch (e) {
           // Not known durable: take it back out so a retry cannot make a second copy.
           await unlinkPath(newPath).catch(() => undefined);
@@ -230,10 +263,25 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
     };
   };
 
-  const begin = async (domain: string, localPart: string, prepend: Buffer): Promise<MaildirWriter> => {
-    const box = folder(domain, localPart);
+  const begin = async (
+    domain: string,
+    localPart: string,
+    prepend: Buffer,
+    place: Placement = {},
+  ): Promise<MaildirWriter> => {
+    let box = folder(domain, localPart);
+    if (place.folder) {
+      box = join(box, subfolderName(place.folder));
+      // Maildir++: a subfolder is marked by an empty maildirfolder file (Dovecot, Courier)
+      if (!ready.has(box)) {
+        await ensure(box);
+        const fd = await openFd(join(box, "maildirfolder"), "a", FILE_MODE);
+        await closeFd(fd);
+      }
+    }
     await ensure(box);
-    const w = writer(box);
+    const info = [...new Set((place.flags ?? "").replace(/[^A-Za-z]/g, ""))].sort().join("");
+    const w = writer(box, info);
     if (prepend.length > 0) await w.write(prepend);
     return w;
   };

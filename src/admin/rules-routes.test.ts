@@ -1,0 +1,82 @@
+// The rules and sieve routes of the admin API over a real socket and a real SQLite rule store.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { settingsSchema } from "../config/settings.js";
+import { openSqliteDirectory } from "../directory/sqlite.js";
+import { openSqliteRuleStore } from "../rules/sqlite-store.js";
+import { FakeClock } from "../../test/kit/clock.js";
+import { memoryLogSink } from "../../test/kit/log.js";
+import { fakeQueue } from "../../test/kit/queue.js";
+import { createAdminServer, loadOrCreateAdminToken } from "./http.js";
+import { createPromMetrics } from "./metrics.js";
+
+void test("rules and sieve over the admin API: get, set, validation errors as 400 with positions", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "mailyard-admin-rules-"));
+  const path = join(dataDir, "mailyard.db");
+  const directory = openSqliteDirectory(path, new FakeClock());
+  const rules = openSqliteRuleStore(path);
+  const queue = fakeQueue([]);
+  const token = await loadOrCreateAdminToken(dataDir);
+  const server = createAdminServer({
+    settings: settingsSchema.parse({ dataDir }),
+    queue,
+    directory,
+    metrics: createPromMetrics({ queueSize: () => 0 }),
+    log: memoryLogSink().for("ADMIN"),
+    token,
+    health: () => ({ ok: true, detail: {} }),
+    rules,
+  });
+  const { port } = await server.listen("127.0.0.1", 0);
+  t.after(async () => {
+    await server.close();
+    await rules.close();
+    await directory.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const call = async (method: string, p: string, body?: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  const text = '(5,tag,(),(("Add Header","X-Cluster: yes")))';
+  assert.deepEqual(await call("POST", "rules/cluster", { text }), {
+    status: 200,
+    json: { ok: true, rules: 1 },
+  });
+  const got = await call("GET", "rules/cluster");
+  assert.equal(got.json["text"], '(\n  (5,tag,(),(("Add Header","X-Cluster: yes")))\n)');
+  assert.equal((await call("GET", "rules/server")).json["text"], "()");
+  assert.equal((await call("POST", "rules/domain/Example.test", { text })).status, 200);
+  assert.equal(((await call("GET", "rules/domain/example.test")).json["rules"] as unknown[]).length, 1);
+  const bad = await call("POST", "rules/account/alice@example.test", { text: "(1,a,((Colour,is,x)),())" });
+  assert.deepEqual(bad, {
+    status: 400,
+    json: { error: "invalid rules: unknown condition 'Colour' at offset 7" },
+  });
+  assert.equal((await call("GET", "rules/account/not-an-address")).status, 400);
+
+  assert.equal((await call("GET", "sieve/alice@example.test")).status, 404);
+  const badScript = await call("POST", "sieve/alice@example.test", { script: 'keep;\nfileinto "x";' });
+  assert.deepEqual(badScript, {
+    status: 400,
+    json: {
+      error: "invalid sieve script",
+      errors: [{ line: 2, column: 1, message: `command 'fileinto' needs require "fileinto"` }],
+    },
+  });
+  assert.equal((await call("POST", "sieve/alice@example.test", { script: "keep;" })).status, 200);
+  assert.deepEqual((await call("GET", "sieve/Alice@example.test")).json, {
+    account: "alice@example.test",
+    script: "keep;",
+  });
+  assert.equal((await call("DELETE", "sieve/alice@example.test")).status, 200);
+  assert.equal((await call("GET", "sieve/alice@example.test")).status, 404);
+});

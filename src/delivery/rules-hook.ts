@@ -1,0 +1,178 @@
+// The mailbox channel's rules step (src/rules/account-run.ts decides; this carries it out): for
+// an account with domain or account rules or a Sieve script, the whole message is read, the
+// decision taken, redirects and forwards submitted first (source "rule", through the node's
+// Submitter: a refusal defers the recipient before anything is stored, so a retry cannot store
+// twice), then the copies stored (Maildir++ subfolders, flags as the ":2," info), then replies
+// submitted (the reply memory was claimed when they were decided). A rule error never loses the message: it is stored in INBOX.
+import type { Readable } from "node:stream";
+import type { Account } from "../directory/directory.js";
+import type { Log } from "../log/logger.js";
+import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js";
+import { reply, REPLIES } from "../proto/reply.js";
+import type { SubmitResult } from "../queue/submit.js";
+import type { DeliveryJob, EnvelopeDraft } from "../queue/types.js";
+import {
+  decideForAccount,
+  hasAccountRules,
+  INBOX_ONLY,
+  type AccountDecision,
+  type Generated,
+} from "../rules/account-run.js";
+import { messageView } from "../rules/message.js";
+import type { RuleStore } from "../rules/store.js";
+import type { MaildirStore } from "../store/maildir.js";
+import type { Clock } from "../world/clock.js";
+
+export interface DeliveryRules {
+  readonly store: RuleStore;
+  readonly submit: (draft: EnvelopeDraft, message: Buffer) => Promise<SubmitResult>;
+  /** Tag RULES. */
+  readonly log: Log;
+}
+
+const RELAY = "mailbox";
+const MAX_READ = 256 * 1024 * 1024;
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body) {
+    const b = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    n += b.length;
+    if (n > MAX_READ) throw new Error("message too large for rules");
+    parts.push(b);
+  }
+  return Buffer.concat(parts);
+}
+
+export async function rulesApply(r: DeliveryRules, account: Account): Promise<boolean> {
+  try {
+    return await hasAccountRules(r.store, account.address, account.domain);
+  } catch (e) {
+    r.log.problem("rules unreadable, storing in INBOX", { to: account.address, error: String(e) });
+    return false;
+  }
+}
+
+/** Server or cluster rules exist: the message must pass the enqueuer (queue/rules-gate.ts). */
+export async function serverRulesSet(r: DeliveryRules): Promise<boolean> {
+  try {
+    const [a, b] = await Promise.all([
+      r.store.getRules({ kind: "server" }),
+      r.store.getRules({ kind: "cluster" }),
+    ]);
+    return a.length > 0 || b.length > 0;
+  } catch {
+    return true; // unknown: the queue path decides (and logs)
+  }
+}
+
+const draftFor = (g: Generated, arrival: number): EnvelopeDraft => ({
+  returnPath: g.returnPath,
+  recipients: g.to.map((address) => ({ address, original: null, notify: null, orcpt: null })),
+  ret: null,
+  envid: null,
+  body: "8BITMIME",
+  smtputf8: false,
+  source: "rule",
+  authUser: null,
+  client: null,
+  arrival,
+});
+
+/** Deliver one recipient through its rules; the outcome of the recipient. */
+export async function deliverWithRules(
+  r: DeliveryRules,
+  o: { store: MaildirStore; clock: Clock },
+  job: DeliveryJob,
+  account: Account,
+  prepend: Buffer,
+): Promise<{ outcome: Outcome; stored: number }> {
+  const raw = await readAll(job.body());
+  const env = job.envelope;
+  const view = messageView(raw, {
+    envelopeFrom: env.returnPath,
+    recipients: env.recipients.map((x) => x.address),
+    recipient: account.address,
+    source: env.source,
+    submitAddress: env.client?.address ?? "",
+    authenticated: env.authUser !== null,
+    now: o.clock.now(),
+    zoneOffset: 0,
+  });
+  let d: AccountDecision;
+  try {
+    d = await decideForAccount(r.store, r.log, account.address, account.domain, view);
+  } catch (e) {
+    r.log.problem("rules failed, storing in INBOX", { to: account.address, id: env.id, error: String(e) });
+    d = INBOX_ONLY;
+  }
+  if (d.reject !== null) {
+    r.log.major("rejected by rule", { to: account.address, id: env.id });
+    const text = d.reject.replace(/[\r\n]+/g, " ").slice(0, 400);
+    return { outcome: bounced(reply(550, "5.7.1", text), RELAY), stored: 0 };
+  }
+  for (const g of d.generated.filter((x) => x.kind !== "reply" && x.kind !== "vacation")) {
+    const res = await r.submit(draftFor(g, o.clock.now()), g.message);
+    if (!res.ok) {
+      r.log.problem("rule redirect not submitted", {
+        to: account.address,
+        id: env.id,
+        reply: `${res.reply.code} ${res.reply.text}`,
+      });
+      return { outcome: deferred(REPLIES.mailboxWriteFailed, RELAY), stored: 0 };
+    }
+    r.log.major("rule redirect submitted", {
+      to: account.address,
+      id: env.id,
+      kind: g.kind,
+      queued: res.id,
+      targets: g.to.join(","),
+    });
+  }
+  const message = d.message ?? raw;
+  let stored = 0;
+  for (const s of d.stores) {
+    let place: { folder: string | null; flags: string } = s;
+    let w;
+    try {
+      w = await o.store.begin(account.domain, account.localPart, prepend, place);
+    } catch (e) {
+      // an unusable folder name: this copy goes to INBOX instead
+      r.log.problem("rule folder refused, storing in INBOX", {
+        to: account.address,
+        folder: s.folder,
+        error: String(e),
+      });
+      place = { folder: null, flags: s.flags };
+      w = await o.store.begin(account.domain, account.localPart, prepend, place);
+    }
+    try {
+      await w.write(message);
+      stored += (await w.commit()).size;
+    } catch (e) {
+      await w.abort();
+      throw e;
+    }
+    r.log.low("stored by rule", {
+      to: account.address,
+      id: env.id,
+      folder: place.folder ?? "INBOX",
+      flags: place.flags,
+    });
+  }
+  if (d.stores.length === 0) r.log.major("discarded by rule", { to: account.address, id: env.id });
+  for (const g of d.generated.filter((x) => x.kind === "reply" || x.kind === "vacation")) {
+    const res = await r.submit(draftFor(g, o.clock.now()), g.message);
+    if (!res.ok) {
+      r.log.problem("rule reply not submitted", {
+        to: account.address,
+        id: env.id,
+        reply: `${res.reply.code} ${res.reply.text}`,
+      });
+      continue;
+    }
+    r.log.major("rule reply submitted", { to: account.address, id: env.id, kind: g.kind, queued: res.id });
+  }
+  return { outcome: delivered(REPLIES.deliveredMailbox, RELAY), stored };
+}

@@ -1,0 +1,123 @@
+// The message as rules see it: envelope, parsed header fields, size, the raw source and the
+// current time. Built once per message by the caller (delivery or the enqueuer); the seed rules
+// and the Sieve interpreter only read it, so both stay pure. Header bytes are untrusted: the
+// parser bounds the number of fields and never throws.
+
+export interface HeaderField {
+  /** The name as written (case kept); compare with sameName(). */
+  readonly name: string;
+  /** The value unfolded (CRLF + WSP → WSP), leading whitespace trimmed, trailing CRLF dropped. */
+  readonly value: string;
+}
+
+export interface MessageView {
+  /** Reverse path without brackets; "" is the null sender. */
+  readonly envelopeFrom: string;
+  /** Envelope recipients (final addresses). */
+  readonly recipients: readonly string[];
+  /** The recipient whose rules run (account rules) or null (server/cluster rules). */
+  readonly recipient: string | null;
+  /** Where the message came from: the queue's message source (smtp, submission, rule, …). */
+  readonly source: string;
+  /** The submitting client's IP address, or "" when generated here. */
+  readonly submitAddress: string;
+  readonly authenticated: boolean;
+  readonly headers: readonly HeaderField[];
+  readonly size: number;
+  readonly raw: Buffer;
+  /** Offset of the body in raw (after the blank line), raw.length when there is none. */
+  readonly bodyOffset: number;
+  /** The current time, ms since the epoch (the injected clock). */
+  readonly now: number;
+  /** Minutes east of UTC for Current Day / Time Of Day / Sieve currentdate (0 = UTC). */
+  readonly zoneOffset: number;
+}
+
+const MAX_FIELDS = 1000;
+
+/** Splits a message into its header fields and the offset where the body starts. */
+export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: number } {
+  const headers: HeaderField[] = [];
+  let pos = 0;
+  let current: { name: string; lines: string[] } | null = null;
+  const flush = (): void => {
+    if (current && headers.length < MAX_FIELDS) {
+      headers.push({
+        name: current.name,
+        value: current.lines
+          .join("")
+          .replace(/^[ \t]+/, "")
+          .trimEnd(),
+      });
+    }
+    current = null;
+  };
+  while (pos < raw.length) {
+    let end = raw.indexOf(0x0a, pos);
+    if (end < 0) end = raw.length;
+    let line = raw.toString("latin1", pos, end);
+    const next = end + 1;
+    if (line.endsWith("\r")) line = line.slice(0, -1);
+    if (line === "") {
+      flush();
+      return { headers: decodeAll(headers), bodyOffset: Math.min(next, raw.length) };
+    }
+    if ((line.startsWith(" ") || line.startsWith("\t")) && current) {
+      (current as { lines: string[] }).lines.push(line);
+    } else {
+      flush();
+      const colon = line.indexOf(":");
+      if (colon > 0) current = { name: line.slice(0, colon).trimEnd(), lines: [line.slice(colon + 1)] };
+    }
+    pos = next;
+  }
+  flush();
+  return { headers: decodeAll(headers), bodyOffset: raw.length };
+}
+
+// Header bytes were read as latin1 to find lines; re-read each value as UTF-8 (RFC 6532).
+function decodeAll(fields: HeaderField[]): HeaderField[] {
+  return fields.map((f) => ({
+    name: f.name,
+    value: Buffer.from(f.value, "latin1").toString("utf8"),
+  }));
+}
+
+export function sameName(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+export function fieldValues(view: { readonly headers: readonly HeaderField[] }, name: string): string[] {
+  return view.headers.filter((h) => sameName(h.name, name)).map((h) => h.value);
+}
+
+/** Builds a view from raw bytes and an envelope (the caller supplies the rest). */
+export function messageView(
+  raw: Buffer,
+  env: Omit<MessageView, "headers" | "size" | "raw" | "bodyOffset">,
+): MessageView {
+  const { headers, bodyOffset } = parseHeader(raw);
+  return { ...env, headers, size: raw.length, raw, bodyOffset };
+}
+
+/** Decodes RFC 2047 encoded words (B and Q) in a header value; unknown charsets stay as written. */
+export function decodeWords(value: string): string {
+  return value
+    .replace(/(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)\s+(?==\?)/g, "$1")
+    .replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g, (whole, cs: string, enc: string, text: string) => {
+      const charset = cs.toLowerCase().replace(/\*.*$/, "");
+      const bytes =
+        enc.toUpperCase() === "B"
+          ? Buffer.from(text, "base64")
+          : Buffer.from(
+              text
+                .replace(/_/g, " ")
+                .replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+              "latin1",
+            );
+      if (charset === "utf-8" || charset === "utf8") return bytes.toString("utf8");
+      if (charset === "iso-8859-1" || charset === "us-ascii" || charset === "latin1")
+        return bytes.toString("latin1");
+      return whole;
+    });
+}

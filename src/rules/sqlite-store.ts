@@ -1,0 +1,142 @@
+// The rule store on the directory's SQLite file (config/paths.ts statePath). Its tables and
+// migrations are its own (rules_schema_migrations), so the directory's schema and this one move
+// independently. WAL and a busy timeout as the directory does: the CLI and a running node may
+// write the file at once. Rule sets are kept in the seed's text form, re-parsed on read.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { Rule } from "./seed/model.js";
+import { formatRules, parseRules } from "./seed/text.js";
+import { scopeKey, type RuleScope, type RuleStore } from "./store.js";
+
+const BUSY_TIMEOUT_MS = 5000;
+const SWEEP_EVERY = 500;
+
+interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sqlite: string;
+}
+
+export const RULE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "rule sets, sieve scripts, reply memory",
+    sqlite: `
+      CREATE TABLE rule_sets (
+        scope TEXT PRIMARY KEY NOT NULL,
+        text TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE sieve_scripts (
+        account TEXT PRIMARY KEY NOT NULL,
+        script TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE reply_memory (
+        account TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (account, handle, sender)
+      );
+      CREATE INDEX reply_memory_until ON reply_memory(until);
+    `,
+  },
+];
+
+function migrate(db: Database.Database): void {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS rules_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+  );
+  const run = db.transaction(() => {
+    const row = db.prepare("SELECT MAX(version) AS v FROM rules_schema_migrations").get() as {
+      v: number | null;
+    };
+    const current = row.v ?? 0;
+    const latest = RULE_MIGRATIONS[RULE_MIGRATIONS.length - 1]?.version ?? 0;
+    if (current > latest)
+      throw new Error(`rules schema version ${current} is newer than this program (${latest})`);
+    for (const m of RULE_MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sqlite);
+      db.prepare("INSERT INTO rules_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }
+  });
+  run.immediate();
+}
+
+export function openSqliteRuleStore(path: string, now: () => number = Date.now): RuleStore {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  db.pragma("journal_mode = WAL");
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma("synchronous = NORMAL");
+  migrate(db);
+  const getSet = db.prepare<[string], { text: string }>("SELECT text FROM rule_sets WHERE scope = ?");
+  const putSet = db.prepare(
+    "INSERT INTO rule_sets (scope, text, updated_at) VALUES (?, ?, ?) ON CONFLICT(scope) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
+  );
+  const delSet = db.prepare("DELETE FROM rule_sets WHERE scope = ?");
+  const getScript = db.prepare<[string], { script: string }>(
+    "SELECT script FROM sieve_scripts WHERE account = ?",
+  );
+  const putScript = db.prepare(
+    "INSERT INTO sieve_scripts (account, script, updated_at) VALUES (?, ?, ?) ON CONFLICT(account) DO UPDATE SET script = excluded.script, updated_at = excluded.updated_at",
+  );
+  const delScript = db.prepare("DELETE FROM sieve_scripts WHERE account = ?");
+  const getReply = db.prepare<[string, string, string, number], { until: number }>(
+    "SELECT until FROM reply_memory WHERE account = ? AND handle = ? AND sender = ? AND until > ?",
+  );
+  const putReply = db.prepare(
+    "INSERT INTO reply_memory (account, handle, sender, until) VALUES (?, ?, ?, ?) ON CONFLICT(account, handle, sender) DO UPDATE SET until = excluded.until",
+  );
+  const sweep = db.prepare("DELETE FROM reply_memory WHERE until <= ?");
+  // insert, or take over an expired entry; changes = 0 when a live entry is there
+  const claim = db.prepare(
+    "INSERT INTO reply_memory (account, handle, sender, until) VALUES (?, ?, ?, ?) ON CONFLICT(account, handle, sender) DO UPDATE SET until = excluded.until WHERE reply_memory.until <= ?",
+  );
+  let writes = 0;
+  const norm = (a: string): string => a.trim().toLowerCase();
+
+  return {
+    getRules(scope: RuleScope): Promise<Rule[]> {
+      const row = getSet.get(scopeKey(scope));
+      return Promise.resolve(row ? parseRules(row.text) : []);
+    },
+    setRules(scope: RuleScope, rules: readonly Rule[]): Promise<void> {
+      if (rules.length === 0) delSet.run(scopeKey(scope));
+      else putSet.run(scopeKey(scope), formatRules(rules), now());
+      return Promise.resolve();
+    },
+    getSieve(account: string): Promise<string | null> {
+      return Promise.resolve(getScript.get(norm(account))?.script ?? null);
+    },
+    setSieve(account: string, script: string | null): Promise<void> {
+      if (script === null) delScript.run(norm(account));
+      else putScript.run(norm(account), script, now());
+      return Promise.resolve();
+    },
+    replied(account, handle, sender, at): Promise<boolean> {
+      return Promise.resolve(getReply.get(norm(account), handle, norm(sender), at) !== undefined);
+    },
+    remember(account, handle, sender, until): Promise<void> {
+      putReply.run(norm(account), handle, norm(sender), until);
+      if (++writes % SWEEP_EVERY === 0) sweep.run(now());
+      return Promise.resolve();
+    },
+    claimReply(account, handle, sender, at, until): Promise<boolean> {
+      const r = claim.run(norm(account), handle, norm(sender), until, at);
+      if (++writes % SWEEP_EVERY === 0) sweep.run(now());
+      return Promise.resolve(r.changes > 0);
+    },
+    close(): Promise<void> {
+      db.close();
+      return Promise.resolve();
+    },
+  };
+}

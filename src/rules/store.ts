@@ -1,0 +1,45 @@
+// Where rule sets live: server-wide, cluster-wide, per domain and per account (the seed's
+// model, stored in its text form), each account's Sieve script, and the reply memory that keeps
+// vacation and Reply with from answering one sender twice within a period. Adapters: SQLite
+// (sqlite-store.ts), on the directory's file; any other store implements the same contract.
+import type { Rule } from "./seed/model.js";
+
+export type RuleScope =
+  | { readonly kind: "server" }
+  | { readonly kind: "cluster" }
+  | { readonly kind: "domain"; readonly name: string }
+  | { readonly kind: "account"; readonly address: string };
+
+export interface RuleStore {
+  /** The rule set of a scope; [] when none was set. */
+  getRules(scope: RuleScope): Promise<Rule[]>;
+  /** Replaces the rule set of a scope ([] removes it). */
+  setRules(scope: RuleScope, rules: readonly Rule[]): Promise<void>;
+  /** The account's Sieve script, or null. */
+  getSieve(account: string): Promise<string | null>;
+  /** Stores (or with null removes) the account's script; the caller has validated it. */
+  setSieve(account: string, script: string | null): Promise<void>;
+  /** True when this account answered this sender under this handle and the period has not ended. */
+  replied(account: string, handle: string, sender: string, now: number): Promise<boolean>;
+  /** Records an answer until `until` (ms epoch); older entries are swept now and then. */
+  remember(account: string, handle: string, sender: string, until: number): Promise<void>;
+  /**
+   * Atomically: when no answer is remembered for (account, handle, sender) at `now`, remember one
+   * until `until` and resolve true; else false. Two deliveries racing for one reply: one wins.
+   */
+  claimReply(account: string, handle: string, sender: string, now: number, until: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** "server", "cluster", "domain:<name>", "account:<address>": the key rows are stored under. */
+export function scopeKey(scope: RuleScope): string {
+  switch (scope.kind) {
+    case "server":
+    case "cluster":
+      return scope.kind;
+    case "domain":
+      return `domain:${scope.name.trim().toLowerCase()}`;
+    case "account":
+      return `account:${scope.address.trim().toLowerCase()}`;
+  }
+}

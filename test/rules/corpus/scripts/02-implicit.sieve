@@ -1,0 +1,1 @@
+# nothing: the implicit keep stores the message in INBOX

@@ -1,0 +1,4 @@
+require "reject";
+if header :contains "subject" "sale" {
+  reject "No sales, thanks.";
+}

@@ -1,0 +1,3 @@
+require ["vacation", "fileinto"];
+if header :contains "subject" "office" { fileinto "OOO"; }
+vacation :days 1 "Auto replies never go to automated mail.";
