@@ -30,6 +30,10 @@ commands:
   cluster down [--data DIR]               stop what cluster up started in DIR
   cluster status [--data DIR] [--json]    members, health, queues, homes and owners
                                           (DIR defaults to ./data/cluster)
+  admin-user add NAME --password P        a WebAdmin administrator (or MAILYARD_ADMIN_PASSWORD)
+  admin-user passwd NAME --password P     change an administrator's password
+  admin-user remove NAME
+  admin-user list [--json]
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
   help
@@ -90,6 +94,10 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   "cluster down": { min: 0, max: 0, options: ["data"], args: "[--data DIR]" },
   "cluster status": { min: 0, max: 0, options: ["data", "json"], args: "[--data DIR] [--json]" },
+  "admin-user add": { min: 1, max: 1, options: ["password"], args: "NAME --password P" },
+  "admin-user passwd": { min: 1, max: 1, options: ["password"], args: "NAME --password P" },
+  "admin-user remove": { min: 1, max: 1, options: [], args: "NAME" },
+  "admin-user list": { min: 0, max: 0, options: ["json"], args: "" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
 };
 

@@ -45,6 +45,18 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
 
   "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
+  "webadmin.enabled":
+    "Serve the WebAdmin pages under /admin/ on the HTTP listener (they use the admin API with a login session).",
+  "webadmin.sessionIdleSeconds": "A WebAdmin login session ends after this long without a request.",
+  "webadmin.sessionMaxSeconds": "A WebAdmin login session ends this long after login at the latest.",
+  "webadmin.loginFreeFailures":
+    "Wrong passwords allowed per administrator name before its logins are throttled (exponentially growing locks).",
+  "webadmin.loginFreeFailuresPerAddress":
+    "Wrong passwords allowed per client address before logins from it are throttled.",
+  "webadmin.loginLockSeconds":
+    "The first throttle lock after too many wrong passwords; each further failure doubles it.",
+  "webadmin.loginMaxLockSeconds": "The longest throttle lock.",
+  "webadmin.logBufferRecords": "Log records kept in memory per node for the WebAdmin log viewer.",
 
   "state.url":
     "Shared state (directory, cluster members, leases): empty = dataDir/mailyard.db; a SQLite file path or sqlite:PATH shared by the nodes of one machine.",

@@ -28,6 +28,7 @@ import { startClusterNode } from "./roles.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
+import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -55,13 +56,16 @@ export async function startNode(
     dialer: opts.world?.dialer ?? tcpDialer,
     random: opts.world?.random ?? cryptoRandom,
   };
+  // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
+  const webadmin = prepareWebAdmin(settings, opts.log, world.clock);
+  opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
   await mkdir(dataDir, { recursive: true });
 
   const directory = openSqliteDirectory(statePath(settings), world.clock);
   let queueSize = (): number => 0;
-  const metrics = createPromMetrics({ queueSize: () => queueSize() });
+  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
   const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
   const local = createLocalChannel({
     directory,
@@ -80,8 +84,9 @@ export async function startNode(
     hostname: settings.hostname,
   });
   const deliverer = createRouter({ directory, local, relay, forwardTo: settings.smtp.forwardTo });
+  const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
   const queue = createQueueManager({
-    spool: createSpool(join(dataDir, "queue"), opts.log.for("QUEUE")),
+    spool,
     deliverer,
     settings,
     clock: world.clock,
@@ -156,6 +161,10 @@ export async function startNode(
     metrics,
     log: opts.log.for("ADMIN"),
     token,
+    clock: world.clock,
+    ring: webadmin.ring,
+    headers: spoolHeaders(spool),
+    ...(webadmin.web !== undefined ? { web: webadmin.web } : {}),
     extra: (req, res) => sources.http(req, res),
     health: () => ({
       ok: true,
@@ -185,6 +194,7 @@ export async function startNode(
       await queue.stop();
       await relay.close();
       await directory.close();
+      await webadmin.close();
       sys.major("stopped", { node: settings.node.id });
     },
   };

@@ -45,6 +45,22 @@ import type { NodeWorld, RunningNode } from "./node.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
+import type { MemberSummary } from "../admin/node-routes.js";
+import type { MemberView } from "../cluster/membership.js";
+import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
+
+const memberSummary = (m: MemberView): MemberSummary => ({
+  id: m.id,
+  role: m.role,
+  up: m.up,
+  smtp: m.smtp,
+  http: m.http,
+  channel: m.channel,
+  submitMessages: m.submitMessages,
+  queueSize: m.queueSize,
+  lastHeartbeat: m.lastHeartbeat,
+  startedAt: m.startedAt,
+});
 
 export interface ClusterNode extends RunningNode {
   readonly role: Exclude<Role, "single">;
@@ -96,6 +112,9 @@ export async function startClusterNode(
     random: opts.world?.random ?? cryptoRandom,
   };
   const { clock } = world;
+  // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
+  const webadmin = prepareWebAdmin(settings, opts.log, clock);
+  opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const clusterLog = opts.log.for("CLUSTER");
   const dataDir = resolve(settings.dataDir);
@@ -174,17 +193,27 @@ export async function startClusterNode(
           clusterLog.major("account home assigned", { account: address.toLowerCase(), node });
         },
         forget: (address) => state.clearHome(address),
+        all: () => state.homes(),
+        move: async (address, node) => {
+          const member = (await state.members()).find((m) => m.id === node);
+          if (member === undefined) return { refused: `${node} has never joined the cluster` };
+          if (member.role !== "backend") return { refused: `${node} is a ${member.role}, not a backend` };
+          await state.setHome(address, node);
+          clusterLog.major("account home moved", { account: address.toLowerCase(), node });
+          return { node };
+        },
       }
     : undefined;
   const storable = async (address: string) =>
     (await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null;
 
   let queueSize = (): number => 0;
-  const metrics = createPromMetrics({ queueSize: () => queueSize() });
+  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   let joined = (): void => undefined;
   const ready = new Promise<void>((r) => (joined = r));
+  const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
   const queue = createQueueManager({
-    spool: createSpool(join(dataDir, "queue"), opts.log.for("QUEUE")),
+    spool,
     deliverer: gated(parts.deliverer, ready),
     settings,
     clock,
@@ -222,6 +251,7 @@ export async function startClusterNode(
     await parts.close();
     await state.close();
     await directory.close();
+    await webadmin.close();
   };
 
   try {
@@ -268,6 +298,22 @@ export async function startClusterNode(
       }),
       extra,
       ...(homes !== undefined ? { homes } : {}),
+      clock,
+      ring: webadmin.ring,
+      headers: spoolHeaders(spool),
+      ...(webadmin.web !== undefined ? { web: webadmin.web } : {}),
+      cluster: {
+        self: settings.node.id,
+        role,
+        kind: settings.cluster.kind,
+        secret: settings.cluster.secret,
+        members: () => Promise.resolve((membership?.all() ?? []).map(memberSummary)),
+        memberHttp: async (id) => {
+          const known =
+            membership?.all().find((m) => m.id === id) ?? (await state.members()).find((m) => m.id === id);
+          return known === undefined || known.http === "" ? null : known.http;
+        },
+      },
     });
     const httpAt = parseHostPort(settings.http.listen);
     const http = await admin.listen(httpAt.host, httpAt.port);
