@@ -19,7 +19,7 @@ export interface ApiResponse {
 export type Handler = (req: ApiRequest) => Promise<ApiResponse>;
 
 export interface Route {
-  readonly method: "GET" | "POST" | "PATCH" | "DELETE";
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Path below /api/, segments; ":name" captures one segment. */
   readonly pattern: string;
   readonly handler: Handler;

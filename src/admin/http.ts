@@ -27,6 +27,8 @@ import {
   type PeerClaim,
 } from "./peers.js";
 import { queueRoutes } from "./queue-routes.js";
+import { clusterRoutes } from "./cluster-routes.js";
+import type { SubmitView } from "../cluster/submit/view.js";
 import { tokenMatches } from "./token.js";
 import { loadAssets, type Asset } from "./web/assets.js";
 import { csrfOk, login, logout, sessionOf, whoami, type WebAuth } from "./web/login.js";
@@ -62,6 +64,8 @@ export interface AdminServerOptions {
   /** The header section of a queued message (message details), or null. */
   readonly headers?: (id: string) => Promise<string | null>;
   readonly clock?: Clock;
+  /** Cluster members: the Queue Processing settings (null until the node has joined). */
+  readonly submit?: () => SubmitView | null;
 }
 
 export interface AdminServer {
@@ -146,6 +150,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       cluster: opts.cluster,
       startedAt,
     }),
+    ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
   ];
   const self = opts.cluster?.self ?? opts.settings.node.id;
   const peers =

@@ -29,11 +29,13 @@ export interface MembershipOptions {
 
 export interface Membership {
   readonly self: MemberInfo;
+  /** The cluster settings as of the last refresh (read with the members on every beat). */
+  settings(): ReadonlyMap<string, string>;
   /** Members up now, by id; only those of a role when given. */
   live(role?: Role): MemberView[];
   /** Every known member with its up flag, by id. */
   all(): MemberView[];
-  /** Called after a refresh that changed who is up or what a member advertises. Returns unsubscribe. */
+  /** Called after a refresh that changed who is up, what a member advertises, or a setting. Returns unsubscribe. */
   onChange(fn: (members: readonly MemberView[]) => void): () => void;
   /** Beat now (heartbeat and refresh) instead of waiting for the timer; never rejects. */
   refresh(): Promise<void>;
@@ -53,6 +55,7 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
   let registered = false;
   let stopped = false;
   let cache: MemberRecord[] = [];
+  let settings: ReadonlyMap<string, string> = new Map();
   let shape = "";
   let failing = false;
   let timer: TimerHandle | null = null;
@@ -65,9 +68,10 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
   };
 
   const notify = (members: MemberView[]): void => {
-    const next = JSON.stringify(
+    const next = JSON.stringify([
       members.map((m) => [m.id, m.role, m.up, m.smtp, m.http, m.channel, m.submitMessages]),
-    );
+      [...settings],
+    ]);
     if (next === shape) return;
     shape = next;
     for (const fn of listeners) {
@@ -92,6 +96,7 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
         log.problem("membership record was missing, registered again", { node: self.id });
       }
       cache = await state.members();
+      settings = new Map((await state.listSettings()).map((x) => [x.key, x.value]));
       if (failing) {
         failing = false;
         log.problem("cluster state reachable again");
@@ -125,6 +130,7 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
 
   return {
     self,
+    settings: () => settings,
     live: (role) => view().filter((m) => m.up && (role === undefined || m.role === role)),
     all: view,
     onChange(fn) {

@@ -76,7 +76,11 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "cluster.apiTimeoutSeconds":
     "Timeout of one cluster API request; past it the frontend tries the next backend, then answers 4xx.",
   "cluster.submitMessages":
-    "Submit Messages: how this node submits the mail it generates; registered in the cluster state for the other members. Remote queue processing is not built yet: every value submits locally.",
+    "Submit Messages: where mail generated or submitted on this node is enqueued. Locally: here; Locally for Others: here, and other members may hand theirs to this node; Remotely: to a live Locally for Others member, here if none takes it; default: the cluster default, else Locally (Locally for Others on a dynamic frontend, Remotely on a dynamic backend when some member is Locally for Others). `mailyard settings set` changes it live.",
+  "cluster.submitLog":
+    "Remote Submit Log: the level of SUBMIT log records (which message went where, why it fell back). `mailyard settings set` changes it live.",
+  "cluster.submitTries":
+    "Remotely: how many Locally for Others members are tried in turn before the message is queued here.",
   "local.mailDir":
     "Root of the Maildir mailboxes (<mailDir>/<domain>/<local part>/); empty: dataDir/mail. In a dynamic cluster every backend points at the same shared directory.",
   "local.deliverOnReceipt":

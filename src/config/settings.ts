@@ -131,6 +131,10 @@ export const settingsSchema = z.object({
       apiTimeoutSeconds: z.number().int().positive().default(5),
       /** Submit Messages (DESIGN.md §3), registered for the other members to read. */
       submitMessages: z.enum(["default", "Locally", "Locally for Others", "Remotely"]).default("default"),
+      /** Remote Submit Log: the level of SUBMIT records (none, failure, major, problem, low, all). */
+      submitLog: z.enum(["none", "failure", "major", "problem", "low", "all"]).default("problem"),
+      /** Remotely: members tried in turn before the message is queued here instead. */
+      submitTries: z.number().int().min(1).max(10).default(2),
     })
     .prefault({}),
 

@@ -17,6 +17,7 @@ import type { AuthResult, MessageSink, SessionInfo, SmtpHandler, Transaction } f
 import { parseNetworks } from "./networks.js";
 import { receivedHeader } from "./received.js";
 import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
+import type { Submitter } from "../queue/submit.js";
 
 export interface InboundOptions {
   readonly settings: Settings;
@@ -32,6 +33,12 @@ export interface InboundOptions {
    * backend); a Reply refuses the RCPT (always temporary). Absent: every account can.
    */
   readonly storable?: (address: string) => Promise<Reply | null>;
+  /**
+   * Mail of this session goes through the Submit Messages path (src/queue/submit.ts) instead of
+   * straight into the queue: a backend whose setting is Remotely hands what its submission
+   * listener gets to a member that is Locally for Others. Null or absent: the queue.
+   */
+  readonly submitVia?: (s: SessionInfo) => Submitter | null;
 }
 
 export function createInboundHandler(o: InboundOptions): SmtpHandler {
@@ -186,6 +193,55 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     };
   };
 
+  /** The whole message is collected, then submitted; the 250 comes when it is durable somewhere. */
+  const submittedSink = (
+    s: SessionInfo,
+    tx: Transaction,
+    recipients: EnvelopeRecipient[],
+    submitter: Submitter,
+  ): MessageSink => {
+    const arrival = o.clock.now();
+    const chunks: Buffer[] = [
+      receivedHeader(
+        s,
+        o.settings.hostname,
+        `S${s.id}`,
+        tx.rcpts.map((r) => r.address),
+        arrival,
+      ),
+    ];
+    return {
+      write: (chunk) => (chunks.push(chunk), Promise.resolve()),
+      async end() {
+        const message = Buffer.concat(chunks);
+        chunks.length = 0;
+        const r = await submitter.submit(
+          {
+            returnPath: tx.from,
+            recipients,
+            ret: tx.params.ret,
+            envid: tx.params.envid,
+            body: tx.params.body,
+            smtputf8: tx.params.smtputf8,
+            source: s.listener,
+            authUser: s.authUser,
+            client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },
+            arrival,
+          },
+          message,
+        );
+        reset(s.id);
+        if (!r.ok) return r.reply;
+        await received(s, arrival);
+        o.log
+          .with(s.id, s.remote.address)
+          .major("submitted", { id: r.id, node: r.node, from: tx.from, size: message.length });
+        return reply(250, "2.0.0", `OK queued as ${r.id}${r.remote ? ` on ${r.node}` : ""}`);
+      },
+      abort: () => ((chunks.length = 0), Promise.resolve()),
+    };
+  };
+
   return {
     connect: () => Promise.resolve(null),
 
@@ -229,6 +285,8 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     async openMessage(s, tx): Promise<MessageSink | Reply> {
       const recipients = expansions.get(s.id) ?? [];
       if (recipients.length === 0) return REPLIES.noValidRecipients;
+      const via = o.submitVia?.(s) ?? null;
+      if (via !== null) return submittedSink(s, tx, recipients, via);
       const only = recipients.length === 1 && !hasRemote.has(s.id) ? recipients[0] : undefined;
       if (only !== undefined && o.receipt !== undefined) {
         const arrival = o.clock.now();

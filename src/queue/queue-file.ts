@@ -10,6 +10,7 @@
 // leave any bytes: everything read is validated and a bad file is reported, never trusted.
 import { crc32 } from "node:zlib";
 import { MESSAGE_SOURCES, type Envelope } from "./envelope.js";
+import type { EnvelopeDraft } from "./types.js";
 
 export const TRAILER_SIZE = 32;
 const MAGIC = Buffer.from("MAILYQ1\n", "latin1");
@@ -83,6 +84,20 @@ const ENVELOPE_FIELDS: Record<keyof Envelope, Check> = {
   arrival: num,
   size: num,
 };
+
+/**
+ * Check an envelope draft that came from elsewhere (a remote submit): every field an Envelope
+ * has except id and size, which the receiving queue assigns.
+ */
+export function checkDraft(v: unknown): EnvelopeDraft | string {
+  if (!isObj(v)) return "envelope is not an object";
+  for (const [k, check] of Object.entries(ENVELOPE_FIELDS)) {
+    if (k === "id" || k === "size") continue;
+    if (!check(v[k])) return `envelope field ${k} is invalid`;
+  }
+  const { id: _id, size: _size, ...draft } = v;
+  return draft as unknown as EnvelopeDraft;
+}
 
 /** Parse and check the envelope bytes of the file named `id` whose body is `bodyLength` bytes. */
 export function parseEnvelope(json: Buffer, t: Trailer, id: string): Envelope | string {

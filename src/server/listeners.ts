@@ -10,6 +10,7 @@ import type { SmtpHandler } from "../smtp/handler.js";
 import { createSmtpServer, type SmtpServer } from "../smtp/server/listener.js";
 import { DEFAULT_PROXY_TIMEOUT_MS, proxyPreamble } from "../smtp/server/proxy-preamble.js";
 import type { Clock } from "../world/clock.js";
+import type { Verb } from "../smtp/server/verb.js";
 
 export interface Bound {
   readonly address: string;
@@ -29,6 +30,8 @@ export async function bindSmtpListeners(o: {
   clock: Clock;
   metrics: Metrics;
   tls: SecureContext | null;
+  /** Verbs added to the SMTP (not submission) listeners: remote submit between members. */
+  smtpVerbs?: readonly Verb[];
 }): Promise<SmtpListeners> {
   const { settings } = o;
   const servers: SmtpServer[] = [];
@@ -44,6 +47,7 @@ export async function bindSmtpListeners(o: {
         clock: o.clock,
         metrics: o.metrics,
         tls: o.tls,
+        ...(kind === "smtp" && o.smtpVerbs !== undefined ? { extraVerbs: o.smtpVerbs } : {}),
         ...(from.length > 0
           ? {
               preamble: proxyPreamble({

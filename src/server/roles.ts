@@ -33,6 +33,7 @@ import { REPLIES } from "../proto/reply.js";
 import { createQueueManager } from "../queue/manager.js";
 import { createSpool } from "../queue/spool.js";
 import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
+import type { Submitter } from "../queue/submit.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
 import { systemClock } from "../world/clock.js";
 import { tcpDialer } from "../world/dialer.js";
@@ -48,6 +49,11 @@ import { localSubmitter } from "../queue/local-submit.js";
 import type { MemberSummary } from "../admin/node-routes.js";
 import type { MemberView } from "../cluster/membership.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
+import { nonce } from "../cluster/secret.js";
+import { clusterSubmitter } from "../cluster/submit/submitter.js";
+import { remoteSubmitVerbs } from "../cluster/submit/verbs.js";
+import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
+import { reply } from "../proto/reply.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
   id: m.id,
@@ -70,6 +76,10 @@ export interface ClusterNode extends RunningNode {
   readonly channel: Bound | null;
   /** The operator's view of this node's queue (what the admin API serves). */
   readonly queue: Queue;
+  /** The Submit Messages path every message source of this node uses. */
+  readonly submitter: Submitter;
+  /** Submit Messages and Remote Submit Log as this node sees them. */
+  readonly submitView: SubmitView;
 }
 
 /** Refuses settings a cluster member cannot run with, naming the setting. */
@@ -234,11 +244,13 @@ export async function startClusterNode(
   let admin: AdminServer | null = null;
   let listeners: SmtpListeners | null = null;
   let sources: RunningSources | null = null;
+  let submitView: SubmitView | null = null;
 
   // Used by stop() and by a start that fails half-way, for whatever is running by then.
   const shutdown = async (): Promise<void> => {
     // Leave first, so the others stop sending here while we finish; then stop taking mail,
     // then stop delivering. The spool keeps whatever is in flight.
+    submitView?.stop();
     await membership?.stop();
     await listeners?.close();
     await sources?.close();
@@ -259,10 +271,41 @@ export async function startClusterNode(
     queueStarted = true;
 
     const channel = parts.listenChannel === undefined ? null : await parts.listenChannel();
-    const submitter = localSubmitter(queue, {
+    const submitLog = opts.log.for("SUBMIT");
+    const local = localSubmitter(queue, {
       nodeId: settings.node.id,
       maxMessages: settings.queue.maxMessages,
-      log: opts.log.for("SUBMIT"),
+      log: submitLog,
+    });
+    const out = settings.smtp.outbound;
+    const submitter = clusterSubmitter({
+      view: () => submitView,
+      local,
+      client: {
+        secret: settings.cluster.secret,
+        nodeId: settings.node.id,
+        helo: settings.hostname,
+        dialer: world.dialer,
+        clock,
+        connectTimeoutMs: out.connectTimeoutSeconds * 1000,
+        commandTimeoutMs: out.commandTimeoutSeconds * 1000,
+        dataTimeoutMs: out.dataTimeoutSeconds * 1000,
+      },
+      maxTries: settings.cluster.submitTries,
+      log: submitLog,
+    });
+    // Other members' generated mail, handed over with XSUBMIT, goes into this node's queue.
+    const smtpVerbs = remoteSubmitVerbs({
+      secret: settings.cluster.secret,
+      nonce,
+      maxMessageSize: settings.smtp.maxMessageSize,
+      log: submitLog,
+      accept: async (draft, message, from) => {
+        const r = await local.submit(draft, message);
+        if (!r.ok) return r.reply;
+        submitLog.low("remote submission queued", { from, id: r.id, source: draft.source });
+        return reply(250, "2.0.0", `OK queued as ${r.id}`);
+      },
     });
     if (parts.store !== undefined)
       sources = await startSources({
@@ -297,6 +340,7 @@ export async function startClusterNode(
         },
       }),
       extra,
+      submit: () => submitView,
       ...(homes !== undefined ? { homes } : {}),
       clock,
       ring: webadmin.ring,
@@ -327,8 +371,17 @@ export async function startClusterNode(
       log: opts.log.for("SMTPI"),
       metrics,
       ...(isStatic ? { storable } : {}),
+      submitVia: (s) => (s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null),
     });
-    const bound = await bindSmtpListeners({ settings, handler, log: opts.log, clock, metrics, tls });
+    const bound = await bindSmtpListeners({
+      settings,
+      handler,
+      log: opts.log,
+      clock,
+      metrics,
+      tls,
+      smtpVerbs,
+    });
     listeners = bound;
 
     const first = bound.smtp[0];
@@ -350,6 +403,15 @@ export async function startClusterNode(
       queueSize: () => queue.size(),
     });
     membership = self;
+    submitView = createSubmitView({
+      selfId: settings.node.id,
+      kind: settings.cluster.kind,
+      membership: self,
+      state,
+      configMode: settings.cluster.submitMessages,
+      configLog: settings.cluster.submitLog,
+      logs: opts.log,
+    });
     self.onChange((all) => {
       const up = all.filter((m) => m.up).map((m) => `${m.id}(${m.role})`);
       clusterLog.major("members changed", { up: up.join(","), known: all.length });
@@ -371,6 +433,8 @@ export async function startClusterNode(
       membership: self,
       channel,
       queue,
+      submitter,
+      submitView,
       http,
       smtp: bound.smtp,
       submission: bound.submission,

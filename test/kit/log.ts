@@ -10,19 +10,21 @@ export interface Record {
   fields: Fields;
 }
 
+/** Every tag records everything unless setLevel lowered it (as a node does for SUBMIT). */
 export function memoryLogSink(): LogSink & { records: Record[] } {
   const records: Record[] = [];
+  const levels = new Map<Tag, Level>();
   const make = (tag: Tag, session: number, context: string): Log => {
     const at =
       (level: Level) =>
       (text: string, fields: Fields = {}) => {
-        records.push({ tag, level, session, context, text, fields });
+        if (level <= (levels.get(tag) ?? 5)) records.push({ tag, level, session, context, text, fields });
       };
     return {
       tag,
       session,
       context,
-      enabled: () => true,
+      enabled: (level) => level <= (levels.get(tag) ?? 5),
       crash: at(0),
       failure: at(1),
       major: at(2),
@@ -35,8 +37,8 @@ export function memoryLogSink(): LogSink & { records: Record[] } {
   return {
     records,
     for: (tag, session = 0, context = "") => make(tag, session, context),
-    level: () => 5,
-    setLevel: () => undefined,
+    level: (tag) => levels.get(tag) ?? 5,
+    setLevel: (tag, level) => void levels.set(tag, level),
     close: () => Promise.resolve(),
   };
 }

@@ -1,0 +1,78 @@
+// The sending side of remote submit (wire.ts): one queue file to one member over its SMTP port.
+// A refusal, a lost connection or a timeout is a value (why it failed); the caller falls back to
+// its own queue. Only a 250 to XSUBMIT means the member has the message durable.
+import { parseHostPort } from "../../proto/hostport.js";
+import type { EnvelopeDraft } from "../../queue/types.js";
+import { openSession, SmtpConnection } from "../../smtp/client/index.js";
+import type { Clock } from "../../world/clock.js";
+import type { Dialer } from "../../world/dialer.js";
+import { MEMBER_VERB, memberProof, submitCommand } from "./wire.js";
+
+export interface RemoteSubmitClientOptions {
+  readonly secret: string;
+  readonly nodeId: string;
+  readonly helo: string;
+  readonly dialer: Dialer;
+  readonly clock: Clock;
+  readonly connectTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  /** For the 250 after the bytes: the receiver fsyncs before it answers. */
+  readonly dataTimeoutMs: number;
+}
+
+export type RemoteSubmitResult =
+  { readonly ok: true; readonly id: string } | { readonly ok: false; readonly reason: string };
+
+const QUEUED_AS = /queued as (\S+)/i;
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export async function submitToMember(
+  o: RemoteSubmitClientOptions,
+  target: { readonly id: string; readonly smtp: string },
+  draft: EnvelopeDraft,
+  message: Buffer,
+): Promise<RemoteSubmitResult> {
+  let hp: { host: string; port: number };
+  try {
+    hp = parseHostPort(target.smtp);
+  } catch {
+    return { ok: false, reason: `member ${target.id} advertises an unusable SMTP address` };
+  }
+  let conn: SmtpConnection | null = null;
+  try {
+    const socket = await o.dialer.connect({ host: hp.host, port: hp.port, timeoutMs: o.connectTimeoutMs });
+    conn = new SmtpConnection(socket, { host: hp.host, address: hp.host, port: hp.port }, o.clock);
+    const opened = await openSession(conn, {
+      helo: o.helo,
+      starttls: false,
+      connectTimeoutMs: o.connectTimeoutMs,
+      commandTimeoutMs: o.commandTimeoutMs,
+      dataTimeoutMs: o.dataTimeoutMs,
+      chunking: false,
+    });
+    if (opened.kind !== "ready")
+      return { ok: false, reason: `${opened.stage} refused: ${opened.reply.code} ${opened.reply.text}` };
+    conn.write(`${MEMBER_VERB} ${o.nodeId}\r\n`);
+    const challenge = await conn.readReply(o.commandTimeoutMs, MEMBER_VERB);
+    if (challenge.code !== 334)
+      return { ok: false, reason: `${MEMBER_VERB} refused: ${challenge.code} ${challenge.text}` };
+    conn.write(`${memberProof(o.secret, challenge.text.trim(), o.nodeId)}\r\n`);
+    const authed = await conn.readReply(o.commandTimeoutMs, "member proof");
+    if (authed.code !== 235)
+      return { ok: false, reason: `member authentication refused: ${authed.code} ${authed.text}` };
+    const envelope = Buffer.from(JSON.stringify(draft), "utf8");
+    conn.write(submitCommand(envelope, message));
+    conn.write(envelope);
+    conn.write(message);
+    const done = await conn.readReply(o.dataTimeoutMs, "XSUBMIT");
+    if (done.code !== 250) return { ok: false, reason: `XSUBMIT refused: ${done.code} ${done.text}` };
+    const id = QUEUED_AS.exec(done.text)?.[1] ?? "";
+    // The message is theirs now; a failing QUIT changes nothing.
+    await conn.quit(o.commandTimeoutMs).catch(() => undefined);
+    return { ok: true, id };
+  } catch (e) {
+    return { ok: false, reason: errorText(e) };
+  } finally {
+    conn?.destroy();
+  }
+}
