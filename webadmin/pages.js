@@ -33,17 +33,22 @@ const time = (ms) => (ms ? new Date(ms).toISOString().replace("T", " ").slice(0,
 const bytes = (n) =>
   n === null || n === undefined ? "unlimited" : n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${n} B`;
 
-/** Loads fn() now, every `every` ms when given, and again on reload(). */
+/** Loads fn() now, every `every` ms when given, and again on reload(); a stale answer is dropped. */
 function useLoad(fn, deps, every) {
   const [data, setData] = useState(null);
   const [error, setError] = useState("");
+  const [seq] = useState({ n: 0 });
   const load = useCallback(() => {
+    const mine = ++seq.n;
     fn()
       .then((d) => {
+        if (mine !== seq.n) return;
         setData(d);
         setError("");
       })
-      .catch((e) => setError(e.message));
+      .catch((e) => {
+        if (mine === seq.n) setError(e.message);
+      });
   }, deps);
   useEffect(() => {
     load();
@@ -92,7 +97,8 @@ function QueueProcessing() {
   const set = (key, field) => (e) => setEdit({ ...edit, [key]: { ...edit[key], [field]: e.target.value } });
   const apply = async (key, node) => {
     setMsg("");
-    const body = { ...(node ? { node } : {}), ...(edit[key] || {}) };
+    const changed = Object.entries(edit[key] || {}).filter(([, v]) => v !== "");
+    const body = { ...(node ? { node } : {}), ...Object.fromEntries(changed) };
     try {
       await api("PUT", "cluster/submit", body);
       setEdit({ ...edit, [key]: undefined });
@@ -111,15 +117,16 @@ function QueueProcessing() {
           value=${val(key, "submitMessages", m.submitMessages)}
           onChange=${set(key, "submitMessages")}
         >
-          ${SUBMIT_MESSAGES.filter((v) => node || v !== "default").map((v) => html`<option value=${v}>${v}</option>`)}
+          ${SUBMIT_MESSAGES.map((v) => html`<option value=${v}>${v}</option>`)}
         </select>
       </td>
       <td>
         <select
           name="submitLog"
-          value=${val(key, "submitLog", m.submitLog)}
+          value=${val(key, "submitLog", m.submitLog ?? "")}
           onChange=${set(key, "submitLog")}
         >
+          ${!node && html`<option value="">(each node's own)</option>`}
           ${SUBMIT_LOG.map(([v, t]) => html`<option value=${v}>${t}</option>`)}
         </select>
       </td>
@@ -235,9 +242,12 @@ export function MailPage() {
               "PROXY protocol from": set.smtp.proxyProtocolFrom.join(", ") || "(none)",
               "max message size": bytes(set.smtp.maxMessageSize),
               "max recipients": set.smtp.maxRecipients,
-              outbound: set.smtp.outbound,
             }}
           />
+        </div>
+        <div class="panel">
+          <h3>Outbound SMTP (relaying)</h3>
+          <${Kv} obj=${set.smtp.outbound} />
         </div>
         <div class="panel">
           <h3>Queue</h3>
@@ -511,7 +521,7 @@ export function DomainsPage() {
 
 const destination = (address) => address.slice(address.lastIndexOf("@") + 1).toLowerCase();
 
-function MessageDetails({ node, id, onDone }) {
+function MessageDetails({ node, id, onDone, onChanged }) {
   const [m, error, reload] = useLoad(
     () => api("GET", `nodes/${seg(node)}/queue/${seg(id)}?headers=1`),
     [node, id],
@@ -528,6 +538,7 @@ function MessageDetails({ node, id, onDone }) {
           action === "reject" ? {} : undefined,
         );
       setMsg(`${action}: done`);
+      onChanged();
       if (action === "delete" || action === "reject") onDone();
       else reload();
     } catch (e) {
@@ -586,7 +597,7 @@ export function QueuesPage() {
   const [node, setNode] = useState("");
   const [dest, setDest] = useState("");
   const [sel, setSel] = useState(null);
-  const [q, error] = useLoad(
+  const [q, error, reloadQueue] = useLoad(
     () => (node ? api("GET", `nodes/${seg(node)}/queue`) : Promise.resolve(null)),
     [node],
     2000,
@@ -621,7 +632,7 @@ export function QueuesPage() {
         ${[...byDest].map(([d, n]) => html`<button class=${dest === d ? "primary" : ""} onClick=${() => setDest(d)}>${d} (${n})</button>`)}
       </div>
     </div>
-    ${sel && html`<${MessageDetails} node=${node} id=${sel} onDone=${() => setSel(null)} />`}
+    ${sel && html`<${MessageDetails} node=${node} id=${sel} onDone=${() => setSel(null)} onChanged=${reloadQueue} />`}
     <table id="queue">
       <tr>
         <th>Id</th>
