@@ -139,6 +139,7 @@ export async function startClusterNode(
     state = openSqliteClusterState(path, clock);
   } catch (e) {
     await directory.close();
+    await webadmin.close();
     throw e;
   }
 

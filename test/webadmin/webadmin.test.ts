@@ -84,6 +84,9 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
     const r = await mailyard(["admin-user", "add", name, "--password", password, ...cliSets]);
     assert.equal(r.code, 0, r.err);
   }
+  const again = await mailyard(["admin-user", "add", "admin", "--password", "whatever-password", ...cliSets]);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /admin user admin already exists/);
   const listed = await mailyard(["admin-user", "list", "--json", ...cliSets]);
   assert.deepEqual(
     (JSON.parse(listed.out) as { name: string }[]).map((u) => u.name),
@@ -266,12 +269,18 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
       await page.goto(`${base}/admin/#/monitor`);
       await page.selectOption("#node", "b1");
       await page.check("#logs input[name=tag-SUBMIT]");
-      // Only SUBMIT records once the tag filter applies, and they name f1, the member that took it.
+      // Only SUBMIT records once the tag filter applies; they name f1, the member that took it.
       await page.waitForFunction(
         () => {
           const text = document.querySelector("#log-lines")?.textContent ?? "";
           const lines = text.split("\n").filter((l) => l !== "");
-          return lines.length > 0 && lines.every((l) => / SUBMIT-\d{6}\(/.test(l)) && /f1/.test(text);
+          // " 5 SUBMIT-": an All Info record, there only because Remote Submit Log is All Info now.
+          return (
+            lines.length > 0 &&
+            lines.every((l) => / SUBMIT-\d{6}\(/.test(l)) &&
+            /f1/.test(text) &&
+            / 5 SUBMIT-/.test(text)
+          );
         },
         undefined,
         { timeout: 15_000 },
