@@ -15,6 +15,7 @@ import { openDirectoryAccess } from "./directory-access.js";
 import { CliError, processIo, UsageError, type CliIo } from "./io.js";
 import { queueCommand } from "./queue-commands.js";
 import { startCommand } from "./start.js";
+import { settingsCommand } from "./settings-command.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
 
 const OPTIONS = {
@@ -36,6 +37,7 @@ const OPTIONS = {
   backends: { type: "string" },
   dynamic: { type: "boolean" },
   data: { type: "string" },
+  node: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -96,6 +98,8 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return adminUserCommand(settings, io, verb, args, values);
     case "lb-config":
       return lbConfigCommand(settings, io, values);
+    case "settings":
+      return settingsCommand(settings, io, verb, args, values);
     case "domain":
     case "account":
     case "alias": {

@@ -22,6 +22,11 @@ commands:
   queue reject ID [--text T]              bounce pending recipients now, with DSNs
   config show [--json]                    the effective settings (TOML, or JSON)
   cluster members [--json]                the members in the cluster state, up or down
+  settings get [KEY] [--node ID] [--json] Queue Processing settings: cluster.submitMessages,
+                                          cluster.submitLog (cluster default, each member's own
+                                          value and the value in effect)
+  settings set KEY VALUE [--node ID]      change one, for a node or cluster-wide (live: members
+                                          read it on their next heartbeat)
   cluster home ADDRESS [NODE]             show or set an account's home backend (static cluster)
   cluster homes [--json]                  every account's home backend
   cluster up --frontends N --backends M [--dynamic] [--data DIR]
@@ -98,6 +103,8 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "admin-user passwd": { min: 1, max: 1, options: ["password"], args: "NAME --password P" },
   "admin-user remove": { min: 1, max: 1, options: [], args: "NAME" },
   "admin-user list": { min: 0, max: 0, options: ["json"], args: "" },
+  "settings get": { min: 0, max: 1, options: ["node", "json"], args: "[KEY] [--node ID] [--json]" },
+  "settings set": { min: 2, max: 2, options: ["node"], args: "KEY VALUE [--node ID]" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
 };
 

@@ -7,7 +7,7 @@ import type { Account } from "../directory/directory.js";
 import type { InboundDirectory } from "../cluster/api/types.js";
 import { expandRecipient } from "../directory/expand.js";
 import type { EnvelopeRecipient } from "../queue/envelope.js";
-import type { Queue } from "../queue/types.js";
+import type { EnvelopeDraft, Queue } from "../queue/types.js";
 import type { Log } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import type { Clock } from "../world/clock.js";
@@ -40,6 +40,25 @@ export interface InboundOptions {
    */
   readonly submitVia?: (s: SessionInfo) => Submitter | null;
 }
+
+/** The envelope of a message received in this session's transaction. */
+const draftOf = (
+  s: SessionInfo,
+  tx: Transaction,
+  recipients: readonly EnvelopeRecipient[],
+  arrival: number,
+): EnvelopeDraft => ({
+  returnPath: tx.from,
+  recipients,
+  ret: tx.params.ret,
+  envid: tx.params.envid,
+  body: tx.params.body,
+  smtputf8: tx.params.smtputf8,
+  source: s.listener,
+  authUser: s.authUser,
+  client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },
+  arrival,
+});
 
 export function createInboundHandler(o: InboundOptions): SmtpHandler {
   const relayNetworks = parseNetworks(o.settings.smtp.relayNetworks);
@@ -215,21 +234,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       async end() {
         const message = Buffer.concat(chunks);
         chunks.length = 0;
-        const r = await submitter.submit(
-          {
-            returnPath: tx.from,
-            recipients,
-            ret: tx.params.ret,
-            envid: tx.params.envid,
-            body: tx.params.body,
-            smtputf8: tx.params.smtputf8,
-            source: s.listener,
-            authUser: s.authUser,
-            client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },
-            arrival,
-          },
-          message,
-        );
+        const r = await submitter.submit(draftOf(s, tx, recipients, arrival), message);
         reset(s.id);
         if (!r.ok) return r.reply;
         await received(s, arrival);
@@ -314,18 +319,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         write,
         async end() {
           try {
-            const env = await incoming.commit({
-              returnPath: tx.from,
-              recipients,
-              ret: tx.params.ret,
-              envid: tx.params.envid,
-              body: tx.params.body,
-              smtputf8: tx.params.smtputf8,
-              source: s.listener,
-              authUser: s.authUser,
-              client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },
-              arrival,
-            });
+            const env = await incoming.commit(draftOf(s, tx, recipients, arrival));
             reset(s.id);
             await received(s, arrival);
             o.log.with(s.id, s.remote.address).major("queued", {

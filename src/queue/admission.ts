@@ -47,6 +47,7 @@ export function createAdmission(ctx: QueueContext, deps: AdmissionDeps): Admissi
         const e = entries.admit(envelope, "active", freshStates(envelope));
         log.low("message admitted", {
           id,
+          source: envelope.source,
           from: envelope.returnPath,
           size,
           nrcpt: envelope.recipients.length,

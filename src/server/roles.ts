@@ -45,15 +45,11 @@ import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from ".
 import type { NodeWorld, RunningNode } from "./node.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
-import { localSubmitter } from "../queue/local-submit.js";
 import type { MemberSummary } from "../admin/node-routes.js";
 import type { MemberView } from "../cluster/membership.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
-import { nonce } from "../cluster/secret.js";
-import { clusterSubmitter } from "../cluster/submit/submitter.js";
-import { remoteSubmitVerbs } from "../cluster/submit/verbs.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
-import { reply } from "../proto/reply.js";
+import { createSubmitPath } from "./submit-path.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
   id: m.id,
@@ -272,41 +268,12 @@ export async function startClusterNode(
     queueStarted = true;
 
     const channel = parts.listenChannel === undefined ? null : await parts.listenChannel();
-    const submitLog = opts.log.for("SUBMIT");
-    const local = localSubmitter(queue, {
-      nodeId: settings.node.id,
-      maxMessages: settings.queue.maxMessages,
-      log: submitLog,
-    });
-    const out = settings.smtp.outbound;
-    const submitter = clusterSubmitter({
+    const { submitter, smtpVerbs } = createSubmitPath({
+      settings,
+      queue,
+      world,
+      log: opts.log,
       view: () => submitView,
-      local,
-      client: {
-        secret: settings.cluster.secret,
-        nodeId: settings.node.id,
-        helo: settings.hostname,
-        dialer: world.dialer,
-        clock,
-        connectTimeoutMs: out.connectTimeoutSeconds * 1000,
-        commandTimeoutMs: out.commandTimeoutSeconds * 1000,
-        dataTimeoutMs: out.dataTimeoutSeconds * 1000,
-      },
-      maxTries: settings.cluster.submitTries,
-      log: submitLog,
-    });
-    // Other members' generated mail, handed over with XSUBMIT, goes into this node's queue.
-    const smtpVerbs = remoteSubmitVerbs({
-      secret: settings.cluster.secret,
-      nonce,
-      maxMessageSize: settings.smtp.maxMessageSize,
-      log: submitLog,
-      accept: async (draft, message, from) => {
-        const r = await local.submit(draft, message);
-        if (!r.ok) return r.reply;
-        submitLog.low("remote submission queued", { from, id: r.id, source: draft.source });
-        return reply(250, "2.0.0", `OK queued as ${r.id}`);
-      },
     });
     if (parts.store !== undefined)
       sources = await startSources({

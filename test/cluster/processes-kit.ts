@@ -31,6 +31,8 @@ export interface Member {
   readonly exited: Promise<number | null>;
   readonly smtp: number;
   readonly http: number;
+  /** The first submission listener's port, when it has one. */
+  readonly submission: number | null;
   /** The delivery channel port (backends), else null. */
   readonly channel: number | null;
   /** Every stdout line so far. */
@@ -176,6 +178,7 @@ export async function startProcCluster(t: After, common: readonly string[] = [])
       smtp,
       http,
       channel: port(started, "channel"),
+      submission: port(started, "submission"),
       lines: () => lines,
       waitForLine,
       async kill(signal) {

@@ -4,12 +4,14 @@
 // the real wiring, real sockets, Postfix's smtp-sink as the Internet, one shared fake clock.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
 import { proof } from "../../src/cluster/secret.js";
 import type { EnvelopeDraft } from "../../src/queue/types.js";
 import { LEVELS } from "../../src/log/logger.js";
+import { mailyard } from "../cli/run-cli.js";
 import { waitFor } from "../kit/load.js";
 import { startSink } from "../kit/sink.js";
 import { SmtpClient } from "../kit/smtp-client.js";
@@ -141,7 +143,9 @@ test("fallback: with every Locally for Others member stopped, submitted mail is 
   );
   // The local recipient is delivered by b1 itself; the remote one waits in b1's queue for "*".
   await waitForMail(c, "b1", "bob@example.test");
-  assert.equal(b1.queue.size(), 1);
+  // The delivered one leaves the queue just after its file lands.
+  await waitFor("only the remote message left in b1's queue", () => b1.queue.size() === 1);
+  assert.equal(await sink.count(), 0, "nothing relayed while no frontend is up");
   // A frontend comes back: b1's queue relays through it.
   await c.start({ id: "f1", role: "frontend", extra: { smtp: { forwardTo: [`127.0.0.1:${sink.port}`] } } });
   await c.passTime(10 * 60_000, async () => (await sink.count()) === 1);
@@ -300,4 +304,106 @@ test("default resolves live in a dynamic cluster: frontend Locally for Others, b
   assert.equal(c.node("b1").submitView.mode(), "Locally");
   const bad = await c.node("b1").submitView.change({ node: "nope", submitMessages: "Locally" });
   assert.ok("error" in bad && /not a member/.test(bad.error));
+});
+
+test("SMTP submission on a Remotely backend (swaks, AUTH) goes out through the Locally for Others frontend", async (t) => {
+  const sink = await startSink();
+  t.after(() => sink.stop());
+  const c = await startCluster(t, [
+    {
+      id: "f1",
+      role: "frontend",
+      extra: {
+        smtp: { forwardTo: [`127.0.0.1:${sink.port}`] },
+        cluster: { submitMessages: "Locally for Others" },
+      },
+    },
+    {
+      id: "b1",
+      role: "backend",
+      extra: {
+        smtp: { forwardTo: ["*"], authRequiresTls: false },
+        submission: { listen: ["127.0.0.1:0"] },
+        cluster: { submitMessages: "Remotely", submitLog: "low" },
+      },
+    },
+  ]);
+  await addAccounts(c, { "alice@example.test": "b1" });
+  const port = c.node("b1").submission[0]!.port;
+  const r = await swaks([
+    "--server",
+    `127.0.0.1:${port}`,
+    "--auth",
+    "PLAIN",
+    "--auth-user",
+    "alice@example.test",
+    "--auth-password",
+    "alice@example.test-pw",
+    "--from",
+    "alice@example.test",
+    "--to",
+    "dave@remote.test",
+    "--header",
+    "Subject: submitted on a backend",
+  ]);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /250 2\.0\.0 OK queued as \S+ on f1/);
+  await waitFor("relayed by f1", async () => (await sink.count()) === 1);
+  assert.match((await sink.messages())[0] ?? "", /Subject: submitted on a backend/);
+  assert.equal(c.node("b1").queue.size(), 0);
+  const sent = submitRecords(c, "b1").find((x) => x.text === "submitted remotely");
+  assert.equal(sent?.fields["source"], "submission");
+});
+
+function swaks(args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("swaks", ["--timeout", "20", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code: code ?? -1, out }));
+  });
+}
+
+test("mailyard settings get|set changes Submit Messages and Remote Submit Log live, and refuses bad values", async (t) => {
+  const sink = await startSink();
+  t.after(() => sink.stop());
+  const c = await remoteCluster(t, sink.port);
+  const env = { MAILYARD_STATE_URL: join(c.root, "state.db") };
+  const set = await mailyard(["settings", "set", "cluster.submitMessages", "Locally", "--node", "b1"], env);
+  assert.equal(set.code, 0, set.err);
+  await c.refreshAll();
+  assert.equal(c.node("b1").submitView.mode(), "Locally");
+  const out = await c.node("b1").submitter.submit(draft(["dave@remote.test"]), message("kept here"));
+  assert.ok(out.ok && !out.remote);
+
+  assert.equal((await mailyard(["settings", "set", "cluster.submitLog", "all"], env)).code, 0);
+  await c.refreshAll();
+  const got = await mailyard(["settings", "get", "--json"], env);
+  assert.equal(got.code, 0, got.err);
+  const snap = JSON.parse(got.out) as {
+    default: { submitLog: string };
+    members: { id: string; effective: string; submitLog: string }[];
+  };
+  assert.equal(snap.default.submitLog, "all");
+  assert.deepEqual(
+    snap.members.map((m) => [m.id, m.effective, m.submitLog]),
+    [
+      ["b1", "Locally", "all"],
+      ["f1", "Locally for Others", "all"],
+    ],
+  );
+  const one = await mailyard(["settings", "get", "cluster.submitMessages", "--node", "b1"], env);
+  assert.equal(one.out.trim(), "cluster.submitMessages = Locally (in effect: Locally)");
+
+  const bad = await mailyard(["settings", "set", "cluster.submitMessages", "Sometimes"], env);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /submitMessages must be one of/);
+  const unknownNode = await mailyard(["settings", "set", "cluster.submitLog", "all", "--node", "zz"], env);
+  assert.equal(unknownNode.code, 1);
+  assert.match(unknownNode.err, /zz.*not a member/);
+  const unknownKey = await mailyard(["settings", "get", "smtp.listen"], env);
+  assert.equal(unknownKey.code, 2);
+  assert.match(unknownKey.err, /unknown key smtp\.listen/);
 });

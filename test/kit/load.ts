@@ -23,6 +23,8 @@ export interface LoadOptions {
   readonly bodyBytes: number;
   /** Give up on the whole run after this long. */
   readonly timeoutMs: number;
+  /** AUTH PLAIN after EHLO (a submission port). */
+  readonly auth?: { readonly user: string; readonly password: string };
   /** Called after each acknowledged message (e.g. to kill the server midway). */
   readonly onAck?: (count: number) => void;
 }
@@ -79,6 +81,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       if (!(await r.reply())?.startsWith("220")) return;
       sock.write("EHLO load.test\r\n");
       if (!(await r.reply())?.startsWith("250")) return;
+      if (o.auth !== undefined) {
+        sock.write(
+          `AUTH PLAIN ${Buffer.from(`\0${o.auth.user}\0${o.auth.password}`).toString("base64")}\r\n`,
+        );
+        if (!(await r.reply())?.startsWith("235")) return;
+      }
       while (next < end && Date.now() < deadline) {
         const i = next++;
         const tag = `load-${i}`;

@@ -71,7 +71,7 @@ export function createSubmitView(o: {
   readonly configMode: SubmitMode;
   readonly configLog: SubmitLogLevel;
   /** Where the SUBMIT level is applied. */
-  readonly logs: LogSink;
+  readonly logs: Pick<LogSink, "setLevel">;
 }): SubmitView {
   const { membership, kind } = o;
   const settings = (): ReadonlyMap<string, string> => membership.settings();

@@ -1,0 +1,69 @@
+// A cluster member's Submit Messages path (src/cluster/submit/): the local submitter (its own
+// queue), the submitter its message sources and Remotely sessions use, and the XMEMBER/XSUBMIT
+// verbs its SMTP listener adds so other members can hand their mail to it.
+import { nonce } from "../cluster/secret.js";
+import { clusterSubmitter } from "../cluster/submit/submitter.js";
+import { remoteSubmitVerbs } from "../cluster/submit/verbs.js";
+import type { SubmitView } from "../cluster/submit/view.js";
+import type { Settings } from "../config/settings.js";
+import type { LogSink } from "../log/logger.js";
+import { reply } from "../proto/reply.js";
+import { localSubmitter } from "../queue/local-submit.js";
+import type { Submitter } from "../queue/submit.js";
+import type { Queue } from "../queue/types.js";
+import type { Verb } from "../smtp/server/verb.js";
+import type { NodeWorld } from "./node.js";
+
+export interface SubmitPath {
+  readonly submitter: Submitter;
+  /** For the SMTP (MX port) listeners. */
+  readonly smtpVerbs: readonly Verb[];
+}
+
+export function createSubmitPath(o: {
+  readonly settings: Settings;
+  readonly queue: Queue;
+  readonly world: NodeWorld;
+  readonly log: LogSink;
+  /** Null until the node has joined. */
+  readonly view: () => SubmitView | null;
+}): SubmitPath {
+  const { settings } = o;
+  const log = o.log.for("SUBMIT");
+  const local = localSubmitter(o.queue, {
+    nodeId: settings.node.id,
+    maxMessages: settings.queue.maxMessages,
+    log,
+  });
+  const out = settings.smtp.outbound;
+  const submitter = clusterSubmitter({
+    view: o.view,
+    local,
+    client: {
+      secret: settings.cluster.secret,
+      nodeId: settings.node.id,
+      helo: settings.hostname,
+      dialer: o.world.dialer,
+      clock: o.world.clock,
+      connectTimeoutMs: out.connectTimeoutSeconds * 1000,
+      commandTimeoutMs: out.commandTimeoutSeconds * 1000,
+      dataTimeoutMs: out.dataTimeoutSeconds * 1000,
+    },
+    maxTries: settings.cluster.submitTries,
+    log,
+  });
+  // Other members' mail, handed over with XSUBMIT, goes into this node's own queue.
+  const smtpVerbs = remoteSubmitVerbs({
+    secret: settings.cluster.secret,
+    nonce,
+    maxMessageSize: settings.smtp.maxMessageSize,
+    log,
+    accept: async (draft, message, from) => {
+      const r = await local.submit(draft, message);
+      if (!r.ok) return r.reply;
+      log.low("remote submission queued", { from, id: r.id, source: draft.source });
+      return reply(250, "2.0.0", `OK queued as ${r.id}`);
+    },
+  });
+  return { submitter, smtpVerbs };
+}
