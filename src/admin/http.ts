@@ -149,6 +149,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       ring: opts.ring,
       cluster: opts.cluster,
       startedAt,
+      now: () => clock.now(),
     }),
     ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
   ];

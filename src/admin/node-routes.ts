@@ -66,6 +66,7 @@ export function nodeRoutes(o: {
   ring?: LogRing | undefined;
   cluster?: ClusterView | undefined;
   startedAt: number;
+  now: () => number;
 }): Route[] {
   const self = o.cluster?.self ?? o.settings.node.id;
   return [
@@ -138,7 +139,7 @@ export function nodeRoutes(o: {
                 channel: null,
                 submitMessages: o.settings.cluster.submitMessages,
                 queueSize: o.queueSize(),
-                lastHeartbeat: Date.now(),
+                lastHeartbeat: o.now(),
                 startedAt: o.startedAt,
               },
             ],
