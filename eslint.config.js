@@ -140,5 +140,19 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The WebAdmin's browser modules: plain ES modules served as written (src/admin/web/assets.ts).
+    files: ["webadmin/**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["window", "document", "location", "fetch", "Event", "setInterval", "clearInterval", "confirm"].map(
+          (g) => [g, "readonly"],
+        ),
+      ),
+    },
+  },
   ...Object.entries(above).map(([from, forbidden]) => layer(from, forbidden)),
 );

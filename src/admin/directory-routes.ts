@@ -22,7 +22,11 @@ const accountFields = {
 };
 const nodeId = z.string().min(1).max(128);
 const newAccount = z.strictObject({ address, password, home: nodeId.optional(), ...accountFields });
-const accountPatch = z.strictObject({ password: password.optional(), ...accountFields });
+const accountPatch = z.strictObject({
+  password: password.optional(),
+  home: nodeId.optional(),
+  ...accountFields,
+});
 const newDomain = z.strictObject({ name });
 const newAlias = z.strictObject({ address, targets: z.array(address).min(1).max(1000) });
 
@@ -34,6 +38,29 @@ export interface AccountHomes {
   choose(address: string, requested: string | undefined): Promise<{ node: string } | { refused: string }>;
   record(address: string, node: string): Promise<void>;
   forget(address: string): Promise<void>;
+  /** Every account's home (the account list shows them). */
+  all(): Promise<readonly { account: string; node: string }[]>;
+  /** Moves an account to another home backend (a backend member), or why not. */
+  move(address: string, node: string): Promise<{ node: string } | { refused: string }>;
+}
+
+/** A page of the account list: `q` is a substring of the address; offset and limit bound it. */
+function pageOf(req: ApiRequest): { q: string; offset: number; limit: number } | null {
+  const q = req.query.get("q");
+  const offset = req.query.get("offset");
+  const limit = req.query.get("limit");
+  if (q === null && offset === null && limit === null) return null;
+  const num = (v: string | null, dflt: number, max: number, key: string): number => {
+    if (v === null || v === "") return dflt;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > max) throw new ApiError(400, `${key}: integer 0..${max}`);
+    return n;
+  };
+  return {
+    q: (q ?? "").trim().toLowerCase().slice(0, 320),
+    offset: num(offset, 0, 10_000_000, "offset"),
+    limit: Math.max(1, num(limit, 50, 1000, "limit")),
+  };
 }
 
 /** The settings given in a body, leaving out the absent ones (exactOptionalPropertyTypes). */
@@ -92,7 +119,20 @@ export function directoryRoutes(directory: Directory, homes?: AccountHomes): Rou
     {
       method: "GET",
       pattern: "accounts",
-      handler: async (req) => ok({ accounts: await directory.listAccounts(domainFilter(req)) }),
+      handler: async (req) => {
+        const all = await directory.listAccounts(domainFilter(req));
+        const page = pageOf(req);
+        if (page === null) return ok({ accounts: all });
+        const hits = page.q === "" ? all : all.filter((a) => a.address.includes(page.q));
+        const slice = hits.slice(page.offset, page.offset + page.limit);
+        const homeOf = new Map((await homes?.all())?.map((h) => [h.account, h.node]) ?? []);
+        return ok({
+          accounts: slice.map((a) => ({ ...a, home: homeOf.get(a.address) ?? null })),
+          total: hits.length,
+          offset: page.offset,
+          limit: page.limit,
+        });
+      },
     },
     {
       method: "POST",
@@ -127,9 +167,20 @@ export function directoryRoutes(directory: Directory, homes?: AccountHomes): Rou
       pattern: "accounts/:address",
       handler: async (req) => {
         const body = parseBody(accountPatch, req.body);
+        const address = param(req, "address");
+        if (body.home !== undefined) {
+          if (homes === undefined)
+            throw new ApiError(400, "home: this node is not a member of a static cluster");
+          if ((await directory.getAccount(address)) === null)
+            throw new ApiError(404, `no account ${address}`);
+        }
         const patch =
           body.password !== undefined ? { ...settingsOf(body), password: body.password } : settingsOf(body);
-        return ok(await directory.updateAccount(param(req, "address"), patch));
+        const account = await directory.updateAccount(address, patch);
+        if (body.home === undefined || homes === undefined) return ok(account);
+        const moved = await homes.move(account.address, body.home);
+        if ("refused" in moved) throw new ApiError(409, `home: ${moved.refused}`);
+        return ok({ ...account, home: moved.node });
       },
     },
     {

@@ -1,27 +1,45 @@
-// The admin HTTP server: /healthz and /metrics (no auth, for probes and Prometheus) and the
-// JSON admin API under /api/ (bearer token from <dataDir>/admin.token). Everything in a
-// request is untrusted: the token is compared in constant time, bodies are size-limited JSON
-// validated per route, and errors are JSON {error} with no internals (500s are logged).
+// The admin HTTP server: /healthz and /metrics (no auth, for probes and Prometheus), the JSON
+// admin API under /api/, and the WebAdmin pages under /admin/. An API request is authenticated
+// one of three ways: the bearer token from <dataDir>/admin.token (the CLI), a WebAdmin session
+// cookie plus the session's CSRF token on every state-changing request (the browser), or a
+// request signed with the cluster secret by another member (peers.ts; only the per-node paths,
+// so any node's WebAdmin can show another node's queue). Everything in a request is untrusted:
+// secrets are compared in constant time, bodies are size-limited JSON validated per route, and
+// errors are JSON {error} with no internals (500s are logged).
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Settings } from "../config/settings.js";
 import type { Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
+import type { LogRing } from "../log/ring.js";
 import type { Queue } from "../queue/types.js";
+import type { Clock } from "../world/clock.js";
+import { systemClock } from "../world/clock.js";
 import { errorResponse, match, type Route } from "./api.js";
 import { directoryRoutes, type AccountHomes } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
+import { nodeRoutes, type ClusterView } from "./node-routes.js";
+import {
+  checkPeerRequest,
+  createPeerCaller,
+  peerPathAllowed,
+  peerReplyHeaders,
+  type PeerClaim,
+} from "./peers.js";
 import { queueRoutes } from "./queue-routes.js";
 import { clusterRoutes } from "./cluster-routes.js";
 import type { SubmitView } from "../cluster/submit/view.js";
 import { rulesRoutes } from "./rules-routes.js";
 import type { RuleStore } from "../rules/store.js";
 import { tokenMatches } from "./token.js";
+import { loadAssets, type Asset } from "./web/assets.js";
+import { csrfOk, login, logout, sessionOf, whoami, type WebAuth } from "./web/login.js";
 
 export { loadOrCreateAdminToken } from "./token.js";
 
 /** Request bodies beyond this are refused (413); the API's bodies are a few hundred bytes. */
 const MAX_BODY = 64 * 1024;
+const PEER_TIMEOUT_MS = 10_000;
 
 export interface AdminServerOptions {
   readonly settings: Settings;
@@ -36,6 +54,18 @@ export interface AdminServerOptions {
   readonly extra?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
   /** Static cluster members: new accounts get a home backend. */
   readonly homes?: AccountHomes;
+  /** The WebAdmin's logins and sessions; without it /admin/ is not served. */
+  readonly web?: WebAuth;
+  /** Cluster members: the whole cluster's view, and other members' per-node API (signed). */
+  readonly cluster?: ClusterView & {
+    readonly secret: string;
+    memberHttp(id: string): Promise<string | null>;
+  };
+  /** Recent log records (the log viewer). */
+  readonly ring?: LogRing;
+  /** The header section of a queued message (message details), or null. */
+  readonly headers?: (id: string) => Promise<string | null>;
+  readonly clock?: Clock;
   /** Cluster members: the Queue Processing settings (null until the node has joined). */
   readonly submit?: () => SubmitView | null;
   /** The rule store: rule sets and Sieve scripts under /api/rules and /api/sieve. */
@@ -46,6 +76,14 @@ export interface AdminServer {
   listen(host: string, port: number): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
 }
+
+type Caller =
+  | { readonly kind: "token" }
+  | { readonly kind: "session"; readonly user: string }
+  | { readonly kind: "peer"; readonly claim: PeerClaim };
+
+const callerName = (c: Caller): string =>
+  c.kind === "token" ? "token" : c.kind === "session" ? `admin:${c.user}` : `node:${c.claim.node}`;
 
 function send(
   res: http.ServerResponse,
@@ -71,7 +109,7 @@ class BodyError extends Error {
   }
 }
 
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
+async function readRaw(req: http.IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -79,7 +117,11 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new BodyError(413, "request body too large");
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString("utf8").trim();
+  return Buffer.concat(chunks);
+}
+
+function parseJson(raw: Buffer): unknown {
+  const text = raw.toString("utf8").trim();
   if (text === "") return {};
   try {
     return JSON.parse(text) as unknown;
@@ -88,52 +130,169 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
+/** Headers of every WebAdmin page: only our own scripts and styles, never framed. */
+const PAGE_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+};
+
 export function createAdminServer(opts: AdminServerOptions): AdminServer {
   const { log } = opts;
+  const clock = opts.clock ?? systemClock;
+  const startedAt = clock.now();
   const routes: Route[] = [
-    ...queueRoutes(opts.queue),
+    ...queueRoutes(opts.queue, opts.headers),
     ...directoryRoutes(opts.directory, opts.homes),
+    ...nodeRoutes({
+      settings: opts.settings,
+      metrics: opts.metrics,
+      queueSize: () => opts.queue.size(),
+      ring: opts.ring,
+      cluster: opts.cluster,
+      startedAt,
+      now: () => clock.now(),
+    }),
     ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
     ...(opts.rules ? rulesRoutes(opts.rules) : []),
   ];
+  const self = opts.cluster?.self ?? opts.settings.node.id;
+  const peers =
+    opts.cluster === undefined
+      ? null
+      : createPeerCaller({ secret: opts.cluster.secret, nodeId: self, clock, timeoutMs: PEER_TIMEOUT_MS });
+  let assets: Promise<Map<string, Asset>> | null = null;
 
-  const api = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
-    const auth = req.headers.authorization ?? "";
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
-    if (bearer === undefined || !tokenMatches(bearer, opts.token)) {
+  /** Who sent the request, or the refusal already sent. */
+  const authenticate = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    method: string,
+    raw: Buffer,
+  ): Caller | null => {
+    const refuse = (status: number, error: string, headers: Record<string, string> = {}): null => {
       log.problem("admin request refused", {
         client: req.socket.remoteAddress,
-        method: req.method,
+        method,
         path: url.pathname,
+        status,
       });
-      send(
-        res,
-        401,
-        { error: "authorization required: Authorization: Bearer <token from dataDir/admin.token>" },
-        { "www-authenticate": "Bearer" },
+      send(res, status, { error }, headers);
+      return null;
+    };
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1];
+      if (bearer !== undefined && tokenMatches(bearer, opts.token)) return { kind: "token" };
+      return refuse(401, "authorization required: Authorization: Bearer <token from dataDir/admin.token>", {
+        "www-authenticate": "Bearer",
+      });
+    }
+    if (opts.cluster !== undefined) {
+      const claim = checkPeerRequest(
+        opts.cluster.secret,
+        req.headers,
+        method,
+        req.url ?? "",
+        raw,
+        clock.now(),
       );
-      return;
+      if (typeof claim === "string") return refuse(401, `cluster authentication failed: ${claim}`);
+      if (claim !== null) return { kind: "peer", claim };
     }
-    const method = req.method ?? "GET";
-    const m = match(routes, method, url.pathname.slice("/api/".length));
-    if (m === null) {
-      send(res, 404, { error: `no such endpoint: ${url.pathname}` });
-      return;
-    }
-    if ("allowed" in m) {
-      send(res, 405, { error: `method ${method} not allowed here` }, { allow: m.allowed.join(", ") });
-      return;
-    }
-    try {
-      const body = method === "POST" || method === "PUT" || method === "PATCH" ? await readJson(req) : {};
-      const out = await m.route.handler({ method, params: m.params, query: url.searchParams, body });
-      if (method !== "GET") log.major("admin request", { method, path: url.pathname, status: out.status });
-      send(res, out.status, out.body);
-    } catch (e) {
-      if (e instanceof BodyError) {
-        send(res, e.status, { error: e.message });
-        return;
+    if (opts.web !== undefined) {
+      const s = sessionOf(opts.web, req);
+      if (s !== null) {
+        if (method !== "GET" && !csrfOk(req, s.session)) return refuse(403, "CSRF token missing or wrong");
+        return { kind: "session", user: s.session.user };
       }
+    }
+    return refuse(401, "authorization required: Authorization: Bearer <token from dataDir/admin.token>", {
+      "www-authenticate": "Bearer",
+    });
+  };
+
+  const dispatch = async (
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    raw: Buffer,
+  ): Promise<{ status: number; body: unknown }> => {
+    const m = match(routes, method, path);
+    if (m === null) return { status: 404, body: { error: `no such endpoint: /api/${path}` } };
+    if ("allowed" in m) return { status: 405, body: { error: `method ${method} not allowed here` } };
+    const body = method === "POST" || method === "PATCH" || method === "PUT" ? parseJson(raw) : {};
+    return m.route.handler({ method, params: m.params, query, body });
+  };
+
+  /** /api/nodes/ID/REST: REST on node ID, here or forwarded to that member. */
+  const forward = async (
+    method: string,
+    node: string,
+    rest: string,
+    search: string,
+    raw: Buffer,
+  ): Promise<{ status: number; body: unknown }> => {
+    if (!peerPathAllowed(rest)) return { status: 404, body: { error: `no such per-node endpoint: ${rest}` } };
+    if (node === self) return dispatch(method, rest, new URLSearchParams(search), raw);
+    if (opts.cluster === undefined || peers === null)
+      return { status: 404, body: { error: `no node ${node}: this node is not in a cluster` } };
+    const address = await opts.cluster.memberHttp(node);
+    if (address === null) return { status: 404, body: { error: `no member ${node} in the cluster` } };
+    try {
+      return await peers.call(address, method, `/api/${rest}${search}`, raw);
+    } catch (e) {
+      log.problem("peer admin request failed", { node, path: rest, error: (e as Error).message });
+      return { status: 502, body: { error: `member ${node} did not answer: ${(e as Error).message}` } };
+    }
+  };
+
+  const api = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
+    const method = req.method ?? "GET";
+    let raw: Buffer;
+    try {
+      raw = await readRaw(req);
+    } catch (e) {
+      if (e instanceof BodyError) return send(res, e.status, { error: e.message });
+      throw e;
+    }
+    const caller = authenticate(req, res, url, method, raw);
+    if (caller === null) return;
+    const path = url.pathname.slice("/api/".length);
+    const reply = (status: number, body: unknown): void => {
+      const text = JSON.stringify(body) + "\n";
+      const signed =
+        caller.kind === "peer" && opts.cluster !== undefined
+          ? peerReplyHeaders(opts.cluster.secret, caller.claim, status, text)
+          : {};
+      res.writeHead(status, {
+        "content-type": "application/json; charset=utf-8",
+        "cache-control": "no-store",
+        ...signed,
+      });
+      res.end(text);
+    };
+    try {
+      let out: { status: number; body: unknown };
+      const nodes = /^nodes\/([^/]+)\/(.+)$/.exec(path);
+      if (caller.kind === "peer" && (nodes !== null || !peerPathAllowed(path)))
+        out = { status: 403, body: { error: "not open to other members" } };
+      else if (nodes !== null)
+        out = await forward(method, decodeURIComponent(nodes[1]!), nodes[2]!, url.search, raw);
+      else out = await dispatch(method, path, url.searchParams, raw);
+      if (method !== "GET")
+        log.major("admin request", {
+          method,
+          path: url.pathname,
+          status: out.status,
+          by: callerName(caller),
+        });
+      reply(out.status, out.body);
+    } catch (e) {
+      if (e instanceof BodyError) return reply(e.status, { error: e.message });
       const err = errorResponse(e);
       if (err.internal) log.failure("admin request failed", { method, path: url.pathname, error: String(e) });
       else
@@ -143,8 +302,42 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
           status: err.status,
           error: err.message,
         });
-      send(res, err.status, { error: err.message });
+      reply(err.status, { error: err.message });
     }
+  };
+
+  const web = async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
+    const auth = opts.web!;
+    const method = req.method ?? "GET";
+    const sub = url.pathname.slice("/admin/".length);
+    if (sub === "login" || sub === "logout" || sub === "session") {
+      const raw = await readRaw(req).catch((e: unknown) => {
+        if (e instanceof BodyError) return null;
+        throw e;
+      });
+      if (raw === null) return send(res, 413, { error: "request body too large" });
+      const r =
+        sub === "session" && method === "GET"
+          ? whoami(auth, req)
+          : sub === "login" && method === "POST"
+            ? await login(auth, req, raw, opts.settings.webadmin.sessionMaxSeconds)
+            : sub === "logout" && method === "POST"
+              ? logout(auth, req)
+              : { status: 405, body: { error: `method ${method} not allowed here` } };
+      return send(res, r.status, r.body, "headers" in r && r.headers !== undefined ? r.headers : {});
+    }
+    if (method !== "GET" && method !== "HEAD")
+      return send(res, 405, { error: `method ${method} not allowed here` });
+    assets ??= loadAssets();
+    const asset = (await assets).get(sub);
+    if (asset === undefined) return send(res, 404, { error: "not found" });
+    res.writeHead(200, {
+      "content-type": asset.type,
+      "content-length": String(asset.body.length),
+      "cache-control": "no-cache",
+      ...PAGE_HEADERS,
+    });
+    res.end(method === "HEAD" ? undefined : asset.body);
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -163,6 +356,15 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     }
     if (url.pathname.startsWith("/api/")) {
       await api(req, res, url);
+      return;
+    }
+    if (opts.web !== undefined && (url.pathname === "/admin" || url.pathname === "/")) {
+      res.writeHead(302, { location: "/admin/" });
+      res.end();
+      return;
+    }
+    if (opts.web !== undefined && url.pathname.startsWith("/admin/")) {
+      await web(req, res, url);
       return;
     }
     send(res, 404, { error: "not found" });

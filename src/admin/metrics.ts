@@ -3,16 +3,25 @@
 // in tests, do not collide). Label values come from code, never from the network.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { DeliveryKind, Metrics } from "../log/metrics.js";
+import { systemClock, type Clock } from "../world/clock.js";
+import { createMinuteSeries, type MinuteSeries } from "./minutes.js";
 
 export interface PromMetrics extends Metrics {
   readonly registry: Registry;
+  /** The last hour per minute, for the WebAdmin charts. */
+  readonly minutes: MinuteSeries;
 }
 
 /** Delivery delays span seconds (local) to days (retries); buckets in seconds. */
 const DELAY_BUCKETS = [0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400, 5 * 86400];
 
-export function createPromMetrics(opts: { queueSize: () => number }): PromMetrics {
+export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock }): PromMetrics {
   const registry = new Registry();
+  const minutes = createMinuteSeries({
+    clock: opts.clock ?? systemClock,
+    minutes: 60,
+    queueSize: () => opts.queueSize(),
+  });
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
@@ -70,13 +79,24 @@ export function createPromMetrics(opts: { queueSize: () => number }): PromMetric
 
   return {
     registry,
-    messageReceived: (source) => received.inc({ source }),
+    minutes,
+    messageReceived: (source) => {
+      received.inc({ source });
+      minutes.received();
+    },
     recipientDelivered: (kind: DeliveryKind, delayMs) => {
       delivered.inc({ kind });
       delay.observe({ kind }, Math.max(0, delayMs) / 1000);
+      minutes.delivered(delayMs);
     },
-    recipientDeferred: (kind) => deferred.inc({ kind }),
-    recipientBounced: (kind) => bounced.inc({ kind }),
+    recipientDeferred: (kind) => {
+      deferred.inc({ kind });
+      minutes.deferred();
+    },
+    recipientBounced: (kind) => {
+      bounced.inc({ kind });
+      minutes.bounced();
+    },
     connectionOpened: (listener) => {
       connections.inc({ listener });
       active.inc({ listener });

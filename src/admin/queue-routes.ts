@@ -25,7 +25,7 @@ const found = (done: boolean, id: string) => {
   return ok({ ok: true, id });
 };
 
-export function queueRoutes(queue: Queue): Route[] {
+export function queueRoutes(queue: Queue, headers?: (id: string) => Promise<string | null>): Route[] {
   return [
     {
       method: "GET",
@@ -35,11 +35,14 @@ export function queueRoutes(queue: Queue): Route[] {
     {
       method: "GET",
       pattern: "queue/:id",
-      handler: (req) => {
+      handler: async (req) => {
         const id = idOf(req);
         const entry = queue.show(id);
         if (entry === null) throw new ApiError(404, `no message ${id} in the queue`);
-        return Promise.resolve(ok(entry));
+        // The header section is read only on request, for one message: the list stays cheap.
+        if (req.query.get("headers") === "1" && headers !== undefined)
+          return ok({ ...entry, headers: await headers(id).catch(() => null) });
+        return ok(entry);
       },
     },
     {

@@ -9,6 +9,7 @@ import type { Settings } from "../config/settings.js";
 import { DirectoryError } from "../directory/directory.js";
 import { clusterCommand, dbMigrateCommand, lbConfigCommand } from "./cluster-commands.js";
 import { localClusterCommand } from "./local-cluster.js";
+import { adminUserCommand } from "./admin-user-commands.js";
 import { accountCommand, aliasCommand, domainCommand } from "./directory-commands.js";
 import { openDirectoryAccess } from "./directory-access.js";
 import { CliError, processIo, UsageError, type CliIo } from "./io.js";
@@ -106,6 +107,8 @@ async function run(argv: string[], io: CliIo): Promise<void> {
     case "cluster":
       if (verb === "up" || verb === "down" || verb === "status") return localClusterCommand(io, verb, values);
       return clusterCommand(settings, io, verb, args, values);
+    case "admin-user":
+      return adminUserCommand(settings, io, verb, args, values);
     case "lb-config":
       return lbConfigCommand(settings, io, values);
     case "settings":

@@ -49,6 +49,10 @@ commands:
   sieve put ACCOUNT FILE                  validate and store an account's Sieve script
   sieve get|remove ACCOUNT
   sieve check FILE                        validate only (errors give line:column)
+  admin-user add NAME --password P        a WebAdmin administrator (or MAILYARD_ADMIN_PASSWORD)
+  admin-user passwd NAME --password P     change an administrator's password
+  admin-user remove NAME
+  admin-user list [--json]
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
   sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]
@@ -122,6 +126,10 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   "cluster down": { min: 0, max: 0, options: ["data"], args: "[--data DIR]" },
   "cluster status": { min: 0, max: 0, options: ["data", "json"], args: "[--data DIR] [--json]" },
+  "admin-user add": { min: 1, max: 1, options: ["password"], args: "NAME --password P" },
+  "admin-user passwd": { min: 1, max: 1, options: ["password"], args: "NAME --password P" },
+  "admin-user remove": { min: 1, max: 1, options: [], args: "NAME" },
+  "admin-user list": { min: 0, max: 0, options: ["json"], args: "" },
   "settings get": { min: 0, max: 1, options: ["node", "json"], args: "[KEY] [--node ID] [--json]" },
   "settings set": { min: 2, max: 2, options: ["node"], args: "KEY VALUE [--node ID]" },
   "db migrate": { min: 0, max: 0, options: ["json"], args: "[--json]" },

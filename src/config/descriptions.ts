@@ -71,6 +71,18 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "rpop.authBackoffSeconds":
     "First back-off after a remote POP3 server refused an entry's credentials (doubles, capped as above).",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
+  "webadmin.enabled":
+    "Serve the WebAdmin pages under /admin/ on the HTTP listener (they use the admin API with a login session).",
+  "webadmin.sessionIdleSeconds": "A WebAdmin login session ends after this long without a request.",
+  "webadmin.sessionMaxSeconds": "A WebAdmin login session ends this long after login at the latest.",
+  "webadmin.loginFreeFailures":
+    "Wrong passwords allowed per administrator name before its logins are throttled (exponentially growing locks).",
+  "webadmin.loginFreeFailuresPerAddress":
+    "Wrong passwords allowed per client address before logins from it are throttled.",
+  "webadmin.loginLockSeconds":
+    "The first throttle lock after too many wrong passwords; each further failure doubles it.",
+  "webadmin.loginMaxLockSeconds": "The longest throttle lock.",
+  "webadmin.logBufferRecords": "Log records kept in memory per node for the WebAdmin log viewer.",
 
   "submitApi.enabled":
     "Serve the submission API (/submit/v1/messages, /submit/v1/raw; HTTP Basic as the account) on http.listen of single servers and backends.",

@@ -151,6 +151,26 @@ export const settingsSchema = z.object({
     })
     .prefault({}),
 
+  webadmin: z
+    .object({
+      /** Serve the WebAdmin pages under /admin/ on the HTTP listener. */
+      enabled: z.boolean().default(true),
+      /** A WebAdmin session ends after this long without a request. */
+      sessionIdleSeconds: z.number().int().positive().default(1800),
+      /** ... and this long after login at the latest. */
+      sessionMaxSeconds: z.number().int().positive().default(43200),
+      /** Wrong passwords allowed per administrator name before logins for it are throttled. */
+      loginFreeFailures: z.number().int().positive().default(3),
+      /** Wrong passwords allowed per client address before logins from it are throttled. */
+      loginFreeFailuresPerAddress: z.number().int().positive().default(20),
+      /** The first throttle lock; it doubles with each further failure. */
+      loginLockSeconds: z.number().int().positive().default(2),
+      loginMaxLockSeconds: z.number().int().positive().default(900),
+      /** Log records kept in memory for the WebAdmin log viewer. */
+      logBufferRecords: z.number().int().positive().max(1_000_000).default(5000),
+    })
+    .prefault({}),
+
   state: z
     .object({
       /** Shared state (directory, cluster): empty = dataDir/mailyard.db; a SQLite file path, sqlite:PATH or postgres://URL. */

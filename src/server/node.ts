@@ -33,6 +33,7 @@ import { openSqliteRuleStore } from "../rules/sqlite-store.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
+import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -62,13 +63,16 @@ export async function startNode(
     dialer: opts.world?.dialer ?? tcpDialer,
     random: opts.world?.random ?? cryptoRandom,
   };
+  // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
+  const webadmin = prepareWebAdmin(settings, opts.log, world.clock);
+  opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
   await mkdir(dataDir, { recursive: true });
 
   const directory = await openDirectoryStore(settings, world.clock, opts.log.for("DIRECTORY"));
   let queueSize = (): number => 0;
-  const metrics = createPromMetrics({ queueSize: () => queueSize() });
+  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
   const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
   // Account rules submit what they generate through the node's Submitter, made further down.
   const ruleStore = openSqliteRuleStore(statePath(settings), () => world.clock.now());
@@ -99,8 +103,9 @@ export async function startNode(
     hostname: settings.hostname,
   });
   const deliverer = createRouter({ directory, local, relay, forwardTo: settings.smtp.forwardTo });
+  const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
   const queue = createQueueManager({
-    spool: createSpool(join(dataDir, "queue"), opts.log.for("QUEUE")),
+    spool,
     deliverer,
     settings,
     clock: world.clock,
@@ -185,6 +190,10 @@ export async function startNode(
     metrics,
     log: opts.log.for("ADMIN"),
     token,
+    clock: world.clock,
+    ring: webadmin.ring,
+    headers: spoolHeaders(spool),
+    ...(webadmin.web !== undefined ? { web: webadmin.web } : {}),
     extra: (req, res) => sources.http(req, res),
     rules: ruleStore,
     health: () => ({
@@ -218,6 +227,7 @@ export async function startNode(
       await relay.close();
       await ruleStore.close();
       await directory.close();
+      await webadmin.close();
       sys.major("stopped", { node: settings.node.id });
     },
   };

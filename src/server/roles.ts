@@ -43,12 +43,28 @@ import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from ".
 import type { NodeWorld, RunningNode } from "./node.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
+import type { MemberSummary } from "../admin/node-routes.js";
+import type { MemberView } from "../cluster/membership.js";
+import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
 import { openStateStores } from "./state-stores.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { openSqliteRuleStore } from "../rules/sqlite-store.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
+
+const memberSummary = (m: MemberView): MemberSummary => ({
+  id: m.id,
+  role: m.role,
+  up: m.up,
+  smtp: m.smtp,
+  http: m.http,
+  channel: m.channel,
+  submitMessages: m.submitMessages,
+  queueSize: m.queueSize,
+  lastHeartbeat: m.lastHeartbeat,
+  startedAt: m.startedAt,
+});
 
 export interface ClusterNode extends RunningNode {
   readonly role: Exclude<Role, "single">;
@@ -104,6 +120,9 @@ export async function startClusterNode(
     random: opts.world?.random ?? cryptoRandom,
   };
   const { clock } = world;
+  // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
+  const webadmin = prepareWebAdmin(settings, opts.log, clock);
+  opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const clusterLog = opts.log.for("CLUSTER");
   const dataDir = resolve(settings.dataDir);
@@ -111,7 +130,14 @@ export async function startClusterNode(
 
   // A frontend opens the directory only for the admin API (operators may manage accounts through
   // any node); its SMTP policy and deliveries ask the backends.
-  const { directory, state } = await openStateStores(settings, clock, clusterLog);
+  let stores: Awaited<ReturnType<typeof openStateStores>>;
+  try {
+    stores = await openStateStores(settings, clock, clusterLog);
+  } catch (e) {
+    await webadmin.close();
+    throw e;
+  }
+  const { directory, state } = stores;
 
   let membership: Membership | null = null;
   const members = { live: (r?: Role) => membership?.live(r) ?? [] };
@@ -187,17 +213,27 @@ export async function startClusterNode(
           clusterLog.major("account home assigned", { account: address.toLowerCase(), node });
         },
         forget: (address) => state.clearHome(address),
+        all: () => state.homes(),
+        move: async (address, node) => {
+          const member = (await state.members()).find((m) => m.id === node);
+          if (member === undefined) return { refused: `${node} has never joined the cluster` };
+          if (member.role !== "backend") return { refused: `${node} is a ${member.role}, not a backend` };
+          await state.setHome(address, node);
+          clusterLog.major("account home moved", { account: address.toLowerCase(), node });
+          return { node };
+        },
       }
     : undefined;
   const storable = async (address: string) =>
     (await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null;
 
   let queueSize = (): number => 0;
-  const metrics = createPromMetrics({ queueSize: () => queueSize() });
+  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   let joined = (): void => undefined;
   const ready = new Promise<void>((r) => (joined = r));
+  const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
   const queue = createQueueManager({
-    spool: createSpool(join(dataDir, "queue"), opts.log.for("QUEUE")),
+    spool,
     deliverer: gated(parts.deliverer, ready),
     settings,
     clock,
@@ -238,6 +274,7 @@ export async function startClusterNode(
     await state.close();
     await ruleStore.close();
     await directory.close();
+    await webadmin.close();
   };
 
   try {
@@ -304,6 +341,22 @@ export async function startClusterNode(
       submit: () => submitView,
       rules: ruleStore,
       ...(homes !== undefined ? { homes } : {}),
+      clock,
+      ring: webadmin.ring,
+      headers: spoolHeaders(spool),
+      ...(webadmin.web !== undefined ? { web: webadmin.web } : {}),
+      cluster: {
+        self: settings.node.id,
+        role,
+        kind: settings.cluster.kind,
+        secret: settings.cluster.secret,
+        members: () => Promise.resolve((membership?.all() ?? []).map(memberSummary)),
+        memberHttp: async (id) => {
+          const known =
+            membership?.all().find((m) => m.id === id) ?? (await state.members()).find((m) => m.id === id);
+          return known === undefined || known.http === "" ? null : known.http;
+        },
+      },
     });
     const httpAt = parseHostPort(settings.http.listen);
     const http = await admin.listen(httpAt.host, httpAt.port);
