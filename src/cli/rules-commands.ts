@@ -3,7 +3,7 @@
 // A running node reads rules from that file at each message, so these work with or without it.
 // Uploads are validated first; errors name the line and column.
 import { readFile } from "node:fs/promises";
-import { statePath } from "../config/paths.js";
+import { openRuleStoreFor } from "../server/state-stores.js";
 import type { Settings } from "../config/settings.js";
 import { formatRules, parseRules, RuleTextError } from "../rules/seed/text.js";
 import { compileSieve } from "../rules/sieve/index.js";
@@ -36,8 +36,7 @@ async function readText(path: string): Promise<string> {
 
 async function withStore<T>(settings: Settings, fn: (s: RuleStore) => Promise<T>): Promise<T> {
   // Loaded only here: the native SQLite module is needed by these commands alone.
-  const { openSqliteRuleStore } = await import("../rules/sqlite-store.js");
-  const store = openSqliteRuleStore(statePath(settings));
+  const store = await openRuleStoreFor(settings, () => Date.now());
   try {
     return await fn(store);
   } finally {

@@ -7,6 +7,13 @@ import { openSqliteRuleStore } from "./sqlite-store.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { parseRules } from "./seed/text.js";
 import { systemClock } from "../world/clock.js";
+import { ruleStoreContract } from "./store-contract.js";
+
+ruleStoreContract("sqlite", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "mailyard-rules-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return (now) => Promise.resolve(openSqliteRuleStore(join(dir, "mailyard.db"), now));
+});
 
 test("rule sets per scope, Sieve scripts and the reply memory survive a reopen of the directory's file", async () => {
   const dir = await mkdtemp(join(tmpdir(), "mailyard-rules-"));
@@ -46,18 +53,5 @@ test("rule sets per scope, Sieve scripts and the reply memory survive a reopen o
     await directory.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
-  }
-});
-
-test("claimReply: one of two claims for the same reply wins; an expired entry can be claimed again", async () => {
-  const store = openSqliteRuleStore(":memory:");
-  try {
-    assert.equal(await store.claimReply("a@x.test", "h", "s@y.test", 100, 200), true);
-    assert.equal(await store.claimReply("a@x.test", "h", "S@y.test", 150, 300), false);
-    assert.equal(await store.claimReply("a@x.test", "other", "s@y.test", 150, 300), true);
-    assert.equal(await store.claimReply("a@x.test", "h", "s@y.test", 200, 400), true);
-    assert.equal(await store.replied("a@x.test", "h", "s@y.test", 399), true);
-  } finally {
-    await store.close();
   }
 });

@@ -4,7 +4,7 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
-import { mailRoot, statePath } from "../config/paths.js";
+import { mailRoot } from "../config/paths.js";
 import type { LogSink } from "../log/logger.js";
 import { createSpool } from "../queue/spool.js";
 import { createQueueManager } from "../queue/manager.js";
@@ -27,9 +27,8 @@ import { startClusterNode } from "./roles.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
-import { openDirectoryStore } from "./state-stores.js";
+import { openDirectoryStore, openRuleStoreFor } from "./state-stores.js";
 import type { Submitter } from "../queue/submit.js";
-import { openSqliteRuleStore } from "../rules/sqlite-store.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
@@ -75,7 +74,7 @@ export async function startNode(
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
   const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
   // Account rules submit what they generate through the node's Submitter, made further down.
-  const ruleStore = openSqliteRuleStore(statePath(settings), () => world.clock.now());
+  const ruleStore = await openRuleStoreFor(settings, () => world.clock.now(), sys);
   let submitter: Submitter | null = null;
   const rules: DeliveryRules = {
     store: ruleStore,

@@ -8,7 +8,6 @@
 // Until it has joined, deliveries wait (gate below) rather than fail for want of members, and the
 // inbound policy of a frontend sees no backend and answers 4xx.
 import { mkdir } from "node:fs/promises";
-import { statePath } from "../config/paths.js";
 import type http from "node:http";
 import { join, resolve } from "node:path";
 import type { AccountHomes } from "../admin/directory-routes.js";
@@ -48,9 +47,8 @@ import type { MemberView } from "../cluster/membership.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
-import { openStateStores } from "./state-stores.js";
+import { openRuleStoreFor, openStateStores } from "./state-stores.js";
 import { withQueueRules } from "../queue/rules-gate.js";
-import { openSqliteRuleStore } from "../rules/sqlite-store.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
@@ -173,7 +171,7 @@ export async function startClusterNode(
 
   // Rules live in the shared state file: every member reads the same server, cluster, domain
   // and account rules. What account rules generate goes through this node's Submitter.
-  const ruleStore = openSqliteRuleStore(statePath(settings), () => clock.now());
+  const ruleStore = await openRuleStoreFor(settings, () => clock.now(), clusterLog);
   let submitter: Submitter | null = null;
   const rules: DeliveryRules = {
     store: ruleStore,

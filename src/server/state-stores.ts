@@ -10,6 +10,7 @@ import type { ClusterState } from "../cluster/state.js";
 import type { Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import type { PgHandle } from "../state/pg.js";
+import type { RuleStore } from "../rules/store.js";
 import type { Clock } from "../world/clock.js";
 
 export interface StateStores {
@@ -61,6 +62,20 @@ export async function openClusterStateStore(
   }
   const { openPostgresClusterState } = await import("../cluster/pg-state.js");
   return openPostgresClusterState(await openPool(settings, where.url, log), clock);
+}
+
+/**
+ * The rule store (src/rules/store.ts): on the SQLite file beside the directory, or on
+ * PostgreSQL, so every member of a cluster reads the same rules and one reply memory.
+ */
+export async function openRuleStoreFor(settings: Settings, now: () => number, log?: Log): Promise<RuleStore> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { openSqliteRuleStore } = await import("../rules/sqlite-store.js");
+    return openSqliteRuleStore(where.path, now);
+  }
+  const { openPostgresRuleStore } = await import("../rules/pg-store.js");
+  return openPostgresRuleStore(await openPool(settings, where.url, log), now);
 }
 
 /** Both, as a cluster member needs them; on PostgreSQL on one shared pool. */

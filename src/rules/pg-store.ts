@@ -1,0 +1,102 @@
+// The rule store on PostgreSQL (state.url = postgres://…), so every member of a cluster across
+// machines reads the same server, cluster, domain and account rules and Sieve scripts, and one
+// reply memory: the same tables as the SQLite adapter (sqlite-store.ts), with their own
+// migrations table. claimReply is one INSERT … ON CONFLICT … WHERE, atomic under concurrency as
+// the contract (store.ts) asks: of two deliveries racing for one vacation reply, one wins.
+import type { PgHandle } from "../state/pg.js";
+import { migratePg, type PgMigration } from "../state/pg-migrate.js";
+import type { Rule } from "./seed/model.js";
+import { formatRules, parseRules } from "./seed/text.js";
+import { scopeKey, type RuleScope, type RuleStore } from "./store.js";
+
+const SWEEP_EVERY = 500;
+
+const PG_RULE_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    name: "rule sets, sieve scripts, reply memory",
+    postgres: `
+      CREATE TABLE rule_sets (scope TEXT PRIMARY KEY, text TEXT NOT NULL, updated_at BIGINT NOT NULL);
+      CREATE TABLE sieve_scripts (account TEXT PRIMARY KEY, script TEXT NOT NULL, updated_at BIGINT NOT NULL);
+      CREATE TABLE reply_memory (
+        account TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        until BIGINT NOT NULL,
+        PRIMARY KEY (account, handle, sender)
+      );
+      CREATE INDEX reply_memory_until ON reply_memory(until);
+    `,
+  },
+];
+
+/** Opens (and migrates) the store; it owns `pg` and closes it. */
+export async function openPostgresRuleStore(pg: PgHandle, now: () => number): Promise<RuleStore> {
+  try {
+    await migratePg(pg, "rules_schema_migrations", PG_RULE_MIGRATIONS, "rules", now());
+  } catch (e) {
+    await pg.close();
+    throw e;
+  }
+  let writes = 0;
+  const norm = (a: string): string => a.trim().toLowerCase();
+  const sweep = async (): Promise<void> => {
+    if (++writes % SWEEP_EVERY === 0) await pg.run("DELETE FROM reply_memory WHERE until <= $1", [now()]);
+  };
+
+  return {
+    async getRules(scope: RuleScope): Promise<Rule[]> {
+      const [row] = await pg.query<{ text: string }>("SELECT text FROM rule_sets WHERE scope = $1", [
+        scopeKey(scope),
+      ]);
+      return row ? parseRules(row.text) : [];
+    },
+    async setRules(scope: RuleScope, rules: readonly Rule[]): Promise<void> {
+      if (rules.length === 0) await pg.run("DELETE FROM rule_sets WHERE scope = $1", [scopeKey(scope)]);
+      else
+        await pg.run(
+          "INSERT INTO rule_sets (scope, text, updated_at) VALUES ($1, $2, $3) ON CONFLICT (scope) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
+          [scopeKey(scope), formatRules(rules), now()],
+        );
+    },
+    async getSieve(account: string): Promise<string | null> {
+      const [row] = await pg.query<{ script: string }>(
+        "SELECT script FROM sieve_scripts WHERE account = $1",
+        [norm(account)],
+      );
+      return row?.script ?? null;
+    },
+    async setSieve(account: string, script: string | null): Promise<void> {
+      if (script === null) await pg.run("DELETE FROM sieve_scripts WHERE account = $1", [norm(account)]);
+      else
+        await pg.run(
+          "INSERT INTO sieve_scripts (account, script, updated_at) VALUES ($1, $2, $3) ON CONFLICT (account) DO UPDATE SET script = excluded.script, updated_at = excluded.updated_at",
+          [norm(account), script, now()],
+        );
+    },
+    async replied(account, handle, sender, at): Promise<boolean> {
+      const rows = await pg.query(
+        "SELECT 1 FROM reply_memory WHERE account = $1 AND handle = $2 AND sender = $3 AND until > $4",
+        [norm(account), handle, norm(sender), at],
+      );
+      return rows.length > 0;
+    },
+    async remember(account, handle, sender, until): Promise<void> {
+      await pg.run(
+        "INSERT INTO reply_memory (account, handle, sender, until) VALUES ($1, $2, $3, $4) ON CONFLICT (account, handle, sender) DO UPDATE SET until = excluded.until",
+        [norm(account), handle, norm(sender), until],
+      );
+      await sweep();
+    },
+    async claimReply(account, handle, sender, at, until): Promise<boolean> {
+      // Insert, or take over an expired entry; 0 rows when a live entry is there.
+      const n = await pg.run(
+        "INSERT INTO reply_memory (account, handle, sender, until) VALUES ($1, $2, $3, $4) ON CONFLICT (account, handle, sender) DO UPDATE SET until = excluded.until WHERE reply_memory.until <= $5",
+        [norm(account), handle, norm(sender), until, at],
+      );
+      await sweep();
+      return n > 0;
+    },
+    close: () => pg.close(),
+  };
+}
