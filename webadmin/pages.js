@@ -261,12 +261,55 @@ export function MailPage() {
           <h3>Logging</h3>
           <${Kv} obj=${set.log} />
         </div>
-        <div class="panel">
-          <h3>Server-wide and cluster-wide rules</h3>
-          <p class="note">This version has no rules engine yet; there is nothing to edit.</p>
-        </div>
       </div>`
-    }`;
+    }
+    <${RuleText}
+      id="server-rules"
+      title="Server-wide rules"
+      path="rules/server"
+      field="text"
+      note="Applied where a message is enqueued, on this node's server. Text form, one rule per line, e.g. (1,name,((Subject,is,\"*sale*\")),((\"Add Header\",\"X-Sale: yes\")))."
+    />
+    <${RuleText}
+      id="cluster-rules"
+      title="Cluster-wide rules"
+      path="rules/cluster"
+      field="text"
+      note="Applied by every member where a message is enqueued."
+    />`;
+}
+
+/**
+ * One rule set (the seed's text form) or one Sieve script, loaded from and saved through the
+ * admin API (/api/rules/..., /api/sieve/...); the node validates and answers with line:column.
+ */
+function RuleText({ id, title, path, field, note }) {
+  const [text, setText] = useState("");
+  const [msg, setMsg] = useState("");
+  const [loaded, error] = useLoad(
+    () => api("GET", path).catch((e) => (e.status === 404 ? { [field]: "" } : Promise.reject(e))),
+    [path],
+  );
+  useEffect(() => {
+    if (loaded) setText(loaded[field] ?? "");
+  }, [loaded]);
+  const save = async () => {
+    setMsg("");
+    try {
+      if (field === "script" && text.trim() === "") await api("DELETE", path);
+      else await api("POST", path, { [field]: text });
+      setMsg("saved");
+    } catch (e) {
+      setMsg(e.message);
+    }
+  };
+  return html`<div class="panel rule-text" id=${id}>
+    <h3>${title}</h3>
+    ${note && html`<p class="note">${note}</p>`}
+    <${Err} text=${error} />
+    <textarea rows="6" cols="90" spellcheck="false" value=${text} onInput=${(e) => setText(e.target.value)} />
+    <div><button class="save" onClick=${save}>Save</button> <span class="msg">${msg}</span></div>
+  </div>`;
 }
 
 // ---- Domains and accounts -------------------------------------------------------------------
@@ -514,7 +557,23 @@ export function DomainsPage() {
           </tr>`,
       )}
     </table>
-    <p class="note">Account rules and Sieve scripts: not in this version (no rules engine yet).</p>`;
+    ${
+      editing
+        ? html`<${RuleText}
+              id="account-rules"
+              title=${`Rules of ${editing.address}`}
+              path=${`rules/account/${seg(editing.address)}`}
+              field="text"
+            />
+            <${RuleText}
+              id="account-sieve"
+              title=${`Sieve script of ${editing.address}`}
+              path=${`sieve/${seg(editing.address)}`}
+              field="script"
+              note="Run after the account's rules when a message is stored; an empty script removes it."
+            />`
+        : html`<p class="note">Edit an account to see and change its rules and Sieve script.</p>`
+    }`;
 }
 
 // ---- Queues -----------------------------------------------------------------------------------
