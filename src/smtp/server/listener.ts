@@ -3,6 +3,7 @@
 // accepting and ends every session with 421. The per-IP count is by TCP peer address; behind a
 // load balancer the PROXY preamble (later issue) names the real client but the count stays per
 // TCP peer, so the balancer's own limit applies there.
+import { runTracked } from "./tracked-session.js";
 import net from "node:net";
 import type { SecureContext } from "node:tls";
 import type { Settings } from "../../config/settings.js";
@@ -82,20 +83,7 @@ export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
       verbs,
       preamble: o.preamble,
     });
-    sessions.add(session);
-    void session
-      .run()
-      .catch((e: unknown) => {
-        log.failure("session crashed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-        session.destroy();
-      })
-      .then(() => session.closed())
-      .finally(() => {
-        sessions.delete(session);
-        const n = (perIp.get(ip) ?? 1) - 1;
-        if (n <= 0) perIp.delete(ip);
-        else perIp.set(ip, n);
-      });
+    runTracked(session, { sessions, perIp, ip, log });
   });
   server.on("error", (e) => log.failure("listener error", { error: e.message }));
 

@@ -4,6 +4,7 @@
 import net from "node:net";
 import { errLine } from "../../proto/pop3.js";
 import { closeGracefully } from "../../smtp/server/graceful-close.js";
+import { runTracked } from "../../smtp/server/tracked-session.js";
 import type { Pop3Options } from "./options.js";
 import { Pop3Session } from "./session.js";
 
@@ -39,20 +40,7 @@ export function createPop3Server(o: Pop3Options): Pop3Server {
       return refuse(socket, "too many connections from one address");
     perIp.set(ip, fromIp + 1);
     const session = new Pop3Session(socket, o);
-    sessions.add(session);
-    void session
-      .run()
-      .catch((e: unknown) => {
-        log.failure("session crashed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-        session.destroy();
-      })
-      .then(() => session.closed())
-      .finally(() => {
-        sessions.delete(session);
-        const n = (perIp.get(ip) ?? 1) - 1;
-        if (n <= 0) perIp.delete(ip);
-        else perIp.set(ip, n);
-      });
+    runTracked(session, { sessions, perIp, ip, log });
   };
 
   return {
