@@ -286,12 +286,16 @@ export function MailPage() {
 function RuleText({ id, title, path, field, note }) {
   const [text, setText] = useState("");
   const [msg, setMsg] = useState("");
+  // The text area stays disabled until the stored text is in: typing before would be overwritten.
   const [loaded, error] = useLoad(
     () => api("GET", path).catch((e) => (e.status === 404 ? { [field]: "" } : Promise.reject(e))),
     [path],
   );
+  const [ready, setReady] = useState(false);
   useEffect(() => {
-    if (loaded) setText(loaded[field] ?? "");
+    if (!loaded) return;
+    setText(loaded[field] ?? "");
+    setReady(true);
   }, [loaded]);
   const save = async () => {
     setMsg("");
@@ -307,7 +311,14 @@ function RuleText({ id, title, path, field, note }) {
     <h3>${title}</h3>
     ${note && html`<p class="note">${note}</p>`}
     <${Err} text=${error} />
-    <textarea rows="6" cols="90" spellcheck="false" value=${text} onInput=${(e) => setText(e.target.value)} />
+    <textarea
+      rows="6"
+      cols="90"
+      spellcheck="false"
+      disabled=${!ready}
+      value=${text}
+      onInput=${(e) => setText(e.target.value)}
+    />
     <div><button class="save" onClick=${save}>Save</button> <span class="msg">${msg}</span></div>
   </div>`;
 }

@@ -166,13 +166,13 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
   let assets: Promise<Map<string, Asset>> | null = null;
 
   /** Who sent the request, or the refusal already sent. */
-  const authenticate = (
+  const authenticate = async (
     req: http.IncomingMessage,
     res: http.ServerResponse,
     url: URL,
     method: string,
     raw: Buffer,
-  ): Caller | null => {
+  ): Promise<Caller | null> => {
     const refuse = (status: number, error: string, headers: Record<string, string> = {}): null => {
       log.problem("admin request refused", {
         client: req.socket.remoteAddress,
@@ -204,7 +204,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       if (claim !== null) return { kind: "peer", claim };
     }
     if (opts.web !== undefined) {
-      const s = sessionOf(opts.web, req);
+      const s = await sessionOf(opts.web, req);
       if (s !== null) {
         if (method !== "GET" && !csrfOk(req, s.session)) return refuse(403, "CSRF token missing or wrong");
         return { kind: "session", user: s.session.user };
@@ -259,7 +259,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       if (e instanceof BodyError) return send(res, e.status, { error: e.message });
       throw e;
     }
-    const caller = authenticate(req, res, url, method, raw);
+    const caller = await authenticate(req, res, url, method, raw);
     if (caller === null) return;
     const path = url.pathname.slice("/api/".length);
     const reply = (status: number, body: unknown): void => {
@@ -318,11 +318,11 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       if (raw === null) return send(res, 413, { error: "request body too large" });
       const r =
         sub === "session" && method === "GET"
-          ? whoami(auth, req)
+          ? await whoami(auth, req)
           : sub === "login" && method === "POST"
             ? await login(auth, req, raw, opts.settings.webadmin.sessionMaxSeconds)
             : sub === "logout" && method === "POST"
-              ? logout(auth, req)
+              ? await logout(auth, req)
               : { status: 405, body: { error: `method ${method} not allowed here` } };
       return send(res, r.status, r.body, "headers" in r && r.headers !== undefined ? r.headers : {});
     }

@@ -1,10 +1,9 @@
 // `mailyard admin-user add|passwd|remove|list`: the WebAdmin's administrators, in the shared
-// state file (opened directly: nodes read it at every login, so a change counts at once,
+// state, SQLite file or PostgreSQL (opened directly: nodes read it at every login, so a change counts at once,
 // whether or not a node runs). The password comes from --password or, so it stays out of the
 // process list, from the environment variable MAILYARD_ADMIN_PASSWORD.
-import { statePath } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
-import { openSqliteAdminUsers } from "../admin/web/sqlite-users.js";
+import { openAdminStoreFor } from "../server/state-stores.js";
 import { AdminUserError } from "../admin/web/users.js";
 import { systemClock } from "../world/clock.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
@@ -28,7 +27,8 @@ export async function adminUserCommand(
   args: readonly string[],
   values: AdminUserValues,
 ): Promise<void> {
-  const users = openSqliteAdminUsers(statePath(settings), systemClock);
+  const store = await openAdminStoreFor(settings, systemClock);
+  const { users } = store;
   try {
     const [name = ""] = args;
     switch (verb) {
@@ -59,6 +59,6 @@ export async function adminUserCommand(
     if (e instanceof AdminUserError) throw new CliError(e.message);
     throw e;
   } finally {
-    await users.close();
+    await store.close();
   }
 }

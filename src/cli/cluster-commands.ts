@@ -5,7 +5,7 @@
 // heartbeat and cluster.downAfterSeconds.
 import type { ClusterState, MemberRecord } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
-import { migrateState, openClusterStateStore, openDirectoryStore } from "../server/state-stores.js";
+import { migrateState, openClusterStateStore, openDirectoryStore, SCHEMAS } from "../server/state-stores.js";
 import { systemClock } from "../world/clock.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
 import { lbConfigHaproxyCommand, parseProxyVersion } from "./lb-config-command.js";
@@ -111,7 +111,7 @@ export async function lbConfigCommand(settings: Settings, io: CliIo, values: Clu
   });
 }
 
-/** `mailyard db migrate`: create or bring up to date the directory and cluster state schemas. */
+/** `mailyard db migrate`: create or bring up to date every schema of the state. */
 export async function dbMigrateCommand(settings: Settings, io: CliIo, values: ClusterValues): Promise<void> {
   const r = await migrateState(settings, systemClock);
   if (values.json === true) {
@@ -121,6 +121,5 @@ export async function dbMigrateCommand(settings: Settings, io: CliIo, values: Cl
   const line = (what: string, x: { applied: readonly number[]; version: number }) =>
     `${what}\tversion ${x.version}\t${x.applied.length === 0 ? "up to date" : `applied ${x.applied.join(",")}`}`;
   io.out(`state ${r.where}`);
-  io.out(line("directory", r.directory));
-  io.out(line("cluster", r.cluster));
+  for (const name of SCHEMAS) io.out(line(name, r[name]));
 }

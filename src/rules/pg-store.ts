@@ -30,10 +30,16 @@ const PG_RULE_MIGRATIONS: readonly PgMigration[] = [
   },
 ];
 
+export const RULES_MIGRATION_TABLE = "rules_schema_migrations";
+
+/** Applies pending rule-store migrations; the versions applied. */
+export const migratePostgresRules = (pg: PgHandle, now: number): Promise<number[]> =>
+  migratePg(pg, RULES_MIGRATION_TABLE, PG_RULE_MIGRATIONS, "rules", now);
+
 /** Opens (and migrates) the store; it owns `pg` and closes it. */
 export async function openPostgresRuleStore(pg: PgHandle, now: () => number): Promise<RuleStore> {
   try {
-    await migratePg(pg, "rules_schema_migrations", PG_RULE_MIGRATIONS, "rules", now());
+    await migratePostgresRules(pg, now());
   } catch (e) {
     await pg.close();
     throw e;

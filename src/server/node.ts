@@ -63,7 +63,7 @@ export async function startNode(
     random: opts.world?.random ?? cryptoRandom,
   };
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  const webadmin = prepareWebAdmin(settings, opts.log, world.clock);
+  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock);
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);

@@ -119,7 +119,7 @@ export async function startClusterNode(
   };
   const { clock } = world;
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  const webadmin = prepareWebAdmin(settings, opts.log, clock);
+  const webadmin = await prepareWebAdmin(settings, opts.log, clock);
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const clusterLog = opts.log.for("CLUSTER");

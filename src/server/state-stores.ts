@@ -1,8 +1,8 @@
 // The one place that picks the state adapters from state.url (config/paths.ts stateLocation):
-// the SQLite file, or PostgreSQL. Nodes, the CLI and `mailyard db migrate` open the directory
-// and the cluster state here. On PostgreSQL both share one pool (state.poolSize connections),
-// and opening runs the pending migrations (so does `db migrate`, ahead of a rollout). Adapters
-// are loaded on demand: a node on PostgreSQL never loads the native SQLite module for them, nor
+// the SQLite file, or PostgreSQL. Nodes, the CLI and `mailyard db migrate` open every store of
+// the shared state here. On PostgreSQL every store shares one pool per process (state.poolSize
+// connections), and opening runs the pending migrations (so does `db migrate`, ahead of a
+// rollout). Adapters are loaded on demand: a node on PostgreSQL never loads the native SQLite module for them, nor
 // a SQLite node the pg driver.
 import { stateLocation } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
@@ -11,6 +11,7 @@ import type { Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import type { PgHandle } from "../state/pg.js";
 import type { RuleStore } from "../rules/store.js";
+import type { AdminStore } from "../admin/web/admin-store.js";
 import type { Clock } from "../world/clock.js";
 
 export interface StateStores {
@@ -18,17 +19,39 @@ export interface StateStores {
   readonly state: ClusterState;
 }
 
-export interface MigrationReport {
-  /** Where the state is (a file path, or the URL without its password). */
-  readonly where: string;
-  /** Versions applied now (empty when already up to date), and the version each is at. */
-  readonly directory: { readonly applied: readonly number[]; readonly version: number };
-  readonly cluster: { readonly applied: readonly number[]; readonly version: number };
+/** The schemas `mailyard db migrate` brings up to date, each versioned on its own. */
+export const SCHEMAS = ["directory", "cluster", "rules", "admin"] as const;
+export type SchemaName = (typeof SCHEMAS)[number];
+
+export interface SchemaState {
+  /** Versions applied now (empty when already up to date), and the version it is at. */
+  readonly applied: readonly number[];
+  readonly version: number;
 }
 
+export type MigrationReport = {
+  /** Where the state is (a file path, or the URL without its password). */
+  readonly where: string;
+} & { readonly [K in SchemaName]: SchemaState };
+
+// One pool per state URL in a process, shared by every store that opens it (directory, cluster
+// state, rules, admin...), so a node holds at most state.poolSize connections however many
+// stores it has. Each opener gets its own reference; the pool closes when the last one does,
+// and the next opener starts a new one.
+const pools = new Map<string, PgHandle>();
+
 async function openPool(settings: Settings, url: string, log?: Log): Promise<PgHandle> {
+  const key = JSON.stringify([url, settings.state]);
+  const shared = pools.get(key);
+  if (shared !== undefined) {
+    try {
+      return shared.retain();
+    } catch {
+      pools.delete(key); // closed by its last owner
+    }
+  }
   const { openPg } = await import("../state/pg.js");
-  return openPg(url, {
+  const pg = openPg(url, {
     poolSize: settings.state.poolSize,
     connectTimeoutMs: settings.state.connectTimeoutSeconds * 1000,
     statementTimeoutMs: settings.state.statementTimeoutSeconds * 1000,
@@ -36,6 +59,8 @@ async function openPool(settings: Settings, url: string, log?: Log): Promise<PgH
       ? { onProblem: (text: string, fields: Record<string, string>) => log.problem(text, fields) }
       : {}),
   });
+  pools.set(key, pg);
+  return pg;
 }
 
 /** The directory alone (a single server, the CLI's directory commands). */
@@ -78,6 +103,21 @@ export async function openRuleStoreFor(settings: Settings, now: () => number, lo
   return openPostgresRuleStore(await openPool(settings, where.url, log), now);
 }
 
+/**
+ * The WebAdmin's administrators and sessions (src/admin/web/admin-store.ts): in the SQLite file
+ * beside the directory, or on PostgreSQL, so every member sharing the state knows the same
+ * administrators and a login on one member holds on all.
+ */
+export async function openAdminStoreFor(settings: Settings, clock: Clock, log?: Log): Promise<AdminStore> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { openSqliteAdminStore } = await import("../admin/web/sqlite-admin-store.js");
+    return openSqliteAdminStore(where.path, clock);
+  }
+  const { openPostgresAdminStore } = await import("../admin/web/pg-admin-store.js");
+  return openPostgresAdminStore(await openPool(settings, where.url, log), clock);
+}
+
 /** Both, as a cluster member needs them; on PostgreSQL on one shared pool. */
 export async function openStateStores(settings: Settings, clock: Clock, log?: Log): Promise<StateStores> {
   const where = stateLocation(settings);
@@ -109,17 +149,70 @@ export async function openStateStores(settings: Settings, clock: Clock, log?: Lo
   }
 }
 
-/** `mailyard db migrate`: bring both schemas up to date and say where they are. */
+interface SchemaSpec {
+  /** The table recording applied versions (same name on SQLite and PostgreSQL). */
+  readonly table: string;
+  readonly versions: readonly number[];
+  /** Opening the SQLite store migrates it (in an IMMEDIATE transaction). */
+  readonly openSqlite: (path: string, clock: Clock) => { close(): Promise<void> };
+  readonly migratePg: (pg: PgHandle, clock: Clock) => Promise<number[]>;
+}
+
+async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
+  const [dirMig, clusterMig, ruleSqlite, adminMig, dirPg, clusterPg, rulesPg, adminPg] = await Promise.all([
+    import("../directory/migrations.js"),
+    import("../cluster/migrations.js"),
+    import("../rules/sqlite-store.js"),
+    import("../admin/web/users-migrations.js"),
+    import("../directory/postgres.js"),
+    import("../cluster/pg-state.js"),
+    import("../rules/pg-store.js"),
+    import("../admin/web/pg-admin-store.js"),
+  ]);
+  const [dirSqlite, clusterSqlite, adminSqlite] = await Promise.all([
+    import("../directory/sqlite.js"),
+    import("../cluster/sqlite-state.js"),
+    import("../admin/web/sqlite-admin-store.js"),
+  ]);
+  const versions = (list: readonly { version: number }[]) => list.map((m) => m.version);
+  return {
+    directory: {
+      table: dirPg.DIRECTORY_MIGRATION_TABLE,
+      versions: versions(dirMig.MIGRATIONS),
+      openSqlite: dirSqlite.openSqliteDirectory,
+      migratePg: dirPg.migratePostgresDirectory,
+    },
+    cluster: {
+      table: clusterPg.CLUSTER_MIGRATION_TABLE,
+      versions: versions(clusterMig.CLUSTER_MIGRATIONS),
+      openSqlite: clusterSqlite.openSqliteClusterState,
+      migratePg: clusterPg.migratePostgresClusterState,
+    },
+    rules: {
+      table: rulesPg.RULES_MIGRATION_TABLE,
+      versions: versions(ruleSqlite.RULE_MIGRATIONS),
+      openSqlite: (path, clock) => ruleSqlite.openSqliteRuleStore(path, () => clock.now()),
+      migratePg: (pg, clock) => rulesPg.migratePostgresRules(pg, clock.now()),
+    },
+    admin: {
+      table: adminMig.ADMIN_MIGRATION_TABLE,
+      versions: versions(adminMig.ADMIN_MIGRATIONS),
+      openSqlite: adminSqlite.openSqliteAdminStore,
+      migratePg: adminPg.migratePostgresAdmin,
+    },
+  };
+}
+
+/** `mailyard db migrate`: bring every schema up to date and say where each one is. */
 export async function migrateState(settings: Settings, clock: Clock): Promise<MigrationReport> {
   const where = stateLocation(settings);
+  const specs = await schemaSpecs();
+  const report: Partial<Record<SchemaName, SchemaState>> = {};
   if (where.kind === "sqlite") {
-    // Opening a SQLite store migrates it (in an IMMEDIATE transaction); report the versions.
-    const [{ MIGRATIONS }, { CLUSTER_MIGRATIONS }] = await Promise.all([
-      import("../directory/migrations.js"),
-      import("../cluster/migrations.js"),
-    ]);
     const Database = (await import("better-sqlite3")).default;
+    const { existsSync } = await import("node:fs");
     const version = (table: string): number => {
+      if (!existsSync(where.path)) return 0;
       const db = new Database(where.path, { readonly: true, fileMustExist: true });
       try {
         const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
@@ -129,37 +222,24 @@ export async function migrateState(settings: Settings, clock: Clock): Promise<Mi
         db.close();
       }
     };
-    const { existsSync } = await import("node:fs");
-    const before = existsSync(where.path)
-      ? { d: version("schema_migrations"), c: version("cluster_migrations") }
-      : { d: 0, c: 0 };
-    const stores = await openStateStores(settings, clock);
-    await stores.state.close();
-    await stores.directory.close();
-    const after = { d: version("schema_migrations"), c: version("cluster_migrations") };
-    const applied = (from: number, list: readonly { version: number }[]) =>
-      list.map((m) => m.version).filter((v) => v > from);
-    return {
-      where: where.path,
-      directory: { applied: applied(before.d, MIGRATIONS), version: after.d },
-      cluster: { applied: applied(before.c, CLUSTER_MIGRATIONS), version: after.c },
-    };
+    for (const name of SCHEMAS) {
+      const spec = specs[name];
+      const before = version(spec.table);
+      await spec.openSqlite(where.path, clock).close();
+      report[name] = { applied: spec.versions.filter((v) => v > before), version: version(spec.table) };
+    }
+    return { where: where.path, ...(report as Record<SchemaName, SchemaState>) };
   }
-  const [
-    { migratePostgresDirectory, DIRECTORY_MIGRATION_TABLE },
-    { migratePostgresClusterState, CLUSTER_MIGRATION_TABLE },
-  ] = await Promise.all([import("../directory/postgres.js"), import("../cluster/pg-state.js")]);
   const { pgSchemaVersion } = await import("../state/pg-migrate.js");
   const { redactUrl } = await import("../state/pg.js");
   const pg = await openPool(settings, where.url);
   try {
-    const d = await migratePostgresDirectory(pg, clock);
-    const c = await migratePostgresClusterState(pg, clock);
-    return {
-      where: redactUrl(where.url),
-      directory: { applied: d, version: await pgSchemaVersion(pg, DIRECTORY_MIGRATION_TABLE) },
-      cluster: { applied: c, version: await pgSchemaVersion(pg, CLUSTER_MIGRATION_TABLE) },
-    };
+    for (const name of SCHEMAS) {
+      const spec = specs[name];
+      const applied = await spec.migratePg(pg, clock);
+      report[name] = { applied, version: await pgSchemaVersion(pg, spec.table) };
+    }
+    return { where: redactUrl(where.url), ...(report as Record<SchemaName, SchemaState>) };
   } finally {
     await pg.close();
   }

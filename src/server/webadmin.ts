@@ -1,18 +1,17 @@
 // What a node adds to its admin HTTP server for the WebAdmin: the log ring the node's sink is
-// teed into (the log viewer), the administrators' store in the shared state file, the login
-// sessions and throttle, and the message-header reader for the queue's message details. Made
+// teed into (the log viewer), the administrators and login sessions in the shared state (file or
+// PostgreSQL, state-stores.ts), the login throttle, and the message-header reader for the queue's message details. Made
 // once per node, before anything logs, so every record of the node reaches the ring.
 import type { WebAuth } from "../admin/web/login.js";
 import { createSessionStore } from "../admin/web/sessions.js";
-import { openSqliteAdminUsers } from "../admin/web/sqlite-users.js";
 import { createLoginThrottle } from "../admin/web/throttle.js";
-import { statePath } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";
 import { createLogRing, teeLogSink, type LogRing } from "../log/ring.js";
 import { readHeaderSection } from "../queue/headers.js";
 import type { Spool } from "../queue/types.js";
 import type { Clock } from "../world/clock.js";
+import { openAdminStoreFor } from "./state-stores.js";
 
 export interface NodeWebAdmin {
   /** The node's sink, teed into the ring: the node logs through this one. */
@@ -23,15 +22,21 @@ export interface NodeWebAdmin {
   close(): Promise<void>;
 }
 
-export function prepareWebAdmin(settings: Settings, sink: LogSink, clock: Clock): NodeWebAdmin {
+export async function prepareWebAdmin(
+  settings: Settings,
+  sink: LogSink,
+  clock: Clock,
+): Promise<NodeWebAdmin> {
   const w = settings.webadmin;
   const ring = createLogRing(w.logBufferRecords);
   const log = teeLogSink(sink, ring, clock);
   if (!w.enabled) return { log, ring, web: undefined, close: () => Promise.resolve() };
-  const users = openSqliteAdminUsers(statePath(settings), clock);
+  const adminLog = log.for("ADMIN");
+  const store = await openAdminStoreFor(settings, clock, adminLog);
   const web: WebAuth = {
-    users,
+    users: store.users,
     sessions: createSessionStore({
+      rows: store.sessions,
       clock,
       idleMs: w.sessionIdleSeconds * 1000,
       maxMs: w.sessionMaxSeconds * 1000,
@@ -43,9 +48,9 @@ export function prepareWebAdmin(settings: Settings, sink: LogSink, clock: Clock)
       baseMs: w.loginLockSeconds * 1000,
       maxMs: w.loginMaxLockSeconds * 1000,
     }),
-    log: log.for("ADMIN"),
+    log: adminLog,
   };
-  return { log, ring, web, close: () => users.close() };
+  return { log, ring, web, close: () => store.close() };
 }
 
 /** The header section of a queued message, from the spool. */

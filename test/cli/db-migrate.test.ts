@@ -1,5 +1,6 @@
 // `mailyard db migrate` and the offline directory commands on both stores: on a SQLite file and
-// on a fresh PostgreSQL database, the first run applies every version and the second finds
+// on a fresh PostgreSQL database, the first run applies every version of every schema (directory,
+// cluster, rules, admin) and the second finds
 // nothing to do; then the directory and cluster commands work against PostgreSQL with no node
 // running (the CLI opens the store through the same factory as the nodes).
 import { test } from "node:test";
@@ -7,8 +8,10 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ADMIN_MIGRATIONS } from "../../src/admin/web/users-migrations.js";
 import { CLUSTER_MIGRATIONS } from "../../src/cluster/migrations.js";
 import { MIGRATIONS } from "../../src/directory/migrations.js";
+import { RULE_MIGRATIONS } from "../../src/rules/sqlite-store.js";
 import { freshDatabase } from "../kit/postgres.js";
 import { mailyard } from "./run-cli.js";
 
@@ -22,28 +25,25 @@ for (const store of ["sqlite", "postgres"] as const) {
     const env = { MAILYARD_STATE_URL: url, MAILYARD_DATADIR: join(dir, "data") };
     const first = await mailyard(["db", "migrate", "--json"], env);
     assert.equal(first.code, 0, first.err);
-    const r1 = JSON.parse(first.out) as {
-      where: string;
-      directory: { applied: number[]; version: number };
-      cluster: { applied: number[]; version: number };
+    const r1 = JSON.parse(first.out) as Record<string, { applied: number[]; version: number }>;
+    const schemas = {
+      directory: MIGRATIONS,
+      cluster: CLUSTER_MIGRATIONS,
+      rules: RULE_MIGRATIONS,
+      admin: ADMIN_MIGRATIONS,
     };
-    assert.deepEqual(
-      r1.directory.applied,
-      MIGRATIONS.map((m) => m.version),
-    );
-    assert.deepEqual(
-      r1.cluster.applied,
-      CLUSTER_MIGRATIONS.map((m) => m.version),
-    );
-    assert.equal(r1.directory.version, latest(MIGRATIONS));
-    assert.equal(r1.cluster.version, latest(CLUSTER_MIGRATIONS));
+    for (const [name, list] of Object.entries(schemas)) {
+      assert.deepEqual(
+        r1[name]?.applied,
+        list.map((m) => m.version),
+        name,
+      );
+      assert.equal(r1[name]?.version, latest(list), name);
+    }
     const second = await mailyard(["db", "migrate"], env);
     assert.equal(second.code, 0, second.err);
-    assert.match(second.out, new RegExp(`^directory\\tversion ${latest(MIGRATIONS)}\\tup to date$`, "m"));
-    assert.match(
-      second.out,
-      new RegExp(`^cluster\\tversion ${latest(CLUSTER_MIGRATIONS)}\\tup to date$`, "m"),
-    );
+    for (const [name, list] of Object.entries(schemas))
+      assert.match(second.out, new RegExp(`^${name}\\tversion ${latest(list)}\\tup to date$`, "m"));
   });
 }
 

@@ -2,9 +2,12 @@
 // machines do: each has its own data directory (spool, Maildir, logs, TLS, admin token), and
 // state.url is a postgres:// URL. A static cluster delivers every acknowledged message to its
 // account's home backend and sees a member join and leave within a second through LISTEN/NOTIFY
-// (the heartbeat is set far longer, so a poll cannot explain it).
+// (the heartbeat is set far longer, so a poll cannot explain it). A WebAdmin administrator
+// added with the CLI against PostgreSQL logs in on one member and the session holds on another.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { mailyard } from "../cli/run-cli.js";
 import { runLoad, waitFor } from "../kit/load.js";
 import { ACCOUNTS, addAccounts, check } from "./postgres-kit.js";
 import { startProcCluster } from "./processes-kit.js";
@@ -25,6 +28,19 @@ test("a static cluster sharing only PostgreSQL: members seen within a second, ev
   t.diagnostic(`b2 seen by f1, f2 and b1 ${Date.now() - joined} ms after it joined`);
   // Nothing but PostgreSQL is shared: no state file in any data directory or the test's root.
   for (const m of [b1, b2, ...frontends]) assert.notEqual(m.dataDir, c.root);
+
+  const cliSets = ["--set", `state.url=${c.stateUrl}`, "--set", `dataDir=${join(c.root, "cli")}`];
+  const added = await mailyard(["admin-user", "add", "admin", "--password", "pg-admin-password", ...cliSets]);
+  assert.equal(added.code, 0, added.err);
+  const login = await fetch(`http://127.0.0.1:${frontends[0]!.http}/admin/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user: "admin", password: "pg-admin-password" }),
+  });
+  assert.equal(login.status, 200, "the administrator written to PostgreSQL logs in on f1");
+  const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0]!;
+  const onB2 = await fetch(`http://127.0.0.1:${b2.http}/admin/session`, { headers: { cookie } });
+  assert.equal(onB2.status, 200, "the session opened on f1 holds on b2");
 
   const loads = await Promise.all(
     frontends.map((f, k) =>

@@ -12,7 +12,7 @@ import { createPromMetrics } from "../../src/admin/metrics.js";
 import type { MemberSummary } from "../../src/admin/node-routes.js";
 import { createPeerCaller } from "../../src/admin/peers.js";
 import { createSessionStore } from "../../src/admin/web/sessions.js";
-import { openSqliteAdminUsers } from "../../src/admin/web/sqlite-users.js";
+import { openSqliteAdminStore } from "../../src/admin/web/sqlite-admin-store.js";
 import { createLoginThrottle } from "../../src/admin/web/throttle.js";
 import { settingsSchema } from "../../src/config/settings.js";
 import { openSqliteDirectory } from "../../src/directory/sqlite.js";
@@ -29,8 +29,13 @@ async function twoNodes(t: After) {
   const dir = await mkdtemp(join(tmpdir(), "mailyard-webapi-"));
   const statePath = join(dir, "state.db");
   const directory = openSqliteDirectory(statePath, systemClock);
-  const users = openSqliteAdminUsers(statePath, systemClock);
-  await users.add("admin", "admin-password");
+  const stores: { close(): Promise<void> }[] = [];
+  const adminStore = () => {
+    const store = openSqliteAdminStore(statePath, systemClock);
+    stores.push(store);
+    return store;
+  };
+  await adminStore().users.add("admin", "admin-password");
   const sessionClock = new FakeClock(Date.now());
   const ports = new Map<string, number>();
   const member = (id: string): MemberSummary => ({
@@ -48,6 +53,8 @@ async function twoNodes(t: After) {
   const start = async (id: string) => {
     const queue = fakeQueue([`${id.toUpperCase()}1`]);
     const token = await loadOrCreateAdminToken(join(dir, id));
+    // Each node opens the shared state itself, as separate processes do.
+    const admin = adminStore();
     const server = createAdminServer({
       settings: settingsSchema.parse({ dataDir: join(dir, id), node: { id } }),
       queue,
@@ -58,8 +65,13 @@ async function twoNodes(t: After) {
       health: () => ({ ok: true, detail: {} }),
       ring: createLogRing(100),
       web: {
-        users,
-        sessions: createSessionStore({ clock: sessionClock, idleMs: 60_000, maxMs: 600_000 }),
+        users: admin.users,
+        sessions: createSessionStore({
+          rows: admin.sessions,
+          clock: sessionClock,
+          idleMs: 60_000,
+          maxMs: 600_000,
+        }),
         throttle: createLoginThrottle({
           clock: systemClock,
           freeFailures: 3,
@@ -87,7 +99,7 @@ async function twoNodes(t: After) {
   t.after(async () => {
     await a.server.close();
     await b.server.close();
-    await users.close();
+    for (const store of stores) await store.close();
     await directory.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -156,8 +168,8 @@ void test("/api/nodes/ID/... is answered here or forwarded to member ID", async 
   assert.equal(cluster.secret, "", "secrets are never shown (empty here: not set in these settings)");
 });
 
-void test("a browser session: login, CSRF on state changes, expiry; the pages carry a strict CSP", async (t) => {
-  const { a, sessionClock } = await twoNodes(t);
+void test("a browser session: login, CSRF on state changes, any member, expiry; the pages carry a strict CSP", async (t) => {
+  const { a, b, sessionClock } = await twoNodes(t);
   const login = (body: unknown, type = "application/json") =>
     fetch(`${a.base}/admin/login`, {
       method: "POST",
@@ -187,6 +199,10 @@ void test("a browser session: login, CSRF on state changes, expiry; the pages ca
   assert.equal((await post({})).status, 403);
   assert.equal((await post({ "x-csrf-token": csrf.slice(1) })).status, 403);
   assert.equal((await post({ "x-csrf-token": csrf })).status, 201);
+  // Behind a load balancer the next request may reach another member: the session holds there.
+  const onB = await fetch(`${b.base}/admin/session`, { headers: { cookie } });
+  assert.equal(onB.status, 200, "a login on one member holds on another");
+  assert.equal(((await onB.json()) as { csrf: string }).csrf, csrf);
 
   sessionClock.advance(60_001);
   assert.equal((await fetch(`${a.base}/api/domains`, { headers: { cookie } })).status, 401, "idle too long");

@@ -216,7 +216,10 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
     await page.goto(`${base}/admin/#/queues`);
     await page.selectOption("#node", "f1");
     const row = "#queue tr[data-id]:has-text('carol@example.test')";
-    await page.waitForSelector(row, { timeout: 15_000 });
+    await page.waitForSelector(row, { timeout: 15_000 }).catch(async (e: unknown) => {
+      const shown = await page.evaluate(() => document.querySelector("main")?.textContent ?? "");
+      throw new Error(`${String(e)}\nf1: ${JSON.stringify(await f1.health())}\npage: ${shown}`);
+    });
     await page.click(row);
     await page.waitForSelector("#message-details pre.headers:has-text('Subject: waiting for b1')");
     await page.click("#message-actions button[name=hold]");
@@ -285,14 +288,17 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
       ]);
       await waitFor("delivered to smtp-sink via f1", async () =>
         (await sink.messages()).some((m) => m.includes("Subject: submitted on b1")),
-      );
+      ).catch(async (e: unknown) => {
+        const queues = { b1: (await b1.health()).queue, f1: (await f1.health()).queue };
+        throw new Error(`${String(e)}; queues ${JSON.stringify(queues)}`);
+      });
       assert.equal((await b1.health()).queue, 0, "nothing queued on b1");
 
       await page.goto(`${base}/admin/#/monitor`);
       await page.selectOption("#node", "b1");
       await page.check("#logs input[name=tag-SUBMIT]");
       // Only SUBMIT records once the tag filter applies; they name f1, the member that took it.
-      await page.waitForFunction(
+      const onlySubmit = page.waitForFunction(
         () => {
           const text = document.querySelector("#log-lines")?.textContent ?? "";
           const lines = text.split("\n").filter((l) => l !== "");
@@ -307,6 +313,10 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
         undefined,
         { timeout: 15_000 },
       );
+      // On a timeout, say what the viewer showed instead.
+      await onlySubmit.catch(async (e: unknown) => {
+        throw new Error(`${String(e)}\nlog viewer showed:\n${(await page.textContent("#log-lines")) ?? ""}`);
+      });
       const lines = (await page.textContent("#log-lines")) ?? "";
       assert.match(lines, /SUBMIT-\d{6}\(.*f1/);
       await shot(page, "monitoring");

@@ -59,10 +59,13 @@ const same = (a: string, b: string): boolean => {
 };
 
 /** The session of a request, or null. */
-export function sessionOf(auth: WebAuth, req: http.IncomingMessage): { id: string; session: Session } | null {
+export async function sessionOf(
+  auth: WebAuth,
+  req: http.IncomingMessage,
+): Promise<{ id: string; session: Session } | null> {
   const id = sessionCookie(req);
   if (id === null) return null;
-  const session = auth.sessions.get(id);
+  const session = await auth.sessions.get(id);
   return session === null ? null : { id, session };
 }
 
@@ -118,8 +121,8 @@ export async function login(
   auth.throttle.succeeded(creds.user, client);
   // A fresh id at every login: a session id planted before login is never promoted.
   const old = sessionCookie(req);
-  if (old !== null) auth.sessions.destroy(old);
-  const { id, session } = auth.sessions.create(user.name);
+  if (old !== null) await auth.sessions.destroy(old);
+  const { id, session } = await auth.sessions.create(user.name);
   auth.log.major("admin login", { user: user.name, client });
   return {
     status: 200,
@@ -128,17 +131,17 @@ export async function login(
   };
 }
 
-export function logout(auth: WebAuth, req: http.IncomingMessage): Reply {
-  const s = sessionOf(auth, req);
+export async function logout(auth: WebAuth, req: http.IncomingMessage): Promise<Reply> {
+  const s = await sessionOf(auth, req);
   if (s === null) return { status: 401, body: { error: "not logged in" } };
   if (!csrfOk(req, s.session)) return { status: 403, body: { error: "CSRF token missing or wrong" } };
-  auth.sessions.destroy(s.id);
+  await auth.sessions.destroy(s.id);
   auth.log.major("admin logout", { user: s.session.user });
   return { status: 200, body: { ok: true }, headers: { "set-cookie": cookie(req, "", 0) } };
 }
 
-export function whoami(auth: WebAuth, req: http.IncomingMessage): Reply {
-  const s = sessionOf(auth, req);
+export async function whoami(auth: WebAuth, req: http.IncomingMessage): Promise<Reply> {
+  const s = await sessionOf(auth, req);
   if (s === null) return { status: 401, body: { error: "not logged in" } };
   return { status: 200, body: { user: s.session.user, csrf: s.session.csrf } };
 }

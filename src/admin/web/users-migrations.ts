@@ -1,12 +1,15 @@
-// The administrators' schema as numbered migrations, recorded in admin_schema_migrations (not
-// the directory's schema_migrations: the two sets are versioned independently). A PostgreSQL
-// adapter mirrors the same versions with its own SQL. Never edit a released migration.
+// The WebAdmin's schema (administrators, login sessions) as numbered migrations, recorded in
+// admin_schema_migrations (not the directory's schema_migrations: the sets are versioned
+// independently), the same versions for SQLite and PostgreSQL. Never edit a released migration.
 
 export interface AdminMigration {
   readonly version: number;
   readonly name: string;
   readonly sqlite: string;
+  readonly postgres: string;
 }
+
+export const ADMIN_MIGRATION_TABLE = "admin_schema_migrations";
 
 export const ADMIN_MIGRATIONS: readonly AdminMigration[] = [
   {
@@ -19,6 +22,41 @@ export const ADMIN_MIGRATIONS: readonly AdminMigration[] = [
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
       );
+    `,
+    postgres: `
+      CREATE TABLE admin_users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: "admin sessions",
+    // key is the SHA-256 of the cookie value: the table never holds the bearer value itself.
+    sqlite: `
+      CREATE TABLE admin_sessions (
+        key TEXT PRIMARY KEY NOT NULL,
+        user_name TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+      );
+      CREATE INDEX admin_sessions_user ON admin_sessions(user_name);
+      CREATE INDEX admin_sessions_last_seen ON admin_sessions(last_seen);
+    `,
+    postgres: `
+      CREATE TABLE admin_sessions (
+        key TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL
+      );
+      CREATE INDEX admin_sessions_user ON admin_sessions(user_name);
+      CREATE INDEX admin_sessions_last_seen ON admin_sessions(last_seen);
     `,
   },
 ];

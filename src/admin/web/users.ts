@@ -1,7 +1,7 @@
 // WebAdmin administrators: names and scrypt password hashes (directory/password.ts), kept in
-// the shared state file beside the directory but in tables of their own with their own
-// migration set, behind an async interface of their own, so the directory's adapters (SQLite,
-// PostgreSQL) need not know about them. Names are operator input: validated and lower-cased;
+// the shared state (SQLite file or PostgreSQL) beside the directory but in tables of their own
+// with their own migration set (admin-store.ts), so the directory's adapters need not know
+// about them. Names are operator input: validated and lower-cased;
 // passwords are never stored, logged or returned.
 
 export interface AdminUser {
@@ -28,7 +28,6 @@ export interface AdminUserStore {
   list(): Promise<AdminUser[]>;
   /** The user when the password matches (constant time, also for unknown names), else null. */
   verify(name: string, password: string): Promise<AdminUser | null>;
-  close(): Promise<void>;
 }
 
 const NAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/;

@@ -1,0 +1,150 @@
+// The WebAdmin's administrators and sessions on PostgreSQL (state.url = postgres://…), so every
+// member of a cluster across machines knows the same administrators and honours a session
+// opened on any of them: the same tables and migration versions as the SQLite adapter
+// (sqlite-admin-store.ts), in admin_schema_migrations.
+import { hashPassword, verifyPassword } from "../../directory/password.js";
+import type { PgHandle } from "../../state/pg.js";
+import { migratePg } from "../../state/pg-migrate.js";
+import type { Clock } from "../../world/clock.js";
+import type { AdminStore } from "./admin-store.js";
+import type { SessionRows } from "./sessions.js";
+import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
+import {
+  AdminUserError,
+  checkAdminPassword,
+  normalizeAdminName,
+  type AdminUser,
+  type AdminUserStore,
+} from "./users.js";
+
+interface UserRow {
+  name: string;
+  password_hash: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const UNIQUE_VIOLATION = "23505";
+const toUser = (r: UserRow): AdminUser => ({
+  name: r.name,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** Applies pending admin migrations; the versions applied. */
+export const migratePostgresAdmin = (pg: PgHandle, clock: Clock): Promise<number[]> =>
+  migratePg(pg, ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS, "admin", clock.now());
+
+/** Opens (and migrates) the store; it owns `pg` and closes it. */
+export async function openPostgresAdminStore(pg: PgHandle, clock: Clock): Promise<AdminStore> {
+  try {
+    await migratePostgresAdmin(pg, clock);
+  } catch (e) {
+    await pg.close();
+    throw e;
+  }
+  const notFound = (n: string): AdminUserError => new AdminUserError("not-found", `no admin user ${n}`);
+
+  const users: AdminUserStore = {
+    async add(name, password) {
+      const n = normalizeAdminName(name);
+      checkAdminPassword(password);
+      const hash = await hashPassword(password);
+      const now = clock.now();
+      try {
+        await pg.run(
+          "INSERT INTO admin_users (name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+          [n, hash, now],
+        );
+      } catch (e) {
+        if ((e as { code?: string }).code === UNIQUE_VIOLATION)
+          throw new AdminUserError("exists", `admin user ${n} already exists`);
+        throw e;
+      }
+      return { name: n, createdAt: now, updatedAt: now };
+    },
+    async setPassword(name, password) {
+      const n = normalizeAdminName(name);
+      checkAdminPassword(password);
+      const hash = await hashPassword(password);
+      const changed = await pg.tx(async (q) => {
+        const c = await q.run("UPDATE admin_users SET password_hash = $1, updated_at = $2 WHERE name = $3", [
+          hash,
+          clock.now(),
+          n,
+        ]);
+        await q.run("DELETE FROM admin_sessions WHERE user_name = $1", [n]);
+        return c;
+      });
+      if (changed === 0) throw notFound(n);
+    },
+    async remove(name) {
+      const n = normalizeAdminName(name);
+      const changed = await pg.tx(async (q) => {
+        const c = await q.run("DELETE FROM admin_users WHERE name = $1", [n]);
+        await q.run("DELETE FROM admin_sessions WHERE user_name = $1", [n]);
+        return c;
+      });
+      if (changed === 0) throw notFound(n);
+    },
+    async list() {
+      return (await pg.query<UserRow>("SELECT * FROM admin_users ORDER BY name")).map(toUser);
+    },
+    async verify(name, password) {
+      let row: UserRow | undefined;
+      try {
+        [row] = await pg.query<UserRow>("SELECT * FROM admin_users WHERE name = $1", [
+          normalizeAdminName(name),
+        ]);
+      } catch (e) {
+        if (!(e instanceof AdminUserError)) throw e;
+      }
+      // Unknown or malformed names cost the same scrypt work as a wrong password.
+      const good = await verifyPassword(password.slice(0, 1024), row?.password_hash ?? null);
+      return good && row !== undefined ? toUser(row) : null;
+    },
+  };
+
+  const sessions: SessionRows = {
+    async insert(key, s) {
+      await pg.run(
+        "INSERT INTO admin_sessions (key, user_name, csrf, created_at, last_seen) VALUES ($1, $2, $3, $4, $5)",
+        [key, s.user, s.csrf, s.createdAt, s.lastSeen],
+      );
+    },
+    async get(key) {
+      const [r] = await pg.query<{ user_name: string; csrf: string; created_at: number; last_seen: number }>(
+        "SELECT user_name, csrf, created_at, last_seen FROM admin_sessions WHERE key = $1",
+        [key],
+      );
+      return r === undefined
+        ? null
+        : { user: r.user_name, csrf: r.csrf, createdAt: r.created_at, lastSeen: r.last_seen };
+    },
+    async touch(key, at) {
+      // GREATEST: two nodes touching at once never move last_seen backwards.
+      await pg.run("UPDATE admin_sessions SET last_seen = GREATEST(last_seen, $1) WHERE key = $2", [at, key]);
+    },
+    async remove(key) {
+      await pg.run("DELETE FROM admin_sessions WHERE key = $1", [key]);
+    },
+    async sweep(idleBefore, createdBefore) {
+      await pg.run("DELETE FROM admin_sessions WHERE last_seen < $1 OR created_at < $2", [
+        idleBefore,
+        createdBefore,
+      ]);
+    },
+    async trim(keep) {
+      await pg.run(
+        "DELETE FROM admin_sessions WHERE key NOT IN (SELECT key FROM admin_sessions ORDER BY last_seen DESC LIMIT $1)",
+        [keep],
+      );
+    },
+    async count() {
+      const [r] = await pg.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM admin_sessions");
+      return r?.n ?? 0;
+    },
+  };
+
+  return { users, sessions, close: () => pg.close() };
+}

@@ -1,0 +1,188 @@
+// The WebAdmin's administrators and sessions in the SQLite state file (better-sqlite3), in WAL
+// mode with a busy timeout like the directory, migrating inside an IMMEDIATE transaction so two
+// processes opening a fresh file at once do not both migrate. The CLI writes it while nodes
+// run; nodes read it at each login and request, so a new admin or password takes effect at
+// once, with nothing cached.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { hashPassword, verifyPassword } from "../../directory/password.js";
+import type { Clock } from "../../world/clock.js";
+import type { AdminStore } from "./admin-store.js";
+import type { Session, SessionRows } from "./sessions.js";
+import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
+import {
+  AdminUserError,
+  checkAdminPassword,
+  normalizeAdminName,
+  type AdminUser,
+  type AdminUserStore,
+} from "./users.js";
+
+const BUSY_TIMEOUT_MS = 5000;
+
+interface UserRow {
+  name: string;
+  password_hash: string;
+  created_at: number;
+  updated_at: number;
+}
+
+interface SessionRow {
+  user_name: string;
+  csrf: string;
+  created_at: number;
+  last_seen: number;
+}
+
+const toUser = (r: UserRow): AdminUser => ({
+  name: r.name,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+const toSession = (r: SessionRow): Session => ({
+  user: r.user_name,
+  csrf: r.csrf,
+  createdAt: r.created_at,
+  lastSeen: r.last_seen,
+});
+
+function migrate(db: Database.Database, now: number): void {
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS ${ADMIN_MIGRATION_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+  );
+  const run = db.transaction(() => {
+    const row = db.prepare(`SELECT MAX(version) AS v FROM ${ADMIN_MIGRATION_TABLE}`).get() as {
+      v: number | null;
+    };
+    const current = row.v ?? 0;
+    const latest = ADMIN_MIGRATIONS[ADMIN_MIGRATIONS.length - 1]?.version ?? 0;
+    if (current > latest)
+      throw new Error(`admin schema version ${current} is newer than this program (${latest})`);
+    for (const m of ADMIN_MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sqlite);
+      db.prepare(`INSERT INTO ${ADMIN_MIGRATION_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`).run(
+        m.version,
+        m.name,
+        now,
+      );
+    }
+  });
+  run.immediate();
+}
+
+export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  db.pragma("journal_mode = WAL");
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma("synchronous = NORMAL");
+  migrate(db, clock.now());
+
+  const get = db.prepare<[string], UserRow>("SELECT * FROM admin_users WHERE name = ?");
+  const insert = db.prepare(
+    "INSERT INTO admin_users (name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?)",
+  );
+  const update = db.prepare("UPDATE admin_users SET password_hash = ?, updated_at = ? WHERE name = ?");
+  const del = db.prepare("DELETE FROM admin_users WHERE name = ?");
+  const all = db.prepare<[], UserRow>("SELECT * FROM admin_users ORDER BY name");
+  const endSessionsOf = db.prepare("DELETE FROM admin_sessions WHERE user_name = ?");
+  // The user's sessions end in the same transaction as the change that ends them.
+  const setPassword = db.transaction((n: string, hash: string, now: number): number => {
+    const changes = update.run(hash, now, n).changes;
+    endSessionsOf.run(n);
+    return changes;
+  });
+  const removeUser = db.transaction((n: string): number => {
+    const changes = del.run(n).changes;
+    endSessionsOf.run(n);
+    return changes;
+  });
+
+  const users: AdminUserStore = {
+    async add(name, password) {
+      const n = normalizeAdminName(name);
+      checkAdminPassword(password);
+      const hash = await hashPassword(password);
+      const now = clock.now();
+      try {
+        insert.run(n, hash, now, now);
+      } catch (e) {
+        if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY")
+          throw new AdminUserError("exists", `admin user ${n} already exists`);
+        throw e;
+      }
+      return { name: n, createdAt: now, updatedAt: now };
+    },
+    async setPassword(name, password) {
+      const n = normalizeAdminName(name);
+      checkAdminPassword(password);
+      const hash = await hashPassword(password);
+      if (setPassword(n, hash, clock.now()) === 0)
+        throw new AdminUserError("not-found", `no admin user ${n}`);
+    },
+    remove(name) {
+      const n = normalizeAdminName(name);
+      if (removeUser(n) === 0) return Promise.reject(new AdminUserError("not-found", `no admin user ${n}`));
+      return Promise.resolve();
+    },
+    list: () => Promise.resolve(all.all().map(toUser)),
+    async verify(name, password) {
+      let row: UserRow | undefined;
+      try {
+        row = get.get(normalizeAdminName(name));
+      } catch (e) {
+        if (!(e instanceof AdminUserError)) throw e;
+      }
+      // Unknown or malformed names cost the same scrypt work as a wrong password.
+      const good = await verifyPassword(password.slice(0, 1024), row?.password_hash ?? null);
+      return good && row !== undefined ? toUser(row) : null;
+    },
+  };
+
+  const sInsert = db.prepare(
+    "INSERT INTO admin_sessions (key, user_name, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)",
+  );
+  const sGet = db.prepare<[string], SessionRow>(
+    "SELECT user_name, csrf, created_at, last_seen FROM admin_sessions WHERE key = ?",
+  );
+  const sTouch = db.prepare("UPDATE admin_sessions SET last_seen = MAX(last_seen, ?) WHERE key = ?");
+  const sRemove = db.prepare("DELETE FROM admin_sessions WHERE key = ?");
+  const sSweep = db.prepare("DELETE FROM admin_sessions WHERE last_seen < ? OR created_at < ?");
+  const sTrim = db.prepare(
+    "DELETE FROM admin_sessions WHERE key NOT IN (SELECT key FROM admin_sessions ORDER BY last_seen DESC LIMIT ?)",
+  );
+  const sCount = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM admin_sessions");
+  // better-sqlite3 is synchronous; the interface is async for the PostgreSQL adapter.
+  const exec =
+    <A extends unknown[]>(st: Database.Statement<A>) =>
+    (...args: A): Promise<void> => {
+      st.run(...args);
+      return Promise.resolve();
+    };
+
+  const sessions: SessionRows = {
+    insert: (key, s) => exec(sInsert)(key, s.user, s.csrf, s.createdAt, s.lastSeen),
+    get: (key) => {
+      const r = sGet.get(key);
+      return Promise.resolve(r === undefined ? null : toSession(r));
+    },
+    touch: (key, at) => exec(sTouch)(at, key),
+    remove: (key) => exec(sRemove)(key),
+    sweep: (idleBefore, createdBefore) => exec(sSweep)(idleBefore, createdBefore),
+    trim: (keep) => exec(sTrim)(keep),
+    count: () => Promise.resolve(sCount.get()?.n ?? 0),
+  };
+
+  let closed = false;
+  return {
+    users,
+    sessions,
+    close() {
+      if (!closed) db.close();
+      closed = true;
+      return Promise.resolve();
+    },
+  };
+}
