@@ -11,6 +11,7 @@ import type { Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import type { PgHandle } from "../state/pg.js";
 import type { RuleStore } from "../rules/store.js";
+import type { RpopStore } from "../sources/rpop/store.js";
 import type { Clock } from "../world/clock.js";
 
 export interface StateStores {
@@ -76,6 +77,20 @@ export async function openRuleStoreFor(settings: Settings, now: () => number, lo
   }
   const { openPostgresRuleStore } = await import("../rules/pg-store.js");
   return openPostgresRuleStore(await openPool(settings, where.url, log), now);
+}
+
+/**
+ * The RPOP store (src/sources/rpop/store.ts): on the SQLite file beside the directory, or on
+ * PostgreSQL, so every member of a cluster sees the same entries, UIDL memory and poll claims.
+ */
+export async function openRpopStoreFor(settings: Settings, clock: Clock, log?: Log): Promise<RpopStore> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { openSqliteRpopStore } = await import("../sources/rpop/sqlite-store.js");
+    return openSqliteRpopStore(where.path, clock);
+  }
+  const { openPostgresRpopStore } = await import("../sources/rpop/pg-store.js");
+  return openPostgresRpopStore(await openPool(settings, where.url, log), clock);
 }
 
 /** Both, as a cluster member needs them; on PostgreSQL on one shared pool. */
