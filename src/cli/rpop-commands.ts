@@ -1,12 +1,13 @@
 // mailyard rpop add|list|remove: an account's RPOP entries (remote POP3 mailboxes it polls).
 // Through the running node's admin API when it answers (a single server or backend: the RPOP
-// source serves the routes), else the state file opened directly, as the directory commands do.
-// The password is sent to the node (or stored) and never printed.
-import { statePath } from "../config/paths.js";
+// source serves the routes), else the state (SQLite file or PostgreSQL, as state.url says)
+// opened directly, as the directory commands do. The password is sent to the node (or stored)
+// and never printed.
 import type { Settings } from "../config/settings.js";
 import { DirectoryError } from "../directory/directory.js";
 import { withDefaults, newEntrySchema } from "../sources/rpop/routes.js";
-import { entryView, RpopError, type RpopEntryView } from "../sources/rpop/store.js";
+import { entryView, RpopError, type RpopEntryView, type RpopStore } from "../sources/rpop/store.js";
+import { openDirectoryStore, openRpopStoreFor } from "../server/state-stores.js";
 import { systemClock } from "../world/clock.js";
 import { connectAdmin, replyError } from "./admin-client.js";
 import { table } from "./directory-commands.js";
@@ -83,12 +84,15 @@ async function openRpopAccess(settings: Settings): Promise<RpopOps> {
       close: () => Promise.resolve(),
     };
   }
-  // Loaded only here: the native SQLite module is not needed when the node is running.
-  const { openSqliteDirectory } = await import("../directory/sqlite.js");
-  const { openSqliteRpopStore } = await import("../sources/rpop/sqlite-store.js");
-  const path = statePath(settings);
-  const directory = openSqliteDirectory(path, systemClock);
-  const store = openSqliteRpopStore(path, systemClock);
+  // The adapters are loaded only here: not needed when the node is running.
+  const directory = await openDirectoryStore(settings, systemClock);
+  let store: RpopStore;
+  try {
+    store = await openRpopStoreFor(settings, systemClock);
+  } catch (e) {
+    await directory.close();
+    throw e;
+  }
   const account = async (a: string): Promise<string> => {
     const got = await directory.getAccount(a);
     if (got === null) throw new DirectoryError("not-found", `no account ${a}`);

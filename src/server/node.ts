@@ -27,7 +27,7 @@ import { startClusterNode } from "./roles.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
-import { openDirectoryStore, openRuleStoreFor } from "./state-stores.js";
+import { openDirectoryStore, openRpopStoreFor, openRuleStoreFor } from "./state-stores.js";
 import type { Submitter } from "../queue/submit.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
@@ -174,6 +174,7 @@ export async function startNode(
     submitter,
     store,
     tls,
+    openRpopStore: () => openRpopStoreFor(settings, world.clock, opts.log.for("RPOP")),
     clock: world.clock,
     dialer: world.dialer,
     random: world.random,

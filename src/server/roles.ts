@@ -47,7 +47,7 @@ import type { MemberView } from "../cluster/membership.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
-import { openRuleStoreFor, openStateStores } from "./state-stores.js";
+import { openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 
@@ -309,6 +309,7 @@ export async function startClusterNode(
           const t = await placement.targetFor(address);
           return !("none" in t) && t.local;
         },
+        openRpopStore: () => openRpopStoreFor(settings, clock, opts.log.for("RPOP")),
         clock,
         dialer: world.dialer,
         random: world.random,

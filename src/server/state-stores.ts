@@ -12,6 +12,7 @@ import type { Log } from "../log/logger.js";
 import type { PgHandle } from "../state/pg.js";
 import type { RuleStore } from "../rules/store.js";
 import type { AdminStore } from "../admin/web/admin-store.js";
+import type { RpopStore } from "../sources/rpop/store.js";
 import type { Clock } from "../world/clock.js";
 
 export interface StateStores {
@@ -20,7 +21,7 @@ export interface StateStores {
 }
 
 /** The schemas `mailyard db migrate` brings up to date, each versioned on its own. */
-export const SCHEMAS = ["directory", "cluster", "rules", "admin"] as const;
+export const SCHEMAS = ["directory", "cluster", "rules", "rpop", "admin"] as const;
 export type SchemaName = (typeof SCHEMAS)[number];
 
 export interface SchemaState {
@@ -118,6 +119,20 @@ export async function openAdminStoreFor(settings: Settings, clock: Clock, log?: 
   return openPostgresAdminStore(await openPool(settings, where.url, log), clock);
 }
 
+/**
+ * The RPOP store (src/sources/rpop/store.ts): on the SQLite file beside the directory, or on
+ * PostgreSQL, so every member of a cluster sees the same entries, UIDL memory and poll claims.
+ */
+export async function openRpopStoreFor(settings: Settings, clock: Clock, log?: Log): Promise<RpopStore> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { openSqliteRpopStore } = await import("../sources/rpop/sqlite-store.js");
+    return openSqliteRpopStore(where.path, clock);
+  }
+  const { openPostgresRpopStore } = await import("../sources/rpop/pg-store.js");
+  return openPostgresRpopStore(await openPool(settings, where.url, log), clock);
+}
+
 /** Both, as a cluster member needs them; on PostgreSQL on one shared pool. */
 export async function openStateStores(settings: Settings, clock: Clock, log?: Log): Promise<StateStores> {
   const where = stateLocation(settings);
@@ -159,19 +174,24 @@ interface SchemaSpec {
 }
 
 async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
-  const [dirMig, clusterMig, ruleSqlite, adminMig, dirPg, clusterPg, rulesPg, adminPg] = await Promise.all([
+  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig] = await Promise.all([
     import("../directory/migrations.js"),
     import("../cluster/migrations.js"),
     import("../rules/sqlite-store.js"),
+    import("../sources/rpop/migrations.js"),
     import("../admin/web/users-migrations.js"),
+  ]);
+  const [dirPg, clusterPg, rulesPg, rpopPg, adminPg] = await Promise.all([
     import("../directory/postgres.js"),
     import("../cluster/pg-state.js"),
     import("../rules/pg-store.js"),
+    import("../sources/rpop/pg-store.js"),
     import("../admin/web/pg-admin-store.js"),
   ]);
-  const [dirSqlite, clusterSqlite, adminSqlite] = await Promise.all([
+  const [dirSqlite, clusterSqlite, rpopSqlite, adminSqlite] = await Promise.all([
     import("../directory/sqlite.js"),
     import("../cluster/sqlite-state.js"),
+    import("../sources/rpop/sqlite-store.js"),
     import("../admin/web/sqlite-admin-store.js"),
   ]);
   const versions = (list: readonly { version: number }[]) => list.map((m) => m.version);
@@ -193,6 +213,12 @@ async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
       versions: versions(ruleSqlite.RULE_MIGRATIONS),
       openSqlite: (path, clock) => ruleSqlite.openSqliteRuleStore(path, () => clock.now()),
       migratePg: (pg, clock) => rulesPg.migratePostgresRules(pg, clock.now()),
+    },
+    rpop: {
+      table: rpopMig.RPOP_MIGRATION_TABLE,
+      versions: versions(rpopMig.RPOP_MIGRATIONS),
+      openSqlite: rpopSqlite.openSqliteRpopStore,
+      migratePg: (pg, clock) => rpopPg.migratePostgresRpop(pg, clock.now()),
     },
     admin: {
       table: adminMig.ADMIN_MIGRATION_TABLE,

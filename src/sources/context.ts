@@ -11,6 +11,7 @@ import type { MaildirStore } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
 import type { Dialer } from "../world/dialer.js";
 import type { Random } from "../world/random.js";
+import type { RpopStore } from "./rpop/store.js";
 
 export interface SourceContext {
   readonly settings: Settings;
@@ -25,6 +26,11 @@ export interface SourceContext {
    * that must run on one node per account (RPOP). Absent: every account (single server).
    */
   readonly stores?: (address: string) => Promise<boolean>;
+  /**
+   * Opens the RPOP store on the node's state, SQLite file or PostgreSQL (the node passes
+   * server/state-stores.ts openRpopStoreFor); the RPOP source owns what it opens and closes it.
+   */
+  readonly openRpopStore: () => Promise<RpopStore>;
   readonly clock: Clock;
   readonly dialer: Dialer;
   readonly random: Random;

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSqliteRpopStore } from "../../src/sources/rpop/sqlite-store.js";
 import { pollEntry, envelopeSender, type PollDeps } from "../../src/sources/rpop/poll.js";
+import { pollClaimed, type ClaimOptions } from "../../src/sources/rpop/claimed-poll.js";
 import type { RpopEntry, RpopEntrySpec, RpopStore } from "../../src/sources/rpop/store.js";
 import type { SubmitResult, Submitter } from "../../src/queue/submit.js";
 import type { EnvelopeDraft } from "../../src/queue/types.js";
@@ -26,7 +27,11 @@ interface Harness {
   logs: ReturnType<typeof memoryLogSink>;
   refuse(r: SubmitResult | null): void;
   add(spec?: Partial<RpopEntrySpec>): Promise<RpopEntry>;
-  poll(e: RpopEntry, limits?: Partial<PollDeps["limits"]>): ReturnType<typeof pollEntry>;
+  poll(
+    e: RpopEntry,
+    limits?: Partial<PollDeps["limits"]>,
+    hold?: () => Promise<boolean>,
+  ): ReturnType<typeof pollEntry>;
   remoteFiles(): Promise<number>;
 }
 
@@ -66,7 +71,7 @@ async function harness(t: TestContext, remoteSettings: Record<string, unknown> =
         intervalSeconds: 60,
         ...spec,
       }),
-    poll: (e, limits = {}) =>
+    poll: (e, limits = {}, hold) =>
       pollEntry(e, {
         store,
         submitter,
@@ -81,6 +86,7 @@ async function harness(t: TestContext, remoteSettings: Record<string, unknown> =
           commandTimeoutMs: 5000,
           ...limits,
         },
+        ...(hold !== undefined ? { hold } : {}),
         log: logs.for("RPOP"),
       }),
     async remoteFiles() {
@@ -199,6 +205,59 @@ void test("per-poll bounds: count and bytes leave the rest for the next poll; to
     h.submitted.map((s) => /Subject: (\w+)/.exec(s.message.toString())![1]),
     ["n0", "n1", "n2", "n3", "n4"],
   );
+});
+
+void test("under a claim: another poller of the entry is told elsewhere while a poll runs, and may poll once it is released", async (t) => {
+  const h = await harness(t);
+  await h.remote.deliver(M1);
+  await h.remote.deliver(M2);
+  const e = await h.add();
+  const as = (holder: string): ClaimOptions => ({
+    store: h.store,
+    holder,
+    clock: systemClock,
+    ttlMs: 60_000,
+    log: h.logs.for("RPOP"),
+  });
+  let meanwhile: Awaited<ReturnType<typeof pollClaimed>> | null = null;
+  const out = await pollClaimed(e, as("n1"), async (hold) => {
+    meanwhile = await pollClaimed(e, as("n2"), () => Promise.reject(new Error("n2 polled a claimed entry")));
+    return h.poll(e, {}, hold);
+  });
+  assert.deepEqual(meanwhile, { kind: "elsewhere" });
+  assert.deepEqual(out, { kind: "ok", fetched: 2, deleted: 0, skipped: 0, more: false });
+  assert.ok(
+    h.logs.records.some((r) => r.text === "entry being polled elsewhere" && r.fields["entry"] === e.id),
+  );
+  const after = await pollClaimed(e, as("n2"), (hold) => h.poll(e, {}, hold));
+  assert.deepEqual(
+    after,
+    { kind: "ok", fetched: 0, deleted: 0, skipped: 0, more: false },
+    "released, and nothing fetched twice",
+  );
+  assert.equal(h.submitted.length, 2);
+});
+
+void test("a claim lost mid-poll (expired, taken by another holder) ends the poll before the next message", async (t) => {
+  const h = await harness(t);
+  await h.remote.deliver(M1);
+  await h.remote.deliver(M2);
+  const e = await h.add();
+  const now = Date.now();
+  const ttl = 60_000;
+  assert.equal(await h.store.claim(e.id, "n1", now, now + ttl), true);
+  let renewals = 0;
+  const hold = async (): Promise<boolean> => {
+    // Before the second message: n1's claim has run out and n2 took the entry.
+    if (++renewals === 2) assert.equal(await h.store.claim(e.id, "n2", now + 2 * ttl, now + 3 * ttl), true);
+    return h.store.claim(e.id, "n1", now, now + ttl);
+  };
+  const out = await h.poll(e, {}, hold);
+  assert.deepEqual(out, { kind: "ok", fetched: 1, deleted: 0, skipped: 0, more: false });
+  assert.equal(renewals, 2);
+  assert.equal(h.submitted.length, 1);
+  assert.equal((await h.store.seen(e.id)).size, 1, "what was fetched is remembered for the new holder");
+  assert.ok(h.logs.records.some((r) => r.text === "poll claim lost to another poller, poll ended"));
 });
 
 void test("envelope sender: Return-Path, <> kept, else From, else null sender", () => {

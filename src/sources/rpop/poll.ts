@@ -50,6 +50,11 @@ export interface PollDeps {
   readonly clock: Clock;
   readonly hostname: string;
   readonly limits: PollLimits;
+  /**
+   * Renews this poll's claim on the entry (claimed-poll.ts) before each message it fetches;
+   * false: another holder has it now, so the poll ends there. Absent: no claim to keep.
+   */
+  readonly hold?: () => Promise<boolean>;
   /** Tag RPOP. */
   readonly log: Log;
 }
@@ -151,6 +156,13 @@ export async function pollEntry(entry: RpopEntry, d: PollDeps): Promise<PollOutc
       }
       if (fetched >= limits.maxMessages || (fetched > 0 && bytes + size > limits.maxBytes)) {
         more = true;
+        break;
+      }
+      if (d.hold !== undefined && !(await d.hold())) {
+        log.problem("poll claim lost to another poller, poll ended", {
+          entry: entry.id,
+          account: entry.account,
+        });
         break;
       }
       const r = await conn.multiCommand(`RETR ${n}`, limits.maxMessageSize + 64 * 1024);

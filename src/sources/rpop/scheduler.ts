@@ -9,7 +9,7 @@
 // - refused credentials back off from authBackoffMs (longer) and are logged as a problem each
 //   time, so an operator sees a wrong password without the remote server being hammered.
 // Entries are reloaded from the store every refreshMs and on refresh() (the admin API calls it),
-// so entries added on another node sharing the state file are picked up. Time is the injected
+// so entries added on another node sharing the state are picked up. Time is the injected
 // clock's: tests drive the schedule and the back-off without waiting.
 import type { Log } from "../../log/logger.js";
 import type { Clock, TimerHandle } from "../../world/clock.js";

@@ -1,20 +1,23 @@
 // The RPOP message source (DESIGN.md §1): polls the accounts' remote POP3 mailboxes (entries in
-// the state file, sqlite-store.ts) and submits what it fetches for the account, source rpop.
-// Runs on single servers and backends; in a cluster each account's entries are polled by the
-// node that stores the account (SourceContext.stores). Its admin API routes (routes.ts) work
-// even with rpop.enabled false, so entries can be set up before polling is switched on.
+// the node's state, SQLite file or PostgreSQL, through SourceContext.openRpopStore) and submits
+// what it fetches for the account, source rpop. Runs on single servers and backends; in a
+// cluster each account's entries are polled by the node that stores the account
+// (SourceContext.stores), each poll under the entry's claim (claimed-poll.ts) so no two
+// processes poll one entry at once. Its admin API routes (routes.ts) work even with
+// rpop.enabled false, so entries can be set up before polling is switched on.
 import { resolve } from "node:path";
 import { loadOrCreateAdminToken } from "../../admin/token.js";
-import { statePath } from "../../config/paths.js";
 import type { RunningSource, SourceContext } from "../context.js";
 import type http from "node:http";
+import { pollClaimed } from "./claimed-poll.js";
 import { pollEntry } from "./poll.js";
 import { rpopHttp, rpopRoutes } from "./routes.js";
 import { createRpopScheduler, type RpopScheduler } from "./scheduler.js";
-import { openSqliteRpopStore } from "./sqlite-store.js";
 
-/** How often the entries are reloaded from the state file (other nodes may add some). */
+/** How often the entries are reloaded from the state (other nodes may add some). */
 const REFRESH_MS = 60_000;
+/** Replies a poll waits for between two renewals of its claim (RETR, DELE) and slack for the submit. */
+const CLAIM_REPLIES = 4;
 
 export async function startRpopSource(
   ctx: SourceContext,
@@ -24,28 +27,38 @@ export async function startRpopSource(
   const { settings } = ctx;
   const r = settings.rpop;
   const log = ctx.log.for("RPOP");
-  const store = openSqliteRpopStore(statePath(settings), ctx.clock);
+  const store = await ctx.openRpopStore();
+  const claims = {
+    store,
+    holder: `${settings.node.id}/${ctx.random.bytes(6).toString("hex")}`,
+    clock: ctx.clock,
+    ttlMs: (r.connectTimeoutSeconds + CLAIM_REPLIES * r.commandTimeoutSeconds) * 1000,
+    log,
+  };
   let scheduler: RpopScheduler | null = null;
   if (r.enabled) {
     scheduler = createRpopScheduler({
       store,
       clock: ctx.clock,
       poll: (entry) =>
-        pollEntry(entry, {
-          store,
-          submitter: ctx.submitter,
-          dialer: ctx.dialer,
-          clock: ctx.clock,
-          hostname: settings.hostname,
-          limits: {
-            maxMessages: r.maxMessagesPerPoll,
-            maxBytes: r.maxBytesPerPoll,
-            maxMessageSize: r.maxMessageSize,
-            connectTimeoutMs: r.connectTimeoutSeconds * 1000,
-            commandTimeoutMs: r.commandTimeoutSeconds * 1000,
-          },
-          log,
-        }),
+        pollClaimed(entry, claims, (hold) =>
+          pollEntry(entry, {
+            store,
+            submitter: ctx.submitter,
+            dialer: ctx.dialer,
+            clock: ctx.clock,
+            hostname: settings.hostname,
+            limits: {
+              maxMessages: r.maxMessagesPerPoll,
+              maxBytes: r.maxBytesPerPoll,
+              maxMessageSize: r.maxMessageSize,
+              connectTimeoutMs: r.connectTimeoutSeconds * 1000,
+              commandTimeoutMs: r.commandTimeoutSeconds * 1000,
+            },
+            hold,
+            log,
+          }),
+        ),
       ...(ctx.stores !== undefined ? { owns: ctx.stores } : {}),
       maxConcurrent: r.maxConcurrentPolls,
       minIntervalMs: r.minIntervalSeconds * 1000,

@@ -1,12 +1,13 @@
 // The RPOP store in the directory's SQLite file (config/paths.ts statePath): WAL, a busy
 // timeout, and its own migrations (migrations.ts) applied inside an IMMEDIATE transaction, as
-// the directory does, so the node and the CLI can open the file at once.
+// the directory does, so the node and the CLI can open the file at once. A claim is one upsert,
+// and SQLite runs one writer at a time, so processes sharing the file never both win one.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Clock } from "../../world/clock.js";
-import { RPOP_MIGRATIONS } from "./migrations.js";
-import { checkSpec, type RpopEntry, type RpopStore, type RpopTls } from "./store.js";
+import { RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS } from "./migrations.js";
+import { checkSpec, entryNumber, type RpopEntry, type RpopStore, type RpopTls } from "./store.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -42,10 +43,10 @@ const toEntry = (r: Row): RpopEntry => ({
 
 function migrate(db: Database.Database): void {
   db.exec(
-    "CREATE TABLE IF NOT EXISTS rpop_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    `CREATE TABLE IF NOT EXISTS ${RPOP_MIGRATION_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
   );
   const run = db.transaction(() => {
-    const row = db.prepare("SELECT MAX(version) AS v FROM rpop_schema_migrations").get() as {
+    const row = db.prepare(`SELECT MAX(version) AS v FROM ${RPOP_MIGRATION_TABLE}`).get() as {
       v: number | null;
     };
     const current = row.v ?? 0;
@@ -55,7 +56,7 @@ function migrate(db: Database.Database): void {
     for (const m of RPOP_MIGRATIONS) {
       if (m.version <= current) continue;
       db.exec(m.sqlite);
-      db.prepare("INSERT INTO rpop_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
+      db.prepare(`INSERT INTO ${RPOP_MIGRATION_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`).run(
         m.version,
         m.name,
         Date.now(),
@@ -73,8 +74,6 @@ function later<T>(fn: () => T): Promise<T> {
     return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
 }
-
-const entryId = (id: string): number | null => (/^[0-9]{1,15}$/.test(id) ? Number(id) : null);
 
 export function openSqliteRpopStore(path: string, clock: Clock): RpopStore {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -97,6 +96,14 @@ export function openSqliteRpopStore(path: string, clock: Clock): RpopStore {
     seen: db.prepare<[number], { uid: string }>("SELECT uid FROM rpop_uids WHERE entry = ?"),
     remember: db.prepare("INSERT OR REPLACE INTO rpop_uids (entry, uid, seen_at) VALUES (?, ?, ?)"),
     forget: db.prepare("DELETE FROM rpop_uids WHERE entry = ? AND uid = ?"),
+    // Inserted only for an existing entry; taken over only from the same holder or when expired.
+    claim: db.prepare(
+      `INSERT INTO rpop_claims (entry, holder, until)
+       SELECT @entry, @holder, @until WHERE EXISTS (SELECT 1 FROM rpop_entries WHERE id = @entry)
+       ON CONFLICT (entry) DO UPDATE SET holder = excluded.holder, until = excluded.until
+       WHERE rpop_claims.holder = excluded.holder OR rpop_claims.until <= @at`,
+    ),
+    release: db.prepare("DELETE FROM rpop_claims WHERE entry = ? AND holder = ?"),
   };
   const removeTx = db.transaction((id: number, account: string): boolean => {
     q.removeUids.run(id);
@@ -127,25 +134,25 @@ export function openSqliteRpopStore(path: string, clock: Clock): RpopStore {
       }),
     remove: (account, id) =>
       later(() => {
-        const n = entryId(id);
+        const n = entryNumber(id);
         return n === null ? false : removeTx(n, account.toLowerCase());
       }),
     list: (account) =>
       later(() => (account === undefined ? q.all.all() : q.of.all(account.toLowerCase())).map(toEntry)),
     seen: (id) =>
       later(() => {
-        const n = entryId(id);
+        const n = entryNumber(id);
         return new Set(n === null ? [] : q.seen.all(n).map((r) => r.uid));
       }),
     remember: (id, uid, at) =>
       later(() => {
-        const n = entryId(id);
+        const n = entryNumber(id);
         // An entry removed while its poll ran: nothing to remember it for.
         if (n !== null && q.get.get(n) !== undefined) q.remember.run(n, uid, at);
       }),
     prune: (id, present) =>
       later(() => {
-        const n = entryId(id);
+        const n = entryNumber(id);
         if (n === null) return 0;
         const gone = q.seen
           .all(n)
@@ -153,6 +160,16 @@ export function openSqliteRpopStore(path: string, clock: Clock): RpopStore {
           .filter((u) => !present.has(u));
         pruneTx(n, gone);
         return gone.length;
+      }),
+    claim: (id, holder, at, until) =>
+      later(() => {
+        const n = entryNumber(id);
+        return n !== null && q.claim.run({ entry: n, holder, until, at }).changes > 0;
+      }),
+    release: (id, holder) =>
+      later(() => {
+        const n = entryNumber(id);
+        if (n !== null) q.release.run(n, holder);
       }),
     close() {
       if (open) {

@@ -1,7 +1,12 @@
-// Where RPOP entries (the remote POP3 mailboxes an account polls) and their UIDL memory live.
-// One interface, async throughout so a PostgreSQL adapter can follow the SQLite one
-// (sqlite-store.ts). The password is kept as given: the poller must send it to the remote
-// server, so it cannot be hashed; it is never returned by listings (entryView) nor logged.
+// Where RPOP entries (the remote POP3 mailboxes an account polls), their UIDL memory and the
+// poll claims live. One interface, two adapters: the SQLite file (sqlite-store.ts) and
+// PostgreSQL (pg-store.ts), so every member of a cluster sees the same entries. The password is
+// kept as given: the poller must send it to the remote server, so it cannot be hashed; it is
+// never returned by listings (entryView) nor logged.
+//
+// What a poll last did (its time, failures, last error, back-off) is not stored: it is the
+// polling node's schedule (scheduler.ts), rebuilt at start. Only what must outlive a poll and be
+// the same on every node is here.
 
 export const RPOP_TLS = ["none", "stls", "tls"] as const;
 export type RpopTls = (typeof RPOP_TLS)[number];
@@ -49,8 +54,20 @@ export interface RpopStore {
   remember(id: string, uid: string, at: number): Promise<void>;
   /** Forget remembered ids that are no longer on the server (keeps the memory bounded). */
   prune(id: string, present: ReadonlySet<string>): Promise<number>;
+  /**
+   * Take (or renew) the right to poll an entry until `until`, for `holder` (one process). True
+   * when taken: no other holder's claim is live at `at`. Atomic across every process and node
+   * sharing the store: of two racing claims one wins, so two pollers never read the same UIDL
+   * memory and fetch one message twice. False for an entry that does not exist.
+   */
+  claim(id: string, holder: string, at: number, until: number): Promise<boolean>;
+  /** End holder's claim (after its poll); another holder's claim is left alone. */
+  release(id: string, holder: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** An entry id as the adapters store it (a positive integer); null for text that is none. */
+export const entryNumber = (id: string): number | null => (/^[0-9]{1,15}$/.test(id) ? Number(id) : null);
 
 /** Thrown for invalid entries (the CLI and the admin API show the message as it is). */
 export class RpopError extends Error {
