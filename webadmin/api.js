@@ -8,9 +8,11 @@ export const setCsrf = (token) => {
 };
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  /** body: the answer's JSON (e.g. a refused script's errors with line and column), or null. */
+  constructor(status, message, body = null) {
     super(message);
     this.status = status;
+    this.body = body;
   }
 }
 
@@ -33,7 +35,7 @@ async function call(url, method, body) {
   }
   if (!res.ok) {
     if (res.status === 401 && url.startsWith("/api/")) window.dispatchEvent(new Event("mailyard-logged-out"));
-    throw new ApiError(res.status, (data && data.error) || `HTTP ${res.status}`);
+    throw new ApiError(res.status, (data && data.error) || `HTTP ${res.status}`, data);
   }
   return data;
 }

@@ -281,16 +281,18 @@ export function MailPage() {
 
 /**
  * One rule set (the seed's text form) or one Sieve script, loaded from and saved through the
- * admin API (/api/rules/..., /api/sieve/...); the node validates and answers with line:column.
+ * admin API (/api/rules/..., /api/sieve/...); the node validates and, for a text that does not
+ * parse, answers with every error's line and column, listed under the editor.
  */
 function RuleText({ id, title, path, field, note }) {
   const [text, setText] = useState("");
   const [msg, setMsg] = useState("");
-  // The text area stays disabled until the stored text is in: typing before would be overwritten.
+  const [problems, setProblems] = useState([]);
   const [loaded, error] = useLoad(
     () => api("GET", path).catch((e) => (e.status === 404 ? { [field]: "" } : Promise.reject(e))),
     [path],
   );
+  // The text area stays disabled until the stored text is in: typing before would be overwritten.
   const [ready, setReady] = useState(false);
   useEffect(() => {
     if (!loaded) return;
@@ -299,12 +301,15 @@ function RuleText({ id, title, path, field, note }) {
   }, [loaded]);
   const save = async () => {
     setMsg("");
+    setProblems([]);
     try {
       if (field === "script" && text.trim() === "") await api("DELETE", path);
       else await api("POST", path, { [field]: text });
       setMsg("saved");
     } catch (e) {
       setMsg(e.message);
+      const errors = e.body && Array.isArray(e.body.errors) ? e.body.errors : [];
+      setProblems(errors);
     }
   };
   return html`<div class="panel rule-text" id=${id}>
@@ -320,12 +325,48 @@ function RuleText({ id, title, path, field, note }) {
       onInput=${(e) => setText(e.target.value)}
     />
     <div><button class="save" onClick=${save}>Save</button> <span class="msg">${msg}</span></div>
+    ${
+      problems.length > 0 &&
+      html`<ul class="problems">
+        ${problems.map((p) => html`<li>line ${p.line}, column ${p.column}: ${p.message}</li>`)}
+      </ul>`
+    }
   </div>`;
 }
 
 // ---- Domains and accounts -------------------------------------------------------------------
 
-function AccountEditor({ account, backends, onDone }) {
+const clockTime = (ms) => new Date(ms).toISOString().slice(11, 19);
+
+/**
+ * Where an account lives, from the API's answer: a static cluster's home backend, a dynamic
+ * cluster's current owner (the backend holding its lease) or nobody; nothing on a single server.
+ */
+function placementText(kind, a) {
+  if (kind === "dynamic")
+    return a.owner
+      ? `owner: ${a.owner.node} (lease until ${clockTime(a.owner.expiresAt)})`
+      : "no owner (free)";
+  if (kind === "static") return a.home || "—";
+  return "—";
+}
+
+/** The account's home or owner now (an owner changes by itself, so it is re-read every 5 s). */
+function AccountPlacement({ kind, address }) {
+  const [a, error] = useLoad(
+    () => (kind === "single" ? Promise.resolve(null) : api("GET", `accounts/${seg(address)}`)),
+    [kind, address],
+    5000,
+  );
+  if (kind === "single") return null;
+  const where = a ? placementText(a.kind, a) : "…";
+  return html`<p id="account-placement">
+    ${kind === "static" ? `Home backend: ${where}` : where}
+    ${error && html`<span class="error">${error}</span>`}
+  </p>`;
+}
+
+function AccountEditor({ account, kind, backends, onDone }) {
   const [f, setF] = useState({
     password: "",
     enabled: account.enabled,
@@ -365,6 +406,7 @@ function AccountEditor({ account, backends, onDone }) {
     html`<input name=${k} value=${f[k]} onInput=${(e) => setF({ ...f, [k]: e.target.value })} ...${attrs} />`;
   return html`<form class="panel" id="account-editor" onSubmit=${save}>
     <h3>Edit ${account.address}</h3>
+    <${AccountPlacement} kind=${kind} address=${account.address} />
     <div class="row">
       <label>New password ${input("password", { type: "password", autocomplete: "new-password" })}</label>
       <label
@@ -415,6 +457,8 @@ export function DomainsPage() {
     () => api("GET", `accounts?q=${seg(q)}&offset=${offset}&limit=${limit}`),
     [q, offset],
   );
+  // static: a home column; dynamic: the current owner; single server: no column.
+  const kind = accounts ? accounts.kind : "single";
   const [newDomain, setNewDomain] = useState("");
   const [na, setNa] = useState({ address: "", password: "", home: "" });
   const [editing, setEditing] = useState(null);
@@ -512,7 +556,9 @@ export function DomainsPage() {
     ${
       editing &&
       html`<${AccountEditor}
+        key=${editing.address}
         account=${editing}
+        kind=${kind}
         backends=${backends}
         onDone=${() => {
           setEditing(null);
@@ -545,7 +591,7 @@ export function DomainsPage() {
         <th>Mail</th>
         <th>Quota</th>
         <th>Used</th>
-        <th>Home</th>
+        ${kind !== "single" && html`<th>Home / owner</th>`}
         <th></th>
       </tr>
       ${(accounts ? accounts.accounts : []).map(
@@ -555,7 +601,7 @@ export function DomainsPage() {
             <td>${a.enabled ? "enabled" : "disabled"}</td>
             <td>${bytes(a.quotaBytes)}</td>
             <td>${bytes(a.usedBytes)}</td>
-            <td>${a.home || "—"}</td>
+            ${kind !== "single" && html`<td class="placement">${placementText(kind, a)}</td>`}
             <td>
               <button onClick=${() => setEditing(a)}>Edit</button>
               <button

@@ -2,9 +2,10 @@
 // (shape and bounds); the directory itself decides what is a duplicate, missing or invalid
 // value (DirectoryError → 409/404/400). Passwords go to the directory and nowhere else.
 // On a static cluster's members a new account gets its home backend here (AccountHomes), so
-// an account created through any node is never left without one.
+// an account created through any node is never left without one. On a dynamic cluster's
+// members the account pages show who holds each account open (AccountOwners, the leases).
 import { z } from "zod";
-import type { AccountSettings, Directory } from "../directory/directory.js";
+import type { Account, AccountSettings, Directory } from "../directory/directory.js";
 import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
 
 const address = z.string().min(3).max(320);
@@ -40,9 +41,34 @@ export interface AccountHomes {
   forget(address: string): Promise<void>;
   /** Every account's home (the account list shows them). */
   all(): Promise<readonly { account: string; node: string }[]>;
+  /** One account's home, or null (an account from before homes were kept). */
+  of(address: string): Promise<string | null>;
   /** Moves an account to another home backend (a backend member), or why not. */
   move(address: string, node: string): Promise<{ node: string } | { refused: string }>;
 }
+
+/** An account's current owner in a dynamic cluster: the backend holding its unexpired lease. */
+export interface AccountOwner {
+  readonly node: string;
+  readonly token: number;
+  readonly expiresAt: number;
+}
+
+/** Who holds which account open in a dynamic cluster, as of the node's clock. */
+export interface AccountOwners {
+  /** Every account with an owner now (one query, however many accounts). */
+  all(): Promise<readonly { account: string; owner: AccountOwner }[]>;
+  of(address: string): Promise<AccountOwner | null>;
+}
+
+/** Where accounts live, as the account routes show it; neither on a single server. */
+export interface AccountPlacement {
+  readonly homes?: AccountHomes | undefined;
+  readonly owners?: AccountOwners | undefined;
+}
+
+/** Which of home / owner an account carries in the answers (the pages pick their column by it). */
+type PlacementKind = "static" | "dynamic" | "single";
 
 /** A page of the account list: `q` is a substring of the address; offset and limit bound it. */
 function pageOf(req: ApiRequest): { q: string; offset: number; limit: number } | null {
@@ -82,7 +108,21 @@ const param = (req: ApiRequest, key: string): string => {
 
 const domainFilter = (req: ApiRequest): string | undefined => req.query.get("domain") ?? undefined;
 
-export function directoryRoutes(directory: Directory, homes?: AccountHomes): Route[] {
+export function directoryRoutes(directory: Directory, placement: AccountPlacement = {}): Route[] {
+  const { homes, owners } = placement;
+  const kind: PlacementKind = homes !== undefined ? "static" : owners !== undefined ? "dynamic" : "single";
+  /** The accounts with their home (static) or current owner (dynamic): one state query for all. */
+  const placed = async (accounts: readonly Account[]): Promise<Record<string, unknown>[]> => {
+    if (homes !== undefined) {
+      const homeOf = new Map((await homes.all()).map((h) => [h.account, h.node]));
+      return accounts.map((a) => ({ ...a, home: homeOf.get(a.address) ?? null }));
+    }
+    if (owners !== undefined) {
+      const ownerOf = new Map((await owners.all()).map((o) => [o.account, o.owner]));
+      return accounts.map((a) => ({ ...a, owner: ownerOf.get(a.address) ?? null }));
+    }
+    return accounts.map((a) => ({ ...a, home: null }));
+  };
   return [
     {
       method: "GET",
@@ -125,9 +165,9 @@ export function directoryRoutes(directory: Directory, homes?: AccountHomes): Rou
         if (page === null) return ok({ accounts: all });
         const hits = page.q === "" ? all : all.filter((a) => a.address.includes(page.q));
         const slice = hits.slice(page.offset, page.offset + page.limit);
-        const homeOf = new Map((await homes?.all())?.map((h) => [h.account, h.node]) ?? []);
         return ok({
-          accounts: slice.map((a) => ({ ...a, home: homeOf.get(a.address) ?? null })),
+          kind,
+          accounts: await placed(slice),
           total: hits.length,
           offset: page.offset,
           limit: page.limit,
@@ -159,7 +199,9 @@ export function directoryRoutes(directory: Directory, homes?: AccountHomes): Rou
         const a = param(req, "address");
         const account = await directory.getAccount(a);
         if (account === null) throw new ApiError(404, `no account ${a}`);
-        return ok(account);
+        if (homes !== undefined) return ok({ ...account, kind, home: await homes.of(account.address) });
+        if (owners !== undefined) return ok({ ...account, kind, owner: await owners.of(account.address) });
+        return ok({ ...account, kind });
       },
     },
     {

@@ -16,7 +16,7 @@ import type { Queue } from "../queue/types.js";
 import type { Clock } from "../world/clock.js";
 import { systemClock } from "../world/clock.js";
 import { errorResponse, match, type Route } from "./api.js";
-import { directoryRoutes, type AccountHomes } from "./directory-routes.js";
+import { directoryRoutes, type AccountHomes, type AccountOwners } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
 import { nodeRoutes, type ClusterView } from "./node-routes.js";
 import {
@@ -54,6 +54,8 @@ export interface AdminServerOptions {
   readonly extra?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
   /** Static cluster members: new accounts get a home backend. */
   readonly homes?: AccountHomes;
+  /** Dynamic cluster members: the account pages show each account's current owner (lease). */
+  readonly owners?: AccountOwners;
   /** The WebAdmin's logins and sessions; without it /admin/ is not served. */
   readonly web?: WebAuth;
   /** Cluster members: the whole cluster's view, and other members' per-node API (signed). */
@@ -145,7 +147,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
   const startedAt = clock.now();
   const routes: Route[] = [
     ...queueRoutes(opts.queue, opts.headers),
-    ...directoryRoutes(opts.directory, opts.homes),
+    ...directoryRoutes(opts.directory, { homes: opts.homes, owners: opts.owners }),
     ...nodeRoutes({
       settings: opts.settings,
       metrics: opts.metrics,

@@ -59,8 +59,16 @@ void test("rules and sieve over the admin API: get, set, validation errors as 40
   const bad = await call("POST", "rules/account/alice@example.test", { text: "(1,a,((Colour,is,x)),())" });
   assert.deepEqual(bad, {
     status: 400,
-    json: { error: "invalid rules: unknown condition 'Colour' at offset 7" },
+    json: {
+      error: "invalid rules: unknown condition 'Colour' at offset 7",
+      errors: [{ line: 1, column: 8, message: "unknown condition 'Colour'" }],
+    },
   });
+  // On a later line: the column counts from that line's start.
+  const bad2 = await call("POST", "rules/server", { text: '(\n  (1,a,(),()),\n  (2,b,(),(("Nope")))\n)' });
+  assert.equal(bad2.status, 400);
+  assert.deepEqual(bad2.json["errors"], [{ line: 3, column: 13, message: "unknown action 'Nope'" }]);
+  assert.equal((await call("GET", "rules/server")).json["text"], "()");
   assert.equal((await call("GET", "rules/account/not-an-address")).status, 400);
 
   assert.equal((await call("GET", "sieve/alice@example.test")).status, 404);

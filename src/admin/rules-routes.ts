@@ -1,9 +1,10 @@
 // Admin API routes over the rule store: the seed-style rule sets of the server, the cluster, a
 // domain or an account (GET returns the text form and the parsed rules; POST {text} replaces
-// the set after parsing it), and accounts' Sieve scripts (POST {script} is validated first; a
-// bad script is 400 with every error's line and column). URL segments and bodies are untrusted.
+// the set after parsing it), and accounts' Sieve scripts (POST {script} is validated first). A
+// rule set or script that does not parse is 400 with every error's line and column, so an
+// editor can point at it. URL segments and bodies are untrusted.
 import { z } from "zod";
-import { formatRules, parseRules, RuleTextError } from "../rules/seed/text.js";
+import { formatRules, lineColumn, parseRules, RuleTextError } from "../rules/seed/text.js";
 import { compileSieve } from "../rules/sieve/index.js";
 import type { RuleScope, RuleStore } from "../rules/store.js";
 import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
@@ -38,8 +39,14 @@ function scopeRoutes(store: RuleStore, pattern: string, scope: (req: ApiRequest)
         try {
           rules = parseRules(text);
         } catch (e) {
-          if (e instanceof RuleTextError) throw new ApiError(400, `invalid rules: ${e.message}`);
-          throw e;
+          if (!(e instanceof RuleTextError)) throw e;
+          return ok(
+            {
+              error: `invalid rules: ${e.message}`,
+              errors: [{ ...lineColumn(text, e.offset), message: e.reason }],
+            },
+            400,
+          );
         }
         await store.setRules(scope(req), rules);
         return ok({ ok: true, rules: rules.length });

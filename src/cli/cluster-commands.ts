@@ -1,5 +1,6 @@
-// `mailyard cluster members|homes|home` and `mailyard lb-config haproxy`: the operator's view of
-// the cluster state and the one edit a static cluster needs by hand, an account's home backend.
+// `mailyard cluster members|homes|home|owners` and `mailyard lb-config haproxy`: the operator's
+// view of the cluster state (a dynamic cluster's owners are the unexpired leases as of this
+// machine's clock) and the one edit a static cluster needs by hand, an account's home backend.
 // They open the state directly (the SQLite file shared by the processes of a machine, or
 // PostgreSQL; either works while nodes run); whether a member is up is judged here as membership.ts does, from its last
 // heartbeat and cluster.downAfterSeconds.
@@ -82,6 +83,14 @@ export async function clusterCommand(
       const homes = await withState(settings, (s) => s.homes());
       if (values.json === true) io.out(JSON.stringify(homes, null, 2));
       else for (const h of homes) io.out(`${h.account}\t${h.node}`);
+      return;
+    }
+    case "owners": {
+      const leases = await withState(settings, (s) => s.leases(systemClock.now()));
+      if (values.json === true) io.out(JSON.stringify(leases, null, 2));
+      else
+        for (const l of leases)
+          io.out(`${l.account}\t${l.owner}\tuntil ${new Date(l.expiresAt).toISOString()}\ttoken ${l.token}`);
       return;
     }
     case "home": {

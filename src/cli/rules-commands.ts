@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { openRuleStoreFor } from "../server/state-stores.js";
 import type { Settings } from "../config/settings.js";
-import { formatRules, parseRules, RuleTextError } from "../rules/seed/text.js";
+import { formatRules, lineColumn, parseRules, RuleTextError } from "../rules/seed/text.js";
 import { compileSieve } from "../rules/sieve/index.js";
 import type { RuleScope, RuleStore } from "../rules/store.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
@@ -18,12 +18,6 @@ export function scopeOf(args: readonly string[]): RuleScope {
   if (kind === "account" && name !== undefined && name.includes("@"))
     return { kind, address: name.toLowerCase() };
   throw new UsageError("rules: the scope is server, cluster, domain NAME or account ADDRESS");
-}
-
-/** 1-based line and column of an offset in a text. */
-export function lineColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset).split("\n");
-  return { line: before.length, column: before[before.length - 1]!.length + 1 };
 }
 
 async function readText(path: string): Promise<string> {
@@ -69,7 +63,7 @@ export async function rulesCommand(
     } catch (e) {
       if (!(e instanceof RuleTextError)) throw e;
       const at = lineColumn(text, e.offset);
-      throw new CliError(`${o.file}:${at.line}:${at.column}: ${e.message.replace(/ at offset \d+$/, "")}`);
+      throw new CliError(`${o.file}:${at.line}:${at.column}: ${e.reason}`);
     }
     await withStore(settings, (s) => s.setRules(scope, rules));
     io.out(`${describe(scope)}: ${rules.length} rule${rules.length === 1 ? "" : "s"} set`);

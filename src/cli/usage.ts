@@ -35,6 +35,8 @@ commands:
                                           read it on their next heartbeat)
   cluster home ADDRESS [NODE]             show or set an account's home backend (static cluster)
   cluster homes [--json]                  every account's home backend
+  cluster owners [--json]                 who holds each account open now (dynamic cluster:
+                                          the unexpired leases, with expiry and token)
   cluster up --frontends N --backends M [--dynamic] [--data DIR]
                                           start a whole cluster on this machine (detached,
                                           HAProxy in front when installed); prints it as JSON
@@ -118,6 +120,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "cluster members": { min: 0, max: 0, options: ["json"], args: "" },
   "cluster home": { min: 1, max: 2, options: [], args: "ADDRESS [NODE]" },
   "cluster homes": { min: 0, max: 0, options: ["json"], args: "" },
+  "cluster owners": { min: 0, max: 0, options: ["json"], args: "" },
   "cluster up": {
     min: 0,
     max: 0,

@@ -10,14 +10,13 @@
 import { mkdir } from "node:fs/promises";
 import type http from "node:http";
 import { join, resolve } from "node:path";
-import type { AccountHomes } from "../admin/directory-routes.js";
+import type { AccountHomes, AccountOwners } from "../admin/directory-routes.js";
 import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
 import { isWireNodeId } from "../channel/auth.js";
 import { createChannelClient, type ChannelTarget } from "../channel/client.js";
 import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
-import { pickHome } from "../cluster/homes.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
 import { checkSecret } from "../cluster/secret.js";
 import type { Role } from "../cluster/state.js";
@@ -36,6 +35,7 @@ import { systemClock } from "../world/clock.js";
 import { tcpDialer } from "../world/dialer.js";
 import { cryptoRandom } from "../world/random.js";
 import { systemResolver } from "../world/resolver.js";
+import { leaseOwners, staticHomes } from "./account-placement.js";
 import { startBackendRole } from "./backend.js";
 import { startFrontendRole } from "./frontend.js";
 import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
@@ -196,32 +196,13 @@ export async function startClusterNode(
 
   // Static clusters: every account has a home backend (cluster/homes.ts). New accounts get one
   // through the admin API of any member; mail for an older account without one is refused with a
-  // 4xx at RCPT rather than queued until it expires.
+  // 4xx at RCPT rather than queued until it expires. Dynamic clusters: the account pages show
+  // who holds each account open.
   const isStatic = settings.cluster.kind === "static";
   const homes: AccountHomes | undefined = isStatic
-    ? {
-        choose: (address, requested) =>
-          pickHome(state, {
-            address,
-            requested,
-            liveBackends: members.live("backend").map((m) => m.id),
-          }),
-        record: async (address, node) => {
-          await state.setHome(address, node);
-          clusterLog.major("account home assigned", { account: address.toLowerCase(), node });
-        },
-        forget: (address) => state.clearHome(address),
-        all: () => state.homes(),
-        move: async (address, node) => {
-          const member = (await state.members()).find((m) => m.id === node);
-          if (member === undefined) return { refused: `${node} has never joined the cluster` };
-          if (member.role !== "backend") return { refused: `${node} is a ${member.role}, not a backend` };
-          await state.setHome(address, node);
-          clusterLog.major("account home moved", { account: address.toLowerCase(), node });
-          return { node };
-        },
-      }
+    ? staticHomes({ state, liveBackends: () => members.live("backend").map((m) => m.id), log: clusterLog })
     : undefined;
+  const owners: AccountOwners | undefined = isStatic ? undefined : leaseOwners(state, clock);
   const storable = async (address: string) =>
     (await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null;
 
@@ -340,6 +321,7 @@ export async function startClusterNode(
       submit: () => submitView,
       rules: ruleStore,
       ...(homes !== undefined ? { homes } : {}),
+      ...(owners !== undefined ? { owners } : {}),
       clock,
       ring: webadmin.ring,
       headers: spoolHeaders(spool),

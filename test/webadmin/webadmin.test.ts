@@ -161,6 +161,8 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
       await page.click("#add-account button[type=submit]");
       await page.waitForSelector(`#accounts tr[data-account="${address}"]`);
     }
+    // A static cluster: the "Home / owner" column shows each account's home backend.
+    assert.equal(await page.textContent("#accounts th:nth-child(5)"), "Home / owner");
     assert.equal(
       await page.textContent(`#accounts tr[data-account="carol@example.test"] td:nth-child(5)`),
       "b1",
@@ -172,8 +174,9 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
     await page.click("#account-editor button[type=submit]");
     await page.waitForSelector(`#accounts tr[data-account="carol@example.test"] td:has-text('1.0 MB')`);
     assert.equal((await cluster.directory.getAccount("carol@example.test"))?.quotaBytes, 1048576);
-    // The account's rules and Sieve script, edited on the same page.
+    // The account's rules and Sieve script, edited on the same page; the editor names the home.
     await page.click(`#accounts tr[data-account="carol@example.test"] button:has-text('Edit')`);
+    await page.waitForSelector("#account-placement:has-text('Home backend: b1')");
     await page.fill(
       "#account-sieve textarea",
       'require "fileinto";\nif header :contains "subject" "sale" { fileinto "Junk"; }\n',
@@ -184,9 +187,23 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
       fetch("/api/sieve/carol@example.test").then((r) => r.json() as Promise<{ script: string }>),
     );
     assert.match(sieve.script, /fileinto "Junk"/);
-    await page.fill("#account-sieve textarea", "if true { keep }");
+    // An invalid script: every error listed with its line and column, and the old script stays.
+    await page.fill("#account-sieve textarea", 'keep;\nredirect;\nfileinto "x";\n');
     await page.click("#account-sieve button.save");
     await page.waitForSelector("#account-sieve .msg:has-text('invalid sieve script')");
+    assert.deepEqual(await page.locator("#account-sieve ul.problems li").allTextContents(), [
+      "line 2, column 1: redirect: missing a string",
+      `line 3, column 1: command 'fileinto' needs require "fileinto"`,
+    ]);
+    const kept = await page.evaluate(() =>
+      fetch("/api/sieve/carol@example.test").then((r) => r.json() as Promise<{ script: string }>),
+    );
+    assert.equal(kept.script, sieve.script);
+    // A good save clears the list.
+    await page.fill("#account-sieve textarea", sieve.script);
+    await page.click("#account-sieve button.save");
+    await page.waitForSelector("#account-sieve .msg:has-text('saved')");
+    assert.equal(await page.locator("#account-sieve ul.problems").count(), 0);
     await page.fill("#account-rules textarea", '(5,tag,(),(("Add Header","X-Tagged: yes")))');
     await page.click("#account-rules button.save");
     await page.waitForSelector("#account-rules .msg:has-text('saved')");
@@ -331,9 +348,12 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
         fetch("/api/rules/cluster").then((r) => r.json() as Promise<{ text: string }>),
       );
       assert.match(rules.text, /X-Cluster-Rule: yes/);
-      await page.fill("#server-rules textarea", "(1,broken");
+      await page.fill("#server-rules textarea", "()\n(1,broken");
       await page.click("#server-rules button.save");
       await page.waitForSelector("#server-rules .msg:has-text('invalid rules')");
+      assert.deepEqual(await page.locator("#server-rules ul.problems li").allTextContents(), [
+        "line 2, column 1: text after the rule set",
+      ]);
       await shot(page, "mail");
     },
   );

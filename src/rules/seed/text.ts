@@ -25,11 +25,19 @@ type Node =
 
 export class RuleTextError extends Error {
   constructor(
-    message: string,
+    /** What is wrong, without where. */
+    readonly reason: string,
+    /** Where, in UTF-16 code units from the start of the text. */
     readonly offset: number,
   ) {
-    super(`${message} at offset ${offset}`);
+    super(`${reason} at offset ${offset}`);
   }
+}
+
+/** 1-based line and column of an offset in a text, as editors and FILE:LINE:COLUMN messages count. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split("\n");
+  return { line: before.length, column: before[before.length - 1]!.length + 1 };
 }
 
 const MAX_DEPTH = 8;
