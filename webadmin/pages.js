@@ -71,7 +71,8 @@ function NodePicker({ value, onChange }) {
   useEffect(() => {
     if (c && !value) onChange(c.self);
   }, [c]);
-  if (!c) return null;
+  // Shown once a node is chosen: a pick made before the default lands would be overwritten.
+  if (!c || !value) return null;
   return html`<label
     >Node
     <select id="node" value=${value} onChange=${(e) => onChange(e.target.value)}>

@@ -315,6 +315,11 @@ export async function startClusterNode(
           role,
           node: settings.node.id,
           live: members.live().map((m) => m.id),
+          // This node's own view of Submit Messages (the cluster API shows the stored settings;
+          // this is what the node acts on, once it has picked a change up).
+          ...(submitView !== null
+            ? { submit: { mode: submitView.mode(), offering: submitView.offering().map((m) => m.id) } }
+            : {}),
         },
       }),
       extra,

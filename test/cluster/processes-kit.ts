@@ -47,7 +47,7 @@ export interface Member {
   /** Sends the signal and waits for the exit. */
   kill(signal: NodeJS.Signals): Promise<number | null>;
   /** The node's health document (queue size, live members). */
-  health(): Promise<{ queue: number; live: string[] }>;
+  health(): Promise<{ queue: number; live: string[]; submit?: { mode: string; offering: string[] } }>;
 }
 
 export interface ProcCluster {
@@ -219,7 +219,11 @@ export async function startProcCluster(
       },
       async health() {
         const r = await fetch(`http://127.0.0.1:${http}/healthz`);
-        return (await r.json()) as { queue: number; live: string[] };
+        return (await r.json()) as {
+          queue: number;
+          live: string[];
+          submit?: { mode: string; offering: string[] };
+        };
       },
     };
     running.delete(placeholder);

@@ -287,6 +287,15 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
       assert.equal((await snapshot())?.submitLog, "all");
       await page.waitForSelector("#queue-processing tr[data-node=b1] td:has-text('Remotely')");
       await shot(page, "cluster");
+      // The stored setting is in; b1 acts on it once its own view has picked it up.
+      await waitFor(
+        "b1 itself Remotely, with f1 to submit to",
+        async () => {
+          const s = (await b1.health()).submit;
+          return s?.mode === "Remotely" && s.offering.includes("f1");
+        },
+        15_000,
+      );
 
       await swaks(submissionPort(b1), [
         "--tls",
