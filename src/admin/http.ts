@@ -28,6 +28,8 @@ import {
 } from "./peers.js";
 import { queueRoutes } from "./queue-routes.js";
 import { clusterRoutes } from "./cluster-routes.js";
+import { configRoutes, type ConfigWriter } from "./config-routes.js";
+import type { ManagedEntry } from "../config/managed.js";
 import type { SubmitView } from "../cluster/submit/view.js";
 import { rulesRoutes } from "./rules-routes.js";
 import type { RuleStore } from "../rules/store.js";
@@ -56,6 +58,8 @@ export interface AdminServerOptions {
   readonly homes?: AccountHomes;
   /** Dynamic cluster members: the account pages show each account's current owner (lease). */
   readonly owners?: AccountOwners;
+  /** Managed settings: what this node runs with (GET settings) and the writer (PUT config). */
+  readonly config?: { entries(): ManagedEntry[] } & ConfigWriter;
   /** The WebAdmin's logins and sessions; without it /admin/ is not served. */
   readonly web?: WebAuth;
   /** Cluster members: the whole cluster's view, and other members' per-node API (signed). */
@@ -154,11 +158,13 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       queueSize: () => opts.queue.size(),
       ring: opts.ring,
       cluster: opts.cluster,
+      managed: opts.config !== undefined ? () => opts.config!.entries() : undefined,
       startedAt,
       now: () => clock.now(),
     }),
     ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
     ...(opts.rules ? rulesRoutes(opts.rules) : []),
+    ...(opts.config !== undefined ? configRoutes(opts.config) : []),
   ];
   const self = opts.cluster?.self ?? opts.settings.node.id;
   const peers =

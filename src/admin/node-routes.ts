@@ -65,6 +65,8 @@ export function nodeRoutes(o: {
   queueSize: () => number;
   ring?: LogRing | undefined;
   cluster?: ClusterView | undefined;
+  /** The managed settings as this node runs them (src/server/managed-settings.ts). */
+  managed?: (() => readonly unknown[]) | undefined;
   startedAt: number;
   now: () => number;
 }): Route[] {
@@ -74,7 +76,14 @@ export function nodeRoutes(o: {
       method: "GET",
       pattern: "settings",
       handler: () =>
-        Promise.resolve(ok({ node: self, role: o.settings.role, settings: redactSettings(o.settings) })),
+        Promise.resolve(
+          ok({
+            node: self,
+            role: o.settings.role,
+            settings: redactSettings(o.settings),
+            managed: o.managed?.() ?? [],
+          }),
+        ),
     },
     {
       method: "GET",

@@ -4,7 +4,7 @@
 // every failure is one line on stderr.
 import { parseArgs } from "node:util";
 import { stringify as toToml } from "smol-toml";
-import { ConfigError, loadSettings } from "../config/load.js";
+import { ConfigError, explicitKeys, loadSettings } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import { DirectoryError } from "../directory/directory.js";
 import { clusterCommand, dbMigrateCommand, lbConfigCommand } from "./cluster-commands.js";
@@ -98,7 +98,7 @@ async function run(argv: string[], io: CliIo): Promise<void> {
   const [group = "", verb = ""] = name.split(" ");
   switch (group) {
     case "start":
-      return startCommand(settings);
+      return startCommand(settings, explicitKeys({ env: io.env, sets: values.set ?? [] }));
     case "config":
       io.out(values.json === true ? JSON.stringify(settings, null, 2) : toToml(settings));
       return;

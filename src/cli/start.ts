@@ -6,14 +6,15 @@ import { createLogSink } from "../log/sink.js";
 import { systemClock } from "../world/clock.js";
 import { CliError } from "./io.js";
 
-export async function startCommand(settings: Settings): Promise<void> {
+/** `pinned`: the keys environment or --set gave, which stored settings do not override. */
+export async function startCommand(settings: Settings, pinned: ReadonlySet<string>): Promise<void> {
   const sink = createLogSink({ settings, clock: systemClock, stdout: process.stdout });
   const sys = sink.for("SYSTEM");
   let node: { stop(): Promise<void> };
   try {
     // Loaded here, so directory and queue commands do not load the whole server.
     const { startNode } = await import("../server/node.js");
-    node = await startNode(settings, { log: sink });
+    node = await startNode(settings, { log: sink, pinned });
   } catch (e) {
     sys.crash("start failed", { error: e instanceof Error ? e.message : String(e) });
     await sink.close();

@@ -33,6 +33,9 @@ commands:
                                           value and the value in effect)
   settings set KEY VALUE [--node ID]      change one, for a node or cluster-wide (live: members
                                           read it on their next heartbeat)
+  settings get|set|unset MANAGED-KEY ...  the SMTP, queue and local delivery settings the
+                                          WebAdmin manages (smtp.relayNetworks, queue.*, ...):
+                                          stored over the config file, under env and --set
   cluster home ADDRESS [NODE]             show or set an account's home backend (static cluster)
   cluster homes [--json]                  every account's home backend
   cluster owners [--json]                 who holds each account open now (dynamic cluster:
@@ -135,6 +138,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "admin-user list": { min: 0, max: 0, options: ["json"], args: "" },
   "settings get": { min: 0, max: 1, options: ["node", "json"], args: "[KEY] [--node ID] [--json]" },
   "settings set": { min: 2, max: 2, options: ["node"], args: "KEY VALUE [--node ID]" },
+  "settings unset": { min: 1, max: 1, options: ["node"], args: "KEY [--node ID]" },
   "db migrate": { min: 0, max: 0, options: ["json"], args: "[--json]" },
   "rules get": { min: 1, max: 2, options: ["json"], args: "server|cluster|domain NAME|account ADDRESS" },
   "rules set": {

@@ -155,6 +155,24 @@ function readFile(opts: LoadOptions): { file: string; values: Map<string, unknow
   return { file, values };
 }
 
+/**
+ * The keys the environment and --set give (already checked by loadSettings): stored settings
+ * (managed.ts) yield to them.
+ */
+export function explicitKeys(opts: Pick<LoadOptions, "env" | "sets">): Set<string> {
+  const out = new Set<string>();
+  const byEnv = new Map(settingKeys().map((k) => [k.env, k.key]));
+  for (const [name, text] of Object.entries(opts.env)) {
+    const key = text === undefined ? undefined : byEnv.get(name);
+    if (key !== undefined) out.add(key);
+  }
+  for (const item of opts.sets) {
+    const k = findKey(item.slice(0, Math.max(item.indexOf("="), 0)).trim());
+    if (k !== undefined) out.add(k.key);
+  }
+  return out;
+}
+
 /** The settings in effect, from every source in order of precedence. Throws ConfigError. */
 export function loadSettings(opts: LoadOptions): Settings {
   const tree: Tree = {};

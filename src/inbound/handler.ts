@@ -62,7 +62,18 @@ const draftOf = (
 });
 
 export function createInboundHandler(o: InboundOptions): SmtpHandler {
-  const relayNetworks = parseNetworks(o.settings.smtp.relayNetworks);
+  // smtp.relayNetworks may change live (managed settings replace the array): parse anew then.
+  let relayFrom = o.settings.smtp.relayNetworks;
+  let relayList = parseNetworks(relayFrom);
+  const relayNetworks = {
+    contains(address: string): boolean {
+      if (o.settings.smtp.relayNetworks !== relayFrom) {
+        relayFrom = o.settings.smtp.relayNetworks;
+        relayList = parseNetworks(relayFrom);
+      }
+      return relayList.contains(address);
+    },
+  };
   const maxExpansion = 1000;
   // Final recipients of the open transaction of each session, in RCPT order.
   const expansions = new Map<number, EnvelopeRecipient[]>();

@@ -24,7 +24,6 @@ import { createIdGenerator } from "./ids.js";
 import { createOperator } from "./operator.js";
 import { createOutcomes } from "./outcomes.js";
 import { createReports } from "./reports.js";
-import { retryPolicy } from "./retry.js";
 import { createScheduler } from "./scheduler.js";
 import { createTimetable } from "./timetable.js";
 import type { Deliverer, Queue, Spool } from "./types.js";
@@ -63,7 +62,7 @@ export type QueueManager = Queue & {
 export function createQueueManager(o: QueueManagerOptions): QueueManager {
   const { spool, clock, random, log, metrics } = o;
   const q = o.settings.queue;
-  const ctx = createContext({ spool, clock, random, log, metrics, q, policy: retryPolicy(q) });
+  const ctx = createContext({ spool, clock, random, log, metrics, q });
   const nextId = createIdGenerator(clock, random);
 
   // The parts call each other in a cycle (a job's outcome settles the message, which may queue a

@@ -27,7 +27,13 @@ import { startClusterNode } from "./roles.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
-import { openDirectoryStore, openRpopStoreFor, openRuleStoreFor } from "./state-stores.js";
+import {
+  openClusterStateStore,
+  openDirectoryStore,
+  openRpopStoreFor,
+  openRuleStoreFor,
+} from "./state-stores.js";
+import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
@@ -50,10 +56,14 @@ export interface RunningNode {
   readonly pop3: readonly { address: string; port: number }[];
 }
 
-export async function startNode(
-  settings: Settings,
-  opts: { log: LogSink; world?: Partial<NodeWorld> },
-): Promise<RunningNode> {
+export interface NodeOptions {
+  log: LogSink;
+  world?: Partial<NodeWorld>;
+  /** Keys given by environment or --set: stored (managed) settings do not override them. */
+  pinned?: ReadonlySet<string>;
+}
+
+export async function startNode(settings: Settings, opts: NodeOptions): Promise<RunningNode> {
   // Frontends and backends are wired in roles.ts; everything below is the single server.
   if (settings.role !== "single") return startClusterNode(settings, opts);
   const world: NodeWorld = {
@@ -68,6 +78,18 @@ export async function startNode(
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
   await mkdir(dataDir, { recursive: true });
+
+  // Settings changed from the WebAdmin or `mailyard settings set` live in the state's settings
+  // table; everything below is wired with them.
+  const configState = await openClusterStateStore(settings, world.clock, opts.log.for("ADMIN"));
+  const managed = await openManagedSettings({
+    loaded: settings,
+    pinned: opts.pinned ?? new Set(),
+    nodeId: settings.node.id,
+    state: configState,
+    log: opts.log.for("ADMIN"),
+  });
+  settings = managed.settings;
 
   const directory = await openDirectoryStore(settings, world.clock, opts.log.for("DIRECTORY"));
   let queueSize = (): number => 0;
@@ -196,6 +218,9 @@ export async function startNode(
     ...(webadmin.web !== undefined ? { web: webadmin.web } : {}),
     extra: (req, res) => sources.http(req, res),
     rules: ruleStore,
+    config: managedConfigApi(managed, configState, () =>
+      Promise.resolve([{ id: settings.node.id, role: settings.role }]),
+    ),
     health: () => ({
       ok: true,
       detail: { queue: queue.size(), role: settings.role, node: settings.node.id },
@@ -227,6 +252,8 @@ export async function startNode(
       await relay.close();
       await ruleStore.close();
       await directory.close();
+      managed.stop();
+      await configState.close();
       await webadmin.close();
       sys.major("stopped", { node: settings.node.id });
     },

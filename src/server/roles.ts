@@ -23,7 +23,6 @@ import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
 import { expandRecipient } from "../directory/expand.js";
 import { createInboundHandler } from "../inbound/handler.js";
-import type { LogSink } from "../log/logger.js";
 import { parseHostPort } from "../proto/hostport.js";
 import { REPLIES, reply } from "../proto/reply.js";
 import { createQueueManager } from "../queue/manager.js";
@@ -39,7 +38,8 @@ import { leaseOwners, staticHomes } from "./account-placement.js";
 import { startBackendRole } from "./backend.js";
 import { startFrontendRole } from "./frontend.js";
 import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
-import type { NodeWorld, RunningNode } from "./node.js";
+import type { NodeOptions, NodeWorld, RunningNode } from "./node.js";
+import { managedConfigApi, openManagedSettings, type LiveManagedSettings } from "./managed-settings.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
 import type { MemberSummary } from "../admin/node-routes.js";
@@ -104,10 +104,7 @@ function gated(d: Deliverer, ready: Promise<void>): Deliverer {
   };
 }
 
-export async function startClusterNode(
-  settings: Settings,
-  opts: { log: LogSink; world?: Partial<NodeWorld> },
-): Promise<ClusterNode> {
+export async function startClusterNode(settings: Settings, opts: NodeOptions): Promise<ClusterNode> {
   if (settings.role === "single") throw new Error("startClusterNode: role single is startNode's");
   const role = settings.role;
   checkClusterSettings(settings);
@@ -136,6 +133,25 @@ export async function startClusterNode(
     throw e;
   }
   const { directory, state } = stores;
+  // Settings changed from the WebAdmin or `mailyard settings set` (the state's settings table):
+  // everything below is wired with them.
+  let managed: LiveManagedSettings;
+  try {
+    managed = await openManagedSettings({
+      loaded: settings,
+      pinned: opts.pinned ?? new Set(),
+      nodeId: settings.node.id,
+      state,
+      log: opts.log.for("ADMIN"),
+    });
+    settings = managed.settings;
+    checkClusterSettings(settings);
+  } catch (e) {
+    await state.close();
+    await directory.close();
+    await webadmin.close();
+    throw e;
+  }
 
   let membership: Membership | null = null;
   const members = { live: (r?: Role) => membership?.live(r) ?? [] };
@@ -240,6 +256,7 @@ export async function startClusterNode(
     // Leave first, so the others stop sending here while we finish; then stop taking mail,
     // then stop delivering. The spool keeps whatever is in flight.
     submitView?.stop();
+    managed.stop();
     await membership?.stop();
     await listeners?.close();
     await sources?.close();
@@ -305,6 +322,9 @@ export async function startClusterNode(
       settings,
       queue,
       directory,
+      config: managedConfigApi(managed, state, async () =>
+        (await state.members()).map((m) => ({ id: m.id, role: m.role })),
+      ),
       metrics,
       log: opts.log.for("ADMIN"),
       token,
@@ -396,6 +416,8 @@ export async function startClusterNode(
       configLog: settings.cluster.submitLog,
       logs: opts.log,
     });
+    // The heartbeat re-reads the settings too: a change notification missed is caught there.
+    self.onSettingsChange((rows) => managed.update(rows));
     self.onChange((all) => {
       const up = all.filter((m) => m.up).map((m) => `${m.id}(${m.role})`);
       clusterLog.major("members changed", { up: up.join(","), known: all.length });
