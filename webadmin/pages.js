@@ -211,21 +211,138 @@ const Kv = ({ obj }) =>
     )}
   </dl>`;
 
+const SOURCE = {
+  config: "config file",
+  cluster: "cluster-wide",
+  node: "this node",
+  "environment or --set": "environment or --set (wins)",
+};
+const shownValue = (v) => (v === null || v === undefined ? "" : Array.isArray(v) ? v.join(", ") : String(v));
+
+/**
+ * The managed settings (SMTP, queue, local delivery) of one node: what it runs with and where
+ * that comes from, and a form that stores a value cluster-wide or for this node through
+ * PUT /api/config (text as in the environment: lists comma-separated), or removes it.
+ */
+function ManagedSettings({ node, entries, reload }) {
+  const [edit, setEdit] = useState(null);
+  const [msg, setMsg] = useState("");
+  const store = async (key, scope, text) => {
+    setMsg("");
+    try {
+      const body = { key, ...(scope === "node" ? { node } : {}) };
+      const r = await api("PUT", "config", text === null ? { ...body, value: null } : { ...body, text });
+      const where = scope === "node" ? `for ${node}` : "cluster-wide";
+      setMsg(
+        text === null
+          ? `${key}: ${where} value removed`
+          : `${key} = ${shownValue(r.value)} ${where}: ${r.applies === "live" ? "applied live" : "applies when the node restarts"}`,
+      );
+      setEdit(null);
+      reload();
+    } catch (e) {
+      setMsg(e.message);
+    }
+  };
+  return html`<div class="panel" id="managed-settings">
+    <h3>Managed settings</h3>
+    <p class="note">
+      Stored in the cluster state over each node's config file; a value given to a node by environment or
+      --set still wins there. Live keys apply at once on every member; the others when the node restarts
+      (shown as pending until then).
+    </p>
+    <table>
+      <tr>
+        <th>setting</th>
+        <th>in effect on ${node}</th>
+        <th>from</th>
+        <th>cluster-wide</th>
+        <th>for ${node}</th>
+        <th>applies</th>
+        <th></th>
+      </tr>
+      ${entries.map(
+        (e) =>
+          html`<tr data-key=${e.key}>
+            <td>${e.key}</td>
+            <td class="value">
+              ${shownValue(e.value)}${e.pending ? html` <em class="pending">(pending restart)</em>` : ""}
+            </td>
+            <td class="source">${SOURCE[e.source] || e.source}</td>
+            <td>
+              ${shownValue(e.cluster)}
+              ${
+                e.cluster !== null &&
+                html` <button class="unset-cluster" onClick=${() => store(e.key, "cluster", null)}>
+                  Remove
+                </button>`
+              }
+            </td>
+            <td>
+              ${shownValue(e.node)}
+              ${e.node !== null && html` <button class="unset-node" onClick=${() => store(e.key, "node", null)}>Remove</button>`}
+            </td>
+            <td>${e.applies}</td>
+            <td>
+              <button
+                class="edit"
+                onClick=${() => setEdit({ key: e.key, scope: "cluster", text: shownValue(e.value) })}
+              >
+                Change
+              </button>
+            </td>
+          </tr>`,
+      )}
+    </table>
+    ${
+      edit &&
+      html`<form
+        id="managed-edit"
+        onSubmit=${(ev) => {
+          ev.preventDefault();
+          store(edit.key, edit.scope, edit.text);
+        }}
+      >
+        <label
+          >${edit.key}
+          <input
+            name="text"
+            value=${edit.text}
+            onInput=${(ev) => setEdit({ ...edit, text: ev.target.value })}
+        /></label>
+        <select
+          name="scope"
+          value=${edit.scope}
+          onChange=${(ev) => setEdit({ ...edit, scope: ev.target.value })}
+        >
+          <option value="cluster">cluster-wide</option>
+          <option value="node">for ${node} only</option>
+        </select>
+        <button type="submit">Save</button>
+        <button type="button" onClick=${() => setEdit(null)}>Cancel</button>
+      </form>`
+    }
+    <p id="managed-msg" class="msg">${msg}</p>
+  </div>`;
+}
+
 export function MailPage() {
   const [node, setNode] = useState("");
-  const [s, error] = useLoad(
+  // Re-read every 5 s: a change stored here reaches other members within about a second.
+  const [s, error, reload] = useLoad(
     () => (node ? api("GET", `nodes/${seg(node)}/settings`) : Promise.resolve(null)),
     [node],
+    5000,
   );
   const set = s && s.settings;
   return html`<h2>Mail</h2>
     <div class="row"><${NodePicker} value=${node} onChange=${setNode} /></div>
-    <p class="note">
-      The node's effective settings (config file, environment, --set), read-only: they are read at start, so
-      change them in the node's configuration and restart it. Secrets are not shown. The Submit Messages and
-      Remote Submit Log settings are changed live on the Cluster page.
-    </p>
     <${Err} text=${error} />
+    ${s && html`<${ManagedSettings} node=${s.node} entries=${s.managed || []} reload=${reload} />`}
+    <p class="note">
+      All of the node's effective settings (config file, environment, --set, managed settings). Secrets are
+      not shown. The Submit Messages and Remote Submit Log settings are changed live on the Cluster page.
+    </p>
     ${
       set &&
       html`<div id="mail-settings">
@@ -269,7 +386,7 @@ export function MailPage() {
       title="Server-wide rules"
       path="rules/server"
       field="text"
-      note="Applied where a message is enqueued, on this node's server. Text form, one rule per line, e.g. (1,name,((Subject,is,\"*sale*\")),((\"Add Header\",\"X-Sale: yes\")))."
+      note=${'Applied where a message is enqueued, on this node\'s server. Text form, one rule per line, e.g. (1,name,((Subject,is,"*sale*")),(("Add Header","X-Sale: yes"))).'}
     />
     <${RuleText}
       id="cluster-rules"

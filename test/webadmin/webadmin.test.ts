@@ -20,6 +20,7 @@ import { maildir, startProcCluster, type Member } from "../cluster/processes-kit
 import { newPage, startBrowser } from "../kit/browser.js";
 import { waitFor } from "../kit/load.js";
 import { startSink } from "../kit/sink.js";
+import { SmtpClient } from "../kit/smtp-client.js";
 
 const run = promisify(execFile);
 // What the page functions use of the browser's DOM (the project compiles without lib "dom").
@@ -363,7 +364,62 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
       assert.deepEqual(await page.locator("#server-rules ul.problems li").allTextContents(), [
         "line 2, column 1: text after the rule set",
       ]);
+    },
+  );
+
+  await t.test(
+    "Mail: a managed setting stored cluster-wide applies live on another member; a restart key is pending",
+    async () => {
+      /** The RCPT replies of one session on f1 (relaying from loopback), without sending mail. */
+      const rcptCodes = async (n: number): Promise<number[]> => {
+        const c = await SmtpClient.connect(f1.smtp);
+        try {
+          await c.expect(220);
+          await c.cmd("EHLO client.test", 250);
+          await c.cmd("MAIL FROM:<a@client.test>", 250);
+          const codes: number[] = [];
+          for (let i = 0; i < n; i++) codes.push((await c.cmd(`RCPT TO:<r${i}@remote.test>`)).code);
+          await c.cmd("QUIT");
+          return codes;
+        } finally {
+          c.close();
+        }
+      };
+      assert.deepEqual(await rcptCodes(3), [250, 250, 250]);
+      await page.goto(`${base}/admin/#/mail`);
+      await page.selectOption("#node", "f1");
+      const row = "#managed-settings tr[data-key='smtp.maxRecipients']";
+      await page.waitForSelector(`${row} td.source:has-text('config file')`);
+      await page.click(`${row} button.edit`);
+      await page.fill("#managed-edit input[name=text]", "2");
+      await page.selectOption("#managed-edit select[name=scope]", "cluster");
+      await page.click("#managed-edit button[type=submit]");
+      await page.waitForSelector("#managed-msg:has-text('applied live')");
+      // b2 serves the page and wrote the state; f1, another process, follows it without a restart.
+      await waitFor("f1 refuses a third recipient", async () => (await rcptCodes(3))[2] === 452, 15_000);
+      await page.waitForSelector(`${row} td.source:has-text('cluster-wide')`);
+      assert.equal(await page.textContent(`${row} td.value`), "2");
+
+      // A key that applies at restart, for f1 only: stored, shown as pending.
+      const receipt = "#managed-settings tr[data-key='local.deliverOnReceipt']";
+      await page.click(`${receipt} button.edit`);
+      await page.fill("#managed-edit input[name=text]", "false");
+      await page.selectOption("#managed-edit select[name=scope]", "node");
+      await page.click("#managed-edit button[type=submit]");
+      await page.waitForSelector("#managed-msg:has-text('applies when the node restarts')");
+      await page.waitForSelector(`${receipt} td.value:has-text('pending restart')`);
+      // A value the node cannot take is refused with the reason.
+      await page.click(`${row} button.edit`);
+      await page.fill("#managed-edit input[name=text]", "many");
+      await page.click("#managed-edit button[type=submit]");
+      await page.waitForSelector("#managed-msg:has-text('expected a number')");
       await shot(page, "mail");
+
+      // Removed again: f1 back on its config.
+      await page.click(`${row} button.unset-cluster`);
+      await page.click(`${receipt} button.unset-node`);
+      await waitFor("f1 takes three recipients again", async () => (await rcptCodes(3))[2] === 250, 15_000);
+      await page.waitForSelector(`${receipt} td.value:not(:has-text('pending'))`);
     },
   );
 
