@@ -2,20 +2,13 @@
 // member of a cluster across machines knows the same administrators and honours a session
 // opened on any of them: the same tables and migration versions as the SQLite adapter
 // (sqlite-admin-store.ts), in admin_schema_migrations.
-import { hashPassword, verifyPassword } from "../../directory/password.js";
 import type { PgHandle } from "../../state/pg.js";
 import { migratePg } from "../../state/pg-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
 import type { SessionRows } from "./sessions.js";
 import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
-import {
-  AdminUserError,
-  checkAdminPassword,
-  normalizeAdminName,
-  type AdminUser,
-  type AdminUserStore,
-} from "./users.js";
+import { adminUsersOver, type AdminUserRow } from "./users.js";
 
 interface UserRow {
   name: string;
@@ -25,8 +18,9 @@ interface UserRow {
 }
 
 const UNIQUE_VIOLATION = "23505";
-const toUser = (r: UserRow): AdminUser => ({
+const toRow = (r: UserRow): AdminUserRow => ({
   name: r.name,
+  passwordHash: r.password_hash,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -43,67 +37,44 @@ export async function openPostgresAdminStore(pg: PgHandle, clock: Clock): Promis
     await pg.close();
     throw e;
   }
-  const notFound = (n: string): AdminUserError => new AdminUserError("not-found", `no admin user ${n}`);
-
-  const users: AdminUserStore = {
-    async add(name, password) {
-      const n = normalizeAdminName(name);
-      checkAdminPassword(password);
-      const hash = await hashPassword(password);
-      const now = clock.now();
-      try {
-        await pg.run(
-          "INSERT INTO admin_users (name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $3)",
-          [n, hash, now],
-        );
-      } catch (e) {
-        if ((e as { code?: string }).code === UNIQUE_VIOLATION)
-          throw new AdminUserError("exists", `admin user ${n} already exists`);
-        throw e;
-      }
-      return { name: n, createdAt: now, updatedAt: now };
+  const users = adminUsersOver(
+    {
+      async insert(r) {
+        try {
+          await pg.run(
+            "INSERT INTO admin_users (name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4)",
+            [r.name, r.passwordHash, r.createdAt, r.updatedAt],
+          );
+          return true;
+        } catch (e) {
+          if ((e as { code?: string }).code === UNIQUE_VIOLATION) return false;
+          throw e;
+        }
+      },
+      // The user's sessions end in the same transaction as the change that ends them.
+      setHash: (n, hash, at) =>
+        pg.tx(async (q) => {
+          const c = await q.run(
+            "UPDATE admin_users SET password_hash = $1, updated_at = $2 WHERE name = $3",
+            [hash, at, n],
+          );
+          await q.run("DELETE FROM admin_sessions WHERE user_name = $1", [n]);
+          return c;
+        }),
+      remove: (n) =>
+        pg.tx(async (q) => {
+          const c = await q.run("DELETE FROM admin_users WHERE name = $1", [n]);
+          await q.run("DELETE FROM admin_sessions WHERE user_name = $1", [n]);
+          return c;
+        }),
+      async get(n) {
+        const [r] = await pg.query<UserRow>("SELECT * FROM admin_users WHERE name = $1", [n]);
+        return r === undefined ? null : toRow(r);
+      },
+      all: async () => (await pg.query<UserRow>("SELECT * FROM admin_users ORDER BY name")).map(toRow),
     },
-    async setPassword(name, password) {
-      const n = normalizeAdminName(name);
-      checkAdminPassword(password);
-      const hash = await hashPassword(password);
-      const changed = await pg.tx(async (q) => {
-        const c = await q.run("UPDATE admin_users SET password_hash = $1, updated_at = $2 WHERE name = $3", [
-          hash,
-          clock.now(),
-          n,
-        ]);
-        await q.run("DELETE FROM admin_sessions WHERE user_name = $1", [n]);
-        return c;
-      });
-      if (changed === 0) throw notFound(n);
-    },
-    async remove(name) {
-      const n = normalizeAdminName(name);
-      const changed = await pg.tx(async (q) => {
-        const c = await q.run("DELETE FROM admin_users WHERE name = $1", [n]);
-        await q.run("DELETE FROM admin_sessions WHERE user_name = $1", [n]);
-        return c;
-      });
-      if (changed === 0) throw notFound(n);
-    },
-    async list() {
-      return (await pg.query<UserRow>("SELECT * FROM admin_users ORDER BY name")).map(toUser);
-    },
-    async verify(name, password) {
-      let row: UserRow | undefined;
-      try {
-        [row] = await pg.query<UserRow>("SELECT * FROM admin_users WHERE name = $1", [
-          normalizeAdminName(name),
-        ]);
-      } catch (e) {
-        if (!(e instanceof AdminUserError)) throw e;
-      }
-      // Unknown or malformed names cost the same scrypt work as a wrong password.
-      const good = await verifyPassword(password.slice(0, 1024), row?.password_hash ?? null);
-      return good && row !== undefined ? toUser(row) : null;
-    },
-  };
+    () => clock.now(),
+  );
 
   const sessions: SessionRows = {
     async insert(key, s) {

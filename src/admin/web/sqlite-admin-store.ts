@@ -6,18 +6,11 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { hashPassword, verifyPassword } from "../../directory/password.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
 import type { Session, SessionRows } from "./sessions.js";
 import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
-import {
-  AdminUserError,
-  checkAdminPassword,
-  normalizeAdminName,
-  type AdminUser,
-  type AdminUserStore,
-} from "./users.js";
+import { adminUsersOver, type AdminUserRow } from "./users.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -35,8 +28,9 @@ interface SessionRow {
   last_seen: number;
 }
 
-const toUser = (r: UserRow): AdminUser => ({
+const toRow = (r: UserRow): AdminUserRow => ({
   name: r.name,
+  passwordHash: r.password_hash,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -89,8 +83,8 @@ export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
   const all = db.prepare<[], UserRow>("SELECT * FROM admin_users ORDER BY name");
   const endSessionsOf = db.prepare("DELETE FROM admin_sessions WHERE user_name = ?");
   // The user's sessions end in the same transaction as the change that ends them.
-  const setPassword = db.transaction((n: string, hash: string, now: number): number => {
-    const changes = update.run(hash, now, n).changes;
+  const setHash = db.transaction((n: string, hash: string, at: number): number => {
+    const changes = update.run(hash, at, n).changes;
     endSessionsOf.run(n);
     return changes;
   });
@@ -100,46 +94,27 @@ export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
     return changes;
   });
 
-  const users: AdminUserStore = {
-    async add(name, password) {
-      const n = normalizeAdminName(name);
-      checkAdminPassword(password);
-      const hash = await hashPassword(password);
-      const now = clock.now();
-      try {
-        insert.run(n, hash, now, now);
-      } catch (e) {
-        if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY")
-          throw new AdminUserError("exists", `admin user ${n} already exists`);
-        throw e;
-      }
-      return { name: n, createdAt: now, updatedAt: now };
+  const users = adminUsersOver(
+    {
+      insert: (r) => {
+        try {
+          insert.run(r.name, r.passwordHash, r.createdAt, r.updatedAt);
+          return Promise.resolve(true);
+        } catch (e) {
+          if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") return Promise.resolve(false);
+          throw e;
+        }
+      },
+      setHash: (n, hash, at) => Promise.resolve(setHash(n, hash, at)),
+      remove: (n) => Promise.resolve(removeUser(n)),
+      get: (n) => {
+        const r = get.get(n);
+        return Promise.resolve(r === undefined ? null : toRow(r));
+      },
+      all: () => Promise.resolve(all.all().map(toRow)),
     },
-    async setPassword(name, password) {
-      const n = normalizeAdminName(name);
-      checkAdminPassword(password);
-      const hash = await hashPassword(password);
-      if (setPassword(n, hash, clock.now()) === 0)
-        throw new AdminUserError("not-found", `no admin user ${n}`);
-    },
-    remove(name) {
-      const n = normalizeAdminName(name);
-      if (removeUser(n) === 0) return Promise.reject(new AdminUserError("not-found", `no admin user ${n}`));
-      return Promise.resolve();
-    },
-    list: () => Promise.resolve(all.all().map(toUser)),
-    async verify(name, password) {
-      let row: UserRow | undefined;
-      try {
-        row = get.get(normalizeAdminName(name));
-      } catch (e) {
-        if (!(e instanceof AdminUserError)) throw e;
-      }
-      // Unknown or malformed names cost the same scrypt work as a wrong password.
-      const good = await verifyPassword(password.slice(0, 1024), row?.password_hash ?? null);
-      return good && row !== undefined ? toUser(row) : null;
-    },
-  };
+    () => clock.now(),
+  );
 
   const sInsert = db.prepare(
     "INSERT INTO admin_sessions (key, user_name, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)",

@@ -4,6 +4,8 @@
 // about them. Names are operator input: validated and lower-cased;
 // passwords are never stored, logged or returned.
 
+import { hashPassword, verifyPassword } from "../../directory/password.js";
+
 export interface AdminUser {
   readonly name: string;
   readonly createdAt: number;
@@ -51,4 +53,67 @@ export function checkAdminPassword(password: string): void {
       "invalid",
       `admin password: ${MIN_ADMIN_PASSWORD} to ${MAX_ADMIN_PASSWORD} characters`,
     );
+}
+
+/** An administrator as an adapter stores it. */
+export interface AdminUserRow {
+  readonly name: string;
+  readonly passwordHash: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * What an adapter does with the rows; names are already normalized. setHash and remove also
+ * end the user's sessions, in the same transaction, and return how many users they changed.
+ */
+export interface AdminUserRows {
+  /** False when the name is taken. */
+  insert(row: AdminUserRow): Promise<boolean>;
+  setHash(name: string, hash: string, at: number): Promise<number>;
+  remove(name: string): Promise<number>;
+  get(name: string): Promise<AdminUserRow | null>;
+  all(): Promise<AdminUserRow[]>;
+}
+
+const toUser = (r: AdminUserRow): AdminUser => ({
+  name: r.name,
+  createdAt: r.createdAt,
+  updatedAt: r.updatedAt,
+});
+
+/** The store's rules (names, password lengths, scrypt, constant-time refusals) over any rows. */
+export function adminUsersOver(rows: AdminUserRows, now: () => number): AdminUserStore {
+  const notFound = (n: string): AdminUserError => new AdminUserError("not-found", `no admin user ${n}`);
+  return {
+    async add(name, password) {
+      const n = normalizeAdminName(name);
+      checkAdminPassword(password);
+      const at = now();
+      const row = { name: n, passwordHash: await hashPassword(password), createdAt: at, updatedAt: at };
+      if (!(await rows.insert(row))) throw new AdminUserError("exists", `admin user ${n} already exists`);
+      return toUser(row);
+    },
+    async setPassword(name, password) {
+      const n = normalizeAdminName(name);
+      checkAdminPassword(password);
+      if ((await rows.setHash(n, await hashPassword(password), now())) === 0) throw notFound(n);
+    },
+    async remove(name) {
+      const n = normalizeAdminName(name);
+      if ((await rows.remove(n)) === 0) throw notFound(n);
+    },
+    list: async () => (await rows.all()).map(toUser),
+    async verify(name, password) {
+      let row: AdminUserRow | null = null;
+      try {
+        row = await rows.get(normalizeAdminName(name));
+      } catch (e) {
+        if (!(e instanceof AdminUserError)) throw e;
+      }
+      // Unknown or malformed names cost the same scrypt work as a wrong password.
+      const good = await verifyPassword(password.slice(0, MAX_ADMIN_PASSWORD), row?.passwordHash ?? null);
+      return good && row !== null ? toUser(row) : null;
+    },
+  };
 }
