@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
 import {
   type ClusterState,
@@ -66,28 +67,7 @@ const toLease = (r: LeaseRow & { owner: string }): Lease => ({
 });
 
 function migrate(db: Database.Database, clock: Clock): void {
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS cluster_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-  );
-  const run = db.transaction(() => {
-    const row = db.prepare("SELECT MAX(version) AS v FROM cluster_migrations").get() as { v: number | null };
-    const current = row.v ?? 0;
-    const latest = CLUSTER_MIGRATIONS[CLUSTER_MIGRATIONS.length - 1]?.version ?? 0;
-    if (current > latest) {
-      throw new Error(`cluster state schema version ${current} is newer than this program (${latest})`);
-    }
-    for (const m of CLUSTER_MIGRATIONS) {
-      if (m.version <= current) continue;
-      db.exec(m.sqlite);
-      db.prepare("INSERT INTO cluster_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
-        m.version,
-        m.name,
-        clock.now(),
-      );
-    }
-  });
-  // IMMEDIATE: two processes opening a fresh file at once must not both migrate.
-  run.immediate();
+  migrateSqlite(db, "cluster_migrations", CLUSTER_MIGRATIONS, "cluster state", clock.now());
 }
 
 export function openSqliteClusterState(path: string, clock: Clock): ClusterState {

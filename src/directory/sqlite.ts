@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock } from "../world/clock.js";
 import {
   DirectoryError,
@@ -34,27 +35,7 @@ import { hashPassword, verifyPassword } from "./password.js";
 const BUSY_TIMEOUT_MS = 5000;
 
 function migrate(db: Database.Database): void {
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-  );
-  const run = db.transaction(() => {
-    const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null };
-    const current = row.v ?? 0;
-    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
-    if (current > latest) {
-      throw new Error(`directory schema version ${current} is newer than this program (${latest})`);
-    }
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
-      db.exec(m.sqlite);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
-        m.version,
-        m.name,
-        Date.now(),
-      );
-    }
-  });
-  run.immediate();
+  migrateSqlite(db, "schema_migrations", MIGRATIONS, "directory", Date.now());
 }
 
 export function openSqliteDirectory(path: string, clock: Clock): Directory {

@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
 import { scopeKey, type RuleScope, type RuleStore } from "./store.js";
@@ -46,28 +47,7 @@ export const RULE_MIGRATIONS: readonly Migration[] = [
 ];
 
 function migrate(db: Database.Database): void {
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS rules_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-  );
-  const run = db.transaction(() => {
-    const row = db.prepare("SELECT MAX(version) AS v FROM rules_schema_migrations").get() as {
-      v: number | null;
-    };
-    const current = row.v ?? 0;
-    const latest = RULE_MIGRATIONS[RULE_MIGRATIONS.length - 1]?.version ?? 0;
-    if (current > latest)
-      throw new Error(`rules schema version ${current} is newer than this program (${latest})`);
-    for (const m of RULE_MIGRATIONS) {
-      if (m.version <= current) continue;
-      db.exec(m.sqlite);
-      db.prepare("INSERT INTO rules_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
-        m.version,
-        m.name,
-        Date.now(),
-      );
-    }
-  });
-  run.immediate();
+  migrateSqlite(db, "rules_schema_migrations", RULE_MIGRATIONS, "rules", Date.now());
 }
 
 export function openSqliteRuleStore(path: string, now: () => number = Date.now): RuleStore {

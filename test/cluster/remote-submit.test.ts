@@ -403,7 +403,8 @@ test("mailyard settings get|set changes Submit Messages and Remote Submit Log li
   const unknownNode = await mailyard(["settings", "set", "cluster.submitLog", "all", "--node", "zz"], env);
   assert.equal(unknownNode.code, 1);
   assert.match(unknownNode.err, /zz.*not a member/);
-  const unknownKey = await mailyard(["settings", "get", "smtp.listen"], env);
+  // Neither Queue Processing nor a managed setting (CONFIG.md § Managed settings).
+  const unknownKey = await mailyard(["settings", "get", "state.url"], env);
   assert.equal(unknownKey.code, 2);
-  assert.match(unknownKey.err, /unknown key smtp\.listen/);
+  assert.match(unknownKey.err, /unknown key state\.url/);
 });

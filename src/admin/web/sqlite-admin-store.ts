@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
 import type { Session, SessionRows } from "./sessions.js";
@@ -42,28 +43,7 @@ const toSession = (r: SessionRow): Session => ({
 });
 
 function migrate(db: Database.Database, now: number): void {
-  db.exec(
-    `CREATE TABLE IF NOT EXISTS ${ADMIN_MIGRATION_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
-  );
-  const run = db.transaction(() => {
-    const row = db.prepare(`SELECT MAX(version) AS v FROM ${ADMIN_MIGRATION_TABLE}`).get() as {
-      v: number | null;
-    };
-    const current = row.v ?? 0;
-    const latest = ADMIN_MIGRATIONS[ADMIN_MIGRATIONS.length - 1]?.version ?? 0;
-    if (current > latest)
-      throw new Error(`admin schema version ${current} is newer than this program (${latest})`);
-    for (const m of ADMIN_MIGRATIONS) {
-      if (m.version <= current) continue;
-      db.exec(m.sqlite);
-      db.prepare(`INSERT INTO ${ADMIN_MIGRATION_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`).run(
-        m.version,
-        m.name,
-        now,
-      );
-    }
-  });
-  run.immediate();
+  migrateSqlite(db, ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS, "admin", now);
 }
 
 export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {

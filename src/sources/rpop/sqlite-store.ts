@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import { RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS } from "./migrations.js";
 import { checkSpec, entryNumber, type RpopEntry, type RpopStore, type RpopTls } from "./store.js";
@@ -42,28 +43,7 @@ const toEntry = (r: Row): RpopEntry => ({
 });
 
 function migrate(db: Database.Database): void {
-  db.exec(
-    `CREATE TABLE IF NOT EXISTS ${RPOP_MIGRATION_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
-  );
-  const run = db.transaction(() => {
-    const row = db.prepare(`SELECT MAX(version) AS v FROM ${RPOP_MIGRATION_TABLE}`).get() as {
-      v: number | null;
-    };
-    const current = row.v ?? 0;
-    const latest = RPOP_MIGRATIONS[RPOP_MIGRATIONS.length - 1]?.version ?? 0;
-    if (current > latest)
-      throw new Error(`rpop schema version ${current} is newer than this program (${latest})`);
-    for (const m of RPOP_MIGRATIONS) {
-      if (m.version <= current) continue;
-      db.exec(m.sqlite);
-      db.prepare(`INSERT INTO ${RPOP_MIGRATION_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`).run(
-        m.version,
-        m.name,
-        Date.now(),
-      );
-    }
-  });
-  run.immediate();
+  migrateSqlite(db, RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS, "rpop", Date.now());
 }
 
 /** A synchronous better-sqlite3 call as a promise that rejects (not throws) on failure. */
