@@ -43,6 +43,7 @@ export async function prepareWebAdmin(
     }),
     throttle: createLoginThrottle({
       clock,
+      rows: store.loginFailures,
       freeFailures: w.loginFreeFailures,
       freeFailuresPerAddress: w.loginFreeFailuresPerAddress,
       baseMs: w.loginLockSeconds * 1000,

@@ -74,6 +74,7 @@ async function twoNodes(t: After) {
         }),
         throttle: createLoginThrottle({
           clock: systemClock,
+          rows: admin.loginFailures,
           freeFailures: 3,
           freeFailuresPerAddress: 20,
           baseMs: 1000,

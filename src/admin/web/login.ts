@@ -102,7 +102,7 @@ export async function login(
   const creds = parseLogin(body);
   if (creds === null) return { status: 400, body: { error: "login takes a JSON body {user, password}" } };
   const client = req.socket.remoteAddress ?? "";
-  const wait = auth.throttle.wait(creds.user, client);
+  const wait = await auth.throttle.wait(creds.user, client);
   if (wait > 0) {
     const seconds = Math.ceil(wait / 1000);
     auth.log.problem("admin login throttled", { user: creds.user.slice(0, 64), client, wait: seconds });
@@ -114,11 +114,11 @@ export async function login(
   }
   const user = await auth.users.verify(creds.user, creds.password);
   if (user === null) {
-    auth.throttle.failed(creds.user, client);
+    await auth.throttle.failed(creds.user, client);
     auth.log.problem("admin login failed", { user: creds.user.slice(0, 64), client });
     return { status: 401, body: { error: "wrong user name or password" } };
   }
-  auth.throttle.succeeded(creds.user, client);
+  await auth.throttle.succeeded(creds.user, client);
   // A fresh id at every login: a session id planted before login is never promoted.
   const old = sessionCookie(req);
   if (old !== null) await auth.sessions.destroy(old);

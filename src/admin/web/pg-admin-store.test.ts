@@ -26,5 +26,6 @@ void test("postgres admin store: scrypt hashes only, and migrations in admin_sch
   assert.deepEqual(versions, [
     { version: 1, name: "admin users" },
     { version: 2, name: "admin sessions" },
+    { version: 3, name: "admin login failures" },
   ]);
 });

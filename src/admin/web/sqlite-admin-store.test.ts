@@ -39,6 +39,7 @@ void test("sqlite admin store: scrypt hashes only, its own migrations beside the
   assert.deepEqual(versions, [
     { version: 1, name: "admin users" },
     { version: 2, name: "admin sessions" },
+    { version: 3, name: "admin login failures" },
   ]);
   const directoryVersions = raw.prepare("SELECT version FROM schema_migrations").all();
   assert.ok(directoryVersions.length >= 1, "the directory's migrations are its own");

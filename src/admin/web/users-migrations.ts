@@ -1,4 +1,4 @@
-// The WebAdmin's schema (administrators, login sessions) as numbered migrations, recorded in
+// The WebAdmin's schema (administrators, login sessions, login failures) as numbered migrations, recorded in
 // admin_schema_migrations (not the directory's schema_migrations: the sets are versioned
 // independently), the same versions for SQLite and PostgreSQL. Never edit a released migration.
 
@@ -57,6 +57,29 @@ export const ADMIN_MIGRATIONS: readonly AdminMigration[] = [
       );
       CREATE INDEX admin_sessions_user ON admin_sessions(user_name);
       CREATE INDEX admin_sessions_last_seen ON admin_sessions(last_seen);
+    `,
+  },
+  {
+    version: 3,
+    name: "admin login failures",
+    // key: "u:<name>" or "a:<client address>" (throttle.ts).
+    sqlite: `
+      CREATE TABLE admin_login_failures (
+        key TEXT PRIMARY KEY NOT NULL,
+        failures INTEGER NOT NULL,
+        locked_until INTEGER NOT NULL,
+        last INTEGER NOT NULL
+      );
+      CREATE INDEX admin_login_failures_last ON admin_login_failures(last);
+    `,
+    postgres: `
+      CREATE TABLE admin_login_failures (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        locked_until BIGINT NOT NULL,
+        last BIGINT NOT NULL
+      );
+      CREATE INDEX admin_login_failures_last ON admin_login_failures(last);
     `,
   },
 ];
