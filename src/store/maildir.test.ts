@@ -1,7 +1,7 @@
 // Maildir store on real files: layout, content, names, concurrency, failures, unsafe names.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { Readable } from "node:stream";
@@ -143,4 +143,22 @@ test("a placement stores into a Maildir++ subfolder (with maildirfolder) and fla
   assert.equal(subfolderName("Junk"), ".Junk");
   for (const bad of ["", "a/../b", ".hidden", "a.b", "a\\b", "a/\u0001"])
     assert.throws(() => subfolderName(bad), /unsafe folder/);
+});
+
+void test("the first delivery of a process to a folder removes tmp/ files untouched for 36 hours", async (t) => {
+  const root = await tempRoot(t);
+  const box = join(root, "example.test", "alice");
+  await mkdir(join(box, "tmp"), { recursive: true });
+  await mkdir(join(box, "new"), { recursive: true });
+  await mkdir(join(box, "cur"), { recursive: true });
+  const now = 1_800_000_000_000;
+  const hours = (h: number) => (now - h * 3600_000) / 1000;
+  await writeFile(join(box, "tmp", "crashed"), "partial");
+  await utimes(join(box, "tmp", "crashed"), hours(37), hours(37));
+  await writeFile(join(box, "tmp", "recent"), "in flight elsewhere");
+  await utimes(join(box, "tmp", "recent"), hours(35), hours(35));
+  const store = createMaildirStore(root, silentLog("LOCAL"), { now: () => now });
+  await store.deliver("example.test", "alice", Readable.from([Buffer.from(message)]), prepend);
+  assert.deepEqual(await readdir(join(box, "tmp")), ["recent"]);
+  assert.equal((await readdir(join(box, "new"))).length, 1);
 });

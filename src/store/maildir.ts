@@ -5,10 +5,12 @@
 // per chunk). rename, not link + unlink as the Maildir page suggests: the unique name (time,
 // pid, counter, host) cannot clash, and it saves a syscall per message (docs/BENCHMARKS.md).
 // Directory fsyncs are shared by deliveries that land in the same folder at once (group commit).
+// A crash between the first write and the rename leaves a file in tmp/; the first time a process
+// touches a folder it removes tmp/ files untouched for 36 hours, as the Maildir page says to.
 // Folder names come from addresses the directory validated; they are checked again here (no
 // separators, no dot names) so no input can escape the root.
 import { hostname as osHostname } from "node:os";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import type { Log } from "../log/logger.js";
@@ -131,6 +133,9 @@ function groupFsync(): (dir: string) => Promise<void> {
   };
 }
 
+// The Maildir page: "files in tmp/ that have not been accessed for 36 hours" may be deleted.
+const TMP_STALE_MS = 36 * 3600 * 1000;
+
 export function createMaildirStore(root: string, log: Log, opts: MaildirOptions = {}): MaildirStore {
   const host = encodeHost(opts.hostname ?? osHostname());
   const now = opts.now ?? Date.now;
@@ -160,8 +165,19 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
       }
       for (const d of chain) await syncDir(d);
       log.low("mailbox folder created", { folder: box });
-    }
+    } else await sweepTmp(box);
     ready.add(box);
+  };
+
+  const sweepTmp = async (box: string): Promise<void> => {
+    const dir = join(box, "tmp");
+    for (const name of await readdir(dir).catch(() => [])) {
+      const path = join(dir, name);
+      const st = await stat(path).catch(() => null);
+      if (st === null || !st.isFile() || now() - Math.max(st.atimeMs, st.mtimeMs) < TMP_STALE_MS) continue;
+      await unlinkPath(path).catch(() => undefined);
+      log.problem("stale file in tmp/ removed", { file: path, size: st.size });
+    }
   };
 
   const uniqueName = (): string => {
