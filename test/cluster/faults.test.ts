@@ -114,6 +114,7 @@ for (const signal of ["SIGTERM", "SIGKILL"] as const) {
     const result: LoadResult = {
       acked: loads.flatMap((l) => l.acked),
       failed: loads.flatMap((l) => l.failed),
+      why: loads.flatMap((l) => l.why),
     };
     const code = await b2Gone;
     assert.equal(stoppedAfter, stopAt, `the load got ${result.acked.length} acks`);

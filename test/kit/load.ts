@@ -8,6 +8,8 @@ export interface LoadResult {
   readonly acked: string[];
   /** Tags refused or cut off (no 250). */
   readonly failed: string[];
+  /** For each failed tag, the replies it got (MAIL, RCPT, DATA, end of data): diagnostics. */
+  readonly why: string[];
 }
 
 export interface LoadOptions {
@@ -68,6 +70,7 @@ class LineReader {
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const acked: string[] = [];
   const failed: string[] = [];
+  const why: string[] = [];
   const deadline = Date.now() + o.timeoutMs;
   const filler = "x".repeat(76) + "\r\n";
   const body = filler.repeat(Math.max(1, Math.ceil(o.bodyBytes / filler.length)));
@@ -95,11 +98,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         const mail = await r.reply();
         const rcpt = await r.reply();
         const data = await r.reply();
+        let last: string | null = null;
         if (data?.startsWith("354")) {
           sock.write(
             `From: <${o.from}>\r\nTo: <${o.to(i)}>\r\nSubject: ${tag}\r\nMessage-ID: <${tag}@load.test>\r\n\r\n${body}.\r\n`,
           );
           const end = await r.reply();
+          last = end;
           if (end?.startsWith("250")) {
             acked.push(tag);
             o.onAck?.(acked.length);
@@ -107,6 +112,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           }
         }
         failed.push(tag);
+        why.push(`${tag}: ${[mail, rcpt, data, last].map((x) => x ?? "(closed)").join(" | ")}`);
         if (mail === null || rcpt === null || data === null) return;
       }
       sock.write("QUIT\r\n");
@@ -116,7 +122,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: o.sessions }, () => session()));
-  return { acked, failed };
+  return { acked, failed, why };
 }
 
 /** Poll a condition until it holds or the time is up (bounded; each probe is a real check). */
