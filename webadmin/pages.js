@@ -13,20 +13,6 @@ const SUBMIT_LOG = [
   ["low", "Low Level"],
   ["all", "All Info"],
 ];
-const TAGS = [
-  "SYSTEM",
-  "SMTPI",
-  "SMTP",
-  "QUEUE",
-  "DELIVERY",
-  "LOCAL",
-  "SUBMIT",
-  "CLUSTER",
-  "RULES",
-  "ADMIN",
-  "DIRECTORY",
-  "DSN",
-];
 const LEVELS = ["0 Crashes", "1 Failures", "2 Major", "3 Problems", "4 Low Level", "5 All Info"];
 
 const time = (ms) => (ms ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "—");
@@ -942,7 +928,7 @@ function LogViewer({ node }) {
   return html`<div class="panel" id="logs">
     <h3>Log</h3>
     <div class="row tags">
-      ${TAGS.map((t) => html`<label><input type="checkbox" name=${"tag-" + t} checked=${tags.includes(t)} onChange=${() => toggle(t)} />${t}</label>`)}
+      ${(logs ? logs.tags : []).map((t) => html`<label><input type="checkbox" name=${"tag-" + t} checked=${tags.includes(t)} onChange=${() => toggle(t)} />${t}</label>`)}
     </div>
     <div class="row">
       <label

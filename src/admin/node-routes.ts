@@ -126,7 +126,8 @@ export function nodeRoutes(o: {
           ...(limit !== undefined ? { limit } : {}),
           contains,
         });
-        return Promise.resolve(ok({ node: self, ...r }));
+        // The tags too, so the log viewer offers exactly the ones this node knows.
+        return Promise.resolve(ok({ node: self, tags: TAGS, ...r }));
       },
     },
     {

@@ -16,6 +16,7 @@ import { openSqliteAdminStore } from "../../src/admin/web/sqlite-admin-store.js"
 import { createLoginThrottle } from "../../src/admin/web/throttle.js";
 import { settingsSchema } from "../../src/config/settings.js";
 import { openSqliteDirectory } from "../../src/directory/sqlite.js";
+import { TAGS } from "../../src/log/logger.js";
 import { createLogRing } from "../../src/log/ring.js";
 import { systemClock } from "../../src/world/clock.js";
 import { FakeClock } from "../kit/clock.js";
@@ -117,6 +118,8 @@ void test("a member's signed request reaches the per-node paths only; a forged o
   assert.equal((list.body as { messages: { id: string }[] }).messages[0]?.id, "B1");
   const logs = await asA.call(`127.0.0.1:${b.port}`, "GET", "/api/logs?tags=ADMIN", Buffer.alloc(0));
   assert.equal(logs.status, 200);
+  // The log viewer's tag filter comes from here: every tag the logger has, none copied by hand.
+  assert.deepEqual((logs.body as { tags: string[] }).tags, [...TAGS]);
 
   for (const path of ["/api/accounts", "/api/domains", "/api/nodes/a/queue", "/api/cluster/members"]) {
     const r = await asA.call(`127.0.0.1:${b.port}`, "GET", path, Buffer.alloc(0));
