@@ -14,6 +14,8 @@ import { cryptoRandom } from "../world/random.js";
 import { channelLimits, type ChannelServerOptions } from "./options.js";
 import { ChannelSession } from "./session.js";
 import { closeGracefully } from "../smtp/server/graceful-close.js";
+import { listenOn } from "../smtp/server/listen.js";
+import { runTracked } from "../smtp/server/tracked-session.js";
 
 export type { ChannelLimits, ChannelServerOptions, ChannelTimeouts } from "./options.js";
 
@@ -46,16 +48,7 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
       socket.end(formatReply(REPLIES.tooManyConnections));
       return;
     }
-    const session = new ChannelSession(socket, { options: o, limits, log, newId });
-    sessions.add(session);
-    void session
-      .run()
-      .catch((e: unknown) => {
-        log.failure("session crashed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-        session.destroy();
-      })
-      .then(() => session.closed())
-      .finally(() => sessions.delete(session));
+    runTracked(new ChannelSession(socket, { options: o, limits, log, newId }), { sessions, log });
   });
   server.on("error", (e) => log.failure("listener error", { error: e.message }));
 
@@ -63,20 +56,10 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
     get sessions() {
       return sessions.size;
     },
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const a = server.address();
-          const bound =
-            typeof a === "object" && a !== null
-              ? { address: a.address, port: a.port }
-              : { address: host, port };
-          log.major("listening", { address: `${bound.address}:${bound.port}`, auth: o.secret !== null });
-          resolve(bound);
-        });
-      });
+    async listen(host, port) {
+      const bound = await listenOn(server, host, port);
+      log.major("listening", { address: `${bound.address}:${bound.port}`, auth: o.secret !== null });
+      return bound;
     },
     close: () => closeGracefully({ server, sessions, sockets, clock: o.clock, graceMs: CLOSE_GRACE_MS }),
   };

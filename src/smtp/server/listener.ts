@@ -4,6 +4,7 @@
 // load balancer the PROXY preamble (later issue) names the real client but the count stays per
 // TCP peer, so the balancer's own limit applies there.
 import { runTracked } from "./tracked-session.js";
+import { listenOn } from "./listen.js";
 import net from "node:net";
 import type { SecureContext } from "node:tls";
 import type { Settings } from "../../config/settings.js";
@@ -91,20 +92,10 @@ export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
     get sessions() {
       return sessions.size;
     },
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const a = server.address();
-          const bound =
-            typeof a === "object" && a !== null
-              ? { address: a.address, port: a.port }
-              : { address: host, port };
-          log.major("listening", { listener: o.listener, address: `${bound.address}:${bound.port}` });
-          resolve(bound);
-        });
-      });
+    async listen(host, port) {
+      const bound = await listenOn(server, host, port);
+      log.major("listening", { listener: o.listener, address: `${bound.address}:${bound.port}` });
+      return bound;
     },
     close: () => closeGracefully({ server, sessions, sockets, clock: o.clock, graceMs: CLOSE_GRACE_MS }),
   };

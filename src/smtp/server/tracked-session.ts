@@ -1,5 +1,6 @@
-// Running one accepted session of a line-protocol listener (SMTP here, POP3 in src/sources/pop3):
-// it counts in `sessions` and in its client address's entry of `perIp` until it has closed,
+// Running one accepted session of a line-protocol listener (SMTP here, POP3 in src/sources/pop3,
+// the delivery channel in src/channel): it counts in `sessions` and, where the listener limits
+// connections per address, in its client address's entry of `perIp` until it has closed,
 // and a crash is logged and the connection destroyed rather than thrown out of the accept loop.
 import type { Log } from "../../log/logger.js";
 
@@ -13,8 +14,9 @@ export function runTracked<S extends TrackedSession>(
   session: S,
   o: {
     readonly sessions: Set<S>;
-    readonly perIp: Map<string, number>;
-    readonly ip: string;
+    /** Per-address counts, and this session's address (listeners without a per-address limit omit both). */
+    readonly perIp?: Map<string, number>;
+    readonly ip?: string;
     readonly log: Log;
   },
 ): void {
@@ -28,6 +30,7 @@ export function runTracked<S extends TrackedSession>(
     .then(() => session.closed())
     .finally(() => {
       o.sessions.delete(session);
+      if (o.perIp === undefined || o.ip === undefined) return;
       const n = (o.perIp.get(o.ip) ?? 1) - 1;
       if (n <= 0) o.perIp.delete(o.ip);
       else o.perIp.set(o.ip, n);

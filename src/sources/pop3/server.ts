@@ -5,6 +5,7 @@ import net from "node:net";
 import { errLine } from "../../proto/pop3.js";
 import { closeGracefully } from "../../smtp/server/graceful-close.js";
 import { runTracked } from "../../smtp/server/tracked-session.js";
+import { listenOn } from "../../smtp/server/listen.js";
 import type { Pop3Options } from "./options.js";
 import { Pop3Session } from "./session.js";
 
@@ -47,23 +48,13 @@ export function createPop3Server(o: Pop3Options): Pop3Server {
     get sessions() {
       return sessions.size;
     },
-    listen(host, port) {
+    async listen(host, port) {
       const server = net.createServer({ noDelay: true }, accept);
       server.on("error", (e) => log.failure("listener error", { error: e.message }));
       servers.push(server);
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const a = server.address();
-          const bound =
-            typeof a === "object" && a !== null
-              ? { address: a.address, port: a.port }
-              : { address: host, port };
-          log.major("listening", { listener: "pop3", address: `${bound.address}:${bound.port}` });
-          resolve(bound);
-        });
-      });
+      const bound = await listenOn(server, host, port);
+      log.major("listening", { listener: "pop3", address: `${bound.address}:${bound.port}` });
+      return bound;
     },
     async close() {
       await Promise.all(
