@@ -1,6 +1,8 @@
 // What every part of the queue manager shares: the injected world, the queue settings and retry
-// policy (recomputed when managed settings change the retry keys), whether the manager is running, and the count of background tasks that stop() and idle()
-// wait for. Only manager.ts sets `running`; the other parts read it before starting anything.
+// policy (recomputed when managed settings change the retry keys, so parts read ctx.policy at
+// each use, never once at creation), whether the manager is running, and the count of background
+// tasks that stop() and idle() wait for. Only manager.ts sets `running`; the other parts read it
+// before starting anything.
 import type { Settings } from "../config/settings.js";
 import type { Log } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";

@@ -51,7 +51,8 @@ export function createOutcomes(
   reports: Reports,
   service: (e: Entry) => void,
 ): Outcomes {
-  const { clock, random, log, metrics, policy } = ctx;
+  const { clock, random, log, metrics } = ctx;
+  // ctx.policy, read at each use: managed settings may change the retry keys while we run.
 
   const apply: ApplyOutcomes = async (e, results, kind, opts) => {
     const now = clock.now();
@@ -81,7 +82,7 @@ export function createOutcomes(
           break;
         case "deferred":
           // Only the queue turns a temporary failure into a bounce, and only at expiry.
-          if (isExpired(policy, e.envelope.arrival, now)) {
+          if (isExpired(ctx.policy, e.envelope.arrival, now)) {
             r.status = "bounced";
             r.reported = !wants(e, i, "FAILURE");
             logChange(log, e, i, "expired", "failed", r, now);
@@ -90,10 +91,10 @@ export function createOutcomes(
           }
           r.nextAttempt =
             opts.nextAt !== undefined
-              ? Math.min(opts.nextAt, expiresAt(policy, e.envelope.arrival))
-              : nextAttemptAt(policy, e.envelope.arrival, Math.max(r.attempts, 1), now, random);
+              ? Math.min(opts.nextAt, expiresAt(ctx.policy, e.envelope.arrival))
+              : nextAttemptAt(ctx.policy, e.envelope.arrival, Math.max(r.attempts, 1), now, random);
           {
-            const crossed = warningsCrossed(policy, e.envelope.arrival, now);
+            const crossed = warningsCrossed(ctx.policy, e.envelope.arrival, now);
             if (crossed > r.warningsSent) {
               r.warningsSent = crossed;
               if (wants(e, i, "DELAY")) delays.push(i);
@@ -113,7 +114,7 @@ export function createOutcomes(
   async function settle(e: Entry, delays: number[]): Promise<void> {
     if (e.gone) return;
     const saved = await entries.persist(e);
-    if (saved === "failed") timetable.wake(e, clock.now() + policy.firstRetryMs);
+    if (saved === "failed") timetable.wake(e, clock.now() + ctx.policy.firstRetryMs);
     if (saved !== "saved" || e.gone) return;
     if (delays.length > 0) await reports.send(e, "delay", delays);
     await reports.report(e);

@@ -37,7 +37,8 @@ export interface ReportDeps {
 }
 
 export function createReports(ctx: QueueContext, deps: ReportDeps): Reports {
-  const { spool, clock, log, policy } = ctx;
+  const { spool, clock, log } = ctx;
+  // ctx.policy, read at each use: managed settings may change the retry keys while we run.
   const { entries, timetable, hostname, makeDsn, nextId, submit } = deps;
 
   async function report(e: Entry): Promise<void> {
@@ -76,7 +77,7 @@ export function createReports(ctx: QueueContext, deps: ReportDeps): Reports {
         if (saved === "removed") return;
         if (saved === "failed") ok = false;
         // A report that could not be enqueued or recorded is tried again later (the message stays).
-        if (!ok) timetable.wake(e, clock.now() + policy.firstRetryMs);
+        if (!ok) timetable.wake(e, clock.now() + ctx.policy.firstRetryMs);
       } while (e.reportAgain);
     } finally {
       e.reporting = false;
@@ -117,7 +118,7 @@ export function createReports(ctx: QueueContext, deps: ReportDeps): Reports {
         originalMessage: original.message,
         now,
         messageId: `${nextId()}@${hostname}`,
-        ...(kind === "delay" ? { willRetryUntil: expiresAt(policy, env.arrival) } : {}),
+        ...(kind === "delay" ? { willRetryUntil: expiresAt(ctx.policy, env.arrival) } : {}),
       });
       const dsn = await submit(
         {

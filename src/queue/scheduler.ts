@@ -76,7 +76,8 @@ export function createScheduler(
   timetable: Timetable,
   applyOutcomes: ApplyOutcomes,
 ): Scheduler {
-  const { spool, clock, random, log, q, policy } = ctx;
+  const { spool, clock, random, log, q } = ctx;
+  // ctx.policy, read at each use: managed settings may change the retry keys while we run.
   const dests = new Map<string, Dest>();
   const runnable = new Fifo<Dest>();
   let inFlight = 0;
@@ -252,7 +253,7 @@ export function createScheduler(
   /** Don't hammer a dead host: stop sending there until the backoff ends, and push back waiters. */
   function backoff(d: Dest, why: Outcome): void {
     d.failures++;
-    const delay = retryDelayMs(policy, d.failures, random);
+    const delay = retryDelayMs(ctx.policy, d.failures, random);
     d.backoffUntil = clock.now() + delay;
     d.backoffReply = why.reply;
     d.backoffRelay = why.relay;

@@ -11,7 +11,7 @@ import type { Deliverer, DeliveryJob, EnvelopeDraft, Route } from "../../src/que
 import type { EnvelopeRecipient, Notify } from "../../src/queue/envelope.js";
 import { bounced, deferred, delivered, type Outcome } from "../../src/proto/outcome.js";
 import { reply } from "../../src/proto/reply.js";
-import { settingsSchema } from "../../src/config/settings.js";
+import { settingsSchema, type Settings } from "../../src/config/settings.js";
 import { noMetrics } from "../../src/log/metrics.js";
 import type { Random } from "../../src/world/random.js";
 import { FakeClock } from "../kit/clock.js";
@@ -90,6 +90,8 @@ interface Rig {
   clock: FakeClock;
   dir: string;
   sink: ReturnType<typeof memoryLogSink>;
+  /** The settings object the manager reads (managed settings change it in place). */
+  settings: Settings;
   restart(d?: FakeDeliverer): Promise<QueueManager>;
 }
 
@@ -122,6 +124,7 @@ async function rig(
     clock,
     dir,
     sink,
+    settings,
     async restart(nd = new FakeDeliverer()) {
       await r.q.stop();
       r.d = nd;
@@ -223,6 +226,22 @@ void test("deferred: retried after 60 s, then 120 s, then delivered", async (t) 
   assert.equal(r.d.jobs.length, 3);
   assert.equal(r.q.size(), 0);
   assert.deepEqual(statusLines(r), ["a@far.test deferred", "a@far.test deferred", "a@far.test sent"]);
+});
+
+void test("the retry schedule changed in the running settings counts from the next deferral", async (t) => {
+  const r = await rig(t);
+  r.d.script = () => deferred(TEMP, "mx.far.test");
+  const first = await send(r, ["a@far.test"]);
+  await r.q.idle();
+  assert.equal(r.q.show(first)!.recipients[0]!.nextAttempt, r.clock.now() + 60 * SEC);
+  // What a live managed setting does (src/server/managed-settings.ts): the leaf, in place.
+  r.settings.queue.firstRetrySeconds = 5;
+  r.settings.queue.maxLifetimeSeconds = 7;
+  const second = await send(r, ["b@other.test"]);
+  await r.q.idle();
+  assert.equal(r.q.show(second)!.recipients[0]!.nextAttempt, r.clock.now() + 5 * SEC);
+  await advance(r, 10 * SEC, SEC);
+  assert.equal(r.q.show(second), null, "given up at the new maximum lifetime");
 });
 
 void test("bounced: failure DSN to the sender from the null sender, NOTIFY=NEVER", async (t) => {
