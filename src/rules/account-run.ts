@@ -9,6 +9,7 @@
 import { rfc5322Date } from "../proto/date.js";
 import type { Log } from "../log/logger.js";
 import { parseAddressList } from "./addresses.js";
+import { bodyParts } from "./body.js";
 import { isHumanGenerated } from "./human.js";
 import { fieldValues, sameName, type HeaderField, type MessageView } from "./message.js";
 import { evaluateRules, keepsInbox } from "./seed/evaluate.js";
@@ -103,7 +104,9 @@ export async function decideForAccount(
       const c = compileSieve(script);
       if (!c.ok) log.problem("sieve script invalid, skipped", { to: account, error: c.errors[0]!.message });
       else {
-        const r = runSieve(c.script, view);
+        // the body extension's test reads the decoded parts, which take a walk of their own
+        const body = c.script.requires.has("body") ? await bodyParts(view.raw) : undefined;
+        const r = runSieve(c.script, view, body === undefined ? {} : { body });
         if (r.error !== null) log.problem("sieve run failed, implicit keep", { to: account, error: r.error });
         sieve = r.actions;
         sieveHeaders = r.headers;

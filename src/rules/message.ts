@@ -2,6 +2,7 @@
 // current time. Built once per message by the caller (delivery or the enqueuer); the seed rules
 // and the Sieve interpreter only read it, so both stay pure. Header bytes are untrusted: the
 // parser bounds the number of fields and never throws.
+import libmime from "libmime";
 
 export interface HeaderField {
   /** The name as written (case kept); compare with sameName(). */
@@ -100,24 +101,18 @@ export function messageView(
   return { ...env, headers, size: raw.length, raw, bodyOffset };
 }
 
-/** Decodes RFC 2047 encoded words (B and Q) in a header value; unknown charsets stay as written. */
+/**
+ * Decodes RFC 2047 encoded words (B and Q, RFC 2231 language suffixes) in a header value with
+ * libmime: every charset iconv-lite or encoding-japanese knows (ISO-2022-JP, Shift_JIS, EUC-JP,
+ * GB18030, Big5, KOI8-R, windows-125x, …); adjacent words are joined first, so a character
+ * split across two words comes out whole (RFC 2047 §6.2). A word in a charset nobody knows is
+ * read as UTF-8; text outside encoded words is left as it is.
+ */
 export function decodeWords(value: string): string {
-  return value
-    .replace(/(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)\s+(?==\?)/g, "$1")
-    .replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g, (whole, cs: string, enc: string, text: string) => {
-      const charset = cs.toLowerCase().replace(/\*.*$/, "");
-      const bytes =
-        enc.toUpperCase() === "B"
-          ? Buffer.from(text, "base64")
-          : Buffer.from(
-              text
-                .replace(/_/g, " ")
-                .replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
-              "latin1",
-            );
-      if (charset === "utf-8" || charset === "utf8") return bytes.toString("utf8");
-      if (charset === "iso-8859-1" || charset === "us-ascii" || charset === "latin1")
-        return bytes.toString("latin1");
-      return whole;
-    });
+  if (!value.includes("=?")) return value;
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
 }
