@@ -6,12 +6,22 @@
 // and once per sender per period (the reply memory), redirects only to a bounded depth. A rule
 // set or script that cannot be read, parsed or run is logged (tag RULES) and skipped: the
 // message then goes to INBOX. Nothing here writes mailboxes or queues; the caller does.
+import { createHash } from "node:crypto";
 import { rfc5322Date } from "../proto/date.js";
 import type { Log } from "../log/logger.js";
 import { parseAddressList } from "./addresses.js";
 import { bodyParts } from "./body.js";
 import { isHumanGenerated } from "./human.js";
-import { fieldValues, sameName, type HeaderField, type MessageView } from "./message.js";
+import {
+  decodeWords,
+  encodeFieldText,
+  fieldValues,
+  tagSubject,
+  sameName,
+  type HeaderField,
+  type MessageView,
+} from "./message.js";
+import { composeAutoReply } from "./reply-message.js";
 import { evaluateRules, keepsInbox } from "./seed/evaluate.js";
 import type { RuleAction } from "./seed/model.js";
 import { compileSieve, runSieve, vacationVerdict, type SieveAction } from "./sieve/index.js";
@@ -139,13 +149,13 @@ export async function decideForAccount(
   );
   for (const a of seed) {
     if (a.kind === "addHeader") {
-      headers = [{ name: a.name, value: a.value }, ...headers];
+      headers = [{ name: a.name, value: encodeFieldText(a.value) }, ...headers];
       edited = true;
     } else if (a.kind === "tagSubject") {
       const i = headers.findIndex((h) => sameName(h.name, "Subject"));
-      if (i < 0) headers.push({ name: "Subject", value: a.tag });
-      else if (!headers[i]!.value.includes(a.tag))
-        headers[i] = { name: headers[i]!.name, value: `${a.tag} ${headers[i]!.value}` };
+      if (i < 0) headers.push({ name: "Subject", value: encodeFieldText(a.tag) });
+      else if (!decodeWords(headers[i]!.value).includes(a.tag))
+        headers[i] = { name: headers[i]!.name, value: tagSubject(a.tag, headers[i]!.value) };
       edited = true;
     }
   }
@@ -203,7 +213,13 @@ export async function decideForAccount(
           kind: "reply",
           returnPath: "",
           to: targets,
-          message: composeReply(view, account, `Re: ${subjectOf(view)}`, a.text),
+          message: await composeReply(view, domain, {
+            kind: handle,
+            from: account,
+            subject: `Re: ${subjectOf(view)}`,
+            text: a.text,
+            mime: false,
+          }),
         });
         break;
       }
@@ -260,7 +276,13 @@ export async function decideForAccount(
             kind: "vacation",
             returnPath: "",
             to: [a.to],
-            message: composeReply(view, a.from || account, a.subject, a.reason),
+            message: await composeReply(view, domain, {
+              kind: `vacation:${a.handle}`,
+              from: a.from || account,
+              subject: a.subject,
+              text: a.reason,
+              mime: a.mime,
+            }),
           });
           break;
         }
@@ -280,25 +302,34 @@ export async function decideForAccount(
   return { stores, reject: null, generated, message: edited ? message : null };
 }
 
+/** The answered subject, decoded (RFC 2047), without its reply prefixes. */
 function subjectOf(view: MessageView): string {
-  return (fieldValues(view, "Subject")[0] ?? "").replace(/^(re:\s*)+/i, "");
+  return decodeWords(fieldValues(view, "Subject")[0] ?? "").replace(/^(re:\s*)+/i, "");
 }
 
-/** An auto-reply (RFC 3834): Auto-Submitted, In-Reply-To/References, null reverse path. */
-function composeReply(view: MessageView, from: string, subject: string, text: string): Buffer {
-  const id = fieldValues(view, "Message-ID")[0];
-  const lines = [
-    `From: <${from}>`,
-    `To: <${view.envelopeFrom}>`,
-    `Subject: ${subject.replace(/[\r\n]+/g, " ")}`,
-    `Date: ${rfc5322Date(view.now)}`,
-    ...(id ? [`In-Reply-To: ${id}`, `References: ${id}`] : []),
-    "Auto-Submitted: auto-replied",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=utf-8",
-    "Content-Transfer-Encoding: 8bit",
-  ];
-  const body = text.replace(/\r?\n/g, "\r\n");
-  return Buffer.from(lines.join("\r\n") + "\r\n\r\n" + body + (body.endsWith("\r\n") ? "" : "\r\n"), "utf8");
+/**
+ * An auto-reply (RFC 3834) to the envelope sender, from <> (the caller's draft). Its Message-ID
+ * is derived from what it answers, so a retried delivery would make the same one.
+ */
+function composeReply(
+  view: MessageView,
+  domain: string,
+  r: { kind: string; from: string; subject: string; text: string; mime: boolean },
+): Promise<Buffer> {
+  const parent = fieldValues(view, "Message-ID")[0] ?? null;
+  const digest = createHash("sha256")
+    .update([r.kind, r.from, view.envelopeFrom, parent ?? "", String(view.now)].join("\n"))
+    .digest("hex")
+    .slice(0, 32);
+  return composeAutoReply({
+    from: r.from,
+    to: view.envelopeFrom,
+    subject: r.subject,
+    text: r.text,
+    mime: r.mime,
+    inReplyTo: parent,
+    references: fieldValues(view, "References")[0] ?? null,
+    now: view.now,
+    messageId: `<${digest}.auto@${domain}>`,
+  });
 }

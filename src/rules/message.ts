@@ -116,3 +116,25 @@ export function decodeWords(value: string): string {
     return value;
   }
 }
+
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+/**
+ * Text a rule writes into a header field (Add Header, Tag Subject, addheader): non-ASCII words
+ * become UTF-8 encoded words, folded between words, so the field stays ASCII and the message
+ * needs no SMTPUTF8 (RFC 2047 §5, RFC 5293 §4). ASCII text is written as it is.
+ */
+export function encodeFieldText(text: string): string {
+  if (!NON_ASCII.test(text)) return text;
+  return libmime.encodeWords(text, "B", 52, "UTF-8").replace(/\?= =\?/g, "?=\r\n =?");
+}
+
+/**
+ * A Subject value with a tag in front (Tag Subject). White space between two encoded words is
+ * not text (RFC 2047 §6.2), so a non-ASCII tag is encoded together with the decoded subject.
+ */
+export function tagSubject(tag: string, value: string): string {
+  if (!NON_ASCII.test(tag)) return `${tag} ${value}`;
+  return encodeFieldText(`${tag} ${decodeWords(value)}`);
+}

@@ -7,7 +7,7 @@
 // as RFC 5228 §2.10.6 asks.
 import { parseAddressList } from "../addresses.js";
 import { BODY_LIMITS, type BodyPart } from "../body.js";
-import { decodeWords, sameName, type HeaderField, type MessageView } from "../message.js";
+import { decodeWords, encodeFieldText, sameName, type HeaderField, type MessageView } from "../message.js";
 import type { Argument } from "./ast.js";
 import { datePart, parseRfc5322Date, parseZone, type ZonedTime } from "./dates.js";
 import { addressPart, matchValues, type Matcher, type MatchType } from "./match.js";
@@ -218,7 +218,8 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
         const value = one(n.args[1]);
         if (!/^[!-9;-~]+$/.test(name)) throw new RuntimeError(`bad header field name '${name}'`);
         if (PROTECTED.includes(name.toLowerCase())) return;
-        const f = { name, value: value.replace(/\r?\n(?![ \t])/g, "\r\n ") };
+        // RFC 5293 §4: a value that is not plain ASCII text is written as encoded words
+        const f = { name, value: encodeFieldText(value).replace(/\r?\n(?![ \t])/g, "\r\n ") };
         headers = n.tags.has("last") ? [...headers, f] : [f, ...headers];
         edited = true;
         return;
