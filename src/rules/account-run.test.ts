@@ -152,3 +152,22 @@ test("header edits in Japanese (Tag Subject, Add Header, addheader) are written 
   assert.equal(field("x-note"), "確認済み");
   assert.equal(field("x-sieve"), "振り分け済み");
 });
+
+test("a reply from an account in an internationalised domain keeps an ASCII header (A-labels)", async (t) => {
+  const store = await withStore(t);
+  const anna = "anna@bücher.test";
+  await store.setSieve(anna, 'require "vacation"; vacation "Bin im Urlaub.";');
+  const v = view([`To: ${anna}`, "From: tanaka@remote.test", `Subject: ${SUBJECT_UTF8}`], "Hi\r\n", {
+    envelopeFrom: "tanaka@remote.test",
+    recipients: [anna],
+    recipient: anna,
+  });
+  const d = await decideForAccount(store, silentLog("RULES"), anna, "bücher.test", v);
+  const g = d.generated.find((x) => x.kind === "vacation");
+  assert.ok(g);
+  // eslint-disable-next-line no-control-regex
+  assert.match(headerOf(g.message), /^[\u0000-\u007f]*$/);
+  const parsed = await simpleParser(g.message);
+  assert.match(parsed.messageId ?? "", /\.auto@xn--bcher-kva\.test>$/);
+  assert.equal(parsed.subject, "Auto: 日本語の件名");
+});

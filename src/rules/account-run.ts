@@ -7,6 +7,7 @@
 // set or script that cannot be read, parsed or run is logged (tag RULES) and skipped: the
 // message then goes to INBOX. Nothing here writes mailboxes or queues; the caller does.
 import { createHash } from "node:crypto";
+import { domainToASCII } from "node:url";
 import { rfc5322Date } from "../proto/date.js";
 import type { Log } from "../log/logger.js";
 import { parseAddressList } from "./addresses.js";
@@ -330,6 +331,7 @@ function composeReply(
     inReplyTo: parent,
     references: fieldValues(view, "References")[0] ?? null,
     now: view.now,
-    messageId: `<${digest}.auto@${domain}>`,
+    // an internationalised domain goes in its A-label form: the field stays ASCII
+    messageId: `<${digest}.auto@${domainToASCII(domain) || "localhost"}>`,
   });
 }
