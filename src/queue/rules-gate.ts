@@ -11,6 +11,7 @@ import type { Log } from "../log/logger.js";
 import {
   decodeWords,
   encodeFieldText,
+  headerBytes,
   messageView,
   sameName,
   tagSubject,
@@ -114,12 +115,7 @@ export function withQueueRules(queue: Queue, o: QueueRulesOptions): Queue {
           break;
       }
     }
-    const out = edited
-      ? Buffer.concat([
-          Buffer.from(headers.map((h) => `${h.name}: ${h.value}\r\n`).join("") + "\r\n", "utf8"),
-          message.subarray(view.bodyOffset),
-        ])
-      : message;
+    const out = edited ? Buffer.concat([headerBytes(headers), message.subarray(view.bodyOffset)]) : message;
     return { kind: "queue", draft: { ...draft, recipients }, message: out, mirrors };
   };
 

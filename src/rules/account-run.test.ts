@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { simpleParser, type ParsedMail } from "mailparser";
 import { decideForAccount, type Generated } from "./account-run.js";
-import { decodeWords } from "./message.js";
+import { decodeWords, parseHeader } from "./message.js";
 import { openSqliteRuleStore } from "./sqlite-store.js";
 import { parseRules } from "./seed/text.js";
 import type { RuleStore } from "./store.js";
@@ -170,4 +170,21 @@ test("a reply from an account in an internationalised domain keeps an ASCII head
   const parsed = await simpleParser(g.message);
   assert.match(parsed.messageId ?? "", /\.auto@xn--bcher-kva\.test>$/);
   assert.equal(parsed.subject, "Auto: 日本語の件名");
+});
+
+test("a header edit leaves the other fields' bytes as received (an 8-bit Latin-1 value is not rewritten)", async (t) => {
+  const store = await withStore(t);
+  await store.setRules(
+    { kind: "account", address: ALICE },
+    parseRules('(1,tag,(),(("Add Header","X-Seen: yes")))'),
+  );
+  const raw = Buffer.concat([
+    Buffer.from(`From: tanaka@remote.test\r\nTo: ${ALICE}\r\nX-Old: caf`, "latin1"),
+    Buffer.from([0xe9]),
+    Buffer.from("\r\nX-Folded: one\r\n two\r\nSubject: hi\r\n\r\nbody\r\n", "latin1"),
+  ]);
+  const v = { ...original("hi"), raw, ...parseHeader(raw), size: raw.length };
+  const d = await decideForAccount(store, silentLog("RULES"), ALICE, "example.test", v);
+  assert.ok(d.message);
+  assert.deepEqual(d.message, Buffer.concat([Buffer.from("X-Seen: yes\r\n"), raw]));
 });

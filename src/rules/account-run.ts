@@ -17,6 +17,7 @@ import {
   decodeWords,
   encodeFieldText,
   fieldValues,
+  headerBytes,
   tagSubject,
   sameName,
   type HeaderField,
@@ -161,12 +162,7 @@ export async function decideForAccount(
     }
   }
   const body = view.raw.subarray(view.bodyOffset);
-  const message = edited
-    ? Buffer.concat([
-        Buffer.from(headers.map((h) => `${h.name}: ${h.value}\r\n`).join("") + "\r\n", "utf8"),
-        body,
-      ])
-    : view.raw;
+  const message = edited ? Buffer.concat([headerBytes(headers), body]) : view.raw;
   const traced = (m: Buffer): Buffer => Buffer.concat([Buffer.from(`${REDIRECT_TRACE}: ${account}\r\n`), m]);
 
   for (const a of seed) {

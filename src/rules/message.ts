@@ -9,6 +9,11 @@ export interface HeaderField {
   readonly name: string;
   /** The value unfolded (CRLF + WSP → WSP), leading whitespace trimmed, trailing CRLF dropped. */
   readonly value: string;
+  /**
+   * The field's bytes as received, folded lines and line end included: a field that rules left
+   * alone is written back with these. Absent on fields rules made.
+   */
+  readonly raw?: Buffer;
 }
 
 export interface MessageView {
@@ -40,8 +45,8 @@ const MAX_FIELDS = 1000;
 export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: number } {
   const headers: HeaderField[] = [];
   let pos = 0;
-  let current: { name: string; lines: string[] } | null = null;
-  const flush = (): void => {
+  let current: { name: string; lines: string[]; start: number } | null = null;
+  const flush = (end: number): void => {
     if (current && headers.length < MAX_FIELDS) {
       headers.push({
         name: current.name,
@@ -49,6 +54,7 @@ export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: 
           .join("")
           .replace(/^[ \t]+/, "")
           .trimEnd(),
+        raw: raw.subarray(current.start, end),
       });
     }
     current = null;
@@ -60,19 +66,20 @@ export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: 
     const next = end + 1;
     if (line.endsWith("\r")) line = line.slice(0, -1);
     if (line === "") {
-      flush();
+      flush(pos);
       return { headers: decodeAll(headers), bodyOffset: Math.min(next, raw.length) };
     }
     if ((line.startsWith(" ") || line.startsWith("\t")) && current) {
       (current as { lines: string[] }).lines.push(line);
     } else {
-      flush();
+      flush(pos);
       const colon = line.indexOf(":");
-      if (colon > 0) current = { name: line.slice(0, colon).trimEnd(), lines: [line.slice(colon + 1)] };
+      if (colon > 0)
+        current = { name: line.slice(0, colon).trimEnd(), lines: [line.slice(colon + 1)], start: pos };
     }
     pos = next;
   }
-  flush();
+  flush(raw.length);
   return { headers: decodeAll(headers), bodyOffset: raw.length };
 }
 
@@ -81,7 +88,23 @@ function decodeAll(fields: HeaderField[]): HeaderField[] {
   return fields.map((f) => ({
     name: f.name,
     value: Buffer.from(f.value, "latin1").toString("utf8"),
+    ...(f.raw !== undefined ? { raw: f.raw } : {}),
   }));
+}
+
+/**
+ * A header section written back after rules edited it: fields that came from the message keep
+ * their bytes as received (an 8-bit value in a charset other than UTF-8 is not rewritten), new
+ * or changed ones are written from their value; then the empty line.
+ */
+export function headerBytes(fields: readonly HeaderField[]): Buffer {
+  const parts = fields.map((h) => {
+    if (h.raw === undefined) return Buffer.from(`${h.name}: ${h.value}\r\n`, "utf8");
+    const last = h.raw[h.raw.length - 1];
+    // the last field before a body-less end of input may lack its line end
+    return last === 0x0a ? h.raw : Buffer.concat([h.raw, Buffer.from("\r\n")]);
+  });
+  return Buffer.concat([...parts, Buffer.from("\r\n")]);
 }
 
 export function sameName(a: string, b: string): boolean {
