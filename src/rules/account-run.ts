@@ -18,8 +18,8 @@ import {
   encodeFieldText,
   fieldValues,
   headerBytes,
-  tagSubject,
   sameName,
+  tagSubject,
   type HeaderField,
   type MessageView,
 } from "./message.js";
@@ -306,7 +306,7 @@ function subjectOf(view: MessageView): string {
 
 /**
  * An auto-reply (RFC 3834) to the envelope sender, from <> (the caller's draft). Its Message-ID
- * is derived from what it answers, so a retried delivery would make the same one.
+ * is a digest of what it answers and when: unique per reply without a source of randomness.
  */
 function composeReply(
   view: MessageView,
