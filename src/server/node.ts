@@ -198,6 +198,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     log: opts.log.for("SMTPI"),
     metrics,
     ...(receipt === undefined ? {} : { receipt }),
+    localDomains: () => directory.listDomains(),
   });
   // The same listeners as a cluster node's: PROXY headers only from smtp.proxyProtocolFrom.
   const listeners = await bindSmtpListeners({
