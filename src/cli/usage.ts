@@ -30,6 +30,7 @@ commands:
   queue show ID [--json]
   queue hold|release|retry|delete ID
   queue reject ID [--text T]              bounce pending recipients now, with DSNs
+  queue quarantined [--json]              files the queue moved aside (failed checksum, unreadable)
   config show [--json]                    the effective settings (TOML, or JSON)
   cluster members [--json]                the members in the cluster state, up or down
   settings get [KEY] [--node ID] [--json] Queue Processing settings: cluster.submitMessages,
@@ -120,6 +121,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "rpop list": { min: 1, max: 1, options: ["json"], args: "ACCOUNT" },
   "rpop remove": { min: 2, max: 2, options: [], args: "ACCOUNT ID" },
   "queue list": { min: 0, max: 0, options: ["json"], args: "" },
+  "queue quarantined": { min: 0, max: 0, options: ["json"], args: "" },
   "queue show": { min: 1, max: 1, options: ["json"], args: "ID" },
   "queue hold": { min: 1, max: 1, options: [], args: "ID" },
   "queue release": { min: 1, max: 1, options: [], args: "ID" },

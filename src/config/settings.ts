@@ -35,6 +35,10 @@ export const settingsSchema = z.object({
       maxConnections: z.number().int().positive().default(2000),
       maxConnectionsPerIp: z.number().int().positive().default(50),
       vrfy: z.boolean().default(false),
+      /** Where postmaster mail goes that no postmaster account or alias takes; empty = postmaster@ the first local domain. */
+      postmaster: z.string().default(""),
+      /** Disconnect clients not logged in that break RFC 2920's pipelining rules (Postfix's smtpd_forbid_unauth_pipelining). */
+      forbidUnauthPipelining: z.boolean().default(false),
       /** AUTH offered only over TLS (false allows AUTH in the clear, e.g. for loopback tests). */
       authRequiresTls: z.boolean().default(true),
       tls: z

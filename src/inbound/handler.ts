@@ -4,7 +4,7 @@
 // here has passed the engine's syntax and length checks but is otherwise untrusted. Aliases are
 // expanded at RCPT time so an unknown or looping alias is refused before the data is sent; the
 // queue gets the final addresses with the original kept for DSNs.
-import type { Account } from "../directory/directory.js";
+import type { Account, RecipientLookup } from "../directory/directory.js";
 import type { InboundDirectory } from "../cluster/api/types.js";
 import { expandRecipient } from "../directory/expand.js";
 import type { EnvelopeRecipient } from "../queue/envelope.js";
@@ -43,7 +43,18 @@ export interface InboundOptions {
    * listener gets to a member that is Locally for Others. Null or absent: the queue.
    */
   readonly submitVia?: (s: SessionInfo) => Submitter | null;
+  /**
+   * The local domains, first the one whose postmaster gets what no other postmaster takes
+   * (smtp.postmaster unset). Absent: only smtp.postmaster redirects postmaster mail.
+   */
+  readonly localDomains?: () => Promise<readonly string[]>;
 }
+
+/** RFC 5321 §4.5.1: the reserved local part, case-insensitive. */
+const isPostmaster = (address: string): boolean => {
+  const at = address.lastIndexOf("@");
+  return at > 0 && address.slice(0, at).toLowerCase() === "postmaster";
+};
 
 /** The envelope of a message received in this session's transaction. */
 const draftOf = (
@@ -115,32 +126,82 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     return (await o.storable?.(account.address)) ?? null;
   };
 
+  /** Where postmaster mail goes that no account or alias of its own takes; null: nowhere. */
+  const postmasterTarget = async (): Promise<string | null> => {
+    const configured = o.settings.smtp.postmaster.trim();
+    if (configured !== "") return configured;
+    const first = (await o.localDomains?.())?.[0];
+    return first === undefined ? null : `postmaster@${first}`;
+  };
+
   const rcptTo = async (
     s: SessionInfo,
     tx: Transaction,
     to: string,
     params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
   ): Promise<Reply> => {
-    const found = await o.directory.lookup(to);
-    const accepted = expansions.get(s.id) ?? [];
-    const add = (targets: readonly string[]): Reply => {
-      if (accepted.length + targets.length > maxExpansion) return REPLIES.tooManyRecipients;
-      for (const address of targets) {
-        accepted.push({
-          address,
-          original: address === to ? null : to,
-          notify: params.notify,
-          orcpt: params.orcpt,
-        });
+    let found = await o.directory.lookup(to);
+    // RFC 5321 §4.5.1: postmaster must be accepted at every domain we serve and at our own name
+    // (the bare <Postmaster> arrives as postmaster@hostname). An address with no account or
+    // alias of its own goes to the operator's postmaster, even from a client that may not relay:
+    // the operator chose that target, the client did not.
+    const domain = to.slice(to.lastIndexOf("@") + 1).toLowerCase();
+    let dest = to;
+    if (
+      isPostmaster(to) &&
+      (found.kind === "unknown" || (found.kind === "remote" && domain === o.settings.hostname.toLowerCase()))
+    ) {
+      const target = await postmasterTarget();
+      if (target === null || target.toLowerCase() === to.toLowerCase()) {
+        o.log.with(s.id, s.remote.address).problem("no postmaster mailbox", { to, target: target ?? "" });
+        return REPLIES.unknownUser;
       }
-      expansions.set(s.id, accepted);
-      return REPLIES.okRecipient;
-    };
+      dest = target;
+      found = await o.directory.lookup(dest);
+      if (found.kind === "remote") {
+        hasRemote.add(s.id);
+        return addTargets(s, to, [dest], params);
+      }
+    }
+    return recipientOf(s, tx, to, dest, found, params);
+  };
+
+  /** Adds the final addresses of one RCPT to the session's transaction. */
+  const addTargets = (
+    s: SessionInfo,
+    to: string,
+    targets: readonly string[],
+    params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
+  ): Reply => {
+    const accepted = expansions.get(s.id) ?? [];
+    if (accepted.length + targets.length > maxExpansion) return REPLIES.tooManyRecipients;
+    for (const address of targets) {
+      accepted.push({
+        address,
+        original: address === to ? null : to,
+        notify: params.notify,
+        orcpt: params.orcpt,
+      });
+    }
+    expansions.set(s.id, accepted);
+    return REPLIES.okRecipient;
+  };
+
+  /** The RCPT `to`, looked up (or redirected) as `dest`: refused, or its final addresses added. */
+  const recipientOf = async (
+    s: SessionInfo,
+    tx: Transaction,
+    to: string,
+    dest: string,
+    found: RecipientLookup,
+    params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
+  ): Promise<Reply> => {
+    const add = (targets: readonly string[]): Reply => addTargets(s, to, targets, params);
     switch (found.kind) {
       case "remote":
         if (!mayRelay(s)) return s.listener === "submission" ? REPLIES.authRequired : REPLIES.relayDenied;
         hasRemote.add(s.id);
-        return add([to]);
+        return add([dest]);
       case "unknown":
         return REPLIES.unknownUser;
       case "account": {
@@ -148,7 +209,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         return refusal ?? add([found.account.address]);
       }
       case "alias": {
-        const ex = await expandRecipient(o.directory, to, { maxDepth: 10, maxTargets: 100 });
+        const ex = await expandRecipient(o.directory, dest, { maxDepth: 10, maxTargets: 100 });
         switch (ex.kind) {
           case "ok": {
             // An alias to an account that cannot be stored anywhere yet is refused like the account.

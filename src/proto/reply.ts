@@ -111,6 +111,7 @@ export const REPLIES = {
   binaryNeedsBdat: reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT, not DATA"),
   dataLineTooLong: reply(500, "5.5.6", "Line too long in message data"),
   earlyTalker: reply(554, "5.5.0", "Protocol error: client sent data before the greeting"),
+  outOfStep: reply(554, "5.5.0", "Error: SMTP protocol synchronization"),
   forbiddenCommand: reply(554, "5.7.0", "Not an SMTP command, closing connection"),
   authInTransaction: reply(503, "5.5.1", "AUTH not allowed during a mail transaction"),
   // Added by the local delivery channel (src/delivery/local.ts).
