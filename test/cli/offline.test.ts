@@ -18,11 +18,11 @@ async function offline(t: { after(fn: () => Promise<void>): void }) {
 }
 
 void test("domain, account and alias commands work on the SQLite directory when no node runs", async (t) => {
-  const { run } = await offline(t);
+  const { run, dataDir } = await offline(t);
   assert.deepEqual(await run("domain", "add", "Example.test"), {
     code: 0,
     out: "domain example.test added\n",
-    err: "",
+    err: `wrote to state ${join(dataDir, "mailyard.db")}\n`,
   });
   assert.equal((await run("domain", "list")).out, "example.test\n");
   assert.equal(
