@@ -72,8 +72,10 @@ const WRITES = new Set([
   "sieve remove",
 ]);
 
-/** Command groups that open the state directly (no admin API first). */
+/** Command groups that open the state directly (no admin API first)... */
 const DIRECT_STATE = new Set(["admin-user", "cluster", "settings", "rules", "sieve", "lb-config", "db"]);
+/** ...but for these commands of theirs, which open none (cluster up|down|status use their DIR). */
+const NO_STATE = new Set(["sieve check", "cluster up", "cluster down", "cluster status"]);
 
 /**
  * The schema a read-only command reads, or null for one that writes (or opens no state). A
@@ -149,7 +151,7 @@ async function run(argv: string[], io: CliIo): Promise<void> {
   // (unless state.url is given); read-only ones never create it. Directory and rpop commands
   // do both themselves, after finding no running node to ask.
   const readSchema = readOnlySchema(name, args);
-  if (DIRECT_STATE.has(group)) {
+  if (DIRECT_STATE.has(group) && !NO_STATE.has(name)) {
     settings = memberStateSettings(settings);
     if (readSchema !== null) await requireExistingState(settings, readSchema);
   }
