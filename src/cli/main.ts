@@ -86,6 +86,7 @@ function readOnlySchema(name: string, args: readonly string[]): SchemaName | nul
     case "domain list":
     case "account list":
     case "alias list":
+    case "account senders":
       return "directory";
     case "cluster members":
     case "cluster homes":

@@ -13,6 +13,10 @@ commands:
   account set ADDRESS [account options] [--enabled|--disabled] [--password P]
   account remove ADDRESS
   account list [DOMAIN] [--json]
+  account grant-sender ACCOUNT ADDRESS    let ACCOUNT send as ADDRESS (MAIL FROM and From:);
+                                          @DOMAIN grants every address of that domain
+  account revoke-sender ACCOUNT ADDRESS   take a grant back
+  account senders ACCOUNT [--json]        the account's grants (itself and its aliases always count)
   alias add ADDRESS TARGET...             targets may be local or remote (a forwarder)
   alias remove ADDRESS
   alias list [DOMAIN] [--json]
@@ -101,6 +105,9 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "account set": { min: 1, max: 1, options: [...ACCOUNT, "enabled"], args: "ADDRESS [options]" },
   "account remove": { min: 1, max: 1, options: [], args: "ADDRESS" },
   "account list": { min: 0, max: 1, options: ["json"], args: "[DOMAIN]" },
+  "account grant-sender": { min: 2, max: 2, options: [], args: "ACCOUNT ADDRESS|@DOMAIN" },
+  "account revoke-sender": { min: 2, max: 2, options: [], args: "ACCOUNT ADDRESS|@DOMAIN" },
+  "account senders": { min: 1, max: 1, options: ["json"], args: "ACCOUNT [--json]" },
   "alias add": { min: 2, max: Infinity, options: [], args: "ADDRESS TARGET..." },
   "alias remove": { min: 1, max: 1, options: [], args: "ADDRESS" },
   "alias list": { min: 0, max: 1, options: ["json"], args: "[DOMAIN]" },

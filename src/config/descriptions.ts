@@ -29,6 +29,12 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "PEM certificate file; when cert and key are both empty a self-signed pair is made under dataDir/tls.",
   "smtp.tls.key": "PEM private key file for smtp.tls.cert.",
   "smtp.overQuota": "Recipient over quota at RCPT: reject (452 4.2.2) or queue (accept and keep retrying).",
+  "smtp.senderLogin":
+    "Sender binding for authenticated sessions: enforce (MAIL FROM 553 5.7.1 and From: 550 5.7.1 unless the account owns the address: itself, its aliases, its grants), envelope (MAIL FROM only; <> passes), off.",
+  "smtp.verifyLocalSenders":
+    "Unauthenticated MAIL FROM in a local domain that is no account or alias gets 550 5.7.1 (null sender and smtp.relayNetworks pass).",
+  "smtp.localSenderFromOutside":
+    "Unauthenticated mail from outside smtp.relayNetworks with a sender in a local domain: accept, or reject (550 5.7.1 at MAIL).",
   "smtp.outbound.helo": "Name sent in EHLO to other servers; empty: hostname.",
   "smtp.outbound.connectTimeoutSeconds": "Timeout for connecting to a remote server.",
   "smtp.outbound.commandTimeoutSeconds": "Timeout for each reply while talking to a remote server.",

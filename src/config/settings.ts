@@ -46,6 +46,12 @@ export const settingsSchema = z.object({
         .prefault({}),
       /** Over quota at RCPT: reject with 452 4.2.2, or accept and keep retrying from the queue. */
       overQuota: z.enum(["reject", "queue"]).default("reject"),
+      /** Sender binding of AUTH sessions: envelope sender and From: (enforce), envelope only, or off. */
+      senderLogin: z.enum(["enforce", "envelope", "off"]).default("enforce"),
+      /** Unauthenticated MAIL FROM in a local domain must be a known address (550 5.7.1 otherwise). */
+      verifyLocalSenders: z.boolean().default(true),
+      /** Unauthenticated mail from outside relayNetworks with a local domain's sender: accept or reject. */
+      localSenderFromOutside: z.enum(["accept", "reject"]).default("accept"),
       outbound: z
         .object({
           /** Name sent in EHLO to other servers; empty = hostname. */

@@ -1,4 +1,5 @@
-// The receiving side's decisions, behind the SMTP engine: who may relay, which recipients exist
+// The receiving side's decisions, behind the SMTP engine: who may relay, who may claim which
+// sender (sender-policy.ts: at MAIL, and on From: at end of data), which recipients exist
 // and may receive, sender and recipient limits, and the hand-off to the durable queue. Input
 // here has passed the engine's syntax and length checks but is otherwise untrusted. Aliases are
 // expanded at RCPT time so an unknown or looping alias is refused before the data is sent; the
@@ -15,8 +16,10 @@ import type { Clock } from "../world/clock.js";
 import type { Settings } from "../config/settings.js";
 import { REPLIES, reply, type Reply } from "../proto/reply.js";
 import type { AuthResult, MessageSink, SessionInfo, SmtpHandler, Transaction } from "../smtp/handler.js";
+import { HeaderCapture } from "./from-header.js";
 import { parseNetworks } from "./networks.js";
 import { receivedHeader } from "./received.js";
+import { createSenderPolicy } from "./sender-policy.js";
 import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 import type { Submitter } from "../queue/submit.js";
 
@@ -91,8 +94,10 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     return (await o.directory.countFlow(account.address, direction, since)) >= limit.messages;
   };
 
-  const mayRelay = (s: SessionInfo): boolean =>
-    s.authUser !== null || (s.listener === "smtp" && relayNetworks.contains(s.remote.address));
+  const trusted = (s: SessionInfo): boolean =>
+    s.listener === "smtp" && relayNetworks.contains(s.remote.address);
+  const mayRelay = (s: SessionInfo): boolean => s.authUser !== null || trusted(s);
+  const senders = createSenderPolicy({ settings: o.settings, directory: o.directory, trusted });
 
   const checkAccount = async (account: Account, size: number | null): Promise<Reply | null> => {
     if (!account.enabled) return REPLIES.mailboxDisabled;
@@ -174,6 +179,45 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       o.log.with(s.id, s.remote.address).problem("directory lookup failed", { what, error: String(e) });
       return REPLIES.directoryUnavailable;
     }
+  };
+
+  /**
+   * The sink with the From: check of the sender policy in front of its end: the header bytes are
+   * kept as they pass, and a refused From: aborts the message instead of committing it.
+   */
+  const checkingFrom = (s: SessionInfo, tx: Transaction, inner: MessageSink): MessageSink => {
+    const capture = new HeaderCapture();
+    return {
+      write(chunk) {
+        capture.take(chunk);
+        return inner.write(chunk);
+      },
+      async end() {
+        let refusal: Reply | null;
+        try {
+          refusal = await senders.header(s, tx.from, capture.from());
+        } catch (e) {
+          // As at MAIL: a directory that cannot answer is temporary, never a guess.
+          o.log
+            .with(s.id, s.remote.address)
+            .problem("directory lookup failed", { what: "from", error: String(e) });
+          refusal = REPLIES.directoryUnavailable;
+        }
+        if (refusal !== null) {
+          o.log.with(s.id, s.remote.address).problem("sender refused", {
+            user: s.authUser ?? "",
+            from: tx.from,
+            code: refusal.code,
+            where: "header",
+          });
+          await inner.abort();
+          reset(s.id);
+          return refusal;
+        }
+        return inner.end();
+      },
+      abort: () => inner.abort(),
+    };
   };
 
   /** Bookkeeping for a message that got its 250, whichever path it took. */
@@ -259,7 +303,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     };
   };
 
-  return {
+  const handler: SmtpHandler = {
     connect: () => Promise.resolve(null),
 
     async authenticate(s, user, password): Promise<AuthResult> {
@@ -273,10 +317,20 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       }
     },
 
-    mailFrom(s, _from, params) {
+    mailFrom(s, from, params) {
       reset(s.id);
       return guard("mail", s, async () => {
         if (s.listener === "submission" && s.authUser === null) return REPLIES.authRequired;
+        const refusal = await senders.envelope(s, from);
+        if (refusal !== null) {
+          o.log.with(s.id, s.remote.address).problem("sender refused", {
+            user: s.authUser ?? "",
+            from,
+            code: refusal.code,
+            where: "envelope",
+          });
+          return refusal;
+        }
         if (s.authUser !== null) {
           const account = await o.directory.getAccount(s.authUser);
           if (account !== null) {
@@ -360,6 +414,14 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
 
     close(s) {
       reset(s.id);
+    },
+  };
+  // The From: check wraps whichever sink the message got (queue, receipt or submission).
+  return {
+    ...handler,
+    async openMessage(s, tx) {
+      const opened = await handler.openMessage(s, tx);
+      return "write" in opened && senders.checksHeader(s) ? checkingFrom(s, tx, opened) : opened;
     },
   };
 }

@@ -18,6 +18,7 @@ import { mailyard } from "./run-cli.js";
 const READ_ONLY: readonly string[][] = [
   ["domain", "list"],
   ["account", "list"],
+  ["account", "senders", "a@example.test"],
   ["alias", "list", "example.test"],
   ["cluster", "members"],
   ["cluster", "homes"],
