@@ -55,6 +55,36 @@ export function directoryContract(
     assert.deepEqual(await dir.listDomains(), ["other.test"]);
   });
 
+  void test(`${name}: IDNs: stored as A-labels, found as typed in either form`, async (t) => {
+    const { dir, store } = await fresh(t);
+    await dir.addDomain("Bücher.test");
+    assert.deepEqual(await dir.listDomains(), ["xn--bcher-kva.test"]);
+    await assert.rejects(dir.addDomain("xn--bcher-kva.test"), code("exists"));
+    for (const d of ["bücher.test", "BÜCHER.test", "xn--bcher-kva.test", "XN--BCHER-KVA.TEST."])
+      assert.equal(await dir.isLocalDomain(d), true, d);
+    await assert.rejects(dir.addDomain("bü-.test"), code("invalid"));
+    await assert.rejects(dir.addDomain("xn--zz.test"), code("invalid"));
+    const a = await dir.addAccount("User@bücher.test", "pw");
+    assert.equal(a.address, "user@xn--bcher-kva.test");
+    await assert.rejects(dir.addAccount("user@xn--bcher-kva.test", "pw"), code("exists"));
+    assert.deepEqual(await store.rows("SELECT address, domain FROM accounts"), [
+      { address: "user@xn--bcher-kva.test", domain: "xn--bcher-kva.test" },
+    ]);
+    for (const address of ["user@bücher.test", "USER@xn--bcher-kva.test"]) {
+      assert.equal((await dir.getAccount(address))?.address, "user@xn--bcher-kva.test", address);
+      assert.equal((await dir.lookup(address)).kind, "account", address);
+    }
+    assert.equal((await dir.listAccounts("bücher.test")).length, 1);
+    await dir.addAlias("info@bücher.test", ["user@bücher.test", "far@müller.test"]);
+    assert.deepEqual(await dir.listAliases("xn--bcher-kva.test"), [
+      { address: "info@xn--bcher-kva.test", targets: ["user@xn--bcher-kva.test", "far@xn--mller-kva.test"] },
+    ]);
+    assert.equal((await dir.lookup("info@bücher.test")).kind, "alias");
+    assert.equal((await dir.verifyPassword("user@bücher.test", "pw")) !== null, true);
+    await dir.removeAccount("user@bücher.test");
+    assert.equal(await dir.getAccount("user@xn--bcher-kva.test"), null);
+  });
+
   void test(`${name}: accounts: add with settings, get, list, update, remove, errors`, async (t) => {
     const { dir, clock } = await fresh(t);
     await dir.addDomain("example.test");

@@ -29,6 +29,8 @@ import {
   type AccountRow,
 } from "./account-rows.js";
 import {
+  addressKey,
+  domainKey,
   normalizeDomain,
   parseMailboxAddress,
   parseSenderGrant,
@@ -131,8 +133,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
   };
   const accountRow = (address: string): AccountRow => {
     const row = q.getAccount.get(parseMailboxAddress(address).address);
-    if (row === undefined)
-      throw new DirectoryError("not-found", `no account ${address.trim().toLowerCase()}`);
+    if (row === undefined) throw new DirectoryError("not-found", `no account ${addressKey(address)}`);
     return row;
   };
   const settingsParams = (s: Parameters<typeof settingsColumns>[0]) => ({
@@ -203,7 +204,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
 
     listDomains: () => run(() => q.listDomains.all().map((r) => r.name)),
 
-    isLocalDomain: (name) => run(() => domainExists(name.trim().toLowerCase().replace(/\.$/, ""))),
+    isLocalDomain: (name) => run(() => domainExists(domainKey(name))),
 
     async addAccount(address, password, settings = {}) {
       const a = parseMailboxAddress(address);
@@ -247,7 +248,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
 
     getAccount: (address) =>
       run(() => {
-        const row = q.getAccount.get(address.trim().toLowerCase());
+        const row = q.getAccount.get(addressKey(address));
         return row === undefined ? null : toAccount(row);
       }),
 
@@ -273,7 +274,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
     },
 
     async verifyPassword(address, password) {
-      const row = q.getAccount.get(address.trim().toLowerCase());
+      const row = q.getAccount.get(addressKey(address));
       // An over-long password cannot match (none is stored); it is checked against the dummy
       // so it costs the same, and never hashed whole (bounded work per attempt).
       const tooLong = password.length > MAX_PASSWORD;
@@ -313,7 +314,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
     lookup: (address) =>
       run((): RecipientLookup => {
         const { domain } = splitAddress(address);
-        const a = address.trim().toLowerCase();
+        const a = addressKey(address);
         if (domain === "" || !domainExists(domain)) return { kind: "remote" };
         const row = q.getAccount.get(a);
         if (row !== undefined) return { kind: "account", account: toAccount(row) };
@@ -342,13 +343,12 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
           throw new DirectoryError("not-found", `${row.address} has no grant for ${grant}`);
       }),
 
-    senderGrants: (account) =>
-      run(() => q.listGrants.all(account.trim().toLowerCase()).map((r) => r.address)),
+    senderGrants: (account) => run(() => q.listGrants.all(addressKey(account)).map((r) => r.address)),
 
     addUsage: (address, bytes) => {
       if (!Number.isSafeInteger(bytes))
         return Promise.reject(new DirectoryError("invalid", "usage must be an integer number of bytes"));
-      const a = address.trim().toLowerCase();
+      const a = addressKey(address);
       return new Promise<void>((resolve, reject) => {
         if (usageBatch.push({ a, bytes, resolve, reject }) === 1) setImmediate(flushUsage);
       });
@@ -356,7 +356,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
 
     recordFlow: (address, direction, at) =>
       run(() => {
-        const a = address.trim().toLowerCase();
+        const a = addressKey(address);
         const row = q.getAccount.get(a);
         const period = direction === "in" ? row?.in_flow_period : row?.out_flow_period;
         const keep = Math.max(MIN_FLOW_RETENTION_MS, (period ?? 0) * 1000);
@@ -373,7 +373,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
       }),
 
     countFlow: (address: string, direction: FlowDirection, since: number) =>
-      run(() => q.countFlow.get(address.trim().toLowerCase(), direction, since)?.n ?? 0),
+      run(() => q.countFlow.get(addressKey(address), direction, since)?.n ?? 0),
 
     close: () =>
       run(() => {

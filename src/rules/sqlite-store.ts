@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
-import { scopeKey, type RuleScope, type RuleStore } from "./store.js";
+import { ruleAddressKey, scopeKey, type RuleScope, type RuleStore } from "./store.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 const SWEEP_EVERY = 500;
@@ -81,7 +81,7 @@ export function openSqliteRuleStore(path: string, now: () => number = Date.now):
     "INSERT INTO reply_memory (account, handle, sender, until) VALUES (?, ?, ?, ?) ON CONFLICT(account, handle, sender) DO UPDATE SET until = excluded.until WHERE reply_memory.until <= ?",
   );
   let writes = 0;
-  const norm = (a: string): string => a.trim().toLowerCase();
+  const norm = ruleAddressKey;
 
   return {
     getRules(scope: RuleScope): Promise<Rule[]> {

@@ -1,6 +1,7 @@
 // One Mailyard node in the single-server role: wires the directory, the spool and queue
 // manager, the delivery channels, the SMTP and submission listeners and the admin HTTP server.
 // The world (clock, resolver, dialer, randomness) comes in here and nowhere deeper.
+import { recordStateLocation } from "../config/member-state.js";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
@@ -104,6 +105,8 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
   await mkdir(dataDir, { recursive: true });
+  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
+  await recordStateLocation(settings);
 
   // Settings changed from the WebAdmin or `mailyard settings set` live in the state's settings
   // table; everything below is wired with them.

@@ -7,6 +7,7 @@
 // node only knows its own addresses, and so can join the cluster, once its listeners are bound.
 // Until it has joined, deliveries wait (gate below) rather than fail for want of members, and the
 // inbound policy of a frontend sees no backend and answers 4xx.
+import { recordStateLocation } from "../config/member-state.js";
 import { mkdir } from "node:fs/promises";
 import type http from "node:http";
 import { join, resolve } from "node:path";
@@ -122,6 +123,8 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   const clusterLog = opts.log.for("CLUSTER");
   const dataDir = resolve(settings.dataDir);
   await mkdir(dataDir, { recursive: true });
+  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
+  await recordStateLocation(settings);
 
   // A frontend opens the directory only for the admin API (operators may manage accounts through
   // any node); its SMTP policy and deliveries ask the backends.

@@ -64,6 +64,73 @@ async function openPool(settings: Settings, url: string, log?: Log): Promise<PgH
   return pg;
 }
 
+/**
+ * A read-only command found no state where the settings point (a mistyped state.url or dataDir):
+ * the CLI exits 2 naming the place, having created nothing.
+ */
+export class StateMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StateMissingError";
+  }
+}
+
+/** The table recording a schema's versions, loading only that schema's PostgreSQL adapter. */
+async function migrationTable(schema: SchemaName): Promise<string> {
+  switch (schema) {
+    case "directory":
+      return (await import("../directory/postgres.js")).DIRECTORY_MIGRATION_TABLE;
+    case "cluster":
+      return (await import("../cluster/pg-state.js")).CLUSTER_MIGRATION_TABLE;
+    case "rules":
+      return (await import("../rules/pg-store.js")).RULES_MIGRATION_TABLE;
+    case "rpop":
+      return (await import("../sources/rpop/migrations.js")).RPOP_MIGRATION_TABLE;
+    case "admin":
+      return (await import("../admin/web/users-migrations.js")).ADMIN_MIGRATION_TABLE;
+  }
+}
+
+/**
+ * For commands that only read: the state must already exist. The SQLite file is looked for
+ * without opening it (opening creates it, and the stores create its directory); on PostgreSQL the
+ * schema's version table must be there (no node or `db migrate` ever ran against a database
+ * without it). Throws StateMissingError; creates nothing.
+ */
+export async function requireExistingState(settings: Settings, schema: SchemaName): Promise<void> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { statSync } = await import("node:fs");
+    const st = statSync(where.path, { throwIfNoEntry: false });
+    if (st === undefined)
+      throw new StateMissingError(
+        `no state at ${where.path} (check state.url and dataDir; nothing was created)`,
+      );
+    if (!st.isFile()) throw new StateMissingError(`the state ${where.path} is not a file`);
+    return;
+  }
+  const { pgSchemaVersion } = await import("../state/pg-migrate.js");
+  const { redactUrl } = await import("../state/pg.js");
+  const pg = await openPool(settings, where.url);
+  try {
+    let version: number;
+    try {
+      version = await pgSchemaVersion(pg, await migrationTable(schema));
+    } catch (e) {
+      // invalid_catalog_name: the database itself does not exist (nothing creates one).
+      if ((e as { code?: unknown }).code === "3D000")
+        throw new StateMissingError(`no state at ${redactUrl(where.url)}: the database does not exist`);
+      throw e;
+    }
+    if (version === 0)
+      throw new StateMissingError(
+        `no ${schema} state in ${redactUrl(where.url)} (run mailyard db migrate, or start a node, first)`,
+      );
+  } finally {
+    await pg.close();
+  }
+}
+
 /** The directory alone (a single server, the CLI's directory commands). */
 export async function openDirectoryStore(settings: Settings, clock: Clock, log?: Log): Promise<Directory> {
   const where = stateLocation(settings);
