@@ -13,6 +13,7 @@ import type { Reply } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import {
   capabilityProblem,
+  sendsChunked,
   clientOptions,
   resetSession,
   runTransaction,
@@ -75,7 +76,8 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
     input: TransactionInput,
     reused: boolean,
   ): Promise<Outcome[] | "stale"> {
-    const problem = capabilityProblem(input.envelope, conn.extensions, conn.relay);
+    const chunked = sendsChunked(conn.extensions, options);
+    const problem = capabilityProblem(input.envelope, conn.extensions, conn.relay, chunked);
     if (problem !== null) {
       await release(key, conn, null);
       return input.recipients.map(() => bounced(problem, conn.relay, "message"));

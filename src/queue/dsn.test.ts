@@ -163,3 +163,15 @@ void test("8-bit originals are labelled 8bit", () => {
   const raw = buildDsn(input({ envelope: { ...envelope, body: "8BITMIME" } }));
   assert.equal(parse(raw).parts[2]!.headers.get("content-transfer-encoding"), "8bit");
 });
+
+void test("an enclosed original with stray CR, LF or NUL leaves as CRLF-only text", () => {
+  const sneaky = "X-A: 1\n.\nMAIL FROM:<x@y.test>\r\nX-B: 2\r.\rX-C: \x003\r\n.\nX-D: 4\n.\r\n";
+  for (const over of [
+    { originalHeaders: Buffer.from(`${sneaky}\r\n`, "latin1"), originalMessage: null },
+    { originalMessage: Buffer.from(`${sneaky}\r\nbody\n.\nmore\r`, "latin1") },
+  ]) {
+    const raw = buildDsn(input(over)).toString("latin1");
+    assert.doesNotMatch(raw, /\r(?!\n)|(?<!\r)\n|\x00/, JSON.stringify(Object.keys(over)));
+    assert.match(raw, /X-A: 1\r\n\.\r\nMAIL FROM/);
+  }
+});

@@ -2,7 +2,7 @@
 export { SmtpConnection, type ConnectionTarget } from "./connection.js";
 export { SmtpClientError, type ClientErrorKind } from "./errors.js";
 export { parseExtensions, type Extensions } from "./extensions.js";
-export { capabilityProblem, mailCommand, rcptCommand } from "./mail-params.js";
+export { capabilityProblem, mailCommand, rcptCommand, sendsChunked } from "./mail-params.js";
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
 export { openSession, type SessionOpen } from "./session.js";
