@@ -74,11 +74,18 @@ test("no DATA stream holds an end of data but the last CRLF.CRLF, whatever the b
   const walk = (prefix: string): void => {
     if (prefix.length > 0) {
       const msg = Buffer.from(prefix, "latin1");
-      for (const out of [stuff(msg), stuff(msg, Array.from({ length: msg.length - 1 }, (_, i) => i + 1))]) {
+      for (const out of [
+        stuff(msg),
+        stuff(
+          msg,
+          Array.from({ length: msg.length - 1 }, (_, i) => i + 1),
+        ),
+      ]) {
         n++;
         const inner = out.slice(0, out.length - 3);
         assert.ok(out.endsWith("\r\n.\r\n") || out === ".\r\n", JSON.stringify(out));
-        for (const b of bad) assert.ok(!inner.includes(b), `${JSON.stringify(prefix)} → ${JSON.stringify(out)}`);
+        for (const b of bad)
+          assert.ok(!inner.includes(b), `${JSON.stringify(prefix)} → ${JSON.stringify(out)}`);
         assert.ok(!/\r(?!\n)|(?<!\r)\n/.test(out), `stray line end in ${JSON.stringify(out)}`);
       }
     }
