@@ -78,6 +78,25 @@ test("BDAT: chunks are grouped up to 256 KB per command, the last one LAST, howe
   assert.deepEqual(bdats, ["200011", "130000 LAST", `${DOTTED.length} LAST`]);
 });
 
+test("BDAT: stored stray CR and LF leave a text body as CRLF; BINARYMIME leaves byte for byte", async (t) => {
+  const { relay, server, tap } = await rig(t);
+  // Cut so that a CR ends one chunk and its LF (or not) starts the next.
+  const parts = ["Subject: s\r\n\r\na\n.\nb\r", "\nc\r", ".\rd\x00e\r"].map((p) => Buffer.from(p, "latin1"));
+  const out = await relay.deliver(job({ rcpts: ["a@example.test"], body: parts }));
+  assert.deepEqual(kinds(out), ["delivered:250:2.0.0"]);
+  assert.equal(
+    server.handler.messages[0]?.data.toString("latin1"),
+    "Subject: s\r\n\r\na\r\n.\r\nb\r\nc\r\n.\r\nde\r\n",
+  );
+  const binary = Buffer.from([0, 0x0a, 0x2e, 0x0a, 0x0d, 0xff]);
+  const bin = await relay.deliver(
+    job({ rcpts: ["a@example.test"], body: [binary], envelope: { body: "BINARYMIME" } }),
+  );
+  assert.deepEqual(kinds(bin), ["delivered:250:2.0.0"]);
+  assert.deepEqual(server.handler.messages[1]?.data, binary);
+  assert.match(tap.sent(), /BODY=BINARYMIME/);
+});
+
 test("BDAT: refused recipients, a refused last chunk, and a reused connection afterwards", async (t) => {
   let finals = [reply(452, "4.3.1", "Insufficient system storage"), reply(554, "5.6.0", "Content rejected")];
   const { relay, server } = await rig(t, {
