@@ -171,6 +171,7 @@ void test("an enclosed original with stray CR, LF or NUL leaves as CRLF-only tex
     { originalMessage: Buffer.from(`${sneaky}\r\nbody\n.\nmore\r`, "latin1") },
   ]) {
     const raw = buildDsn(input(over)).toString("latin1");
+    // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(raw, /\r(?!\n)|(?<!\r)\n|\x00/, JSON.stringify(Object.keys(over)));
     assert.match(raw, /X-A: 1\r\n\.\r\nMAIL FROM/);
   }
