@@ -107,8 +107,8 @@ export class DataDecoder {
   ) {}
 
   /**
-   * BDAT LAST: the text is complete. A CR left at its very end is a bare CR (RFC 3030 §2: the
-   * chunks of a text body still end their lines with CRLF).
+   * BDAT LAST: the text is complete. A CR left at its very end is a bare CR (a text body keeps
+   * RFC 5322 line structure over BDAT; only BODY=BINARYMIME lifts it, RFC 3030 §3).
    */
   close(): void {
     if (this.state === S.MidCr) this.flag("bareLineEnding");
