@@ -17,7 +17,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.maxRecipients": "Most RCPT TO accepted in one transaction.",
   "smtp.maxCommandLine":
     "Longest command line accepted, in bytes including CRLF (at least 512, RFC 5321 §4.5.3.1.4).",
-  "smtp.maxDataLine": "Longest message line accepted, in bytes including CRLF (at least 1000).",
+  "smtp.maxDataLine":
+    "Longest message line accepted, in bytes including CRLF (at least 1000), over DATA and BDAT alike (a BODY=BINARYMIME body has no lines).",
   "smtp.maxErrors": "Protocol errors tolerated in one session before it is closed with 421.",
   "smtp.idleTimeoutSeconds": "A session waiting this long for the client's next command is closed.",
   "smtp.sessionTimeoutSeconds": "Longest time one SMTP session may last.",

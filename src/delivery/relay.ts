@@ -13,6 +13,7 @@ import type { Reply } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import {
   capabilityProblem,
+  sendsChunked,
   clientOptions,
   needsSmtputf8,
   resetSession,
@@ -87,7 +88,8 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
       utf8 === input.envelope.smtputf8
         ? input
         : { ...input, envelope: { ...input.envelope, smtputf8: utf8 } };
-    const problem = capabilityProblem(sent.envelope, conn.extensions, conn.relay);
+    const chunked = sendsChunked(conn.extensions, options);
+    const problem = capabilityProblem(sent.envelope, conn.extensions, conn.relay, chunked);
     if (problem !== null) {
       await release(key, conn, null);
       return input.recipients.map(() => bounced(problem, conn.relay, "message"));

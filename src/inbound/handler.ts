@@ -38,6 +38,14 @@ export interface InboundOptions {
    */
   readonly storable?: (address: string) => Promise<Reply | null>;
   /**
+   * Whether mail with these MAIL FROM parameters can reach a local account at all; a Reply
+   * refuses the RCPT. In a cluster this is the delivery channel's own rule
+   * (src/channel/carries.ts: no BINARYMIME), asked here before the 250 so that mail the channel
+   * would refuse is never accepted and then bounced to a sender that may be forged. Absent:
+   * every message can (a single server stores it as it is).
+   */
+  readonly carries?: (params: Transaction["params"]) => Reply | null;
+  /**
    * Mail of this session goes through the Submit Messages path (src/queue/submit.ts) instead of
    * straight into the queue: a backend whose setting is Remotely hands what its submission
    * listener gets to a member that is Locally for Others. Null or absent: the queue.
@@ -205,18 +213,20 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       case "unknown":
         return REPLIES.unknownUser;
       case "account": {
-        const refusal = await checkAccount(found.account, tx.params.size);
+        const refusal = o.carries?.(tx.params) ?? (await checkAccount(found.account, tx.params.size));
         return refusal ?? add([found.account.address]);
       }
       case "alias": {
         const ex = await expandRecipient(o.directory, dest, { maxDepth: 10, maxTargets: 100 });
         switch (ex.kind) {
           case "ok": {
-            // An alias to an account that cannot be stored anywhere yet is refused like the account.
+            // An alias to an account that cannot be stored anywhere yet, or cannot get this
+            // message, is refused like the account.
             for (const target of ex.targets) {
-              if (o.storable === undefined) break;
+              if (o.storable === undefined && o.carries === undefined) break;
               const t = await o.directory.lookup(target.address);
-              const refusal = t.kind === "account" ? await o.storable(t.account.address) : null;
+              if (t.kind !== "account") continue;
+              const refusal = o.carries?.(tx.params) ?? (await o.storable?.(t.account.address)) ?? null;
               if (refusal !== null) return refusal;
             }
             return add(ex.targets.map((t) => t.address));

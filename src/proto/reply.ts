@@ -102,6 +102,15 @@ export const REPLIES = {
   authCancelled: reply(501, "5.0.0", "Authentication cancelled"),
   authTooLong: reply(500, "5.5.6", "Authentication exchange line too long"),
   bareLineEnding: reply(554, "5.6.11", "Bare CR or LF in message data is not allowed; use CRLF line endings"),
+  // RFC 6152 §3 / RFC 3030 §3: the body must be what MAIL FROM declared (BODY=, SMTPUTF8).
+  eightBitUndeclared: reply(554, "5.6.0", "8-bit message data requires BODY=8BITMIME or SMTPUTF8"),
+  nulInText: reply(554, "5.6.0", "NUL in message data requires BODY=BINARYMIME"),
+  // RFC 3030 §3: a BINARYMIME message that cannot be passed on as it is is returned (5.6.3).
+  binaryNotCarried: reply(
+    554,
+    "5.6.3",
+    "Conversion required but not supported: BODY=BINARYMIME cannot reach a mailbox of this cluster",
+  ),
   utf8NotEnabled: reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"),
   noValidRecipients: reply(554, "5.5.1", "No valid recipients"),
   transactionFailed: reply(554, "5.0.0", "Transaction failed"),

@@ -16,6 +16,7 @@ import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../
 import { createPromMetrics } from "../admin/metrics.js";
 import { isWireNodeId } from "../channel/auth.js";
 import { createChannelClient, type ChannelTarget } from "../channel/client.js";
+import { channelRefusal } from "../channel/carries.js";
 import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
@@ -378,6 +379,8 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       log: opts.log.for("SMTPI"),
       metrics,
       ...(isStatic ? { storable } : {}),
+      // Local mail may cross the delivery channel on any member: its rule applies before the 250.
+      carries: (params) => channelRefusal(params.body),
       submitVia: (s) => (s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null),
       localDomains: () => directory.listDomains(),
     });

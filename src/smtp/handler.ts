@@ -51,7 +51,10 @@ export interface Transaction {
 export type AuthResult = "ok" | "invalid" | "temporary";
 
 export interface MessageSink {
-  /** Unstuffed message bytes with CRLF line endings; await before writing more (backpressure). */
+  /**
+   * Unstuffed message bytes with CRLF line endings only, holding just what MAIL FROM declared
+   * (any bytes only for BODY=BINARYMIME); await before writing more (backpressure).
+   */
   write(chunk: Buffer): Promise<void>;
   /** All bytes are in: make the message durable and say the final reply (250 only when durable). */
   end(): Promise<Reply>;

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { OutboundMessage, OutboundRecipient } from "./message.js";
 import { NO_EXTENSIONS, parseExtensions, type Extensions } from "./extensions.js";
-import { capabilityProblem, mailCommand, needsSmtputf8, rcptCommand } from "./mail-params.js";
+import { capabilityProblem, mailCommand, needsSmtputf8, rcptCommand, sendsChunked } from "./mail-params.js";
 import { xtextEncode } from "./xtext.js";
 
 const env: OutboundMessage = {
@@ -75,10 +75,28 @@ test("BODY=BINARYMIME only over BDAT to a server that offers it; else 8BITMIME",
 });
 
 test("SMTPUTF8 without server support and oversize messages are permanent problems", () => {
-  assert.equal(capabilityProblem(env, ALL, "mx"), null);
-  assert.equal(capabilityProblem({ ...env, smtputf8: true }, NO_EXTENSIONS, "mx")?.enhanced, "5.6.7");
-  assert.equal(capabilityProblem({ ...env, size: 2001 }, ALL, "mx")?.enhanced, "5.3.4");
-  assert.equal(capabilityProblem({ ...env, size: 10 ** 9 }, NO_EXTENSIONS, "mx"), null);
+  assert.equal(capabilityProblem(env, ALL, "mx", false), null);
+  assert.equal(capabilityProblem({ ...env, smtputf8: true }, NO_EXTENSIONS, "mx", false)?.enhanced, "5.6.7");
+  assert.equal(capabilityProblem({ ...env, size: 2001 }, ALL, "mx", false)?.enhanced, "5.3.4");
+  assert.equal(capabilityProblem({ ...env, size: 10 ** 9 }, NO_EXTENSIONS, "mx", false), null);
+});
+
+test("BODY=BINARYMIME never goes over DATA: without BDAT and BINARYMIME it is returned with 5.6.3", () => {
+  const binary = { ...env, body: "BINARYMIME" as const };
+  const withBinary: Extensions = { ...ALL, binaryMime: true };
+  assert.equal(capabilityProblem(binary, withBinary, "mx", true), null);
+  for (const [ext, chunked] of [
+    [withBinary, false],
+    [ALL, true],
+    [NO_EXTENSIONS, false],
+  ] as const) {
+    const r = capabilityProblem(binary, ext, "mx", chunked);
+    assert.equal(r?.code, 554);
+    assert.equal(r?.enhanced, "5.6.3");
+  }
+  assert.equal(sendsChunked(withBinary, { chunking: true }), true);
+  assert.equal(sendsChunked(withBinary, { chunking: false }), false);
+  assert.equal(sendsChunked({ ...withBinary, pipelining: false }, { chunking: true }), false);
 });
 
 test("to a server without SMTPUTF8 an IDN goes as A-labels; with it, as it is", () => {

@@ -172,7 +172,8 @@ export class Pop3Session {
 
   /** A dot-terminated, dot-stuffed message (XTND XMIT), bounded by the limits. */
   async readData(limits: { maxBytes: number; maxLine: number }): Promise<DataResult> {
-    const dec = new DataDecoder(limits);
+    // XMIT labels the message by what it holds (xmit.ts), so any content is taken here.
+    const dec = new DataDecoder({ ...limits, content: { eightBit: true, nul: true } });
     const parts: Buffer[] = [];
     let chunk: Buffer | null = this.lines.take();
     for (;;) {

@@ -18,6 +18,9 @@ const DATA_ERRORS: Record<DataError, string> = {
   bareLineEnding: "message refused: bare CR or LF (lines must end with CRLF)",
   tooBig: "[SYS/PERM] message too big",
   lineTooLong: "message refused: a line is too long",
+  // Not checked for XMIT (session.ts takes any content); listed for the type.
+  eightBit: "message refused: 8-bit data",
+  nul: "message refused: NUL in message data",
 };
 const RECIPIENT_FIELDS = new Set(["to", "cc", "bcc"]);
 const STRIPPED = new Set(["bcc"]);
