@@ -32,6 +32,7 @@ import {
   openDirectoryStore,
   openRpopStoreFor,
   openRuleStoreFor,
+  openThrottleRowsFor,
 } from "./state-stores.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
@@ -39,6 +40,7 @@ import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
+import { loginGates } from "./login-gates.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -73,7 +75,10 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     random: opts.world?.random ?? cryptoRandom,
   };
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock);
+  // Failed logins are counted in the shared state, by every way in (login-gates.ts).
+  const throttleRows = await openThrottleRowsFor(settings, world.clock, opts.log.for("SYSTEM"));
+  const gates = loginGates(settings, world.clock, throttleRows);
+  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock, gates.admin);
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
@@ -171,6 +176,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     clock: world.clock,
     log: opts.log.for("SMTPI"),
     metrics,
+    login: gates.mail,
     ...(receipt === undefined ? {} : { receipt }),
   });
   // The same listeners as a cluster node's: PROXY headers only from smtp.proxyProtocolFrom.
@@ -194,6 +200,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     settings,
     directory,
     submitter,
+    login: gates.mail,
     store,
     tls,
     openRpopStore: () => openRpopStoreFor(settings, world.clock, opts.log.for("RPOP")),
@@ -255,6 +262,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
       managed.stop();
       await configState.close();
       await webadmin.close();
+      await throttleRows.close();
       sys.major("stopped", { node: settings.node.id });
     },
   };

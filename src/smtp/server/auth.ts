@@ -1,7 +1,10 @@
 // AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN: the credentials are untrusted base64 and go
 // to handler.authenticate; the password is never logged or kept. Offered, and accepted, only
-// over TLS unless smtp.authRequiresTls is false (538 5.7.11 otherwise). Failures count as
-// session errors, so guessing is cut off by smtp.maxErrors.
+// over TLS unless smtp.authRequiresTls is false (538 5.7.11 otherwise). The handler throttles
+// guessing across connections and nodes (454 4.7.0 once locked); failures also count as session
+// errors, so one connection is cut off by smtp.maxErrors. The session's user is the canonical
+// login name (proto/login-name.ts), however the client spelled it.
+import { loginName } from "../../proto/login-name.js";
 import { REPLIES, reply, type Reply } from "../../proto/reply.js";
 import type { SessionApi, Verb } from "./verb.js";
 
@@ -70,15 +73,17 @@ export const auth: Verb = {
     if (got === null) return;
     if (!Array.isArray(got)) return s.reply(got);
     const [user, password] = got;
-    const result = await s.safely("authenticate", () => s.handler.authenticate(s.info(), user, password));
+    const result = await s.safely("authenticate", () => s.handler.authenticate(s.info(), user, password, m));
     switch (result) {
       case "ok":
-        s.authUser = user;
-        s.log.info("authenticated", { user, mech: m });
+        s.authUser = loginName(user) ?? user;
+        s.log.info("authenticated", { user: s.authUser, mech: m });
         return s.reply(REPLIES.authOk);
       case "invalid":
         s.log.problem("authentication failed", { user, mech: m });
         return s.reply(REPLIES.authFailed);
+      case "throttled":
+        return s.reply(REPLIES.authThrottled);
       case "temporary":
       case null:
         return s.reply(REPLIES.authTempFail);
