@@ -26,6 +26,7 @@ import {
   settingsColumns,
   SWEEP_EVERY,
   toAccount,
+  credentialStamp,
   type AccountRow,
 } from "./account-rows.js";
 import { normalizeDomain, parseMailboxAddress, parseTargetAddress, splitAddress } from "./address.js";
@@ -236,6 +237,12 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
       run(() => {
         const row = q.getAccount.get(address.trim().toLowerCase());
         return row === undefined ? null : toAccount(row);
+      }),
+
+    credentialStamp: (address) =>
+      run(() => {
+        const row = q.getAccount.get(address.trim().toLowerCase());
+        return row === undefined ? null : credentialStamp(row);
       }),
 
     listAccounts: (domain) =>
