@@ -16,7 +16,7 @@ void test("a throttled account stays throttled for every spelling of its name, i
     clock,
     settings: {
       auth: { maxFailures: 5, maxFailuresPerAddress: 100 },
-      pop3: { maxAuthFailures: 5, maxErrors: 100 },
+      pop3: { maxErrors: 100 },
     },
   });
   // Five guesses from five addresses: only the account's count reaches the limit.
