@@ -8,7 +8,10 @@
 // state (ThrottleRows: sqlite-throttle.ts, pg-throttle.ts), so a guesser spread over every member
 // behind a balancer meets one lock, not one per member. Names are canonical (LoginName), so no
 // spelling of a name counts apart. Keys are untrusted: the table is bounded, the least recently
-// failed dropped first, and an entry forgotten once idle for `forgetMs` and unlocked.
+// failed dropped first, and an entry forgotten once idle for `forgetMs` and unlocked. An IPv6
+// client is counted by its /64 (one subscriber's prefix, RFC 6177), or changing the low bits
+// would give every guess a fresh address.
+import { isIPv6 } from "node:net";
 import type { LoginName } from "../proto/login-name.js";
 import type { Clock } from "../world/clock.js";
 
@@ -62,13 +65,29 @@ export interface LoginThrottle {
   succeeded(name: LoginName): Promise<void>;
 }
 
+/** What an address is counted as: IPv4 as it is (IPv4-mapped IPv6 too), IPv6 by its /64. */
+export function addressBucket(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped !== null) return mapped[1]!;
+  const bare = address.replace(/%.*$/, "");
+  if (!isIPv6(bare)) return address;
+  const [head = "", tail] = bare.toLowerCase().split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
+}
+
 // The bound is enforced every this many failures (pruning is a scan; failures are cheap).
 const PRUNE_EVERY = 100;
 
 export function createLoginThrottle(opts: ThrottleOptions): LoginThrottle {
   const maxEntries = opts.maxEntries ?? 100_000;
   const nameKey = (name: LoginName): string => `${opts.scope}:u:${name}`;
-  const addressKey = (address: string): string => `${opts.scope}:a:${address}`;
+  const addressKey = (address: string): string => `${opts.scope}:a:${addressBucket(address)}`;
   let failures = 0;
 
   return {
