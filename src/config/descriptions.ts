@@ -70,7 +70,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "auth.maxFailures":
     "Wrong passwords per account before its logins are locked, counted over SMTP AUTH, POP3 and the submission API together and across the cluster (the shared state); locked logins get 454 4.7.0, -ERR [AUTH] or 429 without a password check.",
   "auth.maxFailuresPerAddress":
-    "Failed logins per client address, over every account and service, before logins from it are locked.",
+    "Failed logins per client address (IPv6: per /64), over every account and service, before logins from it are locked.",
   "auth.lockoutSeconds":
     "The first lock after too many failures; each further failure doubles it, up to auth.maxLockoutSeconds.",
   "auth.maxLockoutSeconds": "The longest login lock.",
