@@ -279,6 +279,13 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       return r.kind === "ok" ? "ok" : r.kind;
     },
 
+    authRefused: (s, user, mech) =>
+      o.login.refuse(
+        { service: "smtp", mech, ip: s.remote.address, log: o.log.with(s.id, s.remote.address) },
+        user,
+        "malformed",
+      ),
+
     mailFrom(s, _from, params) {
       reset(s.id);
       return guard("mail", s, async () => {

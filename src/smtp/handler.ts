@@ -65,6 +65,8 @@ export interface SmtpHandler {
   connect(s: SessionInfo): Promise<Reply | null>;
   /** user is as the client sent it; mech is the SASL mechanism (PLAIN, LOGIN). */
   authenticate(s: SessionInfo, user: string, password: string, mech: string): Promise<AuthResult>;
+  /** An AUTH refused before any check (no name, a foreign authorization identity): 535 follows. */
+  authRefused?(s: SessionInfo, user: string, mech: string): Promise<void>;
   mailFrom(s: SessionInfo, from: string, params: MailParams): Promise<Reply>;
   rcptTo(s: SessionInfo, tx: Transaction, to: string, params: RcptParams): Promise<Reply>;
   /** Called at DATA (or the first BDAT) with at least one recipient; a Reply refuses the data. */

@@ -143,8 +143,18 @@ void test("every failed SMTP AUTH is one `auth failed` line at the default level
   await authOn(c, "f1", "alice@example.test", "wrong", "127.0.0.5");
   await authOn(c, "f1", "nobody@example.test", "wrong", "127.0.0.5");
   await authOn(c, "f1", "alice@example.test ", "wrong", "127.0.0.5");
+  // Acting for another identity is refused before any check, and logged like the rest.
+  const s = await SmtpClient.connect(c.node("f1").submission[0]!.port, "127.0.0.1", "127.0.0.5");
+  t.after(() => s.close());
+  await s.expect(220);
+  await s.cmd("EHLO guesser.test", 250);
+  const authz = Buffer.from("bob@example.test\0alice@example.test\0alice@example.test-pw").toString("base64");
+  assert.match((await s.cmd(`AUTH PLAIN ${authz}`)).raw, /^535 5\.7\.8 /);
   const lines = c.logs.get("f1")!.records.filter((r) => r.text === "auth failed");
-  assert.equal(lines.length, 3);
+  assert.deepEqual(
+    lines.map((r) => r.fields["reason"]),
+    ["bad-credentials", "bad-credentials", "bad-name", "malformed"],
+  );
   for (const r of lines) {
     assert.ok(r.level <= LEVELS.major, "logged at the default level (Major) or above");
     assert.equal(r.fields["ip"], "127.0.0.5");

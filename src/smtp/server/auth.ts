@@ -12,6 +12,8 @@ const allowed = (s: SessionApi): boolean => s.tlsActive || !s.settings.smtp.auth
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 type Answer = { readonly text: string } | { readonly reply: Reply } | null;
+/** Credentials that cannot be checked (no name, another identity): refused, and told to the handler. */
+type Refused = { readonly refused: string };
 
 /** Decodes one client response; "=" is the empty initial response (RFC 4954 §4). */
 function decode(text: string): Answer {
@@ -30,7 +32,10 @@ async function ask(s: SessionApi, challenge: string): Promise<Answer> {
   return decode(line.text.toString("latin1"));
 }
 
-async function plain(s: SessionApi, initial: string | undefined): Promise<[string, string] | Reply | null> {
+async function plain(
+  s: SessionApi,
+  initial: string | undefined,
+): Promise<[string, string] | Reply | Refused | null> {
   const a = initial !== undefined ? decode(initial) : await ask(s, "");
   if (a === null) return null;
   if ("reply" in a) return a.reply;
@@ -38,18 +43,21 @@ async function plain(s: SessionApi, initial: string | undefined): Promise<[strin
   if (parts.length !== 3) return REPLIES.paramSyntax;
   const [authz, user, pass] = parts as [string, string, string];
   // Acting for another user (authzid) is not supported: only empty or oneself.
-  if (user === "" || (authz !== "" && authz !== user)) return REPLIES.authFailed;
+  if (user === "" || (authz !== "" && authz !== user)) return { refused: user };
   return [user, pass];
 }
 
-async function login(s: SessionApi, initial: string | undefined): Promise<[string, string] | Reply | null> {
+async function login(
+  s: SessionApi,
+  initial: string | undefined,
+): Promise<[string, string] | Reply | Refused | null> {
   const u = initial !== undefined ? decode(initial) : await ask(s, "VXNlcm5hbWU6");
   if (u === null) return null;
   if ("reply" in u) return u.reply;
   const p = await ask(s, "UGFzc3dvcmQ6");
   if (p === null) return null;
   if ("reply" in p) return p.reply;
-  if (u.text === "") return REPLIES.authFailed;
+  if (u.text === "") return { refused: "" };
   return [u.text, p.text];
 }
 
@@ -71,6 +79,13 @@ export const auth: Verb = {
           ? await login(s, initial)
           : REPLIES.authMechUnknown;
     if (got === null) return;
+    if ("refused" in got) {
+      await s.safely(
+        "authRefused",
+        () => s.handler.authRefused?.(s.info(), got.refused, m) ?? Promise.resolve(),
+      );
+      return s.reply(REPLIES.authFailed);
+    }
     if (!Array.isArray(got)) return s.reply(got);
     const [user, password] = got;
     const result = await s.safely("authenticate", () => s.handler.authenticate(s.info(), user, password, m));
