@@ -391,6 +391,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       login: gates.mail,
       ...(isStatic ? { storable } : {}),
       submitVia: (s) => (s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null),
+      localDomains: () => directory.listDomains(),
     });
     const bound = await bindSmtpListeners({
       settings,

@@ -10,7 +10,8 @@
 //   stamp read from the shared directory at each check (the key is random per process), never
 //   the password: a changed password, a disabled or removed account is a new key at once, on
 //   every frontend, with no cache lifetime to wait out. Without a stamp source they are not
-//   cached. Flow counts and records are never cached.
+//   cached. Sender grants are cached per account like lookups. Flow counts and records are never
+//   cached.
 import http from "node:http";
 import { createHmac, randomBytes } from "node:crypto";
 import type { z } from "zod";
@@ -32,6 +33,7 @@ import {
   directoryErrorReply,
   lookupReply,
   recordFlowReply,
+  senderGrantsReply,
 } from "./schemas.js";
 import {
   ClusterUnavailableError,
@@ -123,6 +125,7 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
   const lookups = new AnswerCache<RecipientLookup>(clock, o.maxEntries);
   const accounts = new AnswerCache<Account | null>(clock, o.maxEntries);
   const passwords = new AnswerCache<Account | null>(clock, o.maxEntries);
+  const grants = new AnswerCache<readonly string[]>(clock, o.maxEntries);
   const passwordKey = randomBytes(32);
   const inflight = new Map<string, Promise<unknown>>();
 
@@ -262,6 +265,7 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
     lookups.clear();
     accounts.clear();
     passwords.clear();
+    grants.clear();
   };
 
   return {
@@ -318,6 +322,19 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
     async recordFlow(address: string, direction: FlowDirection, at: number) {
       if (badAddress(address)) throw new DirectoryError("invalid", "invalid address length");
       await call(PATHS.recordFlow, { address: norm(address), direction, at }, recordFlowReply);
+    },
+
+    async senderGrants(account) {
+      if (badAddress(account)) return [];
+      const a = norm(account);
+      // An account without grants (the usual case) is a negative answer: a new grant shows soon.
+      const list = await cached(
+        grants,
+        `g:${a}`,
+        (g) => g.length === 0,
+        async () => (await call(PATHS.senderGrants, { account: a }, senderGrantsReply)).grants,
+      );
+      return [...list];
     },
 
     clearCache,

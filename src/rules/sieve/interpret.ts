@@ -6,8 +6,8 @@
 // conflicting actions, too many redirects) discards every action and leaves the implicit keep,
 // as RFC 5228 §2.10.6 asks.
 import { parseAddressList } from "../addresses.js";
-import { bodyParts } from "../body.js";
-import { decodeWords, sameName, type HeaderField, type MessageView } from "../message.js";
+import { BODY_LIMITS, type BodyPart } from "../body.js";
+import { decodeWords, encodeFieldText, sameName, type HeaderField, type MessageView } from "../message.js";
 import type { Argument } from "./ast.js";
 import { datePart, parseRfc5322Date, parseZone, type ZonedTime } from "./dates.js";
 import { addressPart, matchValues, type Matcher, type MatchType } from "./match.js";
@@ -43,6 +43,11 @@ export type SieveAction =
 export interface SieveOptions {
   /** Upper bound of redirect actions in one run (Pigeonhole's sieve_max_redirects default). */
   readonly maxRedirects?: number;
+  /**
+   * The decoded body (body.ts: bodyParts, read before the run since it is asynchronous). A
+   * script that requires "body" needs it: a body test without it is a run-time error.
+   */
+  readonly body?: readonly BodyPart[];
 }
 
 export interface SieveResult {
@@ -213,7 +218,8 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
         const value = one(n.args[1]);
         if (!/^[!-9;-~]+$/.test(name)) throw new RuntimeError(`bad header field name '${name}'`);
         if (PROTECTED.includes(name.toLowerCase())) return;
-        const f = { name, value: value.replace(/\r?\n(?![ \t])/g, "\r\n ") };
+        // RFC 5293 §4: a value that is not plain ASCII text is written as encoded words
+        const f = { name, value: encodeFieldText(value).replace(/\r?\n(?![ \t])/g, "\r\n ") };
         headers = n.tags.has("last") ? [...headers, f] : [f, ...headers];
         edited = true;
         return;
@@ -377,12 +383,17 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
       }
       case "body": {
         let values: string[];
-        if (n.tags.has("raw")) values = [view.raw.subarray(view.bodyOffset).toString("utf8")];
+        // :raw is bounded as the decoded text is: what lies past the bound is not looked at
+        if (n.tags.has("raw"))
+          values = [
+            view.raw.subarray(view.bodyOffset, view.bodyOffset + BODY_LIMITS.maxTotalBytes).toString("utf8"),
+          ];
         else {
           const types = n.tags.has("content")
             ? strings(n.tags.get("content")).map((t) => t.toLowerCase())
             : ["text"];
-          values = bodyParts(view.raw, view.bodyOffset)
+          if (opts.body === undefined) throw new RuntimeError("body test without the decoded body");
+          values = opts.body
             .filter((p) =>
               types.some((t) => t === "" || t === p.type || (!t.includes("/") && p.type.startsWith(t + "/"))),
             )
