@@ -63,10 +63,6 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "pop3.sessionTimeoutSeconds": "Longest time one POP3 session may last.",
   "pop3.maxConnections": "Most POP3 connections at once, over all POP3 listeners.",
   "pop3.maxConnectionsPerIp": "Most POP3 connections at once from one client address.",
-  "pop3.maxAuthFailures":
-    "Failed POP3 logins from one client address, or for one account, before further tries are refused for a while.",
-  "pop3.authFailureWindowSeconds":
-    "How long failed POP3 logins are remembered; a throttled address or account waits this long.",
   "pop3.maxErrors": "Protocol errors tolerated in one POP3 session before it is closed.",
   "rpop.enabled": "Poll the accounts' remote POP3 mailboxes (RPOP entries) on single servers and backends.",
   "rpop.maxConcurrentPolls": "RPOP polls under way at once.",
@@ -82,6 +78,15 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "rpop.authBackoffSeconds":
     "First back-off after a remote POP3 server refused an entry's credentials (doubles, capped as above).",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
+  "auth.maxFailures":
+    "Wrong passwords per account before its logins are locked, counted over SMTP AUTH, POP3 and the submission API together and across the cluster (the shared state); locked logins get 454 4.7.0, -ERR [AUTH] or 429 without a password check.",
+  "auth.maxFailuresPerAddress":
+    "Failed logins per client address (IPv6: per /64), over every account and service, before logins from it are locked.",
+  "auth.lockoutSeconds":
+    "The first lock after too many failures; each further failure doubles it, up to auth.maxLockoutSeconds.",
+  "auth.maxLockoutSeconds": "The longest login lock.",
+  "auth.failureWindowSeconds":
+    "Failed logins are forgotten after this long without another (and no lock running).",
   "webadmin.enabled":
     "Serve the WebAdmin pages under /admin/ on the HTTP listener (they use the admin API with a login session).",
   "webadmin.sessionIdleSeconds": "A WebAdmin login session ends after this long without a request.",
@@ -99,9 +104,6 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Serve the submission API (/submit/v1/messages, /submit/v1/raw; HTTP Basic as the account) on http.listen of single servers and backends.",
   "submitApi.idempotencySeconds":
     "An Idempotency-Key is remembered this long (in dataDir/submit-keys.db): a retried request within it gets the first answer and never sends twice.",
-  "submitApi.maxAuthFailures":
-    "Failed logins from one client address, or for one account, within submitApi.authFailureWindowSeconds before the API answers 429.",
-  "submitApi.authFailureWindowSeconds": "Window over which submitApi.maxAuthFailures is counted.",
   "submitted.enabled":
     "Pick up *.sub files from the Submitted folder (RFC 5322 messages, optional Envelope-From/Envelope-To/Envelope-Ignore lines) on single servers and backends.",
   "submitted.dir":

@@ -98,10 +98,6 @@ export const settingsSchema = z.object({
       sessionTimeoutSeconds: duration.default(3600),
       maxConnections: z.number().int().positive().default(500),
       maxConnectionsPerIp: z.number().int().positive().default(20),
-      /** Failed logins from one address (or for one account) before further tries are refused. */
-      maxAuthFailures: z.number().int().positive().default(5),
-      /** How long failures are remembered, and how long a throttled address or account waits. */
-      authFailureWindowSeconds: z.number().int().positive().default(300),
       /** Protocol errors tolerated in one session before it is closed. */
       maxErrors: z.number().int().positive().default(10),
     })
@@ -144,9 +140,6 @@ export const settingsSchema = z.object({
       enabled: z.boolean().default(true),
       /** An Idempotency-Key is remembered this long: a retry within it never sends twice. */
       idempotencySeconds: z.number().int().positive().default(86_400),
-      /** Failed logins from one client or for one address within authFailureWindowSeconds before 429. */
-      maxAuthFailures: z.number().int().positive().default(5),
-      authFailureWindowSeconds: z.number().int().positive().default(300),
     })
     .prefault({}),
 
@@ -158,6 +151,20 @@ export const settingsSchema = z.object({
       dir: z.string().default(""),
       /** Scanned this often (and on file-system events). */
       pollSeconds: z.number().int().positive().default(5),
+    })
+    .prefault({}),
+
+  auth: z
+    .object({
+      /** Wrong passwords per account (SMTP AUTH, POP3, submission API together) before it is locked. */
+      maxFailures: z.number().int().positive().default(5),
+      /** Failed logins per client address before logins from it are locked. */
+      maxFailuresPerAddress: z.number().int().positive().default(20),
+      /** The first lock; it doubles with each further failure, up to maxLockoutSeconds. */
+      lockoutSeconds: z.number().int().positive().default(60),
+      maxLockoutSeconds: z.number().int().positive().default(3600),
+      /** Failures are forgotten after this long without another (and no lock running). */
+      failureWindowSeconds: z.number().int().positive().default(3600),
     })
     .prefault({}),
 

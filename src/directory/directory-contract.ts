@@ -190,6 +190,38 @@ export function directoryContract(
     assert.ok(await dir.verifyPassword("alice@example.test", "battery staple"));
   });
 
+  void test(`${name}: the credential stamp changes with the password, the enabled flag and re-creation, and only then`, async (t) => {
+    const { dir, store, clock } = await fresh(t);
+    const other = await store.open();
+    t.after(() => other.close());
+    await dir.addDomain("example.test");
+    assert.equal(await dir.credentialStamp("alice@example.test"), null);
+    await dir.addAccount("alice@example.test", "correct horse");
+    const seen = [await dir.credentialStamp("alice@example.test")];
+    assert.equal(typeof seen[0], "string");
+    assert.ok(!String(seen[0]).includes("scrypt"), "a digest, never the hash");
+    assert.equal(await other.credentialStamp("ALICE@example.test"), seen[0], "one stamp for every handle");
+    await dir.updateAccount("alice@example.test", { quotaBytes: 1000 });
+    await dir.addUsage("alice@example.test", 10);
+    assert.equal(await dir.credentialStamp("alice@example.test"), seen[0], "settings and usage leave it");
+    await dir.updateAccount("alice@example.test", { password: "correct horse" });
+    seen.push(await dir.credentialStamp("alice@example.test"));
+    await dir.updateAccount("alice@example.test", { enabled: false });
+    seen.push(await other.credentialStamp("alice@example.test"));
+    await dir.updateAccount("alice@example.test", { enabled: true });
+    seen.push(await dir.credentialStamp("alice@example.test"));
+    await dir.removeAccount("alice@example.test");
+    assert.equal(await other.credentialStamp("alice@example.test"), null);
+    clock.advance(1);
+    await dir.addAccount("alice@example.test", "correct horse");
+    seen.push(await dir.credentialStamp("alice@example.test"));
+    // Every change (the same password set again included) gives a new stamp.
+    assert.equal(new Set(seen.slice(0, 2)).size, 2);
+    assert.equal(new Set([seen[1], seen[2]]).size, 2);
+    assert.equal(new Set([seen[2], seen[3]]).size, 2);
+    assert.equal(new Set([...seen.slice(0, 2), seen[4]]).size, 3);
+  });
+
   void test(`${name}: aliases: add, list, lookup, conflicts with accounts, validation`, async (t) => {
     const { dir } = await fresh(t);
     await dir.addDomain("example.test");

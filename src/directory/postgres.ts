@@ -32,6 +32,7 @@ import {
   settingsColumns,
   SWEEP_EVERY,
   toAccount,
+  credentialStamp,
   type AccountRow,
 } from "./account-rows.js";
 import { MIGRATIONS } from "./migrations.js";
@@ -229,6 +230,12 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
       open();
       const r = await row(pg, addressKey(address));
       return r === undefined ? null : toAccount(r);
+    },
+
+    async credentialStamp(address) {
+      open();
+      const r = await row(pg, address.trim().toLowerCase());
+      return r === undefined ? null : credentialStamp(r);
     },
 
     async listAccounts(domain) {

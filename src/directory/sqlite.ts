@@ -26,6 +26,7 @@ import {
   settingsColumns,
   SWEEP_EVERY,
   toAccount,
+  credentialStamp,
   type AccountRow,
 } from "./account-rows.js";
 import {
@@ -250,6 +251,12 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
       run(() => {
         const row = q.getAccount.get(addressKey(address));
         return row === undefined ? null : toAccount(row);
+      }),
+
+    credentialStamp: (address) =>
+      run(() => {
+        const row = q.getAccount.get(address.trim().toLowerCase());
+        return row === undefined ? null : credentialStamp(row);
       }),
 
     listAccounts: (domain) =>

@@ -22,6 +22,7 @@ import { receivedHeader } from "./received.js";
 import { createSenderPolicy } from "./sender-policy.js";
 import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 import type { Submitter } from "../queue/submit.js";
+import type { LoginGate } from "../state/login-gate.js";
 
 export interface InboundOptions {
   readonly settings: Settings;
@@ -30,6 +31,8 @@ export interface InboundOptions {
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics: Metrics;
+  /** AUTH goes through it: one canonical name, throttled in the shared state, failures logged. */
+  readonly login: LoginGate;
   /** Delivery at receipt for mail to one local account (receipt.ts); absent: always queue. */
   readonly receipt?: LocalReceipt;
   /**
@@ -377,16 +380,26 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
   const handler: SmtpHandler = {
     connect: () => Promise.resolve(null),
 
-    async authenticate(s, user, password): Promise<AuthResult> {
-      try {
-        const account = await o.directory.verifyPassword(user, password);
-        o.log.with(s.id, s.remote.address).low(account ? "auth ok" : "auth failed", { user });
-        return account && account.enabled ? "ok" : "invalid";
-      } catch (e) {
-        o.log.with(s.id, s.remote.address).problem("auth lookup failed", { error: String(e) });
-        return "temporary";
-      }
+    async authenticate(s, user, password, mech): Promise<AuthResult> {
+      const r = await o.login.check({
+        service: "smtp",
+        mech,
+        ip: s.remote.address,
+        log: o.log.with(s.id, s.remote.address),
+        typed: user,
+        password,
+        verify: (name, pw) => o.directory.verifyPassword(name, pw),
+        usable: (account) => account.enabled,
+      });
+      return r.kind === "ok" ? "ok" : r.kind;
     },
+
+    authRefused: (s, user, mech) =>
+      o.login.refuse(
+        { service: "smtp", mech, ip: s.remote.address, log: o.log.with(s.id, s.remote.address) },
+        user,
+        "malformed",
+      ),
 
     mailFrom(s, from, params) {
       reset(s.id);

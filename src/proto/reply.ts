@@ -69,6 +69,8 @@ export const REPLIES = {
   noHomeBackend: reply(450, "4.2.0", "Mailbox has no home backend yet, try again later"),
   tlsNotAvailable: reply(454, "4.7.0", "TLS not available"),
   authTempFail: reply(454, "4.7.0", "Temporary authentication failure"),
+  // RFC 4954 §6: 454 4.7.0 is temporary; the same text whether or not the account exists.
+  authThrottled: reply(454, "4.7.0", "Too many failed authentications, try again later"),
 
   syntaxError: reply(500, "5.5.2", "Syntax error, command unrecognized"),
   lineTooLong: reply(500, "5.5.6", "Line too long"),

@@ -34,6 +34,7 @@ import {
   openDirectoryStore,
   openRpopStoreFor,
   openRuleStoreFor,
+  openThrottleRowsFor,
 } from "./state-stores.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
@@ -41,6 +42,7 @@ import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
+import { loginGates } from "./login-gates.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -100,7 +102,10 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     random: opts.world?.random ?? cryptoRandom,
   };
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock);
+  // Failed logins are counted in the shared state, by every way in (login-gates.ts).
+  const throttleRows = await openThrottleRowsFor(settings, world.clock, opts.log.for("SYSTEM"));
+  const gates = loginGates(settings, world.clock, throttleRows);
+  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock, gates.admin);
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
@@ -200,6 +205,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     clock: world.clock,
     log: opts.log.for("SMTPI"),
     metrics,
+    login: gates.mail,
     ...(receipt === undefined ? {} : { receipt }),
     localDomains: () => directory.listDomains(),
   });
@@ -224,6 +230,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     settings,
     directory,
     submitter,
+    login: gates.mail,
     store,
     tls,
     openRpopStore: () => openRpopStoreFor(settings, world.clock, opts.log.for("RPOP")),
@@ -285,6 +292,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
       managed.stop();
       await configState.close();
       await webadmin.close();
+      await throttleRows.close();
       sys.major("stopped", { node: settings.node.id });
     },
   };

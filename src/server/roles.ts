@@ -49,7 +49,8 @@ import type { MemberView } from "../cluster/membership.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
-import { openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
+import { openRpopStoreFor, openRuleStoreFor, openStateStores, openThrottleRowsFor } from "./state-stores.js";
+import { loginGates } from "./login-gates.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 
@@ -118,7 +119,16 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   };
   const { clock } = world;
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  const webadmin = await prepareWebAdmin(settings, opts.log, clock);
+  // Failed logins are counted in the shared state, by every way in and on every member (login-gates.ts).
+  const throttleRows = await openThrottleRowsFor(settings, clock, opts.log.for("CLUSTER"));
+  const gates = loginGates(settings, clock, throttleRows);
+  let webadmin: Awaited<ReturnType<typeof prepareWebAdmin>>;
+  try {
+    webadmin = await prepareWebAdmin(settings, opts.log, clock, gates.admin);
+  } catch (e) {
+    await throttleRows.close();
+    throw e;
+  }
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const clusterLog = opts.log.for("CLUSTER");
@@ -134,6 +144,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     stores = await openStateStores(settings, clock, clusterLog);
   } catch (e) {
     await webadmin.close();
+    await throttleRows.close();
     throw e;
   }
   const { directory, state } = stores;
@@ -154,6 +165,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     await state.close();
     await directory.close();
     await webadmin.close();
+    await throttleRows.close();
     throw e;
   }
 
@@ -275,6 +287,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     await ruleStore.close();
     await directory.close();
     await webadmin.close();
+    await throttleRows.close();
   };
 
   try {
@@ -305,6 +318,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
         settings,
         directory,
         submitter: submitPath.submitter,
+        login: gates.mail,
         store: parts.store,
         tls,
         stores: async (address) => {
@@ -378,6 +392,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       clock,
       log: opts.log.for("SMTPI"),
       metrics,
+      login: gates.mail,
       ...(isStatic ? { storable } : {}),
       // Local mail may cross the delivery channel on any member: its rule applies before the 250.
       carries: (params) => channelRefusal(params.body),

@@ -13,6 +13,7 @@ import type { PgHandle } from "../state/pg.js";
 import type { RuleStore } from "../rules/store.js";
 import type { AdminStore } from "../admin/web/admin-store.js";
 import type { RpopStore } from "../sources/rpop/store.js";
+import type { ThrottleRows } from "../state/throttle.js";
 import type { Clock } from "../world/clock.js";
 
 export interface StateStores {
@@ -21,7 +22,7 @@ export interface StateStores {
 }
 
 /** The schemas `mailyard db migrate` brings up to date, each versioned on its own. */
-export const SCHEMAS = ["directory", "cluster", "rules", "rpop", "admin"] as const;
+export const SCHEMAS = ["directory", "cluster", "rules", "rpop", "admin", "throttle"] as const;
 export type SchemaName = (typeof SCHEMAS)[number];
 
 export interface SchemaState {
@@ -200,6 +201,24 @@ export async function openRpopStoreFor(settings: Settings, clock: Clock, log?: L
   return openPostgresRpopStore(await openPool(settings, where.url, log), clock);
 }
 
+/**
+ * The login throttle's counts (src/state/throttle.ts): in the SQLite file beside the directory,
+ * or on PostgreSQL, so a guesser spread over every member of a cluster meets one count.
+ */
+export async function openThrottleRowsFor(
+  settings: Settings,
+  clock: Clock,
+  log?: Log,
+): Promise<ThrottleRows> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { openSqliteThrottleRows } = await import("../state/sqlite-throttle.js");
+    return openSqliteThrottleRows(where.path, clock);
+  }
+  const { openPostgresThrottleRows } = await import("../state/pg-throttle.js");
+  return openPostgresThrottleRows(await openPool(settings, where.url, log), clock);
+}
+
 /** Both, as a cluster member needs them; on PostgreSQL on one shared pool. */
 export async function openStateStores(settings: Settings, clock: Clock, log?: Log): Promise<StateStores> {
   const where = stateLocation(settings);
@@ -241,25 +260,28 @@ interface SchemaSpec {
 }
 
 async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
-  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig] = await Promise.all([
+  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig, throttleMig] = await Promise.all([
     import("../directory/migrations.js"),
     import("../cluster/migrations.js"),
     import("../rules/sqlite-store.js"),
     import("../sources/rpop/migrations.js"),
     import("../admin/web/users-migrations.js"),
+    import("../state/throttle-migrations.js"),
   ]);
-  const [dirPg, clusterPg, rulesPg, rpopPg, adminPg] = await Promise.all([
+  const [dirPg, clusterPg, rulesPg, rpopPg, adminPg, throttlePg] = await Promise.all([
     import("../directory/postgres.js"),
     import("../cluster/pg-state.js"),
     import("../rules/pg-store.js"),
     import("../sources/rpop/pg-store.js"),
     import("../admin/web/pg-admin-store.js"),
+    import("../state/pg-throttle.js"),
   ]);
-  const [dirSqlite, clusterSqlite, rpopSqlite, adminSqlite] = await Promise.all([
+  const [dirSqlite, clusterSqlite, rpopSqlite, adminSqlite, throttleSqlite] = await Promise.all([
     import("../directory/sqlite.js"),
     import("../cluster/sqlite-state.js"),
     import("../sources/rpop/sqlite-store.js"),
     import("../admin/web/sqlite-admin-store.js"),
+    import("../state/sqlite-throttle.js"),
   ]);
   const versions = (list: readonly { version: number }[]) => list.map((m) => m.version);
   return {
@@ -292,6 +314,12 @@ async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
       versions: versions(adminMig.ADMIN_MIGRATIONS),
       openSqlite: adminSqlite.openSqliteAdminStore,
       migratePg: adminPg.migratePostgresAdmin,
+    },
+    throttle: {
+      table: throttleMig.THROTTLE_MIGRATION_TABLE,
+      versions: versions(throttleMig.THROTTLE_MIGRATIONS),
+      openSqlite: throttleSqlite.openSqliteThrottleRows,
+      migratePg: throttlePg.migratePostgresThrottle,
     },
   };
 }

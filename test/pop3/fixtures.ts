@@ -18,9 +18,9 @@ import { createMaildirStore, type MaildirStore } from "../../src/store/maildir.j
 import { createMaildirReader } from "../../src/store/maildir-reader.js";
 import { createMailboxLocks } from "../../src/sources/pop3/lock.js";
 import { createPop3Server, type Pop3Server } from "../../src/sources/pop3/server.js";
-import { createAuthThrottle } from "../../src/sources/pop3/throttle.js";
 import { systemClock, type Clock } from "../../src/world/clock.js";
 import { memoryLogSink } from "../kit/log.js";
+import { testLoginGates } from "../kit/login-gate.js";
 
 export interface Submitted {
   readonly draft: EnvelopeDraft;
@@ -95,11 +95,7 @@ export async function startPop3(
     reader: createMaildirReader(),
     submitter,
     locks: createMailboxLocks({ clock, maxSessionMs: settings.pop3.sessionTimeoutSeconds * 1000 }),
-    throttle: createAuthThrottle({
-      clock,
-      maxFailures: settings.pop3.maxAuthFailures,
-      windowMs: settings.pop3.authFailureWindowSeconds * 1000,
-    }),
+    login: testLoginGates(t, settings, clock).mail,
     tls: o.tls === false ? null : await testTls(),
     ...(o.stores !== undefined ? { stores: o.stores } : {}),
     clock,

@@ -13,7 +13,8 @@ import type { MemberSummary } from "../../src/admin/node-routes.js";
 import { createPeerCaller } from "../../src/admin/peers.js";
 import { createSessionStore } from "../../src/admin/web/sessions.js";
 import { openSqliteAdminStore } from "../../src/admin/web/sqlite-admin-store.js";
-import { createLoginThrottle } from "../../src/admin/web/throttle.js";
+import { loginGates } from "../../src/server/login-gates.js";
+import { openSqliteThrottleRows } from "../../src/state/sqlite-throttle.js";
 import { settingsSchema } from "../../src/config/settings.js";
 import { openSqliteDirectory } from "../../src/directory/sqlite.js";
 import { TAGS } from "../../src/log/logger.js";
@@ -37,6 +38,12 @@ async function twoNodes(t: After) {
     return store;
   };
   await adminStore().users.add("admin", "admin-password");
+  // Each node counts failed logins in the shared state, as separate processes do.
+  const throttleRows = () => {
+    const rows = openSqliteThrottleRows(statePath, systemClock);
+    stores.push(rows);
+    return rows;
+  };
   const sessionClock = new FakeClock(Date.now());
   const ports = new Map<string, number>();
   const member = (id: string): MemberSummary => ({
@@ -73,14 +80,13 @@ async function twoNodes(t: After) {
           idleMs: 60_000,
           maxMs: 600_000,
         }),
-        throttle: createLoginThrottle({
-          clock: systemClock,
-          rows: admin.loginFailures,
-          freeFailures: 3,
-          freeFailuresPerAddress: 20,
-          baseMs: 1000,
-          maxMs: 10_000,
-        }),
+        gate: loginGates(
+          settingsSchema.parse({
+            webadmin: { loginFreeFailures: 3, loginLockSeconds: 1, loginMaxLockSeconds: 10 },
+          }),
+          systemClock,
+          throttleRows(),
+        ).admin,
         log: memoryLogSink().for("ADMIN"),
       },
       cluster: {
