@@ -89,6 +89,8 @@ async function migrationTable(schema: SchemaName): Promise<string> {
       return (await import("../sources/rpop/migrations.js")).RPOP_MIGRATION_TABLE;
     case "admin":
       return (await import("../admin/web/users-migrations.js")).ADMIN_MIGRATION_TABLE;
+    case "throttle":
+      return (await import("../state/throttle-migrations.js")).THROTTLE_MIGRATION_TABLE;
   }
 }
 
