@@ -70,6 +70,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "rpop.maxBackoffSeconds": "Longest back-off of a failing RPOP entry or host.",
   "rpop.authBackoffSeconds":
     "First back-off after a remote POP3 server refused an entry's credentials (doubles, capped as above).",
+  "rpop.keyFile":
+    "Key file that seals the stored RPOP passwords (AES-256-GCM); empty: dataDir/secrets/rpop.key, made (0600) on first use. Every member sharing the state needs the same file.",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
   "webadmin.enabled":
     "Serve the WebAdmin pages under /admin/ on the HTTP listener (they use the admin API with a login session).",

@@ -118,6 +118,8 @@ export const settingsSchema = z.object({
       maxBackoffSeconds: z.number().int().positive().default(21_600),
       /** First back-off after the remote server refused the credentials. */
       authBackoffSeconds: z.number().int().positive().default(1800),
+      /** Key file sealing the stored passwords (AES-256-GCM); empty = dataDir/secrets/rpop.key. */
+      keyFile: z.string().default(""),
     })
     .prefault({}),
 
