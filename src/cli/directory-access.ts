@@ -101,7 +101,7 @@ export async function openDirectoryAccess(settings: Settings): Promise<{ ops: Di
   const api = await connectAdmin(settings);
   if (api !== null) return { ops: overApi(api), via: `admin API at ${api.address}` };
   const where = stateLocation(settings);
-  if (where.kind === "sqlite") await mkdir(dirname(where.path), { recursive: true });
+  if (where.kind === "sqlite") await mkdir(dirname(where.path), { recursive: true, mode: 0o700 });
   // Opened only here: the store's driver is not needed when the node is running.
   const directory = await openDirectoryStore(settings, systemClock);
   const withState = async <T>(fn: (s: ClusterState) => Promise<T>): Promise<T> => {

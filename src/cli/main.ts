@@ -142,6 +142,10 @@ async function run(argv: string[], io: CliIo): Promise<void> {
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   // sendmail has the classic command line and sysexits.h codes, not mailyard's.
   if (argv[0] === "sendmail") return sendmailMain(argv.slice(1));
+  // Everything a node or this command creates (state, queue, mail, logs, keys, run files) is
+  // the node user's alone unless a setting says otherwise; explicit modes say so too, this
+  // catches whatever a library creates. sendmail keeps the caller's umask (it runs as any user).
+  process.umask(0o077);
   try {
     await run(argv, io);
     return 0;

@@ -108,7 +108,9 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "cluster.kind":
     "static (every account has a home backend) or dynamic (any backend may open an account, one at a time).",
   "cluster.secret":
-    "Shared secret that authenticates the cluster API and the delivery channel; required for frontend and backend roles.",
+    "Shared secret that authenticates the cluster API and the delivery channel; required for frontend and backend roles. Prefer cluster.secretFile or the environment: a command line is readable by every local user.",
+  "cluster.secretFile":
+    "A file (mode 0600) whose content is the cluster secret, read when the node starts; use it or cluster.secret, not both. `mailyard cluster up` passes this, never the secret.",
   "cluster.advertise":
     "Host other members use to reach this node's listeners; empty: each listener's own host.",
   "cluster.heartbeatSeconds": "How often this node writes its heartbeat to the cluster state.",

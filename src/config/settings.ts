@@ -192,6 +192,8 @@ export const settingsSchema = z.object({
       kind: z.enum(["static", "dynamic"]).default("static"),
       /** Shared secret authenticating every inter-node link; required for frontend and backend roles. */
       secret: z.string().default(""),
+      /** A file holding the secret (0600), read at start: keeps it off command lines; not with secret. */
+      secretFile: z.string().default(""),
       /** Host other members use to reach this node's listeners; empty = each listener's own host. */
       advertise: z.string().default(""),
       heartbeatSeconds: z.number().int().positive().default(1),

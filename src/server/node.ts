@@ -77,7 +77,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
 
   // Settings changed from the WebAdmin or `mailyard settings set` live in the state's settings
   // table; everything below is wired with them.
