@@ -15,6 +15,7 @@ import type { LogRing } from "../log/ring.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../world/clock.js";
 import { systemClock } from "../world/clock.js";
+import { requestReplayGuard } from "../cluster/api/auth.js";
 import { errorResponse, match, type Route } from "./api.js";
 import { directoryRoutes, type AccountHomes, type AccountOwners } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
@@ -172,6 +173,8 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       ? null
       : createPeerCaller({ secret: opts.cluster.secret, nodeId: self, clock, timeoutMs: PEER_TIMEOUT_MS });
   let assets: Promise<Map<string, Asset>> | null = null;
+  // Each peer request is accepted once (cluster/api/replay.ts).
+  const peerOnce = requestReplayGuard();
 
   /** Who sent the request, or the refusal already sent. */
   const authenticate = async (
@@ -202,6 +205,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     if (opts.cluster !== undefined) {
       const claim = checkPeerRequest(
         opts.cluster.secret,
+        peerOnce,
         req.headers,
         method,
         req.url ?? "",

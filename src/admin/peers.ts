@@ -5,7 +5,15 @@
 // digest), and the member signs its reply over the request's proof, so only a member can
 // answer. What a peer sends back is still untrusted: bounded, parsed as JSON, passed on as data.
 import http from "node:http";
-import { checkHeaders, checkProof, checkReply, replyProof, signRequest } from "../cluster/api/auth.js";
+import {
+  checkHeaders,
+  checkOnce,
+  checkProof,
+  checkReply,
+  replyProof,
+  signRequest,
+} from "../cluster/api/auth.js";
+import type { ReplayGuard } from "../cluster/api/replay.js";
 import { HEADERS } from "../cluster/api/types.js";
 import { readBounded } from "../cluster/api/body.js";
 import { parseHostPort } from "../proto/hostport.js";
@@ -100,9 +108,13 @@ export interface PeerClaim {
   readonly proof: string;
 }
 
-/** The peer's claim when headers and proof verify, null when there are no such headers, else why not. */
+/**
+ * The peer's claim when headers and proof verify and the request is new to `once`, null when
+ * there are no such headers, else why not.
+ */
 export function checkPeerRequest(
   secret: string,
+  once: ReplayGuard,
   headers: http.IncomingHttpHeaders,
   method: string,
   path: string,
@@ -113,6 +125,9 @@ export function checkPeerRequest(
   const claim = checkHeaders(headers, now);
   if (typeof claim === "string") return claim;
   if (!checkProof(secret, claim, method, path, body)) return "wrong proof";
+  const used = checkOnce(once, claim, now);
+  if (used === "replayed") return "replayed request";
+  if (used === "full") return "too many requests";
   return { node: claim.nodeId, proof: claim.proof };
 }
 

@@ -158,7 +158,7 @@ test("requests without a valid proof get 401 and no data; the admin routes are u
       b.port,
       "POST",
       path,
-      { ...json, ...signRequest(SECRET, "fe1", "POST", path, clock.now() - 61_000, body) },
+      { ...json, ...signRequest(SECRET, "fe1", "POST", path, clock.now() - 16_000, body) },
       body,
     ),
     await rawRequest(
@@ -272,4 +272,35 @@ test("a client with the wrong secret gets nothing, and a backend without the sec
   ]);
   await assert.rejects(fooled.c.verifyPassword("alice@example.test", "anything"), ClusterUnavailableError);
   assert.ok(fooled.logs.some((r) => r.text === "cluster api reply not authenticated"));
+});
+
+test("a captured signed request is refused when sent again, 5 and 14 s later; one dated 50 s ahead is refused", async (t) => {
+  const clock = new FakeClock();
+  const directory = await sqliteDirectory(t, clock);
+  const b = await startBackend(t, { directory, clock });
+  const path = "/cluster/v1/verify-password";
+  const body = JSON.stringify({ address: "alice@example.test", password: "alice-pw" });
+  const json = { "content-type": "application/json" };
+  const captured = { ...json, ...signRequest(SECRET, "fe1", "POST", path, clock.now(), body) };
+
+  const first = await rawRequest(b.port, "POST", path, captured, body);
+  assert.equal(first.status, 200);
+  assert.match(first.text, /alice@example\.test/);
+  for (const later of [0, 5_000, 9_000]) {
+    clock.advance(later);
+    const again = await rawRequest(b.port, "POST", path, captured, body);
+    assert.equal(again.status, 401, `replayed ${later} ms later`);
+    assert.doesNotMatch(again.text, /alice/);
+  }
+  assert.ok(
+    b.logs.some((r) => r.text === "cluster api request refused" && r.fields["reason"] === "replayed request"),
+  );
+
+  const ahead = { ...json, ...signRequest(SECRET, "fe1", "POST", path, clock.now() + 50_000, body) };
+  const early = await rawRequest(b.port, "POST", path, ahead, body);
+  assert.equal(early.status, 401);
+  assert.doesNotMatch(early.text, /alice/);
+  // A fresh request from the member still passes.
+  const fresh = { ...json, ...signRequest(SECRET, "fe1", "POST", path, clock.now(), body) };
+  assert.equal((await rawRequest(b.port, "POST", path, fresh, body)).status, 200);
 });
