@@ -132,6 +132,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Root of the Maildir mailboxes (<mailDir>/<domain>/<local part>/); empty: dataDir/mail. In a dynamic cluster every backend points at the same shared directory.",
   "local.deliverOnReceipt":
     "Mail whose only recipient is a local account is stored straight into its Maildir before the 250 (no queue file); mail with other recipients, NOTIFY=SUCCESS, or a quota it might exceed takes the queue. false: all mail goes through the queue.",
+  "local.mailGroupAccess":
+    "Maildir files 0660 and folders 2770 (setgid: new folders keep the group of the mail root) instead of 0600 and 0700, for a mail reader such as Dovecot run under that group; chgrp the mail root to it. false: mail is readable by the node's user only.",
   "channel.listen": "Delivery channel (authenticated LMTP between members) listener on backends, host:port.",
   "channel.idleKeepSeconds": "Idle delivery channel connections are kept this long for reuse.",
   "channel.timeoutSeconds": "Timeout for each delivery channel reply.",

@@ -221,6 +221,8 @@ export const settingsSchema = z.object({
       mailDir: z.string().default(""),
       /** Store mail for one local account straight into its mailbox before the 250 (no queue file). */
       deliverOnReceipt: z.boolean().default(true),
+      /** Maildir files 0660 and folders 2770 (shared with the mail root's group) instead of 0600/0700. */
+      mailGroupAccess: z.boolean().default(false),
     })
     .prefault({}),
 

@@ -29,7 +29,9 @@ const HEADER_ALLOWANCE = 64 * 1024;
 
 export function startBackendRole(ctx: RoleContext): RoleParts {
   const { settings, world, log, directory, placement } = ctx;
-  const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"));
+  const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
+    groupAccess: settings.local.mailGroupAccess,
+  });
   const maildir = createLocalChannel({
     directory,
     store,

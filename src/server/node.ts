@@ -94,7 +94,9 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   const directory = await openDirectoryStore(settings, world.clock, opts.log.for("DIRECTORY"));
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
-  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
+  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"), {
+    groupAccess: settings.local.mailGroupAccess,
+  });
   // Account rules submit what they generate through the node's Submitter, made further down.
   const ruleStore = await openRuleStoreFor(settings, () => world.clock.now(), sys);
   let submitter: Submitter | null = null;
