@@ -154,8 +154,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       io.err(`mailyard: ${e.message}\n(mailyard help for usage)`);
       return 2;
     }
-    // The state database unreachable is the operator's to fix, not a bug: one line, no stack.
-    const unavailable = e instanceof Error && e.name === "StateUnavailableError";
+    // The state database unreachable, or RPOP passwords sealed with another key file, is the
+    // operator's to fix, not a bug: one line, no stack.
+    const unavailable =
+      e instanceof Error && (e.name === "StateUnavailableError" || e.name === "RpopSealError");
     if (e instanceof ConfigError || e instanceof CliError || e instanceof DirectoryError || unavailable) {
       io.err(e.message.startsWith("mailyard ") ? e.message : `mailyard: ${e.message}`);
       return 1;

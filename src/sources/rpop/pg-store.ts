@@ -51,11 +51,13 @@ export function migratePostgresRpop(pg: PgHandle, now: number): Promise<number[]
 }
 
 /**
- * Seals the passwords stored in clear by a version before sealing. Compare-and-set per row: a
+ * Refuses a key other than the one the stored passwords were sealed with, then seals the
+ * passwords stored in clear by a version before sealing. Compare-and-set per row: a
  * row changed meanwhile by another member is left to that member.
  */
 async function sealClearRows(pg: PgHandle, seal: PasswordSeal): Promise<void> {
   const rows = await pg.query<{ id: number; password: string }>("SELECT id, password FROM rpop_entries");
+  seal.checkKeys(rows.map((r) => r.password));
   for (const r of rows) {
     if (seal.isSealed(r.password)) continue;
     await pg.run("UPDATE rpop_entries SET password = $1 WHERE id = $2 AND password = $3", [

@@ -39,14 +39,30 @@ export interface PasswordSeal {
   /** The clear password; throws RpopSealError when the value was sealed under another key. */
   open(stored: string): string;
   isSealed(stored: string): boolean;
+  /**
+   * Throws RpopSealError when any of the stored values was sealed under another key: a store
+   * opened with the wrong key file must not add entries the other members cannot read.
+   */
+  checkKeys(stored: readonly string[]): void;
 }
 
 export function createPasswordSeal(key: Buffer): PasswordSeal {
   if (key.length !== KEY_BYTES) throw new Error(`rpop key: ${KEY_BYTES} bytes expected`);
   const keyId = createHmac("sha256", key).update("mailyard rpop key id").digest("hex").slice(0, 16);
+  const otherKey = (other: string): RpopSealError =>
+    new RpopSealError(
+      `RPOP password sealed with another key (key id ${other}, rpop.keyFile here has ${keyId}): ` +
+        "every member sharing the state needs the same rpop.keyFile",
+    );
   return {
     keyId,
     isSealed: (stored) => stored.startsWith(PREFIX),
+    checkKeys(stored) {
+      for (const s of stored) {
+        const id = SEALED.exec(s)?.[1];
+        if (id !== undefined && id !== keyId) throw otherKey(id);
+      }
+    },
     seal(clear) {
       const iv = randomBytes(IV_BYTES);
       const c = createCipheriv("aes-256-gcm", key, iv);
@@ -58,11 +74,7 @@ export function createPasswordSeal(key: Buffer): PasswordSeal {
       if (!stored.startsWith(PREFIX)) return stored;
       const m = SEALED.exec(stored);
       if (m === null) throw new RpopSealError("RPOP password: damaged sealed value");
-      if (m[1] !== keyId)
-        throw new RpopSealError(
-          `RPOP password sealed with another key (key id ${m[1]}, rpop.keyFile here has ${keyId}): ` +
-            "every member sharing the state needs the same rpop.keyFile",
-        );
+      if (m[1] !== keyId) throw otherKey(m[1]!);
       const body = Buffer.from(m[2]!, "base64url");
       if (body.length < IV_BYTES + TAG_BYTES) throw new RpopSealError("RPOP password: damaged sealed value");
       const d = createDecipheriv("aes-256-gcm", key, body.subarray(0, IV_BYTES));

@@ -44,10 +44,12 @@ const toEntry = (r: Row, seal: PasswordSeal): RpopEntry => ({
 
 function migrate(db: Database.Database, seal: PasswordSeal): void {
   migrateSqlite(db, RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS, "rpop", Date.now());
-  // Passwords stored in clear by a version before sealing, sealed in one transaction.
+  // Another key than the stored passwords': refused. Then passwords stored in clear by a
+  // version before sealing, sealed in one transaction.
   const rows = db
     .prepare<[], { id: number; password: string }>("SELECT id, password FROM rpop_entries")
     .all();
+  seal.checkKeys(rows.map((r) => r.password));
   const clear = rows.filter((r) => !seal.isSealed(r.password));
   if (clear.length === 0) return;
   const update = db.prepare("UPDATE rpop_entries SET password = ? WHERE id = ? AND password = ?");
@@ -79,7 +81,12 @@ export function openSqliteRpopStore(path: string, clock: Clock, seal: PasswordSe
   db.pragma("synchronous = NORMAL");
   // A removed entry's or a migrated row's old bytes are zeroed, not left in free pages.
   db.pragma("secure_delete = ON");
-  migrate(db, seal);
+  try {
+    migrate(db, seal);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   const q = {
     insert: db.prepare(
       `INSERT INTO rpop_entries (account, host, port, tls, tls_verify, user, password, apop, keep, interval_seconds, created_at)
