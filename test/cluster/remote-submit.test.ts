@@ -265,7 +265,7 @@ test("XSUBMIT is refused to a client that is not an authenticated member, and of
   }
 
   const member = await SmtpClient.connect(port);
-  let captured = "";
+  let captured: string;
   try {
     await member.expect(220);
     await member.cmd("EHLO b1.cluster.test", 250);
