@@ -206,6 +206,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       const claim = checkPeerRequest(
         opts.cluster.secret,
         peerOnce,
+        self,
         req.headers,
         method,
         req.url ?? "",
@@ -255,7 +256,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     const address = await opts.cluster.memberHttp(node);
     if (address === null) return { status: 404, body: { error: `no member ${node} in the cluster` } };
     try {
-      return await peers.call(address, method, `/api/${rest}${search}`, raw);
+      return await peers.call(node, address, method, `/api/${rest}${search}`, raw);
     } catch (e) {
       log.problem("peer admin request failed", { node, path: rest, error: (e as Error).message });
       return { status: 502, body: { error: `member ${node} did not answer: ${(e as Error).message}` } };

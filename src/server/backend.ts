@@ -112,6 +112,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
     extra: clusterApiHandler({
       directory,
       secret: settings.cluster.secret,
+      nodeId: settings.node.id,
       clock: world.clock,
       log: log.for("CLUSTER"),
     }),

@@ -38,6 +38,8 @@ export interface ClusterApiOptions {
   readonly directory: InboundDirectory;
   /** cluster.secret; refused when shorter than MIN_SECRET_LENGTH (an empty key proves nothing). */
   readonly secret: string;
+  /** This member's node.id: requests must name it as their receiver. */
+  readonly nodeId: string;
   readonly clock: Clock;
   /** Tag CLUSTER. */
   readonly log: Log;
@@ -145,7 +147,7 @@ export function clusterApiHandler(o: ClusterApiOptions): ClusterApiHandler {
     if (!path.startsWith(API_PREFIX)) return false;
     const method = req.method ?? "GET";
 
-    const claim = checkHeaders(req.headers, o.clock.now());
+    const claim = checkHeaders(req.headers, o.clock.now(), o.nodeId);
     if (typeof claim === "string") {
       refuse(req, res, path, claim);
       return true;

@@ -39,6 +39,8 @@ export const PATHS = {
 /** Request headers (lower-case, as node:http presents them). */
 export const HEADERS = {
   node: "x-mailyard-node",
+  /** The member the request is for: a request replayed to another member is refused there. */
+  to: "x-mailyard-to",
   time: "x-mailyard-time",
   proof: "x-mailyard-proof",
   /** 128 random bits, covered by the proof: each signed request is accepted once. */
