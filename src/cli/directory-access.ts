@@ -133,7 +133,7 @@ export async function openDirectoryAccess(
   const settings = memberStateSettings(given);
   if (o.readOnly === true) await requireExistingState(settings, "directory");
   const where = stateLocation(settings);
-  if (where.kind === "sqlite") await mkdir(dirname(where.path), { recursive: true });
+  if (where.kind === "sqlite") await mkdir(dirname(where.path), { recursive: true, mode: 0o700 });
   // Opened only here: the store's driver is not needed when the node is running.
   const directory = await openDirectoryStore(settings, systemClock);
   const withState = async <T>(fn: (s: ClusterState) => Promise<T>): Promise<T> => {

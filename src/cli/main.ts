@@ -212,6 +212,10 @@ async function run(argv: string[], io: CliIo): Promise<void> {
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   // sendmail has the classic command line and sysexits.h codes, not mailyard's.
   if (argv[0] === "sendmail") return sendmailMain(argv.slice(1));
+  // Everything a node or this command creates (state, queue, mail, logs, keys, run files) is
+  // the node user's alone unless a setting says otherwise; explicit modes say so too, this
+  // catches whatever a library creates. sendmail keeps the caller's umask (it runs as any user).
+  process.umask(0o077);
   try {
     await run(argv, io);
     return 0;
@@ -225,8 +229,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       io.err(`mailyard: ${e.message}`);
       return 2;
     }
-    // The state database unreachable is the operator's to fix, not a bug: one line, no stack.
-    const unavailable = e instanceof Error && e.name === "StateUnavailableError";
+    // The state database unreachable, or RPOP passwords sealed with another key file, is the
+    // operator's to fix, not a bug: one line, no stack.
+    const unavailable =
+      e instanceof Error && (e.name === "StateUnavailableError" || e.name === "RpopSealError");
     if (e instanceof ConfigError || e instanceof CliError || e instanceof DirectoryError || unavailable) {
       io.err(e.message.startsWith("mailyard ") ? e.message : `mailyard: ${e.message}`);
       return e instanceof CliError ? e.exitCode : 1;

@@ -77,6 +77,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "rpop.maxBackoffSeconds": "Longest back-off of a failing RPOP entry or host.",
   "rpop.authBackoffSeconds":
     "First back-off after a remote POP3 server refused an entry's credentials (doubles, capped as above).",
+  "rpop.keyFile":
+    "Key file that seals the stored RPOP passwords (AES-256-GCM); empty: dataDir/secrets/rpop.key, made (0600) on first use. Every member sharing the state needs the same file.",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
   "auth.maxFailures":
     "Wrong passwords per account before its logins are locked, counted over SMTP AUTH, POP3 and the submission API together and across the cluster (the shared state); locked logins get 454 4.7.0, -ERR [AUTH] or 429 without a password check.",
@@ -119,7 +121,9 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "cluster.kind":
     "static (every account has a home backend) or dynamic (any backend may open an account, one at a time).",
   "cluster.secret":
-    "Shared secret that authenticates the cluster API and the delivery channel; required for frontend and backend roles.",
+    "Shared secret that authenticates the cluster API and the delivery channel; required for frontend and backend roles. Prefer cluster.secretFile or the environment: a command line is readable by every local user.",
+  "cluster.secretFile":
+    "A file (mode 0600) whose content is the cluster secret, read when the node starts; use it or cluster.secret, not both. `mailyard cluster up` passes this, never the secret.",
   "cluster.advertise":
     "Host other members use to reach this node's listeners; empty: each listener's own host.",
   "cluster.heartbeatSeconds": "How often this node writes its heartbeat to the cluster state.",
@@ -141,6 +145,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Root of the Maildir mailboxes (<mailDir>/<domain>/<local part>/); empty: dataDir/mail. In a dynamic cluster every backend points at the same shared directory.",
   "local.deliverOnReceipt":
     "Mail whose only recipient is a local account is stored straight into its Maildir before the 250 (no queue file); mail with other recipients, NOTIFY=SUCCESS, or a quota it might exceed takes the queue. false: all mail goes through the queue.",
+  "local.mailGroupAccess":
+    "Maildir files 0660 and folders 2770 (setgid: new folders keep the group of the mail root) instead of 0600 and 0700, for a mail reader such as Dovecot run under that group; chgrp the mail root to it. false: mail is readable by the node's user only.",
   "channel.listen": "Delivery channel (authenticated LMTP between members) listener on backends, host:port.",
   "channel.idleKeepSeconds": "Idle delivery channel connections are kept this long for reuse.",
   "channel.timeoutSeconds": "Timeout for each delivery channel reply.",

@@ -124,6 +124,8 @@ export const settingsSchema = z.object({
       maxBackoffSeconds: z.number().int().positive().default(21_600),
       /** First back-off after the remote server refused the credentials. */
       authBackoffSeconds: z.number().int().positive().default(1800),
+      /** Key file sealing the stored passwords (AES-256-GCM); empty = dataDir/secrets/rpop.key. */
+      keyFile: z.string().default(""),
     })
     .prefault({}),
 
@@ -207,6 +209,8 @@ export const settingsSchema = z.object({
       kind: z.enum(["static", "dynamic"]).default("static"),
       /** Shared secret authenticating every inter-node link; required for frontend and backend roles. */
       secret: z.string().default(""),
+      /** A file holding the secret (0600), read at start: keeps it off command lines; not with secret. */
+      secretFile: z.string().default(""),
       /** Host other members use to reach this node's listeners; empty = each listener's own host. */
       advertise: z.string().default(""),
       heartbeatSeconds: z.number().int().positive().default(1),
@@ -234,6 +238,8 @@ export const settingsSchema = z.object({
       mailDir: z.string().default(""),
       /** Store mail for one local account straight into its mailbox before the 250 (no queue file). */
       deliverOnReceipt: z.boolean().default(true),
+      /** Maildir files 0660 and folders 2770 (shared with the mail root's group) instead of 0600/0700. */
+      mailGroupAccess: z.boolean().default(false),
     })
     .prefault({}),
 

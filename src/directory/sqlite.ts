@@ -3,8 +3,6 @@
 // processes opening a fresh file at once must not both migrate). Every address is validated
 // and lower-cased on the way in (operator input is untrusted); an address is an account or an
 // alias, never both. Caller mistakes throw DirectoryError; anything else is a real failure.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock } from "../world/clock.js";
@@ -40,6 +38,7 @@ import {
 } from "./address.js";
 import { MIGRATIONS } from "./migrations.js";
 import { hashPassword, verifyPassword } from "./password.js";
+import { prepareSqliteFile } from "../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -48,7 +47,7 @@ function migrate(db: Database.Database): void {
 }
 
 export function openSqliteDirectory(path: string, clock: Clock): Directory {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -109,7 +109,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
   await recordStateLocation(settings);
 
@@ -128,7 +128,9 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   const directory = await openDirectoryStore(settings, world.clock, opts.log.for("DIRECTORY"));
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
-  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
+  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"), {
+    groupAccess: settings.local.mailGroupAccess,
+  });
   // Account rules submit what they generate through the node's Submitter, made further down.
   const ruleStore = await openRuleStoreFor(settings, () => world.clock.now(), sys);
   let submitter: Submitter | null = null;

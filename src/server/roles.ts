@@ -21,6 +21,7 @@ import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
 import { checkSecret } from "../cluster/secret.js";
+import { withSecretFile } from "../config/secret-file.js";
 import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
 import { expandRecipient } from "../directory/expand.js";
@@ -110,6 +111,7 @@ function gated(d: Deliverer, ready: Promise<void>): Deliverer {
 export async function startClusterNode(settings: Settings, opts: NodeOptions): Promise<ClusterNode> {
   if (settings.role === "single") throw new Error("startClusterNode: role single is startNode's");
   const role = settings.role;
+  settings = await withSecretFile(settings);
   checkClusterSettings(settings);
   const world: NodeWorld = {
     clock: opts.world?.clock ?? systemClock,
@@ -133,7 +135,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   const sys = opts.log.for("SYSTEM");
   const clusterLog = opts.log.for("CLUSTER");
   const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
   await recordStateLocation(settings);
 

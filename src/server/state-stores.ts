@@ -4,7 +4,7 @@
 // connections), and opening runs the pending migrations (so does `db migrate`, ahead of a
 // rollout). Adapters are loaded on demand: a node on PostgreSQL never loads the native SQLite module for them, nor
 // a SQLite node the pg driver.
-import { stateLocation } from "../config/paths.js";
+import { rpopKeyPath, stateLocation } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
 import type { ClusterState } from "../cluster/state.js";
 import type { Directory } from "../directory/directory.js";
@@ -14,6 +14,7 @@ import type { RuleStore } from "../rules/store.js";
 import type { AdminStore } from "../admin/web/admin-store.js";
 import type { RpopStore } from "../sources/rpop/store.js";
 import type { ThrottleRows } from "../state/throttle.js";
+import type { PasswordSeal } from "../sources/rpop/seal.js";
 import type { Clock } from "../world/clock.js";
 
 export interface StateStores {
@@ -195,12 +196,19 @@ export async function openAdminStoreFor(settings: Settings, clock: Clock, log?: 
  */
 export async function openRpopStoreFor(settings: Settings, clock: Clock, log?: Log): Promise<RpopStore> {
   const where = stateLocation(settings);
+  const seal = await rpopSealFor(settings);
   if (where.kind === "sqlite") {
     const { openSqliteRpopStore } = await import("../sources/rpop/sqlite-store.js");
-    return openSqliteRpopStore(where.path, clock);
+    return openSqliteRpopStore(where.path, clock, seal);
   }
   const { openPostgresRpopStore } = await import("../sources/rpop/pg-store.js");
-  return openPostgresRpopStore(await openPool(settings, where.url, log), clock);
+  return openPostgresRpopStore(await openPool(settings, where.url, log), clock, seal);
+}
+
+/** The seal of RPOP passwords, with the key of rpop.keyFile (made on first use). */
+async function rpopSealFor(settings: Settings): Promise<PasswordSeal> {
+  const { createPasswordSeal, loadOrCreateRpopKey } = await import("../sources/rpop/seal.js");
+  return createPasswordSeal(await loadOrCreateRpopKey(rpopKeyPath(settings)));
 }
 
 /**
@@ -261,7 +269,7 @@ interface SchemaSpec {
   readonly migratePg: (pg: PgHandle, clock: Clock) => Promise<number[]>;
 }
 
-async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
+async function schemaSpecs(settings: Settings): Promise<Record<SchemaName, SchemaSpec>> {
   const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig, throttleMig] = await Promise.all([
     import("../directory/migrations.js"),
     import("../cluster/migrations.js"),
@@ -286,6 +294,7 @@ async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
     import("../state/sqlite-throttle.js"),
   ]);
   const versions = (list: readonly { version: number }[]) => list.map((m) => m.version);
+  const rpopSeal = await rpopSealFor(settings);
   return {
     directory: {
       table: dirPg.DIRECTORY_MIGRATION_TABLE,
@@ -308,7 +317,8 @@ async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
     rpop: {
       table: rpopMig.RPOP_MIGRATION_TABLE,
       versions: versions(rpopMig.RPOP_MIGRATIONS),
-      openSqlite: rpopSqlite.openSqliteRpopStore,
+      // Opening it also seals passwords a version before sealing stored in clear.
+      openSqlite: (path, clock) => rpopSqlite.openSqliteRpopStore(path, clock, rpopSeal),
       migratePg: (pg, clock) => rpopPg.migratePostgresRpop(pg, clock.now()),
     },
     admin: {
@@ -329,7 +339,7 @@ async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
 /** `mailyard db migrate`: bring every schema up to date and say where each one is. */
 export async function migrateState(settings: Settings, clock: Clock): Promise<MigrationReport> {
   const where = stateLocation(settings);
-  const specs = await schemaSpecs();
+  const specs = await schemaSpecs(settings);
   const report: Partial<Record<SchemaName, SchemaState>> = {};
   if (where.kind === "sqlite") {
     const Database = (await import("better-sqlite3")).default;

@@ -2,10 +2,9 @@
 // directory and the cluster state, so every process of one machine counts into one table. WAL
 // mode and a busy timeout like the other stores; each failure is read and written in one
 // IMMEDIATE transaction, so two processes failing at once both count.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Clock } from "../world/clock.js";
+import { prepareSqliteFile } from "./sqlite-file.js";
 import { migrateSqlite } from "./sqlite-migrate.js";
 import { lockMs, type ThrottleRows } from "./throttle.js";
 import { THROTTLE_MIGRATION_TABLE, THROTTLE_MIGRATIONS } from "./throttle-migrations.js";
@@ -13,7 +12,7 @@ import { THROTTLE_MIGRATION_TABLE, THROTTLE_MIGRATIONS } from "./throttle-migrat
 const BUSY_TIMEOUT_MS = 5000;
 
 export function openSqliteThrottleRows(path: string, clock: Clock): ThrottleRows {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

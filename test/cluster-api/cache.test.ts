@@ -162,7 +162,7 @@ test("a directory refusal is an answer (not retried elsewhere); a directory fail
   const broken = counting(directory);
   broken.lookup = () => Promise.reject(new Error("disk on fire"));
   const b1 = await startBackend(t, { directory, api: refusing, clock });
-  const b2 = await startBackend(t, { directory, api: broken, clock });
+  const b2 = await startBackend(t, { directory, api: broken, clock, id: "b2" });
   const backends: ApiBackend[] = [
     { id: "b1", http: b1.http },
     { id: "b2", http: b2.http },

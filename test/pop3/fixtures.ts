@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { createSecureContext, type SecureContext } from "node:tls";
+import type { SecureContext } from "node:tls";
 import { generate } from "selfsigned";
 import { settingsSchema, type Settings } from "../../src/config/settings.js";
 import { openSqliteDirectory } from "../../src/directory/sqlite.js";
@@ -19,6 +19,7 @@ import { createMaildirReader } from "../../src/store/maildir-reader.js";
 import { createMailboxLocks } from "../../src/sources/pop3/lock.js";
 import { createPop3Server, type Pop3Server } from "../../src/sources/pop3/server.js";
 import { systemClock, type Clock } from "../../src/world/clock.js";
+import { serverContext } from "../../src/smtp/server/tls.js";
 import { memoryLogSink } from "../kit/log.js";
 import { testLoginGates } from "../kit/login-gate.js";
 
@@ -45,7 +46,8 @@ let tlsContext: SecureContext | null = null;
 async function testTls(): Promise<SecureContext> {
   if (tlsContext === null) {
     const pems = await generate([{ name: "commonName", value: "pop.example.test" }], { keySize: 2048 });
-    tlsContext = createSecureContext({ cert: pems.cert, key: pems.private });
+    // The production server context (renegotiation refused), as the node's POP3 listener has it.
+    tlsContext = serverContext({ cert: pems.cert, key: pems.private });
   }
   return tlsContext;
 }

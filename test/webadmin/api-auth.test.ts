@@ -119,16 +119,16 @@ const json = async (r: Response) => ({ status: r.status, body: (await r.json()) 
 void test("a member's signed request reaches the per-node paths only; a forged one nothing", async (t) => {
   const { a, b } = await twoNodes(t);
   const asA = createPeerCaller({ secret: SECRET, nodeId: "a", clock: systemClock, timeoutMs: 5000 });
-  const list = await asA.call(`127.0.0.1:${b.port}`, "GET", "/api/queue", Buffer.alloc(0));
+  const list = await asA.call("b", `127.0.0.1:${b.port}`, "GET", "/api/queue", Buffer.alloc(0));
   assert.equal(list.status, 200);
   assert.equal((list.body as { messages: { id: string }[] }).messages[0]?.id, "B1");
-  const logs = await asA.call(`127.0.0.1:${b.port}`, "GET", "/api/logs?tags=ADMIN", Buffer.alloc(0));
+  const logs = await asA.call("b", `127.0.0.1:${b.port}`, "GET", "/api/logs?tags=ADMIN", Buffer.alloc(0));
   assert.equal(logs.status, 200);
   // The log viewer's tag filter comes from here: every tag the logger has, none copied by hand.
   assert.deepEqual((logs.body as { tags: string[] }).tags, [...TAGS]);
 
   for (const path of ["/api/accounts", "/api/domains", "/api/nodes/a/queue", "/api/cluster/members"]) {
-    const r = await asA.call(`127.0.0.1:${b.port}`, "GET", path, Buffer.alloc(0));
+    const r = await asA.call("b", `127.0.0.1:${b.port}`, "GET", path, Buffer.alloc(0));
     assert.equal(r.status, 403, path);
   }
   const forger = createPeerCaller({
@@ -138,7 +138,7 @@ void test("a member's signed request reaches the per-node paths only; a forged o
     timeoutMs: 5000,
   });
   await assert.rejects(
-    forger.call(`127.0.0.1:${b.port}`, "GET", "/api/queue", Buffer.alloc(0)),
+    forger.call("b", `127.0.0.1:${b.port}`, "GET", "/api/queue", Buffer.alloc(0)),
     /reply not authenticated/,
     "b refuses (401) and its refusal is not signed for the forger either",
   );

@@ -3,8 +3,6 @@
 // processes opening a fresh file at once do not both migrate. The CLI writes it while nodes
 // run; nodes read it at each login and request, so a new admin or password takes effect at
 // once, with nothing cached.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
@@ -12,6 +10,7 @@ import type { AdminStore } from "./admin-store.js";
 import type { Session, SessionRows } from "./sessions.js";
 import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
 import { adminUsersOver, type AdminUserRow } from "./users.js";
+import { prepareSqliteFile } from "../../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -47,7 +46,7 @@ function migrate(db: Database.Database, now: number): void {
 }
 
 export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -129,9 +129,14 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
   const passwordKey = randomBytes(32);
   const inflight = new Map<string, Promise<unknown>>();
 
-  const send = (where: { host: string; port: number }, path: string, text: string): Promise<RawReply> =>
+  const send = (
+    to: string,
+    where: { host: string; port: number },
+    path: string,
+    text: string,
+  ): Promise<RawReply> =>
     new Promise((resolve, reject) => {
-      const signed = signRequest(o.secret, o.nodeId, "POST", path, clock.now(), text);
+      const signed = signRequest(o.secret, o.nodeId, to, "POST", path, clock.now(), text);
       const requestProof = signed[HEADERS.proof] ?? "";
       const headers = {
         "content-type": "application/json",
@@ -175,10 +180,10 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
     if (where === null) throw new AttemptError(`unusable address ${JSON.stringify(b.http)}`, false);
     let r: RawReply;
     try {
-      r = await send(where, path, text);
+      r = await send(b.id, where, path, text);
     } catch (e) {
       if (!(e instanceof AttemptError && e.stale)) throw e;
-      r = await send(where, path, text);
+      r = await send(b.id, where, path, text);
     }
     if (r.status === 401) {
       log.problem("cluster api backend refused our proof (is cluster.secret the same?)", {
