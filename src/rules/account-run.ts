@@ -14,6 +14,7 @@ import { fieldValues, sameName, type HeaderField, type MessageView } from "./mes
 import { evaluateRules, keepsInbox } from "./seed/evaluate.js";
 import type { RuleAction } from "./seed/model.js";
 import { compileSieve, runSieve, vacationVerdict, type SieveAction } from "./sieve/index.js";
+import type { Pause } from "./sieve/meter.js";
 import type { RuleStore } from "./store.js";
 
 /** A redirected message that already passed through this many rule redirects is not sent on. */
@@ -82,6 +83,8 @@ export async function decideForAccount(
   account: string,
   domain: string,
   view: MessageView,
+  /** How the Sieve run yields to the event loop (sieve/meter.ts); setImmediate when absent. */
+  pause?: Pause,
 ): Promise<AccountDecision> {
   let seed: RuleAction[] = [];
   let sieve: readonly SieveAction[] | null = null;
@@ -103,8 +106,10 @@ export async function decideForAccount(
       const c = compileSieve(script);
       if (!c.ok) log.problem("sieve script invalid, skipped", { to: account, error: c.errors[0]!.message });
       else {
-        const r = runSieve(c.script, view);
-        if (r.error !== null) log.problem("sieve run failed, implicit keep", { to: account, error: r.error });
+        const r = await runSieve(c.script, view, { ...(pause ? { pause } : {}) });
+        if (r.limited) log.problem("sieve work limit, implicit keep", { to: account, error: r.error });
+        else if (r.error !== null)
+          log.problem("sieve run failed, implicit keep", { to: account, error: r.error });
         sieve = r.actions;
         sieveHeaders = r.headers;
       }

@@ -152,7 +152,7 @@ test("Mailyard's Sieve interpreter takes the same actions as Pigeonhole's sieve-
           now: Date.now(),
           zoneOffset: 0,
         });
-        const r = runSieve(compiled.script, view);
+        const r = await runSieve(compiled.script, view);
         assert.equal(r.error, null, `${key}: ${r.error ?? ""}`);
         const vac = r.actions.find((a) => a.kind === "vacation");
         actual[key] = {
