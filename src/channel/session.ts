@@ -135,7 +135,11 @@ export class ChannelSession implements ChannelState {
   }
 
   receiveData(): Promise<ReceivedData | null> {
-    return this.input.readData({ maxBytes: this.maxMessageSize, maxLine: this.limits.maxDataLine });
+    return this.input.readData({
+      maxBytes: this.maxMessageSize,
+      maxLine: this.limits.maxDataLine,
+      header: this.limits,
+    });
   }
 
   client(): { address: string; port: number; helo: string | null; tls: boolean } {

@@ -61,6 +61,8 @@ const DATA_ERRORS: Record<DataError, Reply> = {
   bareLineEnding: REPLIES.bareLineEnding,
   tooBig: REPLIES.messageTooBig,
   lineTooLong: REPLIES.dataLineTooLong,
+  headerTooBig: REPLIES.headerTooBig,
+  tooManyFields: REPLIES.tooManyHeaderFields,
 };
 
 const ready = (s: ChannelState): Reply | null => {

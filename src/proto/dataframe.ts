@@ -10,12 +10,15 @@
 //   message ride inside the first.
 // - After the first error nothing more is handed out, but the decoder keeps scanning for the real
 //   terminator so the session stays in step with the client and can then reply.
+// - The header section's size and field count are limited too when asked (header-limit.ts).
 // - Scanning uses Buffer.indexOf for CR and LF; no per-byte JS loop over line contents.
+import { HeaderMeter, type HeaderLimitError, type HeaderLimits } from "./header-limit.js";
+
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 
-export type DataError = "bareLineEnding" | "tooBig" | "lineTooLong";
+export type DataError = "bareLineEnding" | "tooBig" | "lineTooLong" | HeaderLimitError;
 
 export interface DataFeed {
   /** Unstuffed message bytes from this chunk (empty once an error is flagged). */
@@ -31,6 +34,8 @@ export interface DataLimits {
   readonly maxBytes: number;
   /** Longest line accepted, in wire bytes including CRLF. */
   readonly maxLine: number;
+  /** Limits of the header section (header-limit.ts); none when absent. */
+  readonly header?: HeaderLimits;
 }
 
 const enum S {
@@ -58,7 +63,11 @@ export class DataDecoder {
   error: DataError | null = null;
   done = false;
 
-  constructor(private readonly limits: DataLimits) {}
+  private readonly header: HeaderMeter | null;
+
+  constructor(private readonly limits: DataLimits) {
+    this.header = limits.header ? new HeaderMeter(limits.header) : null;
+  }
 
   feed(buf: Buffer): DataFeed {
     if (this.done) return { data: EMPTY, end: true, rest: buf };
@@ -171,6 +180,10 @@ export class DataDecoder {
     if (to <= from) return;
     this.bytes += to - from;
     if (this.bytes > this.limits.maxBytes) this.flag("tooBig");
+    if (this.error === null && this.header !== null && !this.header.done) {
+      const e = this.header.feed(buf.subarray(from, to));
+      if (e !== null) this.flag(e);
+    }
     if (this.error === null) this.segs.push(buf.subarray(from, to));
   }
 

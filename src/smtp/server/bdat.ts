@@ -2,7 +2,9 @@
 // through untouched (no dot-stuffing, no line ending rules: binary-transparent by design). The
 // size is untrusted: the bytes are always read (to stay in step with the client) but only kept
 // while the message stays within smtp.maxMessageSize. A failed chunk ends the transaction, so
-// later chunks of it get 503 (as Postfix does).
+// later chunks of it get 503 (as Postfix does). The header section is measured as it arrives
+// (smtp.maxHeaderBytes, smtp.maxHeaderFields): the chunk that breaks a limit fails the same way.
+import { HeaderMeter, type HeaderLimitError } from "../../proto/header-limit.js";
 import { REPLIES, reply, type Reply } from "../../proto/reply.js";
 import type { SessionApi, Verb } from "./verb.js";
 
@@ -32,7 +34,7 @@ export const bdat: Verb = {
         await s.resetTx();
         return refuse(opened ?? REPLIES.localError);
       }
-      tx.bdat = { sink: opened, bytes: 0 };
+      tx.bdat = { sink: opened, bytes: 0, header: new HeaderMeter(s.settings.smtp) };
     }
     const open = tx.bdat;
     if (open.bytes + size > s.settings.smtp.maxMessageSize) {
@@ -42,8 +44,10 @@ export const bdat: Verb = {
     }
     open.bytes += size;
     let failed = false;
+    let headerError: HeaderLimitError | null = null;
     const ok = await s.receiveBytes(size, async (piece) => {
-      if (failed) return;
+      if (failed || headerError !== null) return;
+      if (!open.header.done && (headerError = open.header.feed(piece)) !== null) return;
       try {
         await open.sink.write(piece);
       } catch (e) {
@@ -55,6 +59,16 @@ export const bdat: Verb = {
     if (failed) {
       await s.resetTx();
       return s.reply(REPLIES.queueWriteFailed);
+    }
+    if (headerError !== null) {
+      // as for the size limit: the chunk that breaks it ends the transaction
+      s.log.problem("message refused", {
+        reason: headerError,
+        bytes: open.header.bytes,
+        fields: open.header.fields,
+      });
+      await s.resetTx();
+      return s.reply(headerError === "headerTooBig" ? REPLIES.headerTooBig : REPLIES.tooManyHeaderFields);
     }
     if (!last) return s.reply(reply(250, "2.0.0", `${size} octets received`));
     s.tx = null;

@@ -23,6 +23,8 @@ const DATA_ERRORS: Record<DataError, Reply> = {
   bareLineEnding: REPLIES.bareLineEnding,
   tooBig: REPLIES.messageTooBig,
   lineTooLong: REPLIES.dataLineTooLong,
+  headerTooBig: REPLIES.headerTooBig,
+  tooManyFields: REPLIES.tooManyHeaderFields,
 };
 
 /** What the input needs from its session. */
@@ -104,6 +106,7 @@ export class SessionInput {
     const dec = new DataDecoder({
       maxBytes: this.limits.maxMessageSize,
       maxLine: this.limits.maxDataLine,
+      header: this.limits,
     });
     let aborted = false;
     let writeFailed = false;

@@ -7,6 +7,7 @@ import type { Settings } from "../../config/settings.js";
 import type { Log } from "../../log/logger.js";
 import type { CommandLine } from "../../proto/commandline.js";
 import type { Reply } from "../../proto/reply.js";
+import type { HeaderMeter } from "../../proto/header-limit.js";
 import type {
   ListenerKind,
   MailParams,
@@ -23,7 +24,8 @@ export interface OpenTransaction extends Transaction {
   /** RCPT commands tried in this transaction (accepted or not): DATA's 503 vs 554 (RFC 2920 §3.1). */
   rcptAttempts: number;
   /** Set by the first BDAT: the open sink and the bytes sent so far. */
-  bdat: { readonly sink: MessageSink; bytes: number } | null;
+  /** The open BDAT message: its sink, bytes so far, and the header section's measure. */
+  bdat: { readonly sink: MessageSink; bytes: number; readonly header: HeaderMeter } | null;
 }
 
 export interface SessionApi {

@@ -11,7 +11,7 @@ import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import { LEVELS, type Log } from "../../log/logger.js";
 import { CommandLines } from "../../proto/commandline.js";
-import { DataDecoder, type DataError } from "../../proto/dataframe.js";
+import { DataDecoder, type DataError, type DataLimits } from "../../proto/dataframe.js";
 import { errLine, okLine } from "../../proto/pop3.js";
 import type { Account } from "../../directory/directory.js";
 import type { TimerHandle } from "../../world/clock.js";
@@ -171,7 +171,7 @@ export class Pop3Session {
   }
 
   /** A dot-terminated, dot-stuffed message (XTND XMIT), bounded by the limits. */
-  async readData(limits: { maxBytes: number; maxLine: number }): Promise<DataResult> {
+  async readData(limits: DataLimits): Promise<DataResult> {
     const dec = new DataDecoder(limits);
     const parts: Buffer[] = [];
     let chunk: Buffer | null = this.lines.take();
