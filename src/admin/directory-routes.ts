@@ -1,4 +1,5 @@
-// Admin API routes over the directory: domains, accounts, aliases. Bodies are validated here
+// Admin API routes over the directory: domains, accounts (with the addresses each may send as:
+// accounts/:address/senders), aliases. Bodies are validated here
 // (shape and bounds); the directory itself decides what is a duplicate, missing or invalid
 // value (DirectoryError → 409/404/400). Passwords go to the directory and nowhere else.
 // On a static cluster's members a new account gets its home backend here (AccountHomes), so
@@ -30,6 +31,8 @@ const accountPatch = z.strictObject({
 });
 const newDomain = z.strictObject({ name });
 const newAlias = z.strictObject({ address, targets: z.array(address).min(1).max(1000) });
+/** An address or "@domain" the account may send as (Directory.grantSender checks the syntax). */
+const newGrant = z.strictObject({ address: z.string().min(2).max(320) });
 
 type Fields = z.infer<typeof accountPatch>;
 
@@ -232,6 +235,35 @@ export function directoryRoutes(directory: Directory, placement: AccountPlacemen
         const a = param(req, "address");
         await directory.removeAccount(a);
         await homes?.forget(a);
+        return ok({ ok: true });
+      },
+    },
+
+    {
+      method: "GET",
+      pattern: "accounts/:address/senders",
+      handler: async (req) => {
+        const a = param(req, "address");
+        const account = await directory.getAccount(a);
+        if (account === null) throw new ApiError(404, `no account ${a}`);
+        return ok({ account: account.address, senders: await directory.senderGrants(account.address) });
+      },
+    },
+    {
+      method: "POST",
+      pattern: "accounts/:address/senders",
+      handler: async (req) => {
+        const body = parseBody(newGrant, req.body);
+        const a = param(req, "address");
+        await directory.grantSender(a, body.address);
+        return ok({ account: a.toLowerCase(), address: body.address.trim().toLowerCase() }, 201);
+      },
+    },
+    {
+      method: "DELETE",
+      pattern: "accounts/:address/senders/:sender",
+      handler: async (req) => {
+        await directory.revokeSender(param(req, "address"), param(req, "sender"));
         return ok({ ok: true });
       },
     },

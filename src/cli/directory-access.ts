@@ -34,6 +34,9 @@ export type DirectoryOps = Pick<
   | "addAlias"
   | "removeAlias"
   | "listAliases"
+  | "grantSender"
+  | "revokeSender"
+  | "senderGrants"
   | "close"
 > & {
   /** addAccount, plus the home backend in a static cluster (null outside one). */
@@ -92,6 +95,12 @@ function overApi(api: AdminClient): DirectoryOps {
       void expect(await api.request("DELETE", `/api/aliases/${seg(address)}`), 200),
     listAliases: async (domain) =>
       expect(await api.request("GET", `/api/aliases${query(domain)}`), 200)["aliases"] as Alias[],
+    grantSender: async (account, address) =>
+      void expect(await api.request("POST", `/api/accounts/${seg(account)}/senders`, { address }), 201),
+    revokeSender: async (account, address) =>
+      void expect(await api.request("DELETE", `/api/accounts/${seg(account)}/senders/${seg(address)}`), 200),
+    senderGrants: async (account) =>
+      expect(await api.request("GET", `/api/accounts/${seg(account)}/senders`), 200)["senders"] as string[],
     close: () => Promise.resolve(),
   };
 }
@@ -128,6 +137,13 @@ export async function openDirectoryAccess(settings: Settings): Promise<{ ops: Di
     addAlias: (a, t) => directory.addAlias(a, t),
     removeAlias: (a) => directory.removeAlias(a),
     listAliases: (d) => directory.listAliases(d),
+    grantSender: (a, g) => directory.grantSender(a, g),
+    revokeSender: (a, g) => directory.revokeSender(a, g),
+    senderGrants: async (a) => {
+      if ((await directory.getAccount(a)) === null)
+        throw new DirectoryError("not-found", `no account ${a.trim().toLowerCase()}`);
+      return directory.senderGrants(a);
+    },
     close: () => directory.close(),
     addHomedAccount: (address, password, s, requested) =>
       withState(async (state) => {

@@ -111,6 +111,20 @@ export async function accountCommand(
       await dir.removeAccount(args[0]!);
       io.out(`account ${args[0]!.toLowerCase()} removed`);
       return;
+    case "grant-sender":
+      await dir.grantSender(args[0]!, args[1]!);
+      io.out(`account ${args[0]!.toLowerCase()} may send as ${args[1]!.trim().toLowerCase()}`);
+      return;
+    case "revoke-sender":
+      await dir.revokeSender(args[0]!, args[1]!);
+      io.out(`account ${args[0]!.toLowerCase()} may no longer send as ${args[1]!.trim().toLowerCase()}`);
+      return;
+    case "senders": {
+      const grants = await dir.senderGrants(args[0]!);
+      if (o.json === true) io.out(JSON.stringify(grants));
+      else for (const g of grants) io.out(g);
+      return;
+    }
     case "list": {
       const accounts = await dir.listAccounts(args[0]);
       if (o.json === true) io.out(JSON.stringify(accounts, null, 2));

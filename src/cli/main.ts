@@ -154,7 +154,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     const unavailable = e instanceof Error && e.name === "StateUnavailableError";
     if (e instanceof ConfigError || e instanceof CliError || e instanceof DirectoryError || unavailable) {
       io.err(e.message.startsWith("mailyard ") ? e.message : `mailyard: ${e.message}`);
-      return 1;
+      return e instanceof CliError ? e.exitCode : 1;
     }
     io.err(`mailyard: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return 1;

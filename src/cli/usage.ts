@@ -13,6 +13,10 @@ commands:
   account set ADDRESS [account options] [--enabled|--disabled] [--password P]
   account remove ADDRESS
   account list [DOMAIN] [--json]
+  account grant-sender ACCOUNT ADDRESS    let ACCOUNT send as ADDRESS (MAIL FROM and From:);
+                                          @DOMAIN grants every address of that domain
+  account revoke-sender ACCOUNT ADDRESS   take a grant back
+  account senders ACCOUNT [--json]        the account's grants (itself and its aliases always count)
   alias add ADDRESS TARGET...             targets may be local or remote (a forwarder)
   alias remove ADDRESS
   alias list [DOMAIN] [--json]
@@ -26,6 +30,7 @@ commands:
   queue show ID [--json]
   queue hold|release|retry|delete ID
   queue reject ID [--text T]              bounce pending recipients now, with DSNs
+  queue quarantined [--json]              files the queue moved aside (failed checksum, unreadable)
   config show [--json]                    the effective settings (TOML, or JSON)
   cluster members [--json]                the members in the cluster state, up or down
   settings get [KEY] [--node ID] [--json] Queue Processing settings: cluster.submitMessages,
@@ -101,6 +106,9 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "account set": { min: 1, max: 1, options: [...ACCOUNT, "enabled"], args: "ADDRESS [options]" },
   "account remove": { min: 1, max: 1, options: [], args: "ADDRESS" },
   "account list": { min: 0, max: 1, options: ["json"], args: "[DOMAIN]" },
+  "account grant-sender": { min: 2, max: 2, options: [], args: "ACCOUNT ADDRESS|@DOMAIN" },
+  "account revoke-sender": { min: 2, max: 2, options: [], args: "ACCOUNT ADDRESS|@DOMAIN" },
+  "account senders": { min: 1, max: 1, options: ["json"], args: "ACCOUNT [--json]" },
   "alias add": { min: 2, max: Infinity, options: [], args: "ADDRESS TARGET..." },
   "alias remove": { min: 1, max: 1, options: [], args: "ADDRESS" },
   "alias list": { min: 0, max: 1, options: ["json"], args: "[DOMAIN]" },
@@ -113,6 +121,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "rpop list": { min: 1, max: 1, options: ["json"], args: "ACCOUNT" },
   "rpop remove": { min: 2, max: 2, options: [], args: "ACCOUNT ID" },
   "queue list": { min: 0, max: 0, options: ["json"], args: "" },
+  "queue quarantined": { min: 0, max: 0, options: ["json"], args: "" },
   "queue show": { min: 1, max: 1, options: ["json"], args: "ID" },
   "queue hold": { min: 1, max: 1, options: [], args: "ID" },
   "queue release": { min: 1, max: 1, options: [], args: "ID" },

@@ -28,11 +28,21 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.maxConnections": "Most inbound SMTP connections at once, over all listeners.",
   "smtp.maxConnectionsPerIp": "Most inbound SMTP connections at once from one client address.",
   "smtp.vrfy": "Answer VRFY with whether an address exists (false: VRFY gives no address information).",
+  "smtp.postmaster":
+    "Where mail to the bare <Postmaster> and to postmaster@ a local domain without its own postmaster account or alias goes (RFC 5321 §4.5.1). Empty: postmaster@ the first local domain.",
+  "smtp.forbidUnauthPipelining":
+    "Disconnect a client that has not logged in with 554 5.5.0 when it sends more before the reply to a command that must end a pipelined group (EHLO, HELO, DATA, NOOP, VRFY; RFC 2920 §3.1), or pipelines without PIPELINING, as Postfix's smtpd_forbid_unauth_pipelining does.",
   "smtp.authRequiresTls": "Offer AUTH only over TLS (false allows AUTH in the clear, e.g. on loopback).",
   "smtp.tls.cert":
     "PEM certificate file; when cert and key are both empty a self-signed pair is made under dataDir/tls.",
   "smtp.tls.key": "PEM private key file for smtp.tls.cert.",
   "smtp.overQuota": "Recipient over quota at RCPT: reject (452 4.2.2) or queue (accept and keep retrying).",
+  "smtp.senderLogin":
+    "Sender binding for authenticated sessions: enforce (MAIL FROM 553 5.7.1 and From: 550 5.7.1 unless the account owns the address: itself, its aliases, its grants), envelope (MAIL FROM only; <> passes), off.",
+  "smtp.verifyLocalSenders":
+    "Unauthenticated MAIL FROM in a local domain that is no account or alias gets 550 5.7.1 (null sender and smtp.relayNetworks pass).",
+  "smtp.localSenderFromOutside":
+    "Unauthenticated mail from outside smtp.relayNetworks with a sender in a local domain: accept, or reject (550 5.7.1 at MAIL).",
   "smtp.outbound.helo": "Name sent in EHLO to other servers; empty: hostname.",
   "smtp.outbound.connectTimeoutSeconds": "Timeout for connecting to a remote server.",
   "smtp.outbound.commandTimeoutSeconds": "Timeout for each reply while talking to a remote server.",

@@ -39,6 +39,10 @@ export const settingsSchema = z.object({
       maxConnections: z.number().int().positive().default(2000),
       maxConnectionsPerIp: z.number().int().positive().default(50),
       vrfy: z.boolean().default(false),
+      /** Where postmaster mail goes that no postmaster account or alias takes; empty = postmaster@ the first local domain. */
+      postmaster: z.string().default(""),
+      /** Disconnect clients not logged in that break RFC 2920's pipelining rules (Postfix's smtpd_forbid_unauth_pipelining). */
+      forbidUnauthPipelining: z.boolean().default(false),
       /** AUTH offered only over TLS (false allows AUTH in the clear, e.g. for loopback tests). */
       authRequiresTls: z.boolean().default(true),
       tls: z
@@ -50,6 +54,12 @@ export const settingsSchema = z.object({
         .prefault({}),
       /** Over quota at RCPT: reject with 452 4.2.2, or accept and keep retrying from the queue. */
       overQuota: z.enum(["reject", "queue"]).default("reject"),
+      /** Sender binding of AUTH sessions: envelope sender and From: (enforce), envelope only, or off. */
+      senderLogin: z.enum(["enforce", "envelope", "off"]).default("enforce"),
+      /** Unauthenticated MAIL FROM in a local domain must be a known address (550 5.7.1 otherwise). */
+      verifyLocalSenders: z.boolean().default(true),
+      /** Unauthenticated mail from outside relayNetworks with a local domain's sender: accept or reject. */
+      localSenderFromOutside: z.enum(["accept", "reject"]).default("accept"),
       outbound: z
         .object({
           /** Name sent in EHLO to other servers; empty = hostname. */

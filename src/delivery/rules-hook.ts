@@ -10,6 +10,7 @@ import type { Log } from "../log/logger.js";
 import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js";
 import { reply, REPLIES } from "../proto/reply.js";
 import type { SubmitResult } from "../queue/submit.js";
+import type { Envelope } from "../queue/envelope.js";
 import type { DeliveryJob, EnvelopeDraft } from "../queue/types.js";
 import {
   decideForAccount,
@@ -18,7 +19,7 @@ import {
   type AccountDecision,
   type Generated,
 } from "../rules/account-run.js";
-import { messageView } from "../rules/message.js";
+import { messageView, parseHeader } from "../rules/message.js";
 import type { Pause } from "../rules/sieve/meter.js";
 import type { RuleStore } from "../rules/store.js";
 import type { MaildirStore } from "../store/maildir.js";
@@ -70,18 +71,40 @@ export async function serverRulesSet(r: DeliveryRules): Promise<boolean> {
   }
 }
 
-const draftFor = (g: Generated, arrival: number): EnvelopeDraft => ({
-  returnPath: g.returnPath,
-  recipients: g.to.map((address) => ({ address, original: null, notify: null, orcpt: null })),
-  ret: null,
-  envid: null,
-  body: "8BITMIME",
-  smtputf8: false,
-  source: "rule",
-  authUser: null,
-  client: null,
-  arrival,
-});
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+function eightBit(b: Buffer): boolean {
+  for (const x of b) if (x > 0x7f) return true;
+  return false;
+}
+
+/**
+ * The envelope of a generated message. A message passed on (redirect, forward, mirror) keeps the
+ * body type and SMTPUTF8 of the one it came from; a reply is labelled by what it holds. Either
+ * needs SMTPUTF8 when an address or a header field is not ASCII (RFC 6531 §3.4).
+ */
+export function generatedDraft(g: Generated, arrival: number, original: Envelope): EnvelopeDraft {
+  const relayed = g.kind !== "reply" && g.kind !== "vacation";
+  const header = g.message.subarray(0, parseHeader(g.message).bodyOffset);
+  const utf8 =
+    (relayed && original.smtputf8) ||
+    NON_ASCII.test(g.returnPath) ||
+    g.to.some((t) => NON_ASCII.test(t)) ||
+    eightBit(header);
+  return {
+    returnPath: g.returnPath,
+    recipients: g.to.map((address) => ({ address, original: null, notify: null, orcpt: null })),
+    ret: null,
+    envid: null,
+    body: relayed ? original.body : eightBit(g.message) ? "8BITMIME" : "7BIT",
+    smtputf8: utf8,
+    source: "rule",
+    authUser: null,
+    client: null,
+    arrival,
+  };
+}
 
 /** Deliver one recipient through its rules; the outcome of the recipient. */
 export async function deliverWithRules(
@@ -116,7 +139,7 @@ export async function deliverWithRules(
     return { outcome: bounced(reply(550, "5.7.1", text), RELAY), stored: 0 };
   }
   for (const g of d.generated.filter((x) => x.kind !== "reply" && x.kind !== "vacation")) {
-    const res = await r.submit(draftFor(g, o.clock.now()), g.message);
+    const res = await r.submit(generatedDraft(g, o.clock.now(), env), g.message);
     if (!res.ok) {
       r.log.problem("rule redirect not submitted", {
         to: account.address,
@@ -166,7 +189,7 @@ export async function deliverWithRules(
   }
   if (d.stores.length === 0) r.log.major("discarded by rule", { to: account.address, id: env.id });
   for (const g of d.generated.filter((x) => x.kind === "reply" || x.kind === "vacation")) {
-    const res = await r.submit(draftFor(g, o.clock.now()), g.message);
+    const res = await r.submit(generatedDraft(g, o.clock.now(), env), g.message);
     if (!res.ok) {
       r.log.problem("rule reply not submitted", {
         to: account.address,

@@ -64,6 +64,22 @@ export function parseTargetAddress(address: string): ParsedAddress {
   return parse(address, ATOM, "alias target");
 }
 
+/**
+ * A sender grant: an address ("x@domain", any dot-atom, local or foreign) or a whole domain
+ * written "@domain". Lower-cased; throws DirectoryError("invalid").
+ */
+export function parseSenderGrant(text: string): string {
+  const t = text.trim().toLowerCase();
+  if (t.startsWith("@")) {
+    try {
+      return `@${normalizeDomain(t.slice(1))}`;
+    } catch {
+      throw new DirectoryError("invalid", `invalid sender grant (bad domain): ${JSON.stringify(text)}`);
+    }
+  }
+  return parse(t, ATOM, "sender grant").address;
+}
+
 /** Lower-case and split without validating (for lookups of addresses SMTP already parsed). */
 export function splitAddress(address: string): { localPart: string; domain: string } {
   const a = address.trim().toLowerCase();

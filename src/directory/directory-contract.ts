@@ -7,6 +7,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { FakeClock } from "../../test/kit/clock.js";
 import { DirectoryError, type Directory } from "./directory.js";
+import { ownsSender } from "./sender-owner.js";
 
 /** One empty store; every open() is a new handle on it (another process). Cleans up in t.after. */
 export interface DirectoryStore {
@@ -190,6 +191,53 @@ export function directoryContract(
 
     await dir.removeAlias("team@example.test");
     assert.deepEqual(await dir.lookup("team@example.test"), { kind: "unknown" });
+  });
+
+  void test(`${name}: sender grants: granted, listed, revoked, checked, gone with the account; ownership`, async (t) => {
+    const { dir } = await fresh(t);
+    await dir.addDomain("example.test");
+    await dir.addAccount("alice@example.test", "pw");
+    await dir.addAccount("bob@example.test", "pw");
+    await dir.addAlias("sales@example.test", ["alice@example.test", "x@remote.test"]);
+    await dir.addAlias("team@example.test", ["sales@example.test"]);
+    await dir.addAlias("loop@example.test", ["loop@example.test"]);
+    await dir.grantSender("Alice@Example.test", "Shared@Example.TEST");
+    await dir.grantSender("alice@example.test", "@Partner.Test");
+    await dir.grantSender("alice@example.test", "someone@remote.test");
+    assert.deepEqual(await dir.senderGrants("ALICE@example.test"), [
+      "@partner.test",
+      "shared@example.test",
+      "someone@remote.test",
+    ]);
+    assert.deepEqual(await dir.senderGrants("bob@example.test"), []);
+    assert.deepEqual(await dir.senderGrants("nobody@example.test"), []);
+    await assert.rejects(dir.grantSender("alice@example.test", "shared@example.test"), code("exists"));
+    await assert.rejects(dir.grantSender("nobody@example.test", "x@example.test"), code("not-found"));
+    for (const bad of ["", "@", "no-at-sign", "@bad domain", "a b@example.test", "x@"])
+      await assert.rejects(dir.grantSender("alice@example.test", bad), code("invalid"), bad);
+    await assert.rejects(dir.revokeSender("alice@example.test", "never@example.test"), code("not-found"));
+
+    const owns = (account: string, address: string) => ownsSender(dir, account, address);
+    for (const a of [
+      "alice@example.test",
+      "ALICE@example.test",
+      "sales@example.test",
+      "team@example.test",
+      "shared@example.test",
+      "anyone@partner.test",
+      "someone@remote.test",
+    ])
+      assert.equal(await owns("alice@example.test", a), true, a);
+    for (const a of ["bob@example.test", "x@remote.test", "x@sub.partner.test", "loop@example.test", ""])
+      assert.equal(await owns("alice@example.test", a), false, a);
+    assert.equal(await owns("bob@example.test", "sales@example.test"), false);
+
+    await dir.revokeSender("alice@example.test", "shared@example.test");
+    assert.equal(await owns("alice@example.test", "shared@example.test"), false);
+    await dir.removeAccount("alice@example.test");
+    assert.deepEqual(await dir.senderGrants("alice@example.test"), []);
+    await dir.addAccount("alice@example.test", "pw");
+    assert.deepEqual(await dir.senderGrants("alice@example.test"), [], "a new account inherits nothing");
   });
 
   void test(`${name}: usage: added, subtracted, never below zero, unknown account`, async (t) => {

@@ -80,6 +80,17 @@ export interface Directory {
   /** What an address is: an account, an alias, unknown in a local domain, or remote. */
   lookup(address: string): Promise<RecipientLookup>;
 
+  /**
+   * Sender grants (sender-owner.ts): an address ("x@domain", local or foreign) or a whole
+   * domain ("@domain") the account may use as envelope sender and in From:, besides itself and
+   * the aliases that deliver to it. Granting twice is DirectoryError "exists"; revoking what was
+   * not granted, "not-found"; both need the account. Removing the account removes its grants.
+   */
+  grantSender(account: string, address: string): Promise<void>;
+  revokeSender(account: string, address: string): Promise<void>;
+  /** The account's grants, sorted; empty for an unknown account. */
+  senderGrants(account: string): Promise<string[]>;
+
   /** Add (or with a negative number, subtract) bytes to an account's usage. */
   addUsage(address: string, bytes: number): Promise<void>;
   /** Record one message for the flow limits, at time `at` (ms epoch). */

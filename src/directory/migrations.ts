@@ -103,4 +103,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX flow_events_at ON flow_events(at);
     `,
   },
+  {
+    version: 2,
+    name: "sender grants",
+    // One row per address (or "@domain") an account may send as; gone with the account.
+    sqlite: `
+      CREATE TABLE sender_grants (
+        account TEXT NOT NULL REFERENCES accounts(address) ON DELETE CASCADE,
+        address TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (account, address)
+      );
+    `,
+    postgres: `
+      CREATE TABLE sender_grants (
+        account TEXT NOT NULL REFERENCES accounts(address) ON DELETE CASCADE,
+        address TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (account, address)
+      );
+    `,
+  },
 ];

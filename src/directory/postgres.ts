@@ -12,7 +12,13 @@ import type { Clock } from "../world/clock.js";
 import { migratePg } from "../state/pg-migrate.js";
 import type { PgHandle, PgTx } from "../state/pg.js";
 import { DirectoryError, type Alias, type Directory, type RecipientLookup } from "./directory.js";
-import { normalizeDomain, parseMailboxAddress, parseTargetAddress, splitAddress } from "./address.js";
+import {
+  normalizeDomain,
+  parseMailboxAddress,
+  parseSenderGrant,
+  parseTargetAddress,
+  splitAddress,
+} from "./address.js";
 import {
   aliasTargets,
   checkPassword,
@@ -349,6 +355,43 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
       const targets = rows.filter((r) => r.kind === "alias").map((r) => r.target!);
       if (targets.length > 0) return { kind: "alias", alias: { address: a, targets } };
       return { kind: "unknown" };
+    },
+
+    async grantSender(account, address) {
+      open();
+      const grant = parseSenderGrant(address);
+      const r = await accountRow(pg, account);
+      const n = await pg
+        .run(
+          "INSERT INTO sender_grants (account, address, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+          [r.address, grant, clock.now()],
+        )
+        .catch((e: unknown): never => {
+          // The account removed by another writer meanwhile.
+          if (sqlCode(e) === FK_VIOLATION) throw new DirectoryError("not-found", `no account ${r.address}`);
+          throw e;
+        });
+      if (n === 0) throw new DirectoryError("exists", `${r.address} may already send as ${grant}`);
+    },
+
+    async revokeSender(account, address) {
+      open();
+      const grant = parseSenderGrant(address);
+      const r = await accountRow(pg, account);
+      const n = await pg.run("DELETE FROM sender_grants WHERE account = $1 AND address = $2", [
+        r.address,
+        grant,
+      ]);
+      if (n === 0) throw new DirectoryError("not-found", `${r.address} has no grant for ${grant}`);
+    },
+
+    async senderGrants(account) {
+      open();
+      const rows = await pg.query<{ address: string }>(
+        'SELECT address FROM sender_grants WHERE account = $1 ORDER BY address COLLATE "C"',
+        [account.trim().toLowerCase()],
+      );
+      return rows.map((x) => x.address);
     },
 
     addUsage(address, bytes) {

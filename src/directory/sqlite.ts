@@ -28,7 +28,13 @@ import {
   toAccount,
   type AccountRow,
 } from "./account-rows.js";
-import { normalizeDomain, parseMailboxAddress, parseTargetAddress, splitAddress } from "./address.js";
+import {
+  normalizeDomain,
+  parseMailboxAddress,
+  parseSenderGrant,
+  parseTargetAddress,
+  splitAddress,
+} from "./address.js";
 import { MIGRATIONS } from "./migrations.js";
 import { hashPassword, verifyPassword } from "./password.js";
 
@@ -104,6 +110,13 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
       "SELECT COUNT(*) AS n FROM flow_events WHERE address = ? AND direction = ? AND at >= ?",
     ),
     removeFlow: db.prepare("DELETE FROM flow_events WHERE address = ?"),
+    insertGrant: db.prepare(
+      "INSERT INTO sender_grants (account, address, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    ),
+    removeGrant: db.prepare("DELETE FROM sender_grants WHERE account = ? AND address = ?"),
+    listGrants: db.prepare<[string], { address: string }>(
+      "SELECT address FROM sender_grants WHERE account = ? ORDER BY address",
+    ),
   };
 
   const domainExists = (d: string): boolean => q.domainExists.get(d) !== undefined;
@@ -312,6 +325,25 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
         }
         return { kind: "unknown" };
       }),
+
+    grantSender: (account, address) =>
+      run(() => {
+        const grant = parseSenderGrant(address);
+        const row = accountRow(account);
+        if (q.insertGrant.run(row.address, grant, clock.now()).changes === 0)
+          throw new DirectoryError("exists", `${row.address} may already send as ${grant}`);
+      }),
+
+    revokeSender: (account, address) =>
+      run(() => {
+        const grant = parseSenderGrant(address);
+        const row = accountRow(account);
+        if (q.removeGrant.run(row.address, grant).changes === 0)
+          throw new DirectoryError("not-found", `${row.address} has no grant for ${grant}`);
+      }),
+
+    senderGrants: (account) =>
+      run(() => q.listGrants.all(account.trim().toLowerCase()).map((r) => r.address)),
 
     addUsage: (address, bytes) => {
       if (!Number.isSafeInteger(bytes))

@@ -1,9 +1,10 @@
-// The receiving side's decisions, behind the SMTP engine: who may relay, which recipients exist
+// The receiving side's decisions, behind the SMTP engine: who may relay, who may claim which
+// sender (sender-policy.ts: at MAIL, and on From: at end of data), which recipients exist
 // and may receive, sender and recipient limits, and the hand-off to the durable queue. Input
 // here has passed the engine's syntax and length checks but is otherwise untrusted. Aliases are
 // expanded at RCPT time so an unknown or looping alias is refused before the data is sent; the
 // queue gets the final addresses with the original kept for DSNs.
-import type { Account } from "../directory/directory.js";
+import type { Account, RecipientLookup } from "../directory/directory.js";
 import type { InboundDirectory } from "../cluster/api/types.js";
 import { expandRecipient } from "../directory/expand.js";
 import type { EnvelopeRecipient } from "../queue/envelope.js";
@@ -15,8 +16,10 @@ import type { Clock } from "../world/clock.js";
 import type { Settings } from "../config/settings.js";
 import { REPLIES, reply, type Reply } from "../proto/reply.js";
 import type { AuthResult, MessageSink, SessionInfo, SmtpHandler, Transaction } from "../smtp/handler.js";
+import { HeaderCapture } from "./from-header.js";
 import { parseNetworks } from "./networks.js";
 import { receivedHeader } from "./received.js";
+import { createSenderPolicy } from "./sender-policy.js";
 import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 import type { Submitter } from "../queue/submit.js";
 
@@ -40,7 +43,18 @@ export interface InboundOptions {
    * listener gets to a member that is Locally for Others. Null or absent: the queue.
    */
   readonly submitVia?: (s: SessionInfo) => Submitter | null;
+  /**
+   * The local domains, first the one whose postmaster gets what no other postmaster takes
+   * (smtp.postmaster unset). Absent: only smtp.postmaster redirects postmaster mail.
+   */
+  readonly localDomains?: () => Promise<readonly string[]>;
 }
+
+/** RFC 5321 §4.5.1: the reserved local part, case-insensitive. */
+const isPostmaster = (address: string): boolean => {
+  const at = address.lastIndexOf("@");
+  return at > 0 && address.slice(0, at).toLowerCase() === "postmaster";
+};
 
 /** The envelope of a message received in this session's transaction. */
 const draftOf = (
@@ -91,8 +105,10 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     return (await o.directory.countFlow(account.address, direction, since)) >= limit.messages;
   };
 
-  const mayRelay = (s: SessionInfo): boolean =>
-    s.authUser !== null || (s.listener === "smtp" && relayNetworks.contains(s.remote.address));
+  const trusted = (s: SessionInfo): boolean =>
+    s.listener === "smtp" && relayNetworks.contains(s.remote.address);
+  const mayRelay = (s: SessionInfo): boolean => s.authUser !== null || trusted(s);
+  const senders = createSenderPolicy({ settings: o.settings, directory: o.directory, trusted });
 
   const checkAccount = async (account: Account, size: number | null): Promise<Reply | null> => {
     if (!account.enabled) return REPLIES.mailboxDisabled;
@@ -110,32 +126,82 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     return (await o.storable?.(account.address)) ?? null;
   };
 
+  /** Where postmaster mail goes that no account or alias of its own takes; null: nowhere. */
+  const postmasterTarget = async (): Promise<string | null> => {
+    const configured = o.settings.smtp.postmaster.trim();
+    if (configured !== "") return configured;
+    const first = (await o.localDomains?.())?.[0];
+    return first === undefined ? null : `postmaster@${first}`;
+  };
+
   const rcptTo = async (
     s: SessionInfo,
     tx: Transaction,
     to: string,
     params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
   ): Promise<Reply> => {
-    const found = await o.directory.lookup(to);
-    const accepted = expansions.get(s.id) ?? [];
-    const add = (targets: readonly string[]): Reply => {
-      if (accepted.length + targets.length > maxExpansion) return REPLIES.tooManyRecipients;
-      for (const address of targets) {
-        accepted.push({
-          address,
-          original: address === to ? null : to,
-          notify: params.notify,
-          orcpt: params.orcpt,
-        });
+    let found = await o.directory.lookup(to);
+    // RFC 5321 §4.5.1: postmaster must be accepted at every domain we serve and at our own name
+    // (the bare <Postmaster> arrives as postmaster@hostname). An address with no account or
+    // alias of its own goes to the operator's postmaster, even from a client that may not relay:
+    // the operator chose that target, the client did not.
+    const domain = to.slice(to.lastIndexOf("@") + 1).toLowerCase();
+    let dest = to;
+    if (
+      isPostmaster(to) &&
+      (found.kind === "unknown" || (found.kind === "remote" && domain === o.settings.hostname.toLowerCase()))
+    ) {
+      const target = await postmasterTarget();
+      if (target === null || target.toLowerCase() === to.toLowerCase()) {
+        o.log.with(s.id, s.remote.address).problem("no postmaster mailbox", { to, target: target ?? "" });
+        return REPLIES.unknownUser;
       }
-      expansions.set(s.id, accepted);
-      return REPLIES.okRecipient;
-    };
+      dest = target;
+      found = await o.directory.lookup(dest);
+      if (found.kind === "remote") {
+        hasRemote.add(s.id);
+        return addTargets(s, to, [dest], params);
+      }
+    }
+    return recipientOf(s, tx, to, dest, found, params);
+  };
+
+  /** Adds the final addresses of one RCPT to the session's transaction. */
+  const addTargets = (
+    s: SessionInfo,
+    to: string,
+    targets: readonly string[],
+    params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
+  ): Reply => {
+    const accepted = expansions.get(s.id) ?? [];
+    if (accepted.length + targets.length > maxExpansion) return REPLIES.tooManyRecipients;
+    for (const address of targets) {
+      accepted.push({
+        address,
+        original: address === to ? null : to,
+        notify: params.notify,
+        orcpt: params.orcpt,
+      });
+    }
+    expansions.set(s.id, accepted);
+    return REPLIES.okRecipient;
+  };
+
+  /** The RCPT `to`, looked up (or redirected) as `dest`: refused, or its final addresses added. */
+  const recipientOf = async (
+    s: SessionInfo,
+    tx: Transaction,
+    to: string,
+    dest: string,
+    found: RecipientLookup,
+    params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
+  ): Promise<Reply> => {
+    const add = (targets: readonly string[]): Reply => addTargets(s, to, targets, params);
     switch (found.kind) {
       case "remote":
         if (!mayRelay(s)) return s.listener === "submission" ? REPLIES.authRequired : REPLIES.relayDenied;
         hasRemote.add(s.id);
-        return add([to]);
+        return add([dest]);
       case "unknown":
         return REPLIES.unknownUser;
       case "account": {
@@ -143,7 +209,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         return refusal ?? add([found.account.address]);
       }
       case "alias": {
-        const ex = await expandRecipient(o.directory, to, { maxDepth: 10, maxTargets: 100 });
+        const ex = await expandRecipient(o.directory, dest, { maxDepth: 10, maxTargets: 100 });
         switch (ex.kind) {
           case "ok": {
             // An alias to an account that cannot be stored anywhere yet is refused like the account.
@@ -174,6 +240,45 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       o.log.with(s.id, s.remote.address).problem("directory lookup failed", { what, error: String(e) });
       return REPLIES.directoryUnavailable;
     }
+  };
+
+  /**
+   * The sink with the From: check of the sender policy in front of its end: the header bytes are
+   * kept as they pass, and a refused From: aborts the message instead of committing it.
+   */
+  const checkingFrom = (s: SessionInfo, tx: Transaction, inner: MessageSink): MessageSink => {
+    const capture = new HeaderCapture();
+    return {
+      write(chunk) {
+        capture.take(chunk);
+        return inner.write(chunk);
+      },
+      async end() {
+        let refusal: Reply | null;
+        try {
+          refusal = await senders.header(s, tx.from, capture.from());
+        } catch (e) {
+          // As at MAIL: a directory that cannot answer is temporary, never a guess.
+          o.log
+            .with(s.id, s.remote.address)
+            .problem("directory lookup failed", { what: "from", error: String(e) });
+          refusal = REPLIES.directoryUnavailable;
+        }
+        if (refusal !== null) {
+          o.log.with(s.id, s.remote.address).problem("sender refused", {
+            user: s.authUser ?? "",
+            from: tx.from,
+            code: refusal.code,
+            where: "header",
+          });
+          await inner.abort();
+          reset(s.id);
+          return refusal;
+        }
+        return inner.end();
+      },
+      abort: () => inner.abort(),
+    };
   };
 
   /** Bookkeeping for a message that got its 250, whichever path it took. */
@@ -259,7 +364,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     };
   };
 
-  return {
+  const handler: SmtpHandler = {
     connect: () => Promise.resolve(null),
 
     async authenticate(s, user, password): Promise<AuthResult> {
@@ -273,10 +378,20 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       }
     },
 
-    mailFrom(s, _from, params) {
+    mailFrom(s, from, params) {
       reset(s.id);
       return guard("mail", s, async () => {
         if (s.listener === "submission" && s.authUser === null) return REPLIES.authRequired;
+        const refusal = await senders.envelope(s, from);
+        if (refusal !== null) {
+          o.log.with(s.id, s.remote.address).problem("sender refused", {
+            user: s.authUser ?? "",
+            from,
+            code: refusal.code,
+            where: "envelope",
+          });
+          return refusal;
+        }
         if (s.authUser !== null) {
           const account = await o.directory.getAccount(s.authUser);
           if (account !== null) {
@@ -360,6 +475,14 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
 
     close(s) {
       reset(s.id);
+    },
+  };
+  // The From: check wraps whichever sink the message got (queue, receipt or submission).
+  return {
+    ...handler,
+    async openMessage(s, tx) {
+      const opened = await handler.openMessage(s, tx);
+      return "write" in opened && senders.checksHeader(s) ? checkingFrom(s, tx, opened) : opened;
     },
   };
 }

@@ -41,7 +41,8 @@ export function headerFields(message: Buffer): HeaderField[] {
     }
     const text = message.subarray(pos, fieldEnd).toString("utf8");
     const colon = text.indexOf(":");
-    const name = colon > 0 ? text.slice(0, colon) : "";
+    // RFC 5322 §4.5: obsolete syntax allows white space before the colon ("From : x").
+    const name = colon > 0 ? text.slice(0, colon).replace(/[ \t]+$/, "") : "";
     if (/^[\x21-\x39\x3b-\x7e]+$/.test(name)) {
       out.push({
         name,

@@ -89,6 +89,11 @@ export const REPLIES = {
   unknownUser: reply(550, "5.1.1", "No such user here"),
   mailboxDisabled: reply(550, "5.2.1", "Mailbox disabled, not accepting messages"),
   relayDenied: reply(554, "5.7.1", "Relay access denied"),
+  // Sender policy (src/inbound/sender-policy.ts); the per-address refusals are built there.
+  unknownLocalSender: reply(550, "5.7.1", "Sender address rejected: no such address in a local domain"),
+  localSenderFromOutside: reply(550, "5.7.1", "Sender address in a local domain: authenticate to send as it"),
+  fromRequired: reply(550, "5.7.1", "A null sender needs a From: address owned by the authenticated user"),
+  fromUncheckable: reply(550, "5.7.1", "From: header has no address that can be checked against the login"),
   messageTooBig: reply(552, "5.3.4", "Message size exceeds fixed maximum message size"),
   // The header section's limits (src/proto/header-limit.ts), at the end of the data.
   headerTooBig: reply(552, "5.3.4", "Message header exceeds fixed maximum size"),
@@ -109,6 +114,7 @@ export const REPLIES = {
   binaryNeedsBdat: reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT, not DATA"),
   dataLineTooLong: reply(500, "5.5.6", "Line too long in message data"),
   earlyTalker: reply(554, "5.5.0", "Protocol error: client sent data before the greeting"),
+  outOfStep: reply(554, "5.5.0", "Error: SMTP protocol synchronization"),
   forbiddenCommand: reply(554, "5.7.0", "Not an SMTP command, closing connection"),
   authInTransaction: reply(503, "5.5.1", "AUTH not allowed during a mail transaction"),
   // Added by the local delivery channel (src/delivery/local.ts).

@@ -1,6 +1,7 @@
 // DSN builder: the output is parsed back (boundary, parts, fields) and checked field by field.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import libqp from "libqp";
 import { buildDsn, dsnStatus, type DsnInput } from "./dsn.js";
 import type { Envelope } from "./envelope.js";
 
@@ -162,4 +163,26 @@ void test("a boundary found in the original is avoided", () => {
 void test("8-bit originals are labelled 8bit", () => {
   const raw = buildDsn(input({ envelope: { ...envelope, body: "8BITMIME" } }));
   assert.equal(parse(raw).parts[2]!.headers.get("content-transfer-encoding"), "8bit");
+});
+
+void test("a non-ASCII notification goes quoted-printable: that part is 7bit (RFC 2045 §6.7)", () => {
+  const raw = buildDsn(
+    input({
+      recipients: [
+        {
+          rcpt: envelope.recipients[0]!,
+          action: "failed",
+          reply: { code: 550, enhanced: "5.1.1", text: "Benutzer unbekannt: Müller, ユーザー不明" },
+          relay: "mx.far.test[192.0.2.7]:25",
+        },
+      ],
+      originalMessage: null,
+    }),
+  );
+  const { parts } = parse(raw);
+  // eslint-disable-next-line no-control-regex
+  assert.match(parts[0]!.body, /^[\u0000-\u007f]*$/, "the notification's bytes are ASCII");
+  assert.equal(parts[0]!.headers.get("content-type"), "text/plain; charset=utf-8");
+  assert.equal(parts[0]!.headers.get("content-transfer-encoding"), "quoted-printable");
+  assert.match(libqp.decode(parts[0]!.body).toString("utf8"), /Müller, ユーザー不明/);
 });

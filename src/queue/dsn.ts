@@ -5,6 +5,7 @@
 //
 // Reply texts come from remote servers and are untrusted: control characters are removed and
 // lengths capped before they reach a header-like line.
+import libqp from "libqp";
 import { rfc5322Date } from "../proto/date.js";
 import type { Envelope, EnvelopeRecipient } from "./envelope.js";
 
@@ -177,7 +178,11 @@ function pickBoundary(base: string, parts: readonly Buffer[]): string {
 }
 
 export function buildDsn(i: DsnInput): Buffer {
-  const human = humanText(i);
+  const text = humanText(i);
+  // Internationalised addresses and reply texts make the notification non-ASCII: it goes
+  // quoted-printable, so this part never needs 8BITMIME (RFC 2045 §6.7)
+  const qp = nonAscii(text);
+  const human = qp ? libqp.wrap(libqp.encode(Buffer.from(text, "utf8")), 76) : text;
   const status = deliveryStatus(i);
   const original = i.originalMessage ?? headerSection(i.originalHeaders);
   const full = i.originalMessage !== null;
@@ -204,13 +209,14 @@ export function buildDsn(i: DsnInput): Buffer {
     "Auto-Submitted: auto-replied",
     "MIME-Version: 1.0",
     `Content-Type: multipart/report; report-type=delivery-status;${CRLF}\tboundary="${boundary}"`,
-    "Content-Transfer-Encoding: " + (eightBit || nonAscii(human) || utf8Status ? "8bit" : "7bit"),
+    "Content-Transfer-Encoding: " + (eightBit || utf8Status ? "8bit" : "7bit"),
     "",
     "This is a MIME-encapsulated message.",
     "",
     `--${boundary}`,
     "Content-Description: Notification",
-    `Content-Type: text/plain; charset=${nonAscii(human) ? "utf-8" : "us-ascii"}`,
+    `Content-Type: text/plain; charset=${qp ? "utf-8" : "us-ascii"}`,
+    ...(qp ? ["Content-Transfer-Encoding: quoted-printable"] : []),
     "",
     human,
     `--${boundary}`,

@@ -8,7 +8,15 @@
 // RULES log line. Actions that need a mailbox (Store in, Mark, replies) belong to account rules
 // and are logged and ignored here. A rule set that cannot be read is logged and skipped.
 import type { Log } from "../log/logger.js";
-import { messageView, sameName, type HeaderField } from "../rules/message.js";
+import {
+  decodeWords,
+  encodeFieldText,
+  headerBytes,
+  messageView,
+  sameName,
+  tagSubject,
+  type HeaderField,
+} from "../rules/message.js";
 import { evaluateRules } from "../rules/seed/evaluate.js";
 import type { RuleStore } from "../rules/store.js";
 import type { Envelope } from "./envelope.js";
@@ -77,14 +85,14 @@ export function withQueueRules(queue: Queue, o: QueueRulesOptions): Queue {
           o.log.major("discarded by rule", { rule: a.rule, from: draft.returnPath });
           return { kind: "discard" };
         case "addHeader":
-          headers = [{ name: a.name, value: a.value }, ...headers];
+          headers = [{ name: a.name, value: encodeFieldText(a.value) }, ...headers];
           edited = true;
           break;
         case "tagSubject": {
           const i = headers.findIndex((h) => sameName(h.name, "Subject"));
-          if (i < 0) headers.push({ name: "Subject", value: a.tag });
-          else if (!headers[i]!.value.includes(a.tag))
-            headers[i] = { name: headers[i]!.name, value: `${a.tag} ${headers[i]!.value}` };
+          if (i < 0) headers.push({ name: "Subject", value: encodeFieldText(a.tag) });
+          else if (!decodeWords(headers[i]!.value).includes(a.tag))
+            headers[i] = { name: headers[i]!.name, value: tagSubject(a.tag, headers[i]!.value) };
           edited = true;
           break;
         }
@@ -107,12 +115,7 @@ export function withQueueRules(queue: Queue, o: QueueRulesOptions): Queue {
           break;
       }
     }
-    const out = edited
-      ? Buffer.concat([
-          Buffer.from(headers.map((h) => `${h.name}: ${h.value}\r\n`).join("") + "\r\n", "utf8"),
-          message.subarray(view.bodyOffset),
-        ])
-      : message;
+    const out = edited ? Buffer.concat([headerBytes(headers), message.subarray(view.bodyOffset)]) : message;
     return { kind: "queue", draft: { ...draft, recipients }, message: out, mirrors };
   };
 

@@ -6,11 +6,24 @@
 // and once per sender per period (the reply memory), redirects only to a bounded depth. A rule
 // set or script that cannot be read, parsed or run is logged (tag RULES) and skipped: the
 // message then goes to INBOX. Nothing here writes mailboxes or queues; the caller does.
+import { createHash } from "node:crypto";
+import { domainToASCII } from "node:url";
 import { rfc5322Date } from "../proto/date.js";
 import type { Log } from "../log/logger.js";
 import { parseAddressList } from "./addresses.js";
+import { bodyParts } from "./body.js";
 import { isHumanGenerated } from "./human.js";
-import { fieldValues, sameName, type HeaderField, type MessageView } from "./message.js";
+import {
+  decodeWords,
+  encodeFieldText,
+  fieldValues,
+  headerBytes,
+  sameName,
+  tagSubject,
+  type HeaderField,
+  type MessageView,
+} from "./message.js";
+import { composeAutoReply } from "./reply-message.js";
 import { evaluateRules, keepsInbox } from "./seed/evaluate.js";
 import type { RuleAction } from "./seed/model.js";
 import { compileSieve, runSieve, vacationVerdict, type SieveAction } from "./sieve/index.js";
@@ -106,7 +119,9 @@ export async function decideForAccount(
       const c = compileSieve(script);
       if (!c.ok) log.problem("sieve script invalid, skipped", { to: account, error: c.errors[0]!.message });
       else {
-        const r = await runSieve(c.script, view, { ...(pause ? { pause } : {}) });
+        // the body extension's test reads the decoded parts, which take a walk of their own
+        const body = c.script.requires.has("body") ? await bodyParts(view.raw) : undefined;
+        const r = await runSieve(c.script, view, { ...(body ? { body } : {}), ...(pause ? { pause } : {}) });
         if (r.limited) log.problem("sieve work limit, implicit keep", { to: account, error: r.error });
         else if (r.error !== null)
           log.problem("sieve run failed, implicit keep", { to: account, error: r.error });
@@ -141,23 +156,18 @@ export async function decideForAccount(
   );
   for (const a of seed) {
     if (a.kind === "addHeader") {
-      headers = [{ name: a.name, value: a.value }, ...headers];
+      headers = [{ name: a.name, value: encodeFieldText(a.value) }, ...headers];
       edited = true;
     } else if (a.kind === "tagSubject") {
       const i = headers.findIndex((h) => sameName(h.name, "Subject"));
-      if (i < 0) headers.push({ name: "Subject", value: a.tag });
-      else if (!headers[i]!.value.includes(a.tag))
-        headers[i] = { name: headers[i]!.name, value: `${a.tag} ${headers[i]!.value}` };
+      if (i < 0) headers.push({ name: "Subject", value: encodeFieldText(a.tag) });
+      else if (!decodeWords(headers[i]!.value).includes(a.tag))
+        headers[i] = { name: headers[i]!.name, value: tagSubject(a.tag, headers[i]!.value) };
       edited = true;
     }
   }
   const body = view.raw.subarray(view.bodyOffset);
-  const message = edited
-    ? Buffer.concat([
-        Buffer.from(headers.map((h) => `${h.name}: ${h.value}\r\n`).join("") + "\r\n", "utf8"),
-        body,
-      ])
-    : view.raw;
+  const message = edited ? Buffer.concat([headerBytes(headers), body]) : view.raw;
   const traced = (m: Buffer): Buffer => Buffer.concat([Buffer.from(`${REDIRECT_TRACE}: ${account}\r\n`), m]);
 
   for (const a of seed) {
@@ -205,7 +215,13 @@ export async function decideForAccount(
           kind: "reply",
           returnPath: "",
           to: targets,
-          message: composeReply(view, account, `Re: ${subjectOf(view)}`, a.text),
+          message: await composeReply(view, domain, {
+            kind: handle,
+            from: account,
+            subject: `Re: ${subjectOf(view)}`,
+            text: a.text,
+            mime: false,
+          }),
         });
         break;
       }
@@ -262,7 +278,13 @@ export async function decideForAccount(
             kind: "vacation",
             returnPath: "",
             to: [a.to],
-            message: composeReply(view, a.from || account, a.subject, a.reason),
+            message: await composeReply(view, domain, {
+              kind: `vacation:${a.handle}`,
+              from: a.from || account,
+              subject: a.subject,
+              text: a.reason,
+              mime: a.mime,
+            }),
           });
           break;
         }
@@ -282,25 +304,35 @@ export async function decideForAccount(
   return { stores, reject: null, generated, message: edited ? message : null };
 }
 
+/** The answered subject, decoded (RFC 2047), without its reply prefixes. */
 function subjectOf(view: MessageView): string {
-  return (fieldValues(view, "Subject")[0] ?? "").replace(/^(re:\s*)+/i, "");
+  return decodeWords(fieldValues(view, "Subject")[0] ?? "").replace(/^(re:\s*)+/i, "");
 }
 
-/** An auto-reply (RFC 3834): Auto-Submitted, In-Reply-To/References, null reverse path. */
-function composeReply(view: MessageView, from: string, subject: string, text: string): Buffer {
-  const id = fieldValues(view, "Message-ID")[0];
-  const lines = [
-    `From: <${from}>`,
-    `To: <${view.envelopeFrom}>`,
-    `Subject: ${subject.replace(/[\r\n]+/g, " ")}`,
-    `Date: ${rfc5322Date(view.now)}`,
-    ...(id ? [`In-Reply-To: ${id}`, `References: ${id}`] : []),
-    "Auto-Submitted: auto-replied",
-    "Precedence: bulk",
-    "MIME-Version: 1.0",
-    "Content-Type: text/plain; charset=utf-8",
-    "Content-Transfer-Encoding: 8bit",
-  ];
-  const body = text.replace(/\r?\n/g, "\r\n");
-  return Buffer.from(lines.join("\r\n") + "\r\n\r\n" + body + (body.endsWith("\r\n") ? "" : "\r\n"), "utf8");
+/**
+ * An auto-reply (RFC 3834) to the envelope sender, from <> (the caller's draft). Its Message-ID
+ * is a digest of what it answers and when: unique per reply without a source of randomness.
+ */
+function composeReply(
+  view: MessageView,
+  domain: string,
+  r: { kind: string; from: string; subject: string; text: string; mime: boolean },
+): Promise<Buffer> {
+  const parent = fieldValues(view, "Message-ID")[0] ?? null;
+  const digest = createHash("sha256")
+    .update([r.kind, r.from, view.envelopeFrom, parent ?? "", String(view.now)].join("\n"))
+    .digest("hex")
+    .slice(0, 32);
+  return composeAutoReply({
+    from: r.from,
+    to: view.envelopeFrom,
+    subject: r.subject,
+    text: r.text,
+    mime: r.mime,
+    inReplyTo: parent,
+    references: fieldValues(view, "References")[0] ?? null,
+    now: view.now,
+    // an internationalised domain goes in its A-label form: the field stays ASCII
+    messageId: `<${digest}.auto@${domainToASCII(domain) || "localhost"}>`,
+  });
 }

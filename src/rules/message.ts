@@ -2,12 +2,18 @@
 // current time. Built once per message by the caller (delivery or the enqueuer); the seed rules
 // and the Sieve interpreter only read it, so both stay pure. Header bytes are untrusted: the
 // parser bounds the number of fields and never throws.
+import libmime from "libmime";
 
 export interface HeaderField {
   /** The name as written (case kept); compare with sameName(). */
   readonly name: string;
   /** The value unfolded (CRLF + WSP → WSP), leading whitespace trimmed, trailing CRLF dropped. */
   readonly value: string;
+  /**
+   * The field's bytes as received, folded lines and line end included: a field that rules left
+   * alone is written back with these. Absent on fields rules made.
+   */
+  readonly raw?: Buffer;
 }
 
 export interface MessageView {
@@ -39,8 +45,8 @@ const MAX_FIELDS = 1000;
 export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: number } {
   const headers: HeaderField[] = [];
   let pos = 0;
-  let current: { name: string; lines: string[] } | null = null;
-  const flush = (): void => {
+  let current: { name: string; lines: string[]; start: number } | null = null;
+  const flush = (end: number): void => {
     if (current && headers.length < MAX_FIELDS) {
       headers.push({
         name: current.name,
@@ -48,6 +54,7 @@ export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: 
           .join("")
           .replace(/^[ \t]+/, "")
           .trimEnd(),
+        raw: raw.subarray(current.start, end),
       });
     }
     current = null;
@@ -59,19 +66,20 @@ export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: 
     const next = end + 1;
     if (line.endsWith("\r")) line = line.slice(0, -1);
     if (line === "") {
-      flush();
+      flush(pos);
       return { headers: decodeAll(headers), bodyOffset: Math.min(next, raw.length) };
     }
     if ((line.startsWith(" ") || line.startsWith("\t")) && current) {
       (current as { lines: string[] }).lines.push(line);
     } else {
-      flush();
+      flush(pos);
       const colon = line.indexOf(":");
-      if (colon > 0) current = { name: line.slice(0, colon).trimEnd(), lines: [line.slice(colon + 1)] };
+      if (colon > 0)
+        current = { name: line.slice(0, colon).trimEnd(), lines: [line.slice(colon + 1)], start: pos };
     }
     pos = next;
   }
-  flush();
+  flush(raw.length);
   return { headers: decodeAll(headers), bodyOffset: raw.length };
 }
 
@@ -80,7 +88,23 @@ function decodeAll(fields: HeaderField[]): HeaderField[] {
   return fields.map((f) => ({
     name: f.name,
     value: Buffer.from(f.value, "latin1").toString("utf8"),
+    ...(f.raw !== undefined ? { raw: f.raw } : {}),
   }));
+}
+
+/**
+ * A header section written back after rules edited it: fields that came from the message keep
+ * their bytes as received (an 8-bit value in a charset other than UTF-8 is not rewritten), new
+ * or changed ones are written from their value; then the empty line.
+ */
+export function headerBytes(fields: readonly HeaderField[]): Buffer {
+  const parts = fields.map((h) => {
+    if (h.raw === undefined) return Buffer.from(`${h.name}: ${h.value}\r\n`, "utf8");
+    const last = h.raw[h.raw.length - 1];
+    // the last field before a body-less end of input may lack its line end
+    return last === 0x0a ? h.raw : Buffer.concat([h.raw, Buffer.from("\r\n")]);
+  });
+  return Buffer.concat([...parts, Buffer.from("\r\n")]);
 }
 
 export function sameName(a: string, b: string): boolean {
@@ -100,24 +124,40 @@ export function messageView(
   return { ...env, headers, size: raw.length, raw, bodyOffset };
 }
 
-/** Decodes RFC 2047 encoded words (B and Q) in a header value; unknown charsets stay as written. */
+/**
+ * Decodes RFC 2047 encoded words (B and Q, RFC 2231 language suffixes) in a header value with
+ * libmime: every charset iconv-lite or encoding-japanese knows (ISO-2022-JP, Shift_JIS, EUC-JP,
+ * GB18030, Big5, KOI8-R, windows-125x, …); adjacent words are joined first, so a character
+ * split across two words comes out whole (RFC 2047 §6.2). A word in a charset nobody knows is
+ * read as UTF-8; text outside encoded words is left as it is.
+ */
 export function decodeWords(value: string): string {
-  return value
-    .replace(/(=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)\s+(?==\?)/g, "$1")
-    .replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=/g, (whole, cs: string, enc: string, text: string) => {
-      const charset = cs.toLowerCase().replace(/\*.*$/, "");
-      const bytes =
-        enc.toUpperCase() === "B"
-          ? Buffer.from(text, "base64")
-          : Buffer.from(
-              text
-                .replace(/_/g, " ")
-                .replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
-              "latin1",
-            );
-      if (charset === "utf-8" || charset === "utf8") return bytes.toString("utf8");
-      if (charset === "iso-8859-1" || charset === "us-ascii" || charset === "latin1")
-        return bytes.toString("latin1");
-      return whole;
-    });
+  if (!value.includes("=?")) return value;
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+/**
+ * Text a rule writes into a header field (Add Header, Tag Subject, addheader): non-ASCII words
+ * become UTF-8 encoded words, folded between words, so the field stays ASCII and the message
+ * needs no SMTPUTF8 (RFC 2047 §5, RFC 5293 §4). ASCII text is written as it is.
+ */
+export function encodeFieldText(text: string): string {
+  if (!NON_ASCII.test(text)) return text;
+  return libmime.encodeWords(text, "B", 52, "UTF-8").replace(/\?= =\?/g, "?=\r\n =?");
+}
+
+/**
+ * A Subject value with a tag in front (Tag Subject). White space between two encoded words is
+ * not text (RFC 2047 §6.2), so a non-ASCII tag is encoded together with the decoded subject.
+ */
+export function tagSubject(tag: string, value: string): string {
+  if (!NON_ASCII.test(tag)) return `${tag} ${value}`;
+  return encodeFieldText(`${tag} ${decodeWords(value)}`);
 }

@@ -25,6 +25,7 @@ import { tcpDialer, type Dialer } from "../world/dialer.js";
 import { cryptoRandom, type Random } from "../world/random.js";
 import { immediatePause, type Pause } from "../rules/sieve/meter.js";
 import { startClusterNode } from "./roles.js";
+import { lockDataDir } from "./data-lock.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
@@ -67,8 +68,33 @@ export interface NodeOptions {
 }
 
 export async function startNode(settings: Settings, opts: NodeOptions): Promise<RunningNode> {
-  // Frontends and backends are wired in roles.ts; everything below is the single server.
-  if (settings.role !== "single") return startClusterNode(settings, opts);
+  // First thing, before any file under dataDir is read or moved (queue recovery): a second node
+  // on the same directory must fail here and change nothing.
+  const lock = await lockDataDir(resolve(settings.dataDir));
+  let node: RunningNode;
+  try {
+    // Frontends and backends are wired in roles.ts; startSingleNode is the single server.
+    node =
+      settings.role === "single"
+        ? await startSingleNode(settings, opts)
+        : await startClusterNode(settings, opts);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  return {
+    ...node,
+    async stop() {
+      try {
+        await node.stop();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<RunningNode> {
   const world: NodeWorld = {
     clock: opts.world?.clock ?? systemClock,
     resolver: opts.world?.resolver ?? systemResolver(),
@@ -177,6 +203,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     log: opts.log.for("SMTPI"),
     metrics,
     ...(receipt === undefined ? {} : { receipt }),
+    localDomains: () => directory.listDomains(),
   });
   // The same listeners as a cluster node's: PROXY headers only from smtp.proxyProtocolFrom.
   const listeners = await bindSmtpListeners({

@@ -379,6 +379,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       metrics,
       ...(isStatic ? { storable } : {}),
       submitVia: (s) => (s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null),
+      localDomains: () => directory.listDomains(),
     });
     const bound = await bindSmtpListeners({
       settings,

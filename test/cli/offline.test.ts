@@ -154,3 +154,21 @@ void test("config show prints the effective settings from file, environment and 
   assert.equal(fromFile.code, 0, fromFile.err);
   assert.deepEqual(JSON.parse(fromFile.out), JSON.parse(direct.out));
 });
+
+void test("sender grants work on the SQLite directory when no node runs", async (t) => {
+  const { run } = await offline(t);
+  assert.equal((await run("domain", "add", "example.test")).code, 0);
+  assert.equal((await run("account", "add", "alice@example.test", "--password", "pw")).code, 0);
+  assert.deepEqual(await run("account", "grant-sender", "alice@example.test", "@Partner.test"), {
+    code: 0,
+    out: "account alice@example.test may send as @partner.test\n",
+    err: "",
+  });
+  assert.equal((await run("account", "grant-sender", "alice@example.test", "@partner.test")).code, 1);
+  assert.equal((await run("account", "senders", "alice@example.test")).out, "@partner.test\n");
+  const unknown = await run("account", "senders", "nobody@example.test");
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.err, /no account nobody@example\.test/);
+  assert.equal((await run("account", "revoke-sender", "alice@example.test", "@partner.test")).code, 0);
+  assert.equal((await run("account", "senders", "alice@example.test", "--json")).out, "[]\n");
+});

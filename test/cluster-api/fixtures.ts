@@ -92,6 +92,7 @@ export function counting(inner: InboundDirectory): InboundDirectory & { calls: s
     verifyPassword: (a, p) => (calls.push(`verifyPassword ${a}`), inner.verifyPassword(a, p)),
     countFlow: (a, d, s) => (calls.push(`countFlow ${a}`), inner.countFlow(a, d, s)),
     recordFlow: (a, d, at) => (calls.push(`recordFlow ${a}`), inner.recordFlow(a, d, at)),
+    senderGrants: (a) => (calls.push(`senderGrants ${a}`), inner.senderGrants(a)),
   };
 }
 

@@ -9,6 +9,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { simpleParser } from "mailparser";
 import { settingsSchema } from "../../src/config/settings.js";
 import { startNode, type RunningNode } from "../../src/server/node.js";
 import { main as cli } from "../../src/cli/main.js";
@@ -62,7 +63,7 @@ before(async () => {
   node = await startNode(settings, { log: logs, world: { resolver } });
   sets = ["--set", `dataDir=${dataDir}`, "--set", `http.listen=127.0.0.1:${node.http.port}`];
   assert.equal(await cli(["domain", "add", "example.test", ...sets], quiet), 0);
-  for (const u of ["alice", "bob", "carl"]) {
+  for (const u of ["alice", "bob", "carl", "dora"]) {
     assert.equal(await cli(["account", "add", `${u}@example.test`, "--password", "pw", ...sets], quiet), 0);
   }
   const script = join(dataDir, "alice.sieve");
@@ -84,6 +85,16 @@ before(async () => {
     await cli(["rules", "set", "account", "bob@example.test", "--file", rules, ...sets], quiet),
     0,
   );
+  const doraScript = join(dataDir, "dora.sieve");
+  await writeFile(
+    doraScript,
+    [
+      'require ["body", "fileinto", "vacation"];',
+      'if body :text :contains "明日" { fileinto "Meetings"; }',
+      'vacation "ただいま不在です。";',
+    ].join("\n"),
+  );
+  assert.equal(await cli(["sieve", "put", "dora@example.test", doraScript, ...sets], quiet), 0);
   // carl's script is broken behind the validator's back: delivery must still store his mail
   const store = openSqliteRuleStore(join(dataDir, "mailyard.db"));
   await store.setSieve("carl@example.test", "this is not sieve;");
@@ -218,4 +229,39 @@ test("server rules at enqueue: Reject with is a 5xx at DATA (the client's one re
     await cli(["rules", "set", "server", "--file", join(dataDir, "empty.rules"), ...sets], quiet),
     1,
   );
+});
+
+test("a Shift_JIS message is filed by body :text, and the vacation reply to it is ASCII MIME sent without SMTPUTF8", async () => {
+  // 日本語の件名 (B-encoded Shift_JIS) and 会議は明日です (8bit Shift_JIS), bytes from another encoder
+  const data = Buffer.concat([
+    Buffer.from(
+      "From: tanaka@good.test\r\nTo: dora@example.test\r\nSubject: =?Shift_JIS?B?k/qWe4zqgsyMj5a8?=\r\n" +
+        "Message-ID: <sjis.1@good.test>\r\nMIME-Version: 1.0\r\n" +
+        "Content-Type: text/plain; charset=Shift_JIS\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+    ),
+    Buffer.from("89ef8b6382cd96be93fa82c582b7", "hex"),
+    Buffer.from("\r\n"),
+  ]);
+  const file = join(dataDir, "sjis.eml");
+  await writeFile(file, data);
+  await swaks(["--from", "tanaka@good.test", "--to", "dora@example.test", "--data", `@${file}`]);
+  await waitFor(
+    "the message in dora's Meetings folder",
+    async () => (await files("dora", ".Meetings/new")).length === 1,
+  );
+  let reply: string | undefined;
+  await waitFor("the vacation reply at the sink", async () => {
+    reply = (await good.messages()).find((m) => m.includes("<sjis.1@good.test>") && /Auto-Submitted/.test(m));
+    return reply !== undefined;
+  });
+  // smtp-sink writes the MAIL FROM arguments it was given into the dump
+  assert.match(reply!, /^X-Mail-Args: /m);
+  assert.doesNotMatch(reply!, /SMTPUTF8/i);
+  const parsed = await simpleParser(Buffer.from(reply!, "utf8"));
+  assert.equal(parsed.subject, "Auto: 日本語の件名");
+  assert.equal(parsed.text?.trim(), "ただいま不在です。");
+  assert.equal(parsed.headers.get("auto-submitted"), "auto-replied");
+  assert.equal(parsed.inReplyTo, "<sjis.1@good.test>");
+  // eslint-disable-next-line no-control-regex
+  assert.match(reply!, /^[\u0000-\u007f]*$/, "every byte of the reply is ASCII");
 });

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { compileSieve, runSieve, vacationVerdict, type SieveAction } from "../../src/rules/sieve/index.js";
 import { messageView } from "../../src/rules/message.js";
+import { bodyParts } from "../../src/rules/body.js";
 
 const run = promisify(execFile);
 const CORPUS = join(import.meta.dirname, "..", "..", "..", "test", "rules", "corpus");
@@ -152,7 +153,8 @@ test("Mailyard's Sieve interpreter takes the same actions as Pigeonhole's sieve-
           now: Date.now(),
           zoneOffset: 0,
         });
-        const r = await runSieve(compiled.script, view);
+        const body = compiled.script.requires.has("body") ? await bodyParts(raw) : undefined;
+        const r = await runSieve(compiled.script, view, body === undefined ? {} : { body });
         assert.equal(r.error, null, `${key}: ${r.error ?? ""}`);
         const vac = r.actions.find((a) => a.kind === "vacation");
         actual[key] = {

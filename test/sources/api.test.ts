@@ -6,7 +6,10 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { simpleParser } from "mailparser";
+import { openSqliteDirectory } from "../../src/directory/sqlite.js";
+import { systemClock } from "../../src/world/clock.js";
 import { startFakeSmtpServer, type FakeSmtpServer } from "../kit/fake-smtp-server.js";
 import { waitFor } from "../kit/load.js";
 import { prepareDataDir, startRig, type Rig } from "./rig.js";
@@ -303,6 +306,25 @@ test("bad input: 400 naming the field; 403 for another's From; 413; 415; 404/405
   assert.equal(get.status, 405);
   // The admin API is untouched: its paths still want the bearer token.
   assert.equal((await fetch(`${rig.base}/api/queue`, { headers: { authorization: ALICE } })).status, 401);
+});
+
+test("the API's From: rule is SMTP's sender ownership: grants count, and every From: author must be owned", async () => {
+  const dir = openSqliteDirectory(join(rig.dataDir, "mailyard.db"), systemClock);
+  await dir.grantSender("alice@example.test", "@shared.test");
+  await dir.close();
+  const granted = await post("/submit/v1/messages", {
+    from: "desk@shared.test",
+    to: "bob@example.test",
+    text: "x",
+  });
+  assert.equal(granted.status, 202, JSON.stringify(granted.body));
+  const twoAuthors = await post(
+    "/submit/v1/raw",
+    "From: alice@example.test, bob@example.test\r\nTo: bob@example.test\r\n\r\nx\r\n",
+    { type: "message/rfc822" },
+  );
+  assert.equal(twoAuthors.status, 403);
+  assert.match(String(twoAuthors.body["error"]), /may not send as bob@example\.test/);
 });
 
 test("failed logins are throttled (429, Retry-After) and a full queue is a 503", async (t) => {

@@ -7,7 +7,8 @@
 // - A DirectoryError from a backend is an answer, not a failure: it is rethrown, not retried.
 // - Caches are bounded (LRU) with a lifetime; "no such thing" answers live negativeCacheMs.
 //   Password checks are cached under a keyed hash of user and password (the key is random per
-//   process), never the password. Flow counts and records are never cached.
+//   process), never the password. Sender grants are cached per account like lookups. Flow
+//   counts and records are never cached.
 import http from "node:http";
 import { createHmac, randomBytes } from "node:crypto";
 import type { z } from "zod";
@@ -29,6 +30,7 @@ import {
   directoryErrorReply,
   lookupReply,
   recordFlowReply,
+  senderGrantsReply,
 } from "./schemas.js";
 import {
   ClusterUnavailableError,
@@ -115,6 +117,7 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
   const lookups = new AnswerCache<RecipientLookup>(clock, o.maxEntries);
   const accounts = new AnswerCache<Account | null>(clock, o.maxEntries);
   const passwords = new AnswerCache<Account | null>(clock, o.maxEntries);
+  const grants = new AnswerCache<readonly string[]>(clock, o.maxEntries);
   const passwordKey = randomBytes(32);
   const inflight = new Map<string, Promise<unknown>>();
 
@@ -254,6 +257,7 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
     lookups.clear();
     accounts.clear();
     passwords.clear();
+    grants.clear();
   };
 
   return {
@@ -303,6 +307,19 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
     async recordFlow(address: string, direction: FlowDirection, at: number) {
       if (badAddress(address)) throw new DirectoryError("invalid", "invalid address length");
       await call(PATHS.recordFlow, { address: norm(address), direction, at }, recordFlowReply);
+    },
+
+    async senderGrants(account) {
+      if (badAddress(account)) return [];
+      const a = norm(account);
+      // An account without grants (the usual case) is a negative answer: a new grant shows soon.
+      const list = await cached(
+        grants,
+        `g:${a}`,
+        (g) => g.length === 0,
+        async () => (await call(PATHS.senderGrants, { account: a }, senderGrantsReply)).grants,
+      );
+      return [...list];
     },
 
     clearCache,

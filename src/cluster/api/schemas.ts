@@ -17,6 +17,7 @@ export const verifyPasswordRequest = z.object({ address, password: z.string().ma
 export const accountRequest = z.object({ address });
 export const countFlowRequest = z.object({ address, direction, since: time });
 export const recordFlowRequest = z.object({ address, direction, at: time });
+export const senderGrantsRequest = z.object({ account: address });
 
 const account = z.object({
   address,
@@ -45,6 +46,7 @@ export const lookupReply = z.object({
 export const accountReply = z.object({ account: account.nullable() });
 export const countFlowReply = z.object({ count: z.number().int().nonnegative() });
 export const recordFlowReply = z.object({});
+export const senderGrantsReply = z.object({ grants: z.array(address).max(10_000) });
 export const directoryErrorReply = z.object({
   error: z.object({ code: z.enum(["exists", "not-found", "invalid"]), message: z.string().max(4096) }),
 });

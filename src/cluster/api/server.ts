@@ -1,5 +1,5 @@
 // The cluster API on a backend: frontends' directory questions (recipient lookup, password
-// check, account status, flow counts) answered from this backend's directory. Mounted on the
+// check, account status, flow counts, sender grants) answered from this backend's directory. Mounted on the
 // admin HTTP server; it owns every path below /cluster/v1/ and nothing else.
 // Trust: everything in a request is untrusted until its proof verifies (auth.ts). Unsigned,
 // stale or forged requests get 401 and no data, whatever the path; headers are checked before
@@ -19,6 +19,7 @@ import {
   countFlowRequest,
   lookupRequest,
   recordFlowRequest,
+  senderGrantsRequest,
   verifyPasswordRequest,
 } from "./schemas.js";
 import {
@@ -32,6 +33,7 @@ import {
   type InboundDirectory,
   type LookupReply,
   type RecordFlowReply,
+  type SenderGrantsReply,
 } from "./types.js";
 
 export interface ClusterApiOptions {
@@ -125,6 +127,12 @@ export function clusterApiHandler(o: ClusterApiOptions): ClusterApiHandler {
         await dir.recordFlow(r.address, r.direction, r.at);
         return {};
       },
+    ],
+    [
+      PATHS.senderGrants,
+      async (b): Promise<SenderGrantsReply> => ({
+        grants: await dir.senderGrants(parse(senderGrantsRequest, b).account),
+      }),
     ],
   ]);
 

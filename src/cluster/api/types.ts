@@ -11,7 +11,7 @@ import type { Account, Directory, FlowDirection, RecipientLookup } from "../../d
  */
 export type InboundDirectory = Pick<
   Directory,
-  "lookup" | "verifyPassword" | "getAccount" | "countFlow" | "recordFlow"
+  "lookup" | "verifyPassword" | "getAccount" | "countFlow" | "recordFlow" | "senderGrants"
 >;
 
 /**
@@ -34,6 +34,7 @@ export const PATHS = {
   account: "/cluster/v1/account",
   countFlow: "/cluster/v1/flow/count",
   recordFlow: "/cluster/v1/flow/record",
+  senderGrants: "/cluster/v1/sender-grants",
 } as const;
 
 /** Request headers (lower-case, as node:http presents them). */
@@ -87,6 +88,14 @@ export interface RecordFlowRequest {
   readonly at: number;
 }
 export type RecordFlowReply = Record<string, never>;
+
+export interface SenderGrantsRequest {
+  readonly account: string;
+}
+/** The addresses and "@domain" wildcards granted to the account (empty when none or no account). */
+export interface SenderGrantsReply {
+  readonly grants: readonly string[];
+}
 
 /** 422: the backend's directory refused the question (DirectoryError); a definitive answer. */
 export interface DirectoryErrorReply {

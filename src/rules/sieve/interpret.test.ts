@@ -7,6 +7,7 @@ import { runSieve, type SieveResult } from "./interpret.js";
 import { vacationVerdict } from "./vacation.js";
 import { view, NOW } from "../../../test/kit/message-view.js";
 import type { MessageView } from "../message.js";
+import { bodyParts } from "../body.js";
 
 const HEADER = [
   "From: Bob <bob@remote.test>",
@@ -204,14 +205,23 @@ test("body: :text reads decoded text parts, :raw the undecoded body, :content pi
     ['Content-Type: multipart/mixed; boundary="xx"', "Subject: m"],
     "--xx\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGlkZGVuIHdvcmQ=\r\n--xx\r\nContent-Type: application/pdf\r\n\r\nPDFDATA\r\n--xx--\r\n",
   );
-  const hit = async (t: string) =>
-    kinds(await runs(`require ["body", "fileinto"]; if body ${t} { fileinto "Y"; }`, mime))[0] ===
-    "fileinto:Y";
+  const body = await bodyParts(mime.raw);
+  const hit = async (t: string) => {
+    const c = compileSieve(`require ["body", "fileinto"]; if body ${t} { fileinto "Y"; }`);
+    assert.ok(c.ok);
+    return kinds(await runSieve(c.script, mime, { body }))[0] === "fileinto:Y";
+  };
   assert.equal(await hit(':text :contains "hidden word"'), true);
   assert.equal(await hit(':raw :contains "hidden word"'), false);
   assert.equal(await hit(':raw :contains "aGlkZGVu"'), true);
   assert.equal(await hit(':content "application" :contains "PDFDATA"'), true);
   assert.equal(await hit(':text :contains "PDFDATA"'), false);
+});
+
+test("body: a run without the decoded body is a run-time error, not a silent miss", async () => {
+  const r = await runs('require ["body", "fileinto"]; if body :text :contains "x" { fileinto "Y"; }');
+  assert.equal(r.error, "body test without the decoded body");
+  assert.deepEqual(r.actions, [{ kind: "keep", flags: [], implicit: true }]);
 });
 
 test("envelope: the null reverse-path is the empty string and has no parts", async () => {

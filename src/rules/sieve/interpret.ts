@@ -8,8 +8,8 @@
 // on a work meter (meter.ts) that pauses between slices and stops a message that costs too much,
 // which is then a run-time error too (implicit keep, `limited` set for the caller's log line).
 import { parseAddressList } from "../addresses.js";
-import { bodyParts } from "../body.js";
-import { decodeWords, sameName, type HeaderField, type MessageView } from "../message.js";
+import { BODY_LIMITS, type BodyPart } from "../body.js";
+import { decodeWords, encodeFieldText, sameName, type HeaderField, type MessageView } from "../message.js";
 import type { Argument } from "./ast.js";
 import { datePart, parseRfc5322Date, parseZone, type ZonedTime } from "./dates.js";
 import { addressPart, BadRegex, matchValues, type Matcher, type MatchType } from "./match.js";
@@ -51,6 +51,11 @@ export interface SieveOptions {
   readonly pause?: Pause;
   /** The meter to count on (tests read it); a new one with the default budget. */
   readonly meter?: WorkMeter;
+  /**
+   * The decoded body (body.ts: bodyParts, read before the run since it is asynchronous). A
+   * script that requires "body" needs it: a body test without it is a run-time error.
+   */
+  readonly body?: readonly BodyPart[];
 }
 
 export interface SieveResult {
@@ -236,7 +241,8 @@ export async function runSieve(
         const value = one(n.args[1]);
         if (!/^[!-9;-~]+$/.test(name)) throw new RuntimeError(`bad header field name '${name}'`);
         if (PROTECTED.includes(name.toLowerCase())) return;
-        const f = { name, value: value.replace(/\r?\n(?![ \t])/g, "\r\n ") };
+        // RFC 5293 §4: a value that is not plain ASCII text is written as encoded words
+        const f = { name, value: encodeFieldText(value).replace(/\r?\n(?![ \t])/g, "\r\n ") };
         headers = n.tags.has("last") ? [...headers, f] : [f, ...headers];
         edited = true;
         return;
@@ -416,17 +422,18 @@ export async function runSieve(
         return matchTest(n, values, strings(n.args[1]));
       }
       case "body": {
-        // taking the body apart (MIME, base64, quoted-printable) is work on all of it: counted
-        // first, so a body past the budget is never decoded on the event loop
-        meter.charge(view.raw.length - view.bodyOffset);
-        await meter.pause();
         let values: string[];
-        if (n.tags.has("raw")) values = [view.raw.subarray(view.bodyOffset).toString("utf8")];
+        // :raw is bounded as the decoded text is: what lies past the bound is not looked at
+        if (n.tags.has("raw"))
+          values = [
+            view.raw.subarray(view.bodyOffset, view.bodyOffset + BODY_LIMITS.maxTotalBytes).toString("utf8"),
+          ];
         else {
           const types = n.tags.has("content")
             ? strings(n.tags.get("content")).map((t) => t.toLowerCase())
             : ["text"];
-          values = bodyParts(view.raw, view.bodyOffset)
+          if (opts.body === undefined) throw new RuntimeError("body test without the decoded body");
+          values = opts.body
             .filter((p) =>
               types.some((t) => t === "" || t === p.type || (!t.includes("/") && p.type.startsWith(t + "/"))),
             )

@@ -69,6 +69,11 @@ export class SessionInput {
     return this.queue.length > 0;
   }
 
+  /** Bytes received and not yet read by any command: what a client sent ahead of a reply. */
+  get unread(): number {
+    return this.lines.buffered + this.queued;
+  }
+
   readonly onData = (b: Buffer): void => {
     this.idle.touch();
     const w = this.waiter;

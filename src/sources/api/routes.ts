@@ -3,7 +3,8 @@
 //   POST /submit/v1/raw       raw: an RFC 5322 message, as message/rfc822 (?from=&to=&to=) or as
 //                             JSON { message: base64, from?, to? }; without to, the recipients
 //                             are the To/Cc/Bcc addresses, and Bcc is removed from the message
-// Authenticated as the account (auth.ts); From: must be the account or an alias of it. Answers
+// Authenticated as the account (auth.ts); From: (and a given envelope sender) must be an address
+// the account owns: itself, an alias delivering to it, or a grant (directory/sender-owner.ts). Answers
 // 202 { id, node, remote, messageId, recipients } once the message is durable in a queue.
 // Errors are JSON { error, field? }: 400 bad JSON or field (named), 401, 403 (from not
 // allowed, account disabled), 404/405, 409/422 (Idempotency-Key), 413 too big, 429 (logins,
@@ -12,6 +13,7 @@
 import type http from "node:http";
 import { z } from "zod";
 import type { Account, Directory } from "../../directory/directory.js";
+import { ownsSender } from "../../directory/sender-owner.js";
 import type { Log } from "../../log/logger.js";
 import { isTemporary } from "../../proto/reply.js";
 import type { Submitter } from "../../queue/submit.js";
@@ -80,12 +82,9 @@ export function submissionApi(
 ): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
   const { log } = o;
 
-  /** The account's own address, or an alias whose targets include it. */
-  const mayUse = async (account: Account, address: string): Promise<boolean> => {
-    if (address.toLowerCase() === account.address) return true;
-    const found = await o.directory.lookup(address);
-    return found.kind === "alias" && found.alias.targets.some((t) => t.toLowerCase() === account.address);
-  };
+  /** The one ownership rule SMTP sender binding uses too (directory/sender-owner.ts). */
+  const mayUse = (account: Account, address: string): Promise<boolean> =>
+    ownsSender(o.directory, account.address, address);
 
   const limitFor = (account: Account): number =>
     Math.min(o.maxMessageSize, account.maxMessageSize ?? Infinity);
@@ -198,10 +197,14 @@ export function submissionApi(
     let m: ParsedMessage = parsed(toCrlf(bytes));
     // RFC 6409 §8.1: an MSA may add From: when it knows who the sender is.
     if (!hasField(m, "From")) m = { ...m, fields: [field("From", account.address), ...m.fields] };
-    const author = addressesOf(fieldValues(m, ["From"]))[0];
+    const authors = addressesOf(fieldValues(m, ["From"]));
+    const author = authors[0];
     if (author === undefined) throw new HttpError(400, "the From: field has no address", "message");
-    if (!(await mayUse(account, author)))
-      throw new HttpError(403, `${account.address} may not send as ${author}`, "message");
+    // Every author, not just the first: "From: alice, bob" speaks for bob too (RFC 5322 §3.6.2).
+    for (const a of authors) {
+      if (!(await mayUse(account, a)))
+        throw new HttpError(403, `${account.address} may not send as ${a}`, "message");
+    }
     let returnPath = author;
     if (from !== undefined) {
       const checked = envelopeAddress(from, "sender");

@@ -60,7 +60,9 @@ async function login(s: Pop3Session, user: string, password: string, how: string
     return s.err("[IN-USE] mailbox is open in another session");
   }
   try {
-    s.drop = await Maildrop.open(box, s.o.reader);
+    s.drop = await Maildrop.open(box, s.o.reader, (path, error) =>
+      s.log.problem("unreadable message skipped", { user: account.address, path, error: String(error) }),
+    );
   } catch (e) {
     await release();
     s.log.problem("mailbox unreadable", { user: account.address, error: String(e) });
