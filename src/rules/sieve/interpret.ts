@@ -82,6 +82,7 @@ export async function runSieve(
 ): Promise<SieveResult> {
   const meter = opts.meter ?? new WorkMeter(opts.pause ?? immediatePause);
   const vars = new Variables();
+  const decodedCache = new Map<string, string>();
   const usesVars = script.requires.has("variables");
   let headers: HeaderField[] = [...view.headers];
   let edited = false;
@@ -262,7 +263,7 @@ export async function runSieve(
         if (patterns) {
           const hits: number[] = [];
           for (const i of targets) {
-            if ((await match(m, [decodeWords(headers[i]!.value)], patterns, false)).matched) hits.push(i);
+            if ((await match(m, [await decoded(headers[i]!.value)], patterns, false)).matched) hits.push(i);
           }
           targets = hits;
         }
@@ -317,6 +318,27 @@ export async function runSieve(
         (a.kind === "redirect" && !a.copy),
     );
     if (other) throw new RuntimeError(`reject conflicts with ${other.kind}`);
+  }
+
+  /**
+   * A field value with its encoded words decoded (RFC 2047), once per value in a run: decoding is
+   * work on the whole value, counted on the meter, with a pause before it when one is due.
+   */
+  async function decoded(value: string): Promise<string> {
+    let d = decodedCache.get(value);
+    if (d === undefined) {
+      meter.charge(value.length);
+      await meter.pause();
+      d = decodeWords(value);
+      decodedCache.set(value, d);
+    }
+    return d;
+  }
+
+  async function decodedAll(values: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const v of values) out.push(await decoded(v));
+    return out;
   }
 
   function fieldsOf(name: string): string[] {
@@ -391,14 +413,13 @@ export async function runSieve(
         return n.tags.has("over") ? view.size > limit : view.size < limit;
       }
       case "header": {
-        const values = strings(n.args[0]).flatMap((h) => indexed(n, fieldsOf(h)).map(decodeWords));
+        const values = await decodedAll(strings(n.args[0]).flatMap((h) => indexed(n, fieldsOf(h))));
         if (matcher(n).type.kind !== "count" && values.length === 0) return false;
         return matchTest(n, values, strings(n.args[1]));
       }
       case "address": {
-        const all = strings(n.args[0]).flatMap((h) =>
-          indexed(n, fieldsOf(h)).flatMap((v) => parseAddressList(decodeWords(v)).map((a) => a.address)),
-        );
+        const raw = strings(n.args[0]).flatMap((h) => indexed(n, fieldsOf(h)));
+        const all = (await decodedAll(raw)).flatMap((v) => parseAddressList(v).map((a) => a.address));
         const values = addressValues(n, all);
         if (matcher(n).type.kind !== "count" && values.length === 0) return false;
         return matchTest(n, values, strings(n.args[1]));
