@@ -41,17 +41,23 @@ export interface MessageView {
 
 const MAX_FIELDS = 1000;
 
-/** Splits a message into its header fields and the offset where the body starts. */
+/**
+ * Splits a message into its header fields and the offset where the body starts. One pass over
+ * the lines that looks at their first bytes only; each field's value is read once, when it ends
+ * (a field folded over thousands of lines costs one string, not one per line).
+ */
 export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: number } {
   const headers: HeaderField[] = [];
   let pos = 0;
-  let current: { name: string; lines: string[]; start: number } | null = null;
+  let current: { name: string; start: number; valueStart: number } | null = null;
   const flush = (end: number): void => {
     if (current && headers.length < MAX_FIELDS) {
       headers.push({
         name: current.name,
-        value: current.lines
-          .join("")
+        // unfolding: every line end goes, with the CR before it (RFC 5322 §2.2.3)
+        value: raw
+          .toString("latin1", current.valueStart, end)
+          .replace(/\r?\n/g, "")
           .replace(/^[ \t]+/, "")
           .trimEnd(),
         raw: raw.subarray(current.start, end),
@@ -62,20 +68,25 @@ export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: 
   while (pos < raw.length) {
     let end = raw.indexOf(0x0a, pos);
     if (end < 0) end = raw.length;
-    let line = raw.toString("latin1", pos, end);
     const next = end + 1;
-    if (line.endsWith("\r")) line = line.slice(0, -1);
-    if (line === "") {
+    // the line without its CR
+    const stop = end > pos && raw[end - 1] === 0x0d ? end - 1 : end;
+    if (stop === pos) {
       flush(pos);
       return { headers: decodeAll(headers), bodyOffset: Math.min(next, raw.length) };
     }
-    if ((line.startsWith(" ") || line.startsWith("\t")) && current) {
-      (current as { lines: string[] }).lines.push(line);
+    const first = raw[pos];
+    if ((first === 0x20 || first === 0x09) && current) {
+      // a continuation line: the field's value runs on
     } else {
       flush(pos);
-      const colon = line.indexOf(":");
+      const colon = raw.subarray(pos, stop).indexOf(0x3a);
       if (colon > 0)
-        current = { name: line.slice(0, colon).trimEnd(), lines: [line.slice(colon + 1)], start: pos };
+        current = {
+          name: raw.toString("latin1", pos, pos + colon).trimEnd(),
+          start: pos,
+          valueStart: pos + colon + 1,
+        };
     }
     pos = next;
   }
