@@ -69,6 +69,8 @@ export const REPLIES = {
   noHomeBackend: reply(450, "4.2.0", "Mailbox has no home backend yet, try again later"),
   tlsNotAvailable: reply(454, "4.7.0", "TLS not available"),
   authTempFail: reply(454, "4.7.0", "Temporary authentication failure"),
+  // RFC 4954 §6: 454 4.7.0 is temporary; the same text whether or not the account exists.
+  authThrottled: reply(454, "4.7.0", "Too many failed authentications, try again later"),
 
   syntaxError: reply(500, "5.5.2", "Syntax error, command unrecognized"),
   lineTooLong: reply(500, "5.5.6", "Line too long"),
@@ -105,6 +107,15 @@ export const REPLIES = {
   authCancelled: reply(501, "5.0.0", "Authentication cancelled"),
   authTooLong: reply(500, "5.5.6", "Authentication exchange line too long"),
   bareLineEnding: reply(554, "5.6.11", "Bare CR or LF in message data is not allowed; use CRLF line endings"),
+  // RFC 6152 §3 / RFC 3030 §3: the body must be what MAIL FROM declared (BODY=, SMTPUTF8).
+  eightBitUndeclared: reply(554, "5.6.0", "8-bit message data requires BODY=8BITMIME or SMTPUTF8"),
+  nulInText: reply(554, "5.6.0", "NUL in message data requires BODY=BINARYMIME"),
+  // RFC 3030 §3: a BINARYMIME message that cannot be passed on as it is is returned (5.6.3).
+  binaryNotCarried: reply(
+    554,
+    "5.6.3",
+    "Conversion required but not supported: BODY=BINARYMIME cannot reach a mailbox of this cluster",
+  ),
   utf8NotEnabled: reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"),
   noValidRecipients: reply(554, "5.5.1", "No valid recipients"),
   transactionFailed: reply(554, "5.0.0", "Transaction failed"),

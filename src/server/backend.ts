@@ -30,7 +30,9 @@ const HEADER_FIELD_ALLOWANCE = 100;
 
 export function startBackendRole(ctx: RoleContext): RoleParts {
   const { settings, world, log, directory, placement } = ctx;
-  const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"));
+  const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
+    groupAccess: settings.local.mailGroupAccess,
+  });
   const maildir = createLocalChannel({
     directory,
     store,
@@ -111,6 +113,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
     extra: clusterApiHandler({
       directory,
       secret: settings.cluster.secret,
+      nodeId: settings.node.id,
       clock: world.clock,
       log: log.for("CLUSTER"),
     }),

@@ -1,6 +1,7 @@
 // One Mailyard node in the single-server role: wires the directory, the spool and queue
 // manager, the delivery channels, the SMTP and submission listeners and the admin HTTP server.
 // The world (clock, resolver, dialer, randomness, the event-loop pause) comes in here and nowhere deeper.
+import { recordStateLocation } from "../config/member-state.js";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
@@ -34,6 +35,7 @@ import {
   openDirectoryStore,
   openRpopStoreFor,
   openRuleStoreFor,
+  openThrottleRowsFor,
 } from "./state-stores.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
@@ -41,6 +43,7 @@ import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
+import { loginGates } from "./login-gates.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -103,11 +106,16 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     pause: opts.world?.pause ?? immediatePause,
   };
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock);
+  // Failed logins are counted in the shared state, by every way in (login-gates.ts).
+  const throttleRows = await openThrottleRowsFor(settings, world.clock, opts.log.for("SYSTEM"));
+  const gates = loginGates(settings, world.clock, throttleRows);
+  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock, gates.admin);
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
+  await recordStateLocation(settings);
 
   // Settings changed from the WebAdmin or `mailyard settings set` live in the state's settings
   // table; everything below is wired with them.
@@ -124,7 +132,9 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   const directory = await openDirectoryStore(settings, world.clock, opts.log.for("DIRECTORY"));
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
-  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
+  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"), {
+    groupAccess: settings.local.mailGroupAccess,
+  });
   // Account rules submit what they generate through the node's Submitter, made further down.
   const ruleStore = await openRuleStoreFor(settings, () => world.clock.now(), sys);
   let submitter: Submitter | null = null;
@@ -202,6 +212,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     clock: world.clock,
     log: opts.log.for("SMTPI"),
     metrics,
+    login: gates.mail,
     ...(receipt === undefined ? {} : { receipt }),
     localDomains: () => directory.listDomains(),
   });
@@ -226,6 +237,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     settings,
     directory,
     submitter,
+    login: gates.mail,
     store,
     tls,
     openRpopStore: () => openRpopStoreFor(settings, world.clock, opts.log.for("RPOP")),
@@ -287,6 +299,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
       managed.stop();
       await configState.close();
       await webadmin.close();
+      await throttleRows.close();
       sys.major("stopped", { node: settings.node.id });
     },
   };

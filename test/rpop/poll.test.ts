@@ -3,12 +3,14 @@
 // the fetched messages at QUIT, a refused submit leaves the message on the server and its UIDL
 // unremembered, STLS with an unverified certificate, refused credentials and a dead host give
 // the faults the scheduler backs off by, and the per-poll bounds leave the rest for later.
+import { randomBytes } from "node:crypto";
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSqliteRpopStore } from "../../src/sources/rpop/sqlite-store.js";
+import { createPasswordSeal } from "../../src/sources/rpop/seal.js";
 import { pollEntry, envelopeSender, type PollDeps } from "../../src/sources/rpop/poll.js";
 import { pollClaimed, type ClaimOptions } from "../../src/sources/rpop/claimed-poll.js";
 import type { RpopEntry, RpopEntrySpec, RpopStore } from "../../src/sources/rpop/store.js";
@@ -39,7 +41,11 @@ async function harness(t: TestContext, remoteSettings: Record<string, unknown> =
   const remote = await startPop3(t, { settings: remoteSettings });
   const dir = await mkdtemp(join(tmpdir(), "mailyard-rpop-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const store = openSqliteRpopStore(join(dir, "mailyard.db"), systemClock);
+  const store = openSqliteRpopStore(
+    join(dir, "mailyard.db"),
+    systemClock,
+    createPasswordSeal(randomBytes(32)),
+  );
   t.after(() => store.close());
   const submitted: { draft: EnvelopeDraft; message: Buffer }[] = [];
   let refusal: SubmitResult | null = null;

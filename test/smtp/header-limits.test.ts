@@ -59,8 +59,8 @@ test("BDAT: the chunk that takes the header past a limit gets the reply, later c
   const srv = await startTestServer({ smtp: { maxHeaderBytes: 2000, maxHeaderFields: 20 } });
   t.after(() => srv.close());
   const c = await ready(srv.port);
-  const bdat = async (chunks: string[]): Promise<string[]> => {
-    await c.cmd("MAIL FROM:<a@b.test>", 250);
+  const bdat = async (chunks: string[], params = ""): Promise<string[]> => {
+    await c.cmd(`MAIL FROM:<a@b.test>${params}`, 250);
     await c.cmd("RCPT TO:<x@y.test>", 250);
     c.send(
       chunks
@@ -69,13 +69,16 @@ test("BDAT: the chunk that takes the header past a limit gets the reply, later c
     );
     return (await c.replies(chunks.length)).map((r) => r.raw);
   };
-  const big = await bdat(["Subject: x\r\n", " y\n".repeat(1000), "\r\nbody\r\n"]);
+  const big = await bdat(["Subject: x\r\n", " y\r\n".repeat(1000), "\r\nbody\r\n"]);
   assert.equal(big[1], TOO_BIG);
   assert.match(big[2]!, /^503 /);
-  const many = await bdat(["A: 1\r\n".repeat(15), "B: 2\n".repeat(6), "\r\nbody\r\n"]);
+  const many = await bdat(["A: 1\r\n".repeat(15), "B: 2\r\n".repeat(6), "\r\nbody\r\n"]);
   assert.equal(many[1], TOO_MANY);
+  // a binary body is not text, but its header is measured all the same (bare LF ends its lines)
+  const binary = await bdat(["Subject: x\n", " y\n".repeat(1000), "\nbody\0\n"], " BODY=BINARYMIME");
+  assert.equal(binary[1], TOO_BIG);
   assert.equal(srv.handler.messages.length, 0);
-  assert.equal(srv.handler.aborted, 2);
+  assert.equal(srv.handler.aborted, 3);
   const fine = await bdat(["A: 1\r\n".repeat(19), "\r\n" + "B: 2\r\n".repeat(500)]);
   assert.match(fine[1]!, /^250 /);
   assert.equal(srv.handler.messages.length, 1);

@@ -171,8 +171,9 @@ export class Pop3Session {
   }
 
   /** A dot-terminated, dot-stuffed message (XTND XMIT), bounded by the limits. */
-  async readData(limits: DataLimits): Promise<DataResult> {
-    const dec = new DataDecoder(limits);
+  async readData(limits: Omit<DataLimits, "content">): Promise<DataResult> {
+    // XMIT labels the message by what it holds (xmit.ts), so any content is taken here.
+    const dec = new DataDecoder({ ...limits, content: { eightBit: true, nul: true } });
     const parts: Buffer[] = [];
     let chunk: Buffer | null = this.lines.take();
     for (;;) {

@@ -20,6 +20,9 @@ const DATA_ERRORS: Record<DataError, string> = {
   lineTooLong: "message refused: a line is too long",
   headerTooBig: "[SYS/PERM] message header too big",
   tooManyFields: "[SYS/PERM] message header has too many fields",
+  // Not checked for XMIT (session.ts takes any content); listed for the type.
+  eightBit: "message refused: 8-bit data",
+  nul: "message refused: NUL in message data",
 };
 const RECIPIENT_FIELDS = new Set(["to", "cc", "bcc"]);
 const STRIPPED = new Set(["bcc"]);
