@@ -3,6 +3,7 @@
 // and the Sieve interpreter only read it, so both stay pure. Header bytes are untrusted: the
 // parser bounds the number of fields and never throws.
 import libmime from "libmime";
+import { fieldColon } from "../proto/header-limit.js";
 
 export interface HeaderField {
   /** The name as written (case kept); compare with sameName(). */
@@ -42,7 +43,8 @@ export interface MessageView {
 const MAX_FIELDS = 1000;
 
 /**
- * Splits a message into its header fields and the offset where the body starts. One pass over
+ * Splits a message into its header fields and the offset where the body starts: at the empty
+ * line, or at the first line that is not a field (as the inbound limits measure it). One pass over
  * the lines that looks at their first bytes only; each field's value is read once, when it ends
  * (a field folded over thousands of lines costs one string, not one per line).
  */
@@ -80,13 +82,11 @@ export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: 
       // a continuation line: the field's value runs on
     } else {
       flush(pos);
-      const colon = raw.subarray(pos, stop).indexOf(0x3a);
-      if (colon > 0)
-        current = {
-          name: raw.toString("latin1", pos, pos + colon).trimEnd(),
-          start: pos,
-          valueStart: pos + colon + 1,
-        };
+      // a line that is not a field starts the body, where the inbound header limits stop
+      // counting (proto/header-limit.ts): nothing past them is read as header
+      const colon = fieldColon(raw, pos, stop);
+      if (colon < 0) return { headers: decodeAll(headers), bodyOffset: pos };
+      current = { name: raw.toString("latin1", pos, colon).trimEnd(), start: pos, valueStart: colon + 1 };
     }
     pos = next;
   }
