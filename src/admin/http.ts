@@ -16,7 +16,7 @@ import type { Queue } from "../queue/types.js";
 import type { Clock } from "../world/clock.js";
 import { systemClock } from "../world/clock.js";
 import { requestReplayGuard } from "../cluster/api/auth.js";
-import { errorResponse, match, type Route } from "./api.js";
+import { errorResponse, match, type Route } from "../http/api.js";
 import { directoryRoutes, type AccountHomes, type AccountOwners } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
 import { nodeRoutes, type ClusterView } from "./node-routes.js";
@@ -34,7 +34,7 @@ import type { ManagedEntry } from "../config/managed.js";
 import type { SubmitView } from "../cluster/submit/view.js";
 import { rulesRoutes } from "./rules-routes.js";
 import type { RuleStore } from "../rules/store.js";
-import { tokenMatches } from "./token.js";
+import { tokenMatches } from "../http/bearer.js";
 import { loadAssets, type Asset } from "./web/assets.js";
 import { csrfOk, login, logout, sessionOf, whoami, type WebAuth } from "./web/login.js";
 

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { formatRules, lineColumn, parseRules, RuleTextError } from "../rules/seed/text.js";
 import { compileSieve } from "../rules/sieve/index.js";
 import type { RuleScope, RuleStore } from "../rules/store.js";
-import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
+import { ApiError, ok, parseBody, type ApiRequest, type Route } from "../http/api.js";
 
 const MAX_TEXT = 60 * 1024;
 const textBody = z.strictObject({ text: z.string().max(MAX_TEXT) });

@@ -5,7 +5,7 @@
 // network problem: refused, timed out or broken connections, a refused AUTH and "no backend"
 // defer with scope "destination", so the queue keeps the mail and retries.
 import type { Readable } from "node:stream";
-import { IdlePool } from "../delivery/relay/pool.js";
+import { IdlePool } from "../smtp/client/pool.js";
 import type { Log } from "../log/logger.js";
 import { bounced, type Outcome } from "../proto/outcome.js";
 import { reply, type Reply } from "../proto/reply.js";

@@ -28,7 +28,7 @@ import type { Resolver } from "../world/resolver.js";
 import { connectToTargets } from "./relay/connect.js";
 import { headerSectionIsAscii } from "./relay/header-ascii.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
-import { IdlePool } from "./relay/pool.js";
+import { IdlePool } from "../smtp/client/pool.js";
 import { resolveTargets, type FrontendList } from "./relay/targets.js";
 
 export interface RelayChannelOptions {

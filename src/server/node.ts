@@ -6,7 +6,6 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
 import { mailRoot } from "../config/paths.js";
-import type { LogSink } from "../log/logger.js";
 import { createSpool } from "../queue/spool.js";
 import { createQueueManager } from "../queue/manager.js";
 import { createMaildirStore } from "../store/maildir.js";
@@ -20,12 +19,8 @@ import { loadOrCreateTls } from "../smtp/server/tls.js";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { systemClock, type Clock } from "../world/clock.js";
-import { systemResolver, type Resolver } from "../world/resolver.js";
-import { tcpDialer, type Dialer } from "../world/dialer.js";
-import { cryptoRandom, type Random } from "../world/random.js";
-import { immediatePause, type Pause } from "../rules/sieve/meter.js";
 import { startClusterNode } from "./roles.js";
+import { nodeWorld, type NodeOptions, type RunningNode } from "./start-options.js";
 import { lockDataDir } from "./data-lock.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
@@ -45,30 +40,7 @@ import { withQueueRules } from "../queue/rules-gate.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { loginGates } from "./login-gates.js";
 
-export interface NodeWorld {
-  readonly clock: Clock;
-  readonly resolver: Resolver;
-  readonly dialer: Dialer;
-  readonly random: Random;
-  /** How long computations (rule evaluation) give the event loop back: setImmediate. */
-  readonly pause: Pause;
-}
-
-export interface RunningNode {
-  stop(): Promise<void>;
-  readonly http: { address: string; port: number };
-  readonly smtp: readonly { address: string; port: number }[];
-  readonly submission: readonly { address: string; port: number }[];
-  /** POP3 listeners (single servers and backends; empty when pop3.listen is empty). */
-  readonly pop3: readonly { address: string; port: number }[];
-}
-
-export interface NodeOptions {
-  log: LogSink;
-  world?: Partial<NodeWorld>;
-  /** Keys given by environment or --set: stored (managed) settings do not override them. */
-  pinned?: ReadonlySet<string>;
-}
+export type { NodeOptions, NodeWorld, RunningNode } from "./start-options.js";
 
 export async function startNode(settings: Settings, opts: NodeOptions): Promise<RunningNode> {
   // First thing, before any file under dataDir is read or moved (queue recovery): a second node
@@ -98,13 +70,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
 }
 
 async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<RunningNode> {
-  const world: NodeWorld = {
-    clock: opts.world?.clock ?? systemClock,
-    resolver: opts.world?.resolver ?? systemResolver(),
-    dialer: opts.world?.dialer ?? tcpDialer,
-    random: opts.world?.random ?? cryptoRandom,
-    pause: opts.world?.pause ?? immediatePause,
-  };
+  const world = nodeWorld(opts.world);
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
   // Failed logins are counted in the shared state, by every way in (login-gates.ts).
   const throttleRows = await openThrottleRowsFor(settings, world.clock, opts.log.for("SYSTEM"));

@@ -13,7 +13,7 @@ import type { Deliverer } from "../queue/types.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Bound } from "./listeners.js";
-import type { NodeWorld } from "./node.js";
+import type { NodeWorld } from "./start-options.js";
 
 export interface RoleContext {
   readonly settings: Settings;

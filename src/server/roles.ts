@@ -14,13 +14,12 @@ import { join, resolve } from "node:path";
 import type { AccountHomes, AccountOwners } from "../admin/directory-routes.js";
 import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
-import { isWireNodeId } from "../channel/auth.js";
 import { createChannelClient, type ChannelTarget } from "../channel/client.js";
 import { channelRefusal } from "../channel/carries.js";
 import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
-import { checkSecret } from "../cluster/secret.js";
+import { checkSecret, isWireNodeId } from "../cluster/secret.js";
 import { withSecretFile } from "../config/secret-file.js";
 import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
@@ -33,16 +32,11 @@ import { createSpool } from "../queue/spool.js";
 import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
 import type { Submitter } from "../queue/submit.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
-import { systemClock } from "../world/clock.js";
-import { tcpDialer } from "../world/dialer.js";
-import { cryptoRandom } from "../world/random.js";
-import { systemResolver } from "../world/resolver.js";
 import { leaseOwners, staticHomes } from "./account-placement.js";
 import { startBackendRole } from "./backend.js";
 import { startFrontendRole } from "./frontend.js";
 import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
-import type { NodeOptions, NodeWorld, RunningNode } from "./node.js";
-import { immediatePause } from "../rules/sieve/meter.js";
+import { nodeWorld, type NodeOptions, type RunningNode } from "./start-options.js";
 import { managedConfigApi, openManagedSettings, type LiveManagedSettings } from "./managed-settings.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
@@ -114,13 +108,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   const role = settings.role;
   settings = await withSecretFile(settings);
   checkClusterSettings(settings);
-  const world: NodeWorld = {
-    clock: opts.world?.clock ?? systemClock,
-    resolver: opts.world?.resolver ?? systemResolver(),
-    dialer: opts.world?.dialer ?? tcpDialer,
-    random: opts.world?.random ?? cryptoRandom,
-    pause: opts.world?.pause ?? immediatePause,
-  };
+  const world = nodeWorld(opts.world);
   const { clock } = world;
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
   // Failed logins are counted in the shared state, by every way in and on every member (login-gates.ts).

@@ -12,7 +12,7 @@ import { localSubmitter } from "../queue/local-submit.js";
 import type { Submitter } from "../queue/submit.js";
 import type { Queue } from "../queue/types.js";
 import type { Verb } from "../smtp/server/verb.js";
-import type { NodeWorld } from "./node.js";
+import type { NodeWorld } from "./start-options.js";
 
 export interface SubmitPath {
   readonly submitter: Submitter;

@@ -6,6 +6,7 @@ import { errLine } from "../../proto/pop3.js";
 import { closeGracefully } from "../../smtp/server/graceful-close.js";
 import { runTracked } from "../../smtp/server/tracked-session.js";
 import { listenOn } from "../../smtp/server/listen.js";
+import { POP3_COMMANDS } from "./commands.js";
 import type { Pop3Options } from "./options.js";
 import { Pop3Session } from "./session.js";
 
@@ -40,7 +41,7 @@ export function createPop3Server(o: Pop3Options): Pop3Server {
     if (fromIp >= o.settings.pop3.maxConnectionsPerIp)
       return refuse(socket, "too many connections from one address");
     perIp.set(ip, fromIp + 1);
-    const session = new Pop3Session(socket, o);
+    const session = new Pop3Session(socket, o, POP3_COMMANDS);
     runTracked(session, { sessions, perIp, ip, log });
   };
 

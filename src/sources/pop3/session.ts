@@ -15,10 +15,8 @@ import { DataDecoder, type DataError, type DataLimits } from "../../proto/datafr
 import { errLine, okLine } from "../../proto/pop3.js";
 import type { Account } from "../../directory/directory.js";
 import type { TimerHandle } from "../../world/clock.js";
-import { AUTHORIZATION_COMMANDS } from "./authorization.js";
 import type { Maildrop } from "./maildrop.js";
 import { MAX_COMMAND_LINE, type Pop3Options } from "./options.js";
-import { TRANSACTION_COMMANDS } from "./transaction.js";
 
 export type Pop3State = "authorization" | "transaction" | "update";
 
@@ -28,9 +26,6 @@ export interface Pop3Command {
   run(s: Pop3Session, arg: string): Promise<void>;
 }
 
-const COMMANDS = new Map<string, Pop3Command>(
-  [...AUTHORIZATION_COMMANDS, ...TRANSACTION_COMMANDS].map((c) => [c.name, c]),
-);
 const LINGER_MS = 10_000;
 const HIGH_WATER = 256 * 1024;
 
@@ -72,6 +67,8 @@ export class Pop3Session {
   constructor(
     socket: Socket,
     readonly o: Pop3Options,
+    /** The command set by name (commands.ts); given, as the commands use this class. */
+    private readonly commands: ReadonlyMap<string, Pop3Command>,
   ) {
     this.sock = socket;
     this.remote = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
@@ -252,7 +249,7 @@ export class Pop3Session {
     const name = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
     // Arguments are separated by single spaces (§3); trailing white space is forgiven.
     const arg = sp < 0 ? "" : line.slice(sp + 1).replace(/\s+$/, "");
-    const cmd = COMMANDS.get(name);
+    const cmd = this.commands.get(name);
     if (cmd === undefined) {
       if (/^(GET|POST|HEAD|PUT|CONNECT|OPTIONS|DELETE)$/.test(name)) {
         this.log.problem("non-POP3 command", { verb: name });
