@@ -1,20 +1,15 @@
-// One Mailyard node in the single-server role: wires the directory, the spool and queue
-// manager, the delivery channels, the SMTP and submission listeners and the admin HTTP server.
-// The world (clock, resolver, dialer, randomness, the event-loop pause) comes in here and nowhere deeper.
+// Starting a Mailyard node: the data directory's lock first, then the role. The single server is
+// wired here from its role parts (single.ts) and the parts every role shares (node-parts.ts):
+// the directory, the spool and queue manager, the SMTP and submission listeners, the message
+// sources and the admin HTTP server. Frontends and backends are wired in roles.ts from the same
+// parts. The world (clock, resolver, dialer, randomness, the event-loop pause) comes in here
+// (start-options.ts) and nowhere deeper. A start that fails half-way stops what it started.
 import { recordStateLocation } from "../config/member-state.js";
 import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
-import { mailRoot } from "../config/paths.js";
-import { createSpool } from "../queue/spool.js";
-import { createQueueManager } from "../queue/manager.js";
-import { createMaildirStore } from "../store/maildir.js";
-import { createLocalChannel } from "../delivery/local.js";
-import { createRelayChannel } from "../delivery/relay.js";
-import { createRouter } from "../delivery/router.js";
 import { createLocalReceipt } from "../delivery/receipt.js";
 import { createInboundHandler } from "../inbound/handler.js";
-import { expandRecipient } from "../directory/expand.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
@@ -22,6 +17,9 @@ import { parseHostPort } from "../proto/hostport.js";
 import { startClusterNode } from "./roles.js";
 import { nodeWorld, type NodeOptions, type RunningNode } from "./start-options.js";
 import { lockDataDir } from "./data-lock.js";
+import { Teardown } from "./teardown.js";
+import { createNodeQueue, deliveryRules } from "./node-parts.js";
+import { startSingleRole } from "./single.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
@@ -34,8 +32,6 @@ import {
 } from "./state-stores.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
-import type { DeliveryRules } from "../delivery/rules-hook.js";
-import { reply } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { loginGates } from "./login-gates.js";
@@ -70,12 +66,29 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
 }
 
 async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<RunningNode> {
+  // A start that fails half-way stops what it had started (teardown.ts).
+  const teardown = new Teardown();
+  try {
+    return await wireSingleNode(settings, opts, teardown);
+  } catch (e) {
+    await teardown.run(opts.log.for("SYSTEM"));
+    throw e;
+  }
+}
+
+async function wireSingleNode(
+  settings: Settings,
+  opts: NodeOptions,
+  teardown: Teardown,
+): Promise<RunningNode> {
   const world = nodeWorld(opts.world);
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
   // Failed logins are counted in the shared state, by every way in (login-gates.ts).
   const throttleRows = await openThrottleRowsFor(settings, world.clock, opts.log.for("SYSTEM"));
+  teardown.add(() => throttleRows.close());
   const gates = loginGates(settings, world.clock, throttleRows);
   const webadmin = await prepareWebAdmin(settings, opts.log, world.clock, gates.admin);
+  teardown.add(() => webadmin.close());
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
@@ -86,6 +99,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   // Settings changed from the WebAdmin or `mailyard settings set` live in the state's settings
   // table; everything below is wired with them.
   const configState = await openClusterStateStore(settings, world.clock, opts.log.for("ADMIN"));
+  teardown.add(() => configState.close());
   const managed = await openManagedSettings({
     loaded: settings,
     pinned: opts.pinned ?? new Set(),
@@ -93,64 +107,34 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     state: configState,
     log: opts.log.for("ADMIN"),
   });
+  teardown.add(() => managed.stop());
   settings = managed.settings;
 
   const directory = await openDirectoryStore(settings, world.clock, opts.log.for("DIRECTORY"));
+  teardown.add(() => directory.close());
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
-  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"), {
-    groupAccess: settings.local.mailGroupAccess,
-  });
   // Account rules submit what they generate through the node's Submitter, made further down.
   const ruleStore = await openRuleStoreFor(settings, () => world.clock.now(), sys);
+  teardown.add(() => ruleStore.close());
   let submitter: Submitter | null = null;
-  const rules: DeliveryRules = {
-    store: ruleStore,
-    log: opts.log.for("RULES"),
-    pause: world.pause,
-    submit: (draft, message) =>
-      submitter === null
-        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
-        : submitter.submit(draft, message),
-  };
-  const local = createLocalChannel({
-    directory,
-    store,
+  const rules = deliveryRules({ store: ruleStore, log: opts.log, world, submitter: () => submitter });
+  // The single server's role: its mailboxes, the local channel and the relay (single.ts).
+  const parts = startSingleRole({ settings, world, log: opts.log, directory, rules });
+  teardown.add(() => parts.close());
+  const { store } = parts;
+  const { spool, queue } = createNodeQueue({
     settings,
-    clock: world.clock,
-    log: opts.log.for("LOCAL"),
-    hostname: settings.hostname,
-    rules,
-  });
-  const relay = createRelayChannel({
-    settings,
-    resolver: world.resolver,
-    dialer: world.dialer,
-    clock: world.clock,
-    log: opts.log.for("SMTP"),
-    hostname: settings.hostname,
-  });
-  const deliverer = createRouter({ directory, local, relay, forwardTo: settings.smtp.forwardTo });
-  const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
-  const queue = createQueueManager({
-    spool,
-    deliverer,
-    settings,
-    clock: world.clock,
-    random: world.random,
-    log: opts.log.for("QUEUE"),
+    dataDir,
+    world,
+    log: opts.log,
     metrics,
-    hostname: settings.hostname,
-    // Unexpandable (unknown, looping) or unreadable: keep the address; the channel decides.
-    expand: async (address) => {
-      const ex = await expandRecipient(directory, address, { maxDepth: 10, maxTargets: 100 }).catch(
-        () => null,
-      );
-      return ex?.kind === "ok" ? ex.targets.map((t) => t.address) : [address];
-    },
+    deliverer: parts.deliverer,
+    directory: parts.inbound,
   });
   queueSize = () => queue.size();
   await queue.start();
+  teardown.add(() => queue.stop());
   // What SMTP and the message sources enqueue passes the server and cluster rules first.
   const enqueuer = withQueueRules(queue, {
     store: ruleStore,
@@ -191,6 +175,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     metrics,
     tls,
   });
+  teardown.add(() => listeners.close());
   const { smtp, submission } = listeners;
 
   const token = await loadOrCreateAdminToken(dataDir);
@@ -213,6 +198,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     log: opts.log,
     adminToken: token,
   });
+  teardown.add(() => sources.close());
 
   const pop3 = sources.listening("pop3");
   const admin = createAdminServer({
@@ -259,7 +245,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
       await sources.close();
       await admin.close();
       await queue.stop();
-      await relay.close();
+      await parts.close();
       await ruleStore.close();
       await directory.close();
       managed.stop();

@@ -1,20 +1,22 @@
-// One Mailyard node in a cluster role (frontend or backend; DESIGN.md §1). What both roles share
+// One Mailyard node in a cluster role (frontend or backend; DESIGN.md §1), from the parts every
+// role shares (node-parts.ts) and what a cluster adds. What both cluster roles share
 // is wired here: the shared state file (directory and cluster state), membership (register,
 // heartbeat, see the others), placement, the delivery channel client, the durable queue, the
 // SMTP listeners and the admin HTTP server. What differs is in frontend.ts and backend.ts.
 //
 // Start order matters. The queue is started before any listener (it owns the spool), but the
 // node only knows its own addresses, and so can join the cluster, once its listeners are bound.
-// Until it has joined, deliveries wait (gate below) rather than fail for want of members, and the
+// Until it has joined, deliveries wait (delivery/gated.ts) rather than fail for want of members, and the
 // inbound policy of a frontend sees no backend and answers 4xx.
 import { recordStateLocation } from "../config/member-state.js";
 import { mkdir } from "node:fs/promises";
 import type http from "node:http";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { AccountHomes, AccountOwners } from "../admin/directory-routes.js";
 import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
-import { createChannelClient, type ChannelTarget } from "../channel/client.js";
+import { createChannelClient } from "../channel/client.js";
+import { channelTargetFor } from "../cluster/channel-target.js";
 import { channelRefusal } from "../channel/carries.js";
 import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
@@ -23,13 +25,11 @@ import { checkSecret, isWireNodeId } from "../cluster/secret.js";
 import { withSecretFile } from "../config/secret-file.js";
 import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
-import { expandRecipient } from "../directory/expand.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES, reply } from "../proto/reply.js";
-import { createQueueManager } from "../queue/manager.js";
-import { createSpool } from "../queue/spool.js";
-import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
+import { REPLIES } from "../proto/reply.js";
+import type { Queue } from "../queue/types.js";
+import { gatedDeliverer } from "../delivery/gated.js";
 import type { Submitter } from "../queue/submit.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
 import { leaseOwners, staticHomes } from "./account-placement.js";
@@ -45,10 +45,10 @@ import type { MemberView } from "../cluster/membership.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
+import { createNodeQueue, deliveryRules } from "./node-parts.js";
 import { openRpopStoreFor, openRuleStoreFor, openStateStores, openThrottleRowsFor } from "./state-stores.js";
 import { loginGates } from "./login-gates.js";
 import { withQueueRules } from "../queue/rules-gate.js";
-import type { DeliveryRules } from "../delivery/rules-hook.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
   id: m.id,
@@ -87,20 +87,6 @@ function checkClusterSettings(settings: Settings): void {
   // "*" hands remote mail to a frontend; on a frontend that would hand it to itself or a peer.
   if (settings.role === "frontend" && settings.smtp.forwardTo.some((e) => e.trim() === "*"))
     throw new Error('smtp.forwardTo "*" (relay through the frontends) is for backends, not frontends');
-}
-
-/** Deliveries wait until the node has joined (see the header). */
-function gated(d: Deliverer, ready: Promise<void>): Deliverer {
-  return {
-    route: async (rcpt) => {
-      await ready;
-      return d.route(rcpt);
-    },
-    deliver: async (job) => {
-      await ready;
-      return d.deliver(job);
-    },
-  };
 }
 
 export async function startClusterNode(settings: Settings, opts: NodeOptions): Promise<ClusterNode> {
@@ -170,17 +156,6 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     selfId: settings.node.id,
     clock,
   });
-  const channelTarget = async (job: DeliveryJob): Promise<ChannelTarget | { none: string }> => {
-    const t = await placement.targetFor(job.recipients[0]?.rcpt.address ?? "");
-    if ("none" in t) return t;
-    if (t.node.channel === null) return { none: `backend ${t.node.id} has no delivery channel` };
-    try {
-      const hp = parseHostPort(t.node.channel);
-      return { id: t.node.id, host: hp.host, port: hp.port };
-    } catch {
-      return { none: `backend ${t.node.id} advertises an unusable channel address` };
-    }
-  };
   const channelClient = createChannelClient({
     secret: settings.cluster.secret,
     nodeId: settings.node.id,
@@ -190,22 +165,14 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     log: opts.log.for("DELIVERY"),
     timeoutMs: settings.channel.timeoutSeconds * 1000,
     idleKeepMs: settings.channel.idleKeepSeconds * 1000,
-    target: channelTarget,
+    target: channelTargetFor(placement),
   });
 
   // Rules live in the shared state file: every member reads the same server, cluster, domain
   // and account rules. What account rules generate goes through this node's Submitter.
   const ruleStore = await openRuleStoreFor(settings, () => clock.now(), clusterLog);
   let submitter: Submitter | null = null;
-  const rules: DeliveryRules = {
-    store: ruleStore,
-    log: opts.log.for("RULES"),
-    pause: world.pause,
-    submit: (draft, message) =>
-      submitter === null
-        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
-        : submitter.submit(draft, message),
-  };
+  const rules = deliveryRules({ store: ruleStore, log: opts.log, world, submitter: () => submitter });
   const ctx: RoleContext = {
     settings,
     world,
@@ -235,23 +202,15 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   let joined = (): void => undefined;
   const ready = new Promise<void>((r) => (joined = r));
-  const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
-  const queue = createQueueManager({
-    spool,
-    deliverer: gated(parts.deliverer, ready),
+  const { spool, queue } = createNodeQueue({
     settings,
-    clock,
-    random: world.random,
-    log: opts.log.for("QUEUE"),
+    dataDir,
+    world,
+    log: opts.log,
     metrics,
-    hostname: settings.hostname,
-    // Unexpandable (unknown, looping) or unreadable: keep the address; the channel decides.
-    expand: async (address) => {
-      const ex = await expandRecipient(parts.inbound, address, { maxDepth: 10, maxTargets: 100 }).catch(
-        () => null,
-      );
-      return ex?.kind === "ok" ? ex.targets.map((t) => t.address) : [address];
-    },
+    // Deliveries wait until the node has joined (see the header).
+    deliverer: gatedDeliverer(parts.deliverer, ready),
+    directory: parts.inbound,
   });
   queueSize = () => queue.size();
   let queueStarted = false;

@@ -1,0 +1,73 @@
+// The parts every role's node is built from the same way (node.ts for the single server,
+// roles.ts for frontends and backends): the rules the mailbox channel runs, whose generated mail
+// goes through the node's Submitter once it exists, and the durable queue on dataDir/queue.
+import { join } from "node:path";
+import type { Settings } from "../config/settings.js";
+import type { DeliveryRules } from "../delivery/rules-hook.js";
+import type { Directory } from "../directory/directory.js";
+import { expandRecipient } from "../directory/expand.js";
+import type { LogSink } from "../log/logger.js";
+import type { Metrics } from "../log/metrics.js";
+import { reply } from "../proto/reply.js";
+import { createQueueManager, type QueueManager } from "../queue/manager.js";
+import { createSpool, type FileSpool } from "../queue/spool.js";
+import type { Submitter } from "../queue/submit.js";
+import type { Deliverer } from "../queue/types.js";
+import type { RuleStore } from "../rules/store.js";
+import type { NodeWorld } from "./start-options.js";
+
+/**
+ * Account and domain rules at the mailbox. What they generate is submitted through
+ * `submitter()`, which is null until the node has made its Submitter (after the queue): until
+ * then a generated message is refused with a 4xx, and the delivery retried.
+ */
+export function deliveryRules(o: {
+  readonly store: RuleStore;
+  readonly log: LogSink;
+  readonly world: NodeWorld;
+  readonly submitter: () => Submitter | null;
+}): DeliveryRules {
+  return {
+    store: o.store,
+    log: o.log.for("RULES"),
+    pause: o.world.pause,
+    submit: (draft, message) => {
+      const submitter = o.submitter();
+      return submitter === null
+        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        : submitter.submit(draft, message);
+    },
+  };
+}
+
+/** The node's spool and queue manager (not started). */
+export function createNodeQueue(o: {
+  readonly settings: Settings;
+  readonly dataDir: string;
+  readonly world: NodeWorld;
+  readonly log: LogSink;
+  readonly metrics: Metrics;
+  readonly deliverer: Deliverer;
+  /** What the queue expands the recipients of generated mail with (DSNs, forwards). */
+  readonly directory: Pick<Directory, "lookup" | "getAccount">;
+}): { spool: FileSpool; queue: QueueManager } {
+  const spool = createSpool(join(o.dataDir, "queue"), o.log.for("QUEUE"));
+  const queue = createQueueManager({
+    spool,
+    deliverer: o.deliverer,
+    settings: o.settings,
+    clock: o.world.clock,
+    random: o.world.random,
+    log: o.log.for("QUEUE"),
+    metrics: o.metrics,
+    hostname: o.settings.hostname,
+    // Unexpandable (unknown, looping) or unreadable: keep the address; the channel decides.
+    expand: async (address) => {
+      const ex = await expandRecipient(o.directory, address, { maxDepth: 10, maxTargets: 100 }).catch(
+        () => null,
+      );
+      return ex?.kind === "ok" ? ex.targets.map((t) => t.address) : [address];
+    },
+  });
+  return { spool, queue };
+}
