@@ -1,12 +1,16 @@
 // The parts every role's node is built from the same way (node.ts for the single server,
-// roles.ts for frontends and backends): the rules the mailbox channel runs, whose generated mail
-// goes through the node's Submitter once it exists, and the durable queue on dataDir/queue.
-import { join } from "node:path";
+// roles.ts for frontends and backends): the base (the world, the login gates on the shared
+// throttle rows, the WebAdmin's log tee, the data directory), the rules the mailbox channel
+// runs, whose generated mail goes through the node's Submitter once it exists, and the durable
+// queue on dataDir/queue. What is opened is added to the start's Teardown.
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { recordStateLocation } from "../config/member-state.js";
 import type { Settings } from "../config/settings.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import type { Directory } from "../directory/directory.js";
 import { expandRecipient } from "../directory/expand.js";
-import type { LogSink } from "../log/logger.js";
+import type { Log, LogSink, Tag } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import { reply } from "../proto/reply.js";
 import { createQueueManager, type QueueManager } from "../queue/manager.js";
@@ -14,7 +18,46 @@ import { createSpool, type FileSpool } from "../queue/spool.js";
 import type { Submitter } from "../queue/submit.js";
 import type { Deliverer } from "../queue/types.js";
 import type { RuleStore } from "../rules/store.js";
-import type { NodeWorld } from "./start-options.js";
+import { loginGates, type LoginGates } from "./login-gates.js";
+import { nodeWorld, type NodeOptions, type NodeWorld } from "./start-options.js";
+import { openThrottleRowsFor } from "./state-stores.js";
+import type { Teardown } from "./teardown.js";
+import { prepareWebAdmin, type NodeWebAdmin } from "./webadmin.js";
+
+export interface NodeBase {
+  readonly world: NodeWorld;
+  readonly gates: LoginGates;
+  readonly webadmin: NodeWebAdmin;
+  /** The node's log sink, teed into the WebAdmin's log viewer. */
+  readonly log: LogSink;
+  /** Tag SYSTEM. */
+  readonly sys: Log;
+  readonly dataDir: string;
+}
+
+/** What every node opens first. `throttleTag` tags the throttle store's own log. */
+export async function openNodeBase(
+  settings: Settings,
+  opts: NodeOptions,
+  teardown: Teardown,
+  throttleTag: Tag,
+): Promise<NodeBase> {
+  const world = nodeWorld(opts.world);
+  // Failed logins are counted in the shared state, by every way in and on every member
+  // (login-gates.ts).
+  const throttleRows = await openThrottleRowsFor(settings, world.clock, opts.log.for(throttleTag));
+  teardown.add(() => throttleRows.close());
+  const gates = loginGates(settings, world.clock, throttleRows);
+  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock, gates.admin);
+  teardown.add(() => webadmin.close());
+  // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
+  const log = webadmin.log;
+  const dataDir = resolve(settings.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
+  await recordStateLocation(settings);
+  return { world, gates, webadmin, log, sys: log.for("SYSTEM"), dataDir };
+}
 
 /**
  * Account and domain rules at the mailbox. What they generate is submitted through

@@ -4,8 +4,6 @@
 // sources and the admin HTTP server. Frontends and backends are wired in roles.ts from the same
 // parts. The world (clock, resolver, dialer, randomness, the event-loop pause) comes in here
 // (start-options.ts) and nowhere deeper. A start that fails half-way stops what it started.
-import { recordStateLocation } from "../config/member-state.js";
-import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
 import { createLocalReceipt } from "../delivery/receipt.js";
@@ -15,10 +13,11 @@ import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
 import { parseHostPort } from "../proto/hostport.js";
 import { startClusterNode } from "./roles.js";
-import { nodeWorld, type NodeOptions, type RunningNode } from "./start-options.js";
+import type { NodeOptions, RunningNode } from "./start-options.js";
 import { lockDataDir } from "./data-lock.js";
 import { Teardown } from "./teardown.js";
-import { createNodeQueue, deliveryRules } from "./node-parts.js";
+import { spoolHeaders } from "./webadmin.js";
+import { createNodeQueue, deliveryRules, openNodeBase } from "./node-parts.js";
 import { startSingleRole } from "./single.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
@@ -28,13 +27,10 @@ import {
   openDirectoryStore,
   openRpopStoreFor,
   openRuleStoreFor,
-  openThrottleRowsFor,
 } from "./state-stores.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
 import { withQueueRules } from "../queue/rules-gate.js";
-import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
-import { loginGates } from "./login-gates.js";
 
 export type { NodeOptions, NodeWorld, RunningNode } from "./start-options.js";
 
@@ -81,20 +77,13 @@ async function wireSingleNode(
   opts: NodeOptions,
   teardown: Teardown,
 ): Promise<RunningNode> {
-  const world = nodeWorld(opts.world);
-  // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  // Failed logins are counted in the shared state, by every way in (login-gates.ts).
-  const throttleRows = await openThrottleRowsFor(settings, world.clock, opts.log.for("SYSTEM"));
-  teardown.add(() => throttleRows.close());
-  const gates = loginGates(settings, world.clock, throttleRows);
-  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock, gates.admin);
-  teardown.add(() => webadmin.close());
-  opts = { ...opts, log: webadmin.log };
-  const sys = opts.log.for("SYSTEM");
-  const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
-  await recordStateLocation(settings);
+  const { world, gates, webadmin, sys, dataDir, log } = await openNodeBase(
+    settings,
+    opts,
+    teardown,
+    "SYSTEM",
+  );
+  opts = { ...opts, log };
 
   // Settings changed from the WebAdmin or `mailyard settings set` live in the state's settings
   // table; everything below is wired with them.
@@ -224,6 +213,7 @@ async function wireSingleNode(
   });
   const httpAt = parseHostPort(settings.http.listen);
   const http = await admin.listen(httpAt.host, httpAt.port);
+  teardown.add(() => admin.close());
   sys.major("started", {
     node: settings.node.id,
     role: settings.role,
@@ -240,18 +230,9 @@ async function wireSingleNode(
     submission,
     pop3,
     async stop() {
-      // Stop taking mail first, then stop delivering; the spool keeps whatever is in flight.
-      await listeners.close();
-      await sources.close();
-      await admin.close();
-      await queue.stop();
-      await parts.close();
-      await ruleStore.close();
-      await directory.close();
-      managed.stop();
-      await configState.close();
-      await webadmin.close();
-      await throttleRows.close();
+      // Newest first: stop taking mail (admin HTTP with the sources' routes, the sources, the
+      // SMTP listeners), then stop delivering; the spool keeps whatever is in flight.
+      await teardown.run();
       sys.major("stopped", { node: settings.node.id });
     },
   };

@@ -8,10 +8,7 @@
 // node only knows its own addresses, and so can join the cluster, once its listeners are bound.
 // Until it has joined, deliveries wait (delivery/gated.ts) rather than fail for want of members, and the
 // inbound policy of a frontend sees no backend and answers 4xx.
-import { recordStateLocation } from "../config/member-state.js";
-import { mkdir } from "node:fs/promises";
 import type http from "node:http";
-import { resolve } from "node:path";
 import type { AccountHomes, AccountOwners } from "../admin/directory-routes.js";
 import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
@@ -36,18 +33,18 @@ import { leaseOwners, staticHomes } from "./account-placement.js";
 import { startBackendRole } from "./backend.js";
 import { startFrontendRole } from "./frontend.js";
 import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
-import { nodeWorld, type NodeOptions, type RunningNode } from "./start-options.js";
-import { managedConfigApi, openManagedSettings, type LiveManagedSettings } from "./managed-settings.js";
+import type { NodeOptions, RunningNode } from "./start-options.js";
+import { Teardown } from "./teardown.js";
+import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
 import type { MemberSummary } from "../admin/node-routes.js";
 import type { MemberView } from "../cluster/membership.js";
-import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
+import { spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
-import { createNodeQueue, deliveryRules } from "./node-parts.js";
-import { openRpopStoreFor, openRuleStoreFor, openStateStores, openThrottleRowsFor } from "./state-stores.js";
-import { loginGates } from "./login-gates.js";
+import { createNodeQueue, deliveryRules, openNodeBase } from "./node-parts.js";
+import { openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
@@ -90,62 +87,52 @@ function checkClusterSettings(settings: Settings): void {
 }
 
 export async function startClusterNode(settings: Settings, opts: NodeOptions): Promise<ClusterNode> {
+  // A start that fails half-way stops what it had started (teardown.ts).
+  const teardown = new Teardown();
+  try {
+    return await wireClusterNode(settings, opts, teardown);
+  } catch (e) {
+    await teardown.run(opts.log.for("SYSTEM"));
+    throw e;
+  }
+}
+
+async function wireClusterNode(
+  settings: Settings,
+  opts: NodeOptions,
+  teardown: Teardown,
+): Promise<ClusterNode> {
   if (settings.role === "single") throw new Error("startClusterNode: role single is startNode's");
   const role = settings.role;
   settings = await withSecretFile(settings);
   checkClusterSettings(settings);
-  const world = nodeWorld(opts.world);
+  const { world, gates, webadmin, sys, dataDir, log } = await openNodeBase(
+    settings,
+    opts,
+    teardown,
+    "CLUSTER",
+  );
+  opts = { ...opts, log };
   const { clock } = world;
-  // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  // Failed logins are counted in the shared state, by every way in and on every member (login-gates.ts).
-  const throttleRows = await openThrottleRowsFor(settings, clock, opts.log.for("CLUSTER"));
-  const gates = loginGates(settings, clock, throttleRows);
-  let webadmin: Awaited<ReturnType<typeof prepareWebAdmin>>;
-  try {
-    webadmin = await prepareWebAdmin(settings, opts.log, clock, gates.admin);
-  } catch (e) {
-    await throttleRows.close();
-    throw e;
-  }
-  opts = { ...opts, log: webadmin.log };
-  const sys = opts.log.for("SYSTEM");
   const clusterLog = opts.log.for("CLUSTER");
-  const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
-  await recordStateLocation(settings);
 
   // A frontend opens the directory only for the admin API (operators may manage accounts through
   // any node); its SMTP policy and deliveries ask the backends.
-  let stores: Awaited<ReturnType<typeof openStateStores>>;
-  try {
-    stores = await openStateStores(settings, clock, clusterLog);
-  } catch (e) {
-    await webadmin.close();
-    await throttleRows.close();
-    throw e;
-  }
-  const { directory, state } = stores;
+  const { directory, state } = await openStateStores(settings, clock, clusterLog);
+  teardown.add(() => directory.close());
+  teardown.add(() => state.close());
   // Settings changed from the WebAdmin or `mailyard settings set` (the state's settings table):
   // everything below is wired with them.
-  let managed: LiveManagedSettings;
-  try {
-    managed = await openManagedSettings({
-      loaded: settings,
-      pinned: opts.pinned ?? new Set(),
-      nodeId: settings.node.id,
-      state,
-      log: opts.log.for("ADMIN"),
-    });
-    settings = managed.settings;
-    checkClusterSettings(settings);
-  } catch (e) {
-    await state.close();
-    await directory.close();
-    await webadmin.close();
-    await throttleRows.close();
-    throw e;
-  }
+  const managed = await openManagedSettings({
+    loaded: settings,
+    pinned: opts.pinned ?? new Set(),
+    nodeId: settings.node.id,
+    state,
+    log: opts.log.for("ADMIN"),
+  });
+  teardown.add(() => managed.stop());
+  settings = managed.settings;
+  checkClusterSettings(settings);
 
   let membership: Membership | null = null;
   const members = { live: (r?: Role) => membership?.live(r) ?? [] };
@@ -167,10 +154,12 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     idleKeepMs: settings.channel.idleKeepSeconds * 1000,
     target: channelTargetFor(placement),
   });
+  teardown.add(() => channelClient.close());
 
   // Rules live in the shared state file: every member reads the same server, cluster, domain
   // and account rules. What account rules generate goes through this node's Submitter.
   const ruleStore = await openRuleStoreFor(settings, () => clock.now(), clusterLog);
+  teardown.add(() => ruleStore.close());
   let submitter: Submitter | null = null;
   const rules = deliveryRules({ store: ruleStore, log: opts.log, world, submitter: () => submitter });
   const ctx: RoleContext = {
@@ -185,6 +174,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     rules,
   };
   const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);
+  teardown.add(() => parts.close());
 
   // Static clusters: every account has a home backend (cluster/homes.ts). New accounts get one
   // through the admin API of any member; mail for an older account without one is refused with a
@@ -233,13 +223,9 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
     joined();
     if (queueStarted) await queue.stop();
-    await channelClient.close();
-    await parts.close();
-    await state.close();
-    await ruleStore.close();
-    await directory.close();
-    await webadmin.close();
-    await throttleRows.close();
+    // The rest, newest first: the role's parts, the rule store, the channel client, the stores,
+    // the WebAdmin, the throttle rows.
+    await teardown.run();
   };
 
   try {
