@@ -15,7 +15,14 @@ import type { Metrics } from "../log/metrics.js";
 import type { Clock } from "../world/clock.js";
 import type { Settings } from "../config/settings.js";
 import { REPLIES, reply, type Reply } from "../proto/reply.js";
-import type { AuthResult, MessageSink, SessionInfo, SmtpHandler, Transaction } from "../smtp/handler.js";
+import type {
+  AuthResult,
+  EnvelopeChange,
+  MessageSink,
+  SessionInfo,
+  SmtpHandler,
+  Transaction,
+} from "../smtp/handler.js";
 import { HeaderCapture } from "./from-header.js";
 import { parseNetworks } from "./networks.js";
 import { receivedHeader } from "./received.js";
@@ -74,6 +81,20 @@ const draftOf = (
   client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },
   arrival,
 });
+
+/** The draft with a milter's changes: a new sender, recipients removed (by their RCPT address), added. */
+const amended = (draft: EnvelopeDraft, c: EnvelopeChange): EnvelopeDraft => {
+  const gone = new Set(c.remove.map((a) => a.toLowerCase()));
+  const kept = draft.recipients.filter((r) => !gone.has((r.original ?? r.address).toLowerCase()));
+  const have = new Set(kept.map((r) => r.address.toLowerCase()));
+  const added: EnvelopeRecipient[] = [];
+  for (const address of c.add) {
+    if (have.has(address.toLowerCase())) continue;
+    have.add(address.toLowerCase());
+    added.push({ address, original: null, notify: null, orcpt: null });
+  }
+  return { ...draft, returnPath: c.from ?? draft.returnPath, recipients: [...kept, ...added] };
+};
 
 export function createInboundHandler(o: InboundOptions): SmtpHandler {
   // smtp.relayNetworks may change live (managed settings replace the array): parse anew then.
@@ -278,6 +299,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         return inner.end();
       },
       abort: () => inner.abort(),
+      ...(inner.amend === undefined ? {} : { amend: (c: EnvelopeChange) => inner.amend?.(c) }),
     };
   };
 
@@ -442,11 +464,18 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
           arrival,
         ),
       );
+      // A milter's envelope changes (src/inbound/milters.ts), applied at commit.
+      let change: EnvelopeChange | null = null;
       return {
         write,
+        amend: (c) => void (change = c),
         async end() {
           try {
-            const env = await incoming.commit(draftOf(s, tx, recipients, arrival));
+            const draft = draftOf(s, tx, recipients, arrival);
+            const env = await incoming.commit(
+              change === null ? draft : amended(draft, change),
+              change?.hold != null ? { held: true } : {},
+            );
             reset(s.id);
             await received(s, arrival);
             o.log.with(s.id, s.remote.address).major("queued", {
