@@ -294,3 +294,35 @@ void test("bad milters (closes mid-message, sends garbage, never answers) get th
   assert.match(await metric(b, "mailyard_milter_failures_total"), /reason="timeout"[^\n]* 1/);
   assert.equal((await queued(b)).includes("x@remote.test"), false);
 });
+
+void test("events= limits what a milter is sent; connect and end of message always go", async () => {
+  const m = await milter();
+  const b = await boot([`inet:127.0.0.1:${m.port} events=mail+rcpt`]);
+  const r = await send(b, ["alice@example.test"], message("hi", "body\r\n"));
+  assert.equal(r.end, 250);
+  const cmds = new Set(m.connections[0]!.map((c) => c.cmd));
+  for (const sent of ["C", "M", "R", "E"]) assert.ok(cmds.has(sent), sent);
+  for (const left of ["H", "L", "N", "B"]) assert.ok(!cmds.has(left), left);
+});
+
+void test("at connect: a reject closes the session with 554, a tempfail answers MAIL with 451", async () => {
+  const rejects = await milter((c) =>
+    c.cmd === "C" ? { kind: "frames", frames: [frameOf("r")] } : undefined,
+  );
+  const b = await boot([`inet:127.0.0.1:${rejects.port}`]);
+  const c = await SmtpClient.connect(b.node.smtp[0]!.port);
+  const greeting = await c.expect();
+  assert.match(greeting.raw, /^554 5\.7\.1 /);
+  await c.closed();
+  c.close();
+  const tempfails = await milter((c) =>
+    c.cmd === "C" ? { kind: "frames", frames: [frameOf("t")] } : undefined,
+  );
+  const b2 = await boot([`inet:127.0.0.1:${tempfails.port}`]);
+  const r = await send(b2, ["alice@example.test"], message("hi"));
+  assert.equal(r.mail, 451);
+  assert.ok(
+    !tempfails.connections[0]!.some((x) => x.cmd === "M"),
+    "MAIL not sent to a milter that tempfailed the session",
+  );
+});

@@ -93,12 +93,13 @@ export function fieldValue(f: RawField): string {
 
 /** A new field's bytes: every line break is CRLF plus white space (never a new field), NULs dropped. */
 export function fieldBytes(name: string, value: string): Buffer {
-  const folded = value
-    .replace(/\0/g, "")
-    .replace(/\r\n|\r|\n/g, "\n")
-    .replace(/\n+$/, "")
-    .replace(/\n(?![ \t])/g, "\n\t")
-    .replace(/\n/g, "\r\n");
+  // Lines that are empty or only white space are dropped: lenient parsers take them for the
+  // blank line that ends the header.
+  const [first = "", ...rest] = value.replace(/\0/g, "").split(/\r\n|\r|\n/);
+  const folded = [
+    first,
+    ...rest.filter((l) => l.trim() !== "").map((l) => (/^[ \t]/.test(l) ? l : `\t${l}`)),
+  ].join("\r\n");
   return Buffer.from(`${name}: ${folded}\r\n`, "latin1");
 }
 

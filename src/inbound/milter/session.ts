@@ -149,6 +149,11 @@ export class MilterSession {
       this.spec.commandTimeoutMs,
     );
     if (v.kind === "accept") this.state = "gone";
+    // A tempfail at connect answers every later command of the session (Postfix does the same).
+    if (v.kind === "tempfail" && this.state === "open") {
+      this.state = "broken";
+      this.brokenReply = v.reply;
+    }
     return v;
   }
 

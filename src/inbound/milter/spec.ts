@@ -1,9 +1,11 @@
 // One entry of smtp.milters, parsed: where the milter listens (Postfix's smtpd_milters syntax,
 // inet:host:port or unix:/path) and, after white space, per-milter options as name=value:
 //
-//   inet:127.0.0.1:11332 events=connect,helo,mail,rcpt,header,body defaultAction=accept
+//   inet:127.0.0.1:11332 events=connect+helo+mail+rcpt+header+body defaultAction=accept
 //   unix:/run/clamav/clamav-milter.ctl contentTimeout=600
 //
+// (events are joined with "+"; "," works too, but not in MAILYARD_SMTP_MILTERS or --set, whose
+// lists are comma-separated.)
 // events: the steps the milter is sent (connect and end of message are always sent: the
 // protocol has no way to leave them out); defaultAction, connectTimeout, commandTimeout and
 // contentTimeout (seconds) override smtp.milterDefaultAction and the smtp.milter*Timeout
@@ -66,7 +68,7 @@ export function parseMilterSpec(entry: string, d: MilterDefaults): MilterSpec | 
     const name = eq < 0 ? opt : opt.slice(0, eq);
     const value = eq < 0 ? "" : opt.slice(eq + 1);
     if (name === "events") {
-      const list = value.split(",").filter((e) => e !== "");
+      const list = value.split(/[+,]/).filter((e) => e !== "");
       const bad = list.find((e) => !(MILTER_EVENTS as readonly string[]).includes(e));
       if (bad !== undefined) return `${address}: unknown event ${bad} (${MILTER_EVENTS.join(", ")})`;
       events = new Set([...(list as MilterEvent[]), "connect", "eom"]);
