@@ -72,8 +72,12 @@ async function boot(
   return { node, dataDir, logs, sets };
 }
 
-async function milter(script?: (c: MilterCommand, conn: number) => Answer | undefined, actions = 0x1ff) {
-  const m = await startFakeMilter({ actions, ...(script ? { script } : {}) });
+async function milter(
+  script?: (c: MilterCommand, conn: number) => Answer | undefined,
+  actions = 0x1ff,
+  protocol = 0,
+) {
+  const m = await startFakeMilter({ actions, protocol, ...(script ? { script } : {}) });
   cleanups.push(() => m.stop());
   return m;
 }
@@ -325,4 +329,35 @@ void test("at connect: a reject closes the session with 554, a tempfail answers 
     !tempfails.connections[0]!.some((x) => x.cmd === "M"),
     "MAIL not sent to a milter that tempfailed the session",
   );
+});
+
+void test("a milter that stops reading (it sends no replies to body chunks) times out: 451, nothing queued", async () => {
+  const clock = new FakeClock(Date.now());
+  // SMFIP_NR_BODY: Mailyard sends body chunks without waiting, so only the socket pushes back.
+  const stalls = await milter((c) => (c.cmd === "B" ? { kind: "stall" } : undefined), 0x1ff, 0x80000);
+  const b = await boot([`inet:127.0.0.1:${stalls.port} contentTimeout=10`], { clock });
+  const c = await SmtpClient.connect(b.node.smtp[0]!.port);
+  await c.expect(220);
+  await c.cmd("EHLO client.test", 250);
+  await c.cmd("MAIL FROM:<x@remote.test>", 250);
+  await c.cmd("RCPT TO:<alice@example.test>", 250);
+  await c.cmd("DATA", 354);
+  c.send(`${message("big", ("0123456789abcdef".repeat(4) + "\r\n").repeat(256 * 1024))}\r\n.\r\n`);
+  let end: number | null = null;
+  const got = c.reply(120_000).then((r) => (end = r?.code ?? 0));
+  // Fake time moves in steps until the write to the milter, blocked, has timed out.
+  await waitFor(
+    "the reply to the message",
+    () => {
+      if (end !== null) return true;
+      clock.advance(11_000);
+      return false;
+    },
+    120_000,
+  );
+  await got;
+  assert.equal(end, 451);
+  c.close();
+  assert.match(await metric(b, "mailyard_milter_failures_total"), /reason="timeout"/);
+  assert.equal((await queued(b)).includes("x@remote.test"), false);
 });

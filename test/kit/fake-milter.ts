@@ -1,7 +1,7 @@
 // A scriptable milter on 127.0.0.1 (port 0) for tests: it negotiates like libmilter (version 6,
 // the actions and protocol flags the test gives), records every command it is sent, and
 // answers each with what the test's script says: a list of reply frames, or misbehaviour
-// (close the connection, never answer, send garbage). Written against the protocol as
+// (close the connection, never answer, send garbage, stop reading). Written against the protocol as
 // documented, independently of src/proto/milter, so the two check each other.
 import net from "node:net";
 
@@ -15,7 +15,9 @@ export type Answer =
   | { readonly kind: "frames"; readonly frames: readonly Buffer[] }
   | { readonly kind: "close" }
   | { readonly kind: "silent" }
-  | { readonly kind: "garbage" };
+  | { readonly kind: "garbage" }
+  /** Stop reading the socket (the MTA's writes back up). */
+  | { readonly kind: "stall" };
 
 export interface FakeMilterOptions {
   readonly actions?: number;
@@ -89,6 +91,10 @@ export async function startFakeMilter(o: FakeMilterOptions = {}): Promise<FakeMi
           case "garbage":
             dead = true;
             sock.write("HTTP/1.1 400 Bad Request\r\n\r\n");
+            return;
+          case "stall":
+            dead = true;
+            sock.pause();
             return;
         }
       }

@@ -67,14 +67,22 @@ export class MilterConnection {
     return this.failure;
   }
 
-  /** Writes the frames; resolves when the socket takes more (or the connection has failed). */
-  async send(frames: readonly Buffer[]): Promise<void> {
+  /**
+   * Writes the frames; resolves when the socket takes more, or the connection has failed (a
+   * milter that stops reading for timeoutMs has failed: it timed out).
+   */
+  async send(frames: readonly Buffer[], timeoutMs: number): Promise<void> {
     if (this.failure !== null) return;
     let ok = true;
     for (const f of frames) ok = this.sock.write(f) && ok;
     if (ok || this.failure !== null) return;
     await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        this.fail("milter timed out");
+        done();
+      }, timeoutMs);
       const done = (): void => {
+        timer.cancel();
         this.sock.off("drain", done);
         this.sock.off("close", done);
         resolve();

@@ -126,7 +126,7 @@ export class MilterSession {
     const c = await MilterConnection.open(this.spec.target, this.clock, this.spec.connectTimeoutMs);
     if (typeof c === "string") return this.fail("connect", c);
     this.conn = c;
-    await c.send([encodeOptneg(OFFERED_ACTIONS, OFFERED_PROTOCOL)]);
+    await c.send([encodeOptneg(OFFERED_ACTIONS, OFFERED_PROTOCOL)], this.spec.commandTimeoutMs);
     const r = await c.next(this.spec.commandTimeoutMs);
     if (r.kind === "failed") return this.failed(r.reason);
     if (r.kind !== "optneg") return this.fail("protocol", `expected optneg reply, got ${r.kind}`);
@@ -243,7 +243,7 @@ export class MilterSession {
     if (this.state === "broken") return { verdict: this.brokenVerdict(), edits: [] };
     if (this.state !== "open" || this.messageDone) return { verdict: CONTINUE, edits: [] };
     const conn = this.conn!;
-    await conn.send([encodeMacros("E", { i: queueId }), encodeEob()]);
+    await conn.send([encodeMacros("E", { i: queueId }), encodeEob()], this.spec.contentTimeoutMs);
     const edits: Edit[] = [];
     let progress = 0;
     for (;;) {
@@ -300,14 +300,15 @@ export class MilterSession {
     const conn = this.conn;
     this.conn = null;
     if (conn === null) return;
-    if (conn.failed === null) await conn.send([encodeQuit()]);
+    if (conn.failed === null) await conn.send([encodeQuit()], this.spec.commandTimeoutMs);
     conn.close();
   }
 
   private async abortIfOpen(): Promise<void> {
     if (!this.inTransaction) return;
     this.inTransaction = false;
-    if (this.state === "open" && this.conn !== null) await this.conn.send([encodeAbort()]);
+    if (this.state === "open" && this.conn !== null)
+      await this.conn.send([encodeAbort()], this.spec.commandTimeoutMs);
   }
 
   private allowed(e: Edit): boolean {
@@ -345,7 +346,7 @@ export class MilterSession {
   private async step(frames: Buffer[], nrFlag: number, timeoutMs: number, body = false): Promise<Verdict> {
     const conn = this.conn;
     if (conn === null) return CONTINUE;
-    await conn.send(frames);
+    await conn.send(frames, timeoutMs);
     if ((this.protocol & nrFlag) !== 0) return conn.failed === null ? CONTINUE : this.failed(conn.failed);
     for (let progress = 0; progress <= MAX_PROGRESS; progress++) {
       const r = await conn.next(timeoutMs);
