@@ -1,12 +1,15 @@
 // Milters in a cluster run on frontends only, and every message passes them once: mail from
 // the Internet is filtered by the frontend that receives it and reaches its backend over the
 // delivery channel unfiltered; mail a Remotely backend generates goes to a frontend over
-// XSUBMIT unfiltered and that frontend filters it. Both nodes name the same scriptable milter
+// XSUBMIT unfiltered and that frontend filters it (the submission API's path, and a Sieve
+// vacation reply to mail that came in through the frontend). Both nodes name the same scriptable milter
 // in smtp.milters; it counts the messages it sees (end of message commands) and adds a header
 // each time, so a second filtering would show as a second header.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import type { EnvelopeDraft } from "../../src/queue/types.js";
+import { openSqliteRuleStore } from "../../src/rules/sqlite-store.js";
 import { waitFor } from "../kit/load.js";
 import { startSink } from "../kit/sink.js";
 import { SmtpClient } from "../kit/smtp-client.js";
@@ -79,4 +82,29 @@ test("a Remotely backend's mail is filtered once, on the frontend; Internet mail
   const [stored = ""] = await waitForMail(c, "b1", "bob@example.test");
   assert.equal(stored.match(/^X-Filtered: once\r?$/gm)?.length, 1, stored);
   assert.equal(eoms(), 2, "one more message, one more end of message");
+
+  // A Sieve vacation reply made on the backend to mail that came through the frontend: the
+  // incoming message and the reply are each filtered once, both on f1.
+  const rules = openSqliteRuleStore(join(c.root, "state.db"));
+  await rules.setSieve(
+    "alice@example.test",
+    'require "vacation";\nvacation :days 2 :subject "Away" "Back on Monday.";',
+  );
+  await rules.close();
+  const v = await SmtpClient.connect(c.node("f1").smtp[0]!.port);
+  await v.expect(220);
+  await v.cmd("EHLO client.test", 250);
+  await v.cmd("MAIL FROM:<friend@remote.test>", 250);
+  await v.cmd("RCPT TO:<alice@example.test>", 250);
+  await v.cmd("DATA", 354);
+  v.send("From: <friend@remote.test>\r\nTo: <alice@example.test>\r\nSubject: lunch?\r\n\r\nHi.\r\n.\r\n");
+  await v.expect(250);
+  await v.cmd("QUIT");
+  v.close();
+  await waitFor("the vacation reply at the sink", async () => (await sink.count()) === 2);
+  const reply = (await sink.messages()).find((m) => /Back on Monday/.test(m)) ?? "";
+  assert.match(reply, /Subject: Away/);
+  assert.equal(reply.match(/^X-Filtered: once\r?$/gm)?.length, 1, reply);
+  assert.equal(eoms(), 4, "the message to alice and her vacation reply: one end of message each");
+  assert.equal(b1.queue.size(), 0, "the reply went to the frontend (Remotely)");
 });
