@@ -303,6 +303,21 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     };
   };
 
+  /**
+   * A milter's added recipients, expanded like RCPT addresses (an alias gives its targets); one
+   * that does not expand (unknown, remote, a loop, an unreadable directory) is kept as given.
+   */
+  const expandAdded = async (add: readonly string[]): Promise<string[]> => {
+    const out: string[] = [];
+    for (const address of add) {
+      const ex = await expandRecipient(o.directory, address, { maxDepth: 10, maxTargets: 100 }).catch(
+        () => null,
+      );
+      out.push(...(ex?.kind === "ok" ? ex.targets.map((t) => t.address) : [address]));
+    }
+    return out;
+  };
+
   /** Bookkeeping for a message that got its 250, whichever path it took. */
   const received = async (s: SessionInfo, arrival: number): Promise<void> => {
     o.metrics.messageReceived(s.listener);
@@ -473,7 +488,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
           try {
             const draft = draftOf(s, tx, recipients, arrival);
             const env = await incoming.commit(
-              change === null ? draft : amended(draft, change),
+              change === null ? draft : amended(draft, { ...change, add: await expandAdded(change.add) }),
               change?.hold != null ? { held: true } : {},
             );
             reset(s.id);

@@ -218,6 +218,7 @@ void test("edits: sender, recipients, header change and insert, body replaced; q
       frames: [
         frameOf("e", Buffer.from("<bounce@remote.test>\0")),
         frameOf("+", Buffer.from("<carl@example.test>\0")),
+        frameOf("2", Buffer.from("<team@example.test>\0NOTIFY=NEVER\0")),
         frameOf("-", Buffer.from("<bob@example.test>\0")),
         frameOf("m", Buffer.concat([u32(1), Buffer.from("Subject\0[filtered] hi\0")])),
         frameOf("i", Buffer.concat([u32(0), Buffer.from("X-First\0top\0")])),
@@ -227,6 +228,7 @@ void test("edits: sender, recipients, header change and insert, body replaced; q
     };
   });
   const b = await boot([`inet:127.0.0.1:${m.port}`]);
+  assert.equal(await cli(["alias", "add", "team@example.test", "alice@example.test", ...b.sets], quiet), 0);
   const r = await send(b, ["bob@example.test"], message("hi", "Original body.\r\n"));
   assert.equal(r.end, 250, r.endText);
   await waitFor("carl's message", async () => (await files(b, "carl")).length === 1);
@@ -236,6 +238,8 @@ void test("edits: sender, recipients, header change and insert, body replaced; q
   assert.match(got!, /\r\nSubject: \[filtered\] hi\r\n\r\nReplaced body\.\r\nSecond line\.\r\n$/);
   assert.doesNotMatch(got!, /Original body/);
   assert.deepEqual(await files(b, "bob"), []);
+  // An added alias is expanded like a RCPT address.
+  await waitFor("alice's copy through the alias", async () => (await files(b, "alice")).length === 1);
 
   const q = await milter((c) =>
     c.cmd === "E"
