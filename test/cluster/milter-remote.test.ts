@@ -13,7 +13,7 @@ import { openSqliteRuleStore } from "../../src/rules/sqlite-store.js";
 import { waitFor } from "../kit/load.js";
 import { startSink } from "../kit/sink.js";
 import { SmtpClient } from "../kit/smtp-client.js";
-import { addHeader, frameOf, startFakeMilter } from "../kit/fake-milter.js";
+import { addHeader, frameOf, replyCode, startFakeMilter } from "../kit/fake-milter.js";
 import { addAccounts, startCluster, waitForMail } from "./fixtures.js";
 
 const draft = (to: readonly string[]): EnvelopeDraft => ({
@@ -107,4 +107,48 @@ test("a Remotely backend's mail is filtered once, on the frontend; Internet mail
   assert.equal(reply.match(/^X-Filtered: once\r?$/gm)?.length, 1, reply);
   assert.equal(eoms(), 4, "the message to alice and her vacation reply: one end of message each");
   assert.equal(b1.queue.size(), 0, "the reply went to the frontend (Remotely)");
+});
+
+test("a frontend milter's 5xx to a Remotely backend's message is the answer: the backend does not queue it itself", async (t) => {
+  const milter = await startFakeMilter({
+    script: (c) =>
+      c.cmd === "L" && c.data.toString("latin1").startsWith("Subject\0virus")
+        ? { kind: "frames", frames: [replyCode("554 5.7.1 Infected")] }
+        : undefined,
+  });
+  t.after(() => milter.stop());
+  const sink = await startSink();
+  t.after(() => sink.stop());
+  const c = await startCluster(t, [
+    {
+      id: "f1",
+      role: "frontend",
+      extra: {
+        smtp: { forwardTo: [`127.0.0.1:${sink.port}`], milters: [`inet:127.0.0.1:${milter.port}`] },
+        cluster: { submitMessages: "Locally for Others" },
+      },
+    },
+    {
+      id: "b1",
+      role: "backend",
+      extra: { smtp: { forwardTo: ["*"] }, cluster: { submitMessages: "Remotely" } },
+    },
+  ]);
+  await addAccounts(c, { "alice@example.test": "b1", "bob@example.test": "b1" });
+  const b1 = c.node("b1");
+  const out = await b1.submitter.submit(
+    draft(["dave@remote.test", "bob@example.test"]),
+    Buffer.from("From: <alice@example.test>\r\nSubject: virus\r\n\r\nX\r\n"),
+  );
+  assert.ok(!out.ok && out.reply.code === 554, JSON.stringify(out));
+  assert.equal(b1.queue.size(), 0, "not queued on the backend either");
+  assert.equal(c.node("f1").queue.size(), 0);
+  // A clean one still goes through.
+  const ok = await b1.submitter.submit(
+    draft(["dave@remote.test"]),
+    Buffer.from("From: <alice@example.test>\r\nSubject: fine\r\n\r\nX\r\n"),
+  );
+  assert.ok(ok.ok && ok.remote, JSON.stringify(ok));
+  await waitFor("relayed", async () => (await sink.count()) === 1);
+  assert.equal(await sink.count(), 1);
 });
