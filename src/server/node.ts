@@ -14,6 +14,7 @@ import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
 import { createLocalReceipt } from "../delivery/receipt.js";
 import { createInboundHandler } from "../inbound/handler.js";
+import { createAuthentication } from "../inbound/authentication.js";
 import { expandRecipient } from "../directory/expand.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
@@ -199,6 +200,12 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     metrics,
     ...(receipt === undefined ? {} : { receipt }),
     localDomains: () => directory.listDomains(),
+    authentication: createAuthentication({
+      settings,
+      resolver: world.resolver,
+      log: opts.log.for("SMTPI"),
+      metrics,
+    }),
   });
   // The same listeners as a cluster node's: PROXY headers only from smtp.proxyProtocolFrom.
   const listeners = await bindSmtpListeners({

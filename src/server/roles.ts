@@ -23,6 +23,7 @@ import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
 import { expandRecipient } from "../directory/expand.js";
 import { createInboundHandler } from "../inbound/handler.js";
+import { createAuthentication } from "../inbound/authentication.js";
 import { parseHostPort } from "../proto/hostport.js";
 import { REPLIES, reply } from "../proto/reply.js";
 import { createQueueManager } from "../queue/manager.js";
@@ -377,6 +378,13 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       ...(isStatic ? { storable } : {}),
       submitVia: (s) => (s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null),
       localDomains: () => directory.listDomains(),
+      // Backends get no mail from outside; applies() says no there.
+      authentication: createAuthentication({
+        settings,
+        resolver: world.resolver,
+        log: opts.log.for("SMTPI"),
+        metrics,
+      }),
     });
     const bound = await bindSmtpListeners({
       settings,

@@ -1,0 +1,59 @@
+// The pure parts of inbound authentication: which authserv-id a field claims, dropping forged
+// fields from a message split at every byte offset, and the policy table.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { settingsSchema } from "../config/settings.js";
+import { actionFor, authservIdOf, withoutForgedResults, type Verdicts } from "./authentication.js";
+
+test("authservIdOf reads the id after comments, before ; or a version", () => {
+  assert.equal(authservIdOf("mx.example.test; spf=pass"), "mx.example.test");
+  assert.equal(authservIdOf(" (c) MX.Example.Test 1; dkim=pass"), "mx.example.test");
+  assert.equal(authservIdOf("mx.example.test.evil; spf=pass"), "mx.example.test.evil");
+  assert.equal(authservIdOf(""), "");
+});
+
+test("withoutForgedResults drops only our id's fields, at every split point", () => {
+  const message =
+    "Subject: x\r\nAuthentication-Results: mx.example.test;\r\n\tdkim=pass\r\n" +
+    "Authentication-Results: other.test; spf=pass\r\nauthentication-results: MX.EXAMPLE.TEST; x=y\r\n\r\n" +
+    "Authentication-Results: mx.example.test; body line\r\n";
+  const want =
+    "Subject: x\r\nAuthentication-Results: other.test; spf=pass\r\n\r\n" +
+    "Authentication-Results: mx.example.test; body line\r\n";
+  const bytes = Buffer.from(message);
+  for (let i = 0; i <= bytes.length; i++) {
+    const chunks = [bytes.subarray(0, i), bytes.subarray(i)];
+    assert.equal(
+      Buffer.concat(withoutForgedResults(chunks, "mx.example.test")).toString(),
+      want,
+      `split ${i}`,
+    );
+  }
+  const clean = [Buffer.from("Subject: y\r\n\r\nbody\r\n")];
+  assert.equal(
+    Buffer.concat(withoutForgedResults(clean, "mx.example.test")).toString(),
+    "Subject: y\r\n\r\nbody\r\n",
+  );
+});
+
+test("actionFor: DMARC policy honoured, marked or off; SPF fail marked or rejected", () => {
+  const v = (over: Partial<Verdicts>): Verdicts => ({
+    spf: "pass",
+    dkim: "none",
+    arc: "none",
+    dmarc: "pass",
+    policy: "reject",
+    fromDomain: "x.test",
+    ...over,
+  });
+  const s = (smtp: object) => settingsSchema.parse({ smtp });
+  assert.equal(actionFor(v({ dmarc: "fail" }), s({})), "reject-dmarc");
+  assert.equal(actionFor(v({ dmarc: "fail", policy: "quarantine" }), s({})), "quarantine");
+  assert.equal(actionFor(v({ dmarc: "fail", policy: "none" }), s({})), "accept");
+  assert.equal(actionFor(v({ dmarc: "fail" }), s({ dmarcPolicy: "mark" })), "quarantine");
+  assert.equal(actionFor(v({ dmarc: "fail" }), s({ dmarcPolicy: "off" })), "accept");
+  assert.equal(actionFor(v({ dmarc: "temperror" }), s({})), "accept");
+  assert.equal(actionFor(v({ spf: "fail" }), s({})), "accept");
+  assert.equal(actionFor(v({ spf: "fail" }), s({ spfFail: "reject" })), "reject-spf");
+  assert.equal(actionFor(v({ spf: "temperror" }), s({ spfFail: "reject" })), "accept");
+});
