@@ -17,6 +17,7 @@ import { queueCommand } from "./queue-commands.js";
 import { sendmailMain } from "./sendmail.js";
 import { rpopCommand } from "./rpop-commands.js";
 import { rulesCommand, sieveCommand } from "./rules-commands.js";
+import { dkimCommand } from "./dkim-commands.js";
 import { startCommand } from "./start.js";
 import { settingsCommand } from "./settings-command.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
@@ -51,6 +52,8 @@ const OPTIONS = {
   interval: { type: "string" },
   insecure: { type: "boolean" },
   file: { type: "string" },
+  selector: { type: "string" },
+  algorithm: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -121,6 +124,8 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return rulesCommand(settings, io, verb, args, values);
     case "sieve":
       return sieveCommand(settings, io, verb, args);
+    case "dkim":
+      return dkimCommand(settings, io, verb, args, values);
     case "domain":
     case "account":
     case "alias": {

@@ -34,7 +34,9 @@ import {
   openDirectoryStore,
   openRpopStoreFor,
   openRuleStoreFor,
+  openDkimStoreFor,
 } from "./state-stores.js";
+import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
@@ -142,6 +144,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     hostname: settings.hostname,
     rules,
   });
+  const dkimStore = await openDkimStoreFor(settings, () => world.clock.now(), sys);
   const relay = createRelayChannel({
     settings,
     resolver: world.resolver,
@@ -149,6 +152,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     clock: world.clock,
     log: opts.log.for("SMTP"),
     hostname: settings.hostname,
+    dkim: createDkimSigner({ store: dkimStore, clock: world.clock, log: opts.log.for("SMTP"), metrics }),
   });
   const deliverer = createRouter({ directory, local, relay, forwardTo: settings.smtp.forwardTo });
   const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
@@ -284,6 +288,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
       await admin.close();
       await queue.stop();
       await relay.close();
+      await dkimStore.close();
       await ruleStore.close();
       await directory.close();
       managed.stop();

@@ -48,7 +48,8 @@ import type { MemberView } from "../cluster/membership.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
-import { openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
+import { openDkimStoreFor, openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
+import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 
@@ -198,6 +199,10 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
         ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
         : submitter.submit(draft, message),
   };
+  let queueSize = (): number => 0;
+  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
+  // Frontends sign what they relay out; backends hand remote mail to them unsigned.
+  const dkimStore = role === "frontend" ? await openDkimStoreFor(settings, () => clock.now(), sys) : null;
   const ctx: RoleContext = {
     settings,
     world,
@@ -208,6 +213,9 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     placement,
     channelClient,
     rules,
+    ...(dkimStore !== null
+      ? { dkim: createDkimSigner({ store: dkimStore, clock, log: opts.log.for("SMTP"), metrics }) }
+      : {}),
   };
   const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);
 
@@ -223,8 +231,6 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   const storable = async (address: string) =>
     (await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null;
 
-  let queueSize = (): number => 0;
-  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   let joined = (): void => undefined;
   const ready = new Promise<void>((r) => (joined = r));
   const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
@@ -268,6 +274,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     if (queueStarted) await queue.stop();
     await channelClient.close();
     await parts.close();
+    await dkimStore?.close();
     await state.close();
     await ruleStore.close();
     await directory.close();

@@ -11,6 +11,7 @@ import type { Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import type { PgHandle } from "../state/pg.js";
 import type { RuleStore } from "../rules/store.js";
+import type { DkimKeyStore } from "../delivery/dkim/store.js";
 import type { AdminStore } from "../admin/web/admin-store.js";
 import type { RpopStore } from "../sources/rpop/store.js";
 import type { Clock } from "../world/clock.js";
@@ -102,6 +103,21 @@ export async function openRuleStoreFor(settings: Settings, now: () => number, lo
   }
   const { openPostgresRuleStore } = await import("../rules/pg-store.js");
   return openPostgresRuleStore(await openPool(settings, where.url, log), now);
+}
+
+/** The DKIM signing keys (src/delivery/dkim/): every frontend sharing the state signs with them. */
+export async function openDkimStoreFor(
+  settings: Settings,
+  now: () => number,
+  log?: Log,
+): Promise<DkimKeyStore> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { openSqliteDkimStore } = await import("../delivery/dkim/sqlite-store.js");
+    return openSqliteDkimStore(where.path, now);
+  }
+  const { openPostgresDkimStore } = await import("../delivery/dkim/pg-store.js");
+  return openPostgresDkimStore(await openPool(settings, where.url, log), now);
 }
 
 /**
