@@ -22,7 +22,7 @@ export interface StateStores {
 }
 
 /** The schemas `mailyard db migrate` brings up to date, each versioned on its own. */
-export const SCHEMAS = ["directory", "cluster", "rules", "rpop", "admin"] as const;
+export const SCHEMAS = ["directory", "cluster", "rules", "rpop", "admin", "dkim"] as const;
 export type SchemaName = (typeof SCHEMAS)[number];
 
 export interface SchemaState {
@@ -190,12 +190,14 @@ interface SchemaSpec {
 }
 
 async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
-  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig] = await Promise.all([
+  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig, dkimSqlite, dkimPg] = await Promise.all([
     import("../directory/migrations.js"),
     import("../cluster/migrations.js"),
     import("../rules/sqlite-store.js"),
     import("../sources/rpop/migrations.js"),
     import("../admin/web/users-migrations.js"),
+    import("../delivery/dkim/sqlite-store.js"),
+    import("../delivery/dkim/pg-store.js"),
   ]);
   const [dirPg, clusterPg, rulesPg, rpopPg, adminPg] = await Promise.all([
     import("../directory/postgres.js"),
@@ -241,6 +243,12 @@ async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
       versions: versions(adminMig.ADMIN_MIGRATIONS),
       openSqlite: adminSqlite.openSqliteAdminStore,
       migratePg: adminPg.migratePostgresAdmin,
+    },
+    dkim: {
+      table: dkimPg.DKIM_MIGRATION_TABLE,
+      versions: versions(dkimSqlite.DKIM_MIGRATIONS),
+      openSqlite: (path, clock) => dkimSqlite.openSqliteDkimStore(path, () => clock.now()),
+      migratePg: (pg, clock) => dkimPg.migratePostgresDkim(pg, clock.now()),
     },
   };
 }

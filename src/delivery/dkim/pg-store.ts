@@ -22,10 +22,16 @@ const PG_DKIM_MIGRATIONS: readonly PgMigration[] = [
   },
 ];
 
+export const DKIM_MIGRATION_TABLE = "dkim_schema_migrations";
+
+/** Applies pending DKIM-store migrations; the versions applied. */
+export const migratePostgresDkim = (pg: PgHandle, now: number): Promise<number[]> =>
+  migratePg(pg, DKIM_MIGRATION_TABLE, PG_DKIM_MIGRATIONS, "dkim", now);
+
 /** Opens (and migrates) the store; it owns `pg` and closes it. */
 export async function openPostgresDkimStore(pg: PgHandle, now: () => number): Promise<DkimKeyStore> {
   try {
-    await migratePg(pg, "dkim_schema_migrations", PG_DKIM_MIGRATIONS, "dkim", now());
+    await migratePostgresDkim(pg, now());
   } catch (e) {
     await pg.close();
     throw e;
