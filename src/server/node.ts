@@ -152,7 +152,13 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     clock: world.clock,
     log: opts.log.for("SMTP"),
     hostname: settings.hostname,
-    dkim: createDkimSigner({ store: dkimStore, clock: world.clock, log: opts.log.for("SMTP"), metrics }),
+    dkim: createDkimSigner({
+      store: dkimStore,
+      hostname: settings.hostname,
+      clock: world.clock,
+      log: opts.log.for("SMTP"),
+      metrics,
+    }),
   });
   const deliverer = createRouter({ directory, local, relay, forwardTo: settings.smtp.forwardTo });
   const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));

@@ -214,7 +214,15 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     channelClient,
     rules,
     ...(dkimStore !== null
-      ? { dkim: createDkimSigner({ store: dkimStore, clock, log: opts.log.for("SMTP"), metrics }) }
+      ? {
+          dkim: createDkimSigner({
+            store: dkimStore,
+            hostname: settings.hostname,
+            clock,
+            log: opts.log.for("SMTP"),
+            metrics,
+          }),
+        }
       : {}),
   };
   const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);

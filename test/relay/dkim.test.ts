@@ -10,7 +10,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dkimVerify } from "mailauth";
+import { authenticate, dkimSign, dkimVerify } from "mailauth";
 import { settingsSchema } from "../../src/config/settings.js";
 import { startNode, type RunningNode } from "../../src/server/node.js";
 import { main as cli } from "../../src/cli/main.js";
@@ -112,6 +112,7 @@ before(async () => {
   sets = ["--set", `dataDir=${dataDir}`, "--set", `http.listen=127.0.0.1:${node.http.port}`];
   assert.equal((await mailyard(["domain", "add", "example.test"])).code, 0);
   assert.equal((await mailyard(["account", "add", "alice@example.test", "--password", "pw"])).code, 0);
+  assert.equal((await mailyard(["alias", "add", "fwd@example.test", "bob@good.test"])).code, 0);
   for (const [domain, selector, algorithm] of [
     ["example.test", "sel1", "rsa"],
     ["ed.test", "ed1", "ed25519"],
@@ -208,6 +209,40 @@ test("a message OpenDKIM signs verifies in Mailyard: dkim=pass in Authentication
     stored,
     /Authentication-Results: mx\.example\.test;\r\n\tdkim=pass header\.i=@other\.test header\.s=o1/,
   );
+});
+
+test("ARC (RFC 8617): a message from outside forwarded by an alias is sealed i=1 and the chain verifies", async () => {
+  const raw = message("info@other.test", "Forwarded").replace("bob@good.test", "fwd@example.test");
+  const { signatures: sig } = await dkimSign(Buffer.from(raw), {
+    canonicalization: "relaxed/relaxed",
+    signatureData: [
+      {
+        signingDomain: "other.test",
+        selector: "o1",
+        privateKey: other.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      },
+    ],
+  } as unknown as Parameters<typeof dkimSign>[1]);
+  assert.equal(await send("info@other.test", "fwd@example.test", sig + raw, "127.0.0.5"), 250);
+  const m = await relayed("Forwarded");
+  const head = m.slice(0, m.indexOf("\r\n\r\n"));
+  assert.match(head, /^ARC-Seal: i=1; a=rsa-sha256; t=\d+; cv=none; d=example\.test; s=sel1;/m);
+  assert.match(
+    head,
+    /^ARC-Authentication-Results: i=1; mx\.example\.test;[^]*dkim=pass header\.i=@other\.test/m,
+  );
+  assert.match(head, /^ARC-Message-Signature: i=1;/m);
+  assert.equal(signatures(m).length, 1, "the author's signature only: other.test is not ours");
+  const next = await authenticate(Buffer.from(m), {
+    ip: "127.0.0.1",
+    helo: "mx.example.test",
+    sender: "info@other.test",
+    mta: "mx.good.test",
+    resolver: mailauthResolver(fakeResolver({ txt: zone.txt })) as never,
+    disableBimi: true,
+  });
+  assert.equal(next.arc === false ? "none" : next.arc.status.result, "pass");
+  assert.equal(next.dkim.results[0]?.status.result, "pass", "the forward kept the author's signature intact");
 });
 
 test("dkim list shows the keys (never the private ones), keygen refuses a taken selector, dkim remove", async () => {
