@@ -24,6 +24,7 @@ import type { AuthMethod, Metrics } from "../log/metrics.js";
 import { headerEnd, headerFields } from "../proto/header-fields.js";
 import { REPLIES } from "../proto/reply.js";
 import type { MessageSink, SessionInfo, Transaction } from "../smtp/handler.js";
+import type { Clock } from "../world/clock.js";
 import type { Resolver } from "../world/resolver.js";
 import { mailauthResolver } from "./mailauth-dns.js";
 
@@ -33,9 +34,16 @@ export const QUARANTINE_HEADER = "X-Mailyard-Quarantine";
 /** Most header bytes searched for forged Authentication-Results fields (as from-header.ts). */
 const MAX_HEADER = 256 * 1024;
 
+/**
+ * The checks' DNS time after end of data is bounded: past this the verdicts are temperror and
+ * the message goes on (the client waits up to 10 minutes for its reply, RFC 5321 §4.5.3.2.6).
+ */
+export const AUTH_TIMEOUT_MS = 60_000;
+
 export interface AuthenticationOptions {
   readonly settings: Settings;
   readonly resolver: Resolver;
+  readonly clock: Clock;
   /** Tagged SMTPI. */
   readonly log: Log;
   readonly metrics: Metrics;
@@ -181,17 +189,29 @@ export function createAuthentication(o: AuthenticationOptions): InboundAuthentic
         disableBimi: true,
         disableDmarc: o.settings.smtp.dmarcPolicy === "off",
       }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-      const failed = verdict.then(() => undefined);
+      // mailauth stopped reading before the end (an error): the rest is not fed to it.
+      let settled = false;
+      const failed = verdict.then(() => void (settled = true));
 
       return {
         async write(chunk) {
           chunks.push(chunk);
           // Backpressure from mailauth, unless it has already stopped reading (an error).
-          if (!feed.write(chunk)) await Promise.race([once(feed, "drain"), failed]);
+          if (!settled && !feed.write(chunk)) await Promise.race([once(feed, "drain"), failed]);
         },
         async end() {
           feed.end();
-          const got = await verdict;
+          let cancel = (): void => undefined;
+          const late = new Promise<Error>((resolve) => {
+            const t = o.clock.setTimeout(
+              () => resolve(new Error("authentication timed out")),
+              AUTH_TIMEOUT_MS,
+            );
+            cancel = () => t.cancel();
+          });
+          const got = await Promise.race([verdict, late]);
+          cancel();
+          if (got instanceof Error) feed.destroy();
           const result = got instanceof Error ? null : got;
           if (got instanceof Error) log.problem("authentication failed", { error: String(got) });
           const v: Verdicts =

@@ -213,6 +213,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     authentication: createAuthentication({
       settings,
       resolver: world.resolver,
+      clock: world.clock,
       log: opts.log.for("SMTPI"),
       metrics,
     }),

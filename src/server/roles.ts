@@ -397,6 +397,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       authentication: createAuthentication({
         settings,
         resolver: world.resolver,
+        clock,
         log: opts.log.for("SMTPI"),
         metrics,
       }),
