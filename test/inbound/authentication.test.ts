@@ -3,7 +3,7 @@
 // a forged sender of a p=reject domain gets 550 5.7.1 and nothing is stored; p=quarantine gets
 // the quarantine header; a DNS failure is temperror and the mail is accepted; a forged
 // Authentication-Results claiming our authserv-id is removed; logged-in and relayNetworks
-// sessions are not checked; a Sieve script sees the header (issue 14 item 4).
+// sessions are not checked; server rules and a Sieve script see the header (issue 14 item 4).
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
@@ -103,7 +103,7 @@ before(async () => {
   node = await startNode(settings, { log: logs, world: { resolver } });
   const sets = ["--set", `dataDir=${dataDir}`, "--set", `http.listen=127.0.0.1:${node.http.port}`];
   assert.equal(await cli(["domain", "add", "example.test", ...sets], quiet), 0);
-  for (const u of ["alice", "bob"]) {
+  for (const u of ["alice", "bob", "carl"]) {
     assert.equal(await cli(["account", "add", `${u}@example.test`, "--password", "pw", ...sets], quiet), 0);
   }
   const script = join(dataDir, "bob.sieve");
@@ -112,6 +112,12 @@ before(async () => {
     'require ["fileinto"];\nif header :contains "Authentication-Results" "dmarc=fail" { fileinto "Junk"; }\n',
   );
   assert.equal(await cli(["sieve", "put", "bob@example.test", script, ...sets], quiet), 0);
+  const rules = join(dataDir, "server.rules");
+  await writeFile(
+    rules,
+    '((9,dmarc,(("Header Field",is,"Authentication-Results: *dmarc=fail*"),("Any Recipient",is,"carl@example.test")),(("Reject with","DMARC failed, refused by a server rule"))))',
+  );
+  assert.equal(await cli(["rules", "set", "server", "--file", rules, ...sets], quiet), 0);
 });
 
 after(async () => {
@@ -199,6 +205,22 @@ test("clients in smtp.relayNetworks are not checked", async () => {
     250,
   );
   assert.deepEqual(resultsFields(await oneFor("alice", "Trusted")), []);
+});
+
+test("server rules see Authentication-Results: a Header Field rule on dmarc=fail rejects", async () => {
+  const c = await SmtpClient.connect(node.smtp[0]!.port, "127.0.0.1", CLIENT);
+  try {
+    await c.expect(220);
+    await c.cmd("EHLO client.good.test", 250);
+    await c.cmd("MAIL FROM:<info@careful.test>", 250);
+    await c.cmd("RCPT TO:<carl@example.test>", 250);
+    await c.cmd("DATA", 354);
+    c.send(plain("info@careful.test", "For carl") + ".\r\n");
+    const r = await c.expect(550);
+    assert.match(r.raw, /DMARC failed, refused by a server rule/);
+  } finally {
+    c.close();
+  }
 });
 
 test("Sieve sees Authentication-Results: dmarc=fail is filed into Junk", async () => {
