@@ -23,6 +23,7 @@ const CLIENT = "127.0.0.5";
 const HOST = "mx.example.test";
 let dataDir = "";
 let node: RunningNode;
+let sets: string[] = [];
 const logs = memoryLogSink();
 const quiet = {
   out: () => undefined,
@@ -42,6 +43,7 @@ const resolver = fakeResolver({
     "strict.test": ["v=spf1 ip4:192.0.2.1 -all"],
     "_dmarc.strict.test": ["v=DMARC1; p=reject"],
     "careful.test": ["v=spf1 ip4:192.0.2.1 -all"],
+    "nodmarc.test": ["v=spf1 ip4:192.0.2.1 -all"],
     "_dmarc.careful.test": ["v=DMARC1; p=quarantine"],
   },
   failing: ["broken.test"],
@@ -101,7 +103,7 @@ before(async () => {
     log: { stdout: false },
   });
   node = await startNode(settings, { log: logs, world: { resolver } });
-  const sets = ["--set", `dataDir=${dataDir}`, "--set", `http.listen=127.0.0.1:${node.http.port}`];
+  sets = ["--set", `dataDir=${dataDir}`, "--set", `http.listen=127.0.0.1:${node.http.port}`];
   assert.equal(await cli(["domain", "add", "example.test", ...sets], quiet), 0);
   for (const u of ["alice", "bob", "carl"]) {
     assert.equal(await cli(["account", "add", `${u}@example.test`, "--password", "pw", ...sets], quiet), 0);
@@ -235,4 +237,30 @@ test("Sieve sees Authentication-Results: dmarc=fail is filed into Junk", async (
   );
   assert.match(junk[0]!, /dmarc=fail/);
   assert.deepEqual(await files("bob"), [], "nothing in INBOX");
+});
+
+test("smtp.spfFail = reject, set live with mailyard settings: SPF fail gets 550 5.7.23", async () => {
+  assert.equal(await send("x@nodmarc.test", "alice@example.test", plain("x@nodmarc.test", "Marked")), 250);
+  assert.equal(await cli(["settings", "set", "smtp.spfFail", "reject", ...sets], quiet), 0);
+  await waitFor("the node applies smtp.spfFail", () =>
+    logs.records.some((r) => r.text === "setting applied" && r.fields["key"] === "smtp.spfFail"),
+  );
+  const c = await SmtpClient.connect(node.smtp[0]!.port, "127.0.0.1", CLIENT);
+  try {
+    await c.expect(220);
+    await c.cmd("EHLO client.good.test", 250);
+    await c.cmd("MAIL FROM:<x@nodmarc.test>", 250);
+    await c.cmd("RCPT TO:<alice@example.test>", 250);
+    await c.cmd("DATA", 354);
+    c.send(plain("x@nodmarc.test", "Refused") + ".\r\n");
+    const r = await c.expect(550);
+    assert.match(r.raw, /^550 5\.7\.23 SPF validation failed/);
+  } finally {
+    c.close();
+  }
+  // Mail that passes SPF is still accepted.
+  assert.equal(
+    await send("news@good.test", "alice@example.test", plain("news@good.test", "Still fine")),
+    250,
+  );
 });
