@@ -88,8 +88,10 @@ every command:
   --set key=value                         override one setting (repeatable); see docs/CONFIG.md
 
 Directory and rpop commands go through the running node's admin API (http.listen, token in
-dataDir/admin.token) and open the state (state.url, default dataDir/mailyard.db) directly when
-no node is running.`;
+dataDir/admin.token) and open the state directly when no node is running: state.url, else the
+state the node with this dataDir recorded at start (dataDir/state.location), else
+dataDir/mailyard.db. Listing commands never create a state (exit 2 when there is none);
+commands that change it print "wrote to state ..." on stderr.`;
 
 const ACCOUNT = ["password", "quota", "max-message-size", "disabled", "out-flow", "in-flow"];
 

@@ -17,7 +17,12 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.maxRecipients": "Most RCPT TO accepted in one transaction.",
   "smtp.maxCommandLine":
     "Longest command line accepted, in bytes including CRLF (at least 512, RFC 5321 §4.5.3.1.4).",
-  "smtp.maxDataLine": "Longest message line accepted, in bytes including CRLF (at least 1000).",
+  "smtp.maxDataLine":
+    "Longest message line accepted, in bytes including CRLF (at least 1000), over DATA and BDAT alike (a BODY=BINARYMIME body has no lines).",
+  "smtp.maxHeaderBytes":
+    "Largest header section accepted, folded lines included, in bytes (refused with 552 5.3.4 at the end of the data; every inbound path).",
+  "smtp.maxHeaderFields":
+    "Most header fields accepted in one message (refused with 554 5.6.0 at the end of the data; every inbound path).",
   "smtp.maxErrors": "Protocol errors tolerated in one session before it is closed with 421.",
   "smtp.idleTimeoutSeconds": "A session waiting this long for the client's next command is closed.",
   "smtp.sessionTimeoutSeconds": "Longest time one SMTP session may last.",
@@ -68,10 +73,6 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "pop3.sessionTimeoutSeconds": "Longest time one POP3 session may last.",
   "pop3.maxConnections": "Most POP3 connections at once, over all POP3 listeners.",
   "pop3.maxConnectionsPerIp": "Most POP3 connections at once from one client address.",
-  "pop3.maxAuthFailures":
-    "Failed POP3 logins from one client address, or for one account, before further tries are refused for a while.",
-  "pop3.authFailureWindowSeconds":
-    "How long failed POP3 logins are remembered; a throttled address or account waits this long.",
   "pop3.maxErrors": "Protocol errors tolerated in one POP3 session before it is closed.",
   "rpop.enabled": "Poll the accounts' remote POP3 mailboxes (RPOP entries) on single servers and backends.",
   "rpop.maxConcurrentPolls": "RPOP polls under way at once.",
@@ -86,7 +87,18 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "rpop.maxBackoffSeconds": "Longest back-off of a failing RPOP entry or host.",
   "rpop.authBackoffSeconds":
     "First back-off after a remote POP3 server refused an entry's credentials (doubles, capped as above).",
+  "rpop.keyFile":
+    "Key file that seals the stored RPOP passwords (AES-256-GCM); empty: dataDir/secrets/rpop.key, made (0600) on first use. Every member sharing the state needs the same file.",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
+  "auth.maxFailures":
+    "Wrong passwords per account before its logins are locked, counted over SMTP AUTH, POP3 and the submission API together and across the cluster (the shared state); locked logins get 454 4.7.0, -ERR [AUTH] or 429 without a password check.",
+  "auth.maxFailuresPerAddress":
+    "Failed logins per client address (IPv6: per /64), over every account and service, before logins from it are locked.",
+  "auth.lockoutSeconds":
+    "The first lock after too many failures; each further failure doubles it, up to auth.maxLockoutSeconds.",
+  "auth.maxLockoutSeconds": "The longest login lock.",
+  "auth.failureWindowSeconds":
+    "Failed logins are forgotten after this long without another (and no lock running).",
   "webadmin.enabled":
     "Serve the WebAdmin pages under /admin/ on the HTTP listener (they use the admin API with a login session).",
   "webadmin.sessionIdleSeconds": "A WebAdmin login session ends after this long without a request.",
@@ -104,9 +116,6 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Serve the submission API (/submit/v1/messages, /submit/v1/raw; HTTP Basic as the account) on http.listen of single servers and backends.",
   "submitApi.idempotencySeconds":
     "An Idempotency-Key is remembered this long (in dataDir/submit-keys.db): a retried request within it gets the first answer and never sends twice.",
-  "submitApi.maxAuthFailures":
-    "Failed logins from one client address, or for one account, within submitApi.authFailureWindowSeconds before the API answers 429.",
-  "submitApi.authFailureWindowSeconds": "Window over which submitApi.maxAuthFailures is counted.",
   "submitted.enabled":
     "Pick up *.sub files from the Submitted folder (RFC 5322 messages, optional Envelope-From/Envelope-To/Envelope-Ignore lines) on single servers and backends.",
   "submitted.dir":
@@ -122,7 +131,9 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "cluster.kind":
     "static (every account has a home backend) or dynamic (any backend may open an account, one at a time).",
   "cluster.secret":
-    "Shared secret that authenticates the cluster API and the delivery channel; required for frontend and backend roles.",
+    "Shared secret that authenticates the cluster API and the delivery channel; required for frontend and backend roles. Prefer cluster.secretFile or the environment: a command line is readable by every local user.",
+  "cluster.secretFile":
+    "A file (mode 0600) whose content is the cluster secret, read when the node starts; use it or cluster.secret, not both. `mailyard cluster up` passes this, never the secret.",
   "cluster.advertise":
     "Host other members use to reach this node's listeners; empty: each listener's own host.",
   "cluster.heartbeatSeconds": "How often this node writes its heartbeat to the cluster state.",
@@ -144,6 +155,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Root of the Maildir mailboxes (<mailDir>/<domain>/<local part>/); empty: dataDir/mail. In a dynamic cluster every backend points at the same shared directory.",
   "local.deliverOnReceipt":
     "Mail whose only recipient is a local account is stored straight into its Maildir before the 250 (no queue file); mail with other recipients, NOTIFY=SUCCESS, or a quota it might exceed takes the queue. false: all mail goes through the queue.",
+  "local.mailGroupAccess":
+    "Maildir files 0660 and folders 2770 (setgid: new folders keep the group of the mail root) instead of 0600 and 0700, for a mail reader such as Dovecot run under that group; chgrp the mail root to it. false: mail is readable by the node's user only.",
   "channel.listen": "Delivery channel (authenticated LMTP between members) listener on backends, host:port.",
   "channel.idleKeepSeconds": "Idle delivery channel connections are kept this long for reuse.",
   "channel.timeoutSeconds": "Timeout for each delivery channel reply.",

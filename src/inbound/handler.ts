@@ -23,6 +23,7 @@ import { createSenderPolicy } from "./sender-policy.js";
 import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 import type { Submitter } from "../queue/submit.js";
 import type { InboundAuthentication } from "./authentication.js";
+import type { LoginGate } from "../state/login-gate.js";
 
 export interface InboundOptions {
   readonly settings: Settings;
@@ -31,6 +32,8 @@ export interface InboundOptions {
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics: Metrics;
+  /** AUTH goes through it: one canonical name, throttled in the shared state, failures logged. */
+  readonly login: LoginGate;
   /** Delivery at receipt for mail to one local account (receipt.ts); absent: always queue. */
   readonly receipt?: LocalReceipt;
   /**
@@ -38,6 +41,14 @@ export interface InboundOptions {
    * backend); a Reply refuses the RCPT (always temporary). Absent: every account can.
    */
   readonly storable?: (address: string) => Promise<Reply | null>;
+  /**
+   * Whether mail with these MAIL FROM parameters can reach a local account at all; a Reply
+   * refuses the RCPT. In a cluster this is the delivery channel's own rule
+   * (src/channel/carries.ts: no BINARYMIME), asked here before the 250 so that mail the channel
+   * would refuse is never accepted and then bounced to a sender that may be forged. Absent:
+   * every message can (a single server stores it as it is).
+   */
+  readonly carries?: (params: Transaction["params"]) => Reply | null;
   /**
    * Mail of this session goes through the Submit Messages path (src/queue/submit.ts) instead of
    * straight into the queue: a backend whose setting is Remotely hands what its submission
@@ -208,18 +219,20 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       case "unknown":
         return REPLIES.unknownUser;
       case "account": {
-        const refusal = await checkAccount(found.account, tx.params.size);
+        const refusal = o.carries?.(tx.params) ?? (await checkAccount(found.account, tx.params.size));
         return refusal ?? add([found.account.address]);
       }
       case "alias": {
         const ex = await expandRecipient(o.directory, dest, { maxDepth: 10, maxTargets: 100 });
         switch (ex.kind) {
           case "ok": {
-            // An alias to an account that cannot be stored anywhere yet is refused like the account.
+            // An alias to an account that cannot be stored anywhere yet, or cannot get this
+            // message, is refused like the account.
             for (const target of ex.targets) {
-              if (o.storable === undefined) break;
+              if (o.storable === undefined && o.carries === undefined) break;
               const t = await o.directory.lookup(target.address);
-              const refusal = t.kind === "account" ? await o.storable(t.account.address) : null;
+              if (t.kind !== "account") continue;
+              const refusal = o.carries?.(tx.params) ?? (await o.storable?.(t.account.address)) ?? null;
               if (refusal !== null) return refusal;
             }
             return add(ex.targets.map((t) => t.address));
@@ -370,16 +383,26 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
   const handler: SmtpHandler = {
     connect: () => Promise.resolve(null),
 
-    async authenticate(s, user, password): Promise<AuthResult> {
-      try {
-        const account = await o.directory.verifyPassword(user, password);
-        o.log.with(s.id, s.remote.address).low(account ? "auth ok" : "auth failed", { user });
-        return account && account.enabled ? "ok" : "invalid";
-      } catch (e) {
-        o.log.with(s.id, s.remote.address).problem("auth lookup failed", { error: String(e) });
-        return "temporary";
-      }
+    async authenticate(s, user, password, mech): Promise<AuthResult> {
+      const r = await o.login.check({
+        service: "smtp",
+        mech,
+        ip: s.remote.address,
+        log: o.log.with(s.id, s.remote.address),
+        typed: user,
+        password,
+        verify: (name, pw) => o.directory.verifyPassword(name, pw),
+        usable: (account) => account.enabled,
+      });
+      return r.kind === "ok" ? "ok" : r.kind;
     },
+
+    authRefused: (s, user, mech) =>
+      o.login.refuse(
+        { service: "smtp", mech, ip: s.remote.address, log: o.log.with(s.id, s.remote.address) },
+        user,
+        "malformed",
+      ),
 
     mailFrom(s, from, params) {
       reset(s.id);

@@ -200,7 +200,9 @@ export function createSpool(dir: string, log: Log): FileSpool {
 
   return {
     async open() {
-      for (const d of [dir, tmpDir, activeDir, stateDir, corruptDir]) await mkdir(d, { recursive: true });
+      // Queue files hold whole messages: the spool is the node user's alone (files are 0600 too).
+      for (const d of [dir, tmpDir, activeDir, stateDir, corruptDir])
+        await mkdir(d, { recursive: true, mode: 0o700 });
       // An unfinished receive was never acknowledged with 250: the client still has the message.
       const tmps = await readdir(tmpDir);
       for (const t of tmps) await quiet(unlink(join(tmpDir, t)));

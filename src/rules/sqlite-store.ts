@@ -2,13 +2,12 @@
 // migrations are its own (rules_schema_migrations), so the directory's schema and this one move
 // independently. WAL and a busy timeout as the directory does: the CLI and a running node may
 // write the file at once. Rule sets are kept in the seed's text form, re-parsed on read.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
-import { scopeKey, type RuleScope, type RuleStore } from "./store.js";
+import { ruleAddressKey, scopeKey, type RuleScope, type RuleStore } from "./store.js";
+import { prepareSqliteFile } from "../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 const SWEEP_EVERY = 500;
@@ -51,7 +50,7 @@ function migrate(db: Database.Database): void {
 }
 
 export function openSqliteRuleStore(path: string, now: () => number = Date.now): RuleStore {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -81,7 +80,7 @@ export function openSqliteRuleStore(path: string, now: () => number = Date.now):
     "INSERT INTO reply_memory (account, handle, sender, until) VALUES (?, ?, ?, ?) ON CONFLICT(account, handle, sender) DO UPDATE SET until = excluded.until WHERE reply_memory.until <= ?",
   );
   let writes = 0;
-  const norm = (a: string): string => a.trim().toLowerCase();
+  const norm = ruleAddressKey;
 
   return {
     getRules(scope: RuleScope): Promise<Rule[]> {

@@ -1,6 +1,7 @@
 // One Mailyard node in the single-server role: wires the directory, the spool and queue
 // manager, the delivery channels, the SMTP and submission listeners and the admin HTTP server.
-// The world (clock, resolver, dialer, randomness) comes in here and nowhere deeper.
+// The world (clock, resolver, dialer, randomness, the event-loop pause) comes in here and nowhere deeper.
+import { recordStateLocation } from "../config/member-state.js";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
@@ -24,6 +25,7 @@ import { systemClock, type Clock } from "../world/clock.js";
 import { systemResolver, type Resolver } from "../world/resolver.js";
 import { tcpDialer, type Dialer } from "../world/dialer.js";
 import { cryptoRandom, type Random } from "../world/random.js";
+import { immediatePause, type Pause } from "../rules/sieve/meter.js";
 import { startClusterNode } from "./roles.js";
 import { lockDataDir } from "./data-lock.js";
 import { bindSmtpListeners } from "./listeners.js";
@@ -35,6 +37,7 @@ import {
   openRpopStoreFor,
   openRuleStoreFor,
   openDkimStoreFor,
+  openThrottleRowsFor,
 } from "./state-stores.js";
 import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
@@ -43,12 +46,15 @@ import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
+import { loginGates } from "./login-gates.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
   readonly resolver: Resolver;
   readonly dialer: Dialer;
   readonly random: Random;
+  /** How long computations (rule evaluation) give the event loop back: setImmediate. */
+  readonly pause: Pause;
 }
 
 export interface RunningNode {
@@ -100,13 +106,19 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     resolver: opts.world?.resolver ?? systemResolver(),
     dialer: opts.world?.dialer ?? tcpDialer,
     random: opts.world?.random ?? cryptoRandom,
+    pause: opts.world?.pause ?? immediatePause,
   };
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock);
+  // Failed logins are counted in the shared state, by every way in (login-gates.ts).
+  const throttleRows = await openThrottleRowsFor(settings, world.clock, opts.log.for("SYSTEM"));
+  const gates = loginGates(settings, world.clock, throttleRows);
+  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock, gates.admin);
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
+  await recordStateLocation(settings);
 
   // Settings changed from the WebAdmin or `mailyard settings set` live in the state's settings
   // table; everything below is wired with them.
@@ -123,13 +135,16 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   const directory = await openDirectoryStore(settings, world.clock, opts.log.for("DIRECTORY"));
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
-  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
+  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"), {
+    groupAccess: settings.local.mailGroupAccess,
+  });
   // Account rules submit what they generate through the node's Submitter, made further down.
   const ruleStore = await openRuleStoreFor(settings, () => world.clock.now(), sys);
   let submitter: Submitter | null = null;
   const rules: DeliveryRules = {
     store: ruleStore,
     log: opts.log.for("RULES"),
+    pause: world.pause,
     submit: (draft, message) =>
       submitter === null
         ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
@@ -208,6 +223,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     clock: world.clock,
     log: opts.log.for("SMTPI"),
     metrics,
+    login: gates.mail,
     ...(receipt === undefined ? {} : { receipt }),
     localDomains: () => directory.listDomains(),
     authentication: createAuthentication({
@@ -239,6 +255,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     settings,
     directory,
     submitter,
+    login: gates.mail,
     store,
     tls,
     openRpopStore: () => openRpopStoreFor(settings, world.clock, opts.log.for("RPOP")),
@@ -301,6 +318,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
       managed.stop();
       await configState.close();
       await webadmin.close();
+      await throttleRows.close();
       sys.major("stopped", { node: settings.node.id });
     },
   };

@@ -24,7 +24,7 @@ void test("rules set/get round-trip every scope; a broken rule set is refused wi
   assert.deepEqual(await run("rules", "set", "server", "--file", good), {
     code: 0,
     out: "server: 2 rules set\n",
-    err: "",
+    err: `wrote to state ${join(dataDir, "mailyard.db")}\n`,
   });
   const got = await run("rules", "get", "server");
   assert.equal(got.code, 0);

@@ -25,6 +25,7 @@ import type { Settings } from "../../config/settings.js";
 import { LEVELS, type Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
 import type { CommandLine } from "../../proto/commandline.js";
+import type { ContentRules } from "../../proto/dataframe.js";
 import { REPLIES, formatReply, reply, type Reply } from "../../proto/reply.js";
 import type { Clock, TimerHandle } from "../../world/clock.js";
 import type { Endpoint, ListenerKind, MessageSink, SessionInfo, SmtpHandler } from "../handler.js";
@@ -267,8 +268,8 @@ export class Session implements SessionApi {
     return this.input.readLine();
   }
 
-  async receiveData(sink: MessageSink): Promise<Reply | null> {
-    const r = await this.input.receiveData(sink);
+  async receiveData(sink: MessageSink, content: ContentRules): Promise<Reply | null> {
+    const r = await this.input.receiveData(sink, content);
     // Only the sink's own end reply can be a success: the message was accepted.
     if (r !== null && r.code < 300) this.messages++;
     return r;
