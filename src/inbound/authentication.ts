@@ -9,6 +9,8 @@
 // - at end of data one Authentication-Results field (RFC 8601) is prepended, authserv-id =
 //   the node's hostname, after every incoming one that claims that id has been dropped
 //   (RFC 8601 §5: only we may speak for our id);
+// - RFC 8301 §3.1: an rsa-sha1 signature never passes (mailauth still accepts it): it is
+//   recorded as dkim=policy, and DMARC is evaluated again without it;
 // - policy: DMARC p=reject → 550 5.7.1 and p=quarantine → X-Mailyard-Quarantine: dmarc
 //   (smtp.dmarcPolicy), SPF fail → 550 5.7.23 (RFC 7372) or only recorded (smtp.spfFail).
 //   DNS trouble is temperror and never refuses mail; an error inside mailauth is logged and the
@@ -17,7 +19,7 @@
 // into the header as mailauth formats them.
 import { PassThrough } from "node:stream";
 import { once } from "node:events";
-import { authenticate, type AuthenticateOptions, type AuthenticateResult } from "mailauth";
+import { authenticate, dmarc, type AuthenticateOptions, type AuthenticateResult } from "mailauth";
 import type { Settings } from "../config/settings.js";
 import type { Log } from "../log/logger.js";
 import type { AuthMethod, Metrics } from "../log/metrics.js";
@@ -146,6 +148,42 @@ export function withoutForgedResults(chunks: readonly Buffer[], id: string): Buf
   return [...out, ...chunks.slice(used)];
 }
 
+/**
+ * RFC 8301 §3.1 on mailauth's results: "Verifiers MUST NOT consider signatures using RSA SHA-1
+ * to pass". Such a pass becomes "policy" (RFC 8601 §2.7.1: valid, refused by local policy), and
+ * DMARC, which mailauth computed with it, is computed again without it.
+ */
+export async function withoutSha1(
+  r: AuthenticateResult,
+  resolver: NonNullable<AuthenticateOptions["resolver"]>,
+  dmarcOn: boolean,
+): Promise<AuthenticateResult> {
+  const sha1 = r.dkim.results.filter(
+    (d) =>
+      d.status.result === "pass" && String((d as { algo?: unknown }).algo ?? "").toLowerCase() === "rsa-sha1",
+  );
+  if (sha1.length === 0) return r;
+  for (const d of sha1) {
+    d.status.result = "policy";
+    d.info = (d.info ?? "dkim=pass").replace(
+      /^dkim=pass/,
+      "dkim=policy (rsa-sha1 is not accepted: RFC 8301)",
+    );
+  }
+  const headerFrom = r.dkim.headerFrom;
+  if (!dmarcOn || r.dmarc === false || headerFrom === undefined) return r;
+  const again = await dmarc({
+    headerFrom,
+    spfDomains: r.spf !== false && r.spf.status.result === "pass" ? [r.spf.domain] : [],
+    dkimDomains: r.dkim.results
+      .filter((d) => d.status.result === "pass")
+      .map((d) => ({ domain: d.signingDomain ?? "" })),
+    ...(r.arc !== false ? { arcResult: r.arc } : {}),
+    resolver,
+  });
+  return { ...r, dmarc: again };
+}
+
 type Action = "accept" | "quarantine" | "reject-dmarc" | "reject-spf";
 
 export function actionFor(v: Verdicts, settings: Settings): Action {
@@ -188,7 +226,15 @@ export function createAuthentication(o: AuthenticationOptions): InboundAuthentic
         // BIMI (logos) is no verdict on the message and costs lookups: off.
         disableBimi: true,
         disableDmarc: o.settings.smtp.dmarcPolicy === "off",
-      }).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      })
+        .then((r) =>
+          withoutSha1(
+            r,
+            resolve as NonNullable<AuthenticateOptions["resolver"]>,
+            o.settings.smtp.dmarcPolicy !== "off",
+          ),
+        )
+        .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
       // mailauth stopped reading before the end (an error): the rest is not fed to it.
       let settled = false;
       const failed = verdict.then(() => void (settled = true));

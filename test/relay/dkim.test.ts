@@ -2,8 +2,9 @@
 // Ed25519) and prints the TXT record; a message relayed to Postfix's smtp-sink carries exactly
 // one signature, by the From: domain or its parent, that verifies with mailauth and with
 // OpenDKIM (keys from Unbound on loopback, publishing the records keygen printed); a domain
-// without a key goes out unsigned; a message OpenDKIM signs verifies in Mailyard (dkim=pass in
-// Authentication-Results); `dkim list` and `dkim remove` work on the shared state.
+// without a key goes out unsigned; a message OpenDKIM's milter signs verifies in Mailyard
+// (dkim=pass in Authentication-Results), an rsa-sha1 one does not (RFC 8301); an alias forward
+// is ARC-sealed; `dkim list` and `dkim remove` work on the shared state.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
@@ -23,6 +24,7 @@ import { waitFor } from "../kit/load.js";
 import { SmtpClient } from "../kit/smtp-client.js";
 import { startUnbound, type Unbound } from "../kit/unbound.js";
 import { opendkimSign, opendkimVerify } from "../kit/opendkim.js";
+import { opendkimMilterSign } from "../kit/opendkim-milter.js";
 
 let dataDir = "";
 let node: RunningNode;
@@ -36,6 +38,7 @@ const zone = {
   mx: { "good.test": { kind: "ok" as const, records: [{ exchange: "mx.good.test", priority: 10 }] } },
   addresses: { "mx.good.test": { kind: "ok" as const, records: ["127.0.0.2"] } },
   txt: {
+    "_dmarc.other.test": ["v=DMARC1; p=none"],
     "o1._domainkey.other.test": [
       `v=DKIM1; k=rsa; p=${other.publicKey.export({ type: "spki", format: "der" }).toString("base64")}`,
     ],
@@ -185,30 +188,49 @@ test("a subdomain's mail is signed with the parent domain's key; a domain withou
   assert.deepEqual(signatures(await relayed("No key")), []);
 });
 
-test("a message OpenDKIM signs verifies in Mailyard: dkim=pass in Authentication-Results", async () => {
-  const pem = other.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  const signed = await opendkimSign(
-    message("info@other.test", "From OpenDKIM").replace("bob@good.test", "alice@example.test"),
-    "other.test",
-    "o1",
-    pem,
-  );
-  assert.match(signed, /^DKIM-Signature:/);
-  assert.equal(await send("info@other.test", "alice@example.test", signed, "127.0.0.5"), 250);
+/** The stored copy in alice's INBOX of the message with this subject. */
+async function inbox(subject: string): Promise<string> {
   const dir = join(dataDir, "mail", "example.test", "alice", "new");
   let stored = "";
-  await waitFor("the message in alice's INBOX", async () => {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    for (const n of names) {
+  await waitFor(`"${subject}" in alice's INBOX`, async () => {
+    for (const n of await readdir(dir).catch(() => [] as string[])) {
       const t = await readFile(join(dir, n), "utf8");
-      if (t.includes("Subject: From OpenDKIM")) stored = t;
+      if (t.includes(`Subject: ${subject}`)) stored = t;
     }
     return stored !== "";
   });
+  return stored;
+}
+
+const otherPem = (): string => other.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+
+test("a message OpenDKIM's milter signs (rsa-sha256) verifies in Mailyard: dkim=pass, DMARC pass", async () => {
+  const raw = message("info@other.test", "From OpenDKIM").replace("bob@good.test", "alice@example.test");
+  const signed = await opendkimMilterSign(raw, {
+    domain: "other.test",
+    selector: "o1",
+    keyPem: otherPem(),
+    from: "info@other.test",
+    to: "alice@example.test",
+  });
+  assert.match(signed, /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=other\.test; s=o1;/);
+  assert.equal(await send("info@other.test", "alice@example.test", signed, "127.0.0.5"), 250);
+  const stored = await inbox("From OpenDKIM");
   assert.match(
     stored,
     /Authentication-Results: mx\.example\.test;\r\n\tdkim=pass header\.i=@other\.test header\.s=o1/,
   );
+  assert.match(stored, /dmarc=pass/);
+});
+
+test("RFC 8301: an rsa-sha1 signature (opendkim-testmsg signs so) is dkim=policy, and DMARC does not count it", async () => {
+  const raw = message("info@other.test", "Old SHA-1").replace("bob@good.test", "alice@example.test");
+  const signed = await opendkimSign(raw, "other.test", "o1", otherPem());
+  assert.match(signed, /^DKIM-Signature: v=1; a=rsa-sha1;/);
+  assert.equal(await send("info@other.test", "alice@example.test", signed, "127.0.0.5"), 250);
+  const stored = await inbox("Old SHA-1");
+  assert.match(stored, /\tdkim=policy \(rsa-sha1 is not accepted: RFC 8301\) header\.i=@other\.test/);
+  assert.match(stored, /\tdmarc=fail /);
 });
 
 test("ARC (RFC 8617): a message from outside forwarded by an alias is sealed i=1 and the chain verifies", async () => {
