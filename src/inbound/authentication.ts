@@ -158,10 +158,11 @@ export async function withoutSha1(
   resolver: NonNullable<AuthenticateOptions["resolver"]>,
   dmarcOn: boolean,
 ): Promise<AuthenticateResult> {
-  const sha1 = r.dkim.results.filter(
-    (d) =>
-      d.status.result === "pass" && String((d as { algo?: unknown }).algo ?? "").toLowerCase() === "rsa-sha1",
-  );
+  const algorithm = (d: object): string => {
+    const a = (d as { algo?: unknown }).algo;
+    return typeof a === "string" ? a.toLowerCase() : "";
+  };
+  const sha1 = r.dkim.results.filter((d) => d.status.result === "pass" && algorithm(d) === "rsa-sha1");
   if (sha1.length === 0) return r;
   for (const d of sha1) {
     d.status.result = "policy";
