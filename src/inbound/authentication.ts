@@ -5,7 +5,9 @@
 // here). A sink wrapper, one of the end-of-data hooks in front of the queue (handler.ts):
 // - bytes stream to mailauth as they arrive (the DKIM body hash advances chunk by chunk, so the
 //   event loop is never held for a whole message) and are kept, unchanged and uncopied, for
-//   the queue: the verdicts go in the header, which is written before the body;
+//   the queue (so a message is held in memory until end of data, at most smtp.maxMessageSize):
+//   the verdicts go in the header, which is written before the body; the DNS time after end
+//   of data is bounded (AUTH_TIMEOUT_MS on the injected clock, then temperror);
 // - at end of data one Authentication-Results field (RFC 8601) is prepended, authserv-id =
 //   the node's hostname, after every incoming one that claims that id has been dropped
 //   (RFC 8601 §5: only we may speak for our id);
@@ -198,7 +200,8 @@ export function actionFor(v: Verdicts, settings: Settings): Action {
 }
 
 export function createAuthentication(o: AuthenticationOptions): InboundAuthentication {
-  const resolve = mailauthResolver(o.resolver);
+  // mailauth's .d.ts narrows answers to strings; MX answers are objects, as node:dns gives them.
+  const resolve = mailauthResolver(o.resolver) as NonNullable<AuthenticateOptions["resolver"]>;
   const count = (method: AuthMethod, result: string): void => o.metrics.authVerdict?.(method, result);
 
   return {
@@ -223,18 +226,12 @@ export function createAuthentication(o: AuthenticationOptions): InboundAuthentic
         ...(s.helo !== null ? { helo: s.helo } : {}),
         sender: tx.from,
         mta: o.settings.hostname,
-        resolver: resolve as NonNullable<AuthenticateOptions["resolver"]>,
+        resolver: resolve,
         // BIMI (logos) is no verdict on the message and costs lookups: off.
         disableBimi: true,
         disableDmarc: o.settings.smtp.dmarcPolicy === "off",
       })
-        .then((r) =>
-          withoutSha1(
-            r,
-            resolve as NonNullable<AuthenticateOptions["resolver"]>,
-            o.settings.smtp.dmarcPolicy !== "off",
-          ),
-        )
+        .then((r) => withoutSha1(r, resolve, o.settings.smtp.dmarcPolicy !== "off"))
         .catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
       // mailauth stopped reading before the end (an error): the rest is not fed to it.
       let settled = false;
