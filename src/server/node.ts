@@ -8,6 +8,9 @@ import { resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
 import { createLocalReceipt } from "../delivery/receipt.js";
 import { createInboundHandler } from "../inbound/handler.js";
+import { withMilters } from "../inbound/milters.js";
+import { milterOptions } from "./milter-wiring.js";
+import { createAuthentication } from "../inbound/authentication.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
@@ -27,7 +30,9 @@ import {
   openDirectoryStore,
   openRpopStoreFor,
   openRuleStoreFor,
+  openDkimStoreFor,
 } from "./state-stores.js";
+import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
 import { withQueueRules } from "../queue/rules-gate.js";
@@ -108,8 +113,17 @@ async function wireSingleNode(
   teardown.add(() => ruleStore.close());
   let submitter: Submitter | null = null;
   const rules = deliveryRules({ store: ruleStore, log: opts.log, world, submitter: () => submitter });
+  const dkimStore = await openDkimStoreFor(settings, () => world.clock.now(), sys);
+  teardown.add(() => dkimStore.close());
+  const dkim = createDkimSigner({
+    store: dkimStore,
+    hostname: settings.hostname,
+    clock: world.clock,
+    log: opts.log.for("SMTP"),
+    metrics,
+  });
   // The single server's role: its mailboxes, the local channel and the relay (single.ts).
-  const parts = startSingleRole({ settings, world, log: opts.log, directory, rules });
+  const parts = startSingleRole({ settings, world, log: opts.log, directory, rules, dkim });
   teardown.add(() => parts.close());
   const { store } = parts;
   const { spool, queue } = createNodeQueue({
@@ -132,19 +146,22 @@ async function wireSingleNode(
   });
 
   const tls = await loadOrCreateTls(settings, dataDir, sys);
-  const receipt = settings.local.deliverOnReceipt
-    ? createLocalReceipt({
-        directory,
-        store,
-        settings,
-        clock: world.clock,
-        nextId: () => queue.nextId(),
-        metrics,
-        log: opts.log.for("LOCAL"),
-        rules,
-      })
-    : undefined;
-  const handler = createInboundHandler({
+  const milters = milterOptions(settings, world.clock, opts.log, metrics);
+  // Delivery at receipt cannot hold a message or change its envelope: with milters, the queue.
+  const receipt =
+    settings.local.deliverOnReceipt && milters === null
+      ? createLocalReceipt({
+          directory,
+          store,
+          settings,
+          clock: world.clock,
+          nextId: () => queue.nextId(),
+          metrics,
+          log: opts.log.for("LOCAL"),
+          rules,
+        })
+      : undefined;
+  const inbound = createInboundHandler({
     settings,
     directory,
     queue: enqueuer,
@@ -154,7 +171,15 @@ async function wireSingleNode(
     login: gates.mail,
     ...(receipt === undefined ? {} : { receipt }),
     localDomains: () => directory.listDomains(),
+    authentication: createAuthentication({
+      settings,
+      resolver: world.resolver,
+      clock: world.clock,
+      log: opts.log.for("SMTPI"),
+      metrics,
+    }),
   });
+  const handler = milters === null ? inbound : withMilters(inbound, milters);
   // The same listeners as a cluster node's: PROXY headers only from smtp.proxyProtocolFrom.
   const listeners = await bindSmtpListeners({
     settings,

@@ -13,6 +13,7 @@ import type { Deliverer } from "../queue/types.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Bound } from "./listeners.js";
+import type { DkimSigner } from "../delivery/dkim/sign.js";
 import type { NodeWorld } from "./start-options.js";
 
 /** What every role is given. */
@@ -27,6 +28,8 @@ export interface PartsContext {
   readonly directory: Directory;
   /** Account and domain rules for the mailboxes this node stores (single servers, backends). */
   readonly rules: DeliveryRules;
+  /** DKIM signing of relayed mail (single servers and frontends; backends leave it to them). */
+  readonly dkim?: DkimSigner;
 }
 
 /** What a cluster role is given besides. */

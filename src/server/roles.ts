@@ -23,6 +23,7 @@ import { withSecretFile } from "../config/secret-file.js";
 import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
 import { createInboundHandler } from "../inbound/handler.js";
+import { createAuthentication } from "../inbound/authentication.js";
 import { parseHostPort } from "../proto/hostport.js";
 import { REPLIES } from "../proto/reply.js";
 import type { Queue } from "../queue/types.js";
@@ -44,7 +45,10 @@ import { spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
 import { createNodeQueue, deliveryRules, openNodeBase } from "./node-parts.js";
-import { openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
+import { openDkimStoreFor, openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
+import { milterOptions } from "./milter-wiring.js";
+import { withMilters } from "../inbound/milters.js";
+import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
@@ -162,6 +166,11 @@ async function wireClusterNode(
   teardown.add(() => ruleStore.close());
   let submitter: Submitter | null = null;
   const rules = deliveryRules({ store: ruleStore, log: opts.log, world, submitter: () => submitter });
+  let queueSize = (): number => 0;
+  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
+  // Frontends sign what they relay out; backends hand remote mail to them unsigned.
+  const dkimStore = role === "frontend" ? await openDkimStoreFor(settings, () => clock.now(), sys) : null;
+  if (dkimStore !== null) teardown.add(() => dkimStore.close());
   const ctx: RoleContext = {
     settings,
     world,
@@ -172,6 +181,17 @@ async function wireClusterNode(
     placement,
     channelClient,
     rules,
+    ...(dkimStore !== null
+      ? {
+          dkim: createDkimSigner({
+            store: dkimStore,
+            hostname: settings.hostname,
+            clock,
+            log: opts.log.for("SMTP"),
+            metrics,
+          }),
+        }
+      : {}),
   };
   const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);
   teardown.add(() => parts.close());
@@ -188,8 +208,6 @@ async function wireClusterNode(
   const storable = async (address: string) =>
     (await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null;
 
-  let queueSize = (): number => 0;
-  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   let joined = (): void => undefined;
   const ready = new Promise<void>((r) => (joined = r));
   const { spool, queue } = createNodeQueue({
@@ -223,8 +241,8 @@ async function wireClusterNode(
     // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
     joined();
     if (queueStarted) await queue.stop();
-    // The rest, newest first: the role's parts, the rule store, the channel client, the stores,
-    // the WebAdmin, the throttle rows.
+    // The rest, newest first: the role's parts, the DKIM keys, the rule store, the channel
+    // client, the stores, the WebAdmin, the throttle rows.
     await teardown.run();
   };
 
@@ -241,9 +259,13 @@ async function wireClusterNode(
       log: opts.log.for("RULES"),
       now: () => clock.now(),
     });
+    // Milters on frontends only: a backend's mail reaches a frontend (delivery channel, or
+    // XSUBMIT when it is Remotely) and is filtered there, once.
+    const milters = role === "frontend" ? milterOptions(settings, clock, opts.log, metrics) : null;
     const submitPath = createSubmitPath({
       settings,
       queue: enqueuer,
+      milters,
       world,
       log: opts.log,
       view: () => submitView,
@@ -323,7 +345,7 @@ async function wireClusterNode(
     const httpAt = parseHostPort(settings.http.listen);
     const http = await admin.listen(httpAt.host, httpAt.port);
 
-    const handler = createInboundHandler({
+    const inbound = createInboundHandler({
       settings,
       directory: parts.inbound,
       queue: enqueuer,
@@ -336,7 +358,16 @@ async function wireClusterNode(
       carries: (params) => channelRefusal(params.body),
       submitVia: (s) => (s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null),
       localDomains: () => directory.listDomains(),
+      // Backends get no mail from outside; applies() says no there.
+      authentication: createAuthentication({
+        settings,
+        resolver: world.resolver,
+        clock,
+        log: opts.log.for("SMTPI"),
+        metrics,
+      }),
     });
+    const handler = milters === null ? inbound : withMilters(inbound, milters);
     const bound = await bindSmtpListeners({
       settings,
       handler,

@@ -30,6 +30,7 @@ export function startSingleRole(ctx: PartsContext): RoleParts & { readonly store
     clock: world.clock,
     log: log.for("SMTP"),
     hostname: settings.hostname,
+    ...(ctx.dkim !== undefined ? { dkim: ctx.dkim } : {}),
   });
   return {
     inbound: directory,
