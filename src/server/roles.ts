@@ -15,17 +15,16 @@ import { createPromMetrics } from "../admin/metrics.js";
 import { createChannelClient } from "../channel/client.js";
 import { channelTargetFor } from "../cluster/channel-target.js";
 import { channelRefusal } from "../channel/carries.js";
-import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
-import { checkSecret, isWireNodeId } from "../cluster/secret.js";
+import { checkMemberSettings } from "../cluster/member-settings.js";
+import { requireHome } from "../cluster/homes.js";
 import { withSecretFile } from "../config/secret-file.js";
 import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { createAuthentication } from "../inbound/authentication.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES } from "../proto/reply.js";
 import type { Queue } from "../queue/types.js";
 import { gatedDeliverer } from "../delivery/gated.js";
 import type { Submitter } from "../queue/submit.js";
@@ -78,18 +77,6 @@ export interface ClusterNode extends RunningNode {
   readonly submitView: SubmitView;
 }
 
-/** Refuses settings a cluster member cannot run with, naming the setting. */
-function checkClusterSettings(settings: Settings): void {
-  const weak = checkSecret(settings.cluster.secret);
-  if (weak !== null) throw new Error(`role ${settings.role}: ${weak}`);
-  const id = settings.node.id;
-  if (!validNodeId(id) || !isWireNodeId(id))
-    throw new Error(`node.id ${JSON.stringify(id)}: use printable ASCII without spaces`);
-  // "*" hands remote mail to a frontend; on a frontend that would hand it to itself or a peer.
-  if (settings.role === "frontend" && settings.smtp.forwardTo.some((e) => e.trim() === "*"))
-    throw new Error('smtp.forwardTo "*" (relay through the frontends) is for backends, not frontends');
-}
-
 export async function startClusterNode(settings: Settings, opts: NodeOptions): Promise<ClusterNode> {
   // A start that fails half-way stops what it had started (teardown.ts).
   const teardown = new Teardown();
@@ -109,7 +96,7 @@ async function wireClusterNode(
   if (settings.role === "single") throw new Error("startClusterNode: role single is startNode's");
   const role = settings.role;
   settings = await withSecretFile(settings);
-  checkClusterSettings(settings);
+  checkMemberSettings(settings);
   const { world, gates, webadmin, sys, dataDir, log } = await openNodeBase(
     settings,
     opts,
@@ -136,7 +123,7 @@ async function wireClusterNode(
   });
   teardown.add(() => managed.stop());
   settings = managed.settings;
-  checkClusterSettings(settings);
+  checkMemberSettings(settings);
 
   let membership: Membership | null = null;
   const members = { live: (r?: Role) => membership?.live(r) ?? [] };
@@ -205,8 +192,7 @@ async function wireClusterNode(
     ? staticHomes({ state, liveBackends: () => members.live("backend").map((m) => m.id), log: clusterLog })
     : undefined;
   const owners: AccountOwners | undefined = isStatic ? undefined : leaseOwners(state, clock);
-  const storable = async (address: string) =>
-    (await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null;
+  const storable = requireHome(state);
 
   let joined = (): void => undefined;
   const ready = new Promise<void>((r) => (joined = r));
