@@ -7,15 +7,12 @@
 // Connections over limits.maxConnections get 421 at once. close() stops accepting, ends every
 // session with 421 (a session storing a message finishes that first) and resolves when all
 // sockets are closed.
-import net from "node:net";
 import { REPLIES, formatReply } from "../proto/reply.js";
 import { createIdGenerator } from "../queue/ids.js";
+import { sessionListener } from "../smtp/kernel/listener.js";
 import { cryptoRandom } from "../world/random.js";
 import { channelLimits, type ChannelServerOptions } from "./options.js";
 import { ChannelSession } from "./session.js";
-import { closeGracefully } from "../smtp/server/graceful-close.js";
-import { listenOn } from "../smtp/server/listen.js";
-import { runTracked } from "../smtp/server/tracked-session.js";
 
 export type { ChannelLimits, ChannelServerOptions, ChannelTimeouts } from "./options.js";
 
@@ -34,33 +31,20 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
   const limits = channelLimits(o);
   const log = o.log;
   const newId = createIdGenerator(o.clock, o.random ?? cryptoRandom);
-  const sessions = new Set<ChannelSession>();
-  const sockets = new Set<net.Socket>();
-
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    if (sessions.size >= limits.maxConnections) {
-      log.problem("too many connections", { remote: socket.remoteAddress ?? "" });
-      socket.on("error", () => undefined);
-      // Reading (and dropping) what comes is how the peer's close is noticed.
-      socket.resume();
-      socket.end(formatReply(REPLIES.tooManyConnections));
-      return;
-    }
-    runTracked(new ChannelSession(socket, { options: o, limits, log, newId }), { sessions, log });
+  const server = sessionListener({
+    log,
+    clock: o.clock,
+    graceMs: CLOSE_GRACE_MS,
+    maxConnections: () => limits.maxConnections,
+    maxConnectionsPerIp: () => null,
+    refusal: () => formatReply(REPLIES.tooManyConnections),
+    start: (socket) => new ChannelSession(socket, { options: o, limits, log, newId }),
   });
-  server.on("error", (e) => log.failure("listener error", { error: e.message }));
-
   return {
     get sessions() {
-      return sessions.size;
+      return server.sessions;
     },
-    async listen(host, port) {
-      const bound = await listenOn(server, host, port);
-      log.major("listening", { address: `${bound.address}:${bound.port}`, auth: o.secret !== null });
-      return bound;
-    },
-    close: () => closeGracefully({ server, sessions, sockets, clock: o.clock, graceMs: CLOSE_GRACE_MS }),
+    listen: (host, port) => server.listen(host, port, { auth: o.secret !== null }),
+    close: () => server.close(),
   };
 }

@@ -1,23 +1,19 @@
 // One delivery-channel connection on the receiving backend: greeting with a fresh nonce, then
 // commands one at a time (pipelined input is read in order; replies go out together when the
-// input is drained, RFC 2920). The idle timeout runs only while the session waits for its peer,
-// never while a delivery is being stored. Everything read is untrusted and bounded (command
-// line, message size, recipients, errors).
+// input is drained, RFC 2920). Input, output, the idle timer and the end of the session are the
+// session kernel's (src/smtp/kernel): the idle timeout runs only while the session waits for its
+// peer, never while a delivery is being stored. Everything read is untrusted and bounded
+// (command line, message size, recipients, errors).
 import type { Socket } from "node:net";
 import { nonce } from "../cluster/secret.js";
 import type { Log } from "../log/logger.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
-import { IdleClock } from "../smtp/server/idle.js";
-import { ReplyOutput } from "../smtp/server/output.js";
-import type { TimerHandle } from "../world/clock.js";
+import { DataDecoder } from "../proto/dataframe.js";
+import { REPLIES, formatReply, reply, type Reply } from "../proto/reply.js";
+import { SessionCore } from "../smtp/kernel/core.js";
 import { greetingText } from "./auth.js";
 import { CHANNEL_CONTENT } from "./carries.js";
-import { ChannelInput, type ReceivedData } from "./input.js";
 import type { ChannelLimits, ChannelServerOptions } from "./options.js";
-import { COMMANDS, type ChannelState, type ChannelTx } from "./verbs.js";
-
-/** How long a finished session's socket may linger to flush its last reply. */
-const LINGER_MS = 10_000;
+import { COMMANDS, type ChannelState, type ChannelTx, type ReceivedData } from "./verbs.js";
 
 export interface SessionDeps {
   readonly options: ChannelServerOptions;
@@ -25,9 +21,6 @@ export interface SessionDeps {
   readonly log: Log;
   readonly newId: () => string;
 }
-
-let lastSessionId = 0;
-const nextSessionId = (): number => (lastSessionId = lastSessionId >= 999_999 ? 1 : lastSessionId + 1);
 
 export class ChannelSession implements ChannelState {
   readonly secret: string | null;
@@ -41,21 +34,13 @@ export class ChannelSession implements ChannelState {
   tx: ChannelTx | null = null;
 
   private readonly o: ChannelServerOptions;
-  private readonly idle: IdleClock;
-  private readonly output: ReplyOutput;
-  private readonly input: ChannelInput;
-  private readonly started: number;
+  private readonly core: SessionCore;
   private readonly remote: { address: string; port: number };
-  private closing = false;
-  private pendingShutdown = false;
-  private lingering = false;
   private errors = 0;
   private messages = 0;
-  private timer: TimerHandle | null = null;
-  private readonly socketClosed: Promise<void>;
 
   constructor(
-    private readonly sock: Socket,
+    sock: Socket,
     private readonly deps: SessionDeps,
   ) {
     this.o = deps.options;
@@ -66,29 +51,23 @@ export class ChannelSession implements ChannelState {
     // Without a secret (tests only) every peer counts as authenticated.
     this.node = this.secret === null ? "" : null;
     this.remote = { address: sock.remoteAddress ?? "", port: sock.remotePort ?? 0 };
-    this.log = deps.log.with(nextSessionId(), this.remote.address);
-    this.started = this.o.clock.now();
-    this.idle = new IdleClock(this.o.clock, this.started);
-    this.output = new ReplyOutput(() => sock, this.idle);
-    this.input = new ChannelInput(sock, this.limits.maxCommandLine, this.output, this.idle, () =>
-      this.interrupted(),
-    );
-    this.socketClosed = new Promise((resolve) => sock.once("close", () => resolve()));
-    sock.setNoDelay(true);
-    sock.on("error", (e: Error) => {
-      this.log.low("socket error", { error: e.message });
-      this.input.onEnd();
+    this.core = new SessionCore(sock, {
+      clock: this.o.clock,
+      maxLine: this.limits.maxCommandLine,
+      log: () => this.log,
+      remote: () => this.remote.address,
+      farewell: (why) =>
+        formatReply(why === "idle timeout" ? REPLIES.idleTimeout : REPLIES.serviceUnavailable),
     });
-    sock.on("end", this.input.onEnd);
-    sock.on("close", this.input.onEnd);
-    sock.on("data", this.input.onData);
+    this.log = deps.log.with(this.core.id, this.remote.address);
+    this.core.startReading();
   }
 
   async run(): Promise<void> {
-    this.armIdleTimer();
+    this.core.armTimers(this.o.timeouts.idleMs, 0);
     try {
       this.log.info("connect", { remote: `${this.remote.address}:${this.remote.port}` });
-      if (this.closing) {
+      if (this.core.closing) {
         this.reply(REPLIES.serviceUnavailable);
         return;
       }
@@ -101,46 +80,53 @@ export class ChannelSession implements ChannelState {
 
   /** The server is closing: 421 now when waiting for the peer, else after the command running. */
   shutdown(): void {
-    if (this.closing) return;
-    if (this.idle.waiting) this.terminate(REPLIES.serviceUnavailable, "server shutting down");
-    else {
-      this.closing = true;
-      this.pendingShutdown = true;
-    }
+    this.core.shutdown();
   }
 
   destroy(): void {
-    this.sock.destroy();
+    this.core.destroy();
   }
 
   closed(): Promise<void> {
-    return this.socketClosed;
+    return this.core.closed();
   }
 
   // ---- ChannelState --------------------------------------------------------------------------
 
   reply(r: Reply): void {
-    this.output.add(r);
+    this.core.output.add(formatReply(r));
   }
 
   error(r: Reply): void {
     // Only a peer that has not authenticated is cut off for errors: an authenticated member's
     // pooled session sees pipelined 503s after every refused MAIL, and must not wear out.
     if (this.node === null) this.errors++;
-    this.output.add(r);
+    this.reply(r);
   }
 
   quit(r: Reply): void {
-    this.output.add(r);
-    this.closing = true;
+    this.reply(r);
+    this.core.closing = true;
   }
 
-  receiveData(): Promise<ReceivedData | null> {
-    return this.input.readData({
+  /**
+   * The message text up to CRLF.CRLF, unstuffed; an error once the whole text has been read when
+   * it broke a rule (the session stays in step with the peer); null when the peer went away.
+   */
+  async receiveData(): Promise<ReceivedData | null> {
+    const dec = new DataDecoder({
       maxBytes: this.maxMessageSize,
       maxLine: this.limits.maxDataLine,
       content: CHANNEL_CONTENT,
     });
+    const parts: Buffer[] = [];
+    // The decoder hands out nothing after an error, and nothing past the size limit.
+    const complete = await this.core.input.readDotted(dec, (data) => {
+      if (dec.error === null && data.length > 0) parts.push(data);
+    });
+    if (!complete) return null;
+    if (dec.error !== null) return { ok: false, error: dec.error };
+    return { ok: true, message: Buffer.concat(parts) };
   }
 
   client(): { address: string; port: number; helo: string | null; tls: boolean } {
@@ -165,16 +151,16 @@ export class ChannelSession implements ChannelState {
   // ---- the command loop ----------------------------------------------------------------------
 
   private async loop(): Promise<void> {
-    while (!this.closing) {
-      const line = await this.input.readLine();
-      if (line === null || this.closing) return;
+    while (!this.core.closing) {
+      const line = await this.core.input.readLine();
+      if (line === null || this.core.closing) return;
       if (line.kind === "tooLong") this.error(REPLIES.lineTooLong);
       else await this.dispatch(line.text);
-      if (this.errors >= this.limits.maxErrors && !this.closing) {
+      if (this.errors >= this.limits.maxErrors && !this.core.closing) {
         this.log.problem("too many errors", { errors: this.errors });
         this.quit(REPLIES.tooManyErrors);
       }
-      if (this.pendingShutdown) this.quit(REPLIES.serviceUnavailable);
+      if (this.core.pendingShutdown) this.quit(REPLIES.serviceUnavailable);
     }
   }
 
@@ -191,62 +177,16 @@ export class ChannelSession implements ChannelState {
     await command(this, arg);
   }
 
-  /** Shutdown that came during a command ends the session before it waits for the peer. */
-  private interrupted(): boolean {
-    if (!this.pendingShutdown) return false;
-    this.terminate(REPLIES.serviceUnavailable, "server shutting down");
-    return true;
-  }
-
-  // ---- timers and the end --------------------------------------------------------------------
-
-  private armIdleTimer(): void {
-    const idleMs = this.o.timeouts.idleMs;
-    if (idleMs <= 0) return;
-    const clock = this.o.clock;
-    const check = (): void => {
-      if (this.input.eof) return;
-      const idle = clock.now() - this.idle.since;
-      if (this.idle.waiting && idle >= idleMs) this.terminate(REPLIES.idleTimeout, "idle timeout");
-      else this.timer = clock.setTimeout(check, this.idle.waiting ? idleMs - idle : idleMs);
-    };
-    this.timer = clock.setTimeout(check, idleMs);
-  }
-
-  /** Say r and close now, whatever the session is doing. */
-  private terminate(r: Reply, why: string): void {
-    this.log.problem(why, { remote: this.remote.address });
-    this.output.add(r);
-    this.closing = true;
-    const text = this.output.take();
-    if (!this.sock.destroyed && this.sock.writable) this.sock.end(text);
-    this.lingerThenDestroy();
-    this.input.onEnd();
-  }
-
-  private lingerThenDestroy(): void {
-    if (this.lingering || this.sock.destroyed) return;
-    this.lingering = true;
-    const sock = this.sock;
-    const t = this.o.clock.setTimeout(() => sock.destroy(), LINGER_MS);
-    sock.once("close", () => t.cancel());
-  }
+  // ---- the end ------------------------------------------------------------------------------
 
   private async finish(): Promise<void> {
-    this.timer?.cancel();
-    this.timer = null;
-    this.closing = true;
     this.tx = null;
-    await this.output.flush();
-    if (!this.sock.destroyed) {
-      this.sock.end();
-      this.lingerThenDestroy();
-    }
+    await this.core.finish();
     this.log.info("disconnect", {
       node: this.node,
       messages: this.messages,
       errors: this.errors,
-      ms: this.o.clock.now() - this.started,
+      ms: this.o.clock.now() - this.core.started,
     });
   }
 }

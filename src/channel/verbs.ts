@@ -5,7 +5,7 @@
 // peer without the secret learns nothing about recipients and delivers nothing.
 import type { Log } from "../log/logger.js";
 import { parseMailbox, splitPath } from "../proto/address.js";
-import { DATA_ERROR_REPLIES } from "../proto/dataframe.js";
+import { DATA_ERROR_REPLIES, type DataError } from "../proto/dataframe.js";
 import {
   parseMailParams,
   parseRcptParams,
@@ -18,10 +18,13 @@ import type { ClientInfo } from "../queue/envelope.js";
 import type { DeliveryJob } from "../queue/types.js";
 import { AUTH_MECHANISM, checkAuth } from "./auth.js";
 import { channelRefusal } from "./carries.js";
-import type { ReceivedData } from "./input.js";
 import { channelJob } from "./job.js";
 import type { ChannelLimits } from "./options.js";
 import { recipientReply } from "./recipient-reply.js";
+
+/** A message as the session received it: the text, or the rule it broke (read to its end). */
+export type ReceivedData =
+  { readonly ok: true; readonly message: Buffer } | { readonly ok: false; readonly error: DataError };
 
 export interface ChannelTx {
   readonly from: string;

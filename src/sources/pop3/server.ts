@@ -3,9 +3,9 @@
 // accepting and ends every session (nothing deleted: only QUIT applies deletions).
 import net from "node:net";
 import { errLine } from "../../proto/pop3.js";
-import { closeGracefully } from "../../smtp/server/graceful-close.js";
-import { runTracked } from "../../smtp/server/tracked-session.js";
-import { listenOn } from "../../smtp/server/listen.js";
+import { closeGracefully } from "../../smtp/kernel/graceful-close.js";
+import { runTracked } from "../../smtp/kernel/tracked-session.js";
+import { listenOn } from "../../smtp/kernel/listen.js";
 import type { Pop3Options } from "./options.js";
 import { Pop3Session } from "./session.js";
 
