@@ -1,18 +1,18 @@
-// Opening a delivery-channel session on a connected socket: greeting (which carries the nonce),
-// LHLO, and AUTH X-MAILYARD-HMAC when this node has the cluster secret. A node with the secret
-// talks only to a server that offers the mechanism: anything else is not a cluster member, or is
-// misconfigured, and gets no mail. A refusal is a value; a lost connection, a timeout or a
-// garbled reply throws SmtpClientError (from the SMTP client's connection).
+// Opening a delivery-channel session on a connected socket: the SMTP client's LMTP mode opens it
+// (greeting, which carries the nonce, and LHLO), then AUTH X-MAILYARD-HMAC when this node has
+// the cluster secret. A node with the secret talks only to a server that offers the mechanism:
+// anything else is not a cluster member, or is misconfigured, and gets no mail. A refusal is a
+// value; a lost connection, a timeout or a garbled reply throws SmtpClientError (from the SMTP
+// client's connection).
 import { reply, type Reply } from "../proto/reply.js";
-import { parseExtensions, type SmtpConnection } from "../smtp/client/index.js";
+import { openSession, type ClientOptions, type SmtpConnection } from "../smtp/client/index.js";
 import { authCommand, nonceOf, offersAuth } from "./auth.js";
 
 export interface ChannelSessionOptions {
-  /** Name given in LHLO. */
-  readonly lhlo: string;
+  /** The SMTP client's options, in LMTP mode. */
+  readonly client: ClientOptions;
   readonly secret: string | null;
   readonly nodeId: string;
-  readonly timeoutMs: number;
 }
 
 export type ChannelOpen =
@@ -23,15 +23,13 @@ export async function openChannelSession(
   conn: SmtpConnection,
   o: ChannelSessionOptions,
 ): Promise<ChannelOpen> {
-  const greeting = await conn.readReply(o.timeoutMs, "greeting");
-  if (greeting.code !== 220) return { kind: "refused", stage: "greeting", reply: greeting };
-  conn.write(`LHLO ${o.lhlo}\r\n`);
-  const hello = await conn.readReply(o.timeoutMs, "LHLO");
-  if (hello.code !== 250) return { kind: "refused", stage: "LHLO", reply: hello };
-  conn.extensions = parseExtensions(hello);
+  const opened = await openSession(conn, o.client);
+  if (opened.kind === "refused") {
+    return { kind: "refused", stage: opened.stage === "greeting" ? "greeting" : "LHLO", reply: opened.reply };
+  }
   if (o.secret === null) return { kind: "ready" };
-  const challenge = nonceOf(greeting.text);
-  if (!offersAuth(hello.text) || challenge === null) {
+  const challenge = nonceOf(opened.greeting.text);
+  if (!offersAuth(opened.hello.text) || challenge === null) {
     return {
       kind: "refused",
       stage: "AUTH",
@@ -39,7 +37,7 @@ export async function openChannelSession(
     };
   }
   conn.write(authCommand(o.secret, challenge, o.nodeId));
-  const r = await conn.readReply(o.timeoutMs, "AUTH");
+  const r = await conn.readReply(o.client.commandTimeoutMs, "AUTH");
   if (r.code !== 235) return { kind: "refused", stage: "AUTH", reply: r };
   return { kind: "ready" };
 }

@@ -13,10 +13,7 @@ export {
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
 export { openSession, type SessionOpen } from "./session.js";
-export {
-  resetSession,
-  runTransaction,
-  type TransactionInput,
-  type TransactionResult,
-} from "./transaction.js";
+export { logOutcomes, type LoggedJob } from "./outcome-log.js";
+export { PooledSessions, type AfterTransaction, type DeliveryPlan, type PooledOptions } from "./pooled.js";
+export { runTransaction, type TransactionInput, type TransactionResult } from "./transaction.js";
 export { xtextEncode } from "./xtext.js";
