@@ -50,9 +50,23 @@ export interface SessionOptions {
   /** The server's SMTPI log; the session logs under its own id and remote address. */
   readonly log: Log;
   readonly clock: Clock;
-  readonly metrics: Metrics;
+  /** Connection counts (absent: not counted, as on an LMTP listener). */
+  readonly metrics?: Metrics;
   readonly tls: SecureContext | null;
   readonly verbs: ReadonlyMap<string, Verb>;
+  /** The protocol's name in logs (default: the listener kind). */
+  readonly protocol?: string;
+  /** The 220 greeting (default: "<hostname> ESMTP Mailyard"). */
+  readonly greeting?: (s: SessionApi) => Reply;
+  /** SessionApi.challenge (default null). */
+  readonly challenge?: string | null;
+  /**
+   * Refuse a client that talks before the greeting (default true: RFC 5321 §3.1, as Postfix's
+   * postscreen does); an LMTP listener of cluster members does not need the check.
+   */
+  readonly earlyTalker?: boolean;
+  /** Whether a 4xx/5xx reply now counts towards smtp.maxErrors (default: always). */
+  readonly countsErrors?: (s: SessionApi) => boolean;
   /**
    * Seam for a PROXY protocol header (later issue): runs before the greeting, reads its header
    * from the socket (leaving the socket positioned just after it) and names the real client, or
@@ -74,6 +88,7 @@ export class Session implements SessionApi {
   readonly settings: Settings;
   readonly handler: SmtpHandler;
   readonly verbs: ReadonlyMap<string, Verb>;
+  readonly challenge: string | null;
   log: Log;
   helo: string | null = null;
   esmtp = false;
@@ -95,6 +110,7 @@ export class Session implements SessionApi {
     this.settings = o.settings;
     this.handler = o.handler;
     this.verbs = o.verbs;
+    this.challenge = o.challenge ?? null;
     this.remote = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
     this.local = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
     this.core = new SessionCore(socket, {
@@ -131,7 +147,7 @@ export class Session implements SessionApi {
 
   /** The whole life of the connection; resolves once the session is over (socket ending). */
   async run(): Promise<void> {
-    this.o.metrics.connectionOpened(this.listener);
+    this.o.metrics?.connectionOpened(this.listener);
     this.core.armTimers(
       this.settings.smtp.idleTimeoutSeconds * 1000,
       this.settings.smtp.sessionTimeoutSeconds * 1000,
@@ -152,7 +168,7 @@ export class Session implements SessionApi {
         }
       }
       this.log.info("connect", {
-        listener: this.listener,
+        listener: this.o.protocol ?? this.listener,
         remote: `${this.remote.address}:${this.remote.port}`,
         local: `${this.local.address}:${this.local.port}`,
       });
@@ -174,12 +190,12 @@ export class Session implements SessionApi {
         this.reply(refusal);
         return;
       }
-      if (this.core.input.hasQueued) {
+      if (this.o.earlyTalker !== false && this.core.input.hasQueued) {
         this.log.problem("early talker", { bytes: this.core.input.queuedBytes });
         this.reply(REPLIES.earlyTalker);
         return;
       }
-      this.reply(reply(220, null, `${this.settings.hostname} ESMTP Mailyard`));
+      this.reply(this.o.greeting?.(this) ?? reply(220, null, `${this.settings.hostname} ESMTP Mailyard`));
       await this.loop();
     } finally {
       await this.finish();
@@ -206,7 +222,7 @@ export class Session implements SessionApi {
   reply(r: Reply): void {
     this.core.output.add(formatReply(r));
     this.lastCode = r.code;
-    if (r.code >= 400 && r.code !== 421) this.errors++;
+    if (r.code >= 400 && r.code !== 421 && (this.o.countsErrors?.(this) ?? true)) this.errors++;
   }
 
   quit(r: Reply): void {
@@ -335,7 +351,7 @@ export class Session implements SessionApi {
         error: e instanceof Error ? e.message : String(e),
       });
     }
-    this.o.metrics.connectionClosed(this.listener);
+    this.o.metrics?.connectionClosed(this.listener);
     this.log.info("disconnect", {
       messages: this.messages,
       errors: this.errors,
