@@ -5,7 +5,6 @@
 // target and reused; an idle one is closed (QUIT) after idleKeepMs. Commands are pipelined. Nothing here bounces for a
 // network problem: refused, timed out or broken connections, a refused AUTH and "no backend"
 // defer with scope "destination", so the queue keeps the mail and retries.
-import type { Readable } from "node:stream";
 import type { Log } from "../log/logger.js";
 import { bounced, type Outcome } from "../proto/outcome.js";
 import { reply } from "../proto/reply.js";
@@ -15,6 +14,7 @@ import {
   SmtpClientError,
   SmtpConnection,
   runTransaction,
+  transactionInput,
   type ClientOptions,
   type TransactionInput,
 } from "../smtp/client/index.js";
@@ -140,11 +140,7 @@ export function createChannelClient(o: ChannelClientOptions): ChannelClient {
         if ("none" in t) return unreachable(job.recipients.length, reply(451, "4.4.0", t.none), "none");
         const target = t;
         const key = `${t.id}\n${t.host}\n${t.port}`;
-        const input: TransactionInput = {
-          envelope: job.envelope,
-          recipients: job.recipients.map((r) => r.rcpt),
-          body: (): Readable => job.body(),
-        };
+        const input = transactionInput(job);
         return {
           key,
           open: () => open(job, target),

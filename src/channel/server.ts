@@ -11,7 +11,7 @@ import { nonce } from "../cluster/secret.js";
 import { settingsSchema, type Settings } from "../config/settings.js";
 import { reply } from "../proto/reply.js";
 import { createIdGenerator } from "../queue/ids.js";
-import { createLmtpServer } from "../smtp/server/lmtp/server.js";
+import { createLmtpServer, type LmtpServer } from "../smtp/server/lmtp/server.js";
 import { cryptoRandom } from "../world/random.js";
 import { greetingText } from "./auth.js";
 import { clusterAuth } from "./auth-verb.js";
@@ -21,13 +21,7 @@ import { channelReceiver } from "./receiver.js";
 
 export type { ChannelLimits, ChannelServerOptions, ChannelTimeouts } from "./options.js";
 
-export interface ChannelServer {
-  /** Start listening; resolves with the bound address (port 0 picks a free port). */
-  listen(host: string, port: number): Promise<{ address: string; port: number }>;
-  close(): Promise<void>;
-  /** Sessions running now. */
-  readonly sessions: number;
-}
+export type ChannelServer = LmtpServer;
 
 /** Time close() gives sessions to say 421 (and finish a delivery) before sockets are cut. */
 const CLOSE_GRACE_MS = 10_000;

@@ -6,7 +6,6 @@
 // Everything from DNS and remote servers is untrusted (see relay/targets.ts, smtp/client).
 // Not done yet: a loop check (an MX that resolves to one of our own listening addresses) and a
 // plaintext retry after a failed TLS handshake (today that host is skipped like a refused one).
-import type { Readable } from "node:stream";
 import type { Settings } from "../config/settings.js";
 import type { Log } from "../log/logger.js";
 import { bounced, deferred, type Outcome } from "../proto/outcome.js";
@@ -19,6 +18,7 @@ import {
   clientOptions,
   needsSmtputf8,
   runTransaction,
+  transactionInput,
   type AfterTransaction,
   type SmtpConnection,
   type TransactionInput,
@@ -106,11 +106,7 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
     deliver: (job) =>
       pooled.deliver(job, () => {
         const key = job.route.key;
-        const input: TransactionInput = {
-          envelope: job.envelope,
-          recipients: job.recipients.map((r) => r.rcpt),
-          body: (): Readable => job.body(),
-        };
+        const input = transactionInput(job);
         return {
           key,
           attempt: (conn, reused) => attempt(key, conn, input, reused),

@@ -15,5 +15,10 @@ export { clientOptions, type ClientOptions } from "./options.js";
 export { openSession, type SessionOpen } from "./session.js";
 export { logOutcomes, type LoggedJob } from "./outcome-log.js";
 export { PooledSessions, type AfterTransaction, type DeliveryPlan, type PooledOptions } from "./pooled.js";
-export { runTransaction, type TransactionInput, type TransactionResult } from "./transaction.js";
+export {
+  runTransaction,
+  transactionInput,
+  type TransactionInput,
+  type TransactionResult,
+} from "./transaction.js";
 export { xtextEncode } from "./xtext.js";

@@ -44,6 +44,15 @@ export interface TransactionResult {
   readonly mustClose: boolean;
 }
 
+/** A delivery job (structurally the queue's DeliveryJob) as the input of one transaction. */
+export function transactionInput(job: {
+  readonly envelope: OutboundMessage;
+  readonly recipients: readonly { readonly rcpt: OutboundRecipient }[];
+  body(): Readable;
+}): TransactionInput {
+  return { envelope: job.envelope, recipients: job.recipients.map((r) => r.rcpt), body: () => job.body() };
+}
+
 const accepted = (r: Reply | null): boolean => r !== null && r.code >= 200 && r.code < 300;
 
 export async function runTransaction(

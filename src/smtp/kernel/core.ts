@@ -232,3 +232,23 @@ export class SessionCore {
     this.input.onEnd();
   };
 }
+
+/** What a listener asks of a session built on a core: end it (shutdown, destroy), wait for it. */
+export abstract class CoreSession {
+  protected abstract readonly core: SessionCore;
+
+  /** The server is shutting down: the farewell now if waiting for the client, else after this command. */
+  shutdown(): void {
+    this.core.shutdown();
+  }
+
+  /** Drop the connection now (last resort at server close). */
+  destroy(): void {
+    this.core.destroy();
+  }
+
+  /** Resolves when the socket is closed. */
+  closed(): Promise<void> {
+    return this.core.closed();
+  }
+}

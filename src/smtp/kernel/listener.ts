@@ -20,11 +20,13 @@ export interface ListenerOptions<S> {
   /** What a connection over a limit is told before it is closed. */
   readonly refusal: (limit: "total" | "perIp") => string;
   readonly start: (socket: net.Socket) => S;
+  /** Fields of the "listening" log line (e.g. which listener). */
+  readonly listening?: Record<string, unknown>;
 }
 
 export interface SessionListener {
   /** Listen on one more address; resolves with the bound one (port 0 picks a free port). */
-  listen(host: string, port: number, fields?: Record<string, unknown>): Promise<Bound>;
+  listen(host: string, port: number): Promise<Bound>;
   /** Stop accepting, end every session, resolve when all connections are closed. */
   close(): Promise<void>;
   /** Sessions running now. */
@@ -66,14 +68,14 @@ export function sessionListener<S extends TrackedSession & { shutdown(): void }>
     get sessions() {
       return sessions.size;
     },
-    async listen(host, port, fields = {}) {
+    async listen(host, port) {
       // No Nagle: replies are already gathered into one write per flush, and a pipelining client
       // (BDAT after MAIL/RCPT) would otherwise see the next reply held back until its delayed ACK.
       const server = net.createServer({ noDelay: true }, accept);
       server.on("error", (e) => log.failure("listener error", { error: e.message }));
       servers.push(server);
       const bound = await listenOn(server, host, port);
-      log.major("listening", { ...fields, address: `${bound.address}:${bound.port}` });
+      log.major("listening", { ...o.listening, address: `${bound.address}:${bound.port}` });
       return bound;
     },
     async close() {

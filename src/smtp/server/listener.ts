@@ -11,7 +11,7 @@ import type { Metrics } from "../../log/metrics.js";
 import { REPLIES, formatReply } from "../../proto/reply.js";
 import type { Clock } from "../../world/clock.js";
 import type { Endpoint, ListenerKind, SmtpHandler } from "../handler.js";
-import { sessionListener } from "../kernel/listener.js";
+import { sessionListener, type SessionListener } from "../kernel/listener.js";
 import { verbRegistry } from "./registry.js";
 import { Session } from "./session.js";
 import type { Verb } from "./verb.js";
@@ -31,21 +31,17 @@ export interface SmtpServerOptions {
   readonly preamble?: (socket: net.Socket) => Promise<Endpoint | null>;
 }
 
-export interface SmtpServer {
-  listen(host: string, port: number): Promise<{ address: string; port: number }>;
-  /** Stop accepting, end every session with 421, resolve when all connections are closed. */
-  close(): Promise<void>;
-  /** Sessions running now. */
-  readonly sessions: number;
-}
+/** close() ends every session with 421. */
+export type SmtpServer = SessionListener;
 
 /** Time close() gives sessions to say 421 and flush before their sockets are destroyed. */
 const CLOSE_GRACE_MS = 5_000;
 
 export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
   const verbs = verbRegistry(o.extraVerbs ?? []);
-  const server = sessionListener({
+  return sessionListener({
     log: o.log,
+    listening: { listener: o.listener },
     clock: o.clock,
     graceMs: CLOSE_GRACE_MS,
     maxConnections: () => o.settings.smtp.maxConnections,
@@ -65,11 +61,4 @@ export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
         preamble: o.preamble,
       }),
   });
-  return {
-    get sessions() {
-      return server.sessions;
-    },
-    listen: (host, port) => server.listen(host, port, { listener: o.listener }),
-    close: () => server.close(),
-  };
 }

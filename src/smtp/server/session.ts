@@ -28,7 +28,7 @@ import type { ContentRules } from "../../proto/dataframe.js";
 import { REPLIES, formatReply, reply, type Reply } from "../../proto/reply.js";
 import type { Clock } from "../../world/clock.js";
 import type { Endpoint, ListenerKind, MessageSink, SessionInfo, SmtpHandler } from "../handler.js";
-import { SessionCore, type EndReason } from "../kernel/core.js";
+import { CoreSession, SessionCore, type EndReason } from "../kernel/core.js";
 import { receiveData } from "./input.js";
 import type { OpenTransaction, SessionApi, Verb } from "./verb.js";
 
@@ -82,7 +82,7 @@ const decodeCommand = (b: Buffer): string | null => {
   return s;
 };
 
-export class Session implements SessionApi {
+export class Session extends CoreSession implements SessionApi {
   readonly id: number;
   readonly listener: ListenerKind;
   readonly settings: Settings;
@@ -97,7 +97,7 @@ export class Session implements SessionApi {
 
   private remote: Endpoint;
   private readonly local: Endpoint;
-  private readonly core: SessionCore;
+  protected readonly core: SessionCore;
   private lastCode = 0;
   private errors = 0;
   private messages = 0;
@@ -106,6 +106,7 @@ export class Session implements SessionApi {
     socket: Socket,
     private readonly o: SessionOptions,
   ) {
+    super();
     this.listener = o.listener;
     this.settings = o.settings;
     this.handler = o.handler;
@@ -200,21 +201,6 @@ export class Session implements SessionApi {
     } finally {
       await this.finish();
     }
-  }
-
-  /** The server is shutting down: 421 now if waiting for the client, else after this command. */
-  shutdown(): void {
-    this.core.shutdown();
-  }
-
-  /** Drop the connection now (last resort at server close). */
-  destroy(): void {
-    this.core.destroy();
-  }
-
-  /** Resolves when the socket is closed. */
-  closed(): Promise<void> {
-    return this.core.closed();
   }
 
   // ---- SessionApi -------------------------------------------------------------------------

@@ -3,21 +3,18 @@
 // accepting and ends every session (nothing deleted: only QUIT applies deletions). Built on the
 // session kernel's listener (src/smtp/kernel/listener.ts), as the SMTP and LMTP ones are.
 import { errLine } from "../../proto/pop3.js";
-import { sessionListener } from "../../smtp/kernel/listener.js";
+import { sessionListener, type SessionListener } from "../../smtp/kernel/listener.js";
 import type { Pop3Options } from "./options.js";
 import { Pop3Session } from "./session.js";
 
 const CLOSE_GRACE_MS = 5_000;
 
-export interface Pop3Server {
-  listen(host: string, port: number): Promise<{ address: string; port: number }>;
-  close(): Promise<void>;
-  readonly sessions: number;
-}
+export type Pop3Server = SessionListener;
 
 export function createPop3Server(o: Pop3Options): Pop3Server {
-  const server = sessionListener({
+  return sessionListener({
     log: o.log,
+    listening: { listener: "pop3" },
     clock: o.clock,
     graceMs: CLOSE_GRACE_MS,
     maxConnections: () => o.settings.pop3.maxConnections,
@@ -25,11 +22,4 @@ export function createPop3Server(o: Pop3Options): Pop3Server {
     refusal: () => errLine("[SYS/TEMP] too many connections, try again later"),
     start: (socket) => new Pop3Session(socket, o),
   });
-  return {
-    get sessions() {
-      return server.sessions;
-    },
-    listen: (host, port) => server.listen(host, port, { listener: "pop3" }),
-    close: () => server.close(),
-  };
 }

@@ -13,7 +13,7 @@ import { LEVELS, type Log } from "../../log/logger.js";
 import { DataDecoder, type DataError } from "../../proto/dataframe.js";
 import { errLine, okLine } from "../../proto/pop3.js";
 import type { Account } from "../../directory/directory.js";
-import { SessionCore, type EndReason } from "../../smtp/kernel/core.js";
+import { CoreSession, SessionCore, type EndReason } from "../../smtp/kernel/core.js";
 import { AUTHORIZATION_COMMANDS } from "./authorization.js";
 import type { Maildrop } from "./maildrop.js";
 import { MAX_COMMAND_LINE, type Pop3Options } from "./options.js";
@@ -39,7 +39,7 @@ const FAREWELL: Readonly<Record<EndReason, string>> = {
 
 export type DataResult = { readonly data: Buffer } | { readonly error: DataError } | null;
 
-export class Pop3Session {
+export class Pop3Session extends CoreSession {
   readonly id: number;
   readonly remote: { readonly address: string; readonly port: number };
   log: Log;
@@ -51,13 +51,14 @@ export class Pop3Session {
   /** Releases the mailbox lock; set with drop. */
   release: (() => Promise<void>) | null = null;
 
-  private readonly core: SessionCore;
+  protected readonly core: SessionCore;
   private errors = 0;
 
   constructor(
     socket: Socket,
     readonly o: Pop3Options,
   ) {
+    super();
     this.remote = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
     this.core = new SessionCore(socket, {
       clock: o.clock,
@@ -96,19 +97,6 @@ export class Pop3Session {
     } finally {
       await this.finish();
     }
-  }
-
-  /** Server shutdown: now when waiting for the client, else after the running command. */
-  shutdown(): void {
-    this.core.shutdown();
-  }
-
-  destroy(): void {
-    this.core.destroy();
-  }
-
-  closed(): Promise<void> {
-    return this.core.closed();
   }
 
   // ---- what commands use ----------------------------------------------------------------

@@ -8,7 +8,7 @@ import type { Log } from "../../../log/logger.js";
 import type { ContentRules } from "../../../proto/dataframe.js";
 import { REPLIES, formatReply, type Reply } from "../../../proto/reply.js";
 import type { Clock } from "../../../world/clock.js";
-import { sessionListener } from "../../kernel/listener.js";
+import { sessionListener, type SessionListener } from "../../kernel/listener.js";
 import { verbRegistry } from "../registry.js";
 import { Session } from "../session.js";
 import type { SessionApi, Verb } from "../verb.js";
@@ -35,17 +35,13 @@ export interface LmtpServerOptions {
   readonly listening?: Record<string, unknown>;
 }
 
-export interface LmtpServer {
-  listen(host: string, port: number): Promise<{ address: string; port: number }>;
-  close(): Promise<void>;
-  /** Sessions running now. */
-  readonly sessions: number;
-}
+export type LmtpServer = SessionListener;
 
 export function createLmtpServer(o: LmtpServerOptions): LmtpServer {
   const verbs = verbRegistry(o.extraVerbs ?? [], lmtpVerbs(o));
-  const server = sessionListener({
+  return sessionListener({
     log: o.log,
+    listening: o.listening ?? {},
     clock: o.clock,
     graceMs: o.graceMs,
     maxConnections: () => o.maxConnections,
@@ -70,11 +66,4 @@ export function createLmtpServer(o: LmtpServerOptions): LmtpServer {
         countsErrors: (s) => o.requireAuth && s.authUser === null,
       }),
   });
-  return {
-    get sessions() {
-      return server.sessions;
-    },
-    listen: (host, port) => server.listen(host, port, o.listening ?? {}),
-    close: () => server.close(),
-  };
 }
