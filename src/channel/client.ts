@@ -15,6 +15,7 @@ import {
   SmtpConnection,
   runTransaction,
   transactionInput,
+  type Attempt,
   type ClientOptions,
   type TransactionInput,
 } from "../smtp/client/index.js";
@@ -107,20 +108,11 @@ export function createChannelClient(o: ChannelClientOptions): ChannelClient {
     }
   }
 
-  /** One transaction; "stale" when a pooled session turned out to be closed by the server. */
-  async function attempt(
-    key: string,
-    conn: SmtpConnection,
-    input: TransactionInput,
-    reused: boolean,
-  ): Promise<Outcome[] | "stale"> {
-    const res = lmtpResult(await runTransaction(conn, input, client));
-    if (reused && (res.mail === null || res.mail.code === 421) && res.delivery.every((r) => r === null)) {
-      conn.destroy();
-      return "stale";
-    }
-    await pooled.release(key, conn, res.after);
-    return lmtpOutcomes(res, conn.relay);
+  /** One LMTP transaction. */
+  async function attempt(conn: SmtpConnection, input: TransactionInput): Promise<Attempt> {
+    const res = await runTransaction(conn, input, client);
+    const lmtp = lmtpResult(res);
+    return { res, outcomes: lmtpOutcomes(lmtp, conn.relay), after: lmtp.after };
   }
 
   return {
@@ -144,7 +136,7 @@ export function createChannelClient(o: ChannelClientOptions): ChannelClient {
         return {
           key,
           open: () => open(job, target),
-          attempt: (conn, reused) => attempt(key, conn, input, reused),
+          attempt: (conn) => attempt(conn, input),
         };
       }),
     close: () => pooled.close(),

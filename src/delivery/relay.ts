@@ -20,6 +20,7 @@ import {
   runTransaction,
   transactionInput,
   type AfterTransaction,
+  type Attempt,
   type SmtpConnection,
   type TransactionInput,
   type TransactionResult,
@@ -67,13 +68,8 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
     return res?.needsReset === true ? "reset" : "reuse";
   };
 
-  /** One transaction on an open session; "stale" when a reused connection was already dead. */
-  async function attempt(
-    key: string,
-    conn: SmtpConnection,
-    input: TransactionInput,
-    reused: boolean,
-  ): Promise<Outcome[] | "stale"> {
+  /** One transaction on an open session. */
+  async function attempt(conn: SmtpConnection, input: TransactionInput): Promise<Attempt> {
     // Asked for SMTPUTF8 but the server lacks it: it can still go if nothing in it needs the
     // extension once domains are A-labels (RFC 6531 §3.4); only then is the header read.
     const utf8 =
@@ -87,19 +83,11 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
     const chunked = sendsChunked(conn.extensions, options);
     const problem = capabilityProblem(sent.envelope, conn.extensions, conn.relay, chunked);
     if (problem !== null) {
-      await pooled.release(key, conn, after(conn, null));
-      return input.recipients.map(() => bounced(problem, conn.relay, "message"));
+      const outcomes = input.recipients.map(() => bounced(problem, conn.relay, "message"));
+      return { res: null, outcomes, after: after(conn, null) };
     }
     const res = await runTransaction(conn, sent, options);
-    // A cached connection the server dropped while idle: nothing was accepted, dial afresh.
-    if (reused && (res.mail === null || res.mail.code === 421) && res.final === null) {
-      conn.destroy();
-      return "stale";
-    }
-    // Awaited so the next message to this destination finds the connection in the pool; without
-    // an RSET this is immediate.
-    await pooled.release(key, conn, after(conn, res));
-    return transactionOutcomes(res, conn.relay);
+    return { res, outcomes: transactionOutcomes(res, conn.relay), after: after(conn, res) };
   }
 
   return {
@@ -109,7 +97,7 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
         const input = transactionInput(job);
         return {
           key,
-          attempt: (conn, reused) => attempt(key, conn, input, reused),
+          attempt: (conn) => attempt(conn, input),
           open: async () => {
             const targets = await resolveTargets(key, settings, resolver, opts.frontends);
             if (targets.kind === "none") return everyone(job, targets.reply, "none", targets.permanent);

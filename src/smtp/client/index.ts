@@ -14,7 +14,13 @@ export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
 export { openSession, type SessionOpen } from "./session.js";
 export { logOutcomes, type LoggedJob } from "./outcome-log.js";
-export { PooledSessions, type AfterTransaction, type DeliveryPlan, type PooledOptions } from "./pooled.js";
+export {
+  PooledSessions,
+  type AfterTransaction,
+  type Attempt,
+  type DeliveryPlan,
+  type PooledOptions,
+} from "./pooled.js";
 export {
   runTransaction,
   transactionInput,

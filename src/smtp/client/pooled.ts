@@ -12,6 +12,7 @@ import type { Clock } from "../../world/clock.js";
 import type { SmtpConnection } from "./connection.js";
 import { logOutcomes, type LoggedJob } from "./outcome-log.js";
 import { IdlePool } from "./pool.js";
+import type { TransactionResult } from "./transaction.js";
 
 export interface PooledOptions {
   readonly clock: Clock;
@@ -27,8 +28,15 @@ export interface DeliveryPlan {
   readonly key: string;
   /** A fresh session, or every recipient's outcome when there is none. */
   open(): Promise<SmtpConnection | Outcome[]>;
-  /** One transaction; "stale" only for a reused session the server had already closed. */
-  attempt(conn: SmtpConnection, reused: boolean): Promise<Outcome[] | "stale">;
+  /** One transaction on the session. */
+  attempt(conn: SmtpConnection): Promise<Attempt>;
+}
+
+/** One transaction's result (null: none was run), what it means, what the session is good for now. */
+export interface Attempt {
+  readonly res: TransactionResult | null;
+  readonly outcomes: Outcome[];
+  readonly after: AfterTransaction;
 }
 
 /** What a session is good for after a transaction. */
@@ -84,17 +92,31 @@ export class PooledSessions {
   private async run(p: DeliveryPlan, n: number): Promise<Outcome[]> {
     const cached = this.pool.take(p.key);
     if (cached !== null) {
-      const out = await p.attempt(cached, true);
+      const out = await this.once(p, cached, true);
       if (out !== "stale") return out;
       this.o.log.info("pooled session was closed, reconnecting", { relay: cached.relay });
     }
     const conn = await p.open();
     if (Array.isArray(conn)) return conn;
-    const out = await p.attempt(conn, false);
-    // A fresh session is never "stale"; attempt only says so for reused ones.
+    const out = await this.once(p, conn, false);
+    // A fresh session is never "stale"; once only says so for reused ones.
     if (out !== "stale") return out;
     const lost = reply(451, "4.4.2", `lost connection with ${conn.relay}`);
     return Array.from({ length: n }, () => deferred(lost, conn.relay, "destination"));
+  }
+
+  /** One attempt; "stale" when a reused session turned out to be closed by the server. */
+  private async once(p: DeliveryPlan, conn: SmtpConnection, reused: boolean): Promise<Outcome[] | "stale"> {
+    const a = await p.attempt(conn);
+    // A pooled session the server dropped while idle: nothing was accepted, dial afresh.
+    if (reused && a.res !== null && unanswered(a.res)) {
+      conn.destroy();
+      return "stale";
+    }
+    // Awaited so the next message to this destination finds the session in the pool; without
+    // an RSET this is immediate.
+    await this.release(p.key, conn, a.after);
+    return a.outcomes;
   }
 
   /** RSET (RFC 5321 §4.1.1.5) so the session can carry another transaction; false if it did not work. */
@@ -107,3 +129,9 @@ export class PooledSessions {
     }
   }
 }
+
+/** No answer to MAIL (or 421, the server closing) and none after any data. */
+const unanswered = (res: TransactionResult): boolean =>
+  (res.mail === null || res.mail.code === 421) &&
+  res.final === null &&
+  (res.perRecipient ?? []).every((r) => r === null);
