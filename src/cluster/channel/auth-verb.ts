@@ -2,8 +2,8 @@
 // set): the peer proves it holds the cluster secret for the nonce of this session's greeting
 // (auth.ts). Until it has, MAIL, RCPT and DATA get 530 (requireAuth of the LMTP verbs). The
 // argument is untrusted; a failure logs the node id the peer claimed, never the proof.
-import { REPLIES } from "../proto/reply.js";
-import type { SessionApi, Verb } from "../smtp/server/verb.js";
+import { REPLIES } from "../../proto/reply.js";
+import type { SessionApi, Verb } from "../../smtp/server/verb.js";
 import { AUTH_MECHANISM, checkAuth } from "./auth.js";
 
 export function clusterAuth(secret: string | null): Verb {

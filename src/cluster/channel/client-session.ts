@@ -4,8 +4,8 @@
 // anything else is not a cluster member, or is misconfigured, and gets no mail. A refusal is a
 // value; a lost connection, a timeout or a garbled reply throws SmtpClientError (from the SMTP
 // client's connection).
-import { reply, type Reply } from "../proto/reply.js";
-import { openSession, type ClientOptions, type SmtpConnection } from "../smtp/client/index.js";
+import { reply, type Reply } from "../../proto/reply.js";
+import { openSession, type ClientOptions, type SmtpConnection } from "../../smtp/client/index.js";
 import { authCommand, nonceOf, offersAuth } from "./auth.js";
 
 export interface ChannelSessionOptions {

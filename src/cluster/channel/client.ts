@@ -5,10 +5,10 @@
 // target and reused; an idle one is closed (QUIT) after idleKeepMs. Commands are pipelined. Nothing here bounces for a
 // network problem: refused, timed out or broken connections, a refused AUTH and "no backend"
 // defer with scope "destination", so the queue keeps the mail and retries.
-import type { Log } from "../log/logger.js";
-import { bounced, type Outcome } from "../proto/outcome.js";
-import { reply } from "../proto/reply.js";
-import type { DeliveryJob } from "../queue/types.js";
+import type { Log } from "../../log/logger.js";
+import { bounced, type Outcome } from "../../proto/outcome.js";
+import { reply } from "../../proto/reply.js";
+import type { DeliveryJob } from "../../queue/types.js";
 import {
   PooledSessions,
   SmtpClientError,
@@ -18,9 +18,9 @@ import {
   type Attempt,
   type ClientOptions,
   type TransactionInput,
-} from "../smtp/client/index.js";
-import type { Clock } from "../world/clock.js";
-import type { Dialer } from "../world/dialer.js";
+} from "../../smtp/client/index.js";
+import type { Clock } from "../../world/clock.js";
+import type { Dialer } from "../../world/dialer.js";
 import { isWireNodeId } from "./auth.js";
 import { channelRefusal } from "./carries.js";
 import { openChannelSession } from "./client-session.js";

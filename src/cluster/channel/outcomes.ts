@@ -3,9 +3,9 @@
 // Everything that says nothing about the message (no reply, a timeout, a lost connection, a 421
 // closing the channel, an authentication refusal, no backend to go to) defers with scope
 // "destination": the sender's queue keeps the recipient and retries. No I/O.
-import { bounced, deferred, delivered, type Outcome, type Scope } from "../proto/outcome.js";
-import { reply, type Reply } from "../proto/reply.js";
-import type { SmtpClientError, TransactionResult } from "../smtp/client/index.js";
+import { bounced, deferred, delivered, type Outcome, type Scope } from "../../proto/outcome.js";
+import { reply, type Reply } from "../../proto/reply.js";
+import type { SmtpClientError, TransactionResult } from "../../smtp/client/index.js";
 
 /** An LMTP transaction as the outcomes see it (the SMTP client's result in LMTP mode). */
 export interface LmtpResult {

@@ -4,11 +4,11 @@
 // accepted recipient hears its own outcome (recipient-reply.ts). Nothing is enqueued here: a
 // temporary answer leaves the recipient in the sender's queue. BINARYMIME is refused at MAIL
 // (carries.ts), before the sender's 250 could matter.
-import type { Log } from "../log/logger.js";
-import type { Outcome } from "../proto/outcome.js";
-import { REPLIES, isPositive, type Reply } from "../proto/reply.js";
-import type { SessionInfo, Transaction } from "../smtp/handler.js";
-import type { LmtpHandler } from "../smtp/server/lmtp/handler.js";
+import type { Log } from "../../log/logger.js";
+import type { Outcome } from "../../proto/outcome.js";
+import { REPLIES, isPositive, type Reply } from "../../proto/reply.js";
+import type { SessionInfo, Transaction } from "../../smtp/handler.js";
+import type { LmtpHandler } from "../../smtp/server/lmtp/handler.js";
 import { channelRefusal } from "./carries.js";
 import { channelJob } from "./job.js";
 import type { ChannelServerOptions } from "./options.js";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { reply, type Reply } from "../proto/reply.js";
-import { SmtpClientError } from "../smtp/client/index.js";
+import { reply, type Reply } from "../../proto/reply.js";
+import { SmtpClientError } from "../../smtp/client/index.js";
 import { lmtpOutcomes } from "./outcomes.js";
 import type { LmtpResult } from "./outcomes.js";
 

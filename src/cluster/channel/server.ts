@@ -7,12 +7,12 @@
 // Connections over limits.maxConnections get 421 at once. close() stops accepting, ends every
 // session with 421 (a session storing a message finishes that first) and resolves when all
 // sockets are closed.
-import { nonce } from "../cluster/secret.js";
-import { settingsSchema, type Settings } from "../config/settings.js";
-import { reply } from "../proto/reply.js";
-import { createIdGenerator } from "../queue/ids.js";
-import { createLmtpServer, type LmtpServer } from "../smtp/server/lmtp/server.js";
-import { cryptoRandom } from "../world/random.js";
+import { nonce } from "../secret.js";
+import { settingsSchema, type Settings } from "../../config/settings.js";
+import { reply } from "../../proto/reply.js";
+import { createIdGenerator } from "../../queue/ids.js";
+import { createLmtpServer, type LmtpServer } from "../../smtp/server/lmtp/server.js";
+import { cryptoRandom } from "../../world/random.js";
 import { greetingText } from "./auth.js";
 import { clusterAuth } from "./auth-verb.js";
 import { CHANNEL_CONTENT } from "./carries.js";
