@@ -58,6 +58,8 @@ function listenerSettings(o: ChannelServerOptions, limits: ChannelLimits): Setti
       maxDataLine: limits.maxDataLine,
       maxRecipients: limits.maxRecipients,
       maxErrors: limits.maxErrors,
+      maxHeaderBytes: limits.maxHeaderBytes,
+      maxHeaderFields: limits.maxHeaderFields,
       maxMessageSize: o.maxMessageSize,
       idleTimeoutSeconds: o.timeouts.idleMs / 1000,
       // The channel has no total session limit: a pooled session lives as long as it is used.

@@ -26,6 +26,7 @@ export async function receiveData(
   const dec = new DataDecoder({
     maxBytes: o.limits.maxMessageSize,
     maxLine: o.limits.maxDataLine,
+    header: o.limits,
     content,
   });
   let aborted = false;

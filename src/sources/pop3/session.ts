@@ -10,7 +10,7 @@
 // connection that ends any other way (dropped, timed out, server shutdown) changes nothing.
 import type { Socket } from "node:net";
 import { LEVELS, type Log } from "../../log/logger.js";
-import { DataDecoder, type DataError } from "../../proto/dataframe.js";
+import { DataDecoder, type DataError, type DataLimits } from "../../proto/dataframe.js";
 import { errLine, okLine } from "../../proto/pop3.js";
 import type { Account } from "../../directory/directory.js";
 import { CoreSession, SessionCore, type EndReason } from "../../smtp/kernel/core.js";
@@ -128,7 +128,7 @@ export class Pop3Session extends CoreSession {
   }
 
   /** A dot-terminated, dot-stuffed message (XTND XMIT), bounded by the limits. */
-  async readData(limits: { maxBytes: number; maxLine: number }): Promise<DataResult> {
+  async readData(limits: Omit<DataLimits, "content">): Promise<DataResult> {
     // XMIT labels the message by what it holds (xmit.ts), so any content is taken here.
     const dec = new DataDecoder({ ...limits, content: { eightBit: true, nul: true } });
     const parts: Buffer[] = [];
