@@ -32,6 +32,7 @@ import { connectToTargets } from "./relay/connect.js";
 import { headerSectionIsAscii } from "./relay/header-ascii.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
 import { resolveTargets, type FrontendList } from "./relay/targets.js";
+import type { DkimSigner } from "./dkim/sign.js";
 
 export interface RelayChannelOptions {
   readonly settings: Settings;
@@ -43,6 +44,8 @@ export interface RelayChannelOptions {
   readonly hostname: string;
   /** Live frontends for a "*" in smtp.forwardTo (cluster backends); none elsewhere. */
   readonly frontends?: FrontendList;
+  /** DKIM signing (single servers and frontends); absent on backends, whose frontends sign. */
+  readonly dkim?: DkimSigner;
 }
 
 export interface RelayChannel {
@@ -92,9 +95,10 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
 
   return {
     deliver: (job) =>
-      pooled.deliver(job, () => {
+      pooled.deliver(job, async () => {
         const key = job.route.key;
-        const input = transactionInput(job);
+        const plain = transactionInput(job);
+        const input = opts.dkim === undefined ? plain : { ...plain, body: await opts.dkim.body(job) };
         return {
           key,
           attempt: (conn) => attempt(conn, input),
