@@ -6,11 +6,10 @@
 import type { Socket } from "node:net";
 import { nonce } from "../cluster/secret.js";
 import type { Log } from "../log/logger.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import { IdleClock } from "../smtp/server/idle.js";
 import { ReplyOutput } from "../smtp/server/output.js";
 import type { TimerHandle } from "../world/clock.js";
-import { greetingText } from "./auth.js";
 import { CHANNEL_CONTENT } from "./carries.js";
 import { ChannelInput, type ReceivedData } from "./input.js";
 import type { ChannelLimits, ChannelServerOptions } from "./options.js";
@@ -92,7 +91,7 @@ export class ChannelSession implements ChannelState {
         this.reply(REPLIES.serviceUnavailable);
         return;
       }
-      this.reply(reply(220, null, greetingText(this.hostname, this.nonce)));
+      this.reply(REPLIES.lmtpGreeting({ host: this.hostname, nonce: this.nonce }));
       await this.loop();
     } finally {
       await this.finish();

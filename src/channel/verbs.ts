@@ -13,7 +13,7 @@ import {
   type RcptParameters,
 } from "../proto/params.js";
 import type { Outcome } from "../proto/outcome.js";
-import { REPLIES, isPositive, reply, type Reply } from "../proto/reply.js";
+import { REPLIES, isPositive, type Reply } from "../proto/reply.js";
 import type { ClientInfo } from "../queue/envelope.js";
 import type { DeliveryJob } from "../queue/types.js";
 import { AUTH_MECHANISM, checkAuth } from "./auth.js";
@@ -69,7 +69,6 @@ function lhlo(s: ChannelState, arg: string): void {
   s.lhlo = arg.slice(0, 255);
   s.tx = null;
   const lines = [
-    s.hostname,
     "PIPELINING",
     "ENHANCEDSTATUSCODES",
     "8BITMIME",
@@ -78,7 +77,7 @@ function lhlo(s: ChannelState, arg: string): void {
     "DSN",
   ];
   if (s.secret !== null) lines.push(`AUTH ${AUTH_MECHANISM}`);
-  s.reply(reply(250, null, lines.join("\n")));
+  s.reply(REPLIES.lhloOk({ host: s.hostname, extensions: lines.join("\n") }));
 }
 
 function auth(s: ChannelState, arg: string): void {

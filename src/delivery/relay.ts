@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import type { Settings } from "../config/settings.js";
 import type { Log } from "../log/logger.js";
 import { bounced, deferred, type Outcome } from "../proto/outcome.js";
-import type { Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import {
   capabilityProblem,
@@ -149,11 +149,7 @@ function everyone(job: DeliveryJob, reply: Reply, relay: string, permanent: bool
   );
 }
 
-const staleReply = (relay: string): Reply => ({
-  code: 451,
-  enhanced: "4.4.2",
-  text: `lost connection with ${relay}`,
-});
+const staleReply = (relay: string): Reply => REPLIES.lostConnection({ relay });
 
 /** A 421 anywhere means the server is closing the channel (RFC 5321 §3.8). */
 function saw421(res: TransactionResult | null): boolean {

@@ -8,7 +8,7 @@ import type { Readable } from "node:stream";
 import type { Account } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js";
-import { reply, REPLIES } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import type { SubmitResult } from "../queue/submit.js";
 import type { Envelope } from "../queue/envelope.js";
 import type { DeliveryJob, EnvelopeDraft } from "../queue/types.js";
@@ -133,7 +133,7 @@ export async function deliverWithRules(
   if (d.reject !== null) {
     r.log.major("rejected by rule", { to: account.address, id: env.id });
     const text = d.reject.replace(/[\r\n]+/g, " ").slice(0, 400);
-    return { outcome: bounced(reply(550, "5.7.1", text), RELAY), stored: 0 };
+    return { outcome: bounced(REPLIES.ruleRejected({ text }), RELAY), stored: 0 };
   }
   for (const g of d.generated.filter((x) => x.kind !== "reply" && x.kind !== "vacation")) {
     const res = await r.submit(generatedDraft(g, o.clock.now(), env), g.message);

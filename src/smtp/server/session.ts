@@ -26,7 +26,7 @@ import { LEVELS, type Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
 import type { CommandLine } from "../../proto/commandline.js";
 import type { ContentRules } from "../../proto/dataframe.js";
-import { REPLIES, formatReply, reply, type Reply } from "../../proto/reply.js";
+import { REPLIES, formatReply, type Reply } from "../../proto/reply.js";
 import type { Clock, TimerHandle } from "../../world/clock.js";
 import type { Endpoint, ListenerKind, MessageSink, SessionInfo, SmtpHandler } from "../handler.js";
 import { IdleClock } from "./idle.js";
@@ -206,7 +206,7 @@ export class Session implements SessionApi {
         this.reply(REPLIES.earlyTalker);
         return;
       }
-      this.reply(reply(220, null, `${this.settings.hostname} ESMTP Mailyard`));
+      this.reply(REPLIES.greeting({ host: this.settings.hostname }));
       await this.loop();
     } finally {
       await this.finish();
