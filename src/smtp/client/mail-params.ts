@@ -6,7 +6,7 @@ import { isAscii, toAsciiAddress } from "../../proto/idna.js";
 import { REPLIES, type Reply } from "../../proto/reply.js";
 import type { OutboundMessage, OutboundRecipient } from "./message.js";
 import type { Extensions } from "./extensions.js";
-import { xtextEncode } from "./xtext.js";
+import { xtextEncode } from "../../proto/params.js";
 
 /**
  * Whether the body goes to this server as BDAT chunks (RFC 3030): offered, allowed by the
