@@ -4,6 +4,7 @@
 // clients: bare LF (the system's native line end, which the sendmail interface and the
 // Submitted folder use) is turned into CRLF, and a header that is not header fields is refused.
 // No I/O.
+import { findHeaderEnd } from "../../proto/header-fields.js";
 
 export interface HeaderField {
   /** The field name as written. */
@@ -50,13 +51,13 @@ const CRLF = Buffer.from("\r\n");
 
 /** Split a message (CRLF line ends) into its header fields and body; HeaderError when it has none. */
 export function parseMessage(message: Buffer): ParsedMessage {
-  const end = message.indexOf("\r\n\r\n");
-  const headEnd = end === -1 ? message.length : end + 2;
   // A message without a blank line is all header; one that starts with a blank line has none.
   if (message.subarray(0, 2).toString("latin1") === "\r\n")
     throw new HeaderError("the message has no header");
+  const blank = findHeaderEnd(message);
+  const headEnd = blank === null ? message.length : blank.start + 2;
   const head = message.subarray(0, headEnd).toString("latin1");
-  const body = end === -1 ? Buffer.alloc(0) : message.subarray(end + 4);
+  const body = blank === null ? Buffer.alloc(0) : message.subarray(blank.end);
   const lines = head.split("\r\n");
   if (lines[lines.length - 1] === "") lines.pop();
   const fields: HeaderField[] = [];
