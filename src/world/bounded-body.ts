@@ -1,5 +1,6 @@
-// Reading an HTTP body (request on the backend, reply on the frontend) with a hard size bound:
-// the peer decides how much it sends, we decide how much we keep.
+// Reading an HTTP body (a request to the admin, cluster or message-source APIs, a reply from a
+// cluster peer) with a hard size bound: the peer decides how much it sends, we decide how much
+// we keep.
 import type { Readable } from "node:stream";
 
 /** The whole body, or "too-large" as soon as it passes max bytes (the rest is not read). */
