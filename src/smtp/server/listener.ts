@@ -1,7 +1,7 @@
 // The SMTP listener: accepts TCP connections, applies the total and per-IP connection limits
 // (421 4.7.0 at connect, then close), runs one Session per connection, and on close stops
 // accepting and ends every session with 421. The per-IP count is by TCP peer address; behind a
-// load balancer the PROXY preamble (later issue) names the real client but the count stays per
+// load balancer the PROXY preamble (smtp.proxyProtocolFrom) names the real client but the count stays per
 // TCP peer, so the balancer's own limit applies there.
 import { runTracked } from "./tracked-session.js";
 import { listenOn } from "./listen.js";
@@ -27,7 +27,7 @@ export interface SmtpServerOptions {
   readonly metrics: Metrics;
   /** null: no STARTTLS. */
   readonly tls: SecureContext | null;
-  /** Verbs added by later issues (e.g. remote submission); they may not replace core verbs. */
+  /** Verbs beyond the core ones (e.g. remote submission, XSUBMIT); they may not replace core verbs. */
   readonly extraVerbs?: readonly Verb[];
   /** Runs before the greeting (PROXY protocol seam); see SessionOptions.preamble. */
   readonly preamble?: (socket: net.Socket) => Promise<Endpoint | null>;

@@ -1,4 +1,4 @@
-// The verb table of a server: the core verbs of this folder plus any a later issue adds. EHLO
+// The verb table of a server: the core verbs of this folder plus extra ones (remote submission). EHLO
 // advertises in table order. An extra verb may not replace a core one (that would change the
 // protocol under every other verb's feet); that is a wiring mistake and throws at startup.
 import { auth } from "./auth.js";

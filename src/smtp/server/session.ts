@@ -60,7 +60,7 @@ export interface SessionOptions {
   readonly tls: SecureContext | null;
   readonly verbs: ReadonlyMap<string, Verb>;
   /**
-   * Seam for a PROXY protocol header (later issue): runs before the greeting, reads its header
+   * Seam for a PROXY protocol header (src/proto/proxy-header.ts): runs before the greeting, reads its header
    * from the socket (leaving the socket positioned just after it) and names the real client, or
    * null to keep the TCP peer. A rejection closes the connection without a greeting.
    */
