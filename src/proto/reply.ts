@@ -50,7 +50,6 @@ export function form<const S extends string>(
 
 export const isPositive = (r: Reply): boolean => r.code >= 200 && r.code < 400;
 export const isTemporary = (r: Reply): boolean => r.code >= 400 && r.code < 500;
-export const isPermanent = (r: Reply): boolean => r.code >= 500;
 
 /**
  * Wire form of a reply: CRLF-terminated, multi-line with "-" continuation (RFC 5321 §4.2.1),
@@ -242,5 +241,3 @@ export const REPLIES = {
   // An LMTP answer whose class disagreed with its outcome, replaced (src/channel/recipient-reply.ts).
   failed: reply(550, "5.0.0", "Failed"),
 } as const satisfies Record<string, Reply | ReplyTemplate>;
-
-export type ReplyName = keyof typeof REPLIES;
