@@ -15,7 +15,7 @@ import type { LogRing } from "../log/ring.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../world/clock.js";
 import { systemClock } from "../world/clock.js";
-import { readBounded } from "../world/bounded-body.js";
+import { jsonBody, readBounded } from "../world/bounded-body.js";
 import { requestReplayGuard } from "../cluster/api/auth.js";
 import { errorResponse, match, type Route } from "./api.js";
 import { directoryRoutes, type AccountHomes, type AccountOwners } from "./directory-routes.js";
@@ -124,13 +124,9 @@ async function readRaw(req: http.IncomingMessage): Promise<Buffer> {
 }
 
 function parseJson(raw: Buffer): unknown {
-  const text = raw.toString("utf8").trim();
-  if (text === "") return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new BodyError(400, "request body is not JSON");
-  }
+  const json = jsonBody(raw);
+  if (json === "not-json") throw new BodyError(400, "request body is not JSON");
+  return json.value;
 }
 
 /** Headers of every WebAdmin page: only our own scripts and styles, never framed. */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
-import { readBounded } from "./bounded-body.js";
+import { jsonBody, readBounded } from "./bounded-body.js";
 
 void test("a body up to the bound is read whole; one byte more is too large and the rest is not read", async () => {
   const chunks = (): Buffer[] => [Buffer.from("abc"), Buffer.from("def"), Buffer.from("g")];
@@ -10,4 +10,10 @@ void test("a body up to the bound is read whole; one byte more is too large and 
   const over = Readable.from(chunks());
   assert.equal(await readBounded(over, 6), "too-large");
   assert.equal(over.destroyed, true);
+});
+
+void test("a JSON body: empty is {}, white space around it is fine, anything else that does not parse is not JSON", () => {
+  assert.deepEqual(jsonBody(Buffer.from("")), { value: {} });
+  assert.deepEqual(jsonBody(Buffer.from(' {"a": 1}\n')), { value: { a: 1 } });
+  assert.equal(jsonBody(Buffer.from("{a")), "not-json");
 });

@@ -14,3 +14,14 @@ export async function readBounded(stream: Readable, max: number): Promise<Buffer
   }
   return Buffer.concat(chunks);
 }
+
+/** A JSON request body as the admin APIs take it: empty means {}; "not-json" when it does not parse. */
+export function jsonBody(raw: Buffer): { readonly value: unknown } | "not-json" {
+  const text = raw.toString("utf8").trim();
+  if (text === "") return { value: {} };
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return "not-json";
+  }
+}

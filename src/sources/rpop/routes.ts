@@ -11,7 +11,7 @@ import { ApiError, errorResponse, match, ok, parseBody, type Route } from "../..
 import { tokenMatches } from "../../admin/token.js";
 import type { Directory } from "../../directory/directory.js";
 import type { Log } from "../../log/logger.js";
-import { readBounded } from "../../world/bounded-body.js";
+import { jsonBody, readBounded } from "../../world/bounded-body.js";
 import { RPOP_TLS, RpopError, entryView, type RpopStore } from "./store.js";
 
 const MAX_BODY = 64 * 1024;
@@ -48,13 +48,9 @@ export function withDefaults(b: NewEntry): Parameters<RpopStore["add"]>[1] {
 async function readJson(req: http.IncomingMessage): Promise<unknown> {
   const body = await readBounded(req, MAX_BODY);
   if (body === "too-large") throw new ApiError(413, "request body too large");
-  const text = body.toString("utf8").trim();
-  if (text === "") return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new ApiError(400, "request body is not JSON");
-  }
+  const json = jsonBody(body);
+  if (json === "not-json") throw new ApiError(400, "request body is not JSON");
+  return json.value;
 }
 
 const send = (
