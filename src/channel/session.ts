@@ -139,6 +139,7 @@ export class ChannelSession implements ChannelState {
       maxBytes: this.maxMessageSize,
       maxLine: this.limits.maxDataLine,
       content: CHANNEL_CONTENT,
+      header: this.limits,
     });
   }
 

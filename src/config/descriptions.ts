@@ -19,6 +19,10 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Longest command line accepted, in bytes including CRLF (at least 512, RFC 5321 §4.5.3.1.4).",
   "smtp.maxDataLine":
     "Longest message line accepted, in bytes including CRLF (at least 1000), over DATA and BDAT alike (a BODY=BINARYMIME body has no lines).",
+  "smtp.maxHeaderBytes":
+    "Largest header section accepted, folded lines included, in bytes (refused with 552 5.3.4 at the end of the data; every inbound path).",
+  "smtp.maxHeaderFields":
+    "Most header fields accepted in one message (refused with 554 5.6.0 at the end of the data; every inbound path).",
   "smtp.maxErrors": "Protocol errors tolerated in one session before it is closed with 421.",
   "smtp.idleTimeoutSeconds": "A session waiting this long for the client's next command is closed.",
   "smtp.sessionTimeoutSeconds": "Longest time one SMTP session may last.",

@@ -33,6 +33,10 @@ export const settingsSchema = z.object({
       maxCommandLine: z.number().int().min(512).default(2048),
       /** Longest DATA line accepted, in bytes including CRLF (RFC 5321 minimum 1000). */
       maxDataLine: z.number().int().min(1000).default(65_536),
+      /** Largest header section accepted (folded lines and all), in bytes; 552 5.3.4 beyond. */
+      maxHeaderBytes: z.number().int().min(1000).default(262_144),
+      /** Most header fields accepted in one message; 554 5.6.0 beyond. */
+      maxHeaderFields: z.number().int().min(10).default(1000),
       /** Protocol errors tolerated in one session before it is closed with 421. */
       maxErrors: z.number().int().positive().default(10),
       idleTimeoutSeconds: duration.default(300),

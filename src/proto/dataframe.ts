@@ -10,6 +10,7 @@
 //   message ride inside the first.
 // - After the first error nothing more is handed out, but the decoder keeps scanning for the real
 //   terminator so the session stays in step with the client and can then reply.
+// - The header section's size and field count are limited too when asked (header-limit.ts).
 // - Scanning uses Buffer.indexOf for CR and LF; no per-byte JS loop over line contents.
 // - The same decoder checks BDAT chunks ("bdat" framing: no dots, no terminator, close() at
 //   LAST), so text received either way obeys one set of rules: CRLF only, the line limit, and
@@ -20,12 +21,13 @@
 import { isAscii } from "node:buffer";
 import type { Reply } from "./reply.js";
 import { REPLIES } from "./reply.js";
+import { HeaderMeter, type HeaderLimitError, type HeaderLimits } from "./header-limit.js";
 
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 
-export type DataError = "bareLineEnding" | "tooBig" | "lineTooLong" | "eightBit" | "nul";
+export type DataError = "bareLineEnding" | "tooBig" | "lineTooLong" | "eightBit" | "nul" | HeaderLimitError;
 
 /** The reply for each way message text can break the rules (DATA, BDAT, the delivery channel). */
 export const DATA_ERROR_REPLIES: Readonly<Record<DataError, Reply>> = {
@@ -34,6 +36,8 @@ export const DATA_ERROR_REPLIES: Readonly<Record<DataError, Reply>> = {
   lineTooLong: REPLIES.dataLineTooLong,
   eightBit: REPLIES.eightBitUndeclared,
   nul: REPLIES.nulInText,
+  headerTooBig: REPLIES.headerTooBig,
+  tooManyFields: REPLIES.tooManyHeaderFields,
 };
 
 /** Which bytes besides 7-bit text the message may hold. */
@@ -71,6 +75,8 @@ export interface DataLimits {
   /** Longest line accepted, in wire bytes including CRLF. */
   readonly maxLine: number;
   readonly content: ContentRules;
+  /** Limits of the header section (header-limit.ts); none when absent. */
+  readonly header?: HeaderLimits;
 }
 
 /** "data": dot-stuffed up to CRLF.CRLF (RFC 5321); "bdat": raw chunks, ended by close(). */
@@ -101,10 +107,14 @@ export class DataDecoder {
   error: DataError | null = null;
   done = false;
 
+  private readonly header: HeaderMeter | null;
+
   constructor(
     private readonly limits: DataLimits,
     private readonly framing: Framing = "data",
-  ) {}
+  ) {
+    this.header = limits.header ? new HeaderMeter(limits.header) : null;
+  }
 
   /**
    * BDAT LAST: the text is complete. A CR left at its very end is a bare CR (a text body keeps
@@ -231,7 +241,11 @@ export class DataDecoder {
     // Native scans (indexOf, simdutf's isAscii): no per-byte loop in JS.
     if (!this.limits.content.nul && seg.includes(0)) this.flag("nul");
     else if (!this.limits.content.eightBit && !isAscii(seg)) this.flag("eightBit");
-    else this.segs.push(seg);
+    else {
+      const e = this.header !== null && !this.header.done ? this.header.feed(seg) : null;
+      if (e !== null) this.flag(e);
+      else this.segs.push(seg);
+    }
   }
 
   private finish(rest: Buffer): DataFeed {

@@ -26,6 +26,7 @@ import type { RoleContext, RoleParts } from "./role-parts.js";
 const ACCOUNT_IDLE_MS = 60_000;
 /** Room over smtp.maxMessageSize for the trace headers a frontend adds before handing over. */
 const HEADER_ALLOWANCE = 64 * 1024;
+const HEADER_FIELD_ALLOWANCE = 100;
 
 export function startBackendRole(ctx: RoleContext): RoleParts {
   const { settings, world, log, directory, placement } = ctx;
@@ -125,6 +126,12 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
         admit,
         deliver: (job) => mailbox.deliver(job),
         maxMessageSize: settings.smtp.maxMessageSize + HEADER_ALLOWANCE,
+        // What members send passed the same limits at their front door; their own trace and rule
+        // fields (Received:, X-Mailyard-Redirected-By:, Resent-*, addheader) ride on top.
+        limits: {
+          maxHeaderBytes: settings.smtp.maxHeaderBytes + HEADER_ALLOWANCE,
+          maxHeaderFields: settings.smtp.maxHeaderFields + HEADER_FIELD_ALLOWANCE,
+        },
         // Longer than the senders keep idle sessions, so they are the ones to end them.
         timeouts: { idleMs: (settings.channel.idleKeepSeconds + settings.channel.timeoutSeconds) * 1000 },
         random: world.random,

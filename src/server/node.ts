@@ -1,6 +1,6 @@
 // One Mailyard node in the single-server role: wires the directory, the spool and queue
 // manager, the delivery channels, the SMTP and submission listeners and the admin HTTP server.
-// The world (clock, resolver, dialer, randomness) comes in here and nowhere deeper.
+// The world (clock, resolver, dialer, randomness, the event-loop pause) comes in here and nowhere deeper.
 import { recordStateLocation } from "../config/member-state.js";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -24,6 +24,7 @@ import { systemClock, type Clock } from "../world/clock.js";
 import { systemResolver, type Resolver } from "../world/resolver.js";
 import { tcpDialer, type Dialer } from "../world/dialer.js";
 import { cryptoRandom, type Random } from "../world/random.js";
+import { immediatePause, type Pause } from "../rules/sieve/meter.js";
 import { startClusterNode } from "./roles.js";
 import { lockDataDir } from "./data-lock.js";
 import { bindSmtpListeners } from "./listeners.js";
@@ -49,6 +50,8 @@ export interface NodeWorld {
   readonly resolver: Resolver;
   readonly dialer: Dialer;
   readonly random: Random;
+  /** How long computations (rule evaluation) give the event loop back: setImmediate. */
+  readonly pause: Pause;
 }
 
 export interface RunningNode {
@@ -100,6 +103,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     resolver: opts.world?.resolver ?? systemResolver(),
     dialer: opts.world?.dialer ?? tcpDialer,
     random: opts.world?.random ?? cryptoRandom,
+    pause: opts.world?.pause ?? immediatePause,
   };
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
   // Failed logins are counted in the shared state, by every way in (login-gates.ts).
@@ -137,6 +141,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   const rules: DeliveryRules = {
     store: ruleStore,
     log: opts.log.for("RULES"),
+    pause: world.pause,
     submit: (draft, message) =>
       submitter === null
         ? Promise.resolve({ ok: false, reply: REPLIES.nodeStarting })

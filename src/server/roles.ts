@@ -42,6 +42,7 @@ import { startBackendRole } from "./backend.js";
 import { startFrontendRole } from "./frontend.js";
 import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
 import type { NodeOptions, NodeWorld, RunningNode } from "./node.js";
+import { immediatePause } from "../rules/sieve/meter.js";
 import { managedConfigApi, openManagedSettings, type LiveManagedSettings } from "./managed-settings.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
@@ -118,6 +119,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     resolver: opts.world?.resolver ?? systemResolver(),
     dialer: opts.world?.dialer ?? tcpDialer,
     random: opts.world?.random ?? cryptoRandom,
+    pause: opts.world?.pause ?? immediatePause,
   };
   const { clock } = world;
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
@@ -210,6 +212,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   const rules: DeliveryRules = {
     store: ruleStore,
     log: opts.log.for("RULES"),
+    pause: world.pause,
     submit: (draft, message) =>
       submitter === null
         ? Promise.resolve({ ok: false, reply: REPLIES.nodeStarting })

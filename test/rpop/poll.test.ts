@@ -272,3 +272,30 @@ void test("envelope sender: Return-Path, <> kept, else From, else null sender", 
   assert.equal(envelopeSender(Buffer.from("From: B <b@y.test>\r\n\r\n")), "b@y.test");
   assert.equal(envelopeSender(Buffer.from("Subject: none\r\n\r\n")), "");
 });
+
+void test("a message past the header limits is skipped and left on the server, the others fetched", async (t) => {
+  const h = await harness(t);
+  await h.remote.deliver(`Subject: folded\r\n${" y\r\n".repeat(1000)}\r\nbody\r\n`);
+  await h.remote.deliver(`${"X-A: 1\r\n".repeat(30)}Subject: many\r\n\r\nbody\r\n`);
+  await h.remote.deliver("Subject: fine\r\n\r\nbody\r\n");
+  const e = await h.add({ keep: false });
+  const header = { maxHeaderBytes: 2000, maxHeaderFields: 20 };
+  assert.deepEqual(await h.poll(e, { header }), {
+    kind: "ok",
+    fetched: 1,
+    deleted: 1,
+    skipped: 2,
+    more: false,
+  });
+  assert.deepEqual(
+    h.submitted.map((s) => /Subject: (\w+)/.exec(s.message.toString())![1]),
+    ["fine"],
+  );
+  assert.equal(await h.remoteFiles(), 2, "the refused ones stay on the server");
+  assert.deepEqual(
+    h.logs.records
+      .filter((r) => r.text === "remote message header over the limit, left on the server")
+      .map((r) => r.fields["reason"]),
+    ["headerTooBig", "tooManyFields"],
+  );
+});

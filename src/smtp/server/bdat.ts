@@ -7,8 +7,11 @@
 // over DATA. Any other body is text and the chunks are checked by the same decoder as DATA
 // ("bdat" framing): CRLF line endings only, smtp.maxDataLine, and the content MAIL FROM declared,
 // with DATA's replies. Bare CR or LF kept from BDAT would otherwise reach a next hop that takes
-// DATA as a forged end of data (SMTP smuggling).
+// DATA as a forged end of data (SMTP smuggling). The header section is limited too
+// (smtp.maxHeaderBytes, smtp.maxHeaderFields), for a BINARYMIME message by its own measure: the
+// chunk that breaks a limit fails like the others.
 import { DATA_ERROR_REPLIES, DataDecoder, declaredContent } from "../../proto/dataframe.js";
+import { HeaderMeter } from "../../proto/header-limit.js";
 import { REPLIES, type Reply } from "../../proto/reply.js";
 import type { OpenTransaction, SessionApi, Verb } from "./verb.js";
 
@@ -24,6 +27,7 @@ const textRules = (s: SessionApi, tx: OpenTransaction): DataDecoder | null =>
           maxBytes: s.settings.smtp.maxMessageSize,
           maxLine: s.settings.smtp.maxDataLine,
           content: declaredContent(tx.params),
+          header: s.settings.smtp,
         },
         "bdat",
       );
@@ -50,7 +54,13 @@ export const bdat: Verb = {
         await s.resetTx();
         return refuse(opened ?? REPLIES.localError);
       }
-      tx.bdat = { sink: opened, bytes: 0, text: textRules(s, tx) };
+      tx.bdat = {
+        sink: opened,
+        bytes: 0,
+        text: textRules(s, tx),
+        // a binary body is not text, but its header is (RFC 3030 §3)
+        header: tx.params.body === "BINARYMIME" ? new HeaderMeter(s.settings.smtp) : null,
+      };
     }
     const open = tx.bdat;
     if (open.bytes + size > s.settings.smtp.maxMessageSize) {
@@ -61,9 +71,11 @@ export const bdat: Verb = {
     open.bytes += size;
     const text = open.text;
     let failed = false;
-    const broken = (): boolean => text !== null && text.error !== null;
+    const header = open.header;
+    const broken = (): boolean => (text !== null && text.error !== null) || (header?.error ?? null) !== null;
     const ok = await s.receiveBytes(size, async (piece) => {
       if (failed || broken()) return;
+      if (header !== null && !header.done && header.feed(piece) !== null) return;
       const data = text === null ? piece : text.feed(piece).data;
       if (broken() || data.length === 0) return;
       try {
@@ -79,14 +91,15 @@ export const bdat: Verb = {
       return s.reply(REPLIES.queueWriteFailed);
     }
     if (last) text?.close();
-    if (text !== null && text.error !== null) {
+    const error = text?.error ?? header?.error ?? null;
+    if (error !== null) {
       s.log.problem("message refused", {
-        reason: text.error,
-        bytes: text.bytes,
-        longestLine: text.longestLine,
+        reason: error,
+        bytes: text?.bytes ?? header?.bytes ?? 0,
+        ...(text !== null ? { longestLine: text.longestLine } : { fields: header?.fields ?? 0 }),
       });
       await s.resetTx();
-      return s.reply(DATA_ERROR_REPLIES[text.error]);
+      return s.reply(DATA_ERROR_REPLIES[error]);
     }
     if (!last) return s.reply(REPLIES.chunkReceived({ size }));
     s.tx = null;

@@ -103,6 +103,7 @@ export class SessionInput {
     const dec = new DataDecoder({
       maxBytes: this.limits.maxMessageSize,
       maxLine: this.limits.maxDataLine,
+      header: this.limits,
       content,
     });
     let aborted = false;

@@ -8,6 +8,7 @@ import type { Log } from "../../log/logger.js";
 import type { CommandLine } from "../../proto/commandline.js";
 import type { ContentRules, DataDecoder } from "../../proto/dataframe.js";
 import type { Reply } from "../../proto/reply.js";
+import type { HeaderMeter } from "../../proto/header-limit.js";
 import type {
   ListenerKind,
   MailParams,
@@ -25,9 +26,15 @@ export interface OpenTransaction extends Transaction {
   rcptAttempts: number;
   /**
    * Set by the first BDAT: the open sink, the bytes sent so far and the text rules the chunks
-   * are checked against (null for BODY=BINARYMIME, which has no lines).
+   * are checked against (null for BODY=BINARYMIME, which has no lines), header limits included;
+   * for BINARYMIME the header section's own measure (else null).
    */
-  bdat: { readonly sink: MessageSink; bytes: number; readonly text: DataDecoder | null } | null;
+  bdat: {
+    readonly sink: MessageSink;
+    bytes: number;
+    readonly text: DataDecoder | null;
+    readonly header: HeaderMeter | null;
+  } | null;
 }
 
 export interface SessionApi {

@@ -27,6 +27,7 @@ export function startSubmissionApi(ctx: SourceContext): Promise<StartedSource> {
     random: ctx.random,
     hostname: settings.hostname,
     maxMessageSize: settings.smtp.maxMessageSize,
+    header: settings.smtp,
     log,
   });
   log.major("submission API ready", { path: "/submit/v1/", source: "api" });
