@@ -87,12 +87,27 @@ async function sources(dir: string, out: string[] = []): Promise<string[]> {
   return out;
 }
 
-void test("every entry of the table is used by the code", async () => {
+async function codeOutsideTable(): Promise<ReadonlyMap<string, string>> {
   const own = join(ROOT, "src", "proto", "reply.ts");
   const files = (await sources(join(ROOT, "src"))).filter((f) => f !== own);
-  const code = (await Promise.all(files.map((f) => readFile(f, "utf8")))).join("\n");
+  return new Map(
+    await Promise.all(files.map(async (f) => [f.slice(ROOT.length), await readFile(f, "utf8")] as const)),
+  );
+}
+
+void test("every entry of the table is used by the code", async () => {
+  const code = [...(await codeOutsideTable()).values()].join("\n");
   const unused = entries.map((e) => e.name).filter((n) => !new RegExp(`\\bREPLIES\\.${n}\\b`).test(code));
   assert.deepEqual(unused, [], "entries no code uses");
+});
+
+void test("no reply with a fixed code is made outside the table", async () => {
+  // reply(451, ...) or { code: 451, ... } with the code written out: it belongs in REPLIES.
+  const literal = /\breply\(\s*[245]\d\d\b|\bcode:\s*[245]\d\d\b/g;
+  const found = [...(await codeOutsideTable())].flatMap(([file, text]) =>
+    [...text.matchAll(literal)].map((m) => `${file}: ${m[0]}`),
+  );
+  assert.deepEqual(found, []);
 });
 
 /** docs/REPLIES.md as the table says it must read. */
