@@ -57,6 +57,22 @@ export const settingsSchema = z.object({
           key: z.string().default(""),
         })
         .prefault({}),
+      /** Milters (Postfix's smtpd_milters): inet:host:port or unix:/path, then name=value options. */
+      milters: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^\s*(inet:\S+:\d{1,5}|unix:\/\S*)(\s+\S+=\S*)*\s*$/,
+              "expected inet:host:port or unix:/path",
+            ),
+        )
+        .default([]),
+      /** A milter that is down, times out or breaks the protocol: tempfail (4xx), accept (skip it) or reject. */
+      milterDefaultAction: z.enum(["tempfail", "accept", "reject"]).default("tempfail"),
+      milterConnectTimeoutSeconds: z.number().int().positive().default(30),
+      milterCommandTimeoutSeconds: z.number().int().positive().default(30),
+      milterContentTimeoutSeconds: z.number().int().positive().default(300),
       /** Over quota at RCPT: reject with 452 4.2.2, or accept and keep retrying from the queue. */
       overQuota: z.enum(["reject", "queue"]).default("reject"),
       /** Sender binding of AUTH sessions: envelope sender and From: (enforce), envelope only, or off. */

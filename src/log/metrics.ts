@@ -13,6 +13,10 @@ export interface Metrics {
   connectionClosed(listener: string): void;
   /** A queued message whose bytes failed their checksum was moved to the quarantine. */
   messageQuarantined?(): void;
+  /** A milter's reply (accept, continue, reject, tempfail, discard, an edit) by milter. */
+  milterAction?(milter: string, action: string): void;
+  /** A milter that failed (timeout, closed, protocol, connect); its default action applies. */
+  milterFailure?(milter: string, reason: string): void;
 }
 
 export const noMetrics: Metrics = {

@@ -153,6 +153,12 @@ export const REPLIES = {
   // Added by the SMTP engine (src/smtp/server).
   paramUnknown: reply(555, "5.5.4", "MAIL FROM/RCPT TO parameter not recognized or not implemented"),
   localError: reply(451, "4.3.0", "Local error in processing, try again later"),
+  // Milters (src/inbound/milters.ts): a verdict without a reply code of its own, and a milter
+  // that is down under smtp.milterDefaultAction tempfail or reject (Postfix's wording). A
+  // discarded message is answered with the plain `ok`, as if it had been accepted.
+  milterTempfail: reply(451, "4.7.1", "Service unavailable - try again later"),
+  milterReject: reply(550, "5.7.1", "Command rejected"),
+  milterConnectReject: reply(554, "5.7.1", "Connection rejected"),
   binaryNeedsBdat: reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT, not DATA"),
   dataLineTooLong: reply(500, "5.5.6", "Line too long in message data"),
   earlyTalker: reply(554, "5.5.0", "Protocol error: client sent data before the greeting"),

@@ -15,6 +15,8 @@ import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
 import { createLocalReceipt } from "../delivery/receipt.js";
 import { createInboundHandler } from "../inbound/handler.js";
+import { withMilters } from "../inbound/milters.js";
+import { milterOptions } from "./milter-wiring.js";
 import { expandRecipient } from "../directory/expand.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
@@ -193,19 +195,22 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   });
 
   const tls = await loadOrCreateTls(settings, dataDir, sys);
-  const receipt = settings.local.deliverOnReceipt
-    ? createLocalReceipt({
-        directory,
-        store,
-        settings,
-        clock: world.clock,
-        nextId: () => queue.nextId(),
-        metrics,
-        log: opts.log.for("LOCAL"),
-        rules,
-      })
-    : undefined;
-  const handler = createInboundHandler({
+  const milters = milterOptions(settings, world.clock, opts.log, metrics);
+  // Delivery at receipt cannot hold a message or change its envelope: with milters, the queue.
+  const receipt =
+    settings.local.deliverOnReceipt && milters === null
+      ? createLocalReceipt({
+          directory,
+          store,
+          settings,
+          clock: world.clock,
+          nextId: () => queue.nextId(),
+          metrics,
+          log: opts.log.for("LOCAL"),
+          rules,
+        })
+      : undefined;
+  const inbound = createInboundHandler({
     settings,
     directory,
     queue: enqueuer,
@@ -216,6 +221,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     ...(receipt === undefined ? {} : { receipt }),
     localDomains: () => directory.listDomains(),
   });
+  const handler = milters === null ? inbound : withMilters(inbound, milters);
   // The same listeners as a cluster node's: PROXY headers only from smtp.proxyProtocolFrom.
   const listeners = await bindSmtpListeners({
     settings,

@@ -53,6 +53,8 @@ import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
 import { openRpopStoreFor, openRuleStoreFor, openStateStores, openThrottleRowsFor } from "./state-stores.js";
 import { loginGates } from "./login-gates.js";
+import { milterOptions } from "./milter-wiring.js";
+import { withMilters } from "../inbound/milters.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 
@@ -308,9 +310,13 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       log: opts.log.for("RULES"),
       now: () => clock.now(),
     });
+    // Milters on frontends only: a backend's mail reaches a frontend (delivery channel, or
+    // XSUBMIT when it is Remotely) and is filtered there, once.
+    const milters = role === "frontend" ? milterOptions(settings, clock, opts.log, metrics) : null;
     const submitPath = createSubmitPath({
       settings,
       queue: enqueuer,
+      milters,
       world,
       log: opts.log,
       view: () => submitView,
@@ -390,7 +396,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     const httpAt = parseHostPort(settings.http.listen);
     const http = await admin.listen(httpAt.host, httpAt.port);
 
-    const handler = createInboundHandler({
+    const inbound = createInboundHandler({
       settings,
       directory: parts.inbound,
       queue: enqueuer,
@@ -404,6 +410,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       submitVia: (s) => (s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null),
       localDomains: () => directory.listDomains(),
     });
+    const handler = milters === null ? inbound : withMilters(inbound, milters);
     const bound = await bindSmtpListeners({
       settings,
       handler,
