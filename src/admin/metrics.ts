@@ -86,6 +86,18 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     labelNames: ["milter", "reason"] as const,
     registers,
   });
+  const auth = new Counter({
+    name: "mailyard_auth_verdicts_total",
+    help: "Inbound SPF, DKIM, ARC and DMARC verdicts (RFC 8601 result words), by method and result.",
+    labelNames: ["method", "result"] as const,
+    registers,
+  });
+  const signing = new Counter({
+    name: "mailyard_dkim_signing_total",
+    help: "Messages relayed out, by DKIM signing outcome (signed, no-key, failed).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
   const delay = new Histogram({
     name: "mailyard_delivery_delay_seconds",
     help: "Time from arrival in the queue to delivery, by kind.",
@@ -122,5 +134,7 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     messageQuarantined: () => quarantined.inc(),
     milterAction: (milter, action) => milterActions.inc({ milter, action }),
     milterFailure: (milter, reason) => milterFailures.inc({ milter, reason }),
+    authVerdict: (method, result) => auth.inc({ method, result }),
+    dkimSigning: (outcome) => signing.inc({ outcome }),
   };
 }

@@ -54,6 +54,12 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Unauthenticated MAIL FROM in a local domain that is no account or alias gets 550 5.7.1 (null sender and smtp.relayNetworks pass).",
   "smtp.localSenderFromOutside":
     "Unauthenticated mail from outside smtp.relayNetworks with a sender in a local domain: accept, or reject (550 5.7.1 at MAIL).",
+  "smtp.authChecks":
+    "SPF, DKIM, ARC and DMARC checks, recorded in one Authentication-Results header, on mail from outside (smtp listener, not logged in, not from smtp.relayNetworks) on single servers and frontends.",
+  "smtp.dmarcPolicy":
+    "DMARC fail: honour the From: domain's policy (p=reject: 550 5.7.1, p=quarantine: X-Mailyard-Quarantine: dmarc), mark (both only the header), or off (no DMARC check).",
+  "smtp.spfFail":
+    "SPF fail: mark (recorded in Authentication-Results) or reject (550 5.7.23 at end of data).",
   "smtp.outbound.helo": "Name sent in EHLO to other servers; empty: hostname.",
   "smtp.outbound.connectTimeoutSeconds": "Timeout for connecting to a remote server.",
   "smtp.outbound.commandTimeoutSeconds": "Timeout for each reply while talking to a remote server.",

@@ -81,6 +81,12 @@ export const settingsSchema = z.object({
       verifyLocalSenders: z.boolean().default(true),
       /** Unauthenticated mail from outside relayNetworks with a local domain's sender: accept or reject. */
       localSenderFromOutside: z.enum(["accept", "reject"]).default("accept"),
+      /** SPF, DKIM, ARC and DMARC checks on mail from outside (single servers and frontends). */
+      authChecks: z.boolean().default(true),
+      /** DMARC p=reject → 550 and p=quarantine → a header (honour), both only a header (mark), or no DMARC. */
+      dmarcPolicy: z.enum(["honour", "mark", "off"]).default("honour"),
+      /** SPF fail: recorded in Authentication-Results (mark) or 550 5.7.23 (reject). */
+      spfFail: z.enum(["mark", "reject"]).default("mark"),
       outbound: z
         .object({
           /** Name sent in EHLO to other servers; empty = hostname. */

@@ -29,6 +29,7 @@ import { receivedHeader } from "./received.js";
 import { createSenderPolicy } from "./sender-policy.js";
 import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 import type { Submitter } from "../queue/submit.js";
+import type { InboundAuthentication } from "./authentication.js";
 import type { LoginGate } from "../state/login-gate.js";
 
 export interface InboundOptions {
@@ -66,6 +67,8 @@ export interface InboundOptions {
    * (smtp.postmaster unset). Absent: only smtp.postmaster redirects postmaster mail.
    */
   readonly localDomains?: () => Promise<readonly string[]>;
+  /** SPF, DKIM, ARC and DMARC at end of data (authentication.ts); absent: no checks. */
+  readonly authentication?: InboundAuthentication;
 }
 
 /** RFC 5321 §4.5.1: the reserved local part, case-insensitive. */
@@ -544,12 +547,16 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       reset(s.id);
     },
   };
-  // The From: check wraps whichever sink the message got (queue, receipt or submission).
+  // The end-of-data hooks wrap whichever sink the message got (queue, receipt or submission):
+  // the From: check first (cheap, may refuse), then mail authentication, which prepends its
+  // header before the bytes reach the sink.
   return {
     ...handler,
     async openMessage(s, tx) {
-      const opened = await handler.openMessage(s, tx);
-      return "write" in opened && senders.checksHeader(s) ? checkingFrom(s, tx, opened) : opened;
+      let opened = await handler.openMessage(s, tx);
+      if (!("write" in opened)) return opened;
+      if (o.authentication?.applies(s, trusted(s)) === true) opened = o.authentication.sink(s, tx, opened);
+      return senders.checksHeader(s) ? checkingFrom(s, tx, opened) : opened;
     },
   };
 }

@@ -124,6 +124,9 @@ export const REPLIES = {
   unknownUser: reply(550, "5.1.1", "No such user here"),
   mailboxDisabled: reply(550, "5.2.1", "Mailbox disabled, not accepting messages"),
   relayDenied: reply(554, "5.7.1", "Relay access denied"),
+  // RFC 7489 §6.7 (the From: domain's p=reject) and RFC 7372 §3.2 (SPF fail), at end of data.
+  dmarcReject: reply(550, "5.7.1", "Rejected by the DMARC policy of the From: domain"),
+  spfReject: reply(550, "5.7.23", "SPF validation failed"),
   // Sender policy (src/inbound/sender-policy.ts); the per-address refusals are built there.
   unknownLocalSender: reply(550, "5.7.1", "Sender address rejected: no such address in a local domain"),
   localSenderFromOutside: reply(550, "5.7.1", "Sender address in a local domain: authenticate to send as it"),
