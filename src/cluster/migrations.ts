@@ -7,11 +7,17 @@
 // in cluster_changes that the adapter polls cheaply. Only changes others must see soon fire:
 // a member joining, leaving or changing what it advertises (not a heartbeat), a setting, a home,
 // a lease changing hands (not a renewal).
-import type { SchemaMigration } from "../state/pg-migrate.js";
+
+export interface ClusterMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sqlite: string;
+  readonly postgres: string;
+}
 
 export const CHANGE_CHANNEL = "mailyard_state";
 
-export const CLUSTER_MIGRATIONS: readonly SchemaMigration[] = [
+export const CLUSTER_MIGRATIONS: readonly ClusterMigration[] = [
   {
     version: 1,
     name: "members, settings, homes, leases",

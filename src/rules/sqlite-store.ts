@@ -3,7 +3,7 @@
 // independently. WAL and a busy timeout as the directory does: the CLI and a running node may
 // write the file at once. Rule sets are kept in the seed's text form, re-parsed on read.
 import Database from "better-sqlite3";
-import { migrateSqlite, type SqliteMigration } from "../state/sqlite-migrate.js";
+import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
 import { ruleAddressKey, scopeKey, type RuleScope, type RuleStore } from "./store.js";
@@ -12,7 +12,13 @@ import { prepareSqliteFile } from "../state/sqlite-file.js";
 const BUSY_TIMEOUT_MS = 5000;
 const SWEEP_EVERY = 500;
 
-export const RULE_MIGRATIONS: readonly SqliteMigration[] = [
+interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sqlite: string;
+}
+
+export const RULE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: "rule sets, sieve scripts, reply memory",

@@ -5,16 +5,12 @@
 // nothing left to do. PostgreSQL DDL is transactional, so a failed migration leaves nothing half
 // applied.
 import type { PgHandle } from "./pg.js";
-import type { SqliteMigration } from "./sqlite-migrate.js";
 
 export interface PgMigration {
   readonly version: number;
   readonly name: string;
   readonly postgres: string;
 }
-
-/** A migration of a store with both adapters: the same version means the same schema on either. */
-export type SchemaMigration = SqliteMigration & PgMigration;
 
 // Any fixed 64-bit number, the same in every process: "mailyard" in ASCII.
 const MIGRATION_LOCK = "7881917536497379940";

@@ -1,11 +1,17 @@
 // The login throttle's schema (state/throttle.ts) as numbered migrations, recorded in
 // throttle_schema_migrations, the same versions for SQLite and PostgreSQL. Never edit a released
 // migration.
-import type { SchemaMigration } from "./pg-migrate.js";
+
+export interface ThrottleMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sqlite: string;
+  readonly postgres: string;
+}
 
 export const THROTTLE_MIGRATION_TABLE = "throttle_schema_migrations";
 
-export const THROTTLE_MIGRATIONS: readonly SchemaMigration[] = [
+export const THROTTLE_MIGRATIONS: readonly ThrottleMigration[] = [
   {
     version: 1,
     name: "login failures",

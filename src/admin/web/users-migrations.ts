@@ -1,11 +1,17 @@
 // The WebAdmin's schema (administrators, login sessions, login failures) as numbered migrations, recorded in
 // admin_schema_migrations (not the directory's schema_migrations: the sets are versioned
 // independently), the same versions for SQLite and PostgreSQL. Never edit a released migration.
-import type { SchemaMigration } from "../../state/pg-migrate.js";
+
+export interface AdminMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sqlite: string;
+  readonly postgres: string;
+}
 
 export const ADMIN_MIGRATION_TABLE = "admin_schema_migrations";
 
-export const ADMIN_MIGRATIONS: readonly SchemaMigration[] = [
+export const ADMIN_MIGRATIONS: readonly AdminMigration[] = [
   {
     version: 1,
     name: "admin users",
