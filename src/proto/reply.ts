@@ -50,6 +50,7 @@ export function form<const S extends string>(
 
 export const isPositive = (r: Reply): boolean => r.code >= 200 && r.code < 400;
 export const isTemporary = (r: Reply): boolean => r.code >= 400 && r.code < 500;
+export const isPermanent = (r: Reply): boolean => r.code >= 500;
 
 /**
  * Wire form of a reply: CRLF-terminated, multi-line with "-" continuation (RFC 5321 §4.2.1),
