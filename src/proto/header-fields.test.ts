@@ -59,13 +59,8 @@ void test("the empty line ending the header: CRLF, bare LF, mixed, none, and a m
 });
 
 void test("the end of the header is found the same however the message is split into chunks", () => {
-  for (const text of [
-    "A: 1\r\nB: 2\r\n\r\nbody\r\n",
-    "A: 1\nB: 2\n\nbody",
-    "\r\nbody",
-    "A: 1\r\n\nx",
-    "A\r\n",
-  ]) {
+  const cases = ["A: 1\r\nB: 2\r\n\r\nbody\r\n", "A: 1\nB: 2\n\nbody", "\r\nbody", "A: 1\r\n\nx", "A\r\n"];
+  for (const text of cases) {
     const whole = Buffer.from(text, "latin1");
     const want = findHeaderEnd(whole);
     for (let cut = 0; cut <= whole.length; cut++) {
