@@ -66,7 +66,7 @@ test(
     await t.test("the configured milter, its options resolved, its counters", async () => {
       const row = `#milters tr[data-milter="inet:127.0.0.1:${milter.port}"]`;
       await page.waitForSelector(row);
-      const cells = await page.$$eval(`${row} td`, (tds) => tds.map((td) => (td.textContent ?? "").trim()));
+      const cells = (await page.locator(`${row} td`).allTextContents()).map((c) => c.trim());
       assert.deepEqual(cells.slice(0, 4), [
         `inet:127.0.0.1:${milter.port}`,
         "connect, mail, rcpt, header, body, eom",
