@@ -5,9 +5,11 @@
 // shows the inbound authentication settings (managed, in the managed table too), generates a
 // DKIM key whose TXT record it shows (the same key `mailyard dkim list` sees and the shared
 // state holds, the page never holding the private key), and removes it.
+// WEBADMIN_SCREENSHOTS=DIR saves the page with the new key as DIR/mail-filters.png.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { dnsRecord } from "../../src/delivery/dkim/keys.js";
@@ -128,6 +130,11 @@ test(
 
       const row = '#dkim-keys tr[data-key="example.test/web1"]';
       await page.waitForSelector(row);
+      const shots = process.env["WEBADMIN_SCREENSHOTS"];
+      if (shots !== undefined && shots !== "") {
+        await mkdir(shots, { recursive: true });
+        await page.screenshot({ path: join(shots, "mail-filters.png"), fullPage: true });
+      }
       assert.equal(await page.textContent(`${row} code.record`), record);
       page.once("dialog", (d) => void d.accept());
       await page.click(`${row} button.remove`);
