@@ -15,12 +15,12 @@ import {
 } from "../cluster/api/auth.js";
 import type { ReplayGuard } from "../cluster/api/replay.js";
 import { HEADERS } from "../cluster/api/types.js";
-import { readBounded } from "../cluster/api/body.js";
+import { readBounded } from "../world/bounded-body.js";
 import { parseHostPort } from "../proto/hostport.js";
 import type { Clock } from "../world/clock.js";
 
 /** Paths below /api/ a member may ask of another (never the directory, never a further hop). */
-const PEER_PATHS = /^(queue(\/[^/]+(\/(hold|release|retry|reject))?)?|settings|monitor|logs)$/;
+const PEER_PATHS = /^(queue(\/[^/]+(\/(hold|release|retry|reject))?)?|settings|monitor|milters|logs)$/;
 export const peerPathAllowed = (rest: string): boolean => PEER_PATHS.test(rest);
 
 const MAX_PEER_REPLY = 8 * 1024 * 1024;

@@ -4,7 +4,7 @@
 // behind ours (a home just moved), so everything but an unknown account is temporary.
 import type { Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import type { LeaseKeeper } from "./leases.js";
 import type { Placement } from "./placement.js";
 
@@ -35,7 +35,7 @@ export function backendAdmission(o: {
     }
     if (o.keeper !== null) {
       const held = await o.keeper.open(address);
-      if (!held.ok) return reply(450, "4.3.0", `${held.reason}, try again later`);
+      if (!held.ok) return REPLIES.accountHeld({ reason: held.reason });
     }
     return null;
   };

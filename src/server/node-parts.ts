@@ -12,7 +12,7 @@ import type { Directory } from "../directory/directory.js";
 import { expandRecipient } from "../directory/expand.js";
 import type { Log, LogSink, Tag } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
-import { reply } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import { createQueueManager, type QueueManager } from "../queue/manager.js";
 import { createSpool, type FileSpool } from "../queue/spool.js";
 import type { Submitter } from "../queue/submit.js";
@@ -77,7 +77,7 @@ export function deliveryRules(o: {
     submit: (draft, message) => {
       const submitter = o.submitter();
       return submitter === null
-        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        ? Promise.resolve({ ok: false, reply: REPLIES.nodeStarting })
         : submitter.submit(draft, message);
     },
   };

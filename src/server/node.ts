@@ -228,6 +228,7 @@ async function wireSingleNode(
     ...(webadmin.web !== undefined ? { web: webadmin.web } : {}),
     extra: (req, res) => sources.http(req, res),
     rules: ruleStore,
+    dkim: dkimStore,
     config: managedConfigApi(managed, configState, () =>
       Promise.resolve([{ id: settings.node.id, role: settings.role }]),
     ),

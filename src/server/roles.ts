@@ -157,7 +157,9 @@ async function wireClusterNode(
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   // Frontends sign what they relay out; backends hand remote mail to them unsigned.
   const dkimStore = role === "frontend" ? await openDkimStoreFor(settings, () => clock.now(), sys) : null;
-  if (dkimStore !== null) teardown.add(() => dkimStore.close());
+  // Every member's WebAdmin manages the keys (the shared state), a backend's too.
+  const adminDkim = dkimStore ?? (await openDkimStoreFor(settings, () => clock.now(), sys));
+  teardown.add(() => adminDkim.close());
   const ctx: RoleContext = {
     settings,
     world,
@@ -309,6 +311,7 @@ async function wireClusterNode(
       extra,
       submit: () => submitView,
       rules: ruleStore,
+      dkim: adminDkim,
       ...(homes !== undefined ? { homes } : {}),
       ...(owners !== undefined ? { owners } : {}),
       clock,
