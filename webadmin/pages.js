@@ -367,13 +367,16 @@ export function MailPage() {
         </div>
       </div>`
     }
-    <${RuleText}
-      id="server-rules"
-      title="Server-wide rules"
-      path="rules/server"
-      field="text"
-      note=${'Applied where a message is enqueued, on this node\'s server. Text form, one rule per line, e.g. (1,name,((Subject,is,"*sale*")),(("Add Header","X-Sale: yes"))).'}
-    />
+    ${
+      node &&
+      html`<${RuleText}
+        id="server-rules"
+        title=${`Server-wide rules of ${node}`}
+        path=${`rules/server/${seg(node)}`}
+        field="text"
+        note=${`Applied only where ${node} enqueues a message (pick another node above for its own). Text form, one rule per line, e.g. (1,name,((Subject,is,"*sale*")),(("Add Header","X-Sale: yes"))).`}
+      />`
+    }
     <${RuleText}
       id="cluster-rules"
       title="Cluster-wide rules"

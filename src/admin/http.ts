@@ -163,7 +163,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       now: () => clock.now(),
     }),
     ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
-    ...(opts.rules ? rulesRoutes(opts.rules) : []),
+    ...(opts.rules ? rulesRoutes(opts.rules, opts.cluster?.self ?? opts.settings.node.id) : []),
     ...(opts.config !== undefined ? configRoutes(opts.config) : []),
   ];
   const self = opts.cluster?.self ?? opts.settings.node.id;

@@ -100,6 +100,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   let submitter: Submitter | null = null;
   const rules: DeliveryRules = {
     store: ruleStore,
+    nodeId: settings.node.id,
     log: opts.log.for("RULES"),
     submit: (draft, message) =>
       submitter === null
@@ -147,6 +148,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   // What SMTP and the message sources enqueue passes the server and cluster rules first.
   const enqueuer = withQueueRules(queue, {
     store: ruleStore,
+    nodeId: settings.node.id,
     log: opts.log.for("RULES"),
     now: () => world.clock.now(),
   });

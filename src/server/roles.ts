@@ -191,6 +191,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   let submitter: Submitter | null = null;
   const rules: DeliveryRules = {
     store: ruleStore,
+    nodeId: settings.node.id,
     log: opts.log.for("RULES"),
     submit: (draft, message) =>
       submitter === null
@@ -283,6 +284,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     // the server and cluster rules first.
     const enqueuer = withQueueRules(queue, {
       store: ruleStore,
+      nodeId: settings.node.id,
       log: opts.log.for("RULES"),
       now: () => clock.now(),
     });

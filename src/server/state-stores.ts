@@ -98,10 +98,10 @@ export async function openRuleStoreFor(settings: Settings, now: () => number, lo
   const where = stateLocation(settings);
   if (where.kind === "sqlite") {
     const { openSqliteRuleStore } = await import("../rules/sqlite-store.js");
-    return openSqliteRuleStore(where.path, now);
+    return openSqliteRuleStore(where.path, now, { nodeId: settings.node.id });
   }
   const { openPostgresRuleStore } = await import("../rules/pg-store.js");
-  return openPostgresRuleStore(await openPool(settings, where.url, log), now);
+  return openPostgresRuleStore(await openPool(settings, where.url, log), now, settings.node.id);
 }
 
 /**
@@ -173,7 +173,7 @@ interface SchemaSpec {
   readonly migratePg: (pg: PgHandle, clock: Clock) => Promise<number[]>;
 }
 
-async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
+async function schemaSpecs(nodeId: string): Promise<Record<SchemaName, SchemaSpec>> {
   const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig] = await Promise.all([
     import("../directory/migrations.js"),
     import("../cluster/migrations.js"),
@@ -211,7 +211,7 @@ async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
     rules: {
       table: rulesPg.RULES_MIGRATION_TABLE,
       versions: versions(ruleSqlite.RULE_MIGRATIONS),
-      openSqlite: (path, clock) => ruleSqlite.openSqliteRuleStore(path, () => clock.now()),
+      openSqlite: (path, clock) => ruleSqlite.openSqliteRuleStore(path, () => clock.now(), { nodeId }),
       migratePg: (pg, clock) => rulesPg.migratePostgresRules(pg, clock.now()),
     },
     rpop: {
@@ -232,7 +232,7 @@ async function schemaSpecs(): Promise<Record<SchemaName, SchemaSpec>> {
 /** `mailyard db migrate`: bring every schema up to date and say where each one is. */
 export async function migrateState(settings: Settings, clock: Clock): Promise<MigrationReport> {
   const where = stateLocation(settings);
-  const specs = await schemaSpecs();
+  const specs = await schemaSpecs(settings.node.id);
   const report: Partial<Record<SchemaName, SchemaState>> = {};
   if (where.kind === "sqlite") {
     const Database = (await import("better-sqlite3")).default;
