@@ -363,7 +363,11 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
       await page.waitForSelector("#server-rules textarea:not([disabled])");
       await page.fill("#server-rules textarea", '(4,f1only,(),(("Add Header","X-F1: yes")))');
       await page.click("#server-rules button.save");
-      await page.waitForSelector("#server-rules .msg:has-text('saved')");
+      await page
+        .waitForSelector("#server-rules .msg:has-text('saved')", { timeout: 15_000 })
+        .catch(async (e: unknown) => {
+          throw new Error(`${String(e)}: ${(await page.textContent("#server-rules")) ?? ""}`);
+        });
       const perNode = await page.evaluate(() =>
         Promise.all(
           ["/api/rules/server/f1", "/api/rules/server"].map((u) =>
