@@ -12,6 +12,7 @@ import { createMaildirStore } from "../store/maildir.js";
 import { createLocalChannel } from "../delivery/local.js";
 import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
+import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createLocalReceipt } from "../delivery/receipt.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { expandRecipient } from "../directory/expand.js";
@@ -95,6 +96,8 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
   const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
+  // Quota checks (RCPT, end of data, POP3) read the usage of the mailbox, which is all here.
+  const mailboxDirectory = withMailboxUsage(directory, { store, allHere: true, log: opts.log.for("LOCAL") });
   // Account rules submit what they generate through the node's Submitter, made further down.
   const ruleStore = await openRuleStoreFor(settings, () => world.clock.now(), sys);
   let submitter: Submitter | null = null;
@@ -168,7 +171,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     : undefined;
   const handler = createInboundHandler({
     settings,
-    directory,
+    directory: mailboxDirectory,
     queue: enqueuer,
     clock: world.clock,
     log: opts.log.for("SMTPI"),
@@ -194,7 +197,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   });
   const sources = await startSources({
     settings,
-    directory,
+    directory: mailboxDirectory,
     submitter,
     store,
     tls,

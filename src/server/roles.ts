@@ -49,6 +49,7 @@ import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
 import { openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
 import { withQueueRules } from "../queue/rules-gate.js";
+import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
@@ -301,7 +302,12 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     if (parts.store !== undefined)
       sources = await startSources({
         settings,
-        directory,
+        // POP3 logins read the usage of the mailboxes stored here, as the backend's answers do.
+        directory: withMailboxUsage(directory, {
+          store: parts.store,
+          allHere: false,
+          log: opts.log.for("LOCAL"),
+        }),
         submitter: submitPath.submitter,
         store: parts.store,
         tls,
