@@ -44,7 +44,7 @@ export const settingsSchema = z.object({
           key: z.string().default(""),
         })
         .prefault({}),
-      /** Over quota at RCPT: reject with 452 4.2.2, or accept and keep retrying from the queue. */
+      /** Over quota: reject (452 4.2.2 at RCPT, 552 5.2.2 at end of data or a bounce), or queue and retry. */
       overQuota: z.enum(["reject", "queue"]).default("reject"),
       /** Sender binding of AUTH sessions: envelope sender and From: (enforce), envelope only, or off. */
       senderLogin: z.enum(["enforce", "envelope", "off"]).default("enforce"),
@@ -223,6 +223,8 @@ export const settingsSchema = z.object({
       mailDir: z.string().default(""),
       /** Store mail for one local account straight into its mailbox before the 250 (no queue file). */
       deliverOnReceipt: z.boolean().default(true),
+      /** smtp.overQuota = queue: a local recipient whose mailbox stays full bounces after this long. */
+      overQuotaGiveUpHours: z.number().int().positive().default(24),
     })
     .prefault({}),
 
