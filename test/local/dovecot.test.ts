@@ -204,11 +204,11 @@ void test("Dovecot's expunge lowers the usage Mailyard reads: both keep one mail
 
   const after = await store.usage("example.test", "alice", 100_000);
   assert.equal(after?.count, 2);
-  assert.ok(after!.bytes < before!.bytes - 3000, `usage ${before?.bytes} → ${after?.bytes}`);
+  assert.ok(after.bytes < before.bytes - 3000, `usage ${before?.bytes} → ${after?.bytes}`);
   // Dovecot counts the same bytes (its STORAGE value is in KiB, rounded up)
   const storage = /Type=STORAGE Value=(\d+)/.exec(quota.stdout);
   assert.ok(storage, quota.stdout);
-  assert.equal(Number(storage[1]), Math.ceil(after!.bytes / 1024), quota.stdout);
+  assert.equal(Number(storage[1]), Math.ceil(after.bytes / 1024), quota.stdout);
   // the next delivery's check brings the directory's figure down to it
   const small = Buffer.from("Subject: after\r\n\r\nsmall\r\n");
   assert.equal((await channel.deliver(job(9, "alice@example.test", small, clock)))[0]?.kind, "delivered");
