@@ -77,7 +77,6 @@ async function appendLine(box: string, bytes: number, count: number): Promise<vo
 interface Parsed {
   readonly limit: string;
   readonly usage: MailboxUsage;
-  readonly lines: number;
 }
 
 function parse(text: string): Parsed | null {
@@ -97,7 +96,6 @@ function parse(text: string): Parsed | null {
   return {
     limit: limit.trim(),
     usage: { bytes: Math.max(0, bytes), count: Math.max(0, count) },
-    lines: lines.length,
   };
 }
 
