@@ -10,6 +10,8 @@ export interface MtaOptions {
   readonly sinkPort: number;
   /** Mailboxes u0..u(N-1)@example.test to deliver into. */
   readonly mailboxes: number;
+  /** Lines added to Postfix's main.cf (tests that need a peer configured some other way). */
+  readonly postfixMainCf?: string;
 }
 
 export interface Mta {

@@ -112,7 +112,7 @@ export async function startPostfix(o: MtaOptions): Promise<Mta> {
   await chown(join(dir, "vmail"), VMAIL_ID, VMAIL_ID);
   await chown(join(dir, "vmail", LOCAL_DOMAIN), VMAIL_ID, VMAIL_ID);
   const smtpPort = await freePort();
-  await writeFile(join(conf, "main.cf"), mainCf(dir, o.sinkPort));
+  await writeFile(join(conf, "main.cf"), mainCf(dir, o.sinkPort) + (o.postfixMainCf ?? ""));
   await writeFile(join(conf, "master.cf"), masterCf(smtpPort));
   const map = Array.from({ length: o.mailboxes }, (_, i) => `u${i}@${LOCAL_DOMAIN} ${LOCAL_DOMAIN}/u${i}/`);
   await writeFile(join(conf, "vmailbox"), map.join("\n") + "\n");

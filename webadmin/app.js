@@ -1,10 +1,21 @@
-// The WebAdmin shell: login form, the realm navigation and hash routing to the pages
-// (pages.js). preact + htm come from node_modules through the node (/admin/vendor/), no CDN;
-// see src/admin/web/assets.ts for why this stack.
-import { html, render, useEffect, useState } from "/admin/vendor/preact-htm.js";
-import { session, setCsrf } from "/admin/api.js";
-import { ClusterPage, DomainsPage, MailPage, MonitorPage, QueuesPage } from "/admin/pages.js";
+// The WebAdmin shell: login form, the realm navigation and hash routing to the pages (one
+// module each under pages/). preact + htm come from node_modules through the node
+// (/admin/vendor/), no CDN; see src/admin/web/assets.ts for why this stack. Imports are
+// relative, so the browser asks for the same /admin/ URLs the type check resolves on disk.
+import { html, render, useEffect, useState } from "./vendor/preact-htm.js";
+import { session, setCsrf } from "./api.js";
+import { messageOf } from "./error.js";
+import { withValue } from "./events.js";
+import { ClusterPage } from "./pages/cluster.js";
+import { DomainsPage } from "./pages/domains.js";
+import { MailPage } from "./pages/mail.js";
+import { MonitorPage } from "./pages/monitor.js";
+import { QueuesPage } from "./pages/queues.js";
 
+/** @typedef {import("./api-types.js").Session} Session */
+/** @typedef {{ id: string, title: string, realm: string, page: () => unknown }} Page */
+
+/** @type {[Page, ...Page[]]} the first is shown when the address names none */
 const PAGES = [
   { id: "cluster", title: "Cluster", realm: "Settings → General → Cluster", page: ClusterPage },
   { id: "mail", title: "Mail", realm: "Settings → Mail", page: MailPage },
@@ -15,19 +26,21 @@ const PAGES = [
 
 const route = () => (location.hash.replace(/^#\/?/, "") || "cluster").split("/")[0];
 
+/** @param {{ onIn: (user: string) => void }} props */
 function Login({ onIn }) {
   const [user, setUser] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState("");
+  /** @param {Event} e */
   const submit = async (e) => {
     e.preventDefault();
     setError("");
     try {
-      const r = await session("POST", "login", { user, password });
+      const r = /** @type {Session} */ (await session("POST", "login", { user, password }));
       setCsrf(r.csrf);
       onIn(r.user);
     } catch (err) {
-      setError(err.message);
+      setError(messageOf(err));
     }
   };
   return html`<form class="login panel" onSubmit=${submit} id="login">
@@ -37,7 +50,7 @@ function Login({ onIn }) {
       placeholder="Administrator"
       autocomplete="username"
       value=${user}
-      onInput=${(e) => setUser(e.target.value)}
+      onInput=${withValue(setUser)}
     />
     <input
       name="password"
@@ -45,7 +58,7 @@ function Login({ onIn }) {
       placeholder="Password"
       autocomplete="current-password"
       value=${password}
-      onInput=${(e) => setPassword(e.target.value)}
+      onInput=${withValue(setPassword)}
     />
     <button class="primary" type="submit">Log in</button>
     ${error && html`<p class="error" id="login-error">${error}</p>`}
@@ -53,11 +66,11 @@ function Login({ onIn }) {
 }
 
 function App() {
-  const [user, setUser] = useState(null);
+  const [user, setUser] = useState(/** @type {string | null} */ (null));
   const [checked, setChecked] = useState(false);
   const [page, setPage] = useState(route());
   useEffect(() => {
-    session("GET", "session")
+    /** @type {Promise<Session>} */ (session("GET", "session"))
       .then((r) => {
         setCsrf(r.csrf);
         setUser(r.user);
@@ -94,4 +107,5 @@ function App() {
     </main>`;
 }
 
-render(html`<${App} />`, document.getElementById("app"));
+const root = document.getElementById("app");
+if (root) render(html`<${App} />`, root);

@@ -6,6 +6,7 @@
 // an account created through any node is never left without one. On a dynamic cluster's
 // members the account pages show who holds each account open (AccountOwners, the leases).
 import { z } from "zod";
+import { addressKey, domainKey } from "../directory/address.js";
 import type { Account, AccountSettings, Directory } from "../directory/directory.js";
 import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
 
@@ -138,7 +139,7 @@ export function directoryRoutes(directory: Directory, placement: AccountPlacemen
       handler: async (req) => {
         const domain = param(req, "name");
         if (!(await directory.isLocalDomain(domain))) throw new ApiError(404, `no domain ${domain}`);
-        return ok({ name: domain.toLowerCase() });
+        return ok({ name: domainKey(domain) });
       },
     },
     {
@@ -147,7 +148,7 @@ export function directoryRoutes(directory: Directory, placement: AccountPlacemen
       handler: async (req) => {
         const body = parseBody(newDomain, req.body);
         await directory.addDomain(body.name);
-        return ok({ name: body.name.toLowerCase() }, 201);
+        return ok({ name: domainKey(body.name) }, 201);
       },
     },
     {
@@ -279,7 +280,7 @@ export function directoryRoutes(directory: Directory, placement: AccountPlacemen
       handler: async (req) => {
         const body = parseBody(newAlias, req.body);
         await directory.addAlias(body.address, body.targets);
-        return ok({ address: body.address.toLowerCase(), targets: body.targets }, 201);
+        return ok({ address: addressKey(body.address), targets: body.targets }, 201);
       },
     },
     {

@@ -15,6 +15,7 @@ import type { LogRing } from "../log/ring.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../world/clock.js";
 import { systemClock } from "../world/clock.js";
+import { requestReplayGuard } from "../cluster/api/auth.js";
 import { errorResponse, match, type Route } from "./api.js";
 import { directoryRoutes, type AccountHomes, type AccountOwners } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
@@ -172,6 +173,8 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       ? null
       : createPeerCaller({ secret: opts.cluster.secret, nodeId: self, clock, timeoutMs: PEER_TIMEOUT_MS });
   let assets: Promise<Map<string, Asset>> | null = null;
+  // Each peer request is accepted once (cluster/api/replay.ts).
+  const peerOnce = requestReplayGuard();
 
   /** Who sent the request, or the refusal already sent. */
   const authenticate = async (
@@ -202,6 +205,8 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     if (opts.cluster !== undefined) {
       const claim = checkPeerRequest(
         opts.cluster.secret,
+        peerOnce,
+        self,
         req.headers,
         method,
         req.url ?? "",
@@ -251,7 +256,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     const address = await opts.cluster.memberHttp(node);
     if (address === null) return { status: 404, body: { error: `no member ${node} in the cluster` } };
     try {
-      return await peers.call(address, method, `/api/${rest}${search}`, raw);
+      return await peers.call(node, address, method, `/api/${rest}${search}`, raw);
     } catch (e) {
       log.problem("peer admin request failed", { node, path: rest, error: (e as Error).message });
       return { status: 502, body: { error: `member ${node} did not answer: ${(e as Error).message}` } };

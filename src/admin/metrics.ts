@@ -69,6 +69,11 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     labelNames: ["listener"] as const,
     registers,
   });
+  const quarantined = new Counter({
+    name: "mailyard_queue_quarantined_total",
+    help: "Queued messages whose bytes failed their checksum, moved to the quarantine (queue/corrupt/).",
+    registers,
+  });
   const delay = new Histogram({
     name: "mailyard_delivery_delay_seconds",
     help: "Time from arrival in the queue to delivery, by kind.",
@@ -102,5 +107,6 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
       active.inc({ listener });
     },
     connectionClosed: (listener) => active.dec({ listener }),
+    messageQuarantined: () => quarantined.inc(),
   };
 }

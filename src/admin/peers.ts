@@ -1,11 +1,19 @@
 // Node-to-node calls of the admin API, so any node's WebAdmin shows the whole cluster: a
 // request for another member's queue, settings, counters or logs is forwarded to that member's
 // HTTP listener (its address from the cluster state), signed with the cluster secret as the
-// cluster API signs its requests (cluster/api/auth.ts: method, path, time, node id, body
-// digest), and the member signs its reply over the request's proof, so only a member can
+// cluster API signs its requests (cluster/api/auth.ts: method, path, time, both node ids, nonce,
+// body digest; accepted once), and the member signs its reply over the request's proof, so only a member can
 // answer. What a peer sends back is still untrusted: bounded, parsed as JSON, passed on as data.
 import http from "node:http";
-import { checkHeaders, checkProof, checkReply, replyProof, signRequest } from "../cluster/api/auth.js";
+import {
+  checkHeaders,
+  checkOnce,
+  checkProof,
+  checkReply,
+  replyProof,
+  signRequest,
+} from "../cluster/api/auth.js";
+import type { ReplayGuard } from "../cluster/api/replay.js";
 import { HEADERS } from "../cluster/api/types.js";
 import { readBounded } from "../cluster/api/body.js";
 import { parseHostPort } from "../proto/hostport.js";
@@ -23,8 +31,8 @@ export interface PeerReply {
 }
 
 export interface PeerCaller {
-  /** Sends method + path (below /api/, with query) to the member at `address`. */
-  call(address: string, method: string, path: string, body: Buffer): Promise<PeerReply>;
+  /** Sends method + path (below /api/, with query) to member `node` at `address`. */
+  call(node: string, address: string, method: string, path: string, body: Buffer): Promise<PeerReply>;
 }
 
 export function createPeerCaller(o: {
@@ -34,9 +42,9 @@ export function createPeerCaller(o: {
   timeoutMs: number;
 }): PeerCaller {
   return {
-    call(address, method, path, body) {
+    call(node, address, method, path, body) {
       const where = parseHostPort(address);
-      const signed = signRequest(o.secret, o.nodeId, method, path, o.clock.now(), body);
+      const signed = signRequest(o.secret, o.nodeId, node, method, path, o.clock.now(), body);
       const requestProof = signed[HEADERS.proof] ?? "";
       return new Promise((resolve, reject) => {
         const req = http.request({
@@ -100,9 +108,14 @@ export interface PeerClaim {
   readonly proof: string;
 }
 
-/** The peer's claim when headers and proof verify, null when there are no such headers, else why not. */
+/**
+ * The peer's claim when headers and proof verify and the request is new to `once`, null when
+ * there are no such headers, else why not.
+ */
 export function checkPeerRequest(
   secret: string,
+  once: ReplayGuard,
+  self: string,
   headers: http.IncomingHttpHeaders,
   method: string,
   path: string,
@@ -110,9 +123,12 @@ export function checkPeerRequest(
   now: number,
 ): PeerClaim | null | string {
   if (headers[HEADERS.node] === undefined && headers[HEADERS.proof] === undefined) return null;
-  const claim = checkHeaders(headers, now);
+  const claim = checkHeaders(headers, now, self);
   if (typeof claim === "string") return claim;
   if (!checkProof(secret, claim, method, path, body)) return "wrong proof";
+  const used = checkOnce(once, claim, now);
+  if (used === "replayed") return "replayed request";
+  if (used === "full") return "too many requests";
   return { node: claim.nodeId, proof: claim.proof };
 }
 

@@ -17,7 +17,7 @@ export async function loadOrCreateAdminToken(dataDir: string): Promise<string> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
   }
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const token = randomBytes(32).toString("hex");
   // "wx" fails if another process made the file meanwhile; then its token is the one.
   try {

@@ -7,13 +7,14 @@
 import type { Readable } from "node:stream";
 import { IdlePool } from "../delivery/relay/pool.js";
 import type { Log } from "../log/logger.js";
-import type { Outcome } from "../proto/outcome.js";
+import { bounced, type Outcome } from "../proto/outcome.js";
 import { reply, type Reply } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import { SmtpClientError, SmtpConnection, type TransactionInput } from "../smtp/client/index.js";
 import type { Clock } from "../world/clock.js";
 import type { Dialer } from "../world/dialer.js";
 import { isWireNodeId } from "./auth.js";
+import { channelRefusal } from "./carries.js";
 import { openChannelSession } from "./client-session.js";
 import { lmtpOutcomes, unreachable } from "./outcomes.js";
 import { runLmtpTransaction, type LmtpResult } from "./transaction.js";
@@ -138,6 +139,11 @@ export function createChannelClient(o: ChannelClientOptions): ChannelClient {
   }
 
   async function deliverNow(job: DeliveryJob): Promise<Outcome[]> {
+    // The same rule the backend applies at MAIL (carries.ts): a BINARYMIME message is returned
+    // rather than sent over DATA. Nodes refuse such mail for local accounts before their 250, so
+    // only mail queued before that rule can get here.
+    const refused = channelRefusal(job.envelope.body);
+    if (refused !== null) return job.recipients.map(() => bounced(refused, "none", "message"));
     let t: ChannelTarget | { readonly none: string };
     try {
       t = await o.target(job);

@@ -16,6 +16,9 @@ export interface ChannelLimits {
   /** Protocol errors tolerated from a peer that has not authenticated before the session is closed with 421. */
   readonly maxErrors: number;
   readonly maxConnections: number;
+  /** The header section's limits (proto/header-limit.ts); default: none. */
+  readonly maxHeaderBytes: number;
+  readonly maxHeaderFields: number;
 }
 
 export interface ChannelTimeouts {
@@ -52,6 +55,8 @@ export function channelLimits(o: ChannelServerOptions): ChannelLimits {
     maxRecipients: 1000,
     maxErrors: 10,
     maxConnections: 500,
+    maxHeaderBytes: Number.MAX_SAFE_INTEGER,
+    maxHeaderFields: Number.MAX_SAFE_INTEGER,
     ...o.limits,
   };
 }

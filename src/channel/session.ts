@@ -11,6 +11,7 @@ import { IdleClock } from "../smtp/server/idle.js";
 import { ReplyOutput } from "../smtp/server/output.js";
 import type { TimerHandle } from "../world/clock.js";
 import { greetingText } from "./auth.js";
+import { CHANNEL_CONTENT } from "./carries.js";
 import { ChannelInput, type ReceivedData } from "./input.js";
 import type { ChannelLimits, ChannelServerOptions } from "./options.js";
 import { COMMANDS, type ChannelState, type ChannelTx } from "./verbs.js";
@@ -135,7 +136,12 @@ export class ChannelSession implements ChannelState {
   }
 
   receiveData(): Promise<ReceivedData | null> {
-    return this.input.readData({ maxBytes: this.maxMessageSize, maxLine: this.limits.maxDataLine });
+    return this.input.readData({
+      maxBytes: this.maxMessageSize,
+      maxLine: this.limits.maxDataLine,
+      content: CHANNEL_CONTENT,
+      header: this.limits,
+    });
   }
 
   client(): { address: string; port: number; helo: string | null; tls: boolean } {

@@ -5,7 +5,7 @@
 // peer without the secret learns nothing about recipients and delivers nothing.
 import type { Log } from "../log/logger.js";
 import { parseMailbox, splitPath } from "../proto/address.js";
-import type { DataError } from "../proto/dataframe.js";
+import { DATA_ERROR_REPLIES } from "../proto/dataframe.js";
 import {
   parseMailParams,
   parseRcptParams,
@@ -17,6 +17,7 @@ import { REPLIES, isPositive, reply, type Reply } from "../proto/reply.js";
 import type { ClientInfo } from "../queue/envelope.js";
 import type { DeliveryJob } from "../queue/types.js";
 import { AUTH_MECHANISM, checkAuth } from "./auth.js";
+import { channelRefusal } from "./carries.js";
 import type { ReceivedData } from "./input.js";
 import { channelJob } from "./job.js";
 import type { ChannelLimits } from "./options.js";
@@ -56,12 +57,6 @@ export interface ChannelState {
 }
 
 export type Command = (s: ChannelState, arg: string) => Promise<void> | void;
-
-const DATA_ERRORS: Record<DataError, Reply> = {
-  bareLineEnding: REPLIES.bareLineEnding,
-  tooBig: REPLIES.messageTooBig,
-  lineTooLong: REPLIES.dataLineTooLong,
-};
 
 const ready = (s: ChannelState): Reply | null => {
   if (s.lhlo === null) return REPLIES.needLhlo;
@@ -112,7 +107,8 @@ function mail(s: ChannelState, arg: string): void {
   if (!params.ok) return s.error(params.reply);
   const p = params.params;
   // BINARYMIME needs BDAT (RFC 3030), which this server does not offer.
-  if (p.body === "BINARYMIME") return s.error(REPLIES.paramNotImplemented);
+  const carried = channelRefusal(p.body);
+  if (carried !== null) return s.error(carried);
   const from = parseMailbox(split.path, { role: "sender", utf8: p.smtputf8 });
   if (!from.ok) return s.error(from.reply);
   if (p.size !== null && p.size > s.maxMessageSize) return s.reply(REPLIES.messageTooBig);
@@ -164,7 +160,7 @@ async function data(s: ChannelState, arg: string): Promise<void> {
   const id = s.newId();
   if (!got.ok) {
     s.log.problem("message refused", { id, node: s.node, reason: got.error });
-    for (const r of tx.rcpts) s.reply(recipientReplyFor(r.address, DATA_ERRORS[got.error]));
+    for (const r of tx.rcpts) s.reply(recipientReplyFor(r.address, DATA_ERROR_REPLIES[got.error]));
     return;
   }
   const job = channelJob({

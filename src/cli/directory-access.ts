@@ -1,13 +1,15 @@
 // The directory as the CLI's directory commands use it: through the running node's admin API
 // when it answers, else the state store opened directly (the SQLite file, or PostgreSQL, as
-// state.url says; server/state-stores.ts picks). API errors come back as the DirectoryErrors the directory would have thrown.
+// state.url says, or as the member with this dataDir recorded: config/member-state.ts;
+// server/state-stores.ts picks). API errors come back as the DirectoryErrors the directory would have thrown.
 // A new account of a static cluster gets its home backend either way: the node's admin API
 // assigns it, and the direct path does the same against the shared state file.
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pickHome } from "../cluster/homes.js";
 import type { ClusterState } from "../cluster/state.js";
-import { stateLocation } from "../config/paths.js";
+import { memberStateSettings, recordedStateLocation } from "../config/member-state.js";
+import { stateLocation, type StateLocation } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
 import {
   DirectoryError,
@@ -16,7 +18,7 @@ import {
   type Alias,
   type Directory,
 } from "../directory/directory.js";
-import { openClusterStateStore, openDirectoryStore } from "../server/state-stores.js";
+import { openClusterStateStore, openDirectoryStore, requireExistingState } from "../server/state-stores.js";
 import { redactUrl } from "../state/pg.js";
 import { systemClock } from "../world/clock.js";
 import { connectAdmin, replyError, type AdminClient, type AdminReply } from "./admin-client.js";
@@ -105,12 +107,33 @@ function overApi(api: AdminClient): DirectoryOps {
   };
 }
 
-/** The directory of the node these settings describe, running or not. */
-export async function openDirectoryAccess(settings: Settings): Promise<{ ops: DirectoryOps; via: string }> {
-  const api = await connectAdmin(settings);
-  if (api !== null) return { ops: overApi(api), via: `admin API at ${api.address}` };
+/** Where a state is, for messages: the file, or the URL without its password. */
+export function describeState(where: StateLocation): string {
+  return where.kind === "sqlite" ? where.path : redactUrl(where.url);
+}
+
+/** Where a running node writes: its own state, named when it recorded it at start. */
+export function viaApi(settings: Settings, address: string): string {
+  const recorded = recordedStateLocation(settings.dataDir);
+  const through = `through the admin API at ${address}`;
+  return recorded === null ? through : `${describeState(recorded)} (${through})`;
+}
+
+/**
+ * The directory of the node these settings describe, running or not, and where its state is.
+ * readOnly: the state must exist already (requireExistingState); nothing is created.
+ */
+export async function openDirectoryAccess(
+  given: Settings,
+  o: { readonly readOnly?: boolean } = {},
+): Promise<{ ops: DirectoryOps; via: string }> {
+  const api = await connectAdmin(given);
+  if (api !== null) return { ops: overApi(api), via: viaApi(given, api.address) };
+  // Not running: the state the member recorded at its last start, unless state.url says otherwise.
+  const settings = memberStateSettings(given);
+  if (o.readOnly === true) await requireExistingState(settings, "directory");
   const where = stateLocation(settings);
-  if (where.kind === "sqlite") await mkdir(dirname(where.path), { recursive: true });
+  if (where.kind === "sqlite") await mkdir(dirname(where.path), { recursive: true, mode: 0o700 });
   // Opened only here: the store's driver is not needed when the node is running.
   const directory = await openDirectoryStore(settings, systemClock);
   const withState = async <T>(fn: (s: ClusterState) => Promise<T>): Promise<T> => {
@@ -163,5 +186,5 @@ export async function openDirectoryAccess(settings: Settings): Promise<{ ops: Di
         return { account, home: choice.node };
       }),
   };
-  return { ops, via: where.kind === "sqlite" ? where.path : redactUrl(where.url) };
+  return { ops, via: describeState(where) };
 }

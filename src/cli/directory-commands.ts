@@ -1,6 +1,8 @@
 // domain, account and alias commands: turn parsed arguments into directory calls and print
 // the result. Addresses and names are checked by the directory itself (the one place that
-// knows the rules); here only the option syntax is checked.
+// knows the rules); here only the option syntax is checked. Names are printed as stored
+// (lower-case, an IDN as A-labels).
+import { addressKey, domainKey } from "../directory/address.js";
 import type { Account, AccountSettings } from "../directory/directory.js";
 import type { DirectoryOps } from "./directory-access.js";
 import { UsageError, type CliIo } from "./io.js";
@@ -61,11 +63,11 @@ export async function domainCommand(
   switch (verb) {
     case "add":
       await dir.addDomain(args[0]!);
-      io.out(`domain ${args[0]!.toLowerCase()} added`);
+      io.out(`domain ${domainKey(args[0]!)} added`);
       return;
     case "remove":
       await dir.removeDomain(args[0]!);
-      io.out(`domain ${args[0]!.toLowerCase()} removed`);
+      io.out(`domain ${domainKey(args[0]!)} removed`);
       return;
     case "list": {
       const domains = await dir.listDomains();
@@ -109,7 +111,7 @@ export async function accountCommand(
     }
     case "remove":
       await dir.removeAccount(args[0]!);
-      io.out(`account ${args[0]!.toLowerCase()} removed`);
+      io.out(`account ${addressKey(args[0]!)} removed`);
       return;
     case "grant-sender":
       await dir.grantSender(args[0]!, args[1]!);
@@ -145,11 +147,11 @@ export async function aliasCommand(
   switch (verb) {
     case "add":
       await dir.addAlias(args[0]!, args.slice(1));
-      io.out(`alias ${args[0]!.toLowerCase()} added`);
+      io.out(`alias ${addressKey(args[0]!)} added`);
       return;
     case "remove":
       await dir.removeAlias(args[0]!);
-      io.out(`alias ${args[0]!.toLowerCase()} removed`);
+      io.out(`alias ${addressKey(args[0]!)} removed`);
       return;
     case "list": {
       const aliases = await dir.listAliases(args[0]);

@@ -1,6 +1,6 @@
 // What a CLI command may touch of the process: its output streams, environment and working
 // directory (so commands are testable without a child process), and the error kinds that turn
-// into exit codes: UsageError → 2, CliError (and any reported failure) → 1.
+// into exit codes: UsageError → 2, CliError (and any reported failure) → 1 or its exitCode.
 
 export interface CliIo {
   out(text: string): void;
@@ -26,9 +26,12 @@ export class UsageError extends Error {
   }
 }
 
-/** The command could not do its job: exit 1 with a one-line message. */
+/** The command could not do its job: exit 1 (or exitCode) with a one-line message. */
 export class CliError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = "CliError";
   }

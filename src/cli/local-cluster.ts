@@ -8,15 +8,19 @@
 // Invariants: one running cluster per DIR (a run file whose processes live refuses `up`); a
 // failed `up` stops whatever it had started. A pid from the run file is signalled only while
 // /proc says it is still a mailyard or haproxy process, so a recycled pid is never killed.
-// The run file is our own output but is still validated when read back.
+// The run file is our own output but is still validated when read back. Secrets never go on a
+// child's command line, which every local user reads in /proc/PID/cmdline: the members get the
+// path of DIR/cluster.secret (0600) as cluster.secretFile and one RPOP key file; DIR and every
+// file in it are the invoking user's alone (0700/0600).
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { renderHaproxyConfig } from "../cluster/haproxy.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
+import { loadOrCreateRpopKey } from "../sources/rpop/seal.js";
 import { systemClock } from "../world/clock.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
 import {
@@ -34,6 +38,7 @@ export const DEFAULT_CLUSTER_DIR = "./data/cluster";
 export const HAPROXY_PATH = "/usr/sbin/haproxy";
 const RUN_FILE = "cluster.json";
 const SECRET_FILE = "cluster.secret";
+const RPOP_KEY_FILE = "rpop.key";
 /** HAProxy connects to the frontends from here, the one address they expect PROXY headers from. */
 const BALANCER_SOURCE = "127.0.0.2";
 const START_TIMEOUT_MS = 60_000;
@@ -147,17 +152,22 @@ async function healthLive(port: number): Promise<{ live: string[]; queue: number
   }
 }
 
-async function secretFor(dir: string): Promise<string> {
+/** DIR/cluster.secret, made on the first start in DIR; its path, which is all a member is given. */
+async function secretFileFor(dir: string): Promise<string> {
   const file = join(dir, SECRET_FILE);
   try {
     const s = (await readFile(file, "utf8")).trim();
-    if (s.length >= 32) return s;
+    if (s.length >= 32) {
+      // An older run may have left it readable by others.
+      await chmod(file, 0o600);
+      return file;
+    }
   } catch {
     // First start in this DIR: generate one below.
   }
-  const secret = randomBytes(32).toString("hex");
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+  await writeFile(file, `${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return file;
 }
 
 async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> {
@@ -173,14 +183,17 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
           `stop it with: mailyard cluster down --data ${dir}`,
       );
   }
-  await mkdir(dir, { recursive: true });
-  const secret = await secretFor(dir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const secretFile = await secretFileFor(dir);
+  // One RPOP key for every member (they share the state that holds the sealed passwords).
+  const rpopKey = join(dir, RPOP_KEY_FILE);
+  await loadOrCreateRpopKey(rpopKey);
   const withBalancer = existsSync(HAPROXY_PATH);
   const started: Spawned[] = [];
 
   const startNode = async (id: string, role: "frontend" | "backend"): Promise<RunMember> => {
     const dataDir = join(dir, id);
-    await mkdir(dataDir, { recursive: true });
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const log = join(dir, `${id}.log`);
     // A previous run's "started" line must not be taken for this one's.
     await rm(log, { force: true });
@@ -189,7 +202,8 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
       `node.id=${id}`,
       `dataDir=${dataDir}`,
       `state.url=${join(dir, "state.db")}`,
-      `cluster.secret=${secret}`,
+      `cluster.secretFile=${secretFile}`,
+      `rpop.keyFile=${rpopKey}`,
       `cluster.kind=${kind}`,
       "smtp.listen=127.0.0.1:0",
       "submission.listen=127.0.0.1:0",
@@ -257,6 +271,7 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
           proxyVersion: 2,
           source: BALANCER_SOURCE,
         }),
+        { mode: 0o600 },
       );
       const log = join(dir, "haproxy.log");
       const child = spawnDetached(HAPROXY_PATH, ["-f", config, "-db"], dir, log, io.env);
@@ -273,7 +288,7 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
     }
 
     const run: RunFile = { version: 1, dir, kind, startedAt: new Date().toISOString(), members, balancer };
-    await writeFile(join(dir, RUN_FILE), JSON.stringify(run, null, 2) + "\n");
+    await writeFile(join(dir, RUN_FILE), JSON.stringify(run, null, 2) + "\n", { mode: 0o600 });
     io.out(JSON.stringify(run, null, 2));
   } catch (e) {
     const left = await stopPids(started.map((s) => s.pid));

@@ -67,7 +67,7 @@ export function spawnDetached(
   log: string,
   env: NodeJS.ProcessEnv,
 ): Spawned {
-  const fd = openSync(log, "a");
+  const fd = openSync(log, "a", 0o600);
   let code: number | null = null;
   try {
     // Detached with stdio to a file: the process outlives this command and holds none of its pipes.

@@ -1,7 +1,8 @@
 // The mailyard command. Parses the command line (node:util parseArgs), loads settings
 // (defaults < TOML < MAILYARD_* < --set) and runs one command. The only place that wires
-// concrete adapters together for the operator. Exit codes: 0 done, 1 failed, 2 usage error;
-// every failure is one line on stderr.
+// concrete adapters together for the operator. Exit codes: 0 done, 1 failed, 2 usage error
+// (and a read-only command pointed at a state that does not exist); every failure is one line
+// on stderr. Commands that change the state say on stderr where it is ("wrote to state ...").
 import { parseArgs } from "node:util";
 import { stringify as toToml } from "smol-toml";
 import { ConfigError, explicitKeys, loadSettings } from "../config/load.js";
@@ -11,7 +12,10 @@ import { clusterCommand, dbMigrateCommand, lbConfigCommand } from "./cluster-com
 import { localClusterCommand } from "./local-cluster.js";
 import { adminUserCommand } from "./admin-user-commands.js";
 import { accountCommand, aliasCommand, domainCommand } from "./directory-commands.js";
-import { openDirectoryAccess } from "./directory-access.js";
+import { describeState, openDirectoryAccess } from "./directory-access.js";
+import { memberStateSettings } from "../config/member-state.js";
+import { stateLocation } from "../config/paths.js";
+import { requireExistingState, StateMissingError, type SchemaName } from "../server/state-stores.js";
 import { CliError, processIo, UsageError, type CliIo } from "./io.js";
 import { queueCommand } from "./queue-commands.js";
 import { sendmailMain } from "./sendmail.js";
@@ -56,6 +60,54 @@ const OPTIONS = {
 
 const GLOBAL = new Set(["config", "set", "help"]);
 
+/** Commands that change the state they open directly; each says where it wrote. */
+const WRITES = new Set([
+  "admin-user add",
+  "admin-user passwd",
+  "admin-user remove",
+  "settings set",
+  "settings unset",
+  "rules set",
+  "sieve put",
+  "sieve remove",
+]);
+
+/** Command groups that open the state directly (no admin API first)... */
+const DIRECT_STATE = new Set(["admin-user", "cluster", "settings", "rules", "sieve", "lb-config", "db"]);
+/** ...but for these commands of theirs, which open none (cluster up|down|status use their DIR). */
+const NO_STATE = new Set(["sieve check", "cluster up", "cluster down", "cluster status"]);
+
+/**
+ * The schema a read-only command reads, or null for one that writes (or opens no state). A
+ * read-only command never creates a state: a missing one is an error naming where it looked.
+ */
+function readOnlySchema(name: string, args: readonly string[]): SchemaName | null {
+  switch (name) {
+    case "domain list":
+    case "account list":
+    case "alias list":
+    case "account senders":
+      return "directory";
+    case "cluster members":
+    case "cluster homes":
+    case "cluster owners":
+    case "settings get":
+    case "lb-config haproxy":
+      return "cluster";
+    case "cluster home":
+      return args.length === 1 ? "cluster" : null;
+    case "rules get":
+    case "sieve get":
+      return "rules";
+    case "admin-user list":
+      return "admin";
+    case "rpop list":
+      return "rpop";
+    default:
+      return null;
+  }
+}
+
 function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -88,7 +140,7 @@ async function run(argv: string[], io: CliIo): Promise<void> {
   if (args.length < spec.min || args.length > spec.max)
     throw new UsageError(`usage: mailyard ${name} ${spec.args}`.trimEnd());
 
-  const settings: Settings = loadSettings({
+  let settings: Settings = loadSettings({
     ...(values.config !== undefined ? { file: values.config } : {}),
     env: io.env,
     sets: values.set ?? [],
@@ -96,6 +148,18 @@ async function run(argv: string[], io: CliIo): Promise<void> {
   });
 
   const [group = "", verb = ""] = name.split(" ");
+  // Commands that open the state directly use the one the member with this dataDir recorded
+  // (unless state.url is given); read-only ones never create it. Directory and rpop commands
+  // do both themselves, after finding no running node to ask.
+  const readSchema = readOnlySchema(name, args);
+  if (DIRECT_STATE.has(group) && !NO_STATE.has(name)) {
+    settings = memberStateSettings(settings);
+    if (readSchema !== null) await requireExistingState(settings, readSchema);
+  }
+  const wrote = (): void => {
+    if (WRITES.has(name) || (name === "cluster home" && args.length === 2))
+      io.err(`wrote to state ${describeState(stateLocation(settings))}`);
+  };
   switch (group) {
     case "start":
       return startCommand(settings, explicitKeys({ env: io.env, sets: values.set ?? [] }));
@@ -106,25 +170,30 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return queueCommand(settings, io, verb, args, values);
     case "cluster":
       if (verb === "up" || verb === "down" || verb === "status") return localClusterCommand(io, verb, values);
-      return clusterCommand(settings, io, verb, args, values);
+      await clusterCommand(settings, io, verb, args, values);
+      return wrote();
     case "admin-user":
-      return adminUserCommand(settings, io, verb, args, values);
+      await adminUserCommand(settings, io, verb, args, values);
+      return wrote();
     case "lb-config":
       return lbConfigCommand(settings, io, values);
     case "settings":
-      return settingsCommand(settings, io, verb, args, values);
+      await settingsCommand(settings, io, verb, args, values);
+      return wrote();
     case "db":
       return dbMigrateCommand(settings, io, values);
     case "rpop":
       return rpopCommand(settings, io, verb, args, values);
     case "rules":
-      return rulesCommand(settings, io, verb, args, values);
+      await rulesCommand(settings, io, verb, args, values);
+      return wrote();
     case "sieve":
-      return sieveCommand(settings, io, verb, args);
+      await sieveCommand(settings, io, verb, args);
+      return wrote();
     case "domain":
     case "account":
     case "alias": {
-      const { ops } = await openDirectoryAccess(settings);
+      const { ops, via } = await openDirectoryAccess(settings, { readOnly: readSchema !== null });
       try {
         if (group === "domain") await domainCommand(ops, io, verb, args, values);
         else if (group === "account") await accountCommand(ops, io, verb, args, values);
@@ -132,6 +201,7 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       } finally {
         await ops.close();
       }
+      if (readSchema === null) io.err(`wrote to state ${via}`);
       return;
     }
   }
@@ -142,6 +212,10 @@ async function run(argv: string[], io: CliIo): Promise<void> {
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   // sendmail has the classic command line and sysexits.h codes, not mailyard's.
   if (argv[0] === "sendmail") return sendmailMain(argv.slice(1));
+  // Everything a node or this command creates (state, queue, mail, logs, keys, run files) is
+  // the node user's alone unless a setting says otherwise; explicit modes say so too, this
+  // catches whatever a library creates. sendmail keeps the caller's umask (it runs as any user).
+  process.umask(0o077);
   try {
     await run(argv, io);
     return 0;
@@ -150,11 +224,18 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       io.err(`mailyard: ${e.message}\n(mailyard help for usage)`);
       return 2;
     }
-    // The state database unreachable is the operator's to fix, not a bug: one line, no stack.
-    const unavailable = e instanceof Error && e.name === "StateUnavailableError";
+    // A read-only command pointed at no state (a mistyped path): a usage error, naming the place.
+    if (e instanceof StateMissingError) {
+      io.err(`mailyard: ${e.message}`);
+      return 2;
+    }
+    // The state database unreachable, or RPOP passwords sealed with another key file, is the
+    // operator's to fix, not a bug: one line, no stack.
+    const unavailable =
+      e instanceof Error && (e.name === "StateUnavailableError" || e.name === "RpopSealError");
     if (e instanceof ConfigError || e instanceof CliError || e instanceof DirectoryError || unavailable) {
       io.err(e.message.startsWith("mailyard ") ? e.message : `mailyard: ${e.message}`);
-      return 1;
+      return e instanceof CliError ? e.exitCode : 1;
     }
     io.err(`mailyard: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return 1;

@@ -1,5 +1,9 @@
 // queue commands: they act on the running node's queue through its admin API (the queue lives
 // in that process's memory and spool; editing spool files under it would race the manager).
+// `queue quarantined` only reads the quarantine folder (queue/corrupt/), which the manager writes
+// into and never reads, so it works with the node running or not.
+import { readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
 import type { QueueEntrySummary } from "../queue/types.js";
 import { adminTarget, connectAdmin, replyError } from "./admin-client.js";
@@ -35,6 +39,7 @@ export async function queueCommand(
   args: readonly string[],
   o: { json?: boolean | undefined; text?: string | undefined },
 ): Promise<void> {
+  if (verb === "quarantined") return listQuarantined(settings, io, o.json === true);
   const api = await connectAdmin(settings);
   if (api === null)
     throw new CliError(
@@ -67,4 +72,22 @@ export async function queueCommand(
   const r = await api.request(action.method, action.path(id), body);
   if (r.status !== 200) throw new CliError(`queue ${verb}: ${replyError(r)}`);
   io.out(`message ${args[0]!} ${action.done}`);
+}
+
+/** Files the queue moved aside: failed checksums, unreadable files, their recipient state. */
+async function listQuarantined(settings: Settings, io: CliIo, json: boolean): Promise<void> {
+  const dir = join(resolve(settings.dataDir), "queue", "corrupt");
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  const files = await Promise.all(
+    names.map(async (name) => {
+      const st = await stat(join(dir, name));
+      return { name, size: st.size, moved: st.mtimeMs };
+    }),
+  );
+  if (json) {
+    io.out(JSON.stringify({ dir, files }, null, 2));
+    return;
+  }
+  if (files.length > 0) io.out(table(files.map((f) => [f.name, String(f.size), iso(Math.trunc(f.moved))])));
+  io.out(`${files.length === 1 ? "1 file" : `${files.length} files`} in ${dir}`);
 }

@@ -1,15 +1,18 @@
 // mailyard rpop add|list|remove: an account's RPOP entries (remote POP3 mailboxes it polls).
 // Through the running node's admin API when it answers (a single server or backend: the RPOP
-// source serves the routes), else the state (SQLite file or PostgreSQL, as state.url says)
-// opened directly, as the directory commands do. The password is sent to the node (or stored)
+// source serves the routes), else the state (SQLite file or PostgreSQL, as state.url says, or
+// as the member with this dataDir recorded) opened directly, as the directory commands do. The password is sent to the node (or stored)
 // and never printed.
 import type { Settings } from "../config/settings.js";
 import { DirectoryError } from "../directory/directory.js";
 import { withDefaults, newEntrySchema } from "../sources/rpop/routes.js";
 import { entryView, RpopError, type RpopEntryView, type RpopStore } from "../sources/rpop/store.js";
-import { openDirectoryStore, openRpopStoreFor } from "../server/state-stores.js";
+import { memberStateSettings } from "../config/member-state.js";
+import { stateLocation } from "../config/paths.js";
+import { openDirectoryStore, openRpopStoreFor, requireExistingState } from "../server/state-stores.js";
 import { systemClock } from "../world/clock.js";
 import { connectAdmin, replyError } from "./admin-client.js";
+import { describeState, viaApi } from "./directory-access.js";
 import { table } from "./directory-commands.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
 
@@ -63,8 +66,8 @@ export function entryBody(o: RpopOptions): Record<string, unknown> {
   };
 }
 
-async function openRpopAccess(settings: Settings): Promise<RpopOps> {
-  const api = await connectAdmin(settings);
+async function openRpopAccess(given: Settings, readOnly: boolean): Promise<RpopOps & { via: string }> {
+  const api = await connectAdmin(given);
   if (api !== null) {
     const call = async (method: string, path: string, want: number, body?: unknown) => {
       const r = await api.request(method, path, body);
@@ -82,8 +85,13 @@ async function openRpopAccess(settings: Settings): Promise<RpopOps> {
         (await call("GET", `/api/accounts/${seg(a)}/rpop`, 200))["entries"] as RpopEntryView[],
       remove: async (a, id) => void (await call("DELETE", `/api/accounts/${seg(a)}/rpop/${seg(id)}`, 200)),
       close: () => Promise.resolve(),
+      via: viaApi(given, api.address),
     };
   }
+  // As the directory commands do: the member's recorded state unless state.url is given, and
+  // for a listing only one that exists already.
+  const settings = memberStateSettings(given);
+  if (readOnly) await requireExistingState(settings, "rpop");
   // The adapters are loaded only here: not needed when the node is running.
   const directory = await openDirectoryStore(settings, systemClock);
   let store: RpopStore;
@@ -113,6 +121,7 @@ async function openRpopAccess(settings: Settings): Promise<RpopOps> {
       await store.close();
       await directory.close();
     },
+    via: describeState(stateLocation(settings)),
   };
 }
 
@@ -133,12 +142,13 @@ export async function rpopCommand(
   o: RpopOptions,
 ): Promise<void> {
   const account = args[0]!;
-  const ops = await openRpopAccess(settings);
+  const ops = await openRpopAccess(settings, verb === "list");
   try {
     switch (verb) {
       case "add": {
         const e = await ops.add(account, entryBody(o));
         io.out(`rpop entry ${e.id} added for ${e.account}: ${describe(e).slice(1).join(", ")}`);
+        io.err(`wrote to state ${ops.via}`);
         return;
       }
       case "list": {
@@ -151,6 +161,7 @@ export async function rpopCommand(
       case "remove":
         await ops.remove(account, args[1]!);
         io.out(`rpop entry ${args[1]!} removed from ${account}`);
+        io.err(`wrote to state ${ops.via}`);
         return;
     }
     throw new UsageError(`unknown command: rpop ${verb}`);

@@ -15,6 +15,7 @@ import { join, resolve } from "node:path";
 import { ConfigError, loadSettings } from "../config/load.js";
 import { submittedDir } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
+import type { HeaderLimits } from "../proto/header-limit.js";
 import { adminTokenPath } from "../admin/token.js";
 import { SENDMAIL_PATH } from "../sources/pipe/route.js";
 import { addressesOf, completeHeader, envelopeAddress } from "../sources/message/envelope.js";
@@ -22,6 +23,7 @@ import {
   field,
   fieldValues,
   HeaderError,
+  HeaderLimitExceeded,
   joinMessage,
   parseMessage,
   toCrlf,
@@ -82,11 +84,12 @@ async function readInput(
 }
 
 /** The message, or one with no header fields when the input starts with a body line. */
-function readMessage(bytes: Buffer): ParsedMessage {
+function readMessage(bytes: Buffer, limits: HeaderLimits): ParsedMessage {
   const crlf = toCrlf(bytes);
   try {
-    return parseMessage(crlf);
+    return parseMessage(crlf, limits);
   } catch (e) {
+    if (e instanceof HeaderLimitExceeded) throw new Exit(EX.DATAERR, `message refused: ${e.message}`);
     if (!(e instanceof HeaderError)) throw e;
     // `echo text | sendmail user` sends text as the body, as sendmail always did.
     const body = crlf.subarray(0, 2).toString("latin1") === "\r\n" ? crlf.subarray(2) : crlf;
@@ -101,7 +104,7 @@ interface Prepared {
 }
 
 export function prepare(args: SendmailArgs, input: Buffer, settings: Settings, user: string): Prepared {
-  let m = readMessage(input);
+  let m = readMessage(input, settings.smtp);
   const sender = args.sender ?? `${user}@${settings.hostname}`;
   if (sender !== "" && envelopeAddress(sender, "sender") === null)
     throw new Exit(EX.USAGE, `bad sender address: ${sender}`);

@@ -18,7 +18,10 @@ export async function startCommand(settings: Settings, pinned: ReadonlySet<strin
   } catch (e) {
     sys.crash("start failed", { error: e instanceof Error ? e.message : String(e) });
     await sink.close();
-    throw new CliError(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+    // Exit 2 for a data directory another node holds: nothing was changed, and a supervisor
+    // can tell it from a crash.
+    const inUse = e instanceof Error && e.name === "DataDirInUseError";
+    throw new CliError(`cannot start: ${e instanceof Error ? e.message : String(e)}`, inUse ? 2 : 1);
   }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGINT", resolve);

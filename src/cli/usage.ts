@@ -30,6 +30,7 @@ commands:
   queue show ID [--json]
   queue hold|release|retry|delete ID
   queue reject ID [--text T]              bounce pending recipients now, with DSNs
+  queue quarantined [--json]              files the queue moved aside (failed checksum, unreadable)
   config show [--json]                    the effective settings (TOML, or JSON)
   cluster members [--json]                the members in the cluster state, up or down
   settings get [KEY] [--node ID] [--json] Queue Processing settings: cluster.submitMessages,
@@ -83,8 +84,10 @@ every command:
   --set key=value                         override one setting (repeatable); see docs/CONFIG.md
 
 Directory and rpop commands go through the running node's admin API (http.listen, token in
-dataDir/admin.token) and open the state (state.url, default dataDir/mailyard.db) directly when
-no node is running.`;
+dataDir/admin.token) and open the state directly when no node is running: state.url, else the
+state the node with this dataDir recorded at start (dataDir/state.location), else
+dataDir/mailyard.db. Listing commands never create a state (exit 2 when there is none);
+commands that change it print "wrote to state ..." on stderr.`;
 
 const ACCOUNT = ["password", "quota", "max-message-size", "disabled", "out-flow", "in-flow"];
 
@@ -121,6 +124,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "rpop list": { min: 1, max: 1, options: ["json"], args: "ACCOUNT" },
   "rpop remove": { min: 2, max: 2, options: [], args: "ACCOUNT ID" },
   "queue list": { min: 0, max: 0, options: ["json"], args: "" },
+  "queue quarantined": { min: 0, max: 0, options: ["json"], args: "" },
   "queue show": { min: 1, max: 1, options: ["json"], args: "ID" },
   "queue hold": { min: 1, max: 1, options: [], args: "ID" },
   "queue release": { min: 1, max: 1, options: [], args: "ID" },

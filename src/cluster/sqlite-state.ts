@@ -3,8 +3,6 @@
 // its own migration table and cluster_-prefixed tables so neither schema touches the other.
 // Lease changes run in IMMEDIATE transactions: the write lock is taken before the read, so two
 // processes racing for one account serialize and exactly one sees it free.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
@@ -18,6 +16,7 @@ import {
 } from "./state.js";
 import { CLUSTER_MIGRATIONS } from "./migrations.js";
 import { account, member, text, time, ttl } from "./state-args.js";
+import { prepareSqliteFile } from "../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 // subscribe(): how often the change counters are read (one indexed read of four rows).
@@ -71,7 +70,7 @@ function migrate(db: Database.Database, clock: Clock): void {
 }
 
 export function openSqliteClusterState(path: string, clock: Clock): ClusterState {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     db.pragma("journal_mode = WAL");

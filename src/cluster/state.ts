@@ -8,6 +8,8 @@
 // except register(), which stamps the first heartbeat with the adapter's clock. Account
 // addresses are compared lower-cased; node ids exactly as given.
 
+import { toAsciiAddress } from "../proto/idna.js";
+
 export type Role = "frontend" | "backend" | "single";
 export const ROLES: readonly Role[] = ["frontend", "backend", "single"];
 
@@ -126,5 +128,8 @@ export interface ClusterState {
   close(): Promise<void>;
 }
 
-/** Account key as every adapter stores it. */
-export const accountKey = (address: string): string => address.trim().toLowerCase();
+/** Account key as every adapter stores it: lower-case, an IDN domain as A-labels (proto/idna.ts). */
+export const accountKey = (address: string): string => {
+  const a = address.trim().toLowerCase();
+  return toAsciiAddress(a) ?? a;
+};

@@ -17,13 +17,22 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.maxRecipients": "Most RCPT TO accepted in one transaction.",
   "smtp.maxCommandLine":
     "Longest command line accepted, in bytes including CRLF (at least 512, RFC 5321 §4.5.3.1.4).",
-  "smtp.maxDataLine": "Longest message line accepted, in bytes including CRLF (at least 1000).",
+  "smtp.maxDataLine":
+    "Longest message line accepted, in bytes including CRLF (at least 1000), over DATA and BDAT alike (a BODY=BINARYMIME body has no lines).",
+  "smtp.maxHeaderBytes":
+    "Largest header section accepted, folded lines included, in bytes (refused with 552 5.3.4 at the end of the data; every inbound path).",
+  "smtp.maxHeaderFields":
+    "Most header fields accepted in one message (refused with 554 5.6.0 at the end of the data; every inbound path).",
   "smtp.maxErrors": "Protocol errors tolerated in one session before it is closed with 421.",
   "smtp.idleTimeoutSeconds": "A session waiting this long for the client's next command is closed.",
   "smtp.sessionTimeoutSeconds": "Longest time one SMTP session may last.",
   "smtp.maxConnections": "Most inbound SMTP connections at once, over all listeners.",
   "smtp.maxConnectionsPerIp": "Most inbound SMTP connections at once from one client address.",
   "smtp.vrfy": "Answer VRFY with whether an address exists (false: VRFY gives no address information).",
+  "smtp.postmaster":
+    "Where mail to the bare <Postmaster> and to postmaster@ a local domain without its own postmaster account or alias goes (RFC 5321 §4.5.1). Empty: postmaster@ the first local domain.",
+  "smtp.forbidUnauthPipelining":
+    "Disconnect a client that has not logged in with 554 5.5.0 when it sends more before the reply to a command that must end a pipelined group (EHLO, HELO, DATA, NOOP, VRFY; RFC 2920 §3.1), or pipelines without PIPELINING, as Postfix's smtpd_forbid_unauth_pipelining does.",
   "smtp.authRequiresTls": "Offer AUTH only over TLS (false allows AUTH in the clear, e.g. on loopback).",
   "smtp.tls.cert":
     "PEM certificate file; when cert and key are both empty a self-signed pair is made under dataDir/tls.",
@@ -59,10 +68,6 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "pop3.sessionTimeoutSeconds": "Longest time one POP3 session may last.",
   "pop3.maxConnections": "Most POP3 connections at once, over all POP3 listeners.",
   "pop3.maxConnectionsPerIp": "Most POP3 connections at once from one client address.",
-  "pop3.maxAuthFailures":
-    "Failed POP3 logins from one client address, or for one account, before further tries are refused for a while.",
-  "pop3.authFailureWindowSeconds":
-    "How long failed POP3 logins are remembered; a throttled address or account waits this long.",
   "pop3.maxErrors": "Protocol errors tolerated in one POP3 session before it is closed.",
   "rpop.enabled": "Poll the accounts' remote POP3 mailboxes (RPOP entries) on single servers and backends.",
   "rpop.maxConcurrentPolls": "RPOP polls under way at once.",
@@ -77,7 +82,18 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "rpop.maxBackoffSeconds": "Longest back-off of a failing RPOP entry or host.",
   "rpop.authBackoffSeconds":
     "First back-off after a remote POP3 server refused an entry's credentials (doubles, capped as above).",
+  "rpop.keyFile":
+    "Key file that seals the stored RPOP passwords (AES-256-GCM); empty: dataDir/secrets/rpop.key, made (0600) on first use. Every member sharing the state needs the same file.",
   "http.listen": "Admin API, /metrics and /healthz listener, host:port.",
+  "auth.maxFailures":
+    "Wrong passwords per account before its logins are locked, counted over SMTP AUTH, POP3 and the submission API together and across the cluster (the shared state); locked logins get 454 4.7.0, -ERR [AUTH] or 429 without a password check.",
+  "auth.maxFailuresPerAddress":
+    "Failed logins per client address (IPv6: per /64), over every account and service, before logins from it are locked.",
+  "auth.lockoutSeconds":
+    "The first lock after too many failures; each further failure doubles it, up to auth.maxLockoutSeconds.",
+  "auth.maxLockoutSeconds": "The longest login lock.",
+  "auth.failureWindowSeconds":
+    "Failed logins are forgotten after this long without another (and no lock running).",
   "webadmin.enabled":
     "Serve the WebAdmin pages under /admin/ on the HTTP listener (they use the admin API with a login session).",
   "webadmin.sessionIdleSeconds": "A WebAdmin login session ends after this long without a request.",
@@ -95,9 +111,6 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Serve the submission API (/submit/v1/messages, /submit/v1/raw; HTTP Basic as the account) on http.listen of single servers and backends.",
   "submitApi.idempotencySeconds":
     "An Idempotency-Key is remembered this long (in dataDir/submit-keys.db): a retried request within it gets the first answer and never sends twice.",
-  "submitApi.maxAuthFailures":
-    "Failed logins from one client address, or for one account, within submitApi.authFailureWindowSeconds before the API answers 429.",
-  "submitApi.authFailureWindowSeconds": "Window over which submitApi.maxAuthFailures is counted.",
   "submitted.enabled":
     "Pick up *.sub files from the Submitted folder (RFC 5322 messages, optional Envelope-From/Envelope-To/Envelope-Ignore lines) on single servers and backends.",
   "submitted.dir":
@@ -113,7 +126,9 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "cluster.kind":
     "static (every account has a home backend) or dynamic (any backend may open an account, one at a time).",
   "cluster.secret":
-    "Shared secret that authenticates the cluster API and the delivery channel; required for frontend and backend roles.",
+    "Shared secret that authenticates the cluster API and the delivery channel; required for frontend and backend roles. Prefer cluster.secretFile or the environment: a command line is readable by every local user.",
+  "cluster.secretFile":
+    "A file (mode 0600) whose content is the cluster secret, read when the node starts; use it or cluster.secret, not both. `mailyard cluster up` passes this, never the secret.",
   "cluster.advertise":
     "Host other members use to reach this node's listeners; empty: each listener's own host.",
   "cluster.heartbeatSeconds": "How often this node writes its heartbeat to the cluster state.",
@@ -137,6 +152,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Mail whose only recipient is a local account is stored straight into its Maildir before the 250 (no queue file); mail with other recipients, NOTIFY=SUCCESS, or a quota it might exceed takes the queue. false: all mail goes through the queue.",
   "local.overQuotaGiveUpHours":
     "With smtp.overQuota = queue: a local recipient whose mailbox is still full this many hours after the message arrived bounces (a DSN saying the mailbox is full) instead of waiting for queue.maxLifetimeSeconds.",
+  "local.mailGroupAccess":
+    "Maildir files 0660 and folders 2770 (setgid: new folders keep the group of the mail root) instead of 0600 and 0700, for a mail reader such as Dovecot run under that group; chgrp the mail root to it. false: mail is readable by the node's user only.",
   "channel.listen": "Delivery channel (authenticated LMTP between members) listener on backends, host:port.",
   "channel.idleKeepSeconds": "Idle delivery channel connections are kept this long for reuse.",
   "channel.timeoutSeconds": "Timeout for each delivery channel reply.",

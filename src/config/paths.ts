@@ -44,6 +44,12 @@ export function mailRoot(settings: Settings): string {
   return dir === "" ? join(resolve(settings.dataDir), "mail") : resolve(dir);
 }
 
+/** The key file sealing the stored RPOP passwords (src/sources/rpop/seal.ts). */
+export function rpopKeyPath(settings: Settings): string {
+  const file = settings.rpop.keyFile.trim();
+  return file === "" ? join(resolve(settings.dataDir), "secrets", "rpop.key") : resolve(file);
+}
+
 /** The Submitted folder: *.sub files there are submitted (the seed's PIPE module). */
 export function submittedDir(settings: Settings): string {
   const dir = settings.submitted.dir.trim();

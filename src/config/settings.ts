@@ -28,6 +28,10 @@ export const settingsSchema = z.object({
       maxCommandLine: z.number().int().min(512).default(2048),
       /** Longest DATA line accepted, in bytes including CRLF (RFC 5321 minimum 1000). */
       maxDataLine: z.number().int().min(1000).default(65_536),
+      /** Largest header section accepted (folded lines and all), in bytes; 552 5.3.4 beyond. */
+      maxHeaderBytes: z.number().int().min(1000).default(262_144),
+      /** Most header fields accepted in one message; 554 5.6.0 beyond. */
+      maxHeaderFields: z.number().int().min(10).default(1000),
       /** Protocol errors tolerated in one session before it is closed with 421. */
       maxErrors: z.number().int().positive().default(10),
       idleTimeoutSeconds: duration.default(300),
@@ -35,6 +39,10 @@ export const settingsSchema = z.object({
       maxConnections: z.number().int().positive().default(2000),
       maxConnectionsPerIp: z.number().int().positive().default(50),
       vrfy: z.boolean().default(false),
+      /** Where postmaster mail goes that no postmaster account or alias takes; empty = postmaster@ the first local domain. */
+      postmaster: z.string().default(""),
+      /** Disconnect clients not logged in that break RFC 2920's pipelining rules (Postfix's smtpd_forbid_unauth_pipelining). */
+      forbidUnauthPipelining: z.boolean().default(false),
       /** AUTH offered only over TLS (false allows AUTH in the clear, e.g. for loopback tests). */
       authRequiresTls: z.boolean().default(true),
       tls: z
@@ -94,10 +102,6 @@ export const settingsSchema = z.object({
       sessionTimeoutSeconds: duration.default(3600),
       maxConnections: z.number().int().positive().default(500),
       maxConnectionsPerIp: z.number().int().positive().default(20),
-      /** Failed logins from one address (or for one account) before further tries are refused. */
-      maxAuthFailures: z.number().int().positive().default(5),
-      /** How long failures are remembered, and how long a throttled address or account waits. */
-      authFailureWindowSeconds: z.number().int().positive().default(300),
       /** Protocol errors tolerated in one session before it is closed. */
       maxErrors: z.number().int().positive().default(10),
     })
@@ -124,6 +128,8 @@ export const settingsSchema = z.object({
       maxBackoffSeconds: z.number().int().positive().default(21_600),
       /** First back-off after the remote server refused the credentials. */
       authBackoffSeconds: z.number().int().positive().default(1800),
+      /** Key file sealing the stored passwords (AES-256-GCM); empty = dataDir/secrets/rpop.key. */
+      keyFile: z.string().default(""),
     })
     .prefault({}),
 
@@ -140,9 +146,6 @@ export const settingsSchema = z.object({
       enabled: z.boolean().default(true),
       /** An Idempotency-Key is remembered this long: a retry within it never sends twice. */
       idempotencySeconds: z.number().int().positive().default(86_400),
-      /** Failed logins from one client or for one address within authFailureWindowSeconds before 429. */
-      maxAuthFailures: z.number().int().positive().default(5),
-      authFailureWindowSeconds: z.number().int().positive().default(300),
     })
     .prefault({}),
 
@@ -154,6 +157,20 @@ export const settingsSchema = z.object({
       dir: z.string().default(""),
       /** Scanned this often (and on file-system events). */
       pollSeconds: z.number().int().positive().default(5),
+    })
+    .prefault({}),
+
+  auth: z
+    .object({
+      /** Wrong passwords per account (SMTP AUTH, POP3, submission API together) before it is locked. */
+      maxFailures: z.number().int().positive().default(5),
+      /** Failed logins per client address before logins from it are locked. */
+      maxFailuresPerAddress: z.number().int().positive().default(20),
+      /** The first lock; it doubles with each further failure, up to maxLockoutSeconds. */
+      lockoutSeconds: z.number().int().positive().default(60),
+      maxLockoutSeconds: z.number().int().positive().default(3600),
+      /** Failures are forgotten after this long without another (and no lock running). */
+      failureWindowSeconds: z.number().int().positive().default(3600),
     })
     .prefault({}),
 
@@ -196,6 +213,8 @@ export const settingsSchema = z.object({
       kind: z.enum(["static", "dynamic"]).default("static"),
       /** Shared secret authenticating every inter-node link; required for frontend and backend roles. */
       secret: z.string().default(""),
+      /** A file holding the secret (0600), read at start: keeps it off command lines; not with secret. */
+      secretFile: z.string().default(""),
       /** Host other members use to reach this node's listeners; empty = each listener's own host. */
       advertise: z.string().default(""),
       heartbeatSeconds: z.number().int().positive().default(1),
@@ -225,6 +244,8 @@ export const settingsSchema = z.object({
       deliverOnReceipt: z.boolean().default(true),
       /** smtp.overQuota = queue: a local recipient whose mailbox stays full bounces after this long. */
       overQuotaGiveUpHours: z.number().int().positive().default(24),
+      /** Maildir files 0660 and folders 2770 (shared with the mail root's group) instead of 0600/0700. */
+      mailGroupAccess: z.boolean().default(false),
     })
     .prefault({}),
 

@@ -13,7 +13,9 @@ import type { Reply } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import {
   capabilityProblem,
+  sendsChunked,
   clientOptions,
+  needsSmtputf8,
   resetSession,
   runTransaction,
   type SmtpConnection,
@@ -24,6 +26,7 @@ import type { Clock } from "../world/clock.js";
 import type { Dialer } from "../world/dialer.js";
 import type { Resolver } from "../world/resolver.js";
 import { connectToTargets } from "./relay/connect.js";
+import { headerSectionIsAscii } from "./relay/header-ascii.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
 import { IdlePool } from "./relay/pool.js";
 import { resolveTargets, type FrontendList } from "./relay/targets.js";
@@ -75,12 +78,23 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
     input: TransactionInput,
     reused: boolean,
   ): Promise<Outcome[] | "stale"> {
-    const problem = capabilityProblem(input.envelope, conn.extensions, conn.relay);
+    // Asked for SMTPUTF8 but the server lacks it: it can still go if nothing in it needs the
+    // extension once domains are A-labels (RFC 6531 §3.4); only then is the header read.
+    const utf8 =
+      input.envelope.smtputf8 &&
+      (conn.extensions.smtputf8 ||
+        needsSmtputf8(input.envelope, input.recipients, await headerSectionIsAscii(input.body())));
+    const sent =
+      utf8 === input.envelope.smtputf8
+        ? input
+        : { ...input, envelope: { ...input.envelope, smtputf8: utf8 } };
+    const chunked = sendsChunked(conn.extensions, options);
+    const problem = capabilityProblem(sent.envelope, conn.extensions, conn.relay, chunked);
     if (problem !== null) {
       await release(key, conn, null);
       return input.recipients.map(() => bounced(problem, conn.relay, "message"));
     }
-    const res = await runTransaction(conn, input, options);
+    const res = await runTransaction(conn, sent, options);
     // A cached connection the server dropped while idle: nothing was accepted, dial afresh.
     if (reused && (res.mail === null || res.mail.code === 421) && res.final === null) {
       conn.destroy();

@@ -1,6 +1,7 @@
 // Which channel takes a recipient: the local mailbox channel for addresses in local domains,
 // the relay channel (MX, or smtp.forwardTo) for everything else. Implements the queue's
 // Deliverer contract; receiving and delivering meet only in the queue.
+import { toAsciiAddress } from "../proto/idna.js";
 import type { Directory } from "../directory/directory.js";
 import type { Outcome } from "../proto/outcome.js";
 import type { Deliverer, DeliveryJob, Route } from "../queue/types.js";
@@ -20,7 +21,9 @@ export interface RouterOptions {
 export function createRouter(o: RouterOptions): Deliverer {
   return {
     async route(rcpt): Promise<Route> {
-      const address = rcpt.address.toLowerCase();
+      // One spelling per destination: an IDN domain as A-labels (SMTP receipt already gives
+      // them so; other sources and older queue files may not), as DNS needs it too.
+      const address = toAsciiAddress(rcpt.address.toLowerCase()) ?? rcpt.address.toLowerCase();
       const domain = address.slice(address.lastIndexOf("@") + 1);
       // A directory failure here is routed as local: the local channel looks the account up
       // again and defers (temporary) if the directory is still unavailable.

@@ -20,6 +20,7 @@ import {
   type Generated,
 } from "../rules/account-run.js";
 import { messageView, parseHeader } from "../rules/message.js";
+import type { Pause } from "../rules/sieve/meter.js";
 import type { RuleStore } from "../rules/store.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
@@ -31,6 +32,8 @@ export interface DeliveryRules {
   readonly submit: (draft: EnvelopeDraft, message: Buffer) => Promise<SubmitResult>;
   /** Tag RULES. */
   readonly log: Log;
+  /** How rule evaluation gives the event loop back (rules/sieve/meter.ts); setImmediate. */
+  readonly pause?: Pause;
 }
 
 const RELAY = "mailbox";
@@ -127,7 +130,7 @@ export async function deliverWithRules(
   });
   let d: AccountDecision;
   try {
-    d = await decideForAccount(r.store, r.log, account.address, account.domain, view);
+    d = await decideForAccount(r.store, r.log, account.address, account.domain, view, r.pause);
   } catch (e) {
     r.log.problem("rules failed, storing in INBOX", { to: account.address, id: env.id, error: String(e) });
     d = INBOX_ONLY;

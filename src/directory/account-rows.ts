@@ -2,6 +2,7 @@
 // 0/1, PostgreSQL as a boolean), the settings defaults, the validation of operator input, and the
 // limits on passwords, alias targets and how long flow events are kept. One place, so the two
 // stores accept and refuse exactly the same things.
+import { createHash } from "node:crypto";
 import { DirectoryError, type Account, type AccountSettings, type FlowLimit } from "./directory.js";
 
 export const MAX_ALIAS_TARGETS = 1000;
@@ -42,6 +43,16 @@ export const toAccount = (r: AccountRow): Account => ({
   usedBytes: r.used_bytes,
   createdAt: r.created_at,
 });
+
+/**
+ * What a cache of password checks is keyed on (Directory.credentialStamp): a digest of the stored
+ * hash (its salt is new at every password change, even to the same password), the enabled flag
+ * and the creation time (a removed and re-added account is another one). Never the hash itself.
+ */
+export const credentialStamp = (r: AccountRow): string =>
+  createHash("sha256")
+    .update(`${r.password_hash}\0${r.enabled !== 0 && r.enabled !== false}\0${r.created_at}`)
+    .digest("base64url");
 
 export const DEFAULT_SETTINGS: AccountSettings = {
   enabled: true,

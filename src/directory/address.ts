@@ -1,8 +1,10 @@
 // Address syntax for what the directory stores: domains, account and alias addresses, alias
 // targets. Input comes from operators (CLI, admin API) and is untrusted until it passes here.
-// Invariant: everything returned is lower-case. Account and alias addresses are a strict
+// Invariant: everything returned is lower-case, and domains are A-labels (an IDN typed as
+// U-labels is converted). Account and alias addresses are a strict
 // dot-atom subset without "/" or "\" because the local part becomes a Maildir folder name;
 // alias targets may be any dot-atom address (they can be remote).
+import { toAsciiDomain } from "../proto/idna.js";
 import { DirectoryError } from "./directory.js";
 
 const MAX_ADDRESS = 254; // RFC 5321 §4.5.3.1.3 path limit minus the brackets
@@ -24,12 +26,25 @@ export interface ParsedAddress {
 
 /** A lower-cased domain name, or throws DirectoryError("invalid"). */
 export function normalizeDomain(name: string): string {
-  const d = name.trim().toLowerCase().replace(/\.$/, "");
-  // IDNs are stored as A-labels (punycode); a bare label ("localhost") is allowed for test setups.
+  // IDNs are stored as A-labels, typed as U-labels or A-labels (proto/idna.ts says why); a bare
+  // label ("localhost") is allowed for test setups.
+  const d = toAsciiDomain(name.trim().replace(/\.$/, ""))?.toLowerCase() ?? "";
   if (d.length === 0 || d.length > MAX_DOMAIN || !d.split(".").every((l) => LABEL.test(l))) {
     throw new DirectoryError("invalid", `invalid domain name: ${JSON.stringify(name)}`);
   }
   return d;
+}
+
+/** A domain as the directory keys it, for lookups of names not validated (yet): A-labels, lower-case. */
+export function domainKey(name: string): string {
+  const d = name.trim().replace(/\.$/, "");
+  return (toAsciiDomain(d) ?? d).toLowerCase();
+}
+
+/** An address as the directory keys it: lower-case, the domain in A-labels. */
+export function addressKey(address: string): string {
+  const { localPart, domain } = splitAddress(address);
+  return address.includes("@") ? `${localPart}@${domain}` : localPart;
 }
 
 function dotAtom(local: string, atom: RegExp): boolean {
@@ -84,5 +99,7 @@ export function parseSenderGrant(text: string): string {
 export function splitAddress(address: string): { localPart: string; domain: string } {
   const a = address.trim().toLowerCase();
   const at = a.lastIndexOf("@");
-  return at < 0 ? { localPart: a, domain: "" } : { localPart: a.slice(0, at), domain: a.slice(at + 1) };
+  return at < 0
+    ? { localPart: a, domain: "" }
+    : { localPart: a.slice(0, at), domain: domainKey(a.slice(at + 1)) };
 }

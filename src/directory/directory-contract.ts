@@ -55,6 +55,36 @@ export function directoryContract(
     assert.deepEqual(await dir.listDomains(), ["other.test"]);
   });
 
+  void test(`${name}: IDNs: stored as A-labels, found as typed in either form`, async (t) => {
+    const { dir, store } = await fresh(t);
+    await dir.addDomain("Bücher.test");
+    assert.deepEqual(await dir.listDomains(), ["xn--bcher-kva.test"]);
+    await assert.rejects(dir.addDomain("xn--bcher-kva.test"), code("exists"));
+    for (const d of ["bücher.test", "BÜCHER.test", "xn--bcher-kva.test", "XN--BCHER-KVA.TEST."])
+      assert.equal(await dir.isLocalDomain(d), true, d);
+    await assert.rejects(dir.addDomain("bü-.test"), code("invalid"));
+    await assert.rejects(dir.addDomain("xn--zz.test"), code("invalid"));
+    const a = await dir.addAccount("User@bücher.test", "pw");
+    assert.equal(a.address, "user@xn--bcher-kva.test");
+    await assert.rejects(dir.addAccount("user@xn--bcher-kva.test", "pw"), code("exists"));
+    assert.deepEqual(await store.rows("SELECT address, domain FROM accounts"), [
+      { address: "user@xn--bcher-kva.test", domain: "xn--bcher-kva.test" },
+    ]);
+    for (const address of ["user@bücher.test", "USER@xn--bcher-kva.test"]) {
+      assert.equal((await dir.getAccount(address))?.address, "user@xn--bcher-kva.test", address);
+      assert.equal((await dir.lookup(address)).kind, "account", address);
+    }
+    assert.equal((await dir.listAccounts("bücher.test")).length, 1);
+    await dir.addAlias("info@bücher.test", ["user@bücher.test", "far@müller.test"]);
+    assert.deepEqual(await dir.listAliases("xn--bcher-kva.test"), [
+      { address: "info@xn--bcher-kva.test", targets: ["user@xn--bcher-kva.test", "far@xn--mller-kva.test"] },
+    ]);
+    assert.equal((await dir.lookup("info@bücher.test")).kind, "alias");
+    assert.equal((await dir.verifyPassword("user@bücher.test", "pw")) !== null, true);
+    await dir.removeAccount("user@bücher.test");
+    assert.equal(await dir.getAccount("user@xn--bcher-kva.test"), null);
+  });
+
   void test(`${name}: accounts: add with settings, get, list, update, remove, errors`, async (t) => {
     const { dir, clock } = await fresh(t);
     await dir.addDomain("example.test");
@@ -158,6 +188,38 @@ export function directoryContract(
     await dir.updateAccount("alice@example.test", { password: "battery staple" });
     assert.equal(await dir.verifyPassword("alice@example.test", "correct horse"), null);
     assert.ok(await dir.verifyPassword("alice@example.test", "battery staple"));
+  });
+
+  void test(`${name}: the credential stamp changes with the password, the enabled flag and re-creation, and only then`, async (t) => {
+    const { dir, store, clock } = await fresh(t);
+    const other = await store.open();
+    t.after(() => other.close());
+    await dir.addDomain("example.test");
+    assert.equal(await dir.credentialStamp("alice@example.test"), null);
+    await dir.addAccount("alice@example.test", "correct horse");
+    const seen = [await dir.credentialStamp("alice@example.test")];
+    assert.equal(typeof seen[0], "string");
+    assert.ok(!String(seen[0]).includes("scrypt"), "a digest, never the hash");
+    assert.equal(await other.credentialStamp("ALICE@example.test"), seen[0], "one stamp for every handle");
+    await dir.updateAccount("alice@example.test", { quotaBytes: 1000 });
+    await dir.addUsage("alice@example.test", 10);
+    assert.equal(await dir.credentialStamp("alice@example.test"), seen[0], "settings and usage leave it");
+    await dir.updateAccount("alice@example.test", { password: "correct horse" });
+    seen.push(await dir.credentialStamp("alice@example.test"));
+    await dir.updateAccount("alice@example.test", { enabled: false });
+    seen.push(await other.credentialStamp("alice@example.test"));
+    await dir.updateAccount("alice@example.test", { enabled: true });
+    seen.push(await dir.credentialStamp("alice@example.test"));
+    await dir.removeAccount("alice@example.test");
+    assert.equal(await other.credentialStamp("alice@example.test"), null);
+    clock.advance(1);
+    await dir.addAccount("alice@example.test", "correct horse");
+    seen.push(await dir.credentialStamp("alice@example.test"));
+    // Every change (the same password set again included) gives a new stamp.
+    assert.equal(new Set(seen.slice(0, 2)).size, 2);
+    assert.equal(new Set([seen[1], seen[2]]).size, 2);
+    assert.equal(new Set([seen[2], seen[3]]).size, 2);
+    assert.equal(new Set([...seen.slice(0, 2), seen[4]]).size, 3);
   });
 
   void test(`${name}: aliases: add, list, lookup, conflicts with accounts, validation`, async (t) => {

@@ -72,6 +72,12 @@ export interface Directory {
   updateAccount(address: string, patch: Partial<AccountSettings> & { password?: string }): Promise<Account>;
   /** The account when the password matches (scrypt, constant-time compare), else null. */
   verifyPassword(address: string, password: string): Promise<Account | null>;
+  /**
+   * A value that changes whenever the account's credentials do (password, enabled, removal and
+   * re-creation); null for no account. One indexed read, no hashing: what caches of password
+   * checks are keyed on, so a change takes effect at the next check.
+   */
+  credentialStamp(address: string): Promise<string | null>;
 
   addAlias(address: string, targets: readonly string[]): Promise<void>;
   removeAlias(address: string): Promise<void>;

@@ -13,6 +13,8 @@ import { migratePg } from "../state/pg-migrate.js";
 import type { PgHandle, PgTx } from "../state/pg.js";
 import { DirectoryError, type Alias, type Directory, type RecipientLookup } from "./directory.js";
 import {
+  addressKey,
+  domainKey,
   normalizeDomain,
   parseMailboxAddress,
   parseSenderGrant,
@@ -30,6 +32,7 @@ import {
   settingsColumns,
   SWEEP_EVERY,
   toAccount,
+  credentialStamp,
   type AccountRow,
 } from "./account-rows.js";
 import { MIGRATIONS } from "./migrations.js";
@@ -73,7 +76,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
     (await q.query<AccountRow>("SELECT * FROM accounts WHERE address = $1", [address]))[0];
   const accountRow = async (q: PgTx, address: string): Promise<AccountRow> => {
     const r = await row(q, parseMailboxAddress(address).address);
-    if (r === undefined) throw new DirectoryError("not-found", `no account ${address.trim().toLowerCase()}`);
+    if (r === undefined) throw new DirectoryError("not-found", `no account ${addressKey(address)}`);
     return r;
   };
   // A domain removed by another writer between our check and our insert: the foreign key says so.
@@ -134,7 +137,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
     if (closed) return Promise.reject(new Error("directory is closed"));
     if (!Number.isSafeInteger(bytes) || (set && bytes < 0))
       return Promise.reject(new DirectoryError("invalid", "usage must be an integer number of bytes"));
-    const a = address.trim().toLowerCase();
+    const a = addressKey(address);
     return new Promise<void>((resolve, reject) => {
       if (usageBatch.push({ a, bytes, set, resolve, reject }) === 1) setImmediate(() => void flushUsage());
     });
@@ -181,7 +184,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
 
     async isLocalDomain(name) {
       open();
-      const d = name.trim().toLowerCase().replace(/\.$/, "");
+      const d = domainKey(name);
       return (await pg.query("SELECT 1 FROM domains WHERE name = $1", [d])).length > 0;
     },
 
@@ -238,8 +241,14 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
 
     async getAccount(address) {
       open();
-      const r = await row(pg, address.trim().toLowerCase());
+      const r = await row(pg, addressKey(address));
       return r === undefined ? null : toAccount(r);
+    },
+
+    async credentialStamp(address) {
+      open();
+      const r = await row(pg, address.trim().toLowerCase());
+      return r === undefined ? null : credentialStamp(r);
     },
 
     async listAccounts(domain) {
@@ -292,7 +301,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
 
     async verifyPassword(address, password) {
       open();
-      const r = await row(pg, address.trim().toLowerCase());
+      const r = await row(pg, addressKey(address));
       // Same work for an unknown user and for an over-long password (see the SQLite adapter).
       const tooLong = password.length > MAX_PASSWORD;
       const ok = await verifyPassword(
@@ -351,7 +360,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
     async lookup(address): Promise<RecipientLookup> {
       open();
       const { domain } = splitAddress(address);
-      const a = address.trim().toLowerCase();
+      const a = addressKey(address);
       if (domain === "") return { kind: "remote" };
       // One round trip: the domain, the account, and the alias targets in order.
       const rows = await pg.query<{ kind: string; account: AccountRow | null; target: string | null }>(
@@ -402,7 +411,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
       open();
       const rows = await pg.query<{ address: string }>(
         'SELECT address FROM sender_grants WHERE account = $1 ORDER BY address COLLATE "C"',
-        [account.trim().toLowerCase()],
+        [addressKey(account)],
       );
       return rows.map((x) => x.address);
     },
@@ -412,7 +421,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
 
     async recordFlow(address, direction, at) {
       open();
-      const a = address.trim().toLowerCase();
+      const a = addressKey(address);
       const r = await row(pg, a);
       const period = direction === "in" ? r?.in_flow_period : r?.out_flow_period;
       const keep = Math.max(MIN_FLOW_RETENTION_MS, (period ?? 0) * 1000);
@@ -442,7 +451,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
       open();
       const [r] = await pg.query<{ n: number }>(
         "SELECT COUNT(*) AS n FROM flow_events WHERE address = $1 AND direction = $2 AND at >= $3",
-        [address.trim().toLowerCase(), direction, since],
+        [addressKey(address), direction, since],
       );
       return r?.n ?? 0;
     },

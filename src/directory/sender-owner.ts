@@ -7,7 +7,7 @@
 // an untrusted client; it is only compared and looked up, never stored.
 import type { Directory } from "./directory.js";
 import { expandRecipient } from "./expand.js";
-import { splitAddress } from "./address.js";
+import { addressKey, splitAddress } from "./address.js";
 
 /** What the rule reads: on a frontend these are cluster API questions (cached like RCPT's). */
 export type SenderDirectory = Pick<Directory, "lookup" | "getAccount" | "senderGrants">;
@@ -17,15 +17,16 @@ const EXPANSION = { maxDepth: 10, maxTargets: 100 } as const;
 
 /** Whether a grant list covers the address: the address itself, or "@" and its domain. */
 export function grantCovers(grants: readonly string[], address: string): boolean {
-  const a = address.trim().toLowerCase();
+  const a = addressKey(address);
   const { domain } = splitAddress(a);
   return grants.some((g) => g === a || (domain !== "" && g === `@${domain}`));
 }
 
 /** True when `account` (an authenticated login) may use `address` as its sender. */
 export async function ownsSender(dir: SenderDirectory, account: string, address: string): Promise<boolean> {
-  const me = account.trim().toLowerCase();
-  const a = address.trim().toLowerCase();
+  // Compared as the directory keys them: a From: may name an IDN as U-labels (proto/idna.ts).
+  const me = addressKey(account);
+  const a = addressKey(address);
   if (a === "" || me === "") return false;
   if (a === me) return true;
   if (grantCovers(await dir.senderGrants(me), a)) return true;

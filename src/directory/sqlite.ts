@@ -3,8 +3,6 @@
 // processes opening a fresh file at once must not both migrate). Every address is validated
 // and lower-cased on the way in (operator input is untrusted); an address is an account or an
 // alias, never both. Caller mistakes throw DirectoryError; anything else is a real failure.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock } from "../world/clock.js";
@@ -26,9 +24,12 @@ import {
   settingsColumns,
   SWEEP_EVERY,
   toAccount,
+  credentialStamp,
   type AccountRow,
 } from "./account-rows.js";
 import {
+  addressKey,
+  domainKey,
   normalizeDomain,
   parseMailboxAddress,
   parseSenderGrant,
@@ -37,6 +38,7 @@ import {
 } from "./address.js";
 import { MIGRATIONS } from "./migrations.js";
 import { hashPassword, verifyPassword } from "./password.js";
+import { prepareSqliteFile } from "../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -45,7 +47,7 @@ function migrate(db: Database.Database): void {
 }
 
 export function openSqliteDirectory(path: string, clock: Clock): Directory {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -132,8 +134,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
   };
   const accountRow = (address: string): AccountRow => {
     const row = q.getAccount.get(parseMailboxAddress(address).address);
-    if (row === undefined)
-      throw new DirectoryError("not-found", `no account ${address.trim().toLowerCase()}`);
+    if (row === undefined) throw new DirectoryError("not-found", `no account ${addressKey(address)}`);
     return row;
   };
   const settingsParams = (s: Parameters<typeof settingsColumns>[0]) => ({
@@ -180,7 +181,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
   const usage = (address: string, bytes: number, set: boolean): Promise<void> => {
     if (!Number.isSafeInteger(bytes) || (set && bytes < 0))
       return Promise.reject(new DirectoryError("invalid", "usage must be an integer number of bytes"));
-    const a = address.trim().toLowerCase();
+    const a = addressKey(address);
     return new Promise<void>((resolve, reject) => {
       if (usageBatch.push({ a, bytes, set, resolve, reject }) === 1) setImmediate(flushUsage);
     });
@@ -216,7 +217,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
 
     listDomains: () => run(() => q.listDomains.all().map((r) => r.name)),
 
-    isLocalDomain: (name) => run(() => domainExists(name.trim().toLowerCase().replace(/\.$/, ""))),
+    isLocalDomain: (name) => run(() => domainExists(domainKey(name))),
 
     async addAccount(address, password, settings = {}) {
       const a = parseMailboxAddress(address);
@@ -260,8 +261,14 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
 
     getAccount: (address) =>
       run(() => {
-        const row = q.getAccount.get(address.trim().toLowerCase());
+        const row = q.getAccount.get(addressKey(address));
         return row === undefined ? null : toAccount(row);
+      }),
+
+    credentialStamp: (address) =>
+      run(() => {
+        const row = q.getAccount.get(address.trim().toLowerCase());
+        return row === undefined ? null : credentialStamp(row);
       }),
 
     listAccounts: (domain) =>
@@ -286,7 +293,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
     },
 
     async verifyPassword(address, password) {
-      const row = q.getAccount.get(address.trim().toLowerCase());
+      const row = q.getAccount.get(addressKey(address));
       // An over-long password cannot match (none is stored); it is checked against the dummy
       // so it costs the same, and never hashed whole (bounded work per attempt).
       const tooLong = password.length > MAX_PASSWORD;
@@ -326,7 +333,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
     lookup: (address) =>
       run((): RecipientLookup => {
         const { domain } = splitAddress(address);
-        const a = address.trim().toLowerCase();
+        const a = addressKey(address);
         if (domain === "" || !domainExists(domain)) return { kind: "remote" };
         const row = q.getAccount.get(a);
         if (row !== undefined) return { kind: "account", account: toAccount(row) };
@@ -355,15 +362,14 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
           throw new DirectoryError("not-found", `${row.address} has no grant for ${grant}`);
       }),
 
-    senderGrants: (account) =>
-      run(() => q.listGrants.all(account.trim().toLowerCase()).map((r) => r.address)),
+    senderGrants: (account) => run(() => q.listGrants.all(addressKey(account)).map((r) => r.address)),
 
     addUsage: (address, bytes) => usage(address, bytes, false),
     setUsage: (address, bytes) => usage(address, bytes, true),
 
     recordFlow: (address, direction, at) =>
       run(() => {
-        const a = address.trim().toLowerCase();
+        const a = addressKey(address);
         const row = q.getAccount.get(a);
         const period = direction === "in" ? row?.in_flow_period : row?.out_flow_period;
         const keep = Math.max(MIN_FLOW_RETENTION_MS, (period ?? 0) * 1000);
@@ -380,7 +386,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
       }),
 
     countFlow: (address: string, direction: FlowDirection, since: number) =>
-      run(() => q.countFlow.get(address.trim().toLowerCase(), direction, since)?.n ?? 0),
+      run(() => q.countFlow.get(addressKey(address), direction, since)?.n ?? 0),
 
     close: () =>
       run(() => {

@@ -9,7 +9,7 @@
 // 552 5.2.2 when no recipient has room for it, asked of the directory as at RCPT (on a frontend,
 // of a backend over the cluster API); when some have room it is accepted and the mailbox channel
 // bounces the others, one DSN.
-import type { Account } from "../directory/directory.js";
+import type { Account, RecipientLookup } from "../directory/directory.js";
 import type { InboundDirectory } from "../cluster/api/types.js";
 import { expandRecipient } from "../directory/expand.js";
 import type { EnvelopeRecipient } from "../queue/envelope.js";
@@ -27,6 +27,7 @@ import { receivedHeader } from "./received.js";
 import { createSenderPolicy } from "./sender-policy.js";
 import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 import type { Submitter } from "../queue/submit.js";
+import type { LoginGate } from "../state/login-gate.js";
 
 export interface InboundOptions {
   readonly settings: Settings;
@@ -35,6 +36,8 @@ export interface InboundOptions {
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics: Metrics;
+  /** AUTH goes through it: one canonical name, throttled in the shared state, failures logged. */
+  readonly login: LoginGate;
   /** Delivery at receipt for mail to one local account (receipt.ts); absent: always queue. */
   readonly receipt?: LocalReceipt;
   /**
@@ -43,12 +46,31 @@ export interface InboundOptions {
    */
   readonly storable?: (address: string) => Promise<Reply | null>;
   /**
+   * Whether mail with these MAIL FROM parameters can reach a local account at all; a Reply
+   * refuses the RCPT. In a cluster this is the delivery channel's own rule
+   * (src/channel/carries.ts: no BINARYMIME), asked here before the 250 so that mail the channel
+   * would refuse is never accepted and then bounced to a sender that may be forged. Absent:
+   * every message can (a single server stores it as it is).
+   */
+  readonly carries?: (params: Transaction["params"]) => Reply | null;
+  /**
    * Mail of this session goes through the Submit Messages path (src/queue/submit.ts) instead of
    * straight into the queue: a backend whose setting is Remotely hands what its submission
    * listener gets to a member that is Locally for Others. Null or absent: the queue.
    */
   readonly submitVia?: (s: SessionInfo) => Submitter | null;
+  /**
+   * The local domains, first the one whose postmaster gets what no other postmaster takes
+   * (smtp.postmaster unset). Absent: only smtp.postmaster redirects postmaster mail.
+   */
+  readonly localDomains?: () => Promise<readonly string[]>;
 }
+
+/** RFC 5321 §4.5.1: the reserved local part, case-insensitive. */
+const isPostmaster = (address: string): boolean => {
+  const at = address.lastIndexOf("@");
+  return at > 0 && address.slice(0, at).toLowerCase() === "postmaster";
+};
 
 /** The envelope of a message received in this session's transaction. */
 const draftOf = (
@@ -123,36 +145,86 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
     return (await o.storable?.(account.address)) ?? null;
   };
 
+  /** Where postmaster mail goes that no account or alias of its own takes; null: nowhere. */
+  const postmasterTarget = async (): Promise<string | null> => {
+    const configured = o.settings.smtp.postmaster.trim();
+    if (configured !== "") return configured;
+    const first = (await o.localDomains?.())?.[0];
+    return first === undefined ? null : `postmaster@${first}`;
+  };
+
   const rcptTo = async (
     s: SessionInfo,
     tx: Transaction,
     to: string,
     params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
   ): Promise<Reply> => {
-    const found = await o.directory.lookup(to);
-    const accepted = expansions.get(s.id) ?? [];
-    const add = (targets: readonly string[]): Reply => {
-      if (accepted.length + targets.length > maxExpansion) return REPLIES.tooManyRecipients;
-      for (const address of targets) {
-        accepted.push({
-          address,
-          original: address === to ? null : to,
-          notify: params.notify,
-          orcpt: params.orcpt,
-        });
+    let found = await o.directory.lookup(to);
+    // RFC 5321 §4.5.1: postmaster must be accepted at every domain we serve and at our own name
+    // (the bare <Postmaster> arrives as postmaster@hostname). An address with no account or
+    // alias of its own goes to the operator's postmaster, even from a client that may not relay:
+    // the operator chose that target, the client did not.
+    const domain = to.slice(to.lastIndexOf("@") + 1).toLowerCase();
+    let dest = to;
+    if (
+      isPostmaster(to) &&
+      (found.kind === "unknown" || (found.kind === "remote" && domain === o.settings.hostname.toLowerCase()))
+    ) {
+      const target = await postmasterTarget();
+      if (target === null || target.toLowerCase() === to.toLowerCase()) {
+        o.log.with(s.id, s.remote.address).problem("no postmaster mailbox", { to, target: target ?? "" });
+        return REPLIES.unknownUser;
       }
-      expansions.set(s.id, accepted);
-      return REPLIES.okRecipient;
-    };
+      dest = target;
+      found = await o.directory.lookup(dest);
+      if (found.kind === "remote") {
+        hasRemote.add(s.id);
+        return addTargets(s, to, [dest], params);
+      }
+    }
+    return recipientOf(s, tx, to, dest, found, params);
+  };
+
+  /** Adds the final addresses of one RCPT to the session's transaction. */
+  const addTargets = (
+    s: SessionInfo,
+    to: string,
+    targets: readonly string[],
+    params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
+  ): Reply => {
+    const accepted = expansions.get(s.id) ?? [];
+    if (accepted.length + targets.length > maxExpansion) return REPLIES.tooManyRecipients;
+    for (const address of targets) {
+      accepted.push({
+        address,
+        original: address === to ? null : to,
+        notify: params.notify,
+        orcpt: params.orcpt,
+      });
+    }
+    expansions.set(s.id, accepted);
+    return REPLIES.okRecipient;
+  };
+
+  /** The RCPT `to`, looked up (or redirected) as `dest`: refused, or its final addresses added. */
+  const recipientOf = async (
+    s: SessionInfo,
+    tx: Transaction,
+    to: string,
+    dest: string,
+    found: RecipientLookup,
+    params: { notify: EnvelopeRecipient["notify"]; orcpt: string | null },
+  ): Promise<Reply> => {
+    const add = (targets: readonly string[]): Reply => addTargets(s, to, targets, params);
     switch (found.kind) {
       case "remote":
         if (!mayRelay(s)) return s.listener === "submission" ? REPLIES.authRequired : REPLIES.relayDenied;
         hasRemote.add(s.id);
-        return add([to]);
+        return add([dest]);
       case "unknown":
         return REPLIES.unknownUser;
       case "account": {
-        const refusal = await checkAccount(found.account, tx.params.size);
+        const refusal = o.carries?.(tx.params) ?? (await checkAccount(found.account, tx.params.size));
         if (refusal !== null) return refusal;
         const r = add([found.account.address]);
         if (r.code < 300 && found.account.quotaBytes !== null) {
@@ -162,14 +234,16 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         return r;
       }
       case "alias": {
-        const ex = await expandRecipient(o.directory, to, { maxDepth: 10, maxTargets: 100 });
+        const ex = await expandRecipient(o.directory, dest, { maxDepth: 10, maxTargets: 100 });
         switch (ex.kind) {
           case "ok": {
-            // An alias to an account that cannot be stored anywhere yet is refused like the account.
+            // An alias to an account that cannot be stored anywhere yet, or cannot get this
+            // message, is refused like the account.
             for (const target of ex.targets) {
-              if (o.storable === undefined) break;
+              if (o.storable === undefined && o.carries === undefined) break;
               const t = await o.directory.lookup(target.address);
-              const refusal = t.kind === "account" ? await o.storable(t.account.address) : null;
+              if (t.kind !== "account") continue;
+              const refusal = o.carries?.(tx.params) ?? (await o.storable?.(t.account.address)) ?? null;
               if (refusal !== null) return refusal;
             }
             return add(ex.targets.map((t) => t.address));
@@ -358,16 +432,26 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
   const handler: SmtpHandler = {
     connect: () => Promise.resolve(null),
 
-    async authenticate(s, user, password): Promise<AuthResult> {
-      try {
-        const account = await o.directory.verifyPassword(user, password);
-        o.log.with(s.id, s.remote.address).low(account ? "auth ok" : "auth failed", { user });
-        return account && account.enabled ? "ok" : "invalid";
-      } catch (e) {
-        o.log.with(s.id, s.remote.address).problem("auth lookup failed", { error: String(e) });
-        return "temporary";
-      }
+    async authenticate(s, user, password, mech): Promise<AuthResult> {
+      const r = await o.login.check({
+        service: "smtp",
+        mech,
+        ip: s.remote.address,
+        log: o.log.with(s.id, s.remote.address),
+        typed: user,
+        password,
+        verify: (name, pw) => o.directory.verifyPassword(name, pw),
+        usable: (account) => account.enabled,
+      });
+      return r.kind === "ok" ? "ok" : r.kind;
     },
+
+    authRefused: (s, user, mech) =>
+      o.login.refuse(
+        { service: "smtp", mech, ip: s.remote.address, log: o.log.with(s.id, s.remote.address) },
+        user,
+        "malformed",
+      ),
 
     mailFrom(s, from, params) {
       reset(s.id);

@@ -11,6 +11,8 @@ export interface Metrics {
   recipientBounced(kind: DeliveryKind): void;
   connectionOpened(listener: string): void;
   connectionClosed(listener: string): void;
+  /** A queued message whose bytes failed their checksum was moved to the quarantine. */
+  messageQuarantined?(): void;
 }
 
 export const noMetrics: Metrics = {

@@ -58,8 +58,9 @@ export function createLogSink(opts: CreateLogSinkOptions): FileLogSink {
     const old = file;
     file = null;
     if (old !== null) await old.handle.close().catch(() => undefined);
-    await mkdir(dir, { recursive: true });
-    const handle = await open(join(dir, `mailyard-${date}.log`), "a", 0o640);
+    // Log lines name senders, recipients and client addresses: the node user's alone.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const handle = await open(join(dir, `mailyard-${date}.log`), "a", 0o600);
     file = { date, handle };
     return handle;
   };

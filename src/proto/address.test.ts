@@ -84,8 +84,41 @@ test("length limits: local part 64, domain 255, path 256", () => {
 test("non-ASCII needs SMTPUTF8", () => {
   assert.deepEqual(mailbox("FROM:<jöran@b.test>"), { ok: false, reply: REPLIES.utf8NotEnabled });
   assert.deepEqual(mailbox("FROM:<jöran@b.test>", "FROM", true), { ok: true, address: "jöran@b.test" });
-  assert.deepEqual(mailbox("TO:<用户@例子.test>", "TO", true), { ok: true, address: "用户@例子.test" });
+  // An internationalised domain is kept as A-labels (proto/idna.ts); the local part as sent.
+  assert.deepEqual(mailbox("TO:<用户@例子.test>", "TO", true), {
+    ok: true,
+    address: "用户@xn--fsqu00a.test",
+  });
   assert.deepEqual(mailbox("TO:<a@例子.test>", "TO"), { ok: false, reply: REPLIES.utf8NotEnabled });
   // The limits are in octets: 22 three-byte characters are 66 octets.
   assert.equal(mailbox(`FROM:<${"用".repeat(22)}@b.test>`, "FROM", true).ok, false);
+});
+
+test("U-label domains (SMTPUTF8) come out as A-labels; A-labels pass as sent; invalid IDNs are refused", () => {
+  assert.deepEqual(mailbox("TO:<user@bücher.test>", "TO", true), {
+    ok: true,
+    address: "user@xn--bcher-kva.test",
+  });
+  assert.deepEqual(mailbox("TO:<user@BÜCHER.Test>", "TO", true), {
+    ok: true,
+    address: "user@xn--bcher-kva.test",
+  });
+  assert.deepEqual(mailbox("TO:<user@xn--bcher-kva.test>", "TO"), {
+    ok: true,
+    address: "user@xn--bcher-kva.test",
+  });
+  assert.deepEqual(mailbox("FROM:<a@mx.bücher.test>", "FROM", true), {
+    ok: true,
+    address: "a@mx.xn--bcher-kva.test",
+  });
+  assert.deepEqual(mailbox("TO:<user@bücher.test>", "TO"), { ok: false, reply: REPLIES.utf8NotEnabled });
+  // A U-label ending in a hyphen (RFC 5891 §4.2.3.1), a ZERO WIDTH JOINER out of context (RFC
+  // 5892 CONTEXTJ) and an "xn--" label that is not Punycode.
+  for (const domain of ["bü-.test", "a\u200db.test", "xn--zz.test"]) {
+    assert.deepEqual(
+      mailbox(`TO:<user@${domain}>`, "TO", true),
+      { ok: false, reply: REPLIES.badRecipientSyntax },
+      domain,
+    );
+  }
 });

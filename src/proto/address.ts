@@ -1,11 +1,13 @@
 // Envelope paths of MAIL FROM and RCPT TO (RFC 5321 §4.1.2, RFC 6531 for SMTPUTF8). Input is the
-// untrusted command argument; output is either a validated mailbox (source route stripped) or
-// the Reply to send. Nothing here throws on bad input. No I/O.
+// untrusted command argument; output is either a validated mailbox (source route stripped, an
+// internationalised domain as A-labels) or the Reply to send. Nothing here throws on bad input.
+// No I/O.
 //
 // Leniencies, each deliberate: spaces after the colon ("MAIL FROM: <a@b.test>") are accepted as
 // Postfix does, since old clients send them and they cannot change the meaning; the keyword is
 // case-insensitive (RFC 5321 §2.4). Angle brackets are required.
 import { isIPv4, isIPv6 } from "node:net";
+import { toAsciiDomain } from "./idna.js";
 import { REPLIES, type Reply } from "./reply.js";
 
 export type PathRole = "sender" | "recipient";
@@ -123,5 +125,10 @@ export function parseMailbox(
     ? (o.utf8 ? QUOTED_UTF8 : QUOTED_ASCII).test(local)
     : (o.utf8 ? DOT_UTF8 : DOT_ASCII).test(local);
   if (!localOk || !isDomain(domain, o.utf8)) return bad;
-  return { ok: true, address: mailbox };
+  // A U-label domain (only with SMTPUTF8, checked above) is kept in its A-label form from here
+  // on (proto/idna.ts), so lookups, routing and peers without SMTPUTF8 see one spelling; an
+  // "xn--" label must be valid Punycode. Other ASCII domains pass as sent.
+  const ascii = toAsciiDomain(domain);
+  if (ascii === null) return bad;
+  return { ok: true, address: ascii === domain ? mailbox : `${local}@${ascii}` };
 }

@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DataDecoder, type DataError } from "./dataframe.js";
+import { DataDecoder, declaredContent, type DataError, type DataLimits, type Framing } from "./dataframe.js";
 
-const limits = { maxBytes: 1_000_000, maxLine: 1000 };
+const ANY = { eightBit: true, nul: true };
+const limits: DataLimits = { maxBytes: 1_000_000, maxLine: 1000, content: ANY };
 
 interface Decoded {
   data: string;
@@ -11,8 +12,8 @@ interface Decoded {
   error: DataError | null;
 }
 
-function decode(chunks: readonly Buffer[], l = limits): Decoded {
-  const d = new DataDecoder(l);
+function decode(chunks: readonly Buffer[], l = limits, framing: Framing = "data"): Decoded {
+  const d = new DataDecoder(l, framing);
   const parts: Buffer[] = [];
   let rest = Buffer.alloc(0);
   let end = false;
@@ -24,6 +25,7 @@ function decode(chunks: readonly Buffer[], l = limits): Decoded {
       rest = Buffer.concat([rest, r.rest]);
     }
   }
+  if (framing === "bdat") d.close();
   return {
     data: Buffer.concat(parts).toString("latin1"),
     end,
@@ -33,17 +35,17 @@ function decode(chunks: readonly Buffer[], l = limits): Decoded {
 }
 
 /** Decodes text whole, then split at every offset (two pieces) and byte by byte: all must agree. */
-function decodeEverySplit(text: string, l = limits): Decoded {
+function decodeEverySplit(text: string, l = limits, framing: Framing = "data"): Decoded {
   const b = Buffer.from(text, "latin1");
-  const whole = decode([b], l);
+  const whole = decode([b], l, framing);
   // Bytes handed out before an error showed up may differ (the session discards them anyway).
   const same = (d: Decoded): Decoded => (d.error === null ? d : { ...d, data: "" });
   for (let i = 0; i <= b.length; i++) {
-    const split = decode([b.subarray(0, i), b.subarray(i)], l);
+    const split = decode([b.subarray(0, i), b.subarray(i)], l, framing);
     assert.deepEqual(same(split), same(whole), `split at ${i} of ${JSON.stringify(text)}`);
   }
   const bytes = Array.from(b, (_, i) => b.subarray(i, i + 1));
-  assert.deepEqual(same(decode(bytes, l)), same(whole), `byte by byte: ${JSON.stringify(text)}`);
+  assert.deepEqual(same(decode(bytes, l, framing)), same(whole), `byte by byte: ${JSON.stringify(text)}`);
   return whole;
 }
 
@@ -109,7 +111,7 @@ test("many bare CRs in one chunk are scanned in linear time", () => {
 });
 
 test("size limit counts unstuffed bytes and flags tooBig", () => {
-  const l = { maxBytes: 10, maxLine: 1000 };
+  const l = { maxBytes: 10, maxLine: 1000, content: ANY };
   assert.equal(decodeEverySplit("12345678\r\n.\r\n", l).error, null);
   const r = decodeEverySplit("123456789\r\n.\r\n", l);
   assert.equal(r.error, "tooBig");
@@ -118,7 +120,7 @@ test("size limit counts unstuffed bytes and flags tooBig", () => {
 });
 
 test("line limit counts wire bytes including CRLF", () => {
-  const l = { maxBytes: 1_000_000, maxLine: 1000 };
+  const l = { maxBytes: 1_000_000, maxLine: 1000, content: ANY };
   const ok = decodeEverySplit(`${"a".repeat(998)}\r\n.\r\n`, l);
   assert.equal(ok.error, null);
   const d = new DataDecoder(l);
@@ -131,8 +133,46 @@ test("line limit counts wire bytes including CRLF", () => {
   assert.equal(open.error, "lineTooLong");
 });
 
-test("binary-ish bytes (NUL, 8-bit) pass through", () => {
+test("binary-ish bytes (NUL, 8-bit) pass through when the content rules allow them", () => {
   const r = decodeEverySplit("\x00\xff\xe9t\xe9\r\n.\r\n");
   assert.equal(r.data, "\x00\xff\xe9t\xe9\r\n");
   assert.equal(r.error, null);
+});
+
+test("declared content: 8-bit needs BODY=8BITMIME or SMTPUTF8, NUL needs BINARYMIME", () => {
+  assert.deepEqual(declaredContent({ body: "7BIT", smtputf8: false }), { eightBit: false, nul: false });
+  assert.deepEqual(declaredContent({ body: "7BIT", smtputf8: true }), { eightBit: true, nul: false });
+  assert.deepEqual(declaredContent({ body: "8BITMIME", smtputf8: false }), { eightBit: true, nul: false });
+  assert.deepEqual(declaredContent({ body: "BINARYMIME", smtputf8: false }), { eightBit: true, nul: true });
+});
+
+test("undeclared 8-bit or NUL is flagged, in DATA and BDAT framing, wherever the chunks split", () => {
+  const seven = { ...limits, content: declaredContent({ body: "7BIT", smtputf8: false }) };
+  const eight = { ...limits, content: declaredContent({ body: "8BITMIME", smtputf8: false }) };
+  for (const framing of ["data", "bdat"] as const) {
+    const end = framing === "data" ? ".\r\n" : "";
+    assert.equal(decodeEverySplit(`ascii\r\n${end}`, seven, framing).error, null);
+    assert.equal(decodeEverySplit(`caf\xe9\r\n${end}`, seven, framing).error, "eightBit");
+    assert.equal(decodeEverySplit(`caf\xe9\r\n${end}`, eight, framing).error, null);
+    assert.equal(decodeEverySplit(`a\x00b\r\n${end}`, eight, framing).error, "nul");
+    assert.equal(decodeEverySplit(`a\x00b\r\n${end}`, seven, framing).error, "nul");
+  }
+});
+
+test("BDAT framing: no dots, no terminator, CRLF only, a CR left at the end is bare", () => {
+  const ok = decodeEverySplit("..x\r\n.\r\nafter\r\nno final line end", limits, "bdat");
+  assert.deepEqual(ok, {
+    data: "..x\r\n.\r\nafter\r\nno final line end",
+    end: false,
+    rest: "",
+    error: null,
+  });
+  for (const bad of ["\n.\n", "\n.\r\n", "\r.\r", "\r.\n", "a\rb", "a\nb", "end\r"]) {
+    const r = decodeEverySplit(`Subject: x\r\n\r\n${bad}`, limits, "bdat");
+    assert.equal(r.error, "bareLineEnding", JSON.stringify(bad));
+  }
+  const l = { ...limits, maxLine: 1000 };
+  assert.equal(decodeEverySplit(`${"a".repeat(998)}\r\n`, l, "bdat").error, null);
+  assert.equal(decodeEverySplit(`${"a".repeat(999)}\r\n`, l, "bdat").error, "lineTooLong");
+  assert.equal(decodeEverySplit("a".repeat(1001), l, "bdat").error, "lineTooLong");
 });

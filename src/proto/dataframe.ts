@@ -10,12 +10,55 @@
 //   message ride inside the first.
 // - After the first error nothing more is handed out, but the decoder keeps scanning for the real
 //   terminator so the session stays in step with the client and can then reply.
+// - The header section's size and field count are limited too when asked (header-limit.ts).
 // - Scanning uses Buffer.indexOf for CR and LF; no per-byte JS loop over line contents.
+// - The same decoder checks BDAT chunks ("bdat" framing: no dots, no terminator, close() at
+//   LAST), so text received either way obeys one set of rules: CRLF only, the line limit, and
+//   the content the client declared (RFC 6152 §3: 8-bit only with BODY=8BITMIME or SMTPUTF8;
+//   NUL only with BODY=BINARYMIME, RFC 3030 §3). A BINARYMIME body is not text and is never fed
+//   to it. Every node applies these rules before its 250, so no cluster member refuses later
+//   what another accepted (that refusal would become a bounce to a forged sender).
+import { isAscii } from "node:buffer";
+import type { Reply } from "./reply.js";
+import { REPLIES } from "./reply.js";
+import { HeaderMeter, type HeaderLimitError, type HeaderLimits } from "./header-limit.js";
+
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 
-export type DataError = "bareLineEnding" | "tooBig" | "lineTooLong";
+export type DataError = "bareLineEnding" | "tooBig" | "lineTooLong" | "eightBit" | "nul" | HeaderLimitError;
+
+/** The reply for each way message text can break the rules (DATA, BDAT, the delivery channel). */
+export const DATA_ERROR_REPLIES: Readonly<Record<DataError, Reply>> = {
+  bareLineEnding: REPLIES.bareLineEnding,
+  tooBig: REPLIES.messageTooBig,
+  lineTooLong: REPLIES.dataLineTooLong,
+  eightBit: REPLIES.eightBitUndeclared,
+  nul: REPLIES.nulInText,
+  headerTooBig: REPLIES.headerTooBig,
+  tooManyFields: REPLIES.tooManyHeaderFields,
+};
+
+/** Which bytes besides 7-bit text the message may hold. */
+export interface ContentRules {
+  /** Bytes 0x80-0xff. */
+  readonly eightBit: boolean;
+  /** NUL (0x00). */
+  readonly nul: boolean;
+}
+
+/**
+ * What the MAIL FROM parameters allow in a text body (DATA, or BDAT without BINARYMIME): 8-bit
+ * with BODY=8BITMIME (RFC 6152 §3) or SMTPUTF8 (RFC 6531 §3.1: UTF-8 header fields are 8-bit),
+ * NUL never (RFC 5321 §4.5.2 text, RFC 2045 §2.8: not even in 8bit data).
+ */
+export function declaredContent(p: {
+  readonly body: "7BIT" | "8BITMIME" | "BINARYMIME";
+  readonly smtputf8: boolean;
+}): ContentRules {
+  return { eightBit: p.body !== "7BIT" || p.smtputf8, nul: p.body === "BINARYMIME" };
+}
 
 export interface DataFeed {
   /** Unstuffed message bytes from this chunk (empty once an error is flagged). */
@@ -31,7 +74,13 @@ export interface DataLimits {
   readonly maxBytes: number;
   /** Longest line accepted, in wire bytes including CRLF. */
   readonly maxLine: number;
+  readonly content: ContentRules;
+  /** Limits of the header section (header-limit.ts); none when absent. */
+  readonly header?: HeaderLimits;
 }
+
+/** "data": dot-stuffed up to CRLF.CRLF (RFC 5321); "bdat": raw chunks, ended by close(). */
+export type Framing = "data" | "bdat";
 
 const enum S {
   /** At the start of a line (after CRLF, or at the start of the data). */
@@ -58,7 +107,23 @@ export class DataDecoder {
   error: DataError | null = null;
   done = false;
 
-  constructor(private readonly limits: DataLimits) {}
+  private readonly header: HeaderMeter | null;
+
+  constructor(
+    private readonly limits: DataLimits,
+    private readonly framing: Framing = "data",
+  ) {
+    this.header = limits.header ? new HeaderMeter(limits.header) : null;
+  }
+
+  /**
+   * BDAT LAST: the text is complete. A CR left at its very end is a bare CR (a text body keeps
+   * RFC 5322 line structure over BDAT; only BODY=BINARYMIME lifts it, RFC 3030 §3).
+   */
+  close(): void {
+    if (this.state === S.MidCr) this.flag("bareLineEnding");
+    this.done = true;
+  }
 
   feed(buf: Buffer): DataFeed {
     if (this.done) return { data: EMPTY, end: true, rest: buf };
@@ -71,7 +136,7 @@ export class DataDecoder {
     while (pos < len) {
       switch (this.state) {
         case S.LineStart:
-          if (buf[pos] === DOT) {
+          if (buf[pos] === DOT && this.framing === "data") {
             this.emit(buf, segStart, pos);
             pos++;
             segStart = pos;
@@ -171,7 +236,16 @@ export class DataDecoder {
     if (to <= from) return;
     this.bytes += to - from;
     if (this.bytes > this.limits.maxBytes) this.flag("tooBig");
-    if (this.error === null) this.segs.push(buf.subarray(from, to));
+    if (this.error !== null) return;
+    const seg = buf.subarray(from, to);
+    // Native scans (indexOf, simdutf's isAscii): no per-byte loop in JS.
+    if (!this.limits.content.nul && seg.includes(0)) this.flag("nul");
+    else if (!this.limits.content.eightBit && !isAscii(seg)) this.flag("eightBit");
+    else {
+      const e = this.header !== null && !this.header.done ? this.header.feed(seg) : null;
+      if (e !== null) this.flag(e);
+      else this.segs.push(seg);
+    }
   }
 
   private finish(rest: Buffer): DataFeed {

@@ -138,8 +138,10 @@ export function parseAddressList(value: string): string[] {
     if (p === "") continue;
     const angle = /<([^<>]*)>\s*$/.exec(p);
     let spec = (angle ? angle[1]! : p).trim();
-    // A source route (<@a,@b:x@y>) is obsolete syntax (§4.4): keep the mailbox.
-    spec = spec.replace(/^(?:@[^,:]+,?)+:/, "");
+    // A source route (<@a,@b:x@y>) is obsolete syntax (§4.4): keep the mailbox. A route's
+    // domains hold no "@": with "@" allowed in them the expression could split "@a@a@a…" in
+    // exponentially many ways before failing (80 bytes of From: froze the event loop).
+    spec = spec.replace(/^(?:@[^,:@]+,?)+:/, "");
     if (ADDR_SPEC.test(spec)) out.push(spec);
   }
   return out;

@@ -69,6 +69,8 @@ export const REPLIES = {
   noHomeBackend: reply(450, "4.2.0", "Mailbox has no home backend yet, try again later"),
   tlsNotAvailable: reply(454, "4.7.0", "TLS not available"),
   authTempFail: reply(454, "4.7.0", "Temporary authentication failure"),
+  // RFC 4954 §6: 454 4.7.0 is temporary; the same text whether or not the account exists.
+  authThrottled: reply(454, "4.7.0", "Too many failed authentications, try again later"),
 
   syntaxError: reply(500, "5.5.2", "Syntax error, command unrecognized"),
   lineTooLong: reply(500, "5.5.6", "Line too long"),
@@ -95,6 +97,9 @@ export const REPLIES = {
   fromRequired: reply(550, "5.7.1", "A null sender needs a From: address owned by the authenticated user"),
   fromUncheckable: reply(550, "5.7.1", "From: header has no address that can be checked against the login"),
   messageTooBig: reply(552, "5.3.4", "Message size exceeds fixed maximum message size"),
+  // The header section's limits (src/proto/header-limit.ts), at the end of the data.
+  headerTooBig: reply(552, "5.3.4", "Message header exceeds fixed maximum size"),
+  tooManyHeaderFields: reply(554, "5.6.0", "Message header has too many fields"),
   overQuotaPerm: reply(552, "5.2.2", "Mailbox full"),
   authRequired: reply(530, "5.7.0", "Authentication required"),
   encryptionRequired: reply(538, "5.7.11", "Encryption required for requested authentication mechanism"),
@@ -102,6 +107,15 @@ export const REPLIES = {
   authCancelled: reply(501, "5.0.0", "Authentication cancelled"),
   authTooLong: reply(500, "5.5.6", "Authentication exchange line too long"),
   bareLineEnding: reply(554, "5.6.11", "Bare CR or LF in message data is not allowed; use CRLF line endings"),
+  // RFC 6152 §3 / RFC 3030 §3: the body must be what MAIL FROM declared (BODY=, SMTPUTF8).
+  eightBitUndeclared: reply(554, "5.6.0", "8-bit message data requires BODY=8BITMIME or SMTPUTF8"),
+  nulInText: reply(554, "5.6.0", "NUL in message data requires BODY=BINARYMIME"),
+  // RFC 3030 §3: a BINARYMIME message that cannot be passed on as it is is returned (5.6.3).
+  binaryNotCarried: reply(
+    554,
+    "5.6.3",
+    "Conversion required but not supported: BODY=BINARYMIME cannot reach a mailbox of this cluster",
+  ),
   utf8NotEnabled: reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"),
   noValidRecipients: reply(554, "5.5.1", "No valid recipients"),
   transactionFailed: reply(554, "5.0.0", "Transaction failed"),
@@ -111,6 +125,7 @@ export const REPLIES = {
   binaryNeedsBdat: reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT, not DATA"),
   dataLineTooLong: reply(500, "5.5.6", "Line too long in message data"),
   earlyTalker: reply(554, "5.5.0", "Protocol error: client sent data before the greeting"),
+  outOfStep: reply(554, "5.5.0", "Error: SMTP protocol synchronization"),
   forbiddenCommand: reply(554, "5.7.0", "Not an SMTP command, closing connection"),
   authInTransaction: reply(503, "5.5.1", "AUTH not allowed during a mail transaction"),
   // Added by the local delivery channel (src/delivery/local.ts).

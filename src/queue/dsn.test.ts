@@ -188,3 +188,16 @@ void test("a non-ASCII notification goes quoted-printable: that part is 7bit (RF
   assert.equal(parts[0]!.headers.get("content-transfer-encoding"), "quoted-printable");
   assert.match(libqp.decode(parts[0]!.body).toString("utf8"), /Müller, ユーザー不明/);
 });
+
+void test("an enclosed original with stray CR, LF or NUL leaves as CRLF-only text", () => {
+  const sneaky = "X-A: 1\n.\nMAIL FROM:<x@y.test>\r\nX-B: 2\r.\rX-C: \x003\r\n.\nX-D: 4\n.\r\n";
+  for (const over of [
+    { originalHeaders: Buffer.from(`${sneaky}\r\n`, "latin1"), originalMessage: null },
+    { originalMessage: Buffer.from(`${sneaky}\r\nbody\n.\nmore\r`, "latin1") },
+  ]) {
+    const raw = buildDsn(input(over)).toString("latin1");
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(raw, /\r(?!\n)|(?<!\r)\n|\x00/, JSON.stringify(Object.keys(over)));
+    assert.match(raw, /X-A: 1\r\n\.\r\nMAIL FROM/);
+  }
+});

@@ -4,9 +4,12 @@
 // manager reads the original, calls this and enqueues the result from the null sender.
 //
 // Reply texts come from remote servers and are untrusted: control characters are removed and
-// lengths capped before they reach a header-like line.
+// lengths capped before they reach a header-like line. The enclosed original is untrusted too:
+// its stray CR and LF become CRLF and NUL is dropped (stray-cr-lf.ts), so the report is text
+// with CRLF line endings only wherever it goes (a mailbox, the channel, a next hop over DATA).
 import libqp from "libqp";
 import { rfc5322Date } from "../proto/date.js";
+import { straysToCrlf } from "../proto/stray-cr-lf.js";
 import type { Envelope, EnvelopeRecipient } from "./envelope.js";
 
 export type DsnKind = "failure" | "delay" | "success";
@@ -185,7 +188,7 @@ export function buildDsn(i: DsnInput): Buffer {
   const qp = nonAscii(text);
   const human = qp ? libqp.wrap(libqp.encode(Buffer.from(text, "utf8")), 76) : text;
   const status = deliveryStatus(i);
-  const original = i.originalMessage ?? headerSection(i.originalHeaders);
+  const original = straysToCrlf(i.originalMessage ?? headerSection(i.originalHeaders));
   const full = i.originalMessage !== null;
   const boundary = pickBoundary(`${i.envelope.id}.${i.now}/${clean(i.reportingMta, 200)}`, [original]);
   const utf8Status = nonAscii(status);

@@ -44,6 +44,8 @@ export interface Entries {
   /** A finished and reported message leaves the queue; otherwise its state is saved. */
   persist(e: Entry): Promise<"removed" | "saved" | "failed">;
   remove(e: Entry, why: "removed" | "deleted"): Promise<void>;
+  /** Out of the queue without touching the spool (it has already moved the file aside). */
+  forget(e: Entry): void;
 }
 
 export function createEntries(ctx: QueueContext): Entries {
@@ -95,5 +97,10 @@ export function createEntries(ctx: QueueContext): Entries {
     }
   }
 
-  return { byId: entries, admit, persist, remove };
+  function forget(e: Entry): void {
+    e.gone = true;
+    entries.delete(e.envelope.id);
+  }
+
+  return { byId: entries, admit, persist, remove, forget };
 }

@@ -69,8 +69,15 @@ export function createQueueManager(o: QueueManagerOptions): QueueManager {
   // report, which is admitted and scheduled): the two back edges go through these closures.
   const entries = createEntries(ctx);
   const timetable = createTimetable(ctx, (e) => wakeUp(e));
-  const scheduler = createScheduler(ctx, o.deliverer, timetable, (e, results, kind, opts) =>
-    outcomes.apply(e, results, kind, opts),
+  const scheduler = createScheduler(
+    ctx,
+    o.deliverer,
+    timetable,
+    (e, results, kind, opts) => outcomes.apply(e, results, kind, opts),
+    (e) => {
+      entries.forget(e);
+      metrics.messageQuarantined?.();
+    },
   );
   const admission = createAdmission(ctx, {
     entries,

@@ -6,6 +6,7 @@
 // Invariants: the null sender never gets a report (no bounce loops, RFC 5321 §4.5.5); a recipient
 // is marked reported only once its report is in the queue; failure and success reports wait
 // while another recipient of the message is in a delivery, so those that end together share one.
+import { isAscii } from "node:buffer";
 import type { QueueContext } from "./context.js";
 import type { DsnAction, DsnInput, DsnKind } from "./dsn.js";
 import type { Entries, Entry } from "./entries.js";
@@ -126,7 +127,8 @@ export function createReports(ctx: QueueContext, deps: ReportDeps): Reports {
           recipients: [{ address: env.returnPath, original: null, notify: "NEVER", orcpt: null }],
           ret: null,
           envid: null,
-          body: env.body === "7BIT" && !env.smtputf8 ? "7BIT" : "8BITMIME",
+          // The report quotes remote replies, which may be UTF-8, whatever the original was.
+          body: env.body === "7BIT" && !env.smtputf8 && isAscii(message) ? "7BIT" : "8BITMIME",
           smtputf8: env.smtputf8,
           source: "dsn",
           authUser: null,

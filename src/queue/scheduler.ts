@@ -75,6 +75,8 @@ export function createScheduler(
   deliverer: Deliverer,
   timetable: Timetable,
   applyOutcomes: ApplyOutcomes,
+  /** The message's bytes failed their check and the spool quarantined it: it leaves the queue. */
+  quarantined: (e: Entry) => void,
 ): Scheduler {
   const { spool, clock, random, log, q } = ctx;
   // ctx.policy, read at each use: managed settings may change the retry keys while we run.
@@ -218,18 +220,29 @@ export function createScheduler(
   async function runJob(d: Dest, job: Job): Promise<void> {
     const e = job.entry;
     let outcomes: readonly Outcome[] = [];
+    let corrupt: string | null = null;
     try {
-      outcomes = await deliverer.deliver({
-        envelope: e.envelope,
-        recipients: job.idxs.map((index) => ({ index, rcpt: e.envelope.recipients[index]! })),
-        route: job.route,
-        body: () => spool.body(e.envelope.id),
-      });
+      // Never hand on bytes that are not the ones received (a flipped bit on disk).
+      corrupt = await spool.verify(e.envelope.id);
+      if (corrupt === null)
+        outcomes = await deliverer.deliver({
+          envelope: e.envelope,
+          recipients: job.idxs.map((index) => ({ index, rcpt: e.envelope.recipients[index]! })),
+          route: job.route,
+          body: () => spool.body(e.envelope.id),
+        });
     } catch (err) {
       log.failure("deliverer failed", { id: e.envelope.id, route: job.route.key, error: String(err) });
     } finally {
       inFlight--;
       d.inFlight--;
+    }
+    if (corrupt !== null) {
+      quarantined(e);
+      enlist(d);
+      pump();
+      forgetIfUnused(d);
+      return;
     }
     if (outcomes.length !== job.idxs.length && outcomes.length > 0)
       log.failure("deliverer returned wrong outcome count", { id: e.envelope.id, route: job.route.key });

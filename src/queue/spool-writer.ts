@@ -2,10 +2,13 @@
 // coalescing buffer (few large writes, no per-chunk fsync); commit appends the envelope and
 // trailer, fdatasyncs, renames into active/ (the ready mark, set last) and waits for the group
 // directory fsync. Calls are serialised, so callers may fire writes without awaiting each one.
+// The body's CRC-32 is taken as the chunks come (in call order, the order they are written) and
+// stored in the trailer, so a later read can tell the bytes are the ones received.
 import { closeFd, fdatasyncFd, renamePath, unlinkPath, writevAll } from "../store/fs-calls.js";
 import type { Envelope } from "./envelope.js";
 import type { SpoolWriter } from "./types.js";
 import type { DirSync } from "./dir-sync.js";
+import { crc32 } from "node:zlib";
 import { encodeTail } from "./queue-file.js";
 
 /** Bodies up to this size are kept (as the chunks received, not copied) for the first delivery. */
@@ -40,12 +43,19 @@ export class FileSpoolWriter implements SpoolWriter {
     private readonly paths: WriterPaths,
     private readonly activeSync: DirSync,
     /** inMemory: the body's chunks when it is at most KEEP_BYTES long, else null. */
-    private readonly onCommitted: (bodyLength: number, inMemory: readonly Buffer[] | null) => void,
+    private readonly onCommitted: (
+      bodyLength: number,
+      inMemory: readonly Buffer[] | null,
+      bodyCrc: number,
+    ) => void,
   ) {}
+
+  private crc = 0;
 
   write(chunk: Buffer): Promise<void> {
     if (this.phase !== "writing") return Promise.reject(new Error(`spool writer is ${this.phase}`));
     if (this.failed !== null) return Promise.reject(this.failed);
+    this.crc = crc32(chunk, this.crc);
     // Received chunks are not reused by their producer (the SMTP engine hands out fresh buffers
     // or views of socket reads), so keeping references is safe; the coalescing buffer is reused
     // and never kept.
@@ -69,7 +79,7 @@ export class FileSpoolWriter implements SpoolWriter {
       const body = this.written + this.used;
       const inMemory = this.kept;
       this.kept = null;
-      await this.flush([encodeTail(envelope, body)]);
+      await this.flush([encodeTail(envelope, body, this.crc)]);
       await fdatasyncFd(this.fd);
       this.phase = "closed";
       await closeFd(this.fd);
@@ -77,7 +87,7 @@ export class FileSpoolWriter implements SpoolWriter {
       this.phase = "renamed";
       await this.activeSync.sync();
       this.phase = "committed";
-      this.onCommitted(body, inMemory);
+      this.onCommitted(body, inMemory, this.crc);
     });
   }
 

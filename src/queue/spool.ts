@@ -3,10 +3,13 @@
 // counts as queued only once its file is fdatasynced, renamed into active/ (the ready mark, set
 // last) and active/ itself is fsynced; directory fsyncs are shared by concurrent commits (group
 // commit, dir-sync.ts). open() discards unfinished files in tmp/ and moves unreadable files to
-// corrupt/ with a log line: nothing is deleted silently.
+// corrupt/ with a log line: nothing is deleted silently. verify() checks a message's bytes on disk
+// against the CRC-32 stored at enqueue before they are delivered; a message that fails is moved
+// to corrupt/ (its state file beside it) and leaves the spool.
 //
 // Layout: <dir>/tmp/<id> (being received), <dir>/active/<id>, <dir>/state/<id>.json, <dir>/corrupt/.
 import { createReadStream } from "node:fs";
+import { crc32 } from "node:zlib";
 import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -55,6 +58,8 @@ export function createSpool(dir: string, log: Log): FileSpool {
   const stateSync = new DirSync(stateDir);
   /** Body length of every committed message: what body() may read. */
   const bodies = new Map<string, number>();
+  /** Body CRC-32 of every committed message whose file stores one (files older than it do not). */
+  const checks = new Map<string, number>();
   const saves = new Map<string, SaveSlot>();
   // Messages just received (up to 1 MB, as the chunks received), kept in memory for their first
   // delivery attempt: most are delivered at once, and reading them back from disk cost an open,
@@ -82,7 +87,9 @@ export function createSpool(dir: string, log: Log): FileSpool {
     );
   };
 
-  const loadEnvelope = async (id: string): Promise<Envelope | string> => {
+  const loadEnvelope = async (
+    id: string,
+  ): Promise<{ envelope: Envelope; bodyCrc: number | null } | string> => {
     const h = await open(join(activeDir, id), "r");
     try {
       const { size } = await h.stat();
@@ -94,7 +101,8 @@ export function createSpool(dir: string, log: Log): FileSpool {
       const json = Buffer.alloc(t.length);
       const { bytesRead } = await h.read(json, 0, t.length, t.offset);
       if (bytesRead !== t.length) return "short read of envelope";
-      return parseEnvelope(json, t, id);
+      const envelope = parseEnvelope(json, t, id);
+      return typeof envelope === "string" ? envelope : { envelope, bodyCrc: t.bodyCrc };
     } finally {
       await h.close();
     }
@@ -127,18 +135,20 @@ export function createSpool(dir: string, log: Log): FileSpool {
       await quarantine(name, path, "file name is not a queue id");
       return null;
     }
-    let env: Envelope | string;
+    let loaded: Awaited<ReturnType<typeof loadEnvelope>>;
     try {
-      env = await loadEnvelope(name);
+      loaded = await loadEnvelope(name);
     } catch (e) {
-      env = `read failed: ${String(e)}`;
+      loaded = `read failed: ${String(e)}`;
     }
-    if (typeof env === "string") {
-      await quarantine(name, path, env);
+    if (typeof loaded === "string") {
+      await quarantine(name, path, loaded);
       return null;
     }
+    const env = loaded.envelope;
     const st = await loadState(env);
     bodies.set(env.id, env.size);
+    if (loaded.bodyCrc !== null) checks.set(env.id, loaded.bodyCrc);
     return { envelope: env, state: st.state, recipients: st.recipients };
   };
 
@@ -190,7 +200,9 @@ export function createSpool(dir: string, log: Log): FileSpool {
 
   return {
     async open() {
-      for (const d of [dir, tmpDir, activeDir, stateDir, corruptDir]) await mkdir(d, { recursive: true });
+      // Queue files hold whole messages: the spool is the node user's alone (files are 0600 too).
+      for (const d of [dir, tmpDir, activeDir, stateDir, corruptDir])
+        await mkdir(d, { recursive: true, mode: 0o700 });
       // An unfinished receive was never acknowledged with 250: the client still has the message.
       const tmps = await readdir(tmpDir);
       for (const t of tmps) await quiet(unlink(join(tmpDir, t)));
@@ -215,13 +227,19 @@ export function createSpool(dir: string, log: Log): FileSpool {
       checkId(id);
       const tmp = join(tmpDir, id);
       const fd = await openFd(tmp, "wx", 0o600);
-      return new FileSpoolWriter(fd, { tmp, active: join(activeDir, id) }, activeSync, (len, inMemory) => {
-        bodies.set(id, len);
-        if (inMemory !== null && recentBytes + len <= RECENT_BUDGET) {
-          recent.set(id, { chunks: inMemory, bytes: len });
-          recentBytes += len;
-        }
-      });
+      return new FileSpoolWriter(
+        fd,
+        { tmp, active: join(activeDir, id) },
+        activeSync,
+        (len, inMemory, crc) => {
+          bodies.set(id, len);
+          checks.set(id, crc);
+          if (inMemory !== null && recentBytes + len <= RECENT_BUDGET) {
+            recent.set(id, { chunks: inMemory, bytes: len });
+            recentBytes += len;
+          }
+        },
+      );
     },
 
     body(id) {
@@ -236,6 +254,46 @@ export function createSpool(dir: string, log: Log): FileSpool {
       const mem = recent.get(id);
       if (mem !== undefined) return Readable.from(mem.chunks, { objectMode: false });
       return createReadStream(join(activeDir, id), { start: 0, end: len - 1, highWaterMark: 256 * 1024 });
+    },
+
+    async verify(id) {
+      const len = bodies.get(id);
+      const want = checks.get(id);
+      // Unknown here, or a file from before checksums: nothing to compare. In memory: the very
+      // chunks received, not read back.
+      if (len === undefined || want === undefined || recent.has(id)) return null;
+      let got = 0;
+      try {
+        if (len > 0) {
+          const stream = createReadStream(join(activeDir, id), {
+            start: 0,
+            end: len - 1,
+            highWaterMark: 256 * 1024,
+          });
+          for await (const chunk of stream) got = crc32(chunk as Buffer, got);
+        }
+      } catch {
+        // Unreadable (or gone): the delivery's own read fails and defers it; not a checksum verdict.
+        return null;
+      }
+      if (got === want || !bodies.has(id)) return null;
+      const reason = "message bytes do not match the checksum stored at enqueue";
+      bodies.delete(id);
+      checks.delete(id);
+      log.problem("corrupted queue file quarantined", {
+        id,
+        reason,
+        expected: want.toString(16),
+        actual: got.toString(16),
+        to: join(corruptDir, id),
+      });
+      await rename(join(activeDir, id), join(corruptDir, id)).catch((e: unknown) =>
+        log.failure("cannot move corrupted queue file", { id, error: String(e) }),
+      );
+      // The recipient state goes with it: it says who already has the message.
+      if (withState.delete(id))
+        await quiet(rename(join(stateDir, `${id}.json`), join(corruptDir, `${id}.state.json`)));
+      return reason;
     },
 
     saveState(id, state: MessageState, recipients: readonly RecipientState[]) {
@@ -260,6 +318,7 @@ export function createSpool(dir: string, log: Log): FileSpool {
     async remove(id) {
       checkId(id);
       bodies.delete(id);
+      checks.delete(id);
       forget(id);
       // Message file first: a crash between the two leaves an orphan state file (cleaned at open),
       // never a message whose state says nothing was delivered. No directory fsync: if a crash

@@ -34,6 +34,12 @@ export interface Spool {
   begin(id: string): Promise<SpoolWriter>;
   /** The stored message bytes (without the envelope). */
   body(id: string): Readable;
+  /**
+   * Check the stored bytes against the checksum taken at enqueue, before they are delivered:
+   * null when they match (or there is nothing to check); else the reason, and the message has
+   * been moved to the quarantine (corrupt/) and is no longer in the spool.
+   */
+  verify(id: string): Promise<string | null>;
   /** Replace the per-recipient state atomically (write temp, fsync, rename). */
   saveState(id: string, state: MessageState, recipients: readonly RecipientState[]): Promise<void>;
   /** Remove the message and its state; the message has left the queue. */

@@ -27,6 +27,7 @@ import { composeAutoReply } from "./reply-message.js";
 import { evaluateRules, keepsInbox } from "./seed/evaluate.js";
 import type { RuleAction } from "./seed/model.js";
 import { compileSieve, runSieve, vacationVerdict, type SieveAction } from "./sieve/index.js";
+import type { Pause } from "./sieve/meter.js";
 import type { RuleStore } from "./store.js";
 
 /** A redirected message that already passed through this many rule redirects is not sent on. */
@@ -95,6 +96,8 @@ export async function decideForAccount(
   account: string,
   domain: string,
   view: MessageView,
+  /** How the Sieve run yields to the event loop (sieve/meter.ts); setImmediate when absent. */
+  pause?: Pause,
 ): Promise<AccountDecision> {
   let seed: RuleAction[] = [];
   let sieve: readonly SieveAction[] | null = null;
@@ -118,8 +121,10 @@ export async function decideForAccount(
       else {
         // the body extension's test reads the decoded parts, which take a walk of their own
         const body = c.script.requires.has("body") ? await bodyParts(view.raw) : undefined;
-        const r = runSieve(c.script, view, body === undefined ? {} : { body });
-        if (r.error !== null) log.problem("sieve run failed, implicit keep", { to: account, error: r.error });
+        const r = await runSieve(c.script, view, { ...(body ? { body } : {}), ...(pause ? { pause } : {}) });
+        if (r.limited) log.problem("sieve work limit, implicit keep", { to: account, error: r.error });
+        else if (r.error !== null)
+          log.problem("sieve run failed, implicit keep", { to: account, error: r.error });
         sieve = r.actions;
         sieveHeaders = r.headers;
       }

@@ -3,6 +3,7 @@
 // and the Sieve interpreter only read it, so both stay pure. Header bytes are untrusted: the
 // parser bounds the number of fields and never throws.
 import libmime from "libmime";
+import { fieldColon } from "../proto/header-limit.js";
 
 export interface HeaderField {
   /** The name as written (case kept); compare with sameName(). */
@@ -41,17 +42,24 @@ export interface MessageView {
 
 const MAX_FIELDS = 1000;
 
-/** Splits a message into its header fields and the offset where the body starts. */
+/**
+ * Splits a message into its header fields and the offset where the body starts: at the empty
+ * line, or at the first line that is not a field (as the inbound limits measure it). One pass over
+ * the lines that looks at their first bytes only; each field's value is read once, when it ends
+ * (a field folded over thousands of lines costs one string, not one per line).
+ */
 export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: number } {
   const headers: HeaderField[] = [];
   let pos = 0;
-  let current: { name: string; lines: string[]; start: number } | null = null;
+  let current: { name: string; start: number; valueStart: number } | null = null;
   const flush = (end: number): void => {
     if (current && headers.length < MAX_FIELDS) {
       headers.push({
         name: current.name,
-        value: current.lines
-          .join("")
+        // unfolding: every line end goes, with the CR before it (RFC 5322 §2.2.3)
+        value: raw
+          .toString("latin1", current.valueStart, end)
+          .replace(/\r?\n/g, "")
           .replace(/^[ \t]+/, "")
           .trimEnd(),
         raw: raw.subarray(current.start, end),
@@ -62,20 +70,23 @@ export function parseHeader(raw: Buffer): { headers: HeaderField[]; bodyOffset: 
   while (pos < raw.length) {
     let end = raw.indexOf(0x0a, pos);
     if (end < 0) end = raw.length;
-    let line = raw.toString("latin1", pos, end);
     const next = end + 1;
-    if (line.endsWith("\r")) line = line.slice(0, -1);
-    if (line === "") {
+    // the line without its CR
+    const stop = end > pos && raw[end - 1] === 0x0d ? end - 1 : end;
+    if (stop === pos) {
       flush(pos);
       return { headers: decodeAll(headers), bodyOffset: Math.min(next, raw.length) };
     }
-    if ((line.startsWith(" ") || line.startsWith("\t")) && current) {
-      (current as { lines: string[] }).lines.push(line);
+    const first = raw[pos];
+    if ((first === 0x20 || first === 0x09) && current) {
+      // a continuation line: the field's value runs on
     } else {
       flush(pos);
-      const colon = line.indexOf(":");
-      if (colon > 0)
-        current = { name: line.slice(0, colon).trimEnd(), lines: [line.slice(colon + 1)], start: pos };
+      // a line that is not a field starts the body, where the inbound header limits stop
+      // counting (proto/header-limit.ts): nothing past them is read as header
+      const colon = fieldColon(raw, pos, stop);
+      if (colon < 0) return { headers: decodeAll(headers), bodyOffset: pos };
+      current = { name: raw.toString("latin1", pos, colon).trimEnd(), start: pos, valueStart: colon + 1 };
     }
     pos = next;
   }

@@ -9,7 +9,14 @@ import type { PgHandle } from "../state/pg.js";
 import { migratePg, type PgMigration } from "../state/pg-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
-import { scopeKey, SHARED_SERVER_KEY, sharedServerTargets, type RuleScope, type RuleStore } from "./store.js";
+import {
+  ruleAddressKey,
+  scopeKey,
+  SHARED_SERVER_KEY,
+  sharedServerTargets,
+  type RuleScope,
+  type RuleStore,
+} from "./store.js";
 
 const SWEEP_EVERY = 500;
 
@@ -78,7 +85,7 @@ export async function openPostgresRuleStore(
     throw e;
   }
   let writes = 0;
-  const norm = (a: string): string => a.trim().toLowerCase();
+  const norm = ruleAddressKey;
   const sweep = async (): Promise<void> => {
     if (++writes % SWEEP_EVERY === 0) await pg.run("DELETE FROM reply_memory WHERE until <= $1", [now()]);
   };

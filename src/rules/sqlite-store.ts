@@ -4,13 +4,19 @@
 // write the file at once. Rule sets are kept in the seed's text form, re-parsed on read. Opening
 // moves the old shared server rule set to per-node rows (store.ts sharedServerTargets), in one
 // IMMEDIATE transaction with the membership read, so two openers cannot both move it.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
-import { scopeKey, SHARED_SERVER_KEY, sharedServerTargets, type RuleScope, type RuleStore } from "./store.js";
+import {
+  ruleAddressKey,
+  scopeKey,
+  SHARED_SERVER_KEY,
+  sharedServerTargets,
+  type RuleScope,
+  type RuleStore,
+} from "./store.js";
+import { prepareSqliteFile } from "../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 const SWEEP_EVERY = 500;
@@ -95,7 +101,7 @@ export function openSqliteRuleStore(
   now: () => number = Date.now,
   o: RuleStoreOpenOptions = {},
 ): RuleStore {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -126,7 +132,7 @@ export function openSqliteRuleStore(
     "INSERT INTO reply_memory (account, handle, sender, until) VALUES (?, ?, ?, ?) ON CONFLICT(account, handle, sender) DO UPDATE SET until = excluded.until WHERE reply_memory.until <= ?",
   );
   let writes = 0;
-  const norm = (a: string): string => a.trim().toLowerCase();
+  const norm = ruleAddressKey;
 
   return {
     getRules(scope: RuleScope): Promise<Rule[]> {

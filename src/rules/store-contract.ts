@@ -47,6 +47,21 @@ export function ruleStoreContract(name: string, fresh: OpenRuleStore): void {
     }
   });
 
+  void test(`${name} rule store: an IDN scope or account is one key whether typed as U-labels or A-labels`, async (t) => {
+    const store = await (await fresh(t))(() => 1000);
+    try {
+      const tag = parseRules('(5,tag,(),(("Add Header","X-IDN: yes")))');
+      await store.setRules({ kind: "domain", name: "Bücher.test" }, tag);
+      await store.setRules({ kind: "account", address: "user@bücher.test" }, tag);
+      await store.setSieve("user@bücher.test", "keep;");
+      assert.deepEqual(await store.getRules({ kind: "domain", name: "xn--bcher-kva.test" }), tag);
+      assert.deepEqual(await store.getRules({ kind: "account", address: "USER@xn--bcher-kva.test" }), tag);
+      assert.equal(await store.getSieve("user@xn--bcher-kva.test"), "keep;");
+    } finally {
+      await store.close();
+    }
+  });
+
   void test(`${name} rule store: claimReply lets one of two concurrent claims win; an expired entry is claimed again`, async (t) => {
     const open = await fresh(t);
     const a = await open(() => 0);

@@ -3,6 +3,7 @@
 // model, stored in its text form), each account's Sieve script, and the reply memory that keeps
 // vacation and Reply with from answering one sender twice within a period. Adapters: SQLite
 // (sqlite-store.ts), on the directory's file; any other store implements the same contract.
+import { toAsciiAddress, toAsciiDomain } from "../proto/idna.js";
 import type { Rule } from "./seed/model.js";
 
 export type RuleScope =
@@ -33,6 +34,12 @@ export interface RuleStore {
   close(): Promise<void>;
 }
 
+/** An account address as rule rows are keyed: lower-case, an IDN domain as A-labels (proto/idna.ts). */
+export function ruleAddressKey(address: string): string {
+  const a = address.trim().toLowerCase();
+  return toAsciiAddress(a) ?? a;
+}
+
 /**
  * The key rows are stored under: "server:<node>", "cluster", "domain:<name>", "account:<address>".
  * Node ids are kept as given (they are compared exactly everywhere else, cluster/state.ts).
@@ -44,9 +51,9 @@ export function scopeKey(scope: RuleScope): string {
     case "cluster":
       return scope.kind;
     case "domain":
-      return `domain:${scope.name.trim().toLowerCase()}`;
+      return `domain:${(toAsciiDomain(scope.name.trim()) ?? scope.name.trim()).toLowerCase()}`;
     case "account":
-      return `account:${scope.address.trim().toLowerCase()}`;
+      return `account:${ruleAddressKey(scope.address)}`;
   }
 }
 

@@ -27,10 +27,13 @@ import type { RoleContext, RoleParts } from "./role-parts.js";
 const ACCOUNT_IDLE_MS = 60_000;
 /** Room over smtp.maxMessageSize for the trace headers a frontend adds before handing over. */
 const HEADER_ALLOWANCE = 64 * 1024;
+const HEADER_FIELD_ALLOWANCE = 100;
 
 export function startBackendRole(ctx: RoleContext): RoleParts {
   const { settings, world, log, directory, placement } = ctx;
-  const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"));
+  const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
+    groupAccess: settings.local.mailGroupAccess,
+  });
   // Usage in the answers of this backend (its own SMTP, the frontends' questions, POP3) follows
   // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
   const usageDirectory = withMailboxUsage(directory, { store, allHere: false, log: log.for("LOCAL") });
@@ -114,6 +117,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
     extra: clusterApiHandler({
       directory: usageDirectory,
       secret: settings.cluster.secret,
+      nodeId: settings.node.id,
       clock: world.clock,
       log: log.for("CLUSTER"),
     }),
@@ -126,6 +130,12 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
         admit,
         deliver: (job) => mailbox.deliver(job),
         maxMessageSize: settings.smtp.maxMessageSize + HEADER_ALLOWANCE,
+        // What members send passed the same limits at their front door; their own trace and rule
+        // fields (Received:, X-Mailyard-Redirected-By:, Resent-*, addheader) ride on top.
+        limits: {
+          maxHeaderBytes: settings.smtp.maxHeaderBytes + HEADER_ALLOWANCE,
+          maxHeaderFields: settings.smtp.maxHeaderFields + HEADER_FIELD_ALLOWANCE,
+        },
         // Longer than the senders keep idle sessions, so they are the ones to end them.
         timeouts: { idleMs: (settings.channel.idleKeepSeconds + settings.channel.timeoutSeconds) * 1000 },
         random: world.random,

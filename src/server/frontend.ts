@@ -1,6 +1,7 @@
 // The frontend role (DESIGN.md §1, seed "SMTP Relaying"): takes SMTP, asks the live backends
-// every directory question (the cluster API, cached; no answer from any backend is a 4xx, never
-// a guess), enqueues, relays remote mail itself and hands local mail over the delivery channel
+// every directory question (the cluster API, cached; password checks keyed on the account's
+// credential stamp in the shared state, so a change applies at once; no answer from any backend
+// is a 4xx, never a guess), enqueues, relays remote mail itself and hands local mail over the delivery channel
 // to the backend placement names. A frontend never opens an account or writes a mailbox.
 import { createClusterDirectory } from "../cluster/api/client.js";
 import { createClusterRouter } from "../delivery/cluster-router.js";
@@ -22,6 +23,8 @@ export function startFrontendRole(ctx: RoleContext): RoleParts {
     cacheMs: c.cacheSeconds * 1000,
     negativeCacheMs: c.negativeCacheSeconds * 1000,
     maxEntries: CACHE_ENTRIES,
+    // Read from the shared state at each check: a password change applies at the next AUTH.
+    credentialStamp: (address) => ctx.directory.credentialStamp(address),
     log: log.for("CLUSTER"),
   });
   const relay = createRelayChannel({

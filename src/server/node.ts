@@ -1,6 +1,7 @@
 // One Mailyard node in the single-server role: wires the directory, the spool and queue
 // manager, the delivery channels, the SMTP and submission listeners and the admin HTTP server.
-// The world (clock, resolver, dialer, randomness) comes in here and nowhere deeper.
+// The world (clock, resolver, dialer, randomness, the event-loop pause) comes in here and nowhere deeper.
+import { recordStateLocation } from "../config/member-state.js";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Settings } from "../config/settings.js";
@@ -24,7 +25,9 @@ import { systemClock, type Clock } from "../world/clock.js";
 import { systemResolver, type Resolver } from "../world/resolver.js";
 import { tcpDialer, type Dialer } from "../world/dialer.js";
 import { cryptoRandom, type Random } from "../world/random.js";
+import { immediatePause, type Pause } from "../rules/sieve/meter.js";
 import { startClusterNode } from "./roles.js";
+import { lockDataDir } from "./data-lock.js";
 import { bindSmtpListeners } from "./listeners.js";
 import { startSources } from "./sources.js";
 import { localSubmitter } from "../queue/local-submit.js";
@@ -33,6 +36,7 @@ import {
   openDirectoryStore,
   openRpopStoreFor,
   openRuleStoreFor,
+  openThrottleRowsFor,
 } from "./state-stores.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
@@ -40,12 +44,15 @@ import type { DeliveryRules } from "../delivery/rules-hook.js";
 import { reply } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
+import { loginGates } from "./login-gates.js";
 
 export interface NodeWorld {
   readonly clock: Clock;
   readonly resolver: Resolver;
   readonly dialer: Dialer;
   readonly random: Random;
+  /** How long computations (rule evaluation) give the event loop back: setImmediate. */
+  readonly pause: Pause;
 }
 
 export interface RunningNode {
@@ -65,20 +72,51 @@ export interface NodeOptions {
 }
 
 export async function startNode(settings: Settings, opts: NodeOptions): Promise<RunningNode> {
-  // Frontends and backends are wired in roles.ts; everything below is the single server.
-  if (settings.role !== "single") return startClusterNode(settings, opts);
+  // First thing, before any file under dataDir is read or moved (queue recovery): a second node
+  // on the same directory must fail here and change nothing.
+  const lock = await lockDataDir(resolve(settings.dataDir));
+  let node: RunningNode;
+  try {
+    // Frontends and backends are wired in roles.ts; startSingleNode is the single server.
+    node =
+      settings.role === "single"
+        ? await startSingleNode(settings, opts)
+        : await startClusterNode(settings, opts);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  return {
+    ...node,
+    async stop() {
+      try {
+        await node.stop();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<RunningNode> {
   const world: NodeWorld = {
     clock: opts.world?.clock ?? systemClock,
     resolver: opts.world?.resolver ?? systemResolver(),
     dialer: opts.world?.dialer ?? tcpDialer,
     random: opts.world?.random ?? cryptoRandom,
+    pause: opts.world?.pause ?? immediatePause,
   };
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock);
+  // Failed logins are counted in the shared state, by every way in (login-gates.ts).
+  const throttleRows = await openThrottleRowsFor(settings, world.clock, opts.log.for("SYSTEM"));
+  const gates = loginGates(settings, world.clock, throttleRows);
+  const webadmin = await prepareWebAdmin(settings, opts.log, world.clock, gates.admin);
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
+  await recordStateLocation(settings);
 
   // Settings changed from the WebAdmin or `mailyard settings set` live in the state's settings
   // table; everything below is wired with them.
@@ -95,7 +133,9 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
   const directory = await openDirectoryStore(settings, world.clock, opts.log.for("DIRECTORY"));
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock: world.clock });
-  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"));
+  const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"), {
+    groupAccess: settings.local.mailGroupAccess,
+  });
   // Quota checks (RCPT, end of data, POP3) read the usage of the mailbox, which is all here.
   const mailboxDirectory = withMailboxUsage(directory, { store, allHere: true, log: opts.log.for("LOCAL") });
   // Account rules submit what they generate through the node's Submitter, made further down.
@@ -105,6 +145,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     store: ruleStore,
     nodeId: settings.node.id,
     log: opts.log.for("RULES"),
+    pause: world.pause,
     submit: (draft, message) =>
       submitter === null
         ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
@@ -176,7 +217,9 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     clock: world.clock,
     log: opts.log.for("SMTPI"),
     metrics,
+    login: gates.mail,
     ...(receipt === undefined ? {} : { receipt }),
+    localDomains: () => directory.listDomains(),
   });
   // The same listeners as a cluster node's: PROXY headers only from smtp.proxyProtocolFrom.
   const listeners = await bindSmtpListeners({
@@ -199,6 +242,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
     settings,
     directory: mailboxDirectory,
     submitter,
+    login: gates.mail,
     store,
     tls,
     openRpopStore: () => openRpopStoreFor(settings, world.clock, opts.log.for("RPOP")),
@@ -260,6 +304,7 @@ export async function startNode(settings: Settings, opts: NodeOptions): Promise<
       managed.stop();
       await configState.close();
       await webadmin.close();
+      await throttleRows.close();
       sys.major("stopped", { node: settings.node.id });
     },
   };

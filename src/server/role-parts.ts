@@ -19,7 +19,10 @@ export interface RoleContext {
   readonly settings: Settings;
   readonly world: NodeWorld;
   readonly log: LogSink;
-  /** The shared directory (SQLite file). Frontends hand it to the admin API only. */
+  /**
+   * The shared directory (SQLite file or PostgreSQL). Frontends hand it to the admin API and read
+   * only credential stamps from it (keys of their password-check cache).
+   */
   readonly directory: Directory;
   readonly state: ClusterState;
   /** Live members; empty until the node has joined. */

@@ -7,6 +7,7 @@
 // node only knows its own addresses, and so can join the cluster, once its listeners are bound.
 // Until it has joined, deliveries wait (gate below) rather than fail for want of members, and the
 // inbound policy of a frontend sees no backend and answers 4xx.
+import { recordStateLocation } from "../config/member-state.js";
 import { mkdir } from "node:fs/promises";
 import type http from "node:http";
 import { join, resolve } from "node:path";
@@ -15,10 +16,12 @@ import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../
 import { createPromMetrics } from "../admin/metrics.js";
 import { isWireNodeId } from "../channel/auth.js";
 import { createChannelClient, type ChannelTarget } from "../channel/client.js";
+import { channelRefusal } from "../channel/carries.js";
 import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
 import { checkSecret } from "../cluster/secret.js";
+import { withSecretFile } from "../config/secret-file.js";
 import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
 import { expandRecipient } from "../directory/expand.js";
@@ -39,6 +42,7 @@ import { startBackendRole } from "./backend.js";
 import { startFrontendRole } from "./frontend.js";
 import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
 import type { NodeOptions, NodeWorld, RunningNode } from "./node.js";
+import { immediatePause } from "../rules/sieve/meter.js";
 import { managedConfigApi, openManagedSettings, type LiveManagedSettings } from "./managed-settings.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
@@ -47,7 +51,8 @@ import type { MemberView } from "../cluster/membership.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
-import { openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
+import { openRpopStoreFor, openRuleStoreFor, openStateStores, openThrottleRowsFor } from "./state-stores.js";
+import { loginGates } from "./login-gates.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
@@ -108,21 +113,34 @@ function gated(d: Deliverer, ready: Promise<void>): Deliverer {
 export async function startClusterNode(settings: Settings, opts: NodeOptions): Promise<ClusterNode> {
   if (settings.role === "single") throw new Error("startClusterNode: role single is startNode's");
   const role = settings.role;
+  settings = await withSecretFile(settings);
   checkClusterSettings(settings);
   const world: NodeWorld = {
     clock: opts.world?.clock ?? systemClock,
     resolver: opts.world?.resolver ?? systemResolver(),
     dialer: opts.world?.dialer ?? tcpDialer,
     random: opts.world?.random ?? cryptoRandom,
+    pause: opts.world?.pause ?? immediatePause,
   };
   const { clock } = world;
   // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  const webadmin = await prepareWebAdmin(settings, opts.log, clock);
+  // Failed logins are counted in the shared state, by every way in and on every member (login-gates.ts).
+  const throttleRows = await openThrottleRowsFor(settings, clock, opts.log.for("CLUSTER"));
+  const gates = loginGates(settings, clock, throttleRows);
+  let webadmin: Awaited<ReturnType<typeof prepareWebAdmin>>;
+  try {
+    webadmin = await prepareWebAdmin(settings, opts.log, clock, gates.admin);
+  } catch (e) {
+    await throttleRows.close();
+    throw e;
+  }
   opts = { ...opts, log: webadmin.log };
   const sys = opts.log.for("SYSTEM");
   const clusterLog = opts.log.for("CLUSTER");
   const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
+  await recordStateLocation(settings);
 
   // A frontend opens the directory only for the admin API (operators may manage accounts through
   // any node); its SMTP policy and deliveries ask the backends.
@@ -131,6 +149,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     stores = await openStateStores(settings, clock, clusterLog);
   } catch (e) {
     await webadmin.close();
+    await throttleRows.close();
     throw e;
   }
   const { directory, state } = stores;
@@ -151,6 +170,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     await state.close();
     await directory.close();
     await webadmin.close();
+    await throttleRows.close();
     throw e;
   }
 
@@ -194,6 +214,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     store: ruleStore,
     nodeId: settings.node.id,
     log: opts.log.for("RULES"),
+    pause: world.pause,
     submit: (draft, message) =>
       submitter === null
         ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
@@ -273,6 +294,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     await ruleStore.close();
     await directory.close();
     await webadmin.close();
+    await throttleRows.close();
   };
 
   try {
@@ -309,6 +331,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
           log: opts.log.for("LOCAL"),
         }),
         submitter: submitPath.submitter,
+        login: gates.mail,
         store: parts.store,
         tls,
         stores: async (address) => {
@@ -382,8 +405,12 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       clock,
       log: opts.log.for("SMTPI"),
       metrics,
+      login: gates.mail,
       ...(isStatic ? { storable } : {}),
+      // Local mail may cross the delivery channel on any member: its rule applies before the 250.
+      carries: (params) => channelRefusal(params.body),
       submitVia: (s) => (s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null),
+      localDomains: () => directory.listDomains(),
     });
     const bound = await bindSmtpListeners({
       settings,

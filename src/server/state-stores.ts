@@ -4,7 +4,7 @@
 // connections), and opening runs the pending migrations (so does `db migrate`, ahead of a
 // rollout). Adapters are loaded on demand: a node on PostgreSQL never loads the native SQLite module for them, nor
 // a SQLite node the pg driver.
-import { stateLocation } from "../config/paths.js";
+import { rpopKeyPath, stateLocation } from "../config/paths.js";
 import type { Settings } from "../config/settings.js";
 import type { ClusterState } from "../cluster/state.js";
 import type { Directory } from "../directory/directory.js";
@@ -13,6 +13,8 @@ import type { PgHandle } from "../state/pg.js";
 import type { RuleStore } from "../rules/store.js";
 import type { AdminStore } from "../admin/web/admin-store.js";
 import type { RpopStore } from "../sources/rpop/store.js";
+import type { ThrottleRows } from "../state/throttle.js";
+import type { PasswordSeal } from "../sources/rpop/seal.js";
 import type { Clock } from "../world/clock.js";
 
 export interface StateStores {
@@ -21,7 +23,7 @@ export interface StateStores {
 }
 
 /** The schemas `mailyard db migrate` brings up to date, each versioned on its own. */
-export const SCHEMAS = ["directory", "cluster", "rules", "rpop", "admin"] as const;
+export const SCHEMAS = ["directory", "cluster", "rules", "rpop", "admin", "throttle"] as const;
 export type SchemaName = (typeof SCHEMAS)[number];
 
 export interface SchemaState {
@@ -62,6 +64,75 @@ async function openPool(settings: Settings, url: string, log?: Log): Promise<PgH
   });
   pools.set(key, pg);
   return pg;
+}
+
+/**
+ * A read-only command found no state where the settings point (a mistyped state.url or dataDir):
+ * the CLI exits 2 naming the place, having created nothing.
+ */
+export class StateMissingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StateMissingError";
+  }
+}
+
+/** The table recording a schema's versions, loading only that schema's PostgreSQL adapter. */
+async function migrationTable(schema: SchemaName): Promise<string> {
+  switch (schema) {
+    case "directory":
+      return (await import("../directory/postgres.js")).DIRECTORY_MIGRATION_TABLE;
+    case "cluster":
+      return (await import("../cluster/pg-state.js")).CLUSTER_MIGRATION_TABLE;
+    case "rules":
+      return (await import("../rules/pg-store.js")).RULES_MIGRATION_TABLE;
+    case "rpop":
+      return (await import("../sources/rpop/migrations.js")).RPOP_MIGRATION_TABLE;
+    case "admin":
+      return (await import("../admin/web/users-migrations.js")).ADMIN_MIGRATION_TABLE;
+    case "throttle":
+      return (await import("../state/throttle-migrations.js")).THROTTLE_MIGRATION_TABLE;
+  }
+}
+
+/**
+ * For commands that only read: the state must already exist. The SQLite file is looked for
+ * without opening it (opening creates it, and the stores create its directory); on PostgreSQL the
+ * schema's version table must be there (no node or `db migrate` ever ran against a database
+ * without it). Throws StateMissingError; creates nothing.
+ */
+export async function requireExistingState(settings: Settings, schema: SchemaName): Promise<void> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { statSync } = await import("node:fs");
+    const st = statSync(where.path, { throwIfNoEntry: false });
+    if (st === undefined)
+      throw new StateMissingError(
+        `no state at ${where.path} (check state.url and dataDir; nothing was created)`,
+      );
+    if (!st.isFile()) throw new StateMissingError(`the state ${where.path} is not a file`);
+    return;
+  }
+  const { pgSchemaVersion } = await import("../state/pg-migrate.js");
+  const { redactUrl } = await import("../state/pg.js");
+  const pg = await openPool(settings, where.url);
+  try {
+    let version: number;
+    try {
+      version = await pgSchemaVersion(pg, await migrationTable(schema));
+    } catch (e) {
+      // invalid_catalog_name: the database itself does not exist (nothing creates one).
+      if ((e as { code?: unknown }).code === "3D000")
+        throw new StateMissingError(`no state at ${redactUrl(where.url)}: the database does not exist`);
+      throw e;
+    }
+    if (version === 0)
+      throw new StateMissingError(
+        `no ${schema} state in ${redactUrl(where.url)} (run mailyard db migrate, or start a node, first)`,
+      );
+  } finally {
+    await pg.close();
+  }
 }
 
 /** The directory alone (a single server, the CLI's directory commands). */
@@ -125,12 +196,37 @@ export async function openAdminStoreFor(settings: Settings, clock: Clock, log?: 
  */
 export async function openRpopStoreFor(settings: Settings, clock: Clock, log?: Log): Promise<RpopStore> {
   const where = stateLocation(settings);
+  const seal = await rpopSealFor(settings);
   if (where.kind === "sqlite") {
     const { openSqliteRpopStore } = await import("../sources/rpop/sqlite-store.js");
-    return openSqliteRpopStore(where.path, clock);
+    return openSqliteRpopStore(where.path, clock, seal);
   }
   const { openPostgresRpopStore } = await import("../sources/rpop/pg-store.js");
-  return openPostgresRpopStore(await openPool(settings, where.url, log), clock);
+  return openPostgresRpopStore(await openPool(settings, where.url, log), clock, seal);
+}
+
+/** The seal of RPOP passwords, with the key of rpop.keyFile (made on first use). */
+async function rpopSealFor(settings: Settings): Promise<PasswordSeal> {
+  const { createPasswordSeal, loadOrCreateRpopKey } = await import("../sources/rpop/seal.js");
+  return createPasswordSeal(await loadOrCreateRpopKey(rpopKeyPath(settings)));
+}
+
+/**
+ * The login throttle's counts (src/state/throttle.ts): in the SQLite file beside the directory,
+ * or on PostgreSQL, so a guesser spread over every member of a cluster meets one count.
+ */
+export async function openThrottleRowsFor(
+  settings: Settings,
+  clock: Clock,
+  log?: Log,
+): Promise<ThrottleRows> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { openSqliteThrottleRows } = await import("../state/sqlite-throttle.js");
+    return openSqliteThrottleRows(where.path, clock);
+  }
+  const { openPostgresThrottleRows } = await import("../state/pg-throttle.js");
+  return openPostgresThrottleRows(await openPool(settings, where.url, log), clock);
 }
 
 /** Both, as a cluster member needs them; on PostgreSQL on one shared pool. */
@@ -173,28 +269,32 @@ interface SchemaSpec {
   readonly migratePg: (pg: PgHandle, clock: Clock) => Promise<number[]>;
 }
 
-async function schemaSpecs(nodeId: string): Promise<Record<SchemaName, SchemaSpec>> {
-  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig] = await Promise.all([
+async function schemaSpecs(settings: Settings): Promise<Record<SchemaName, SchemaSpec>> {
+  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig, throttleMig] = await Promise.all([
     import("../directory/migrations.js"),
     import("../cluster/migrations.js"),
     import("../rules/sqlite-store.js"),
     import("../sources/rpop/migrations.js"),
     import("../admin/web/users-migrations.js"),
+    import("../state/throttle-migrations.js"),
   ]);
-  const [dirPg, clusterPg, rulesPg, rpopPg, adminPg] = await Promise.all([
+  const [dirPg, clusterPg, rulesPg, rpopPg, adminPg, throttlePg] = await Promise.all([
     import("../directory/postgres.js"),
     import("../cluster/pg-state.js"),
     import("../rules/pg-store.js"),
     import("../sources/rpop/pg-store.js"),
     import("../admin/web/pg-admin-store.js"),
+    import("../state/pg-throttle.js"),
   ]);
-  const [dirSqlite, clusterSqlite, rpopSqlite, adminSqlite] = await Promise.all([
+  const [dirSqlite, clusterSqlite, rpopSqlite, adminSqlite, throttleSqlite] = await Promise.all([
     import("../directory/sqlite.js"),
     import("../cluster/sqlite-state.js"),
     import("../sources/rpop/sqlite-store.js"),
     import("../admin/web/sqlite-admin-store.js"),
+    import("../state/sqlite-throttle.js"),
   ]);
   const versions = (list: readonly { version: number }[]) => list.map((m) => m.version);
+  const rpopSeal = await rpopSealFor(settings);
   return {
     directory: {
       table: dirPg.DIRECTORY_MIGRATION_TABLE,
@@ -211,13 +311,15 @@ async function schemaSpecs(nodeId: string): Promise<Record<SchemaName, SchemaSpe
     rules: {
       table: rulesPg.RULES_MIGRATION_TABLE,
       versions: versions(ruleSqlite.RULE_MIGRATIONS),
-      openSqlite: (path, clock) => ruleSqlite.openSqliteRuleStore(path, () => clock.now(), { nodeId }),
+      openSqlite: (path, clock) =>
+        ruleSqlite.openSqliteRuleStore(path, () => clock.now(), { nodeId: settings.node.id }),
       migratePg: (pg, clock) => rulesPg.migratePostgresRules(pg, clock.now()),
     },
     rpop: {
       table: rpopMig.RPOP_MIGRATION_TABLE,
       versions: versions(rpopMig.RPOP_MIGRATIONS),
-      openSqlite: rpopSqlite.openSqliteRpopStore,
+      // Opening it also seals passwords a version before sealing stored in clear.
+      openSqlite: (path, clock) => rpopSqlite.openSqliteRpopStore(path, clock, rpopSeal),
       migratePg: (pg, clock) => rpopPg.migratePostgresRpop(pg, clock.now()),
     },
     admin: {
@@ -226,13 +328,19 @@ async function schemaSpecs(nodeId: string): Promise<Record<SchemaName, SchemaSpe
       openSqlite: adminSqlite.openSqliteAdminStore,
       migratePg: adminPg.migratePostgresAdmin,
     },
+    throttle: {
+      table: throttleMig.THROTTLE_MIGRATION_TABLE,
+      versions: versions(throttleMig.THROTTLE_MIGRATIONS),
+      openSqlite: throttleSqlite.openSqliteThrottleRows,
+      migratePg: throttlePg.migratePostgresThrottle,
+    },
   };
 }
 
 /** `mailyard db migrate`: bring every schema up to date and say where each one is. */
 export async function migrateState(settings: Settings, clock: Clock): Promise<MigrationReport> {
   const where = stateLocation(settings);
-  const specs = await schemaSpecs(settings.node.id);
+  const specs = await schemaSpecs(settings);
   const report: Partial<Record<SchemaName, SchemaState>> = {};
   if (where.kind === "sqlite") {
     const Database = (await import("better-sqlite3")).default;

@@ -1,15 +1,16 @@
 // What a node adds to its admin HTTP server for the WebAdmin: the log ring the node's sink is
 // teed into (the log viewer), the administrators and login sessions in the shared state (file or
-// PostgreSQL, state-stores.ts), the login throttle, and the message-header reader for the queue's message details. Made
-// once per node, before anything logs, so every record of the node reaches the ring.
+// PostgreSQL, state-stores.ts), the administrators' login gate (login-gates.ts), and the
+// message-header reader for the queue's message details. Made once per node, before anything
+// logs, so every record of the node reaches the ring.
 import type { WebAuth } from "../admin/web/login.js";
 import { createSessionStore } from "../admin/web/sessions.js";
-import { createLoginThrottle } from "../admin/web/throttle.js";
 import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";
 import { createLogRing, teeLogSink, type LogRing } from "../log/ring.js";
 import { readHeaderSection } from "../queue/headers.js";
 import type { Spool } from "../queue/types.js";
+import type { LoginGate } from "../state/login-gate.js";
 import type { Clock } from "../world/clock.js";
 import { openAdminStoreFor } from "./state-stores.js";
 
@@ -26,6 +27,7 @@ export async function prepareWebAdmin(
   settings: Settings,
   sink: LogSink,
   clock: Clock,
+  gate: LoginGate,
 ): Promise<NodeWebAdmin> {
   const w = settings.webadmin;
   const ring = createLogRing(w.logBufferRecords);
@@ -41,14 +43,7 @@ export async function prepareWebAdmin(
       idleMs: w.sessionIdleSeconds * 1000,
       maxMs: w.sessionMaxSeconds * 1000,
     }),
-    throttle: createLoginThrottle({
-      clock,
-      rows: store.loginFailures,
-      freeFailures: w.loginFreeFailures,
-      freeFailuresPerAddress: w.loginFreeFailuresPerAddress,
-      baseMs: w.loginLockSeconds * 1000,
-      maxMs: w.loginMaxLockSeconds * 1000,
-    }),
+    gate,
     log: adminLog,
   };
   return { log, ring, web, close: () => store.close() };

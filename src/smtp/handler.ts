@@ -48,10 +48,14 @@ export interface Transaction {
   readonly rcpts: readonly { readonly address: string; readonly params: RcptParams }[];
 }
 
-export type AuthResult = "ok" | "invalid" | "temporary";
+/** "throttled": too many failures for this account or client address; refused unchecked. */
+export type AuthResult = "ok" | "invalid" | "temporary" | "throttled";
 
 export interface MessageSink {
-  /** Unstuffed message bytes with CRLF line endings; await before writing more (backpressure). */
+  /**
+   * Unstuffed message bytes with CRLF line endings only, holding just what MAIL FROM declared
+   * (any bytes only for BODY=BINARYMIME); await before writing more (backpressure).
+   */
   write(chunk: Buffer): Promise<void>;
   /** All bytes are in: make the message durable and say the final reply (250 only when durable). */
   end(): Promise<Reply>;
@@ -62,7 +66,10 @@ export interface MessageSink {
 export interface SmtpHandler {
   /** A new connection; a Reply rejects it (the engine sends it and closes), null accepts. */
   connect(s: SessionInfo): Promise<Reply | null>;
-  authenticate(s: SessionInfo, user: string, password: string): Promise<AuthResult>;
+  /** user is as the client sent it; mech is the SASL mechanism (PLAIN, LOGIN). */
+  authenticate(s: SessionInfo, user: string, password: string, mech: string): Promise<AuthResult>;
+  /** An AUTH refused before any check (no name, a foreign authorization identity): 535 follows. */
+  authRefused?(s: SessionInfo, user: string, mech: string): Promise<void>;
   mailFrom(s: SessionInfo, from: string, params: MailParams): Promise<Reply>;
   rcptTo(s: SessionInfo, tx: Transaction, to: string, params: RcptParams): Promise<Reply>;
   /** Called at DATA (or the first BDAT) with at least one recipient; a Reply refuses the data. */

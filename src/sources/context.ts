@@ -7,6 +7,7 @@ import type { Settings } from "../config/settings.js";
 import type { Directory } from "../directory/directory.js";
 import type { LogSink } from "../log/logger.js";
 import type { Submitter } from "../queue/submit.js";
+import type { LoginGate } from "../state/login-gate.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
 import type { Dialer } from "../world/dialer.js";
@@ -17,6 +18,8 @@ export interface SourceContext {
   readonly settings: Settings;
   readonly directory: Directory;
   readonly submitter: Submitter;
+  /** The node's login gate for accounts (POP3, the submission API), shared with SMTP AUTH. */
+  readonly login: LoginGate;
   /** The node's mailboxes: single servers and backends only (POP3, Submitted/ folders). */
   readonly store: MaildirStore | null;
   /** The node's TLS context (smtp.tls, or the self-signed pair), for STLS; null: no TLS. */

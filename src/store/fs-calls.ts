@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 
 export const openFd: (path: string, flags: string, mode?: number) => Promise<number> = promisify(fs.open);
 export const closeFd: (fd: number) => Promise<void> = promisify(fs.close);
+export const fchmodFd: (fd: number, mode: number) => Promise<void> = promisify(fs.fchmod);
 export const fdatasyncFd: (fd: number) => Promise<void> = promisify(fs.fdatasync);
 export const fsyncFd: (fd: number) => Promise<void> = promisify(fs.fsync);
 export const renamePath: (from: string, to: string) => Promise<void> = promisify(fs.rename);

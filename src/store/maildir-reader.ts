@@ -27,8 +27,11 @@ export interface MaildirEntry {
 }
 
 export interface MaildirReader {
-  /** Messages in new/ and cur/, oldest first; an absent mailbox is empty. */
-  list(box: string): Promise<MaildirEntry[]>;
+  /**
+   * Messages in new/ and cur/, oldest first; an absent mailbox is empty. A file that cannot be
+   * examined is left out and handed to `unreadable`, so one bad file never hides the others.
+   */
+  list(box: string, unreadable?: (path: string, error: unknown) => void): Promise<MaildirEntry[]>;
   /** The message's bytes, or null when it is no longer there. */
   read(box: string, e: MaildirEntry): Promise<Buffer | null>;
   /** Remove it (and fsync its folder); "gone" when someone else already did. */
@@ -78,7 +81,7 @@ export function createMaildirReader(): MaildirReader {
   };
 
   return {
-    async list(box) {
+    async list(box, unreadable) {
       const out: MaildirEntry[] = [];
       const seen = new Set<string>();
       for (const sub of ["cur", "new"] as const) {
@@ -87,13 +90,16 @@ export function createMaildirReader(): MaildirReader {
           const base = baseName(file);
           // Caught mid-move by another reader: listed once.
           if (seen.has(base)) continue;
+          const path = join(box, sub, file);
           try {
-            const st = await stat(join(box, sub, file));
+            const st = await stat(path);
             if (!st.isFile()) continue;
             seen.add(base);
             out.push({ base, sub, file, size: st.size, mtime: st.mtimeMs });
           } catch (err) {
-            if (!missing(err)) throw err;
+            // Gone meanwhile: not a message any more. Anything else (EACCES, ELOOP, EIO): this
+            // one file is unreadable, not the mailbox.
+            if (!missing(err)) unreadable?.(path, err);
           }
         }
       }

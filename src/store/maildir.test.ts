@@ -162,3 +162,37 @@ void test("the first delivery of a process to a folder removes tmp/ files untouc
   assert.deepEqual(await readdir(join(box, "tmp")), ["recent"]);
   assert.equal((await readdir(join(box, "new"))).length, 1);
 });
+
+void test("modes: the node user's alone by default; with groupAccess 0660 files and 2770 folders past a 077 umask", async (t) => {
+  const modes = async (root: string, groupAccess: boolean) => {
+    const store = createMaildirStore(root, silentLog("LOCAL"), { groupAccess });
+    const r = await store.deliver("example.test", "alice", Readable.from([Buffer.from(message)]), prepend);
+    const w = await store.begin("example.test", "alice", prepend, { folder: "Lists" });
+    await w.write(Buffer.from(message));
+    const sub = await w.commit();
+    const box = join(root, "example.test", "alice");
+    const dirs = [
+      root,
+      join(root, "example.test"),
+      box,
+      join(box, "new"),
+      join(box, "tmp"),
+      join(box, ".Lists"),
+    ];
+    return {
+      files: [r.path, sub.path, join(box, ".Lists", "maildirfolder")].map(
+        async (p) => (await stat(p)).mode & 0o7777,
+      ),
+      dirs: dirs.map(async (p) => (await stat(p)).mode & 0o7777),
+    };
+  };
+  const old = process.umask(0o077);
+  t.after(() => process.umask(old));
+  const shared = await modes(await tempRoot(t), true);
+  assert.deepEqual(await Promise.all(shared.files), [0o660, 0o660, 0o660]);
+  assert.deepEqual(await Promise.all(shared.dirs), Array(6).fill(0o2770));
+  process.umask(0o022);
+  const own = await modes(await tempRoot(t), false);
+  assert.deepEqual(await Promise.all(own.files), [0o600, 0o600, 0o600]);
+  assert.deepEqual(await Promise.all(own.dirs), Array(6).fill(0o700));
+});

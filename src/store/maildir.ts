@@ -11,13 +11,25 @@
 // usage() reads: the usage quota checks go by, shared with Dovecot.
 // Folder names come from addresses the directory validated; they are checked again here (no
 // separators, no dot names) so no input can escape the root.
+// Mail is the node user's alone (files 0600, folders 0700) unless the operator shares it with a
+// group (local.mailGroupAccess: files 0660, folders 2770 so new folders keep the root's group,
+// e.g. for Dovecot run under that group); those modes are set explicitly, past the umask.
 import { hostname as osHostname } from "node:os";
-import { mkdir, readdir, stat } from "node:fs/promises";
+import { chmod, mkdir, readdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import type { Log } from "../log/logger.js";
+import {
+  closeFd,
+  fchmodFd,
+  fdatasyncFd,
+  fsyncDir,
+  openFd,
+  renamePath,
+  unlinkPath,
+  writevAll,
+} from "./fs-calls.js";
 import { changeRecorded, mailboxUsage, type MailboxUsage } from "./maildirsize.js";
-import { closeFd, fdatasyncFd, fsyncDir, openFd, renamePath, unlinkPath, writevAll } from "./fs-calls.js";
 
 export interface StoredFile {
   /** Bytes written (prepended lines included). */
@@ -88,12 +100,12 @@ export interface MaildirOptions {
   readonly hostname?: string;
   /** Time source for file names (ms); default Date.now. Names need uniqueness, not a clock. */
   readonly now?: () => number;
+  /** Share with the group of the root: files 0660, folders 2770 (default: 0600, 0700). */
+  readonly groupAccess?: boolean;
 }
 
-const DIR_MODE = 0o700;
 /** Bytes held in memory before the file is opened: a typical message is written in one writev. */
 const IN_MEMORY = 128 * 1024;
-const FILE_MODE = 0o600;
 
 function safeName(name: string, what: string): string {
   const n = name.toLowerCase();
@@ -146,6 +158,22 @@ const TMP_STALE_MS = 36 * 3600 * 1000;
 
 export function createMaildirStore(root: string, log: Log, opts: MaildirOptions = {}): MaildirStore {
   const host = encodeHost(opts.hostname ?? osHostname());
+  const group = opts.groupAccess === true;
+  const DIR_MODE = group ? 0o2770 : 0o700;
+  const FILE_MODE = group ? 0o660 : 0o600;
+  /** Opens a new file with FILE_MODE whatever the umask (it would take the group bits away). */
+  const openNew = async (path: string, flags: string): Promise<number> => {
+    const fd = await openFd(path, flags, FILE_MODE);
+    if (group) {
+      try {
+        await fchmodFd(fd, FILE_MODE);
+      } catch (e) {
+        await closeFd(fd).catch(() => undefined);
+        throw e;
+      }
+    }
+    return fd;
+  };
   const now = opts.now ?? Date.now;
   const syncDir = groupFsync();
   // Folders known to have tmp/new/cur; a folder removed behind our back is recreated on ENOENT.
@@ -171,6 +199,14 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
         chain.push(d);
         if (d === top || dirname(d) === d) break;
       }
+      // The umask took the group bits (and setgid) off what mkdir made: every directory made
+      // here (the chain below `top`, and tmp/new/cur) gets them back.
+      if (group)
+        for (const d of [
+          ...chain.filter((d) => d !== top),
+          ...["tmp", "new", "cur"].map((s) => join(box, s)),
+        ])
+          await chmod(d, DIR_MODE);
       for (const d of chain) await syncDir(d);
       log.low("mailbox folder created", { folder: box });
     } else await sweepTmp(box);
@@ -212,13 +248,13 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
 
     const openTmp = async (): Promise<number> => {
       try {
-        return await openFd(tmpPath, "wx", FILE_MODE);
+        return await openNew(tmpPath, "wx");
       } catch (e) {
         // The folder was removed behind our back after we cached it: recreate it once.
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
         ready.delete(box);
         await ensure(box);
-        return openFd(tmpPath, "wx", FILE_MODE);
+        return openNew(tmpPath, "wx");
       }
     };
     const spill = async (): Promise<number> => {
@@ -303,7 +339,7 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
       // Maildir++: a subfolder is marked by an empty maildirfolder file (Dovecot, Courier)
       if (!ready.has(box)) {
         await ensure(box);
-        const fd = await openFd(join(box, "maildirfolder"), "a", FILE_MODE);
+        const fd = await openNew(join(box, "maildirfolder"), "a");
         await closeFd(fd);
       }
     }
@@ -330,7 +366,8 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
   return {
     folder,
     begin,
-    usage: (domain, localPart, limitBytes) => mailboxUsage(folder(domain, localPart), limitBytes, now),
+    usage: (domain, localPart, limitBytes) =>
+      mailboxUsage(folder(domain, localPart), limitBytes, now, FILE_MODE),
     async deliver(domain, localPart, message, prepend) {
       try {
         return await deliverOnce(domain, localPart, message, prepend);

@@ -14,7 +14,7 @@
 // the folders and its line (changeRecorded): a scan that saw a message and then its +line would
 // count it twice. Paths come from maildir.ts, which validated them.
 import { constants } from "node:fs";
-import { open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { chmod, open, readdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { oneAtATime } from "./one-at-a-time.js";
 
@@ -161,6 +161,7 @@ export async function mailboxUsage(
   box: string,
   limitBytes: number,
   now: () => number,
+  fileMode = 0o600,
 ): Promise<MailboxUsage | null> {
   const path = join(box, MAILDIRSIZE);
   const limit = `${limitBytes}S`;
@@ -174,10 +175,10 @@ export async function mailboxUsage(
     if (p !== null && p.limit.split(",").includes(limit) && fresh && !(await changedSince(box, st.mtimeNs)))
       return p.usage;
   }
-  return oneAtATime(`maildirsize:${box}`, () => rebuild(box, path, limit));
+  return oneAtATime(`maildirsize:${box}`, () => rebuild(box, path, limit, fileMode));
 }
 
-async function rebuild(box: string, path: string, limit: string): Promise<MailboxUsage | null> {
+async function rebuild(box: string, path: string, limit: string, mode: number): Promise<MailboxUsage | null> {
   let exists;
   try {
     exists = await stat(box);
@@ -190,7 +191,10 @@ async function rebuild(box: string, path: string, limit: string): Promise<Mailbo
   // Maildir++: the new file is written in tmp/ and renamed over the old one.
   const tmp = join(box, "tmp", `maildirsize.${process.pid}.${++rebuilds}`);
   try {
-    await writeFile(tmp, `${limit}\n${usage.bytes} ${usage.count}\n`, { mode: 0o600 });
+    // the mailbox's file mode (local.mailGroupAccess: 0660, so a Dovecot of the group can update it)
+    await writeFile(tmp, `${limit}\n${usage.bytes} ${usage.count}\n`, { mode });
+    await chmod(tmp, mode); // past the umask
+
     await rename(tmp, path);
   } catch {
     await unlink(tmp).catch(() => undefined); // no tmp/ (not a mailbox we made): just the count

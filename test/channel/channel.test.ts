@@ -305,3 +305,26 @@ test("a wrong reply class from delivery is never passed on as success", async (t
   const out = await client.deliver(job({ rcpts: ["weird@example.test"] }));
   assert.deepEqual(out.map(summary), ["bounced 550 5.0.0 recipient"]);
 });
+
+test("stored stray CR, LF and NUL cross the channel as CRLF text; BINARYMIME is returned, not sent", async (t) => {
+  const { port, backend } = await startServer(t);
+  const proxy = await recordingProxy(port);
+  t.after(() => proxy.close());
+  const { client } = startClient(t, backendAt(proxy.port));
+  // As BDAT could once store them (issue 15): every sloppy terminator, and NUL.
+  const body = "Subject: x\r\n\r\na\n.\nb\n.\r\nc\r.\rd\r.\ne\x00f\r\n.\r\nend\r";
+  const out = await client.deliver(job({ rcpts: ["a@example.test"], body }));
+  assert.deepEqual(out.map(summary), ["delivered 250 2.0.0"]);
+  assert.equal(
+    backend.messages[0]!.toString("latin1"),
+    "Subject: x\r\n\r\na\r\n.\r\nb\r\n.\r\nc\r\n.\r\nd\r\n.\r\nef\r\n.\r\nend\r\n",
+  );
+  const sent = proxy.sent[0]!.join("");
+  assert.ok(sent.includes("a\r\n..\r\nb\r\n..\r\nc\r\n..\r\nd\r\n..\r\nef\r\n..\r\nend\r\n.\r\n"), sent);
+
+  const binary = await client.deliver(
+    job({ rcpts: ["a@example.test"], body: "\x00\n.\n", envelope: { body: "BINARYMIME" } }),
+  );
+  assert.deepEqual(binary.map(summary), ["bounced 554 5.6.3 message"]);
+  assert.equal(backend.jobs.length, 1, "the BINARYMIME message never reached the backend");
+});

@@ -48,7 +48,7 @@ void test("directory commands go through the running node's admin API", async (t
   assert.deepEqual(await n.run("domain", "add", "example.test"), {
     code: 0,
     out: "domain example.test added\n",
-    err: "",
+    err: `wrote to state through the admin API at 127.0.0.1:${n.port}\n`,
   });
   assert.deepEqual(await n.directory.listDomains(), ["example.test"]);
   assert.equal(

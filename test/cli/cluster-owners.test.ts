@@ -25,9 +25,13 @@ void test("cluster owners lists the unexpired leases, text and JSON", async (t) 
       "cluster.kind=dynamic",
     ]);
 
-  assert.deepEqual(await run("cluster", "owners"), { code: 0, out: "", err: "" });
+  // A read-only command creates no state: before any node made it, there is none to read.
+  const none = await run("cluster", "owners");
+  assert.equal(none.code, 2);
+  assert.match(none.err, /^mailyard: no state at .*state\.db /);
   const state = openSqliteClusterState(db, new FakeClock(Date.now()));
   t.after(() => state.close());
+  assert.deepEqual(await run("cluster", "owners"), { code: 0, out: "", err: "" });
   const now = Date.now();
   // Held for ten minutes from now; another taken an hour ago for a minute, long expired.
   const held = await state.acquireLease("dyn@example.test", "b2", now, 600_000);

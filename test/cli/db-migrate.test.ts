@@ -1,6 +1,6 @@
 // `mailyard db migrate` and the offline directory commands on both stores: on a SQLite file and
 // on a fresh PostgreSQL database, the first run applies every version of every schema (directory,
-// cluster, rules, rpop, admin) and the second finds
+// cluster, rules, rpop, admin, throttle) and the second finds
 // nothing to do; then the directory and cluster commands work against PostgreSQL with no node
 // running (the CLI opens the store through the same factory as the nodes).
 import { test } from "node:test";
@@ -13,6 +13,7 @@ import { CLUSTER_MIGRATIONS } from "../../src/cluster/migrations.js";
 import { MIGRATIONS } from "../../src/directory/migrations.js";
 import { RULE_MIGRATIONS } from "../../src/rules/sqlite-store.js";
 import { RPOP_MIGRATIONS } from "../../src/sources/rpop/migrations.js";
+import { THROTTLE_MIGRATIONS } from "../../src/state/throttle-migrations.js";
 import { freshDatabase } from "../kit/postgres.js";
 import { mailyard } from "./run-cli.js";
 
@@ -33,6 +34,7 @@ for (const store of ["sqlite", "postgres"] as const) {
       rules: RULE_MIGRATIONS,
       rpop: RPOP_MIGRATIONS,
       admin: ADMIN_MIGRATIONS,
+      throttle: THROTTLE_MIGRATIONS,
     };
     for (const [name, list] of Object.entries(schemas)) {
       assert.deepEqual(

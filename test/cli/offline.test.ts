@@ -18,11 +18,11 @@ async function offline(t: { after(fn: () => Promise<void>): void }) {
 }
 
 void test("domain, account and alias commands work on the SQLite directory when no node runs", async (t) => {
-  const { run } = await offline(t);
+  const { run, dataDir } = await offline(t);
   assert.deepEqual(await run("domain", "add", "Example.test"), {
     code: 0,
     out: "domain example.test added\n",
-    err: "",
+    err: `wrote to state ${join(dataDir, "mailyard.db")}\n`,
   });
   assert.equal((await run("domain", "list")).out, "example.test\n");
   assert.equal(
@@ -156,13 +156,13 @@ void test("config show prints the effective settings from file, environment and 
 });
 
 void test("sender grants work on the SQLite directory when no node runs", async (t) => {
-  const { run } = await offline(t);
+  const { run, dataDir } = await offline(t);
   assert.equal((await run("domain", "add", "example.test")).code, 0);
   assert.equal((await run("account", "add", "alice@example.test", "--password", "pw")).code, 0);
   assert.deepEqual(await run("account", "grant-sender", "alice@example.test", "@Partner.test"), {
     code: 0,
     out: "account alice@example.test may send as @partner.test\n",
-    err: "",
+    err: `wrote to state ${join(dataDir, "mailyard.db")}\n`,
   });
   assert.equal((await run("account", "grant-sender", "alice@example.test", "@partner.test")).code, 1);
   assert.equal((await run("account", "senders", "alice@example.test")).out, "@partner.test\n");

@@ -40,7 +40,7 @@ function client(
 test("with the first backend refusing connections, every answer comes from the second", async (t) => {
   const clock = new FakeClock();
   const directory = await sqliteDirectory(t, clock);
-  const b2 = await startBackend(t, { directory, clock });
+  const b2 = await startBackend(t, { directory, clock, id: "b2" });
   const down = await freePort();
   const { c, logs } = client(t, clock, [
     { id: "b1", http: `127.0.0.1:${down}` },
@@ -91,7 +91,7 @@ test("with the first backend refusing connections, every answer comes from the s
 test("a backend that accepts but never answers is abandoned after timeoutMs", async (t) => {
   const clock = new FakeClock();
   const directory = await sqliteDirectory(t, clock);
-  const b2 = await startBackend(t, { directory, clock });
+  const b2 = await startBackend(t, { directory, clock, id: "b2" });
   const hung = await startSilentServer(t);
   const { c } = client(
     t,
@@ -137,7 +137,7 @@ test("requests without a valid proof get 401 and no data; the admin routes are u
     b.port,
     "POST",
     path,
-    { ...json, ...signRequest(SECRET, "fe1", "POST", path, clock.now(), body) },
+    { ...json, ...signRequest(SECRET, "fe1", "b1", "POST", path, clock.now(), body) },
     body,
   );
   assert.equal(valid.status, 200);
@@ -151,28 +151,28 @@ test("requests without a valid proof get 401 and no data; the admin routes are u
       b.port,
       "POST",
       path,
-      { ...json, ...signRequest("not-the-cluster-secret", "fe1", "POST", path, clock.now(), body) },
+      { ...json, ...signRequest("not-the-cluster-secret", "fe1", "b1", "POST", path, clock.now(), body) },
       body,
     ),
     await rawRequest(
       b.port,
       "POST",
       path,
-      { ...json, ...signRequest(SECRET, "fe1", "POST", path, clock.now() - 61_000, body) },
+      { ...json, ...signRequest(SECRET, "fe1", "b1", "POST", path, clock.now() - 16_000, body) },
       body,
     ),
     await rawRequest(
       b.port,
       "POST",
       path,
-      { ...json, ...signRequest(SECRET, "fe1", "POST", path, clock.now(), body) },
+      { ...json, ...signRequest(SECRET, "fe1", "b1", "POST", path, clock.now(), body) },
       body.replace("alice", "bob"),
     ),
     await rawRequest(
       b.port,
       "POST",
       path,
-      { ...json, ...signRequest(SECRET, "fe1", "POST", "/cluster/v1/account", clock.now(), body) },
+      { ...json, ...signRequest(SECRET, "fe1", "b1", "POST", "/cluster/v1/account", clock.now(), body) },
       body,
     ),
   ];
@@ -187,7 +187,7 @@ test("requests without a valid proof get 401 and no data; the admin routes are u
     b.port,
     "POST",
     path,
-    { ...json, ...signRequest(SECRET, "fe1", "POST", path, clock.now(), "x".repeat(70_000)) },
+    { ...json, ...signRequest(SECRET, "fe1", "b1", "POST", path, clock.now(), "x".repeat(70_000)) },
     "x".repeat(70_000),
   );
   assert.equal(big.status, 413);
@@ -196,7 +196,7 @@ test("requests without a valid proof get 401 and no data; the admin routes are u
     b.port,
     "GET",
     path,
-    signRequest(SECRET, "fe1", "GET", path, clock.now(), ""),
+    signRequest(SECRET, "fe1", "b1", "GET", path, clock.now(), ""),
   );
   assert.equal(signedGet.status, 405);
   const unknownPath = "/cluster/v1/nope";
@@ -206,7 +206,7 @@ test("requests without a valid proof get 401 and no data; the admin routes are u
         b.port,
         "POST",
         unknownPath,
-        signRequest(SECRET, "fe1", "POST", unknownPath, clock.now(), "{}"),
+        signRequest(SECRET, "fe1", "b1", "POST", unknownPath, clock.now(), "{}"),
         "{}",
       )
     ).status,
@@ -219,7 +219,7 @@ test("requests without a valid proof get 401 and no data; the admin routes are u
         b.port,
         "POST",
         path,
-        signRequest(SECRET, "fe1", "POST", path, clock.now(), badBody),
+        signRequest(SECRET, "fe1", "b1", "POST", path, clock.now(), badBody),
         badBody,
       )
     ).status,
@@ -272,4 +272,44 @@ test("a client with the wrong secret gets nothing, and a backend without the sec
   ]);
   await assert.rejects(fooled.c.verifyPassword("alice@example.test", "anything"), ClusterUnavailableError);
   assert.ok(fooled.logs.some((r) => r.text === "cluster api reply not authenticated"));
+});
+
+test("a captured signed request is refused when sent again, 5 and 14 s later, or to another backend; one dated 50 s ahead is refused", async (t) => {
+  const clock = new FakeClock();
+  const directory = await sqliteDirectory(t, clock);
+  const b = await startBackend(t, { directory, clock });
+  const path = "/cluster/v1/verify-password";
+  const body = JSON.stringify({ address: "alice@example.test", password: "alice-pw" });
+  const json = { "content-type": "application/json" };
+  const captured = { ...json, ...signRequest(SECRET, "fe1", "b1", "POST", path, clock.now(), body) };
+
+  const first = await rawRequest(b.port, "POST", path, captured, body);
+  assert.equal(first.status, 200);
+  assert.match(first.text, /alice@example\.test/);
+  for (const later of [0, 5_000, 9_000]) {
+    clock.advance(later);
+    const again = await rawRequest(b.port, "POST", path, captured, body);
+    assert.equal(again.status, 401, `replayed ${later} ms later`);
+    assert.doesNotMatch(again.text, /alice/);
+  }
+  assert.ok(
+    b.logs.some((r) => r.text === "cluster api request refused" && r.fields["reason"] === "replayed request"),
+  );
+  // Nor does it pass at another backend, which has not seen it: it names b1 as its receiver.
+  const other = await startBackend(t, { directory, clock, id: "b2" });
+  const elsewhere = await rawRequest(other.port, "POST", path, captured, body);
+  assert.equal(elsewhere.status, 401);
+  assert.ok(
+    other.logs.some(
+      (r) => r.text === "cluster api request refused" && r.fields["reason"] === "request for another member",
+    ),
+  );
+
+  const ahead = { ...json, ...signRequest(SECRET, "fe1", "b1", "POST", path, clock.now() + 50_000, body) };
+  const early = await rawRequest(b.port, "POST", path, ahead, body);
+  assert.equal(early.status, 401);
+  assert.doesNotMatch(early.text, /alice/);
+  // A fresh request from the member still passes.
+  const fresh = { ...json, ...signRequest(SECRET, "fe1", "b1", "POST", path, clock.now(), body) };
+  assert.equal((await rawRequest(b.port, "POST", path, fresh, body)).status, 200);
 });

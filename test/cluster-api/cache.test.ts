@@ -25,11 +25,12 @@ async function setup(t: After, maxEntries = 100) {
     cacheMs: 10_000,
     negativeCacheMs: 3000,
     maxEntries,
+    credentialStamp: (a) => directory.credentialStamp(a),
     log: memoryLogSink().for("CLUSTER"),
   });
   t.after(() => Promise.resolve(c.close()));
   const asked = (what: string) => api.calls.filter((x) => x === what).length;
-  return { clock, c, api, asked };
+  return { clock, c, api, asked, directory };
 }
 
 test("a cached answer is served without asking until cacheMs has passed", async (t) => {
@@ -82,6 +83,46 @@ test("password checks are cached per user and password; a wrong one never reuses
   assert.equal(asked("verifyPassword alice@example.test"), 3);
 });
 
+test("a cached password check never outlives the credentials: change, disable, remove apply at once", async (t) => {
+  const { c, asked, directory } = await setup(t);
+  assert.ok(await c.verifyPassword("alice@example.test", "alice-pw"));
+  assert.equal(await c.verifyPassword("bob@example.test", "new-bob-pw"), null);
+  await directory.updateAccount("alice@example.test", { password: "alice-new-pw" });
+  await directory.updateAccount("bob@example.test", { password: "new-bob-pw" });
+  // No time passes: nothing here waits for a lifetime.
+  assert.equal(await c.verifyPassword("alice@example.test", "alice-pw"), null);
+  assert.ok(await c.verifyPassword("alice@example.test", "alice-new-pw"));
+  assert.ok(await c.verifyPassword("bob@example.test", "new-bob-pw"));
+  assert.ok(await c.verifyPassword("alice@example.test", "alice-new-pw"));
+  assert.equal(asked("verifyPassword alice@example.test"), 3, "unchanged credentials are still cached");
+  await directory.updateAccount("alice@example.test", { enabled: false });
+  assert.equal((await c.verifyPassword("alice@example.test", "alice-new-pw"))?.enabled, false);
+  await directory.removeAccount("bob@example.test");
+  assert.equal(await c.verifyPassword("bob@example.test", "new-bob-pw"), null);
+});
+
+test("without a credential stamp source password checks are not cached at all", async (t) => {
+  const clock = new FakeClock();
+  const directory = await sqliteDirectory(t, clock);
+  const api = counting(directory);
+  const b = await startBackend(t, { directory, api, clock });
+  const c = createClusterDirectory({
+    backends: () => [{ id: "b1", http: b.http }],
+    secret: SECRET,
+    nodeId: "fe1",
+    clock,
+    timeoutMs: 5000,
+    cacheMs: 10_000,
+    negativeCacheMs: 3000,
+    maxEntries: 100,
+    log: memoryLogSink().for("CLUSTER"),
+  });
+  t.after(() => Promise.resolve(c.close()));
+  assert.ok(await c.verifyPassword("alice@example.test", "alice-pw"));
+  assert.ok(await c.verifyPassword("alice@example.test", "alice-pw"));
+  assert.equal(api.calls.filter((x) => x === "verifyPassword alice@example.test").length, 2);
+});
+
 test("the cache holds at most maxEntries answers, dropping the least recently used", async (t) => {
   const { c, asked } = await setup(t, 2);
   await c.lookup("alice@example.test");
@@ -121,7 +162,7 @@ test("a directory refusal is an answer (not retried elsewhere); a directory fail
   const broken = counting(directory);
   broken.lookup = () => Promise.reject(new Error("disk on fire"));
   const b1 = await startBackend(t, { directory, api: refusing, clock });
-  const b2 = await startBackend(t, { directory, api: broken, clock });
+  const b2 = await startBackend(t, { directory, api: broken, clock, id: "b2" });
   const backends: ApiBackend[] = [
     { id: "b1", http: b1.http },
     { id: "b2", http: b2.http },

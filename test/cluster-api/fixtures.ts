@@ -51,7 +51,7 @@ export interface Backend {
 /** The cluster API on the admin server, as a backend runs it. Stopped after the test. */
 export async function startBackend(
   t: After,
-  o: { directory: Directory; api?: InboundDirectory; clock: Clock; secret?: string },
+  o: { directory: Directory; api?: InboundDirectory; clock: Clock; secret?: string; id?: string },
 ): Promise<Backend> {
   const logs = memoryLogSink();
   const queue = fakeQueue([]);
@@ -67,6 +67,7 @@ export async function startBackend(
     extra: clusterApiHandler({
       directory: o.api ?? o.directory,
       secret: o.secret ?? SECRET,
+      nodeId: o.id ?? "b1",
       clock: o.clock,
       log: logs.for("CLUSTER"),
     }),

@@ -14,6 +14,7 @@ import { createSmtpServer } from "../../src/smtp/server/listener.js";
 import { systemClock } from "../../src/world/clock.js";
 import { FakeClock } from "../kit/clock.js";
 import { memoryLogSink } from "../kit/log.js";
+import { testLoginGates } from "../kit/login-gate.js";
 import { fakeQueue } from "../kit/queue.js";
 import { SmtpClient, type SmtpReply } from "../kit/smtp-client.js";
 import { SECRET, sqliteDirectory, startBackend } from "./fixtures.js";
@@ -75,6 +76,7 @@ test("the inbound policy over the cluster API: 550 5.1.1 unknown, 250 known, AUT
       clock,
       log: logs.for("SMTPI"),
       metrics: noMetrics,
+      login: testLoginGates(t, settings, clock).mail,
     }),
     log: logs.for("SMTPI"),
     clock: systemClock,

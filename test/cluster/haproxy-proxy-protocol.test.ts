@@ -15,6 +15,7 @@ import { openSqliteDirectory } from "../../src/directory/sqlite.js";
 import type { Directory } from "../../src/directory/directory.js";
 import { createInboundHandler } from "../../src/inbound/handler.js";
 import { noMetrics } from "../../src/log/metrics.js";
+import { testLoginGates } from "../kit/login-gate.js";
 import type { Envelope } from "../../src/queue/envelope.js";
 import type { Incoming, Queue } from "../../src/queue/types.js";
 import { createSmtpServer, type SmtpServer } from "../../src/smtp/server/listener.js";
@@ -35,6 +36,7 @@ let server: SmtpServer;
 let smtpPort = 0;
 const logs = memoryLogSink();
 const stored: { envelope: Envelope; text: string }[] = [];
+const closers: (() => Promise<void>)[] = [];
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "mailyard-pp-"));
@@ -76,6 +78,7 @@ before(async () => {
       clock: systemClock,
       log,
       metrics: noMetrics,
+      login: testLoginGates({ after: (fn) => void closers.push(fn) }, settings, systemClock).mail,
     }),
     log,
     clock: systemClock,
@@ -93,6 +96,7 @@ before(async () => {
 
 after(async () => {
   await server?.close();
+  for (const close of closers) await close();
   await directory?.close();
   await rm(dir, { recursive: true, force: true });
 });

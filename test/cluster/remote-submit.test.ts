@@ -265,12 +265,14 @@ test("XSUBMIT is refused to a client that is not an authenticated member, and of
   }
 
   const member = await SmtpClient.connect(port);
+  let captured: string;
   try {
     await member.expect(220);
     await member.cmd("EHLO b1.cluster.test", 250);
     const challenge = await member.cmd("XMEMBER b1", 334);
     const nonce = challenge.lines.join("").replace(/^334 /, "").trim();
-    await member.cmd(proof(SECRET, "submit", nonce, "b1"), 235);
+    captured = proof(SECRET, "submit", nonce, "b1");
+    await member.cmd(captured, 235);
     const ehlo = await member.cmd("EHLO b1.cluster.test", 250);
     assert.ok(
       ehlo.lines.some((l) => /XSUBMIT/.test(l)),
@@ -278,6 +280,17 @@ test("XSUBMIT is refused to a client that is not an authenticated member, and of
     );
   } finally {
     member.close();
+  }
+  // A captured proof replayed on another connection meets another nonce (issue 15, item 6).
+  const replayer = await SmtpClient.connect(port);
+  try {
+    await replayer.expect(220);
+    await replayer.cmd("EHLO client.test", 250);
+    await replayer.cmd("XMEMBER b1", 334);
+    assert.equal((await replayer.cmd(captured)).code, 535);
+    assert.equal((await replayer.cmd("XSUBMIT 10 10")).code, 530);
+  } finally {
+    replayer.close();
   }
   assert.equal(c.node("f1").queue.size(), 0);
 });

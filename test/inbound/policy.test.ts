@@ -14,6 +14,7 @@ import type { MailParams, SessionInfo, Transaction } from "../../src/smtp/handle
 import { noMetrics } from "../../src/log/metrics.js";
 import { FakeClock } from "../kit/clock.js";
 import { silentLog } from "../kit/log.js";
+import { testLoginGates } from "../kit/login-gate.js";
 import { fakeQueue } from "../kit/queue.js";
 
 const params: MailParams = { size: null, body: "7BIT", smtputf8: false, ret: null, envid: null };
@@ -77,6 +78,7 @@ async function setup(t: { after(fn: () => Promise<void>): void }, over: Partial<
     clock,
     log: silentLog(),
     metrics: noMetrics,
+    login: testLoginGates(t, settings, clock).mail,
   });
   t.after(async () => {
     await directory.close();

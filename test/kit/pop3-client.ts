@@ -14,9 +14,10 @@ export class Pop3Client {
     this.attach(sock);
   }
 
-  static connect(port: number, host = "127.0.0.1"): Promise<Pop3Client> {
+  /** localAddress: the loopback address to connect from (a "remote client" such as 127.0.0.5). */
+  static connect(port: number, host = "127.0.0.1", localAddress?: string): Promise<Pop3Client> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host });
+      const s = net.connect({ port, host, ...(localAddress !== undefined ? { localAddress } : {}) });
       s.once("connect", () => resolve(new Pop3Client(s)));
       s.once("error", reject);
     });

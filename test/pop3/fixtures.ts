@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { createSecureContext, type SecureContext } from "node:tls";
+import type { SecureContext } from "node:tls";
 import { generate } from "selfsigned";
 import { settingsSchema, type Settings } from "../../src/config/settings.js";
 import { openSqliteDirectory } from "../../src/directory/sqlite.js";
@@ -18,9 +18,10 @@ import { createMaildirStore, type MaildirStore } from "../../src/store/maildir.j
 import { createMaildirReader } from "../../src/store/maildir-reader.js";
 import { createMailboxLocks } from "../../src/sources/pop3/lock.js";
 import { createPop3Server, type Pop3Server } from "../../src/sources/pop3/server.js";
-import { createAuthThrottle } from "../../src/sources/pop3/throttle.js";
 import { systemClock, type Clock } from "../../src/world/clock.js";
+import { serverContext } from "../../src/smtp/server/tls.js";
 import { memoryLogSink } from "../kit/log.js";
+import { testLoginGates } from "../kit/login-gate.js";
 
 export interface Submitted {
   readonly draft: EnvelopeDraft;
@@ -45,7 +46,8 @@ let tlsContext: SecureContext | null = null;
 async function testTls(): Promise<SecureContext> {
   if (tlsContext === null) {
     const pems = await generate([{ name: "commonName", value: "pop.example.test" }], { keySize: 2048 });
-    tlsContext = createSecureContext({ cert: pems.cert, key: pems.private });
+    // The production server context (renegotiation refused), as the node's POP3 listener has it.
+    tlsContext = serverContext({ cert: pems.cert, key: pems.private });
   }
   return tlsContext;
 }
@@ -95,11 +97,7 @@ export async function startPop3(
     reader: createMaildirReader(),
     submitter,
     locks: createMailboxLocks({ clock, maxSessionMs: settings.pop3.sessionTimeoutSeconds * 1000 }),
-    throttle: createAuthThrottle({
-      clock,
-      maxFailures: settings.pop3.maxAuthFailures,
-      windowMs: settings.pop3.authFailureWindowSeconds * 1000,
-    }),
+    login: testLoginGates(t, settings, clock).mail,
     tls: o.tls === false ? null : await testTls(),
     ...(o.stores !== undefined ? { stores: o.stores } : {}),
     clock,

@@ -236,7 +236,7 @@ void test("failed logins are throttled per address and per account, on the clock
   const clock = new FakeClock();
   const f = await startPop3(t, {
     clock,
-    settings: { pop3: { maxAuthFailures: 3, authFailureWindowSeconds: 60 } },
+    settings: { auth: { maxFailures: 3, maxFailuresPerAddress: 3, lockoutSeconds: 60 } },
   });
   const c = await Pop3Client.connect(f.port);
   await c.line();
@@ -249,7 +249,11 @@ void test("failed logins are throttled per address and per account, on the clock
   // bob's account is refused too: the address is throttled.
   await c.cmd("USER bob@example.test");
   assert.match((await c.cmd("PASS bobpw"))!, /^-ERR \[AUTH\] too many failed logins/);
-  assert.ok(f.logs.records.some((r) => r.tag === "POP" && r.text === "login throttled"));
+  assert.ok(
+    f.logs.records.some(
+      (r) => r.tag === "POP" && r.text === "auth failed" && r.fields["reason"] === "throttled",
+    ),
+  );
   clock.advance(61_000);
   await c.cmd("USER alice@example.test");
   assert.match((await c.cmd("PASS s3cret pass"))!, /^\+OK/);

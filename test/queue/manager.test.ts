@@ -1,7 +1,7 @@
 // The queue manager over a real spool, driven by a FakeClock and a scriptable fake Deliverer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, open, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -13,6 +13,7 @@ import { bounced, deferred, delivered, type Outcome } from "../../src/proto/outc
 import { reply } from "../../src/proto/reply.js";
 import { settingsSchema, type Settings } from "../../src/config/settings.js";
 import { noMetrics } from "../../src/log/metrics.js";
+import { LEVELS } from "../../src/log/logger.js";
 import type { Random } from "../../src/world/random.js";
 import { FakeClock } from "../kit/clock.js";
 import { waitFor } from "../kit/load.js";
@@ -560,4 +561,49 @@ void test("a destination-scope deferral pushes back other waiting messages witho
   await advance(r, 60 * SEC);
   assert.equal(r.q.size(), 0);
   assert.equal(r.d.mail().length, 5);
+});
+
+void test("a flipped byte in a queued message is caught before delivery: quarantined, never delivered", async (t) => {
+  const r = await rig(t);
+  r.d.script = () => deferred(TEMP, "mx.far.test", "recipient");
+  const bad = await send(r, ["a@far.test"]);
+  const old = await send(r, ["b@far.test"]);
+  const good = await send(r, ["c@far.test"]);
+  await r.q.idle();
+  assert.equal(r.d.mail().length, 3, "first attempts, from memory");
+
+  const flip = async (id: string, at: number, mask: number): Promise<void> => {
+    const h = await open(join(r.dir, "active", id), "r+");
+    try {
+      const b = Buffer.alloc(1);
+      await h.read(b, 0, 1, at);
+      b[0] = b[0]! ^ mask;
+      await h.write(b, 0, 1, at);
+    } finally {
+      await h.close();
+    }
+  };
+  await flip(bad, 30, 0x01); // one bit of the body
+  // A file written before checksums were stored: its trailer flags are zero.
+  const { size } = await stat(join(r.dir, "active", old));
+  await flip(old, size - 32 + 28, 0x01);
+
+  const q2 = await r.restart();
+  await advance(r, 60 * SEC);
+  assert.deepEqual(
+    r.d
+      .mail()
+      .map((j) => j.job.envelope.id)
+      .sort(),
+    [old, good].sort(),
+  );
+  assert.ok(!r.d.jobs.some((j) => j.job.envelope.id === bad), "the corrupted bytes were never handed on");
+  assert.equal(q2.show(bad), null, "out of the queue");
+  const aside = await readdir(join(r.dir, "corrupt"));
+  assert.ok(aside.includes(bad), `quarantined in corrupt/: ${aside.join(",")}`);
+  assert.ok(aside.includes(`${bad}.state.json`), "with its recipient state");
+  assert.ok(!(await readdir(join(r.dir, "active"))).includes(bad));
+  const logged = r.sink.records.find((x) => x.text === "corrupted queue file quarantined");
+  assert.equal(logged?.fields.id, bad);
+  assert.equal(logged?.level, LEVELS.problem);
 });

@@ -63,7 +63,9 @@ test("BDAT: commands and body in one write, dots untouched, byte-exact arrival",
 
 test("BDAT: chunks are grouped up to 256 KB per command, the last one LAST, however the body is cut", async (t) => {
   const { relay, server, tap } = await rig(t);
-  const parts = [Buffer.alloc(200_000, "a"), Buffer.from("\r\n.\r\nmiddle\r\n"), Buffer.alloc(130_000, "b")];
+  // Lines of 100 bytes: BDAT text is held to the line limit as DATA is.
+  const lines = (n: number, c: string): Buffer => Buffer.from(`${c.repeat(98)}\r\n`.repeat(n / 100));
+  const parts = [lines(200_000, "a"), Buffer.from(".\r\nmiddle\r\n"), lines(130_000, "b")];
   const out = await relay.deliver(job({ rcpts: ["a@example.test"], body: parts }));
   assert.deepEqual(kinds(out), ["delivered:250:2.0.0"]);
   assert.ok(server.handler.messages[0]?.data.equals(Buffer.concat(parts)), "arrived byte-exact");
@@ -73,7 +75,26 @@ test("BDAT: chunks are grouped up to 256 KB per command, the last one LAST, howe
   ]);
   assert.equal(server.handler.messages[1]?.data.toString(), DOTTED);
   const bdats = [...tap.sent().matchAll(/BDAT (\d+)( LAST)?\r\n/g)].map((m) => `${m[1]}${m[2] ?? ""}`);
-  assert.deepEqual(bdats, ["200013", "130000 LAST", `${DOTTED.length} LAST`]);
+  assert.deepEqual(bdats, ["200011", "130000 LAST", `${DOTTED.length} LAST`]);
+});
+
+test("BDAT: stored stray CR and LF leave a text body as CRLF; BINARYMIME leaves byte for byte", async (t) => {
+  const { relay, server, tap } = await rig(t);
+  // Cut so that a CR ends one chunk and its LF (or not) starts the next.
+  const parts = ["Subject: s\r\n\r\na\n.\nb\r", "\nc\r", ".\rd\x00e\r"].map((p) => Buffer.from(p, "latin1"));
+  const out = await relay.deliver(job({ rcpts: ["a@example.test"], body: parts }));
+  assert.deepEqual(kinds(out), ["delivered:250:2.0.0"]);
+  assert.equal(
+    server.handler.messages[0]?.data.toString("latin1"),
+    "Subject: s\r\n\r\na\r\n.\r\nb\r\nc\r\n.\r\nde\r\n",
+  );
+  const binary = Buffer.from([0, 0x0a, 0x2e, 0x0a, 0x0d, 0xff]);
+  const bin = await relay.deliver(
+    job({ rcpts: ["a@example.test"], body: [binary], envelope: { body: "BINARYMIME" } }),
+  );
+  assert.deepEqual(kinds(bin), ["delivered:250:2.0.0"]);
+  assert.deepEqual(server.handler.messages[1]?.data, binary);
+  assert.match(tap.sent(), /BODY=BINARYMIME/);
 });
 
 test("BDAT: refused recipients, a refused last chunk, and a reused connection afterwards", async (t) => {

@@ -281,9 +281,15 @@ test("DSN parameters pass through when the server offers DSN, and are omitted ot
 
 test("SMTPUTF8 required but not offered: bounced 5.6.7 without sending", async (t) => {
   const { relay, server } = await setup(t);
-  const out = await relay.deliver(job({ rcpts: ["a@example.test"], envelope: { smtputf8: true } }));
+  // The header section carries UTF-8: only SMTPUTF8 can take it (RFC 6531 §3.4).
+  const out = await relay.deliver(
+    job({ rcpts: ["a@example.test"], envelope: { smtputf8: true }, body: "Subject: Grüße\r\n\r\nhello\r\n" }),
+  );
   assert.deepEqual(kinds(out), ["bounced:5.6.7"]);
   assert.ok(!server.sessions[0]!.transcript.some((l) => l.startsWith("C: MAIL")));
+  // So does a UTF-8 local part, whatever the headers.
+  const local = await relay.deliver(job({ rcpts: ["jöran@example.test"], envelope: { smtputf8: true } }));
+  assert.deepEqual(kinds(local), ["bounced:5.6.7"]);
   const utf8 = await setup(t, { extensions: ["SMTPUTF8", "8BITMIME"] });
   const ok8 = await utf8.relay.deliver(
     job({ rcpts: ["a@example.test"], envelope: { smtputf8: true, body: "8BITMIME" } }),
@@ -292,6 +298,35 @@ test("SMTPUTF8 required but not offered: bounced 5.6.7 without sending", async (
   assert.ok(
     utf8.server.sessions[0]!.transcript.includes("C: MAIL FROM:<sender@origin.test> BODY=8BITMIME SMTPUTF8"),
   );
+});
+
+test("to a server without SMTPUTF8 an IDN goes as A-labels (EHLO, MAIL FROM, RCPT TO) and the message is delivered", async (t) => {
+  const server = await startFakeSmtpServer();
+  const resolver = fakeResolver({
+    mx: { "xn--mller-kva.test": ok(mx("mx.xn--mller-kva.test", 10)) },
+    addresses: { "mx.xn--mller-kva.test": ok("127.0.0.1") },
+  });
+  const h = relayChannel(relaySettings(server.port, { helo: "mx.bücher.test" }), resolver);
+  t.after(async () => {
+    await h.relay.close();
+    await server.close();
+  });
+  // The sender asked for SMTPUTF8 (its domains were U-labels); nothing else in it needs it. The
+  // recipient is a U-label as a queue file from another source may hold it.
+  const out = await h.relay.deliver(
+    job({
+      rcpts: ["x@müller.test"],
+      envelope: { smtputf8: true, returnPath: "sender@bücher.test" },
+      route: "relay:xn--mller-kva.test",
+    }),
+  );
+  assert.deepEqual(kinds(out), ["delivered:2.0.0"]);
+  const tr = server.sessions[0]!.transcript;
+  assert.ok(tr.includes("C: EHLO mx.xn--bcher-kva.test"), tr.join("\n"));
+  assert.match(tr.find((l) => l.startsWith("C: MAIL")) ?? "", /^C: MAIL FROM:<sender@xn--bcher-kva\.test>/);
+  assert.ok(!tr.some((l) => l.includes("SMTPUTF8")), "no SMTPUTF8 to a server that lacks it");
+  assert.deepEqual(server.messages[0]!.rcptTo, ["x@xn--mller-kva.test"]);
+  assert.equal(server.messages[0]!.data.toString(), "Subject: test\r\n\r\nhello\r\n");
 });
 
 test("a message over the server's SIZE limit bounces 5.3.4 before MAIL", async (t) => {

@@ -3,12 +3,14 @@
 // the fetched messages at QUIT, a refused submit leaves the message on the server and its UIDL
 // unremembered, STLS with an unverified certificate, refused credentials and a dead host give
 // the faults the scheduler backs off by, and the per-poll bounds leave the rest for later.
+import { randomBytes } from "node:crypto";
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSqliteRpopStore } from "../../src/sources/rpop/sqlite-store.js";
+import { createPasswordSeal } from "../../src/sources/rpop/seal.js";
 import { pollEntry, envelopeSender, type PollDeps } from "../../src/sources/rpop/poll.js";
 import { pollClaimed, type ClaimOptions } from "../../src/sources/rpop/claimed-poll.js";
 import type { RpopEntry, RpopEntrySpec, RpopStore } from "../../src/sources/rpop/store.js";
@@ -39,7 +41,11 @@ async function harness(t: TestContext, remoteSettings: Record<string, unknown> =
   const remote = await startPop3(t, { settings: remoteSettings });
   const dir = await mkdtemp(join(tmpdir(), "mailyard-rpop-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const store = openSqliteRpopStore(join(dir, "mailyard.db"), systemClock);
+  const store = openSqliteRpopStore(
+    join(dir, "mailyard.db"),
+    systemClock,
+    createPasswordSeal(randomBytes(32)),
+  );
   t.after(() => store.close());
   const submitted: { draft: EnvelopeDraft; message: Buffer }[] = [];
   let refusal: SubmitResult | null = null;
@@ -265,4 +271,31 @@ void test("envelope sender: Return-Path, <> kept, else From, else null sender", 
   assert.equal(envelopeSender(Buffer.from("Return-Path: <>\r\nFrom: b@y.test\r\n\r\n")), "");
   assert.equal(envelopeSender(Buffer.from("From: B <b@y.test>\r\n\r\n")), "b@y.test");
   assert.equal(envelopeSender(Buffer.from("Subject: none\r\n\r\n")), "");
+});
+
+void test("a message past the header limits is skipped and left on the server, the others fetched", async (t) => {
+  const h = await harness(t);
+  await h.remote.deliver(`Subject: folded\r\n${" y\r\n".repeat(1000)}\r\nbody\r\n`);
+  await h.remote.deliver(`${"X-A: 1\r\n".repeat(30)}Subject: many\r\n\r\nbody\r\n`);
+  await h.remote.deliver("Subject: fine\r\n\r\nbody\r\n");
+  const e = await h.add({ keep: false });
+  const header = { maxHeaderBytes: 2000, maxHeaderFields: 20 };
+  assert.deepEqual(await h.poll(e, { header }), {
+    kind: "ok",
+    fetched: 1,
+    deleted: 1,
+    skipped: 2,
+    more: false,
+  });
+  assert.deepEqual(
+    h.submitted.map((s) => /Subject: (\w+)/.exec(s.message.toString())![1]),
+    ["fine"],
+  );
+  assert.equal(await h.remoteFiles(), 2, "the refused ones stay on the server");
+  assert.deepEqual(
+    h.logs.records
+      .filter((r) => r.text === "remote message header over the limit, left on the server")
+      .map((r) => r.fields["reason"]),
+    ["headerTooBig", "tooManyFields"],
+  );
 });

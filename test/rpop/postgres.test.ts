@@ -2,11 +2,12 @@
 // them: the CLI adds an entry straight into the database while no node runs; a single server on
 // that database polls it from a remote POP3 server (Mailyard's own, test/pop3/fixtures.ts) into
 // the account's Maildir, its UIDL memory a row in the database; the CLI from another data
-// directory (another machine, no node) lists the same entry, and removing it through the
+// directory (another machine, no node) lists the same entry once given the same rpop.keyFile
+// (the passwords are sealed with it), and removing it through the
 // node's admin API removes it for everyone.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main as cli } from "../../src/cli/main.js";
@@ -122,7 +123,15 @@ test("RPOP on PostgreSQL: entries added with no node running are polled by the n
     async () => (await pg.query("SELECT entry FROM rpop_claims")).length === 0,
   );
 
-  const elsewhere = await run(["rpop", "list", "carol@example.test", "--json", ...(await offline(there))]);
+  // Another machine needs the key the passwords are sealed with (rpop.keyFile); without it the
+  // store refuses to open, naming the setting, rather than seal new entries with a key of its own.
+  const keyless = await run(["rpop", "list", "carol@example.test", ...(await offline(there))]);
+  assert.equal(keyless.code, 1);
+  assert.match(keyless.err, /^mailyard: RPOP password sealed with another key.*same rpop\.keyFile\n$/);
+  const key = join(there, "copied-rpop.key");
+  await copyFile(join(here, "secrets", "rpop.key"), key);
+  const withKey = async () => [...(await offline(there)), "--set", `rpop.keyFile=${key}`];
+  const elsewhere = await run(["rpop", "list", "carol@example.test", "--json", ...(await withKey())]);
   assert.equal(elsewhere.code, 0, elsewhere.err);
   const listed = JSON.parse(elsewhere.out) as { id: string; port: number; keep: boolean }[];
   assert.deepEqual(
@@ -141,6 +150,6 @@ test("RPOP on PostgreSQL: entries added with no node running are polled by the n
   ];
   assert.equal((await run(["rpop", "remove", "carol@example.test", id, ...viaNode])).code, 0);
   assert.equal((await pg.query("SELECT id FROM rpop_entries")).length, 0);
-  const gone = await run(["rpop", "list", "carol@example.test", ...(await offline(there))]);
+  const gone = await run(["rpop", "list", "carol@example.test", ...(await withKey())]);
   assert.match(gone.out, /carol@example\.test has no RPOP entries/);
 });

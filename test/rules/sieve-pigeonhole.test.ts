@@ -154,7 +154,7 @@ test("Mailyard's Sieve interpreter takes the same actions as Pigeonhole's sieve-
           zoneOffset: 0,
         });
         const body = compiled.script.requires.has("body") ? await bodyParts(raw) : undefined;
-        const r = runSieve(compiled.script, view, body === undefined ? {} : { body });
+        const r = await runSieve(compiled.script, view, body === undefined ? {} : { body });
         assert.equal(r.error, null, `${key}: ${r.error ?? ""}`);
         const vac = r.actions.find((a) => a.kind === "vacation");
         actual[key] = {

@@ -52,7 +52,7 @@ before(async () => {
         outbound: { starttls: false },
         maxMessageSize: 1_000_000,
       },
-      submitApi: { maxAuthFailures: 100 },
+      auth: { maxFailures: 100, maxFailuresPerAddress: 100 },
     },
   });
 });
@@ -236,7 +236,7 @@ test("authentication: 401 without or with wrong credentials", async () => {
   assert.equal(token.status, 401);
   assert.ok(
     rig.logs.records.some(
-      (x) => x.tag === "API" && x.text === "login failed" && x.fields["user"] === "alice@example.test",
+      (x) => x.tag === "API" && x.text === "auth failed" && x.fields["user"] === "alice@example.test",
     ),
   );
 });
@@ -335,7 +335,7 @@ test("failed logins are throttled (429, Retry-After) and a full queue is a 503",
   const small = await startRig(t, {
     forwardPort: peer2.port,
     extra: {
-      submitApi: { maxAuthFailures: 3, authFailureWindowSeconds: 600 },
+      auth: { maxFailures: 3, maxFailuresPerAddress: 3, lockoutSeconds: 600 },
       queue: { maxMessages: 1, firstRetrySeconds: 3600 },
     },
   });

@@ -13,7 +13,8 @@ import type { MemberSummary } from "../../src/admin/node-routes.js";
 import { createPeerCaller } from "../../src/admin/peers.js";
 import { createSessionStore } from "../../src/admin/web/sessions.js";
 import { openSqliteAdminStore } from "../../src/admin/web/sqlite-admin-store.js";
-import { createLoginThrottle } from "../../src/admin/web/throttle.js";
+import { loginGates } from "../../src/server/login-gates.js";
+import { openSqliteThrottleRows } from "../../src/state/sqlite-throttle.js";
 import { settingsSchema } from "../../src/config/settings.js";
 import { openSqliteDirectory } from "../../src/directory/sqlite.js";
 import { TAGS } from "../../src/log/logger.js";
@@ -37,6 +38,12 @@ async function twoNodes(t: After) {
     return store;
   };
   await adminStore().users.add("admin", "admin-password");
+  // Each node counts failed logins in the shared state, as separate processes do.
+  const throttleRows = () => {
+    const rows = openSqliteThrottleRows(statePath, systemClock);
+    stores.push(rows);
+    return rows;
+  };
   const sessionClock = new FakeClock(Date.now());
   const ports = new Map<string, number>();
   const member = (id: string): MemberSummary => ({
@@ -73,14 +80,13 @@ async function twoNodes(t: After) {
           idleMs: 60_000,
           maxMs: 600_000,
         }),
-        throttle: createLoginThrottle({
-          clock: systemClock,
-          rows: admin.loginFailures,
-          freeFailures: 3,
-          freeFailuresPerAddress: 20,
-          baseMs: 1000,
-          maxMs: 10_000,
-        }),
+        gate: loginGates(
+          settingsSchema.parse({
+            webadmin: { loginFreeFailures: 3, loginLockSeconds: 1, loginMaxLockSeconds: 10 },
+          }),
+          systemClock,
+          throttleRows(),
+        ).admin,
         log: memoryLogSink().for("ADMIN"),
       },
       cluster: {
@@ -113,16 +119,16 @@ const json = async (r: Response) => ({ status: r.status, body: (await r.json()) 
 void test("a member's signed request reaches the per-node paths only; a forged one nothing", async (t) => {
   const { a, b } = await twoNodes(t);
   const asA = createPeerCaller({ secret: SECRET, nodeId: "a", clock: systemClock, timeoutMs: 5000 });
-  const list = await asA.call(`127.0.0.1:${b.port}`, "GET", "/api/queue", Buffer.alloc(0));
+  const list = await asA.call("b", `127.0.0.1:${b.port}`, "GET", "/api/queue", Buffer.alloc(0));
   assert.equal(list.status, 200);
   assert.equal((list.body as { messages: { id: string }[] }).messages[0]?.id, "B1");
-  const logs = await asA.call(`127.0.0.1:${b.port}`, "GET", "/api/logs?tags=ADMIN", Buffer.alloc(0));
+  const logs = await asA.call("b", `127.0.0.1:${b.port}`, "GET", "/api/logs?tags=ADMIN", Buffer.alloc(0));
   assert.equal(logs.status, 200);
   // The log viewer's tag filter comes from here: every tag the logger has, none copied by hand.
   assert.deepEqual((logs.body as { tags: string[] }).tags, [...TAGS]);
 
   for (const path of ["/api/accounts", "/api/domains", "/api/nodes/a/queue", "/api/cluster/members"]) {
-    const r = await asA.call(`127.0.0.1:${b.port}`, "GET", path, Buffer.alloc(0));
+    const r = await asA.call("b", `127.0.0.1:${b.port}`, "GET", path, Buffer.alloc(0));
     assert.equal(r.status, 403, path);
   }
   const forger = createPeerCaller({
@@ -132,7 +138,7 @@ void test("a member's signed request reaches the per-node paths only; a forged o
     timeoutMs: 5000,
   });
   await assert.rejects(
-    forger.call(`127.0.0.1:${b.port}`, "GET", "/api/queue", Buffer.alloc(0)),
+    forger.call("b", `127.0.0.1:${b.port}`, "GET", "/api/queue", Buffer.alloc(0)),
     /reply not authenticated/,
     "b refuses (401) and its refusal is not signed for the forger either",
   );

@@ -1,14 +1,13 @@
 // The WebAdmin store's contract (admin-store.ts) as tests, run on every adapter:
 // sqlite-admin-store.test.ts and pg-admin-store.test.ts call adminStoreContract with a way to
-// open stores on one fresh backing state. Sessions and login throttling are driven through their
-// policies (sessions.ts, throttle.ts) so the rules are checked against each adapter's own rows.
+// open stores on one fresh backing state. Sessions are driven through their policy (sessions.ts)
+// so the rules are checked against each adapter's own rows.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { FakeClock } from "../../../test/kit/clock.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
 import { createSessionStore } from "./sessions.js";
-import { createLoginThrottle } from "./throttle.js";
 import { AdminUserError } from "./users.js";
 
 /** `fresh` gives an opener; every store it opens within one test shares the same state. */
@@ -140,81 +139,5 @@ export function adminStoreContract(name: string, fresh: OpenAdminStore): void {
     assert.equal((await store.sessions.get("k0"))?.lastSeen, 10);
     await store.sessions.touch("k0", 5);
     assert.equal((await store.sessions.get("k0"))?.lastSeen, 10, "a late touch never moves lastSeen back");
-  });
-
-  const throttleOn = (store: AdminStore, clock: FakeClock, maxEntries?: number) =>
-    createLoginThrottle({
-      clock,
-      rows: store.loginFailures,
-      freeFailures: 3,
-      freeFailuresPerAddress: 10,
-      baseMs: 1000,
-      maxMs: 8000,
-      ...(maxEntries !== undefined ? { maxEntries } : {}),
-    });
-
-  void test(`${name} admin store: a name is locked after its free failures, each further one doubling the lock`, async (t) => {
-    const open = await fresh(t);
-    const clock = new FakeClock();
-    const store = await open(clock);
-    t.after(() => store.close());
-    const th = throttleOn(store, clock);
-    await th.failed("admin", "10.0.0.1");
-    await th.failed("admin", "10.0.0.2");
-    assert.equal(await th.wait("admin", "10.0.0.3"), 0, "two failures are free");
-    await th.failed("admin", "10.0.0.3");
-    assert.equal(await th.wait("admin", "10.0.0.9"), 1000, "third: locked 1 s, from any address");
-    assert.equal(await th.wait("ADMIN ", "10.0.0.9"), 1000, "names compared as stored (trimmed, lower-case)");
-    assert.equal(await th.wait("other", "10.0.0.9"), 0, "other names are not locked");
-    const locks: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      clock.advance(await th.wait("admin", "x"));
-      await th.failed("admin", "x");
-      locks.push(await th.wait("admin", "x"));
-    }
-    assert.deepEqual(locks, [2000, 4000, 8000, 8000, 8000]);
-  });
-
-  void test(`${name} admin store: an address is locked after its own free failures; a success clears both`, async (t) => {
-    const open = await fresh(t);
-    const clock = new FakeClock();
-    const store = await open(clock);
-    t.after(() => store.close());
-    const th = throttleOn(store, clock);
-    for (let i = 0; i < 9; i++) await th.failed(`user${i}`, "192.0.2.7");
-    assert.equal(await th.wait("fresh", "192.0.2.7"), 0);
-    await th.failed("user9", "192.0.2.7");
-    assert.equal(await th.wait("fresh", "192.0.2.7"), 1000);
-    assert.equal(await th.wait("fresh", "192.0.2.8"), 0);
-
-    for (let i = 0; i < 3; i++) await th.failed("admin", "a");
-    assert.ok((await th.wait("admin", "a")) > 0);
-    clock.advance(1000);
-    await th.succeeded("admin", "a");
-    await th.failed("admin", "a");
-    assert.equal(await th.wait("admin", "a"), 0, "counting starts again");
-  });
-
-  void test(`${name} admin store: failures on two members add up to one lock; the table is bounded`, async (t) => {
-    const open = await fresh(t);
-    const clock = new FakeClock();
-    const one = await open(clock);
-    const two = await open(clock);
-    t.after(async () => {
-      await one.close();
-      await two.close();
-    });
-    const onOne = throttleOn(one, clock, 100);
-    const onTwo = throttleOn(two, clock, 100);
-    await onOne.failed("victim", "addr1");
-    await onTwo.failed("victim", "addr2");
-    assert.equal(await onTwo.wait("victim", "z"), 0);
-    await onOne.failed("victim", "addr3");
-    assert.equal(await onTwo.wait("victim", "z"), 1000, "the third failure, on another member, locks");
-    for (let i = 0; i < 200; i++) {
-      clock.advance(1);
-      await onOne.failed(`flood${i}`, `f${i}`);
-    }
-    assert.equal(await onOne.wait("victim", "z"), 0, "evicted (a bounded table beats a perfect memory)");
   });
 }

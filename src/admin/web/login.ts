@@ -2,14 +2,16 @@
 // authenticated: the session cookie (HttpOnly, SameSite=Strict, Secure on TLS) names a session
 // (sessions.ts), and every state-changing request must carry that session's CSRF token in
 // X-CSRF-Token (synchronizer token pattern; the page gets it from /admin/session, never from
-// a cookie, so another site can neither read nor send it). Logins are throttled per name and
-// per client address (throttle.ts). Everything here is untrusted browser input: bodies are
-// bounded JSON, names and passwords bounded, and a refusal never says whether the name exists.
+// a cookie, so another site can neither read nor send it). Logins go through the login gate
+// (src/state/login-gate.ts): one canonical name, throttled per name and per client address in
+// the shared state, every failure logged as `auth failed`. Everything here is untrusted browser
+// input: bodies are bounded JSON, names and passwords bounded, and a refusal never says whether
+// the name exists.
 import type http from "node:http";
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { Log } from "../../log/logger.js";
 import type { Session, SessionStore } from "./sessions.js";
-import type { LoginThrottle } from "./throttle.js";
+import type { LoginGate } from "../../state/login-gate.js";
 import type { AdminUserStore } from "./users.js";
 
 export const COOKIE = "mailyard_session";
@@ -18,7 +20,7 @@ const MAX_LOGIN_BODY = 4096;
 export interface WebAuth {
   readonly users: AdminUserStore;
   readonly sessions: SessionStore;
-  readonly throttle: LoginThrottle;
+  readonly gate: LoginGate;
   readonly log: Log;
 }
 
@@ -102,23 +104,32 @@ export async function login(
   const creds = parseLogin(body);
   if (creds === null) return { status: 400, body: { error: "login takes a JSON body {user, password}" } };
   const client = req.socket.remoteAddress ?? "";
-  const wait = await auth.throttle.wait(creds.user, client);
-  if (wait > 0) {
-    const seconds = Math.ceil(wait / 1000);
-    auth.log.problem("admin login throttled", { user: creds.user.slice(0, 64), client, wait: seconds });
-    return {
-      status: 429,
-      body: { error: `too many failed logins: try again in ${seconds} s`, retryAfter: seconds },
-      headers: { "retry-after": String(seconds) },
-    };
+  const r = await auth.gate.check({
+    service: "webadmin",
+    mech: "form",
+    ip: client,
+    log: auth.log,
+    typed: creds.user,
+    password: creds.password,
+    verify: (name, password) => auth.users.verify(name, password),
+  });
+  switch (r.kind) {
+    case "throttled": {
+      const seconds = Math.ceil(r.waitMs / 1000);
+      return {
+        status: 429,
+        body: { error: `too many failed logins: try again in ${seconds} s`, retryAfter: seconds },
+        headers: { "retry-after": String(seconds) },
+      };
+    }
+    case "invalid":
+      return { status: 401, body: { error: "wrong user name or password" } };
+    case "temporary":
+      return { status: 503, body: { error: "logins are unavailable, try again later" } };
+    case "ok":
+      break;
   }
-  const user = await auth.users.verify(creds.user, creds.password);
-  if (user === null) {
-    await auth.throttle.failed(creds.user, client);
-    auth.log.problem("admin login failed", { user: creds.user.slice(0, 64), client });
-    return { status: 401, body: { error: "wrong user name or password" } };
-  }
-  await auth.throttle.succeeded(creds.user, client);
+  const user = r.account;
   // A fresh id at every login: a session id planted before login is never promoted.
   const old = sessionCookie(req);
   if (old !== null) await auth.sessions.destroy(old);

@@ -1,4 +1,4 @@
-// The WebAdmin's administrators, sessions and failed-login counts on PostgreSQL (state.url = postgres://…), so every
+// The WebAdmin's administrators and sessions on PostgreSQL (state.url = postgres://…), so every
 // member of a cluster across machines knows the same administrators and honours a session
 // opened on any of them: the same tables and migration versions as the SQLite adapter
 // (sqlite-admin-store.ts), in admin_schema_migrations.
@@ -7,7 +7,6 @@ import { migratePg } from "../../state/pg-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
 import type { SessionRows } from "./sessions.js";
-import { lockMs, type ThrottleRows } from "./throttle.js";
 import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
 import { adminUsersOver, type AdminUserRow } from "./users.js";
 
@@ -118,47 +117,5 @@ export async function openPostgresAdminStore(pg: PgHandle, clock: Clock): Promis
     },
   };
 
-  const loginFailures: ThrottleRows = {
-    async lockedUntil(keys) {
-      const [r] = await pg.query<{ t: number | null }>(
-        "SELECT MAX(locked_until) AS t FROM admin_login_failures WHERE key = ANY($1::text[])",
-        [keys],
-      );
-      return r?.t ?? 0;
-    },
-    // One transaction: the upsert locks the row, so failures counted at once on two members add up.
-    fail: (key, f) =>
-      pg.tx(async (q) => {
-        const [r] = await q.query<{ failures: number }>(
-          `INSERT INTO admin_login_failures (key, failures, locked_until, last) VALUES ($1, 1, 0, $2)
-           ON CONFLICT (key) DO UPDATE SET
-             failures = CASE WHEN admin_login_failures.last < $3 AND admin_login_failures.locked_until <= $2
-                             THEN 1 ELSE admin_login_failures.failures + 1 END,
-             last = $2
-           RETURNING failures`,
-          [key, f.now, f.forgetBefore],
-        );
-        const lock = lockMs(r?.failures ?? 1, f);
-        if (lock > 0)
-          await q.run("UPDATE admin_login_failures SET locked_until = $1 WHERE key = $2", [
-            f.now + lock,
-            key,
-          ]);
-      }),
-    async clear(keys) {
-      await pg.run("DELETE FROM admin_login_failures WHERE key = ANY($1::text[])", [keys]);
-    },
-    async prune(forgetBefore, now, keep) {
-      await pg.run("DELETE FROM admin_login_failures WHERE last < $1 AND locked_until <= $2", [
-        forgetBefore,
-        now,
-      ]);
-      await pg.run(
-        "DELETE FROM admin_login_failures WHERE key NOT IN (SELECT key FROM admin_login_failures ORDER BY last DESC LIMIT $1)",
-        [keep],
-      );
-    },
-  };
-
-  return { users, sessions, loginFailures, close: () => pg.close() };
+  return { users, sessions, close: () => pg.close() };
 }

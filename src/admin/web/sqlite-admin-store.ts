@@ -1,18 +1,16 @@
-// The WebAdmin's administrators, sessions and failed-login counts in the SQLite state file (better-sqlite3), in WAL
+// The WebAdmin's administrators and sessions in the SQLite state file (better-sqlite3), in WAL
 // mode with a busy timeout like the directory, migrating inside an IMMEDIATE transaction so two
 // processes opening a fresh file at once do not both migrate. The CLI writes it while nodes
 // run; nodes read it at each login and request, so a new admin or password takes effect at
 // once, with nothing cached.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
 import type { Session, SessionRows } from "./sessions.js";
-import { lockMs, type ThrottleRows } from "./throttle.js";
 import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
 import { adminUsersOver, type AdminUserRow } from "./users.js";
+import { prepareSqliteFile } from "../../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -48,7 +46,7 @@ function migrate(db: Database.Database, now: number): void {
 }
 
 export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -131,44 +129,10 @@ export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
     count: () => Promise.resolve(sCount.get()?.n ?? 0),
   };
 
-  const fGet = db.prepare<[string], { failures: number; locked_until: number; last: number }>(
-    "SELECT failures, locked_until, last FROM admin_login_failures WHERE key = ?",
-  );
-  const fPut = db.prepare(
-    "INSERT INTO admin_login_failures (key, failures, locked_until, last) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, last = excluded.last",
-  );
-  const fClear = db.prepare("DELETE FROM admin_login_failures WHERE key = ?");
-  const fForget = db.prepare("DELETE FROM admin_login_failures WHERE last < ? AND locked_until <= ?");
-  const fTrim = db.prepare(
-    "DELETE FROM admin_login_failures WHERE key NOT IN (SELECT key FROM admin_login_failures ORDER BY last DESC LIMIT ?)",
-  );
-  // Read and write in one IMMEDIATE transaction: two processes failing at once both count.
-  const fail = db.transaction((key: string, f: Parameters<ThrottleRows["fail"]>[1]): void => {
-    const r = fGet.get(key);
-    const stale = r === undefined || (r.last < f.forgetBefore && r.locked_until <= f.now);
-    const n = stale ? 1 : r.failures + 1;
-    const lock = lockMs(n, f);
-    fPut.run(key, n, lock > 0 ? f.now + lock : (r?.locked_until ?? 0), f.now);
-  });
-  const loginFailures: ThrottleRows = {
-    lockedUntil: (keys) => Promise.resolve(Math.max(0, ...keys.map((k) => fGet.get(k)?.locked_until ?? 0))),
-    fail: (key, f) => Promise.resolve(fail.immediate(key, f)),
-    clear: (keys) => {
-      for (const k of keys) fClear.run(k);
-      return Promise.resolve();
-    },
-    prune: (forgetBefore, now, keep) => {
-      fForget.run(forgetBefore, now);
-      fTrim.run(keep);
-      return Promise.resolve();
-    },
-  };
-
   let closed = false;
   return {
     users,
     sessions,
-    loginFailures,
     close() {
       if (!closed) db.close();
       closed = true;

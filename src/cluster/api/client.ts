@@ -6,9 +6,12 @@
 //   counts as that backend failing and the next is tried.
 // - A DirectoryError from a backend is an answer, not a failure: it is rethrown, not retried.
 // - Caches are bounded (LRU) with a lifetime; "no such thing" answers live negativeCacheMs.
-//   Password checks are cached under a keyed hash of user and password (the key is random per
-//   process), never the password. Sender grants are cached per account like lookups. Flow
-//   counts and records are never cached.
+//   Password checks are cached under a keyed hash of user, password and the account's credential
+//   stamp read from the shared directory at each check (the key is random per process), never
+//   the password: a changed password, a disabled or removed account is a new key at once, on
+//   every frontend, with no cache lifetime to wait out. Without a stamp source they are not
+//   cached. Sender grants are cached per account like lookups. Flow counts and records are never
+//   cached.
 import http from "node:http";
 import { createHmac, randomBytes } from "node:crypto";
 import type { z } from "zod";
@@ -63,6 +66,11 @@ export interface ClusterDirectoryOptions {
   readonly negativeCacheMs: number;
   /** Entries per cache (lookups, accounts, password checks each). */
   readonly maxEntries: number;
+  /**
+   * The account's credential stamp from the shared state (Directory.credentialStamp): password
+   * checks are cached under it. Absent: password checks are never cached.
+   */
+  readonly credentialStamp?: (address: string) => Promise<string | null>;
   /** Tag CLUSTER. */
   readonly log: Log;
 }
@@ -121,9 +129,14 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
   const passwordKey = randomBytes(32);
   const inflight = new Map<string, Promise<unknown>>();
 
-  const send = (where: { host: string; port: number }, path: string, text: string): Promise<RawReply> =>
+  const send = (
+    to: string,
+    where: { host: string; port: number },
+    path: string,
+    text: string,
+  ): Promise<RawReply> =>
     new Promise((resolve, reject) => {
-      const signed = signRequest(o.secret, o.nodeId, "POST", path, clock.now(), text);
+      const signed = signRequest(o.secret, o.nodeId, to, "POST", path, clock.now(), text);
       const requestProof = signed[HEADERS.proof] ?? "";
       const headers = {
         "content-type": "application/json",
@@ -167,10 +180,10 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
     if (where === null) throw new AttemptError(`unusable address ${JSON.stringify(b.http)}`, false);
     let r: RawReply;
     try {
-      r = await send(where, path, text);
+      r = await send(b.id, where, path, text);
     } catch (e) {
       if (!(e instanceof AttemptError && e.stale)) throw e;
-      r = await send(where, path, text);
+      r = await send(b.id, where, path, text);
     }
     if (r.status === 401) {
       log.problem("cluster api backend refused our proof (is cluster.secret the same?)", {
@@ -283,19 +296,26 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
       );
     },
 
-    verifyPassword(address, password) {
+    async verifyPassword(address, password) {
       // Neither can exist in the directory: a wrong password, without asking.
-      if (badAddress(address) || password.length > MAX_PASSWORD) return Promise.resolve(null);
+      if (badAddress(address) || password.length > MAX_PASSWORD) return null;
       const a = norm(address);
+      const ask = async () =>
+        (await call(PATHS.verifyPassword, { address: a, password }, accountReply)).account;
+      if (o.credentialStamp === undefined) return ask();
+      let stamp: string | null;
+      try {
+        stamp = await o.credentialStamp(a);
+      } catch (e) {
+        // No stamp, no cache: the backend's answer is never older than the check.
+        log.low("credential stamp unavailable", { error: errorText(e) });
+        return ask();
+      }
+      // An unknown account is cached too (stamp null), so it costs what a known one costs.
       const key = createHmac("sha256", passwordKey)
-        .update(JSON.stringify([a, password]))
+        .update(JSON.stringify([a, password, stamp]))
         .digest("hex");
-      return cached(
-        passwords,
-        `p:${key}`,
-        (v) => v === null,
-        async () => (await call(PATHS.verifyPassword, { address: a, password }, accountReply)).account,
-      );
+      return cached(passwords, `p:${key}`, (v) => v === null, ask);
     },
 
     async countFlow(address: string, direction: FlowDirection, since: number) {

@@ -11,7 +11,7 @@ import { DirectoryError, type RecipientLookup } from "../../directory/directory.
 import type { Log } from "../../log/logger.js";
 import type { Clock } from "../../world/clock.js";
 import { checkSecret } from "../secret.js";
-import { checkHeaders, checkProof, replyProof } from "./auth.js";
+import { checkHeaders, checkOnce, checkProof, replyProof, requestReplayGuard } from "./auth.js";
 import { readBounded } from "./body.js";
 import {
   accountRequest,
@@ -40,6 +40,8 @@ export interface ClusterApiOptions {
   readonly directory: InboundDirectory;
   /** cluster.secret; refused when shorter than MIN_SECRET_LENGTH (an empty key proves nothing). */
   readonly secret: string;
+  /** This member's node.id: requests must name it as their receiver. */
+  readonly nodeId: string;
   readonly clock: Clock;
   /** Tag CLUSTER. */
   readonly log: Log;
@@ -89,6 +91,7 @@ export function clusterApiHandler(o: ClusterApiOptions): ClusterApiHandler {
   const weak = checkSecret(o.secret);
   if (weak !== null) throw new Error(weak);
   const { directory: dir, log } = o;
+  const once = requestReplayGuard();
 
   const endpoints = new Map<string, Endpoint>([
     [
@@ -152,7 +155,7 @@ export function clusterApiHandler(o: ClusterApiOptions): ClusterApiHandler {
     if (!path.startsWith(API_PREFIX)) return false;
     const method = req.method ?? "GET";
 
-    const claim = checkHeaders(req.headers, o.clock.now());
+    const claim = checkHeaders(req.headers, o.clock.now(), o.nodeId);
     if (typeof claim === "string") {
       refuse(req, res, path, claim);
       return true;
@@ -173,10 +176,24 @@ export function clusterApiHandler(o: ClusterApiOptions): ClusterApiHandler {
       return true;
     }
 
-    const answer = (status: number, value: unknown): void => {
+    const answer = (status: number, value: unknown, headers: Record<string, string> = {}): void => {
       const text = JSON.stringify(value) + "\n";
-      send(res, status, text, { [HEADERS.proof]: replyProof(o.secret, status, claim.proof, text) });
+      send(res, status, text, {
+        ...headers,
+        [HEADERS.proof]: replyProof(o.secret, status, claim.proof, text),
+      });
     };
+    const used = checkOnce(once, claim, o.clock.now());
+    if (used === "replayed") {
+      refuse(req, res, path, "replayed request");
+      return true;
+    }
+    if (used === "full") {
+      // Signed: the member asking is genuine and is told to try another backend or later.
+      log.problem("cluster api request refused", { node: claim.nodeId, path, reason: "replay memory full" });
+      answer(503, { error: "too many requests" }, { "retry-after": "1" });
+      return true;
+    }
     const endpoint = endpoints.get(path);
     if (endpoint === undefined) {
       answer(404, { error: "no such endpoint" });

@@ -40,16 +40,26 @@ export const PATHS = {
 /** Request headers (lower-case, as node:http presents them). */
 export const HEADERS = {
   node: "x-mailyard-node",
+  /** The member the request is for: a request replayed to another member is refused there. */
+  to: "x-mailyard-to",
   time: "x-mailyard-time",
   proof: "x-mailyard-proof",
+  /** 128 random bits, covered by the proof: each signed request is accepted once. */
+  nonce: "x-mailyard-nonce",
 } as const;
 
 /** Requests are a few hundred bytes; anything near this is not from a member. */
 export const MAX_REQUEST_BODY = 64 * 1024;
 /** Replies carry at most one account or one alias (up to 1000 targets of ≤ 256 bytes). */
 export const MAX_REPLY_BODY = 1024 * 1024;
-/** A request signed further than this from the receiver's clock is refused (replay window). */
-export const MAX_CLOCK_SKEW_MS = 60_000;
+/**
+ * A request signed longer ago than this by the receiver's clock is refused: it covers the
+ * network and members' clocks a few seconds apart (NTP keeps them within milliseconds). Inside
+ * it a request is still accepted only once (replay.ts).
+ */
+export const MAX_REQUEST_AGE_MS = 15_000;
+/** ... and one dated further ahead than this: a clock ahead by more is a fault, not skew. */
+export const MAX_REQUEST_AHEAD_MS = 5_000;
 /** Longest address or password the API carries; longer ones cannot exist in the directory. */
 export const MAX_ADDRESS = 1024;
 export const MAX_PASSWORD = 16 * 1024;

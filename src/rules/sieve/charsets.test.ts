@@ -77,7 +77,7 @@ for (const [name, raw] of [
     const c = compileSieve(SCRIPT);
     assert.ok(c.ok);
     const view = viewOf(raw);
-    const r = runSieve(c.script, view, { body: await bodyParts(view.raw) });
+    const r = await runSieve(c.script, view, { body: await bodyParts(view.raw) });
     assert.equal(r.error, null);
     assert.deepEqual(
       r.actions.map((a) => (a.kind === "fileinto" ? a.folder : a.kind)),
@@ -95,9 +95,9 @@ for (const [name, raw] of [
   });
 }
 
-test("vacation's default subject is the decoded original after 'Auto: '", () => {
+test("vacation's default subject is the decoded original after 'Auto: '", async () => {
   const c = compileSieve('require "vacation"; vacation "away";');
   assert.ok(c.ok);
-  const a = runSieve(c.script, viewOf(JIS_QP_MESSAGE)).actions.find((x) => x.kind === "vacation");
+  const a = (await runSieve(c.script, viewOf(JIS_QP_MESSAGE))).actions.find((x) => x.kind === "vacation");
   assert.equal(a?.kind === "vacation" ? a.subject : null, "Auto: 日本語の件名");
 });

@@ -17,7 +17,7 @@ const HEADER = [
   "X-Score: 12",
 ];
 
-function runs(src: string, v: MessageView = view(HEADER)): SieveResult {
+function runs(src: string, v: MessageView = view(HEADER)): Promise<SieveResult> {
   const c = compileSieve(src);
   assert.ok(c.ok, c.ok ? "" : c.errors.map((e) => e.message).join("; "));
   return runSieve(c.script, v);
@@ -34,8 +34,8 @@ const kinds = (r: SieveResult): string[] =>
         : a.kind,
   );
 
-test("ereject cancels the implicit keep and says it is an SMTP-level reject", () => {
-  const r = runs('require "ereject"; ereject "no thanks";');
+test("ereject cancels the implicit keep and says it is an SMTP-level reject", async () => {
+  const r = await runs('require "ereject"; ereject "no thanks";');
   assert.deepEqual(r.actions, [{ kind: "reject", text: "no thanks", ereject: true }]);
 });
 
@@ -54,28 +54,28 @@ const ERRORS: [string, string][] = [
   ['require ["fileinto", "variables"]; fileinto "${nothing}";', "bad folder name ''"],
 ];
 for (const [src, error] of ERRORS) {
-  test(`run-time error leaves only the implicit keep: ${error}`, () => {
-    const r = runs(src);
+  test(`run-time error leaves only the implicit keep: ${error}`, async () => {
+    const r = await runs(src);
     assert.equal(r.error, error);
     assert.deepEqual(r.actions, [{ kind: "keep", flags: [], implicit: true }]);
   });
 }
 
-test("stop ends the script; the implicit keep stays unless cancelled before", () => {
-  assert.deepEqual(kinds(runs('require "fileinto"; stop; fileinto "X";')), ["implicit-keep"]);
-  assert.deepEqual(kinds(runs('require "fileinto"; fileinto "X"; stop; keep;')), ["fileinto:X"]);
+test("stop ends the script; the implicit keep stays unless cancelled before", async () => {
+  assert.deepEqual(kinds(await runs('require "fileinto"; stop; fileinto "X";')), ["implicit-keep"]);
+  assert.deepEqual(kinds(await runs('require "fileinto"; fileinto "X"; stop; keep;')), ["fileinto:X"]);
 });
 
-test("fileinto :copy keeps the implicit keep; discard cancels it", () => {
-  assert.deepEqual(kinds(runs('require ["fileinto", "copy"]; fileinto :copy "X";')), [
+test("fileinto :copy keeps the implicit keep; discard cancels it", async () => {
+  assert.deepEqual(kinds(await runs('require ["fileinto", "copy"]; fileinto :copy "X";')), [
     "fileinto:X",
     "implicit-keep",
   ]);
-  assert.deepEqual(kinds(runs("discard;")), ["discard"]);
+  assert.deepEqual(kinds(await runs("discard;")), ["discard"]);
 });
 
-test("editheader: the result carries the edited header, and later tests see it", () => {
-  const r = runs(
+test("editheader: the result carries the edited header, and later tests see it", async () => {
+  const r = await runs(
     'require ["editheader", "fileinto"]; addheader "X-New" "1"; addheader :last "X-End" "2"; deleteheader "x-score"; deleteheader "received"; if exists "x-new" { fileinto "Seen"; }',
   );
   assert.deepEqual(kinds(r), ["fileinto:Seen"]);
@@ -83,20 +83,23 @@ test("editheader: the result carries the edited header, and later tests see it",
     r.headers?.map((h) => h.name),
     ["X-New", "From", "To", "Subject", "Date", "X-End"],
   );
-  assert.equal(runs("keep;").headers, null);
+  assert.equal((await runs("keep;")).headers, null);
 });
 
-test("editheader never touches Received or Auto-Submitted", () => {
-  const r = runs(
+test("editheader never touches Received or Auto-Submitted", async () => {
+  const r = await runs(
     'require "editheader"; addheader "Received" "forged"; deleteheader "received";',
     view(["Received: from a", "Subject: x"]),
   );
   assert.equal(r.headers, null);
 });
 
-test("deleteheader :index with value patterns removes only the matching occurrence", () => {
+test("deleteheader :index with value patterns removes only the matching occurrence", async () => {
   const v = view(["X-T: one", "X-T: two", "X-T: three", "Subject: s"]);
-  const r = runs('require "editheader"; deleteheader :index 2 "x-t"; deleteheader :matches "x-t" "t*";', v);
+  const r = await runs(
+    'require "editheader"; deleteheader :index 2 "x-t"; deleteheader :matches "x-t" "t*";',
+    v,
+  );
   assert.deepEqual(
     r.headers?.map((h) => `${h.name}: ${h.value}`),
     ["X-T: one", "Subject: s"],
@@ -112,8 +115,8 @@ const VARIABLES: [string, string][] = [
   [':length "x" "héllo"', "5"],
 ];
 for (const [set, want] of VARIABLES) {
-  test(`set ${set} → ${want}`, () => {
-    const r = runs(`require ["variables", "fileinto"]; set ${set}; fileinto "\${x}";`);
+  test(`set ${set} → ${want}`, async () => {
+    const r = await runs(`require ["variables", "fileinto"]; set ${set}; fileinto "\${x}";`);
     assert.deepEqual(kinds(r), [`fileinto:${want}`]);
   });
 }
@@ -129,8 +132,8 @@ const DATES: [string, string][] = [
   ['currentdate :zone "+1000" "weekday"', "3"],
 ];
 for (const [t, want] of DATES) {
-  test(`${t} is ${want}`, () => {
-    const r = runs(
+  test(`${t} is ${want}`, async () => {
+    const r = await runs(
       `require ["date", "fileinto"]; if ${t} "${want}" { fileinto "Y"; }`,
       view(HEADER, "x\r\n", { now: NOW }),
     );
@@ -138,22 +141,22 @@ for (const [t, want] of DATES) {
   });
 }
 
-test("a :matches test sets ${1}…; a failed one leaves them", () => {
-  const r = runs(
+test("a :matches test sets ${1}…; a failed one leaves them", async () => {
+  const r = await runs(
     'require ["variables", "fileinto"]; if header :matches "subject" "* there" {} if header :matches "subject" "nomatch*" {} fileinto "${1}";',
   );
   assert.deepEqual(kinds(r), ["fileinto:Hello"]);
 });
 
-test("relational with i;ascii-numeric: a value without digits is greater than any number", () => {
-  const r = runs(
+test("relational with i;ascii-numeric: a value without digits is greater than any number", async () => {
+  const r = await runs(
     'require ["relational", "comparator-i;ascii-numeric", "fileinto"]; if header :value "gt" :comparator "i;ascii-numeric" "subject" "99999" { fileinto "Inf"; } if header :value "gt" :comparator "i;ascii-numeric" "x-score" "9" { fileinto "Num"; }',
   );
   assert.deepEqual(kinds(r), ["fileinto:Inf", "fileinto:Num"]);
 });
 
-test("the vacation verdict: null sender, automated mail, own address, not addressed, replied, and sent", () => {
-  const r = runs('require "vacation"; vacation :days 2 :addresses ["alias@example.test"] "away";');
+test("the vacation verdict: null sender, automated mail, own address, not addressed, replied, and sent", async () => {
+  const r = await runs('require "vacation"; vacation :days 2 :addresses ["alias@example.test"] "away";');
   const a = r.actions.find((x) => x.kind === "vacation");
   assert.ok(a && a.kind === "vacation");
   assert.equal(a.seconds, 2 * 86400);
@@ -187,14 +190,14 @@ test("the vacation verdict: null sender, automated mail, own address, not addres
   });
 });
 
-test("vacation :handle names the memory key; without it the key follows the parameters", () => {
-  const h = (src: string) => {
-    const a = runs(`require "vacation"; ${src}`).actions.find((x) => x.kind === "vacation");
+test("vacation :handle names the memory key; without it the key follows the parameters", async () => {
+  const h = async (src: string) => {
+    const a = (await runs(`require "vacation"; ${src}`)).actions.find((x) => x.kind === "vacation");
     return a?.kind === "vacation" ? a.handle : "";
   };
-  assert.equal(h('vacation :handle "trip" "away";'), "trip");
-  assert.equal(h('vacation :subject "S" "away";'), "awayS<default-from><NO-MIME>");
-  assert.equal(h('vacation :from "me@x.test" :mime "away";'), "away<default-subject>me@x.test<MIME>");
+  assert.equal(await h('vacation :handle "trip" "away";'), "trip");
+  assert.equal(await h('vacation :subject "S" "away";'), "awayS<default-from><NO-MIME>");
+  assert.equal(await h('vacation :from "me@x.test" :mime "away";'), "away<default-subject>me@x.test<MIME>");
 });
 
 test("body: :text reads decoded text parts, :raw the undecoded body, :content picks types", async () => {
@@ -203,28 +206,28 @@ test("body: :text reads decoded text parts, :raw the undecoded body, :content pi
     "--xx\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGlkZGVuIHdvcmQ=\r\n--xx\r\nContent-Type: application/pdf\r\n\r\nPDFDATA\r\n--xx--\r\n",
   );
   const body = await bodyParts(mime.raw);
-  const hit = (t: string) => {
+  const hit = async (t: string) => {
     const c = compileSieve(`require ["body", "fileinto"]; if body ${t} { fileinto "Y"; }`);
     assert.ok(c.ok);
-    return kinds(runSieve(c.script, mime, { body }))[0] === "fileinto:Y";
+    return kinds(await runSieve(c.script, mime, { body }))[0] === "fileinto:Y";
   };
-  assert.equal(hit(':text :contains "hidden word"'), true);
-  assert.equal(hit(':raw :contains "hidden word"'), false);
-  assert.equal(hit(':raw :contains "aGlkZGVu"'), true);
-  assert.equal(hit(':content "application" :contains "PDFDATA"'), true);
-  assert.equal(hit(':text :contains "PDFDATA"'), false);
+  assert.equal(await hit(':text :contains "hidden word"'), true);
+  assert.equal(await hit(':raw :contains "hidden word"'), false);
+  assert.equal(await hit(':raw :contains "aGlkZGVu"'), true);
+  assert.equal(await hit(':content "application" :contains "PDFDATA"'), true);
+  assert.equal(await hit(':text :contains "PDFDATA"'), false);
 });
 
-test("body: a run without the decoded body is a run-time error, not a silent miss", () => {
-  const r = runs('require ["body", "fileinto"]; if body :text :contains "x" { fileinto "Y"; }');
+test("body: a run without the decoded body is a run-time error, not a silent miss", async () => {
+  const r = await runs('require ["body", "fileinto"]; if body :text :contains "x" { fileinto "Y"; }');
   assert.equal(r.error, "body test without the decoded body");
   assert.deepEqual(r.actions, [{ kind: "keep", flags: [], implicit: true }]);
 });
 
-test("envelope: the null reverse-path is the empty string and has no parts", () => {
+test("envelope: the null reverse-path is the empty string and has no parts", async () => {
   const v = view(HEADER, "x\r\n", { envelopeFrom: "" });
-  const hit = (t: string) =>
-    kinds(runs(`require ["envelope", "fileinto"]; if ${t} { fileinto "Y"; }`, v))[0] === "fileinto:Y";
-  assert.equal(hit('envelope :is "from" ""'), true);
-  assert.equal(hit('envelope :domain :matches "from" "*"'), false);
+  const hit = async (t: string) =>
+    kinds(await runs(`require ["envelope", "fileinto"]; if ${t} { fileinto "Y"; }`, v))[0] === "fileinto:Y";
+  assert.equal(await hit('envelope :is "from" ""'), true);
+  assert.equal(await hit('envelope :domain :matches "from" "*"'), false);
 });

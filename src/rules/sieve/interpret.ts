@@ -4,13 +4,17 @@
 // left. Pure: the vacation reply memory is a read-only function the caller passes; recording a
 // reply is the caller's job once it has sent it. A run-time error (a bad regex from a variable,
 // conflicting actions, too many redirects) discards every action and leaves the implicit keep,
-// as RFC 5228 §2.10.6 asks.
+// as RFC 5228 §2.10.6 asks. Asynchronous only to give the event loop back: every match is counted
+// on a work meter (meter.ts) that pauses between slices and stops a message that costs too much,
+// which is then a run-time error too (implicit keep, `limited` set for the caller's log line).
 import { parseAddressList } from "../addresses.js";
 import { BODY_LIMITS, type BodyPart } from "../body.js";
 import { decodeWords, encodeFieldText, sameName, type HeaderField, type MessageView } from "../message.js";
 import type { Argument } from "./ast.js";
 import { datePart, parseRfc5322Date, parseZone, type ZonedTime } from "./dates.js";
-import { addressPart, matchValues, type Matcher, type MatchType } from "./match.js";
+import { addressPart, BadRegex, matchValues, type Matcher, type MatchType } from "./match.js";
+import { immediatePause, WorkLimit, WorkMeter, type Pause } from "./meter.js";
+import { RegexTimeout } from "./regex-runner.js";
 import type { Node, Script } from "./validate.js";
 import { applyModifiers, Variables } from "./variables.js";
 
@@ -43,6 +47,10 @@ export type SieveAction =
 export interface SieveOptions {
   /** Upper bound of redirect actions in one run (Pigeonhole's sieve_max_redirects default). */
   readonly maxRedirects?: number;
+  /** How the run gives the event loop back between slices of work (meter.ts); setImmediate. */
+  readonly pause?: Pause;
+  /** The meter to count on (tests read it); a new one with the default budget. */
+  readonly meter?: WorkMeter;
   /**
    * The decoded body (body.ts: bodyParts, read before the run since it is asynchronous). A
    * script that requires "body" needs it: a body test without it is a run-time error.
@@ -57,6 +65,8 @@ export interface SieveResult {
   readonly headers: readonly HeaderField[] | null;
   /** The run-time error that aborted the script (actions is then the implicit keep only). */
   readonly error: string | null;
+  /** The error was the work limit (meter.ts): the message was too costly to filter. */
+  readonly limited: boolean;
 }
 
 const PROTECTED = ["received", "auto-submitted"];
@@ -65,8 +75,14 @@ const DAY = 86_400;
 class RuntimeError extends Error {}
 class Stop extends Error {}
 
-export function runSieve(script: Script, view: MessageView, opts: SieveOptions = {}): SieveResult {
+export async function runSieve(
+  script: Script,
+  view: MessageView,
+  opts: SieveOptions = {},
+): Promise<SieveResult> {
+  const meter = opts.meter ?? new WorkMeter(opts.pause ?? immediatePause);
   const vars = new Variables();
+  const decodedCache = new Map<string, string>();
   const usesVars = script.requires.has("variables");
   let headers: HeaderField[] = [...view.headers];
   let edited = false;
@@ -84,41 +100,49 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
 
   try {
     try {
-      block(script.commands);
+      await block(script.commands);
     } catch (e) {
       if (!(e instanceof Stop)) throw e;
     }
     checkConflicts();
   } catch (e) {
-    if (e instanceof RuntimeError) {
-      return { actions: [{ kind: "keep", flags: [], implicit: true }], headers: null, error: e.message };
+    // A message too costly to filter is a run-time error like any other (RFC 5228 §2.10.6):
+    // the implicit keep, so it is never lost, and the caller logs it.
+    const limited = e instanceof WorkLimit || e instanceof RegexTimeout;
+    if (e instanceof RuntimeError || limited) {
+      return {
+        actions: [{ kind: "keep", flags: [], implicit: true }],
+        headers: null,
+        error: e.message,
+        limited,
+      };
     }
     throw e;
   }
   if (!cancelled) actions.push({ kind: "keep", flags: [...(flagVars.get("") ?? [])], implicit: true });
-  return { actions, headers: edited ? headers : null, error: null };
+  return { actions, headers: edited ? headers : null, error: null, limited: false };
 
-  function block(nodes: readonly Node[]): void {
+  async function block(nodes: readonly Node[]): Promise<void> {
     let lastIf: boolean | null = null;
     for (const n of nodes) {
       switch (n.name) {
         case "if":
-          lastIf = test(n.tests[0]!);
-          if (lastIf) block(n.block ?? []);
+          lastIf = await test(n.tests[0]!);
+          if (lastIf) await block(n.block ?? []);
           continue;
         case "elsif":
           if (lastIf === false) {
-            lastIf = test(n.tests[0]!);
-            if (lastIf) block(n.block ?? []);
+            lastIf = await test(n.tests[0]!);
+            if (lastIf) await block(n.block ?? []);
           }
           continue;
         case "else":
-          if (lastIf === false) block(n.block ?? []);
+          if (lastIf === false) await block(n.block ?? []);
           lastIf = null;
           continue;
         default:
           lastIf = null;
-          command(n);
+          await command(n);
       }
     }
   }
@@ -155,7 +179,7 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
     actions.push(a);
   }
 
-  function command(n: Node): void {
+  async function command(n: Node): Promise<void> {
     switch (n.name) {
       case "stop":
         throw new Stop();
@@ -236,8 +260,13 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
           const pick = n.tags.has("last") ? positions[positions.length - k] : positions[k - 1];
           targets = pick === undefined ? [] : [pick];
         }
-        if (patterns)
-          targets = targets.filter((i) => matchValues(m, [decodeWords(headers[i]!.value)], patterns).matched);
+        if (patterns) {
+          const hits: number[] = [];
+          for (const i of targets) {
+            if ((await match(m, [await decoded(headers[i]!.value)], patterns, false)).matched) hits.push(i);
+          }
+          targets = hits;
+        }
         if (targets.length > 0) {
           const drop = new Set(targets);
           headers = headers.filter((_h, i) => !drop.has(i));
@@ -291,6 +320,27 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
     if (other) throw new RuntimeError(`reject conflicts with ${other.kind}`);
   }
 
+  /**
+   * A field value with its encoded words decoded (RFC 2047), once per value in a run: decoding is
+   * work on the whole value, counted on the meter, with a pause before it when one is due.
+   */
+  async function decoded(value: string): Promise<string> {
+    let d = decodedCache.get(value);
+    if (d === undefined) {
+      meter.charge(value.length);
+      await meter.pause();
+      d = decodeWords(value);
+      decodedCache.set(value, d);
+    }
+    return d;
+  }
+
+  async function decodedAll(values: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const v of values) out.push(await decoded(v));
+    return out;
+  }
+
   function fieldsOf(name: string): string[] {
     return headers.filter((h) => sameName(h.name, name)).map((h) => h.value);
   }
@@ -315,16 +365,26 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
     return v === undefined ? [] : [v];
   }
 
-  function match(n: Node, values: string[], keys: string[]): boolean {
-    const m = matcher(n);
+  /** Runs a match; a pattern that does not compile is a run-time error. */
+  async function match(
+    m: Matcher,
+    values: string[],
+    keys: string[],
+    setsVariables: boolean,
+  ): Promise<{ matched: boolean }> {
     let r;
     try {
-      r = matchValues(m, values, keys);
-    } catch {
-      throw new RuntimeError("bad regular expression");
+      r = await matchValues(m, values, keys, meter);
+    } catch (e) {
+      if (e instanceof BadRegex) throw new RuntimeError("bad regular expression");
+      throw e;
     }
-    if (r.matched && r.captures && usesVars) vars.setMatches(r.captures);
-    return r.matched;
+    if (setsVariables && r.matched && r.captures && usesVars) vars.setMatches(r.captures);
+    return r;
+  }
+
+  async function matchTest(n: Node, values: string[], keys: string[]): Promise<boolean> {
+    return (await match(matcher(n), values, keys, true)).matched;
   }
 
   function addressValues(n: Node, addresses: string[]): string[] {
@@ -332,18 +392,20 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
     return addresses.map((a) => addressPart(part, a)).filter((v): v is string => v !== null);
   }
 
-  function test(n: Node): boolean {
+  async function test(n: Node): Promise<boolean> {
     switch (n.name) {
       case "true":
         return true;
       case "false":
         return false;
       case "not":
-        return !test(n.tests[0]!);
+        return !(await test(n.tests[0]!));
       case "allof":
-        return n.tests.every(test);
+        for (const t of n.tests) if (!(await test(t))) return false;
+        return true;
       case "anyof":
-        return n.tests.some(test);
+        for (const t of n.tests) if (await test(t)) return true;
+        return false;
       case "exists":
         return strings(n.args[0]).every((h) => fieldsOf(h).length > 0);
       case "size": {
@@ -351,17 +413,16 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
         return n.tags.has("over") ? view.size > limit : view.size < limit;
       }
       case "header": {
-        const values = strings(n.args[0]).flatMap((h) => indexed(n, fieldsOf(h)).map(decodeWords));
+        const values = await decodedAll(strings(n.args[0]).flatMap((h) => indexed(n, fieldsOf(h))));
         if (matcher(n).type.kind !== "count" && values.length === 0) return false;
-        return match(n, values, strings(n.args[1]));
+        return matchTest(n, values, strings(n.args[1]));
       }
       case "address": {
-        const all = strings(n.args[0]).flatMap((h) =>
-          indexed(n, fieldsOf(h)).flatMap((v) => parseAddressList(decodeWords(v)).map((a) => a.address)),
-        );
+        const raw = strings(n.args[0]).flatMap((h) => indexed(n, fieldsOf(h)));
+        const all = (await decodedAll(raw)).flatMap((v) => parseAddressList(v).map((a) => a.address));
         const values = addressValues(n, all);
         if (matcher(n).type.kind !== "count" && values.length === 0) return false;
-        return match(n, values, strings(n.args[1]));
+        return matchTest(n, values, strings(n.args[1]));
       }
       case "envelope": {
         const raw = strings(n.args[0]).flatMap((p) => {
@@ -379,7 +440,7 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
             : addressValues(n, [a]),
         );
         if (matcher(n).type.kind !== "count" && values.length === 0) return false;
-        return match(n, values, strings(n.args[1]));
+        return matchTest(n, values, strings(n.args[1]));
       }
       case "body": {
         let values: string[];
@@ -400,23 +461,18 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
             .map((p) => p.text);
         }
         // body tests never set match variables (RFC 5173 §5)
-        const m = matcher(n);
-        try {
-          return matchValues(m, values, strings(n.args[0])).matched;
-        } catch {
-          throw new RuntimeError("bad regular expression");
-        }
+        return (await match(matcher(n), values, strings(n.args[0]), false)).matched;
       }
       case "string": {
         const values = strings(n.args[0]).filter((v) => v !== "" || matcher(n).type.kind !== "count");
-        return match(n, values, strings(n.args[1]));
+        return matchTest(n, values, strings(n.args[1]));
       }
       case "hasflag": {
         const names = n.args.length === 2 ? strings(n.args[0]) : null;
         const flags = names
           ? names.flatMap((v) => normaliseFlags(vars.get(v).split(" ")))
           : (flagVars.get("") ?? []);
-        return match(n, flags, strings(n.args[n.args.length - 1]));
+        return matchTest(n, flags, strings(n.args[n.args.length - 1]));
       }
       case "date":
       case "currentdate": {
@@ -436,7 +492,7 @@ export function runSieve(script: Script, view: MessageView, opts: SieveOptions =
         );
         const values = shown.map((t) => datePart(t, part)).filter((v): v is string => v !== null);
         if (matcher(n).type.kind !== "count" && values.length === 0) return false;
-        return match(n, values, keys);
+        return matchTest(n, values, keys);
       }
       default:
         throw new RuntimeError(`unsupported test '${n.name}'`);

@@ -2,7 +2,11 @@
 // i;ascii-numeric, match types :is / :contains / :matches (with * ? and \ escapes, capturing
 // what each wildcard matched for ${1}…, RFC 5229 §3.2), :regex (draft-ietf-sieve-regex; POSIX
 // extended syntax run as a JavaScript RegExp, which accepts the common subset) and the relational
-// :value / :count (RFC 5231).
+// :value / :count (RFC 5231). Wildcards and substrings are matched in wildcard.ts, in linear
+// time; :regex runs in a worker thread.
+import type { WorkMeter } from "./meter.js";
+import { execRegex } from "./regex-runner.js";
+import { containsMatch, wildcardMatch } from "./wildcard.js";
 
 export type MatchType =
   | { readonly kind: "is" | "contains" | "matches" | "regex" }
@@ -63,105 +67,77 @@ function order(comparator: string, a: string, b: string): number {
   return x === y ? 0 : x < y ? -1 : 1;
 }
 
-/** Wildcard match with captures: * any run, ? one character, \ quotes the next character. */
-export function globMatch(pattern: string, text: string, comparator: string): string[] | null {
-  const p = [...fold(comparator, pattern)];
-  const t = [...text];
-  const tf = [...fold(comparator, text)];
-  // Backtracking over * with memo of (pi, ti) failures keeps it polynomial.
-  const failed = new Set<number>();
-  const caps: string[] = [];
-  const go = (pi: number, ti: number): boolean => {
-    const key = pi * (t.length + 1) + ti;
-    if (failed.has(key)) return false;
-    if (pi === p.length) {
-      if (ti === t.length) return true;
-      failed.add(key);
-      return false;
-    }
-    const c = p[pi]!;
-    if (c === "*") {
-      for (let k = ti; k <= t.length; k++) {
-        caps.push(t.slice(ti, k).join(""));
-        if (go(pi + 1, k)) return true;
-        caps.pop();
-      }
-    } else if (c === "?") {
-      if (ti < t.length) {
-        caps.push(t[ti]!);
-        if (go(pi + 1, ti + 1)) return true;
-        caps.pop();
-      }
-    } else {
-      let lit = c;
-      let step = 1;
-      if (c === "\\" && pi + 1 < p.length) {
-        lit = p[pi + 1]!;
-        step = 2;
-      }
-      if (ti < t.length && tf[ti] === lit && go(pi + step, ti + 1)) return true;
-    }
-    failed.add(key);
-    return false;
-  };
-  return go(0, 0) ? [text, ...caps] : null;
-}
-
-const regexCache = new Map<string, RegExp>();
-
-function regexFor(pattern: string, comparator: string): RegExp {
-  const key = comparator + "\0" + pattern;
-  let r = regexCache.get(key);
-  if (!r) {
-    r = new RegExp(pattern, comparator === "i;ascii-casemap" ? "is" : "s");
-    if (regexCache.size > 256) regexCache.clear();
-    regexCache.set(key, r);
-  }
-  return r;
-}
+/** A :regex pattern that cannot be compiled (from a variable: a run-time error, RFC 5228 §2.10.6). */
+export class BadRegex extends Error {}
 
 /**
  * Matches the values against the keys (any value against any key). For :count the number of
  * values is compared with each key. Captures come from the first successful :matches/:regex.
+ * Every step is counted on the meter (meter.ts): the caller's run pauses between slices and
+ * stops with WorkLimit past its budget; :regex runs in a worker thread (regex-runner.ts).
  */
-export function matchValues(m: Matcher, values: readonly string[], keys: readonly string[]): MatchResult {
+export async function matchValues(
+  m: Matcher,
+  values: readonly string[],
+  keys: readonly string[],
+  meter: WorkMeter,
+): Promise<MatchResult> {
   const t = m.type;
   if (t.kind === "count") {
     const n = String(values.length);
     return { matched: keys.some((k) => relate(t.relation, order("i;ascii-numeric", n, k))), captures: null };
   }
+  const folds = m.comparator === "i;ascii-casemap";
+  if (t.kind === "regex") {
+    for (const k of keys) {
+      // the values are copied to the worker: that copy is work too
+      meter.charge(values.reduce((n, v) => n + v.length, 0));
+      await meter.pause();
+      const a = await execRegex({ pattern: k, flags: folds ? "is" : "s", values });
+      if ("error" in a) throw new BadRegex(a.error);
+      if (a.captures) return { matched: true, captures: a.captures };
+    }
+    return { matched: false, captures: null };
+  }
   for (const v of values) {
     for (const k of keys) {
+      await meter.pause();
       switch (t.kind) {
         case "is":
+          meter.charge(k.length);
           if (
             m.comparator === "i;ascii-numeric"
-              ? order(m.comparator, v, k) === 0
-              : fold(m.comparator, v) === fold(m.comparator, k)
+              ? order(m.comparator, numericPrefix(v, meter), k) === 0
+              : v.length === k.length && fold(m.comparator, v) === fold(m.comparator, k)
           ) {
             return { matched: true, captures: null };
           }
           break;
         case "contains":
-          if (fold(m.comparator, v).includes(fold(m.comparator, k))) return { matched: true, captures: null };
+          if (await containsMatch(v, k, folds, meter)) return { matched: true, captures: null };
           break;
         case "matches": {
-          const caps = globMatch(k, v, m.comparator);
+          const caps = await wildcardMatch(k, v, folds, meter);
           if (caps) return { matched: true, captures: caps };
           break;
         }
-        case "regex": {
-          const r = regexFor(k, m.comparator).exec(v);
-          if (r) return { matched: true, captures: r.map((x) => x ?? "") };
+        case "value": {
+          // the order of two strings is settled within the shorter one's length plus one
+          meter.charge(k.length);
+          const a = m.comparator === "i;ascii-numeric" ? numericPrefix(v, meter) : v.slice(0, k.length + 1);
+          if (relate(t.relation, order(m.comparator, a, k))) return { matched: true, captures: null };
           break;
         }
-        case "value":
-          if (relate(t.relation, order(m.comparator, v, k))) return { matched: true, captures: null };
-          break;
       }
     }
   }
   return { matched: false, captures: null };
+}
+
+/** The leading digits of v (all that i;ascii-numeric reads), counted on the meter. */
+function numericPrefix(v: string, meter: WorkMeter): string {
+  meter.charge(v.length);
+  return /^[0-9]*/.exec(v)![0] || v.slice(0, 1);
 }
 
 /** Address parts (RFC 5228 §2.7.4, subaddress RFC 5233 with "+" as the separator). null = no such part. */

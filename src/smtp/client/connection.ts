@@ -8,6 +8,7 @@ import tls from "node:tls";
 import type { Readable } from "node:stream";
 import type { Reply } from "../../proto/reply.js";
 import type { Clock } from "../../world/clock.js";
+import { CrlfText } from "../../proto/stray-cr-lf.js";
 import { DotStuffer } from "./dot-stuffer.js";
 import { SmtpClientError, asClientError } from "./errors.js";
 import { NO_EXTENSIONS, type Extensions } from "./extensions.js";
@@ -112,19 +113,34 @@ export class SmtpConnection {
    * message leaves in one write. Chunks read from the body are grouped up to BDAT_BYTES per
    * command (however finely the body stream is cut) and one group is read ahead to tell which is
    * last. Sizes are the bytes actually read, so any body is framed right; nothing is
-   * dot-stuffed. Returns how many BDAT commands were sent: the server answers each.
+   * dot-stuffed. `text`: the body is not BINARYMIME, so its stray CR and LF become CRLF as over
+   * DATA (stray-cr-lf.ts): a next hop that passes it on over DATA cannot be fed a forged end of
+   * data through us either. Returns how many BDAT commands were sent: the server answers each.
    */
-  async writeChunked(head: string, body: Readable, timeoutMs: number): Promise<number> {
+  async writeChunked(head: string, body: Readable, timeoutMs: number, text: boolean): Promise<number> {
     const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
     const sock = this.socket;
     let sent = 0;
     let pending: Buffer | null = null;
+    const crlf = text ? new CrlfText() : null;
+    let ended = false;
+    /** The next non-empty body chunk (line endings made CRLF for text), null at the end. */
+    const next = async (): Promise<Buffer | null> => {
+      while (!ended) {
+        const c = await this.nextChunk(it);
+        if (crlf === null) return c;
+        const out = c === null ? crlf.end() : crlf.push(c);
+        if (c === null) ended = true;
+        if (out.length > 0) return out;
+      }
+      return null;
+    };
     /** The next group of chunks, null when the body has ended. */
     const group = async (): Promise<{ bufs: Buffer[]; bytes: number } | null> => {
       const bufs: Buffer[] = [];
       let bytes = 0;
       for (;;) {
-        const c = pending ?? (await this.nextChunk(it));
+        const c = pending ?? (await next());
         pending = null;
         if (c === null) break;
         if (bytes > 0 && bytes + c.length > BDAT_BYTES) {

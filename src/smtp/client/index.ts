@@ -2,7 +2,14 @@
 export { SmtpConnection, type ConnectionTarget } from "./connection.js";
 export { SmtpClientError, type ClientErrorKind } from "./errors.js";
 export { parseExtensions, type Extensions } from "./extensions.js";
-export { capabilityProblem, mailCommand, rcptCommand } from "./mail-params.js";
+export {
+  capabilityProblem,
+  mailCommand,
+  needsSmtputf8,
+  rcptCommand,
+  sendsChunked,
+  wireAddress,
+} from "./mail-params.js";
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
 export { openSession, type SessionOpen } from "./session.js";

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { OutboundMessage, OutboundRecipient } from "./message.js";
 import { NO_EXTENSIONS, parseExtensions, type Extensions } from "./extensions.js";
-import { capabilityProblem, mailCommand, rcptCommand } from "./mail-params.js";
+import { capabilityProblem, mailCommand, needsSmtputf8, rcptCommand, sendsChunked } from "./mail-params.js";
 import { xtextEncode } from "./xtext.js";
 
 const env: OutboundMessage = {
@@ -75,8 +75,45 @@ test("BODY=BINARYMIME only over BDAT to a server that offers it; else 8BITMIME",
 });
 
 test("SMTPUTF8 without server support and oversize messages are permanent problems", () => {
-  assert.equal(capabilityProblem(env, ALL, "mx"), null);
-  assert.equal(capabilityProblem({ ...env, smtputf8: true }, NO_EXTENSIONS, "mx")?.enhanced, "5.6.7");
-  assert.equal(capabilityProblem({ ...env, size: 2001 }, ALL, "mx")?.enhanced, "5.3.4");
-  assert.equal(capabilityProblem({ ...env, size: 10 ** 9 }, NO_EXTENSIONS, "mx"), null);
+  assert.equal(capabilityProblem(env, ALL, "mx", false), null);
+  assert.equal(capabilityProblem({ ...env, smtputf8: true }, NO_EXTENSIONS, "mx", false)?.enhanced, "5.6.7");
+  assert.equal(capabilityProblem({ ...env, size: 2001 }, ALL, "mx", false)?.enhanced, "5.3.4");
+  assert.equal(capabilityProblem({ ...env, size: 10 ** 9 }, NO_EXTENSIONS, "mx", false), null);
+});
+
+test("BODY=BINARYMIME never goes over DATA: without BDAT and BINARYMIME it is returned with 5.6.3", () => {
+  const binary = { ...env, body: "BINARYMIME" as const };
+  const withBinary: Extensions = { ...ALL, binaryMime: true };
+  assert.equal(capabilityProblem(binary, withBinary, "mx", true), null);
+  for (const [ext, chunked] of [
+    [withBinary, false],
+    [ALL, true],
+    [NO_EXTENSIONS, false],
+  ] as const) {
+    const r = capabilityProblem(binary, ext, "mx", chunked);
+    assert.equal(r?.code, 554);
+    assert.equal(r?.enhanced, "5.6.3");
+  }
+  assert.equal(sendsChunked(withBinary, { chunking: true }), true);
+  assert.equal(sendsChunked(withBinary, { chunking: false }), false);
+  assert.equal(sendsChunked({ ...withBinary, pipelining: false }, { chunking: true }), false);
+});
+
+test("to a server without SMTPUTF8 an IDN goes as A-labels; with it, as it is", () => {
+  const idn: OutboundMessage = { ...env, returnPath: "a@bücher.test", ret: null, envid: null };
+  const to: OutboundRecipient = { address: "b@müller.test", notify: null, orcpt: null };
+  assert.equal(mailCommand(idn, NO_EXTENSIONS), "MAIL FROM:<a@xn--bcher-kva.test>\r\n");
+  assert.equal(rcptCommand(to, NO_EXTENSIONS), "RCPT TO:<b@xn--mller-kva.test>\r\n");
+  assert.match(mailCommand({ ...idn, smtputf8: true }, ALL), /^MAIL FROM:<a@bücher\.test> .*SMTPUTF8/);
+  assert.equal(rcptCommand(to, ALL), "RCPT TO:<b@müller.test>\r\n");
+});
+
+test("SMTPUTF8 is needed only for what A-labels cannot carry: UTF-8 local parts and headers", () => {
+  const asked: OutboundMessage = { ...env, smtputf8: true, returnPath: "a@bücher.test" };
+  const idn: OutboundRecipient = { address: "b@müller.test", notify: null, orcpt: null };
+  assert.equal(needsSmtputf8(asked, [idn], true), false, "IDN domains only");
+  assert.equal(needsSmtputf8(asked, [idn], false), true, "UTF-8 in the header section");
+  assert.equal(needsSmtputf8(asked, [{ ...idn, address: "jöran@müller.test" }], true), true);
+  assert.equal(needsSmtputf8({ ...asked, returnPath: "jöran@b.test" }, [idn], true), true);
+  assert.equal(needsSmtputf8({ ...asked, smtputf8: false }, [idn], false), false, "not asked for");
 });

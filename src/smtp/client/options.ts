@@ -1,5 +1,8 @@
 // What the SMTP client needs to know from the settings (smtp.outbound.*), in milliseconds.
 import type { Settings } from "../../config/settings.js";
+import { toAsciiDomain } from "../../proto/idna.js";
+
+const asciiHelo = (name: string): string => toAsciiDomain(name) ?? name;
 
 export interface ClientOptions {
   /** Name we give in EHLO/HELO. */
@@ -17,7 +20,8 @@ export interface ClientOptions {
 export function clientOptions(settings: Settings, hostname: string): ClientOptions {
   const o = settings.smtp.outbound;
   return {
-    helo: o.helo !== "" ? o.helo : hostname,
+    // RFC 6531 §3.7.1: an internationalised EHLO name goes as A-labels.
+    helo: asciiHelo(o.helo !== "" ? o.helo : hostname),
     starttls: o.starttls,
     connectTimeoutMs: o.connectTimeoutSeconds * 1000,
     commandTimeoutMs: o.commandTimeoutSeconds * 1000,

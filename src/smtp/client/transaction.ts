@@ -10,7 +10,7 @@ import type { Reply } from "../../proto/reply.js";
 import type { OutboundMessage, OutboundRecipient } from "./message.js";
 import type { SmtpConnection } from "./connection.js";
 import { SmtpClientError, asClientError } from "./errors.js";
-import { mailCommand, rcptCommand } from "./mail-params.js";
+import { mailCommand, rcptCommand, sendsChunked } from "./mail-params.js";
 import type { ClientOptions } from "./options.js";
 
 export interface TransactionInput {
@@ -60,11 +60,12 @@ export async function runTransaction(
   });
   const cmd = o.commandTimeoutMs;
   try {
-    chunked = ext.pipelining && ext.chunking && o.chunking;
+    chunked = sendsChunked(ext, o);
     const mailLine = mailCommand(input.envelope, ext, chunked);
     const rcptLines = input.recipients.map((r) => rcptCommand(r, ext));
     if (chunked) {
-      const chunks = await conn.writeChunked(mailLine + rcptLines.join(""), input.body(), cmd);
+      const text = input.envelope.body !== "BINARYMIME";
+      const chunks = await conn.writeChunked(mailLine + rcptLines.join(""), input.body(), cmd, text);
       mail = await conn.readReply(cmd, "MAIL FROM");
       for (let i = 0; i < rcpt.length; i++) rcpt[i] = await conn.readReply(cmd, "RCPT TO");
       // The server answers every chunk, refused ones too (RFC 3030 §2: the bytes are consumed

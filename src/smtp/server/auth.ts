@@ -1,7 +1,10 @@
 // AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN: the credentials are untrusted base64 and go
 // to handler.authenticate; the password is never logged or kept. Offered, and accepted, only
-// over TLS unless smtp.authRequiresTls is false (538 5.7.11 otherwise). Failures count as
-// session errors, so guessing is cut off by smtp.maxErrors.
+// over TLS unless smtp.authRequiresTls is false (538 5.7.11 otherwise). The handler throttles
+// guessing across connections and nodes (454 4.7.0 once locked); failures also count as session
+// errors, so one connection is cut off by smtp.maxErrors. The session's user is the canonical
+// login name (proto/login-name.ts), however the client spelled it.
+import { loginName } from "../../proto/login-name.js";
 import { REPLIES, reply, type Reply } from "../../proto/reply.js";
 import type { SessionApi, Verb } from "./verb.js";
 
@@ -9,6 +12,8 @@ const allowed = (s: SessionApi): boolean => s.tlsActive || !s.settings.smtp.auth
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 type Answer = { readonly text: string } | { readonly reply: Reply } | null;
+/** Credentials that cannot be checked (no name, another identity): refused, and told to the handler. */
+type Refused = { readonly refused: string };
 
 /** Decodes one client response; "=" is the empty initial response (RFC 4954 §4). */
 function decode(text: string): Answer {
@@ -27,7 +32,10 @@ async function ask(s: SessionApi, challenge: string): Promise<Answer> {
   return decode(line.text.toString("latin1"));
 }
 
-async function plain(s: SessionApi, initial: string | undefined): Promise<[string, string] | Reply | null> {
+async function plain(
+  s: SessionApi,
+  initial: string | undefined,
+): Promise<[string, string] | Reply | Refused | null> {
   const a = initial !== undefined ? decode(initial) : await ask(s, "");
   if (a === null) return null;
   if ("reply" in a) return a.reply;
@@ -35,18 +43,21 @@ async function plain(s: SessionApi, initial: string | undefined): Promise<[strin
   if (parts.length !== 3) return REPLIES.paramSyntax;
   const [authz, user, pass] = parts as [string, string, string];
   // Acting for another user (authzid) is not supported: only empty or oneself.
-  if (user === "" || (authz !== "" && authz !== user)) return REPLIES.authFailed;
+  if (user === "" || (authz !== "" && authz !== user)) return { refused: user };
   return [user, pass];
 }
 
-async function login(s: SessionApi, initial: string | undefined): Promise<[string, string] | Reply | null> {
+async function login(
+  s: SessionApi,
+  initial: string | undefined,
+): Promise<[string, string] | Reply | Refused | null> {
   const u = initial !== undefined ? decode(initial) : await ask(s, "VXNlcm5hbWU6");
   if (u === null) return null;
   if ("reply" in u) return u.reply;
   const p = await ask(s, "UGFzc3dvcmQ6");
   if (p === null) return null;
   if ("reply" in p) return p.reply;
-  if (u.text === "") return REPLIES.authFailed;
+  if (u.text === "") return { refused: "" };
   return [u.text, p.text];
 }
 
@@ -68,17 +79,26 @@ export const auth: Verb = {
           ? await login(s, initial)
           : REPLIES.authMechUnknown;
     if (got === null) return;
+    if ("refused" in got) {
+      await s.safely(
+        "authRefused",
+        () => s.handler.authRefused?.(s.info(), got.refused, m) ?? Promise.resolve(),
+      );
+      return s.reply(REPLIES.authFailed);
+    }
     if (!Array.isArray(got)) return s.reply(got);
     const [user, password] = got;
-    const result = await s.safely("authenticate", () => s.handler.authenticate(s.info(), user, password));
+    const result = await s.safely("authenticate", () => s.handler.authenticate(s.info(), user, password, m));
     switch (result) {
       case "ok":
-        s.authUser = user;
-        s.log.info("authenticated", { user, mech: m });
+        s.authUser = loginName(user) ?? user;
+        s.log.info("authenticated", { user: s.authUser, mech: m });
         return s.reply(REPLIES.authOk);
       case "invalid":
         s.log.problem("authentication failed", { user, mech: m });
         return s.reply(REPLIES.authFailed);
+      case "throttled":
+        return s.reply(REPLIES.authThrottled);
       case "temporary":
       case null:
         return s.reply(REPLIES.authTempFail);

@@ -1,6 +1,8 @@
 // DATA (RFC 5321 §4.1.1.4): opens the message at the handler, sends 354, then streams the
 // dot-unstuffed text into the sink with backpressure. The text is untrusted: the session's
-// DataDecoder enforces CRLF-only line endings (anti-smuggling), the size and line limits.
+// DataDecoder enforces CRLF-only line endings (anti-smuggling), the size and line limits, and
+// the content MAIL FROM declared (8-bit, NUL: declaredContent).
+import { declaredContent } from "../../proto/dataframe.js";
 import { REPLIES } from "../../proto/reply.js";
 import type { SessionApi, Verb } from "./verb.js";
 
@@ -23,7 +25,7 @@ export const data: Verb = {
       return s.reply(opened ?? REPLIES.localError);
     }
     s.reply(REPLIES.startData);
-    const r = await s.receiveData(opened);
+    const r = await s.receiveData(opened, declaredContent(tx.params));
     // The transaction ends with the data, whatever the outcome (RFC 5321 §4.1.1.4).
     s.tx = null;
     if (r !== null) s.reply(r);

@@ -11,19 +11,13 @@ import type { Socket } from "node:net";
 import type { Settings } from "../../config/settings.js";
 import type { Log } from "../../log/logger.js";
 import { CommandLines, type CommandLine } from "../../proto/commandline.js";
-import { DataDecoder, type DataError } from "../../proto/dataframe.js";
+import { DATA_ERROR_REPLIES, DataDecoder, type ContentRules } from "../../proto/dataframe.js";
 import { REPLIES, type Reply } from "../../proto/reply.js";
 import type { MessageSink } from "../handler.js";
 import type { IdleClock } from "./idle.js";
 import type { ReplyOutput } from "./output.js";
 
 const HIGH_WATER = 256 * 1024;
-
-const DATA_ERRORS: Record<DataError, Reply> = {
-  bareLineEnding: REPLIES.bareLineEnding,
-  tooBig: REPLIES.messageTooBig,
-  lineTooLong: REPLIES.dataLineTooLong,
-};
 
 /** What the input needs from its session. */
 export interface InputOwner {
@@ -67,6 +61,11 @@ export class SessionInput {
     return this.queue.length > 0;
   }
 
+  /** Bytes received and not yet read by any command: what a client sent ahead of a reply. */
+  get unread(): number {
+    return this.lines.buffered + this.queued;
+  }
+
   readonly onData = (b: Buffer): void => {
     this.idle.touch();
     const w = this.waiter;
@@ -100,10 +99,12 @@ export class SessionInput {
     }
   }
 
-  async receiveData(sink: MessageSink): Promise<Reply | null> {
+  async receiveData(sink: MessageSink, content: ContentRules): Promise<Reply | null> {
     const dec = new DataDecoder({
       maxBytes: this.limits.maxMessageSize,
       maxLine: this.limits.maxDataLine,
+      header: this.limits,
+      content,
     });
     let aborted = false;
     let writeFailed = false;
@@ -144,7 +145,7 @@ export class SessionInput {
         bytes: dec.bytes,
         longestLine: dec.longestLine,
       });
-      return DATA_ERRORS[dec.error];
+      return DATA_ERROR_REPLIES[dec.error];
     }
     return (await this.owner.safely("end", () => sink.end())) ?? REPLIES.queueWriteFailed;
   }

@@ -1,6 +1,7 @@
 // RCPT TO (RFC 5321 §4.1.1.3): adds a recipient. Path and parameters are untrusted and fully
 // validated here; the handler decides whether the recipient is wanted. The bare <Postmaster>
-// form (which must be accepted) is read as postmaster at our own hostname.
+// form (which must be accepted) is read as postmaster at our own hostname; the inbound policy
+// sends it on to the operator's postmaster (smtp.postmaster) when no mailbox there takes it.
 import { parseMailbox, splitPath } from "../../proto/address.js";
 import { parseRcptParams } from "../../proto/params.js";
 import { REPLIES, isPositive } from "../../proto/reply.js";

@@ -14,12 +14,18 @@
 //   Postfix's postscreen does; an honest client always waits for the 220 (RFC 5321 §3.1).
 // - HTTP probe: GET/POST/HEAD/PUT/CONNECT/OPTIONS/DELETE as a command gets 554 and the connection
 //   closes at once (Postfix's smtpd_forbidden_commands): a browser or proxy abuser is not an MTA.
+// - Pipelining out of step (smtp.forbidUnauthPipelining, Postfix's smtpd_forbid_unauth_pipelining):
+//   a client that has not logged in and sends more before the reply to a command that must end a
+//   pipelined group (RFC 2920 §3.1), or pipelines at all without PIPELINING (HELO, or before EHLO),
+//   gets 554 5.5.0 instead of that command's reply and is disconnected. Message content may still
+//   start a group (§3.1): commands right after the end of data or BDAT LAST are in step.
 import type { Socket } from "node:net";
 import { TLSSocket, type SecureContext } from "node:tls";
 import type { Settings } from "../../config/settings.js";
 import { LEVELS, type Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
 import type { CommandLine } from "../../proto/commandline.js";
+import type { ContentRules } from "../../proto/dataframe.js";
 import { REPLIES, formatReply, reply, type Reply } from "../../proto/reply.js";
 import type { Clock, TimerHandle } from "../../world/clock.js";
 import type { Endpoint, ListenerKind, MessageSink, SessionInfo, SmtpHandler } from "../handler.js";
@@ -29,6 +35,8 @@ import { ReplyOutput } from "./output.js";
 import type { OpenTransaction, SessionApi, Verb } from "./verb.js";
 
 const FORBIDDEN = new Set(["GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "DELETE"]);
+// RFC 2920 §3.1: these end a pipelined group (the set Postfix enforces; QUIT ends the session anyway).
+const GROUP_END = new Set(["EHLO", "HELO", "DATA", "NOOP", "VRFY", "EXPN"]);
 // Verbs whose argument may be logged (AUTH's never is: it can carry a password).
 const LOGGED_ARG = new Set(["EHLO", "HELO", "MAIL", "RCPT", "VRFY", "BDAT"]);
 /** How long a closed session's socket may linger to flush its last reply. */
@@ -260,8 +268,8 @@ export class Session implements SessionApi {
     return this.input.readLine();
   }
 
-  async receiveData(sink: MessageSink): Promise<Reply | null> {
-    const r = await this.input.receiveData(sink);
+  async receiveData(sink: MessageSink, content: ContentRules): Promise<Reply | null> {
+    const r = await this.input.receiveData(sink, content);
     // Only the sink's own end reply can be a success: the message was accepted.
     if (r !== null && r.code < 300) this.messages++;
     return r;
@@ -347,6 +355,7 @@ export class Session implements SessionApi {
       return;
     }
     const verb = this.verbs.get(name);
+    if (this.outOfStep(name)) return;
     if (verb === undefined) this.reply(REPLIES.syntaxError);
     else await verb.run(this, arg);
     if (this.log.enabled(LEVELS.all)) {
@@ -356,6 +365,20 @@ export class Session implements SessionApi {
         code: this.lastCode,
       });
     }
+  }
+
+  /**
+   * The client sent more before the reply to `name` that it had to wait for: 554 and close
+   * instead of running the command (as Postfix does, so nothing it sent ahead is acted on).
+   */
+  private outOfStep(name: string): boolean {
+    if (!this.settings.smtp.forbidUnauthPipelining || this.authUser !== null) return false;
+    if (name === "QUIT" || (this.esmtp && !GROUP_END.has(name))) return false;
+    const bytes = this.input.unread;
+    if (bytes === 0) return false;
+    this.log.problem("improper command pipelining", { after: name.slice(0, 16), bytes });
+    this.quit(REPLIES.outOfStep);
+    return true;
   }
 
   // ---- input and its end ------------------------------------------------------------------

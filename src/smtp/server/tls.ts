@@ -3,14 +3,24 @@
 // between MTAs does not verify certificates, so self-signed still encrypts). The key file is
 // written 0600 and both files are written whole (temp file + rename) so a crash never leaves a
 // half-written pair; a lone file is treated as missing and the pair is made again.
+//
+// Every server context refuses client-initiated renegotiation (SSL_OP_NO_RENEGOTIATION): each
+// one costs the server a full handshake at the client's bidding (CVE-2011-1473), and Node's
+// tls.CLIENT_RENEG_LIMIT does not reach sockets upgraded in place by STARTTLS/STLS, which are
+// made with new TLSSocket rather than by a tls.Server. TLS 1.3 has no renegotiation at all.
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createSecureContext, type SecureContext } from "node:tls";
+import { constants } from "node:crypto";
+import { createSecureContext, type SecureContextOptions, type SecureContext } from "node:tls";
 import { generate } from "selfsigned";
 import type { Settings } from "../../config/settings.js";
 import type { Log } from "../../log/logger.js";
 
 const VALID_DAYS = 3650;
+
+/** A context for the server side of a TLS socket (SMTP STARTTLS, POP3 STLS). */
+export const serverContext = (o: Pick<SecureContextOptions, "cert" | "key">): SecureContext =>
+  createSecureContext({ ...o, secureOptions: constants.SSL_OP_NO_RENEGOTIATION });
 
 async function readPair(certPath: string, keyPath: string): Promise<{ cert: string; key: string } | null> {
   try {
@@ -31,7 +41,7 @@ export async function loadOrCreateTls(settings: Settings, dataDir: string, log: 
   const { cert, key } = settings.smtp.tls;
   if (cert !== "" || key !== "") {
     if (cert === "" || key === "") throw new Error("smtp.tls needs both cert and key (or neither)");
-    const context = createSecureContext({
+    const context = serverContext({
       cert: await readFile(cert, "utf8"),
       key: await readFile(key, "utf8"),
     });
@@ -44,7 +54,7 @@ export async function loadOrCreateTls(settings: Settings, dataDir: string, log: 
   const existing = await readPair(certPath, keyPath);
   if (existing !== null) {
     log.low("TLS self-signed certificate reused", { cert: certPath });
-    return createSecureContext(existing);
+    return serverContext(existing);
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const now = new Date();
@@ -59,5 +69,5 @@ export async function loadOrCreateTls(settings: Settings, dataDir: string, log: 
   await writeWhole(keyPath, pems.private, 0o600);
   await writeWhole(certPath, pems.cert, 0o644);
   log.major("TLS self-signed certificate created", { cert: certPath, fingerprint: pems.fingerprint });
-  return createSecureContext({ cert: pems.cert, key: pems.private });
+  return serverContext({ cert: pems.cert, key: pems.private });
 }

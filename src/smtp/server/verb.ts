@@ -6,7 +6,9 @@
 import type { Settings } from "../../config/settings.js";
 import type { Log } from "../../log/logger.js";
 import type { CommandLine } from "../../proto/commandline.js";
+import type { ContentRules, DataDecoder } from "../../proto/dataframe.js";
 import type { Reply } from "../../proto/reply.js";
+import type { HeaderMeter } from "../../proto/header-limit.js";
 import type {
   ListenerKind,
   MailParams,
@@ -22,8 +24,17 @@ export interface OpenTransaction extends Transaction {
   readonly params: MailParams;
   /** RCPT commands tried in this transaction (accepted or not): DATA's 503 vs 554 (RFC 2920 §3.1). */
   rcptAttempts: number;
-  /** Set by the first BDAT: the open sink and the bytes sent so far. */
-  bdat: { readonly sink: MessageSink; bytes: number } | null;
+  /**
+   * Set by the first BDAT: the open sink, the bytes sent so far and the text rules the chunks
+   * are checked against (null for BODY=BINARYMIME, which has no lines), header limits included;
+   * for BINARYMIME the header section's own measure (else null).
+   */
+  bdat: {
+    readonly sink: MessageSink;
+    bytes: number;
+    readonly text: DataDecoder | null;
+    readonly header: HeaderMeter | null;
+  } | null;
 }
 
 export interface SessionApi {
@@ -52,8 +63,11 @@ export interface SessionApi {
   safely<T>(what: string, call: () => Promise<T>): Promise<T | null>;
   /** The next command-line-sized line from the client (AUTH continuations); null when gone. */
   readLine(): Promise<CommandLine | null>;
-  /** Read dot-stuffed DATA up to CRLF.CRLF into sink; the final reply, or null when the client is gone. */
-  receiveData(sink: MessageSink): Promise<Reply | null>;
+  /**
+   * Read dot-stuffed DATA up to CRLF.CRLF into sink, holding it to `content`; the final reply,
+   * or null when the client is gone.
+   */
+  receiveData(sink: MessageSink, content: ContentRules): Promise<Reply | null>;
   /** Read exactly n raw bytes (BDAT), handing each piece to take; false when the client is gone. */
   receiveBytes(n: number, take: (piece: Buffer) => Promise<void>): Promise<boolean>;
   /** Send 220 and run the TLS handshake (RFC 3207); false when it failed (the session is closing). */

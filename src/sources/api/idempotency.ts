@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
 import type { Clock, TimerHandle } from "../../world/clock.js";
 import { HttpError } from "../http/exchange.js";
+import { prepareSqliteFile } from "../../state/sqlite-file.js";
 
 export interface StoredAnswer {
   readonly status: number;
@@ -48,6 +49,7 @@ export function checkKey(header: string | string[] | undefined): string | null {
 }
 
 export function openIdempotencyStore(path: string, clock: Clock, keepMs: number): IdempotencyStore {
+  prepareSqliteFile(path);
   const db = new Database(path);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");

@@ -26,6 +26,7 @@ import {
   fieldValues,
   hasField,
   HeaderError,
+  HeaderLimitExceeded,
   parseMessage,
   toCrlf,
   withoutFields,
@@ -34,6 +35,7 @@ import {
 import type { Authenticator } from "./auth.js";
 import { compose, composeSchema } from "./compose.js";
 import { checkKey, type IdempotencyStore, type StoredAnswer } from "./idempotency.js";
+import type { HeaderLimits } from "../../proto/header-limit.js";
 
 export const API_PREFIX = "/submit/v1/";
 
@@ -52,6 +54,8 @@ export interface ApiOptions {
   readonly random: Random;
   readonly hostname: string;
   readonly maxMessageSize: number;
+  /** smtp.maxHeaderBytes and smtp.maxHeaderFields. */
+  readonly header: HeaderLimits;
   /** Tag API. */
   readonly log: Log;
 }
@@ -142,6 +146,17 @@ export function submissionApi(
     };
   };
 
+  /** The message's header, within smtp.maxHeaderBytes / maxHeaderFields (413 with the SMTP reply). */
+  const parsed = (bytes: Buffer): ParsedMessage => {
+    try {
+      return parseMessage(bytes, o.header);
+    } catch (e) {
+      if (e instanceof HeaderError)
+        throw new HttpError(e instanceof HeaderLimitExceeded ? 413 : 400, e.message, "message");
+      throw e;
+    }
+  };
+
   const composed = async (
     req: http.IncomingMessage,
     account: Account,
@@ -155,7 +170,7 @@ export function submissionApi(
     });
     if (!(await mayUse(account, built.from.address)))
       throw new HttpError(403, `${account.address} may not send as ${built.from.address}`, "from");
-    return submit(req, account, parseMessage(toCrlf(built.message)), built.from.address, built.recipients);
+    return submit(req, account, parsed(toCrlf(built.message)), built.from.address, built.recipients);
   };
 
   const raw = async (
@@ -179,13 +194,7 @@ export function submissionApi(
       from = input.from;
       to = input.to;
     } else throw new HttpError(415, "send message/rfc822, or application/json with the message in base64");
-    let m: ParsedMessage;
-    try {
-      m = parseMessage(toCrlf(bytes));
-    } catch (e) {
-      if (e instanceof HeaderError) throw new HttpError(400, e.message, "message");
-      throw e;
-    }
+    let m: ParsedMessage = parsed(toCrlf(bytes));
     // RFC 6409 §8.1: an MSA may add From: when it knows who the sender is.
     if (!hasField(m, "From")) m = { ...m, fields: [field("From", account.address), ...m.fields] };
     const authors = addressesOf(fieldValues(m, ["From"]));

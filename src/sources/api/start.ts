@@ -1,5 +1,5 @@
 // Starts the submission API source: the idempotency key store (dataDir/submit-keys.db), the
-// login throttle and the routes (routes.ts), mounted on the node's HTTP server. Off with
+// login check (auth.ts) and the routes (routes.ts), mounted on the node's HTTP server. Off with
 // submitApi.enabled = false.
 import { join, resolve } from "node:path";
 import type { StartedSource } from "../../server/sources.js";
@@ -17,13 +17,7 @@ export function startSubmissionApi(ctx: SourceContext): Promise<StartedSource> {
     ctx.clock,
     settings.submitApi.idempotencySeconds * 1000,
   );
-  const auth = createAuthenticator({
-    directory: ctx.directory,
-    clock: ctx.clock,
-    maxFailures: settings.submitApi.maxAuthFailures,
-    windowMs: settings.submitApi.authFailureWindowSeconds * 1000,
-    log,
-  });
+  const auth = createAuthenticator({ directory: ctx.directory, login: ctx.login, log });
   const http = submissionApi({
     directory: ctx.directory,
     submitter: ctx.submitter,
@@ -33,6 +27,7 @@ export function startSubmissionApi(ctx: SourceContext): Promise<StartedSource> {
     random: ctx.random,
     hostname: settings.hostname,
     maxMessageSize: settings.smtp.maxMessageSize,
+    header: settings.smtp,
     log,
   });
   log.major("submission API ready", { path: "/submit/v1/", source: "api" });

@@ -5,6 +5,9 @@
 // Submitted folder use) is turned into CRLF, and a header that is not header fields is refused.
 // No I/O.
 
+import { checkHeader, type HeaderLimitError, type HeaderLimits } from "../../proto/header-limit.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
+
 export interface HeaderField {
   /** The field name as written. */
   readonly name: string;
@@ -32,6 +35,17 @@ export class HeaderError extends Error {
   }
 }
 
+/** The header breaks smtp.maxHeaderBytes or smtp.maxHeaderFields; the message is the SMTP reply. */
+export class HeaderLimitExceeded extends HeaderError {
+  readonly reply: Reply;
+  constructor(readonly limit: HeaderLimitError) {
+    const r = limit === "headerTooBig" ? REPLIES.headerTooBig : REPLIES.tooManyHeaderFields;
+    super(`${r.code} ${r.enhanced ?? ""} ${r.text}`);
+    this.reply = r;
+    this.name = "HeaderLimitExceeded";
+  }
+}
+
 /** CRLF line ends throughout: a lone LF becomes CRLF, a lone CR is kept as data. */
 export function toCrlf(message: Buffer): Buffer {
   if (!message.includes(0x0a)) return message;
@@ -48,8 +62,13 @@ export function toCrlf(message: Buffer): Buffer {
 
 const CRLF = Buffer.from("\r\n");
 
-/** Split a message (CRLF line ends) into its header fields and body; HeaderError when it has none. */
-export function parseMessage(message: Buffer): ParsedMessage {
+/**
+ * Split a message (CRLF line ends) into its header fields and body; HeaderError when it has none,
+ * HeaderLimitExceeded when it breaks the given limits (checked before anything is parsed).
+ */
+export function parseMessage(message: Buffer, limits?: HeaderLimits): ParsedMessage {
+  const over = limits ? checkHeader(message, limits) : null;
+  if (over !== null) throw new HeaderLimitExceeded(over);
   const end = message.indexOf("\r\n\r\n");
   const headEnd = end === -1 ? message.length : end + 2;
   // A message without a blank line is all header; one that starts with a blank line has none.

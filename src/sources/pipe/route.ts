@@ -12,7 +12,7 @@ import { isTemporary } from "../../proto/reply.js";
 import type { SourceContext } from "../context.js";
 import { HttpError, readBody, sendError, sendJson } from "../http/exchange.js";
 import { completeHeader, draftFor, envelopeAddress } from "../message/envelope.js";
-import { HeaderError, parseMessage, toCrlf } from "../message/header.js";
+import { HeaderError, HeaderLimitExceeded, parseMessage, toCrlf } from "../message/header.js";
 
 export const SENDMAIL_PATH = "/api/sendmail";
 
@@ -55,9 +55,10 @@ export function sendmailRoute(
     const body = await readBody(req, settings.smtp.maxMessageSize);
     let parsed;
     try {
-      parsed = parseMessage(toCrlf(body));
+      parsed = parseMessage(toCrlf(body), settings.smtp);
     } catch (e) {
-      if (e instanceof HeaderError) throw new HttpError(400, e.message, "message");
+      if (e instanceof HeaderError)
+        throw new HttpError(e instanceof HeaderLimitExceeded ? 413 : 400, e.message, "message");
       throw e;
     }
     const now = ctx.clock.now();

@@ -1,8 +1,9 @@
 // The AUTHORIZATION state (RFC 1939 §4, §7): USER/PASS, AUTH PLAIN (RFC 5034, RFC 4616), CAPA
 // (RFC 2449), STLS (RFC 2595), QUIT. APOP is not offered: it needs the plain password on the
-// server, and the directory keeps only scrypt hashes. Passwords are never logged. Logins are
-// throttled (throttle.ts) before the password is looked at, and refused in the clear when
-// pop3.authRequiresTls is set. A successful login locks the mailbox ([IN-USE] when it is
+// server, and the directory keeps only scrypt hashes. Passwords are never logged. Logins go
+// through the node's login gate (src/state/login-gate.ts: the canonical name, the throttle in the
+// shared state before the password is looked at, the `auth failed` line), and are refused in the
+// clear when pop3.authRequiresTls is set. A successful login locks the mailbox ([IN-USE] when it is
 // already open elsewhere, RFC 2449 §8.1.1) and opens the maildrop.
 import { errLine } from "../../proto/pop3.js";
 import { Maildrop } from "./maildrop.js";
@@ -24,24 +25,27 @@ export function capabilities(s: Pop3Session): string[] {
 
 /** Check the credentials and enter TRANSACTION; answers the client either way. */
 async function login(s: Pop3Session, user: string, password: string, how: string): Promise<void> {
-  const { throttle, directory } = s.o;
-  if (throttle.blocked(s.remote.address, user)) {
-    s.log.problem("login throttled", { user, mech: how });
-    return s.err("[AUTH] too many failed logins, try again later");
+  const r = await s.o.login.check({
+    service: "pop3",
+    mech: how,
+    ip: s.remote.address,
+    log: s.log,
+    typed: user,
+    password,
+    verify: (name, pw) => s.o.directory.verifyPassword(name, pw),
+    usable: (a) => a.enabled,
+  });
+  switch (r.kind) {
+    case "throttled":
+      return s.err("[AUTH] too many failed logins, try again later");
+    case "invalid":
+      return s.err("[AUTH] invalid user name or password");
+    case "temporary":
+      return s.err("[SYS/TEMP] directory unavailable, try again later");
+    case "ok":
+      break;
   }
-  let account;
-  try {
-    account = await directory.verifyPassword(user, password);
-  } catch (e) {
-    s.log.problem("directory unavailable at login", { error: String(e) });
-    return s.err("[SYS/TEMP] directory unavailable, try again later");
-  }
-  if (account === null || !account.enabled) {
-    throttle.failed(s.remote.address, user);
-    s.log.problem("authentication failed", { user, mech: how, disabled: account !== null });
-    return s.err("[AUTH] invalid user name or password");
-  }
-  throttle.succeeded(user);
+  const account = r.account;
   // In a cluster the mailbox is on its home backend; an empty one here would mislead the client.
   if (s.o.stores !== undefined && !(await s.o.stores(account.address).catch(() => false))) {
     s.log.problem("mailbox stored elsewhere", { user: account.address });
@@ -60,7 +64,9 @@ async function login(s: Pop3Session, user: string, password: string, how: string
     return s.err("[IN-USE] mailbox is open in another session");
   }
   try {
-    s.drop = await Maildrop.open(box, s.o.reader);
+    s.drop = await Maildrop.open(box, s.o.reader, (path, error) =>
+      s.log.problem("unreadable message skipped", { user: account.address, path, error: String(error) }),
+    );
   } catch (e) {
     await release();
     s.log.problem("mailbox unreadable", { user: account.address, error: String(e) });
@@ -130,7 +136,11 @@ const auth: Pop3Command = {
     const [authz, name, password] = parts as [string, string, string];
     // Acting for another user (authzid) is not supported: only empty or oneself.
     if (name === "" || name.length > MAX_USER || (authz !== "" && authz !== name)) {
-      s.o.throttle.failed(s.remote.address, name);
+      await s.o.login.refuse(
+        { service: "pop3", mech: "PLAIN", ip: s.remote.address, log: s.log },
+        name,
+        "malformed",
+      );
       return s.err("[AUTH] invalid user name or password");
     }
     return login(s, name, password, "PLAIN");

@@ -2,6 +2,7 @@
 // from 1 in delivery order, their wire sizes and unique ids; deletion marks that only the
 // UPDATE state (QUIT) applies, and RSET clears. Messages that arrive during the session are not
 // in it (the numbering must not change, §5). Retrieved messages move from new/ to cur/ at QUIT.
+import { join } from "node:path";
 import { wireSize } from "../../proto/pop3.js";
 import { uniqueId, type MaildirEntry, type MaildirReader } from "../../store/maildir-reader.js";
 
@@ -39,13 +40,27 @@ export class Maildrop {
     readonly messages: DropMessage[],
   ) {}
 
-  static async open(box: string, reader: MaildirReader): Promise<Maildrop> {
+  /**
+   * A message file that cannot be read (permissions, I/O error) is left out of the maildrop and
+   * reported to `unreadable` with its path: the rest of the mailbox stays usable.
+   */
+  static async open(
+    box: string,
+    reader: MaildirReader,
+    unreadable: (path: string, error: unknown) => void = () => undefined,
+  ): Promise<Maildrop> {
     const out: DropMessage[] = [];
-    for (const entry of await reader.list(box)) {
+    for (const entry of await reader.list(box, unreadable)) {
       const key = `${box}\0${entry.base}\0${entry.size}`;
       let size = sizeCache.get(key) ?? dovecotWireSize(entry.file);
       if (size === null || size === undefined) {
-        const bytes = await reader.read(box, entry);
+        let bytes: Buffer | null;
+        try {
+          bytes = await reader.read(box, entry);
+        } catch (e) {
+          unreadable(join(box, entry.sub, entry.file), e);
+          continue;
+        }
         if (bytes === null) continue;
         size = wireSize(bytes);
         if (sizeCache.size >= SIZE_CACHE_MAX) sizeCache.clear();

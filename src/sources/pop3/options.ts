@@ -4,10 +4,10 @@ import type { Settings } from "../../config/settings.js";
 import type { Directory } from "../../directory/directory.js";
 import type { Log } from "../../log/logger.js";
 import type { Submitter } from "../../queue/submit.js";
+import type { LoginGate } from "../../state/login-gate.js";
 import type { MaildirReader } from "../../store/maildir-reader.js";
 import type { Clock } from "../../world/clock.js";
 import type { MailboxLocks } from "./lock.js";
-import type { AuthThrottle } from "./throttle.js";
 
 export interface Pop3Options {
   readonly settings: Settings;
@@ -17,7 +17,8 @@ export interface Pop3Options {
   readonly reader: MaildirReader;
   readonly submitter: Submitter;
   readonly locks: MailboxLocks;
-  readonly throttle: AuthThrottle;
+  /** Logins go through it: one canonical name, throttled in the shared state, failures logged. */
+  readonly login: LoginGate;
   /** null: no STLS. */
   readonly tls: SecureContext | null;
   /** In a cluster: whether this node stores the account's mailbox (absent: every account). */

@@ -11,7 +11,7 @@ import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import { LEVELS, type Log } from "../../log/logger.js";
 import { CommandLines } from "../../proto/commandline.js";
-import { DataDecoder, type DataError } from "../../proto/dataframe.js";
+import { DataDecoder, type DataError, type DataLimits } from "../../proto/dataframe.js";
 import { errLine, okLine } from "../../proto/pop3.js";
 import type { Account } from "../../directory/directory.js";
 import type { TimerHandle } from "../../world/clock.js";
@@ -171,8 +171,9 @@ export class Pop3Session {
   }
 
   /** A dot-terminated, dot-stuffed message (XTND XMIT), bounded by the limits. */
-  async readData(limits: { maxBytes: number; maxLine: number }): Promise<DataResult> {
-    const dec = new DataDecoder(limits);
+  async readData(limits: Omit<DataLimits, "content">): Promise<DataResult> {
+    // XMIT labels the message by what it holds (xmit.ts), so any content is taken here.
+    const dec = new DataDecoder({ ...limits, content: { eightBit: true, nul: true } });
     const parts: Buffer[] = [];
     let chunk: Buffer | null = this.lines.take();
     for (;;) {

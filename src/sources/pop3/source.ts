@@ -6,7 +6,6 @@ import { createMaildirReader } from "../../store/maildir-reader.js";
 import type { RunningSource, SourceContext } from "../context.js";
 import { createMailboxLocks } from "./lock.js";
 import { createPop3Server } from "./server.js";
-import { createAuthThrottle } from "./throttle.js";
 
 export async function startPop3Source(ctx: SourceContext): Promise<RunningSource> {
   const { settings } = ctx;
@@ -19,11 +18,7 @@ export async function startPop3Source(ctx: SourceContext): Promise<RunningSource
     reader: createMaildirReader(),
     submitter: ctx.submitter,
     locks: createMailboxLocks({ clock: ctx.clock, maxSessionMs: settings.pop3.sessionTimeoutSeconds * 1000 }),
-    throttle: createAuthThrottle({
-      clock: ctx.clock,
-      maxFailures: settings.pop3.maxAuthFailures,
-      windowMs: settings.pop3.authFailureWindowSeconds * 1000,
-    }),
+    login: ctx.login,
     tls: ctx.tls,
     ...(ctx.stores !== undefined ? { stores: ctx.stores } : {}),
     clock: ctx.clock,

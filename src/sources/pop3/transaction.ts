@@ -47,7 +47,14 @@ function listing(name: string, line: (n: number, m: DropMessage) => string): Pop
 }
 
 async function send(s: Pop3Session, m: DropMessage, lines: number | null): Promise<void> {
-  const bytes = await s.drop!.read(m);
+  let bytes: Buffer | null;
+  try {
+    bytes = await s.drop!.read(m);
+  } catch (e) {
+    // Readable at login, not now (I/O error, permissions changed): this message only.
+    s.log.problem("message unreadable", { uid: m.uid, file: m.entry.file, error: String(e) });
+    return s.err("[SYS/TEMP] cannot read this message, try again later");
+  }
   if (bytes === null) {
     s.log.problem("message vanished", { uid: m.uid });
     return s.err("[SYS/TEMP] message is no longer in the mailbox");

@@ -18,6 +18,11 @@ const DATA_ERRORS: Record<DataError, string> = {
   bareLineEnding: "message refused: bare CR or LF (lines must end with CRLF)",
   tooBig: "[SYS/PERM] message too big",
   lineTooLong: "message refused: a line is too long",
+  headerTooBig: "[SYS/PERM] message header too big",
+  tooManyFields: "[SYS/PERM] message header has too many fields",
+  // Not checked for XMIT (session.ts takes any content); listed for the type.
+  eightBit: "message refused: 8-bit data",
+  nul: "message refused: NUL in message data",
 };
 const RECIPIENT_FIELDS = new Set(["to", "cc", "bcc"]);
 const STRIPPED = new Set(["bcc"]);
@@ -62,7 +67,7 @@ async function xmit(s: Pop3Session): Promise<void> {
   }
   await s.ok("send the message, end with a line holding only a dot");
   const maxBytes = Math.min(settings.smtp.maxMessageSize, account.maxMessageSize ?? Infinity);
-  const got = await s.readData({ maxBytes, maxLine: settings.smtp.maxDataLine });
+  const got = await s.readData({ maxBytes, maxLine: settings.smtp.maxDataLine, header: settings.smtp });
   if (got === null) return;
   if ("error" in got) {
     s.log.problem("XTND XMIT message refused", { user: account.address, reason: got.error });

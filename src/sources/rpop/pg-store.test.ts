@@ -1,6 +1,7 @@
 // The PostgreSQL RPOP store: the shared contract (store-contract.ts) on a fresh database, and
 // its migrations: the same numbers as the SQLite adapter's, in their own table, applied once
 // even by stores opening at the same moment.
+import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { freshDatabase } from "../../../test/kit/postgres.js";
@@ -10,10 +11,13 @@ import { systemClock } from "../../world/clock.js";
 import { PG_RPOP_MIGRATIONS, RPOP_MIGRATIONS, RPOP_MIGRATION_TABLE } from "./migrations.js";
 import { migratePostgresRpop, openPostgresRpopStore } from "./pg-store.js";
 import { rpopStoreContract, spec } from "./store-contract.js";
+import { createPasswordSeal } from "./seal.js";
+
+const seal = createPasswordSeal(randomBytes(32));
 
 rpopStoreContract("postgres", async (t) => {
   const url = await freshDatabase(t);
-  return (clock) => openPostgresRpopStore(openPg(url), clock);
+  return (clock) => openPostgresRpopStore(openPg(url), clock, seal);
 });
 
 void test("postgres rpop store: migrations in rpop_schema_migrations, numbered as SQLite's, applied once", async (t) => {
@@ -23,8 +27,8 @@ void test("postgres rpop store: migrations in rpop_schema_migrations, numbered a
     RPOP_MIGRATIONS.map((m) => [m.version, m.name]),
   );
   const [a, b] = await Promise.all([
-    openPostgresRpopStore(openPg(url), systemClock),
-    openPostgresRpopStore(openPg(url), systemClock),
+    openPostgresRpopStore(openPg(url), systemClock, seal),
+    openPostgresRpopStore(openPg(url), systemClock, seal),
   ]);
   const entry = await a.add("alice@example.test", spec);
   assert.deepEqual(await b.list(), [entry]);

@@ -7,6 +7,7 @@ import type { PgHandle } from "../../state/pg.js";
 import { migratePg } from "../../state/pg-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import { PG_RPOP_MIGRATIONS, RPOP_MIGRATION_TABLE } from "./migrations.js";
+import type { PasswordSeal } from "./seal.js";
 import { checkSpec, entryNumber, type RpopEntry, type RpopStore, type RpopTls } from "./store.js";
 
 interface Row {
@@ -24,7 +25,7 @@ interface Row {
   created_at: number;
 }
 
-const toEntry = (r: Row): RpopEntry => ({
+const toEntry = (r: Row, seal: PasswordSeal): RpopEntry => ({
   id: String(r.id),
   account: r.account,
   host: r.host,
@@ -32,7 +33,7 @@ const toEntry = (r: Row): RpopEntry => ({
   tls: r.tls as RpopTls,
   tlsVerify: r.tls_verify,
   user: r.user,
-  password: r.password,
+  password: seal.open(r.password),
   apop: r.apop,
   keep: r.keep,
   intervalSeconds: r.interval_seconds,
@@ -49,10 +50,33 @@ export function migratePostgresRpop(pg: PgHandle, now: number): Promise<number[]
   return migratePg(pg, RPOP_MIGRATION_TABLE, PG_RPOP_MIGRATIONS, "rpop", now);
 }
 
-/** Opens (and migrates) the store; it owns `pg` and closes it. */
-export async function openPostgresRpopStore(pg: PgHandle, clock: Clock): Promise<RpopStore> {
+/**
+ * Refuses a key other than the one the stored passwords were sealed with, then seals the
+ * passwords stored in clear by a version before sealing. Compare-and-set per row: a
+ * row changed meanwhile by another member is left to that member.
+ */
+async function sealClearRows(pg: PgHandle, seal: PasswordSeal): Promise<void> {
+  const rows = await pg.query<{ id: number; password: string }>("SELECT id, password FROM rpop_entries");
+  seal.checkKeys(rows.map((r) => r.password));
+  for (const r of rows) {
+    if (seal.isSealed(r.password)) continue;
+    await pg.run("UPDATE rpop_entries SET password = $1 WHERE id = $2 AND password = $3", [
+      seal.seal(r.password),
+      r.id,
+      r.password,
+    ]);
+  }
+}
+
+/** Opens (and migrates) the store; it owns `pg` and closes it. Passwords are sealed with `seal`. */
+export async function openPostgresRpopStore(
+  pg: PgHandle,
+  clock: Clock,
+  seal: PasswordSeal,
+): Promise<RpopStore> {
   try {
     await migratePostgresRpop(pg, clock.now());
+    await sealClearRows(pg, seal);
   } catch (e) {
     await pg.close();
     throw e;
@@ -70,7 +94,7 @@ export async function openPostgresRpopStore(pg: PgHandle, clock: Clock): Promise
           spec.tls,
           spec.tlsVerify,
           spec.user,
-          spec.password,
+          seal.seal(spec.password),
           spec.apop,
           spec.keep,
           spec.intervalSeconds,
@@ -78,7 +102,7 @@ export async function openPostgresRpopStore(pg: PgHandle, clock: Clock): Promise
         ],
       );
       if (row === undefined) throw new Error("rpop: INSERT returned no row");
-      return toEntry(row);
+      return toEntry(row, seal);
     },
     async remove(account, id) {
       const n = entryNumber(id);
@@ -98,7 +122,7 @@ export async function openPostgresRpopStore(pg: PgHandle, clock: Clock): Promise
           : await pg.query<Row>(`SELECT ${COLUMNS} FROM rpop_entries WHERE account = $1 ORDER BY id`, [
               account.toLowerCase(),
             ]);
-      return rows.map(toEntry);
+      return rows.map((r) => toEntry(r, seal));
     },
     async seen(id) {
       const n = entryNumber(id);

@@ -14,6 +14,7 @@ import type { Submitter } from "../../queue/submit.js";
 import type { EnvelopeDraft } from "../../queue/types.js";
 import type { Clock } from "../../world/clock.js";
 import type { Dialer } from "../../world/dialer.js";
+import { checkHeader, type HeaderLimits } from "../../proto/header-limit.js";
 import { Pop3ClientConnection, Pop3IoError } from "./client.js";
 import type { RpopEntry, RpopStore } from "./store.js";
 
@@ -21,6 +22,8 @@ export interface PollLimits {
   readonly maxMessages: number;
   readonly maxBytes: number;
   readonly maxMessageSize: number;
+  /** smtp.maxHeaderBytes / maxHeaderFields: a message past them is left on the server. */
+  readonly header?: HeaderLimits;
   readonly connectTimeoutMs: number;
   readonly commandTimeoutMs: number;
 }
@@ -171,6 +174,18 @@ export async function pollEntry(entry: RpopEntry, d: PollDeps): Promise<PollOutc
         continue;
       }
       bytes += r.body.length;
+      const over = limits.header ? checkHeader(r.body, limits.header) : null;
+      if (over !== null) {
+        // as for the size: never stored, never deleted, logged at each poll
+        skipped++;
+        log.problem("remote message header over the limit, left on the server", {
+          entry: entry.id,
+          account: entry.account,
+          uid,
+          reason: over,
+        });
+        continue;
+      }
       const at = d.clock.now();
       const received = Buffer.from(
         `Received: from ${entry.host} by ${d.hostname} (Mailyard) with RPOP\r\n\tfor <${entry.account}>; ${rfc5322Date(at)}\r\n`,

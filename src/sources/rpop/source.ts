@@ -52,6 +52,7 @@ export async function startRpopSource(
               maxMessages: r.maxMessagesPerPoll,
               maxBytes: r.maxBytesPerPoll,
               maxMessageSize: r.maxMessageSize,
+              header: settings.smtp,
               connectTimeoutMs: r.connectTimeoutSeconds * 1000,
               commandTimeoutMs: r.commandTimeoutSeconds * 1000,
             },

@@ -2,13 +2,13 @@
 // timeout, and its own migrations (migrations.ts) applied inside an IMMEDIATE transaction, as
 // the directory does, so the node and the CLI can open the file at once. A claim is one upsert,
 // and SQLite runs one writer at a time, so processes sharing the file never both win one.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import { RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS } from "./migrations.js";
+import type { PasswordSeal } from "./seal.js";
 import { checkSpec, entryNumber, type RpopEntry, type RpopStore, type RpopTls } from "./store.js";
+import { prepareSqliteFile } from "../../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 
@@ -27,7 +27,7 @@ interface Row {
   created_at: number;
 }
 
-const toEntry = (r: Row): RpopEntry => ({
+const toEntry = (r: Row, seal: PasswordSeal): RpopEntry => ({
   id: String(r.id),
   account: r.account,
   host: r.host,
@@ -35,15 +35,31 @@ const toEntry = (r: Row): RpopEntry => ({
   tls: r.tls as RpopTls,
   tlsVerify: r.tls_verify !== 0,
   user: r.user,
-  password: r.password,
+  password: seal.open(r.password),
   apop: r.apop !== 0,
   keep: r.keep !== 0,
   intervalSeconds: r.interval_seconds,
   createdAt: r.created_at,
 });
 
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, seal: PasswordSeal): void {
   migrateSqlite(db, RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS, "rpop", Date.now());
+  // Another key than the stored passwords': refused. Then passwords stored in clear by a
+  // version before sealing, sealed in one transaction.
+  const rows = db
+    .prepare<[], { id: number; password: string }>("SELECT id, password FROM rpop_entries")
+    .all();
+  seal.checkKeys(rows.map((r) => r.password));
+  const clear = rows.filter((r) => !seal.isSealed(r.password));
+  if (clear.length === 0) return;
+  const update = db.prepare("UPDATE rpop_entries SET password = ? WHERE id = ? AND password = ?");
+  db.transaction(() => {
+    for (const r of clear) update.run(seal.seal(r.password), r.id, r.password);
+  }).immediate();
+  // The clear values must not linger in the WAL's older frames: fold it into the file (whose
+  // freed space secure_delete has zeroed) and empty it. Best effort: a reader holding an old
+  // snapshot keeps the WAL until it lets go, and the next checkpoint finishes the job.
+  db.pragma("wal_checkpoint(TRUNCATE)");
 }
 
 /** A synchronous better-sqlite3 call as a promise that rejects (not throws) on failure. */
@@ -55,14 +71,22 @@ function later<T>(fn: () => T): Promise<T> {
   }
 }
 
-export function openSqliteRpopStore(path: string, clock: Clock): RpopStore {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+/** Opens (and migrates) the store; passwords are sealed with `seal`. */
+export function openSqliteRpopStore(path: string, clock: Clock, seal: PasswordSeal): RpopStore {
+  prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma("foreign_keys = ON");
   db.pragma("synchronous = NORMAL");
-  migrate(db);
+  // A removed entry's or a migrated row's old bytes are zeroed, not left in free pages.
+  db.pragma("secure_delete = ON");
+  try {
+    migrate(db, seal);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   const q = {
     insert: db.prepare(
       `INSERT INTO rpop_entries (account, host, port, tls, tls_verify, user, password, apop, keep, interval_seconds, created_at)
@@ -104,13 +128,13 @@ export function openSqliteRpopStore(path: string, clock: Clock): RpopStore {
           tls: spec.tls,
           tls_verify: spec.tlsVerify ? 1 : 0,
           user: spec.user,
-          password: spec.password,
+          password: seal.seal(spec.password),
           apop: spec.apop ? 1 : 0,
           keep: spec.keep ? 1 : 0,
           interval_seconds: spec.intervalSeconds,
           created_at: clock.now(),
         });
-        return toEntry(q.get.get(Number(r.lastInsertRowid))!);
+        return toEntry(q.get.get(Number(r.lastInsertRowid))!, seal);
       }),
     remove: (account, id) =>
       later(() => {
@@ -118,7 +142,9 @@ export function openSqliteRpopStore(path: string, clock: Clock): RpopStore {
         return n === null ? false : removeTx(n, account.toLowerCase());
       }),
     list: (account) =>
-      later(() => (account === undefined ? q.all.all() : q.of.all(account.toLowerCase())).map(toEntry)),
+      later(() =>
+        (account === undefined ? q.all.all() : q.of.all(account.toLowerCase())).map((r) => toEntry(r, seal)),
+      ),
     seen: (id) =>
       later(() => {
         const n = entryNumber(id);

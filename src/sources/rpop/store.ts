@@ -1,7 +1,8 @@
 // Where RPOP entries (the remote POP3 mailboxes an account polls), their UIDL memory and the
 // poll claims live. One interface, two adapters: the SQLite file (sqlite-store.ts) and
-// PostgreSQL (pg-store.ts), so every member of a cluster sees the same entries. The password is
-// kept as given: the poller must send it to the remote server, so it cannot be hashed; it is
+// PostgreSQL (pg-store.ts), so every member of a cluster sees the same entries. The poller must
+// send the password to the remote server, so it cannot be hashed: the adapters store it sealed
+// (seal.ts, AES-256-GCM under rpop.keyFile) and hand it out clear only to the poller; it is
 // never returned by listings (entryView) nor logged.
 //
 // What a poll last did (its time, failures, last error, back-off) is not stored: it is the

@@ -19,11 +19,14 @@ import type { Random } from "../../world/random.js";
 import { fsyncDir } from "../../store/fs-calls.js";
 import { completeHeader, draftFor } from "../message/envelope.js";
 import { readSubFile } from "./sub-file.js";
+import type { HeaderLimits } from "../../proto/header-limit.js";
 
 export interface SubmittedFolderOptions {
   readonly dir: string;
   readonly pollMs: number;
   readonly maxMessageSize: number;
+  /** smtp.maxHeaderBytes and smtp.maxHeaderFields: a file past them is refused (.bad). */
+  readonly header?: HeaderLimits;
   readonly hostname: string;
   readonly submitter: Submitter;
   readonly clock: Clock;
@@ -60,7 +63,7 @@ export async function startSubmittedFolder(o: SubmittedFolderOptions): Promise<S
     const st = await stat(path);
     if (!st.isFile()) return;
     if (st.size > o.maxMessageSize) return bad(name, `larger than smtp.maxMessageSize (${st.size} bytes)`);
-    const sub = readSubFile(await readFile(path));
+    const sub = readSubFile(await readFile(path), o.header);
     if (!sub.ok) return bad(name, sub.reason);
     const now = o.clock.now();
     const message = completeHeader(sub.message, {

@@ -13,6 +13,7 @@ export async function startSubmittedSource(ctx: SourceContext): Promise<StartedS
     dir: submittedDir(settings),
     pollMs: settings.submitted.pollSeconds * 1000,
     maxMessageSize: settings.smtp.maxMessageSize,
+    header: settings.smtp,
     hostname: settings.hostname,
     submitter: ctx.submitter,
     clock: ctx.clock,

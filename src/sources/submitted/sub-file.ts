@@ -21,6 +21,7 @@ import {
   type ParsedMessage,
 } from "../message/header.js";
 import { addressesOf, envelopeAddress } from "../message/envelope.js";
+import type { HeaderLimits } from "../../proto/header-limit.js";
 
 export type SubFile =
   | {
@@ -42,10 +43,10 @@ const ENVELOPE_FIELDS = [
   "X-Mailyard-Source",
 ];
 
-export function readSubFile(bytes: Buffer): SubFile {
+export function readSubFile(bytes: Buffer, limits?: HeaderLimits): SubFile {
   let parsed: ParsedMessage;
   try {
-    parsed = parseMessage(toCrlf(bytes));
+    parsed = parseMessage(toCrlf(bytes), limits);
   } catch (e) {
     if (e instanceof HeaderError) return { ok: false, reason: e.message };
     throw e;
