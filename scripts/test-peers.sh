@@ -3,8 +3,10 @@
 # they are missing: swaks, Postfix (smtp-source, smtp-sink), Dovecot (doveadm, POP3/IMAP/LMTP),
 # HAProxy (the load balancer in front of cluster frontends), PostgreSQL (the shared cluster state),
 # s-nail (a mail(1) that calls sendmail, for `mailyard sendmail`), fetchmail (a real POP3 client),
-# Pigeonhole (sieve-test), Chromium (the WebAdmin's browser tests drive Debian's /usr/bin/chromium
-# with playwright-core, which never downloads one).
+# Pigeonhole (sieve-test), OpenDKIM (opendkim, opendkim-testmsg: DKIM signatures checked both
+# ways) with Unbound (a loopback DNS server OpenDKIM resolves keys from), Chromium (the WebAdmin's
+# browser tests drive Debian's /usr/bin/chromium with playwright-core, which never downloads one),
+# rspamd and clamav-milter with clamd (milters).
 # Postfix and Dovecot are installed but never started system-wide; tests run private instances.
 # PostgreSQL is the exception: the state tests use a server on 127.0.0.1:5432 (user postgres, no
 # password) and make a database of their own in it; when none answers there, this script makes
@@ -24,6 +26,14 @@ command -v s-nail >/dev/null || need+=(s-nail)
 # Pigeonhole sieve-test: the differential test of the Sieve interpreter.
 command -v sieve-test >/dev/null || need+=(dovecot-sieve)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Milters (test/inbound/milter-peers.test.ts): rspamd's proxy worker, clamav-milter with clamd.
+# The tests write their own configs and signature file; freshclam is never run.
+command -v rspamd >/dev/null || need+=(rspamd)
+[ -x /usr/sbin/clamd ] || need+=(clamav-daemon)
+[ -x /usr/sbin/clamav-milter ] || need+=(clamav-milter)
+[ -x /usr/sbin/opendkim ] || need+=(opendkim)
+[ -x /usr/sbin/opendkim-testmsg ] || need+=(opendkim-tools)
+[ -x /usr/sbin/unbound ] || need+=(unbound)
 # swaks needs Net::SSLeay for --tls; it is only a recommended package of swaks.
 perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

@@ -74,6 +74,30 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     help: "Queued messages whose bytes failed their checksum, moved to the quarantine (queue/corrupt/).",
     registers,
   });
+  const milterActions = new Counter({
+    name: "mailyard_milter_actions_total",
+    help: "Milter replies, by milter (as configured in smtp.milters) and action.",
+    labelNames: ["milter", "action"] as const,
+    registers,
+  });
+  const milterFailures = new Counter({
+    name: "mailyard_milter_failures_total",
+    help: "Milters that failed (timeout, closed, protocol, connect), by milter and reason.",
+    labelNames: ["milter", "reason"] as const,
+    registers,
+  });
+  const auth = new Counter({
+    name: "mailyard_auth_verdicts_total",
+    help: "Inbound SPF, DKIM, ARC and DMARC verdicts (RFC 8601 result words), by method and result.",
+    labelNames: ["method", "result"] as const,
+    registers,
+  });
+  const signing = new Counter({
+    name: "mailyard_dkim_signing_total",
+    help: "Messages relayed out, by DKIM signing outcome (signed, no-key, failed).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
   const delay = new Histogram({
     name: "mailyard_delivery_delay_seconds",
     help: "Time from arrival in the queue to delivery, by kind.",
@@ -108,5 +132,9 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     },
     connectionClosed: (listener) => active.dec({ listener }),
     messageQuarantined: () => quarantined.inc(),
+    milterAction: (milter, action) => milterActions.inc({ milter, action }),
+    milterFailure: (milter, reason) => milterFailures.inc({ milter, reason }),
+    authVerdict: (method, result) => auth.inc({ method, result }),
+    dkimSigning: (outcome) => signing.inc({ outcome }),
   };
 }

@@ -21,6 +21,7 @@ import { queueCommand } from "./queue-commands.js";
 import { sendmailMain } from "./sendmail.js";
 import { rpopCommand } from "./rpop-commands.js";
 import { rulesCommand, sieveCommand } from "./rules-commands.js";
+import { dkimCommand } from "./dkim-commands.js";
 import { startCommand } from "./start.js";
 import { settingsCommand } from "./settings-command.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
@@ -55,6 +56,8 @@ const OPTIONS = {
   interval: { type: "string" },
   insecure: { type: "boolean" },
   file: { type: "string" },
+  selector: { type: "string" },
+  algorithm: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -70,10 +73,21 @@ const WRITES = new Set([
   "rules set",
   "sieve put",
   "sieve remove",
+  "dkim keygen",
+  "dkim remove",
 ]);
 
 /** Command groups that open the state directly (no admin API first)... */
-const DIRECT_STATE = new Set(["admin-user", "cluster", "settings", "rules", "sieve", "lb-config", "db"]);
+const DIRECT_STATE = new Set([
+  "admin-user",
+  "cluster",
+  "settings",
+  "rules",
+  "sieve",
+  "lb-config",
+  "db",
+  "dkim",
+]);
 /** ...but for these commands of theirs, which open none (cluster up|down|status use their DIR). */
 const NO_STATE = new Set(["sieve check", "cluster up", "cluster down", "cluster status"]);
 
@@ -103,6 +117,8 @@ function readOnlySchema(name: string, args: readonly string[]): SchemaName | nul
       return "admin";
     case "rpop list":
       return "rpop";
+    case "dkim list":
+      return "dkim";
     default:
       return null;
   }
@@ -189,6 +205,9 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return wrote();
     case "sieve":
       await sieveCommand(settings, io, verb, args);
+      return wrote();
+    case "dkim":
+      await dkimCommand(settings, io, verb, args, values);
       return wrote();
     case "domain":
     case "account":

@@ -60,6 +60,11 @@ commands:
   sieve put ACCOUNT FILE                  validate and store an account's Sieve script
   sieve get|remove ACCOUNT
   sieve check FILE                        validate only (errors give line:column)
+  dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519]
+                                          make a signing key (RSA 2048 by default); prints
+                                          the DNS TXT record text to publish on stdout
+  dkim list [--json]                      the keys: domain, selector, algorithm, DNS name
+  dkim remove DOMAIN [--selector S]       remove one selector's key, or all of the domain
   admin-user add NAME --password P        a WebAdmin administrator (or MAILYARD_ADMIN_PASSWORD)
   admin-user passwd NAME --password P     change an administrator's password
   admin-user remove NAME
@@ -168,6 +173,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "sieve get": { min: 1, max: 1, options: [], args: "ACCOUNT" },
   "sieve remove": { min: 1, max: 1, options: [], args: "ACCOUNT" },
   "sieve check": { min: 1, max: 2, options: [], args: "[ACCOUNT] FILE" },
+  "dkim keygen": {
+    min: 1,
+    max: 1,
+    options: ["selector", "algorithm"],
+    args: "DOMAIN [--selector S] [--algorithm rsa|ed25519]",
+  },
+  "dkim list": { min: 0, max: 0, options: ["json"], args: "[--json]" },
+  "dkim remove": { min: 1, max: 1, options: ["selector"], args: "DOMAIN [--selector S]" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
 };
 

@@ -31,6 +31,16 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.vrfy": "Answer VRFY with whether an address exists (false: VRFY gives no address information).",
   "smtp.postmaster":
     "Where mail to the bare <Postmaster> and to postmaster@ a local domain without its own postmaster account or alias goes (RFC 5321 §4.5.1). Empty: postmaster@ the first local domain.",
+  "smtp.milters":
+    "Filter plugins spoken to with the milter protocol (rspamd, clamav-milter, OpenDKIM), in order: inet:host:port or unix:/path, optionally followed by events=…, defaultAction=…, connectTimeout=…, commandTimeout=…, contentTimeout=… (docs/FILTERS.md). Frontends and single servers only. Empty: none.",
+  "smtp.milterDefaultAction":
+    "What a milter that cannot be reached, times out or breaks the protocol means for the session: tempfail (4xx, as Postfix's milter_default_action), accept (go on without it) or reject (5xx).",
+  "smtp.milterConnectTimeoutSeconds":
+    "Timeout for connecting to a milter (Postfix's milter_connect_timeout).",
+  "smtp.milterCommandTimeoutSeconds":
+    "Timeout for a milter's answer to negotiation, connect, HELO, MAIL, RCPT and DATA (milter_command_timeout).",
+  "smtp.milterContentTimeoutSeconds":
+    "Timeout for a milter's answer to a header, a body chunk and the end of the message (milter_content_timeout).",
   "smtp.forbidUnauthPipelining":
     "Disconnect a client that has not logged in with 554 5.5.0 when it sends more before the reply to a command that must end a pipelined group (EHLO, HELO, DATA, NOOP, VRFY; RFC 2920 §3.1), or pipelines without PIPELINING, as Postfix's smtpd_forbid_unauth_pipelining does.",
   "smtp.authRequiresTls": "Offer AUTH only over TLS (false allows AUTH in the clear, e.g. on loopback).",
@@ -45,6 +55,12 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Unauthenticated MAIL FROM in a local domain that is no account or alias gets 550 5.7.1 (null sender and smtp.relayNetworks pass).",
   "smtp.localSenderFromOutside":
     "Unauthenticated mail from outside smtp.relayNetworks with a sender in a local domain: accept, or reject (550 5.7.1 at MAIL).",
+  "smtp.authChecks":
+    "SPF, DKIM, ARC and DMARC checks, recorded in one Authentication-Results header, on mail from outside (smtp listener, not logged in, not from smtp.relayNetworks) on single servers and frontends.",
+  "smtp.dmarcPolicy":
+    "DMARC fail: honour the From: domain's policy (p=reject: 550 5.7.1, p=quarantine: X-Mailyard-Quarantine: dmarc), mark (both only the header), or off (no DMARC check).",
+  "smtp.spfFail":
+    "SPF fail: mark (recorded in Authentication-Results) or reject (550 5.7.23 at end of data).",
   "smtp.outbound.helo": "Name sent in EHLO to other servers; empty: hostname.",
   "smtp.outbound.connectTimeoutSeconds": "Timeout for connecting to a remote server.",
   "smtp.outbound.commandTimeoutSeconds": "Timeout for each reply while talking to a remote server.",

@@ -65,6 +65,7 @@ void test("values are checked as the schema checks them; keys outside the manage
   assert.equal(isManagedKey("state.url"), false);
   assert.deepEqual(checkManagedValue("smtp.relayNetworks", ["10.0.0.0/8"]), ["10.0.0.0/8"]);
   assert.equal(checkManagedValue("smtp.overQuota", "reject"), "reject");
+  assert.equal(checkManagedValue("smtp.dmarcPolicy", "mark"), "mark");
   const refused = (key: string, value: unknown, re: RegExp) =>
     assert.throws(
       () => checkManagedValue(key, value),
@@ -74,6 +75,7 @@ void test("values are checked as the schema checks them; keys outside the manage
   refused("smtp.maxRecipients", "ten", /invalid value for smtp.maxRecipients/);
   refused("smtp.maxRecipients", 0, /invalid value for smtp.maxRecipients/);
   refused("smtp.overQuota", "maybe", /invalid value for smtp.overQuota/);
+  refused("smtp.spfFail", "drop", /invalid value for smtp.spfFail/);
   refused("queue.delayWarningSeconds", "3600", /invalid value for queue.delayWarningSeconds/);
   refused("state.url", "postgres://x", /state.url is not a setting managed here/);
   refused("dataDir", "/tmp", /not a setting managed here/);

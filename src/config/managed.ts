@@ -25,6 +25,10 @@ export const MANAGED_KEYS: Readonly<Record<string, Applies>> = {
   "smtp.maxErrors": "live",
   "smtp.idleTimeoutSeconds": "live",
   "smtp.overQuota": "live",
+  // Read at each message's end of data (src/inbound/authentication.ts).
+  "smtp.authChecks": "live",
+  "smtp.dmarcPolicy": "live",
+  "smtp.spfFail": "live",
   "queue.firstRetrySeconds": "live",
   "queue.maxRetrySeconds": "live",
   "queue.delayWarningSeconds": "live",

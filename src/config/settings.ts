@@ -52,6 +52,22 @@ export const settingsSchema = z.object({
           key: z.string().default(""),
         })
         .prefault({}),
+      /** Milters (Postfix's smtpd_milters): inet:host:port or unix:/path, then name=value options. */
+      milters: z
+        .array(
+          z
+            .string()
+            .regex(
+              /^\s*(inet:\S+:\d{1,5}|unix:\/\S*)(\s+\S+=\S*)*\s*$/,
+              "expected inet:host:port or unix:/path",
+            ),
+        )
+        .default([]),
+      /** A milter that is down, times out or breaks the protocol: tempfail (4xx), accept (skip it) or reject. */
+      milterDefaultAction: z.enum(["tempfail", "accept", "reject"]).default("tempfail"),
+      milterConnectTimeoutSeconds: z.number().int().positive().default(30),
+      milterCommandTimeoutSeconds: z.number().int().positive().default(30),
+      milterContentTimeoutSeconds: z.number().int().positive().default(300),
       /** Over quota: reject (452 4.2.2 at RCPT, 552 5.2.2 at end of data or a bounce), or queue and retry. */
       overQuota: z.enum(["reject", "queue"]).default("reject"),
       /** Sender binding of AUTH sessions: envelope sender and From: (enforce), envelope only, or off. */
@@ -60,6 +76,12 @@ export const settingsSchema = z.object({
       verifyLocalSenders: z.boolean().default(true),
       /** Unauthenticated mail from outside relayNetworks with a local domain's sender: accept or reject. */
       localSenderFromOutside: z.enum(["accept", "reject"]).default("accept"),
+      /** SPF, DKIM, ARC and DMARC checks on mail from outside (single servers and frontends). */
+      authChecks: z.boolean().default(true),
+      /** DMARC p=reject → 550 and p=quarantine → a header (honour), both only a header (mark), or no DMARC. */
+      dmarcPolicy: z.enum(["honour", "mark", "off"]).default("honour"),
+      /** SPF fail: recorded in Authentication-Results (mark) or 550 5.7.23 (reject). */
+      spfFail: z.enum(["mark", "reject"]).default("mark"),
       outbound: z
         .object({
           /** Name sent in EHLO to other servers; empty = hostname. */

@@ -30,6 +30,7 @@ import { headerSectionIsAscii } from "./relay/header-ascii.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
 import { IdlePool } from "./relay/pool.js";
 import { resolveTargets, type FrontendList } from "./relay/targets.js";
+import type { DkimSigner } from "./dkim/sign.js";
 
 export interface RelayChannelOptions {
   readonly settings: Settings;
@@ -41,6 +42,8 @@ export interface RelayChannelOptions {
   readonly hostname: string;
   /** Live frontends for a "*" in smtp.forwardTo (cluster backends); none elsewhere. */
   readonly frontends?: FrontendList;
+  /** DKIM signing (single servers and frontends); absent on backends, whose frontends sign. */
+  readonly dkim?: DkimSigner;
 }
 
 export interface RelayChannel {
@@ -111,7 +114,7 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
     const input: TransactionInput = {
       envelope: job.envelope,
       recipients: job.recipients.map((r) => r.rcpt),
-      body: (): Readable => job.body(),
+      body: opts.dkim === undefined ? (): Readable => job.body() : await opts.dkim.body(job),
     };
     const cached = pool.take(key);
     if (cached !== null) {

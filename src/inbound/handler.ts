@@ -20,13 +20,21 @@ import type { Metrics } from "../log/metrics.js";
 import type { Clock } from "../world/clock.js";
 import type { Settings } from "../config/settings.js";
 import { REPLIES, reply, type Reply } from "../proto/reply.js";
-import type { AuthResult, MessageSink, SessionInfo, SmtpHandler, Transaction } from "../smtp/handler.js";
+import type {
+  AuthResult,
+  EnvelopeChange,
+  MessageSink,
+  SessionInfo,
+  SmtpHandler,
+  Transaction,
+} from "../smtp/handler.js";
 import { HeaderCapture } from "./from-header.js";
 import { parseNetworks } from "./networks.js";
 import { receivedHeader } from "./received.js";
 import { createSenderPolicy } from "./sender-policy.js";
 import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 import type { Submitter } from "../queue/submit.js";
+import type { InboundAuthentication } from "./authentication.js";
 import type { LoginGate } from "../state/login-gate.js";
 
 export interface InboundOptions {
@@ -64,6 +72,8 @@ export interface InboundOptions {
    * (smtp.postmaster unset). Absent: only smtp.postmaster redirects postmaster mail.
    */
   readonly localDomains?: () => Promise<readonly string[]>;
+  /** SPF, DKIM, ARC and DMARC at end of data (authentication.ts); absent: no checks. */
+  readonly authentication?: InboundAuthentication;
 }
 
 /** RFC 5321 §4.5.1: the reserved local part, case-insensitive. */
@@ -90,6 +100,20 @@ const draftOf = (
   client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },
   arrival,
 });
+
+/** The draft with a milter's changes: a new sender, recipients removed (by their RCPT address), added. */
+const amended = (draft: EnvelopeDraft, c: EnvelopeChange): EnvelopeDraft => {
+  const gone = new Set(c.remove.map((a) => a.toLowerCase()));
+  const kept = draft.recipients.filter((r) => !gone.has((r.original ?? r.address).toLowerCase()));
+  const have = new Set(kept.map((r) => r.address.toLowerCase()));
+  const added: EnvelopeRecipient[] = [];
+  for (const address of c.add) {
+    if (have.has(address.toLowerCase())) continue;
+    have.add(address.toLowerCase());
+    added.push({ address, original: null, notify: null, orcpt: null });
+  }
+  return { ...draft, returnPath: c.from ?? draft.returnPath, recipients: [...kept, ...added] };
+};
 
 export function createInboundHandler(o: InboundOptions): SmtpHandler {
   // smtp.relayNetworks may change live (managed settings replace the array): parse anew then.
@@ -305,6 +329,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         return inner.end();
       },
       abort: () => inner.abort(),
+      ...(inner.amend === undefined ? {} : { amend: (c: EnvelopeChange) => inner.amend?.(c) }),
     };
   };
 
@@ -343,7 +368,23 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         return inner.end();
       },
       abort: () => inner.abort(),
+      ...(inner.amend === undefined ? {} : { amend: (c: EnvelopeChange) => inner.amend?.(c) }),
     };
+  };
+
+  /**
+   * A milter's added recipients, expanded like RCPT addresses (an alias gives its targets); one
+   * that does not expand (unknown, remote, a loop, an unreadable directory) is kept as given.
+   */
+  const expandAdded = async (add: readonly string[]): Promise<string[]> => {
+    const out: string[] = [];
+    for (const address of add) {
+      const ex = await expandRecipient(o.directory, address, { maxDepth: 10, maxTargets: 100 }).catch(
+        () => null,
+      );
+      out.push(...(ex?.kind === "ok" ? ex.targets.map((t) => t.address) : [address]));
+    }
+    return out;
   };
 
   /** Bookkeeping for a message that got its 250, whichever path it took. */
@@ -517,11 +558,18 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
           arrival,
         ),
       );
+      // A milter's envelope changes (src/inbound/milters.ts), applied at commit.
+      let change: EnvelopeChange | null = null;
       return {
         write,
+        amend: (c) => void (change = c),
         async end() {
           try {
-            const env = await incoming.commit(draftOf(s, tx, recipients, arrival));
+            const draft = draftOf(s, tx, recipients, arrival);
+            const env = await incoming.commit(
+              change === null ? draft : amended(draft, { ...change, add: await expandAdded(change.add) }),
+              change?.hold != null ? { held: true } : {},
+            );
             reset(s.id);
             await received(s, arrival);
             o.log.with(s.id, s.remote.address).major("queued", {
@@ -552,13 +600,15 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
       reset(s.id);
     },
   };
-  // The From: check and the end-of-data quota check wrap whichever sink the message got (queue,
-  // receipt or submission).
+  // The end-of-data hooks wrap whichever sink the message got (queue, receipt or submission):
+  // the From: check first (cheap, may refuse), then mail authentication, which prepends its
+  // header before the bytes reach the sink; the quota check, which needs the size, outermost.
   return {
     ...handler,
     async openMessage(s, tx) {
-      const opened = await handler.openMessage(s, tx);
+      let opened = await handler.openMessage(s, tx);
       if (!("write" in opened)) return opened;
+      if (o.authentication?.applies(s, trusted(s)) === true) opened = o.authentication.sink(s, tx, opened);
       const from = senders.checksHeader(s) ? checkingFrom(s, tx, opened) : opened;
       return quotaHolders.has(s.id) ? checkingQuota(s, tx, from) : from;
     },

@@ -3,6 +3,12 @@
 
 export type DeliveryKind = "local" | "remote";
 
+/** Mail authentication methods with a verdict per message (src/inbound/authentication.ts). */
+export type AuthMethod = "spf" | "dkim" | "arc" | "dmarc";
+
+/** What DKIM signing did to a message relayed out (src/delivery/dkim/). */
+export type SigningOutcome = "signed" | "no-key" | "failed";
+
 export interface Metrics {
   messageReceived(source: string): void;
   /** delayMs: arrival in the queue → delivered. */
@@ -13,6 +19,14 @@ export interface Metrics {
   connectionClosed(listener: string): void;
   /** A queued message whose bytes failed their checksum was moved to the quarantine. */
   messageQuarantined?(): void;
+  /** A milter's reply (accept, continue, reject, tempfail, discard, an edit) by milter. */
+  milterAction?(milter: string, action: string): void;
+  /** A milter that failed (timeout, closed, protocol, connect); its default action applies. */
+  milterFailure?(milter: string, reason: string): void;
+  /** One verdict of an inbound check; result is one of RFC 8601's result words. */
+  authVerdict?(method: AuthMethod, result: string): void;
+  /** A message relayed out, signed or not. */
+  dkimSigning?(outcome: SigningOutcome): void;
 }
 
 export const noMetrics: Metrics = {

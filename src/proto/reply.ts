@@ -91,6 +91,9 @@ export const REPLIES = {
   unknownUser: reply(550, "5.1.1", "No such user here"),
   mailboxDisabled: reply(550, "5.2.1", "Mailbox disabled, not accepting messages"),
   relayDenied: reply(554, "5.7.1", "Relay access denied"),
+  // RFC 7489 §6.7 (the From: domain's p=reject) and RFC 7372 §3.2 (SPF fail), at end of data.
+  dmarcReject: reply(550, "5.7.1", "Rejected by the DMARC policy of the From: domain"),
+  spfReject: reply(550, "5.7.23", "SPF validation failed"),
   // Sender policy (src/inbound/sender-policy.ts); the per-address refusals are built there.
   unknownLocalSender: reply(550, "5.7.1", "Sender address rejected: no such address in a local domain"),
   localSenderFromOutside: reply(550, "5.7.1", "Sender address in a local domain: authenticate to send as it"),
@@ -122,6 +125,12 @@ export const REPLIES = {
   // Added by the SMTP engine (src/smtp/server).
   paramUnknown: reply(555, "5.5.4", "MAIL FROM/RCPT TO parameter not recognized or not implemented"),
   localError: reply(451, "4.3.0", "Local error in processing, try again later"),
+  // Milters (src/inbound/milters.ts): a verdict without a reply code of its own, and a milter
+  // that is down under smtp.milterDefaultAction tempfail or reject (Postfix's wording).
+  milterTempfail: reply(451, "4.7.1", "Service unavailable - try again later"),
+  milterReject: reply(550, "5.7.1", "Command rejected"),
+  milterConnectReject: reply(554, "5.7.1", "Connection rejected"),
+  milterDiscarded: reply(250, "2.0.0", "OK"),
   binaryNeedsBdat: reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT, not DATA"),
   dataLineTooLong: reply(500, "5.5.6", "Line too long in message data"),
   earlyTalker: reply(554, "5.5.0", "Protocol error: client sent data before the greeting"),

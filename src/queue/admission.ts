@@ -8,7 +8,7 @@ import type { QueueContext } from "./context.js";
 import type { Entries, Entry } from "./entries.js";
 import type { Envelope } from "./envelope.js";
 import { freshStates } from "./state-file.js";
-import type { EnvelopeDraft, Incoming } from "./types.js";
+import type { CommitOptions, EnvelopeDraft, Incoming } from "./types.js";
 
 export interface Admission {
   /** Start receiving a message (the caller checks the queue is not full). */
@@ -40,11 +40,15 @@ export function createAdmission(ctx: QueueContext, deps: AdmissionDeps): Admissi
         size += chunk.length;
         return writer.write(chunk);
       },
-      async commit(draft: EnvelopeDraft) {
+      async commit(draft: EnvelopeDraft, opts?: CommitOptions) {
         if (draft.recipients.length === 0) throw new Error("message has no recipients");
         const envelope: Envelope = { ...draft, id, size };
         await writer.commit(envelope);
-        const e = entries.admit(envelope, "active", freshStates(envelope));
+        const states = freshStates(envelope);
+        // A quarantined message is saved as held before anyone sees it: the scheduler skips it
+        // and a restart loads it held. (A crash between the two writes leaves it active.)
+        if (opts?.held === true) await spool.saveState(id, "held", states);
+        const e = entries.admit(envelope, opts?.held === true ? "held" : "active", states);
         log.low("message admitted", {
           id,
           source: envelope.source,

@@ -159,7 +159,7 @@ export function withQueueRules(queue: Queue, o: QueueRulesOptions): Queue {
           parts.push(chunk);
           return Promise.resolve();
         },
-        async commit(draft) {
+        async commit(draft, opts) {
           const message = Buffer.concat(parts);
           const r = apply(rules, draft, message);
           if (r.kind === "reject") {
@@ -171,7 +171,7 @@ export function withQueueRules(queue: Queue, o: QueueRulesOptions): Queue {
             return { ...draft, id: inner.id, size: message.length };
           }
           await inner.write(r.message);
-          const env = await inner.commit(r.draft);
+          const env = await inner.commit(r.draft, opts);
           for (const to of r.mirrors) await mirror(draft, message, to);
           return env;
         },

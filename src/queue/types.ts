@@ -7,6 +7,10 @@ import type { Envelope, EnvelopeRecipient, MessageState, RecipientState } from "
 /** Envelope fields the receiver knows; the queue assigns id and size. */
 export type EnvelopeDraft = Omit<Envelope, "id" | "size">;
 
+export interface CommitOptions {
+  readonly held?: boolean;
+}
+
 /** A message being received: bytes stream to a temporary file; commit makes it durable. */
 export interface Incoming {
   readonly id: string;
@@ -15,9 +19,10 @@ export interface Incoming {
   /**
    * fsync the file, set the ready mark (rename into the queue), fsync the directory (shared with
    * concurrent commits: group commit), then admit the message for delivery. Only after this
-   * resolves may anyone answer 250.
+   * resolves may anyone answer 250. `held`: the message starts in the held state (a milter's
+   * quarantine), saved before commit resolves, so it is never tried until an operator releases it.
    */
-  commit(draft: EnvelopeDraft): Promise<Envelope>;
+  commit(draft: EnvelopeDraft, opts?: CommitOptions): Promise<Envelope>;
   /** Discard the temporary file. Safe to call after a failed commit. */
   abort(): Promise<void>;
 }

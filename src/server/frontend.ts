@@ -34,6 +34,7 @@ export function startFrontendRole(ctx: RoleContext): RoleParts {
     clock: world.clock,
     log: log.for("SMTP"),
     hostname: settings.hostname,
+    ...(ctx.dkim !== undefined ? { dkim: ctx.dkim } : {}),
   });
   const deliverer = createClusterRouter({
     lookup: (address) => clusterDirectory.lookup(address),

@@ -16,6 +16,9 @@ import { createRouter } from "../delivery/router.js";
 import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createLocalReceipt } from "../delivery/receipt.js";
 import { createInboundHandler } from "../inbound/handler.js";
+import { withMilters } from "../inbound/milters.js";
+import { milterOptions } from "./milter-wiring.js";
+import { createAuthentication } from "../inbound/authentication.js";
 import { expandRecipient } from "../directory/expand.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
@@ -36,8 +39,10 @@ import {
   openDirectoryStore,
   openRpopStoreFor,
   openRuleStoreFor,
+  openDkimStoreFor,
   openThrottleRowsFor,
 } from "./state-stores.js";
+import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
@@ -160,6 +165,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     hostname: settings.hostname,
     rules,
   });
+  const dkimStore = await openDkimStoreFor(settings, () => world.clock.now(), sys);
   const relay = createRelayChannel({
     settings,
     resolver: world.resolver,
@@ -167,6 +173,13 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     clock: world.clock,
     log: opts.log.for("SMTP"),
     hostname: settings.hostname,
+    dkim: createDkimSigner({
+      store: dkimStore,
+      hostname: settings.hostname,
+      clock: world.clock,
+      log: opts.log.for("SMTP"),
+      metrics,
+    }),
   });
   const deliverer = createRouter({ directory, local, relay, forwardTo: settings.smtp.forwardTo });
   const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
@@ -198,19 +211,22 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   });
 
   const tls = await loadOrCreateTls(settings, dataDir, sys);
-  const receipt = settings.local.deliverOnReceipt
-    ? createLocalReceipt({
-        directory,
-        store,
-        settings,
-        clock: world.clock,
-        nextId: () => queue.nextId(),
-        metrics,
-        log: opts.log.for("LOCAL"),
-        rules,
-      })
-    : undefined;
-  const handler = createInboundHandler({
+  const milters = milterOptions(settings, world.clock, opts.log, metrics);
+  // Delivery at receipt cannot hold a message or change its envelope: with milters, the queue.
+  const receipt =
+    settings.local.deliverOnReceipt && milters === null
+      ? createLocalReceipt({
+          directory,
+          store,
+          settings,
+          clock: world.clock,
+          nextId: () => queue.nextId(),
+          metrics,
+          log: opts.log.for("LOCAL"),
+          rules,
+        })
+      : undefined;
+  const inbound = createInboundHandler({
     settings,
     directory: mailboxDirectory,
     queue: enqueuer,
@@ -220,7 +236,15 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     login: gates.mail,
     ...(receipt === undefined ? {} : { receipt }),
     localDomains: () => directory.listDomains(),
+    authentication: createAuthentication({
+      settings,
+      resolver: world.resolver,
+      clock: world.clock,
+      log: opts.log.for("SMTPI"),
+      metrics,
+    }),
   });
+  const handler = milters === null ? inbound : withMilters(inbound, milters);
   // The same listeners as a cluster node's: PROXY headers only from smtp.proxyProtocolFrom.
   const listeners = await bindSmtpListeners({
     settings,
@@ -299,6 +323,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
       await admin.close();
       await queue.stop();
       await relay.close();
+      await dkimStore.close();
       await ruleStore.close();
       await directory.close();
       managed.stop();

@@ -13,6 +13,7 @@ import type { Deliverer } from "../queue/types.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Bound } from "./listeners.js";
+import type { DkimSigner } from "../delivery/dkim/sign.js";
 import type { NodeWorld } from "./node.js";
 
 export interface RoleContext {
@@ -32,6 +33,8 @@ export interface RoleContext {
   readonly channelClient: ChannelClient;
   /** Account and domain rules for the mailboxes this node stores (backends). */
   readonly rules: DeliveryRules;
+  /** DKIM signing of relayed mail (frontends; backends leave it to them). */
+  readonly dkim?: DkimSigner;
 }
 
 export interface RoleParts {

@@ -26,6 +26,7 @@ import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
 import { expandRecipient } from "../directory/expand.js";
 import { createInboundHandler } from "../inbound/handler.js";
+import { createAuthentication } from "../inbound/authentication.js";
 import { parseHostPort } from "../proto/hostport.js";
 import { REPLIES, reply } from "../proto/reply.js";
 import { createQueueManager } from "../queue/manager.js";
@@ -51,8 +52,17 @@ import type { MemberView } from "../cluster/membership.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
-import { openRpopStoreFor, openRuleStoreFor, openStateStores, openThrottleRowsFor } from "./state-stores.js";
+import {
+  openDkimStoreFor,
+  openRpopStoreFor,
+  openRuleStoreFor,
+  openStateStores,
+  openThrottleRowsFor,
+} from "./state-stores.js";
 import { loginGates } from "./login-gates.js";
+import { milterOptions } from "./milter-wiring.js";
+import { withMilters } from "../inbound/milters.js";
+import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
@@ -220,6 +230,10 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
         ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
         : submitter.submit(draft, message),
   };
+  let queueSize = (): number => 0;
+  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
+  // Frontends sign what they relay out; backends hand remote mail to them unsigned.
+  const dkimStore = role === "frontend" ? await openDkimStoreFor(settings, () => clock.now(), sys) : null;
   const ctx: RoleContext = {
     settings,
     world,
@@ -230,6 +244,17 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     placement,
     channelClient,
     rules,
+    ...(dkimStore !== null
+      ? {
+          dkim: createDkimSigner({
+            store: dkimStore,
+            hostname: settings.hostname,
+            clock,
+            log: opts.log.for("SMTP"),
+            metrics,
+          }),
+        }
+      : {}),
   };
   const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);
 
@@ -245,8 +270,6 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   const storable = async (address: string) =>
     (await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null;
 
-  let queueSize = (): number => 0;
-  const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   let joined = (): void => undefined;
   const ready = new Promise<void>((r) => (joined = r));
   const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
@@ -290,6 +313,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     if (queueStarted) await queue.stop();
     await channelClient.close();
     await parts.close();
+    await dkimStore?.close();
     await state.close();
     await ruleStore.close();
     await directory.close();
@@ -311,9 +335,13 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       log: opts.log.for("RULES"),
       now: () => clock.now(),
     });
+    // Milters on frontends only: a backend's mail reaches a frontend (delivery channel, or
+    // XSUBMIT when it is Remotely) and is filtered there, once.
+    const milters = role === "frontend" ? milterOptions(settings, clock, opts.log, metrics) : null;
     const submitPath = createSubmitPath({
       settings,
       queue: enqueuer,
+      milters,
       world,
       log: opts.log,
       view: () => submitView,
@@ -398,7 +426,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     const httpAt = parseHostPort(settings.http.listen);
     const http = await admin.listen(httpAt.host, httpAt.port);
 
-    const handler = createInboundHandler({
+    const inbound = createInboundHandler({
       settings,
       directory: parts.inbound,
       queue: enqueuer,
@@ -411,7 +439,16 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       carries: (params) => channelRefusal(params.body),
       submitVia: (s) => (s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null),
       localDomains: () => directory.listDomains(),
+      // Backends get no mail from outside; applies() says no there.
+      authentication: createAuthentication({
+        settings,
+        resolver: world.resolver,
+        clock,
+        log: opts.log.for("SMTPI"),
+        metrics,
+      }),
     });
+    const handler = milters === null ? inbound : withMilters(inbound, milters);
     const bound = await bindSmtpListeners({
       settings,
       handler,

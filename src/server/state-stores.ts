@@ -11,6 +11,7 @@ import type { Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import type { PgHandle } from "../state/pg.js";
 import type { RuleStore } from "../rules/store.js";
+import type { DkimKeyStore } from "../delivery/dkim/store.js";
 import type { AdminStore } from "../admin/web/admin-store.js";
 import type { RpopStore } from "../sources/rpop/store.js";
 import type { ThrottleRows } from "../state/throttle.js";
@@ -23,7 +24,7 @@ export interface StateStores {
 }
 
 /** The schemas `mailyard db migrate` brings up to date, each versioned on its own. */
-export const SCHEMAS = ["directory", "cluster", "rules", "rpop", "admin", "throttle"] as const;
+export const SCHEMAS = ["directory", "cluster", "rules", "rpop", "admin", "throttle", "dkim"] as const;
 export type SchemaName = (typeof SCHEMAS)[number];
 
 export interface SchemaState {
@@ -92,6 +93,8 @@ async function migrationTable(schema: SchemaName): Promise<string> {
       return (await import("../admin/web/users-migrations.js")).ADMIN_MIGRATION_TABLE;
     case "throttle":
       return (await import("../state/throttle-migrations.js")).THROTTLE_MIGRATION_TABLE;
+    case "dkim":
+      return (await import("../delivery/dkim/pg-store.js")).DKIM_MIGRATION_TABLE;
   }
 }
 
@@ -173,6 +176,21 @@ export async function openRuleStoreFor(settings: Settings, now: () => number, lo
   }
   const { openPostgresRuleStore } = await import("../rules/pg-store.js");
   return openPostgresRuleStore(await openPool(settings, where.url, log), now, settings.node.id);
+}
+
+/** The DKIM signing keys (src/delivery/dkim/): every frontend sharing the state signs with them. */
+export async function openDkimStoreFor(
+  settings: Settings,
+  now: () => number,
+  log?: Log,
+): Promise<DkimKeyStore> {
+  const where = stateLocation(settings);
+  if (where.kind === "sqlite") {
+    const { openSqliteDkimStore } = await import("../delivery/dkim/sqlite-store.js");
+    return openSqliteDkimStore(where.path, now);
+  }
+  const { openPostgresDkimStore } = await import("../delivery/dkim/pg-store.js");
+  return openPostgresDkimStore(await openPool(settings, where.url, log), now);
 }
 
 /**
@@ -270,14 +288,17 @@ interface SchemaSpec {
 }
 
 async function schemaSpecs(settings: Settings): Promise<Record<SchemaName, SchemaSpec>> {
-  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig, throttleMig] = await Promise.all([
-    import("../directory/migrations.js"),
-    import("../cluster/migrations.js"),
-    import("../rules/sqlite-store.js"),
-    import("../sources/rpop/migrations.js"),
-    import("../admin/web/users-migrations.js"),
-    import("../state/throttle-migrations.js"),
-  ]);
+  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig, throttleMig, dkimSqlite, dkimPg] =
+    await Promise.all([
+      import("../directory/migrations.js"),
+      import("../cluster/migrations.js"),
+      import("../rules/sqlite-store.js"),
+      import("../sources/rpop/migrations.js"),
+      import("../admin/web/users-migrations.js"),
+      import("../state/throttle-migrations.js"),
+      import("../delivery/dkim/sqlite-store.js"),
+      import("../delivery/dkim/pg-store.js"),
+    ]);
   const [dirPg, clusterPg, rulesPg, rpopPg, adminPg, throttlePg] = await Promise.all([
     import("../directory/postgres.js"),
     import("../cluster/pg-state.js"),
@@ -333,6 +354,12 @@ async function schemaSpecs(settings: Settings): Promise<Record<SchemaName, Schem
       versions: versions(throttleMig.THROTTLE_MIGRATIONS),
       openSqlite: throttleSqlite.openSqliteThrottleRows,
       migratePg: throttlePg.migratePostgresThrottle,
+    },
+    dkim: {
+      table: dkimPg.DKIM_MIGRATION_TABLE,
+      versions: versions(dkimSqlite.DKIM_MIGRATIONS),
+      openSqlite: (path, clock) => dkimSqlite.openSqliteDkimStore(path, () => clock.now()),
+      migratePg: (pg, clock) => dkimPg.migratePostgresDkim(pg, clock.now()),
     },
   };
 }

@@ -12,6 +12,8 @@ import { localSubmitter } from "../queue/local-submit.js";
 import type { Submitter } from "../queue/submit.js";
 import type { Queue } from "../queue/types.js";
 import type { Verb } from "../smtp/server/verb.js";
+import { filteredAccept } from "./milter-wiring.js";
+import type { MilterOptions } from "../inbound/milters.js";
 import type { NodeWorld } from "./node.js";
 
 export interface SubmitPath {
@@ -27,6 +29,8 @@ export function createSubmitPath(o: {
   readonly log: LogSink;
   /** Null until the node has joined. */
   readonly view: () => SubmitView | null;
+  /** Frontends with smtp.milters: what other members hand over is filtered here (once). */
+  readonly milters?: MilterOptions | null;
 }): SubmitPath {
   const { settings } = o;
   const log = o.log.for("SUBMIT");
@@ -59,6 +63,7 @@ export function createSubmitPath(o: {
     maxMessageSize: settings.smtp.maxMessageSize,
     log,
     accept: async (draft, message, from) => {
+      if (o.milters != null) return filteredAccept(o.milters, o.queue, draft, message, from, log);
       const r = await local.submit(draft, message);
       if (!r.ok) return r.reply;
       log.low("remote submission queued", { from, id: r.id, source: draft.source });

@@ -61,6 +61,23 @@ export interface MessageSink {
   end(): Promise<Reply>;
   /** The transfer failed (size, bare LF, disconnect): discard what was written. */
   abort(): Promise<void>;
+  /**
+   * Envelope changes a content filter (a milter, src/inbound/milters.ts) decided on, called just
+   * before end(). Sinks that cannot honour them (delivery at receipt) leave it out, and filters
+   * that may make them are only put in front of sinks that have it.
+   */
+  amend?(change: EnvelopeChange): void;
+}
+
+export interface EnvelopeChange {
+  /** The new reverse path ("" = <>), or null to keep it. */
+  readonly from: string | null;
+  /** Recipients to add, as final addresses. */
+  readonly add: readonly string[];
+  /** Recipients to remove, as the client gave them at RCPT (case-insensitive). */
+  readonly remove: readonly string[];
+  /** Keep the message held in the queue (quarantine) with this reason; null: deliver. */
+  readonly hold: string | null;
 }
 
 export interface SmtpHandler {

@@ -21,6 +21,10 @@ export interface Resolver {
   resolveMx(domain: string): Promise<DnsAnswer<MxRecord>>;
   /** A and AAAA addresses of a host, IPv4 first. */
   resolveAddresses(host: string): Promise<DnsAnswer<string>>;
+  /** TXT records, each as its character-strings (RFC 1035 §3.3.14), for SPF, DKIM and DMARC. */
+  resolveTxt(name: string): Promise<DnsAnswer<readonly string[]>>;
+  /** PTR names of an address (SPF's ptr mechanism and %{p} macro, RFC 7208 §5.5). */
+  resolvePtr(address: string): Promise<DnsAnswer<string>>;
 }
 
 const classify = (err: unknown): DnsAnswer<never> => {
@@ -38,6 +42,20 @@ export function systemResolver(): Resolver {
       try {
         const rs = await r.resolveMx(domain);
         return { kind: "ok", records: rs.map((x) => ({ exchange: x.exchange, priority: x.priority })) };
+      } catch (e) {
+        return classify(e);
+      }
+    },
+    async resolveTxt(name) {
+      try {
+        return { kind: "ok", records: await r.resolveTxt(name) };
+      } catch (e) {
+        return classify(e);
+      }
+    },
+    async resolvePtr(address) {
+      try {
+        return { kind: "ok", records: await r.reverse(address) };
       } catch (e) {
         return classify(e);
       }

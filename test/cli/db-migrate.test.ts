@@ -1,6 +1,6 @@
 // `mailyard db migrate` and the offline directory commands on both stores: on a SQLite file and
 // on a fresh PostgreSQL database, the first run applies every version of every schema (directory,
-// cluster, rules, rpop, admin, throttle) and the second finds
+// cluster, rules, rpop, admin, throttle, dkim) and the second finds
 // nothing to do; then the directory and cluster commands work against PostgreSQL with no node
 // running (the CLI opens the store through the same factory as the nodes).
 import { test } from "node:test";
@@ -14,6 +14,7 @@ import { MIGRATIONS } from "../../src/directory/migrations.js";
 import { RULE_MIGRATIONS } from "../../src/rules/sqlite-store.js";
 import { RPOP_MIGRATIONS } from "../../src/sources/rpop/migrations.js";
 import { THROTTLE_MIGRATIONS } from "../../src/state/throttle-migrations.js";
+import { DKIM_MIGRATIONS } from "../../src/delivery/dkim/sqlite-store.js";
 import { freshDatabase } from "../kit/postgres.js";
 import { mailyard } from "./run-cli.js";
 
@@ -35,6 +36,7 @@ for (const store of ["sqlite", "postgres"] as const) {
       rpop: RPOP_MIGRATIONS,
       admin: ADMIN_MIGRATIONS,
       throttle: THROTTLE_MIGRATIONS,
+      dkim: DKIM_MIGRATIONS,
     };
     for (const [name, list] of Object.entries(schemas)) {
       assert.deepEqual(

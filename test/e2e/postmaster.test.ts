@@ -10,6 +10,7 @@ import { settingsSchema } from "../../src/config/settings.js";
 import { openSqliteDirectory } from "../../src/directory/sqlite.js";
 import { startNode } from "../../src/server/node.js";
 import { systemClock } from "../../src/world/clock.js";
+import { fakeResolver } from "../kit/resolver.js";
 import { memoryLogSink } from "../kit/log.js";
 import { waitFor } from "../kit/load.js";
 import { SmtpClient } from "../kit/smtp-client.js";
@@ -34,7 +35,8 @@ async function startWith(t: { after(fn: () => Promise<void>): void }, smtp: Reco
       http: { listen: "127.0.0.1:0" },
       log: { stdout: false },
     }),
-    { log: memoryLogSink() },
+    // Mail from 127.0.0.1 is from outside here: its SPF and DMARC lookups must not reach real DNS.
+    { log: memoryLogSink(), world: { resolver: fakeResolver({}) } },
   );
   t.after(async () => {
     await node.stop();

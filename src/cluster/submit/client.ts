@@ -2,6 +2,7 @@
 // A refusal, a lost connection or a timeout is a value (why it failed); the caller falls back to
 // its own queue. Only a 250 to XSUBMIT means the member has the message durable.
 import { parseHostPort } from "../../proto/hostport.js";
+import type { Reply } from "../../proto/reply.js";
 import type { EnvelopeDraft } from "../../queue/types.js";
 import { openSession, SmtpConnection } from "../../smtp/client/index.js";
 import type { Clock } from "../../world/clock.js";
@@ -21,7 +22,9 @@ export interface RemoteSubmitClientOptions {
 }
 
 export type RemoteSubmitResult =
-  { readonly ok: true; readonly id: string } | { readonly ok: false; readonly reason: string };
+  | { readonly ok: true; readonly id: string }
+  /** refused: the member judged the message itself and said no for good (a 5xx to XSUBMIT). */
+  | { readonly ok: false; readonly reason: string; readonly refused?: Reply };
 
 const QUEUED_AS = /queued as (\S+)/i;
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -65,7 +68,10 @@ export async function submitToMember(
     conn.write(envelope);
     conn.write(message);
     const done = await conn.readReply(o.dataTimeoutMs, "XSUBMIT");
-    if (done.code !== 250) return { ok: false, reason: `XSUBMIT refused: ${done.code} ${done.text}` };
+    if (done.code !== 250) {
+      const reason = `XSUBMIT refused: ${done.code} ${done.text}`;
+      return done.code >= 500 ? { ok: false, reason, refused: done } : { ok: false, reason };
+    }
     const id = QUEUED_AS.exec(done.text)?.[1] ?? "";
     // The message is theirs now; a failing QUIT changes nothing.
     await conn.quit(o.commandTimeoutMs).catch(() => undefined);

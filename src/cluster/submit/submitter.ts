@@ -2,7 +2,8 @@
 // Locally for Others enqueue here; Remotely hands the queue file to a live member that is
 // Locally for Others, and when none is there or every try fails, enqueues here after all, so
 // nothing is lost (a message whose 250 was lost on the way may then exist twice: a duplicate is
-// preferred to a loss). Every remote submission is logged under SUBMIT: where it went, or why
+// preferred to a loss). A member's 5xx to the message itself is the answer, not a reason to
+// try elsewhere (its filters refused it). Every remote submission is logged under SUBMIT: where it went, or why
 // it fell back.
 import type { Log } from "../../log/logger.js";
 import type { SubmitResult, Submitter } from "../../queue/submit.js";
@@ -46,6 +47,12 @@ export function clusterSubmitter(o: ClusterSubmitterOptions): Submitter {
         if (r.ok) {
           o.log.low("submitted remotely", { ...fields, to: m.id, id: r.id });
           return { ok: true, id: r.id, node: m.id, remote: true };
+        }
+        // A 5xx to the message itself (a frontend's milter or rule refused it) is final: queueing
+        // it here instead would deliver, unfiltered, what the filter refused.
+        if (r.refused !== undefined) {
+          o.log.problem("remote submit refused", { ...fields, to: m.id, reason: r.reason });
+          return { ok: false, reply: r.refused };
         }
         o.log.problem("remote submit failed", { ...fields, to: m.id, reason: r.reason });
       }

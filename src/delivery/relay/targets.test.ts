@@ -8,6 +8,8 @@ import { resolveTargets } from "./targets.js";
 const noDns: Resolver = {
   resolveMx: () => Promise.reject(new Error("DNS used")),
   resolveAddresses: () => Promise.reject(new Error("DNS used")),
+  resolveTxt: () => Promise.reject(new Error("DNS used")),
+  resolvePtr: () => Promise.reject(new Error("DNS used")),
 };
 
 const settings = (forwardTo: string[]) => settingsSchema.parse({ smtp: { forwardTo } });

@@ -1,0 +1,60 @@
+// DKIM keys on the state's SQLite file, with migrations of their own (dkim_schema_migrations),
+// as the rule store does. WAL and a busy timeout: the CLI and running nodes share the file.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { migrateSqlite, type SqliteMigration } from "../../state/sqlite-migrate.js";
+import { keyOfRow, type DkimKeyRow, type DkimKeyStore } from "./store.js";
+
+const BUSY_TIMEOUT_MS = 5000;
+
+export const DKIM_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: "dkim keys",
+    sqlite: `
+      CREATE TABLE dkim_keys (
+        domain TEXT NOT NULL,
+        selector TEXT NOT NULL,
+        algorithm TEXT NOT NULL CHECK (algorithm IN ('rsa', 'ed25519')),
+        private_key TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (domain, selector)
+      );
+    `,
+  },
+];
+
+export function openSqliteDkimStore(path: string, now: () => number = Date.now): DkimKeyStore {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  db.pragma("journal_mode = WAL");
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  migrateSqlite(db, "dkim_schema_migrations", DKIM_MIGRATIONS, "dkim", now());
+  const all = db.prepare<[], DkimKeyRow>("SELECT * FROM dkim_keys ORDER BY domain, selector");
+  const ofDomain = db.prepare<[string], DkimKeyRow>(
+    "SELECT * FROM dkim_keys WHERE domain = ? ORDER BY created_at DESC, selector",
+  );
+  const insert = db.prepare(
+    "INSERT INTO dkim_keys (domain, selector, algorithm, private_key, public_key, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+  );
+  const delOne = db.prepare("DELETE FROM dkim_keys WHERE domain = ? AND selector = ?");
+  const delAll = db.prepare("DELETE FROM dkim_keys WHERE domain = ?");
+  return {
+    list: () => Promise.resolve(all.all().map(keyOfRow)),
+    keysOf: (domain) => Promise.resolve(ofDomain.all(domain.toLowerCase()).map(keyOfRow)),
+    add: (k) =>
+      Promise.resolve(
+        insert.run(k.domain, k.selector, k.algorithm, k.privateKey, k.publicKey, k.createdAt).changes === 1,
+      ),
+    remove: (domain, selector) =>
+      Promise.resolve(
+        (selector === undefined
+          ? delAll.run(domain.toLowerCase())
+          : delOne.run(domain.toLowerCase(), selector.toLowerCase())
+        ).changes,
+      ),
+    close: () => Promise.resolve(void db.close()),
+  };
+}

@@ -1,0 +1,132 @@
+// The socket under one milter conversation: connects (TCP or a Unix socket) within a timeout,
+// writes frames with backpressure and hands out the milter's replies one at a time, each wait
+// bounded by a timeout on the injected clock. All the protocol is in src/proto/milter/codec.ts;
+// here only bytes move. A milter that closes, times out or sends what the codec refuses ends the
+// connection for good: every later call answers with the same failure, never a hang.
+import net from "node:net";
+import { FrameDecoder, replyOf, type MilterReply } from "../../proto/milter/codec.js";
+import type { Clock } from "../../world/clock.js";
+import type { MilterTarget } from "./spec.js";
+
+export type Received = MilterReply | { readonly kind: "failed"; readonly reason: string };
+
+export class MilterConnection {
+  private readonly decoder = new FrameDecoder();
+  private readonly replies: MilterReply[] = [];
+  private waiter: (() => void) | null = null;
+  private failure: string | null = null;
+
+  private constructor(
+    private readonly sock: net.Socket,
+    private readonly clock: Clock,
+  ) {
+    sock.on("data", (chunk: Buffer) => {
+      const frames = this.decoder.push(chunk);
+      if (typeof frames === "string") return this.fail(frames);
+      for (const f of frames) {
+        const r = replyOf(f);
+        if (typeof r === "string") return this.fail(r);
+        this.replies.push(r);
+      }
+      this.wake();
+    });
+    sock.on("error", (e) => this.fail(`milter socket error: ${e.message}`));
+    sock.on("close", () => this.fail("milter closed the connection"));
+  }
+
+  /** Connects within timeoutMs; the reason as a string when it cannot. */
+  static open(target: MilterTarget, clock: Clock, timeoutMs: number): Promise<MilterConnection | string> {
+    return new Promise((resolve) => {
+      const sock =
+        target.kind === "unix"
+          ? net.connect({ path: target.path })
+          : net.connect({ host: target.host, port: target.port });
+      let done = false;
+      const finish = (v: MilterConnection | string): void => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        resolve(v);
+      };
+      const timer = clock.setTimeout(() => {
+        sock.destroy();
+        finish("milter connect timed out");
+      }, timeoutMs);
+      sock.once("connect", () => {
+        sock.removeAllListeners("error");
+        finish(new MilterConnection(sock, clock));
+      });
+      sock.once("error", (e) => {
+        sock.destroy();
+        finish(`milter connect failed: ${e.message}`);
+      });
+    });
+  }
+
+  get failed(): string | null {
+    return this.failure;
+  }
+
+  /**
+   * Writes the frames; resolves when the socket takes more, or the connection has failed (a
+   * milter that stops reading for timeoutMs has failed: it timed out).
+   */
+  async send(frames: readonly Buffer[], timeoutMs: number): Promise<void> {
+    if (this.failure !== null) return;
+    let ok = true;
+    for (const f of frames) ok = this.sock.write(f) && ok;
+    if (ok || this.failure !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        this.fail("milter timed out");
+        done();
+      }, timeoutMs);
+      const done = (): void => {
+        timer.cancel();
+        this.sock.off("drain", done);
+        this.sock.off("close", done);
+        resolve();
+      };
+      this.sock.on("drain", done);
+      this.sock.on("close", done);
+    });
+  }
+
+  /** The next reply, or a failure (closed, garbage, or nothing within timeoutMs). */
+  async next(timeoutMs: number): Promise<Received> {
+    if (this.replies.length === 0 && this.failure === null) {
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimeout(() => {
+          this.fail("milter timed out");
+        }, timeoutMs);
+        this.waiter = () => {
+          timer.cancel();
+          resolve();
+        };
+      });
+    }
+    const r = this.replies.shift();
+    if (r !== undefined) return r;
+    return { kind: "failed", reason: this.failure ?? "milter connection failed" };
+  }
+
+  /** Ends the connection (after a QUIT was sent, or on failure). */
+  close(): void {
+    this.sock.end();
+    this.sock.destroy();
+    if (this.failure === null) this.failure = "milter connection closed";
+    this.wake();
+  }
+
+  private fail(reason: string): void {
+    if (this.failure === null) this.failure = reason;
+    this.sock.destroy();
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+}
