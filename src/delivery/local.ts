@@ -18,7 +18,7 @@ import { REPLIES } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
-import { withMailboxUsage } from "./mailbox-usage.js";
+import { withMailboxUsage, type MeasuredUsage } from "./mailbox-usage.js";
 import { deliverWithRules, rulesApply, type DeliveryRules } from "./rules-hook.js";
 
 export interface LocalChannelOptions {
@@ -109,14 +109,16 @@ export const mailboxPrepend = (returnPath: string, account: Account): Buffer =>
  * no write per message). The message is delivered whatever this does.
  */
 export async function recordStored(
-  directory: Pick<Directory, "addUsage" | "recordFlow">,
+  directory: Pick<Directory, "addUsage" | "recordFlow"> & MeasuredUsage,
   log: Log,
   account: Account,
   size: number,
   at: number,
 ): Promise<void> {
   try {
-    await directory.addUsage(account.address, size);
+    // With a quota the figure is the mailbox's, measured again (mailbox-usage.ts); else a count.
+    if (account.quotaBytes !== null) await directory.measure(account);
+    else await directory.addUsage(account.address, size);
     if (account.inFlow !== null) await directory.recordFlow(account.address, "in", at);
   } catch (e) {
     log.problem("usage update failed", { to: account.address, error: String(e) });

@@ -3,9 +3,9 @@
 // node that holds mailboxes (a single server, a backend), for every account with a quota the
 // directory answers with the usage its Maildir++ maildirsize says (store/maildirsize.ts, which
 // Dovecot keeps too), and the directory's figure is set to it, so members that cannot see the
-// mailbox (a static cluster's other backends, CLI and WebAdmin listings) read it too. A store
-// reported through addUsage measures the mailbox again instead of adding. Accounts without a
-// quota keep the plain count (nothing is enforced on them).
+// mailbox (a static cluster's other backends, CLI and WebAdmin listings) read it too. After a
+// store, measure() takes the mailbox's figure again instead of adding. Accounts without a quota
+// keep the plain count (nothing is enforced on them).
 //
 // Measuring and setting one account's figure is serialized within the process (a per-address
 // chain), so a later measure is never overwritten by an earlier one; across processes each
@@ -28,8 +28,13 @@ export interface MailboxUsageOptions {
 
 type Usable = Pick<Directory, "lookup" | "getAccount" | "addUsage" | "setUsage">;
 
+export interface MeasuredUsage {
+  /** Measure the account's mailbox and set the directory's figure to it; the account as measured. */
+  measure(account: Account): Promise<Account>;
+}
+
 /** The directory `d` with lookup and getAccount answering the mailbox's usage (header). */
-export function withMailboxUsage<D extends Usable>(d: D, o: MailboxUsageOptions): D {
+export function withMailboxUsage<D extends Usable>(d: D, o: MailboxUsageOptions): D & MeasuredUsage {
   const follow = (account: Account): Promise<Account> => {
     const quota = account.quotaBytes;
     if (quota === null) return Promise.resolve(account);
@@ -62,10 +67,6 @@ export function withMailboxUsage<D extends Usable>(d: D, o: MailboxUsageOptions)
       const a = await d.getAccount(address);
       return a === null ? null : follow(a);
     },
-    async addUsage(address: string, bytes: number): Promise<void> {
-      const a = await d.getAccount(address);
-      if (a === null || a.quotaBytes === null) return d.addUsage(address, bytes);
-      await follow(a);
-    },
+    measure: follow,
   };
 }
