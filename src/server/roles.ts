@@ -234,6 +234,8 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   // Frontends sign what they relay out; backends hand remote mail to them unsigned.
   const dkimStore = role === "frontend" ? await openDkimStoreFor(settings, () => clock.now(), sys) : null;
+  // Every member's WebAdmin manages the keys (the shared state), a backend's too.
+  const adminDkim = dkimStore ?? (await openDkimStoreFor(settings, () => clock.now(), sys));
   const ctx: RoleContext = {
     settings,
     world,
@@ -313,7 +315,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     if (queueStarted) await queue.stop();
     await channelClient.close();
     await parts.close();
-    await dkimStore?.close();
+    await adminDkim.close();
     await state.close();
     await ruleStore.close();
     await directory.close();
@@ -404,6 +406,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       extra,
       submit: () => submitView,
       rules: ruleStore,
+      dkim: adminDkim,
       ...(homes !== undefined ? { homes } : {}),
       ...(owners !== undefined ? { owners } : {}),
       clock,
