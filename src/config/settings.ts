@@ -2,6 +2,11 @@
 // --set) is in load.ts; docs/CONFIG.md is checked against this schema by a test.
 import { z } from "zod";
 
+/** Submit Messages values (DESIGN.md §3); src/cluster/submit/modes.ts says how "default" resolves. */
+export const SUBMIT_MODES = ["default", "Locally", "Locally for Others", "Remotely"] as const;
+/** Remote Submit Log values: the log level names (src/log/logger.ts LEVELS), "none" = crashes only. */
+export const SUBMIT_LOG_LEVELS = ["none", "failure", "major", "problem", "low", "all"] as const;
+
 const duration = z.number().int().nonnegative();
 const listen = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected host:port");
 
@@ -250,9 +255,9 @@ export const settingsSchema = z.object({
       /** Timeout of one cluster API request. */
       apiTimeoutSeconds: z.number().int().positive().default(5),
       /** Submit Messages (DESIGN.md §3), registered for the other members to read. */
-      submitMessages: z.enum(["default", "Locally", "Locally for Others", "Remotely"]).default("default"),
+      submitMessages: z.enum(SUBMIT_MODES).default("default"),
       /** Remote Submit Log: the level of SUBMIT records (none, failure, major, problem, low, all). */
-      submitLog: z.enum(["none", "failure", "major", "problem", "low", "all"]).default("problem"),
+      submitLog: z.enum(SUBMIT_LOG_LEVELS).default("problem"),
       /** Remotely: members tried in turn before the message is queued here instead. */
       submitTries: z.number().int().min(1).max(10).default(2),
     })

@@ -14,6 +14,7 @@ import type { Settings } from "../config/settings.js";
 import type { Account, Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js";
+import { findHeaderEnd } from "../proto/header-fields.js";
 import { REPLIES } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import type { MaildirStore } from "../store/maildir.js";
@@ -46,27 +47,25 @@ const MAX_HEADER_SCAN = 256 * 1024;
  * chunks as they pass: push() says when it has seen enough.
  */
 export class HeaderScan {
-  private text = "";
+  private head = Buffer.alloc(0);
   private result: string | null = null;
 
   /** Feed the next chunk; true once the header section is complete (or the bound is reached). */
   push(buf: Buffer): boolean {
     if (this.result !== null) return true;
     // Search only the new bytes (and the 3 before them, for a blank line split across chunks).
-    const from = Math.max(0, this.text.length - 3);
-    this.text += buf.toString("latin1", 0, Math.min(buf.length, MAX_HEADER_SCAN));
-    if (/^\r?\n/.test(this.text)) this.result = "";
-    else {
-      const m = /\r?\n\r?\n/.exec(this.text.slice(from));
-      if (m) this.result = this.text.slice(0, from + m.index);
-      else if (this.text.length >= MAX_HEADER_SCAN) this.result = this.text.slice(0, MAX_HEADER_SCAN);
-    }
+    const from = Math.max(0, this.head.length - 3);
+    this.head = Buffer.concat([this.head, buf.subarray(0, Math.min(buf.length, MAX_HEADER_SCAN))]);
+    const blank = findHeaderEnd(this.head, from);
+    if (blank !== null) this.result = this.head.toString("latin1", 0, blank.start);
+    else if (this.head.length >= MAX_HEADER_SCAN)
+      this.result = this.head.toString("latin1", 0, MAX_HEADER_SCAN);
     return this.result !== null;
   }
 
   /** The header section: what was seen so far when the message ended without an empty line. */
   header(): string {
-    return this.result ?? this.text;
+    return this.result ?? this.head.toString("latin1");
   }
 }
 

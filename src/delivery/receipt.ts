@@ -10,7 +10,7 @@ import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 import type { Log } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js";
-import { reply, REPLIES, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import type { MaildirStore, MaildirWriter } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
 import { deliveredToValues, HeaderScan, logOutcome, mailboxPrepend, recordStored } from "./local.js";
@@ -104,7 +104,7 @@ export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
         // loop, and logged, not fatal, when it fails).
         void recordStored(directory, log, account, stored.size, o.clock.now());
         settle(delivered(REPLIES.deliveredMailbox, RELAY));
-        return reply(250, "2.0.0", `OK delivered as ${id}`);
+        return REPLIES.deliveredAs({ id });
       },
       abort: () => w.abort(),
     };

@@ -206,7 +206,7 @@ export async function deliverWithRules(
   if (d.reject !== null) {
     r.log.major("rejected by rule", { to: account.address, id: env.id });
     const text = d.reject.replace(/[\r\n]+/g, " ").slice(0, 400);
-    return { outcome: bounced(reply(550, "5.7.1", text), RELAY), stored: 0 };
+    return { outcome: bounced(REPLIES.ruleRejected({ text }), RELAY), stored: 0 };
   }
   const passed = await passOn(r, o.clock, env, account, d);
   if (passed !== null) return { outcome: passed, stored: 0 };

@@ -1,5 +1,5 @@
 // The directory on PostgreSQL, for a cluster of machines: the same contract as the SQLite file
-// (src/directory/directory-contract.ts runs on both), the same migrations by version. Writers on
+// (test/contracts/directory.ts runs on both), the same migrations by version. Writers on
 // different machines race, so every check-then-write runs in a transaction that first takes an
 // advisory lock on the address (an address is an account or an alias, never both, and the two
 // live in different tables); the foreign keys back the domain checks up. Counters never lose an

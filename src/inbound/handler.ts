@@ -19,7 +19,7 @@ import type { Log } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import type { Clock } from "../world/clock.js";
 import type { Settings } from "../config/settings.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import type {
   AuthResult,
   EnvelopeChange,
@@ -273,11 +273,11 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
             return add(ex.targets.map((t) => t.address));
           }
           case "loop":
-            return reply(550, "5.4.6", "Alias expansion loop");
+            return REPLIES.aliasLoop;
           case "unknown":
             return REPLIES.unknownUser;
           case "too-many":
-            return reply(550, "5.7.0", "Alias expands to too many recipients");
+            return REPLIES.aliasTooMany;
         }
       }
     }
@@ -464,7 +464,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         o.log
           .with(s.id, s.remote.address)
           .major("submitted", { id: r.id, node: r.node, from: tx.from, size: message.length });
-        return reply(250, "2.0.0", `OK queued as ${r.id}${r.remote ? ` on ${r.node}` : ""}`);
+        return r.remote ? REPLIES.queuedAsOn({ id: r.id, node: r.node }) : REPLIES.queuedAs({ id: r.id });
       },
       abort: () => ((chunks.length = 0), Promise.resolve()),
     };
@@ -578,12 +578,12 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
               nrcpt: recipients.length,
               size,
             });
-            return reply(250, "2.0.0", `OK queued as ${env.id}`);
+            return REPLIES.queuedAs({ id: env.id });
           } catch (e) {
             if (e instanceof RuleRejected) {
               reset(s.id);
               o.log.with(s.id, s.remote.address).major("rejected by rule", { from: tx.from });
-              return reply(550, "5.7.1", e.text.replace(/[\r\n]+/g, " ").slice(0, 400));
+              return REPLIES.ruleRejected({ text: e.text.replace(/[\r\n]+/g, " ").slice(0, 400) });
             }
             o.log.with(s.id, s.remote.address).failure("enqueue failed", { error: String(e) });
             await incoming.abort().catch(() => undefined);

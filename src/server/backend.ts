@@ -19,7 +19,7 @@ import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
 import { mailRoot } from "../config/paths.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import { createMaildirStore } from "../store/maildir.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 
@@ -104,7 +104,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
     }
     if (keeper !== null) {
       const held = await keeper.open(address);
-      if (!held.ok) return reply(450, "4.3.0", `${held.reason}, try again later`);
+      if (!held.ok) return REPLIES.accountHeld({ reason: held.reason });
     }
     return null;
   };

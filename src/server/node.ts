@@ -46,7 +46,7 @@ import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
-import { reply } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { loginGates } from "./login-gates.js";
@@ -153,7 +153,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     pause: world.pause,
     submit: (draft, message) =>
       submitter === null
-        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        ? Promise.resolve({ ok: false, reply: REPLIES.nodeStarting })
         : submitter.submit(draft, message),
   };
   const local = createLocalChannel({

@@ -28,7 +28,7 @@ import { expandRecipient } from "../directory/expand.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { createAuthentication } from "../inbound/authentication.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES, reply } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import { createQueueManager } from "../queue/manager.js";
 import { createSpool } from "../queue/spool.js";
 import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
@@ -227,7 +227,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     pause: world.pause,
     submit: (draft, message) =>
       submitter === null
-        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        ? Promise.resolve({ ok: false, reply: REPLIES.nodeStarting })
         : submitter.submit(draft, message),
   };
   let queueSize = (): number => 0;

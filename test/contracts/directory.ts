@@ -5,9 +5,9 @@
 // from several handles at once are all counted. Not a test file itself: an adapter's test calls it.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { FakeClock } from "../../test/kit/clock.js";
-import { DirectoryError, type Directory } from "./directory.js";
-import { ownsSender } from "./sender-owner.js";
+import { FakeClock } from "../kit/clock.js";
+import { DirectoryError, type Directory } from "../../src/directory/directory.js";
+import { ownsSender } from "../../src/directory/sender-owner.js";
 
 /** One empty store; every open() is a new handle on it (another process). Cleans up in t.after. */
 export interface DirectoryStore {
