@@ -161,7 +161,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       now: () => clock.now(),
     }),
     ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
-    ...(opts.rules ? rulesRoutes(opts.rules) : []),
+    ...(opts.rules ? rulesRoutes(opts.rules, opts.cluster?.self ?? opts.settings.node.id) : []),
     ...(opts.dkim !== undefined ? dkimRoutes(opts.dkim, () => clock.now()) : []),
     ...milterRoutes({
       settings: opts.settings,

@@ -73,7 +73,7 @@ export const settingsSchema = z.object({
       milterConnectTimeoutSeconds: z.number().int().positive().default(30),
       milterCommandTimeoutSeconds: z.number().int().positive().default(30),
       milterContentTimeoutSeconds: z.number().int().positive().default(300),
-      /** Over quota at RCPT: reject with 452 4.2.2, or accept and keep retrying from the queue. */
+      /** Over quota: reject (452 4.2.2 at RCPT, 552 5.2.2 at end of data or a bounce), or queue and retry. */
       overQuota: z.enum(["reject", "queue"]).default("reject"),
       /** Sender binding of AUTH sessions: envelope sender and From: (enforce), envelope only, or off. */
       senderLogin: z.enum(["enforce", "envelope", "off"]).default("enforce"),
@@ -269,6 +269,8 @@ export const settingsSchema = z.object({
       mailDir: z.string().default(""),
       /** Store mail for one local account straight into its mailbox before the 250 (no queue file). */
       deliverOnReceipt: z.boolean().default(true),
+      /** smtp.overQuota = queue: a local recipient whose mailbox stays full bounces after this long. */
+      overQuotaGiveUpHours: z.number().int().positive().default(24),
       /** Maildir files 0660 and folders 2770 (shared with the mail root's group) instead of 0600/0700. */
       mailGroupAccess: z.boolean().default(false),
     })

@@ -2,8 +2,10 @@
 // account's Maildir. Per recipient, in order: the account must exist (else 5.1.1) and be enabled
 // (5.2.1); a Delivered-To: line for the same address already in the header section means the
 // message has been here before (5.4.6 loop, RFC 5598-style loop detection as Postfix local(8)
-// does); the account's size limit (5.3.4), quota (4.2.2, retried: the queue gives up at expiry)
-// and incoming flow limit (4.7.1) are checked; then Return-Path: and Delivered-To: are prepended
+// does); the account's size limit (5.3.4), quota and incoming flow limit (4.7.1) are checked. The
+// quota goes by the mailbox's own usage (mailbox-usage.ts: Maildir++ maildirsize, lowered by
+// deletions); a message it cannot hold is refused as smtp.overQuota says: reject, 552 5.2.2 (one
+// DSN); queue, 452 4.2.2, retried until local.overQuotaGiveUpHours (queue/outcomes.ts); then Return-Path: and Delivered-To: are prepended
 // and the message is stored durably before "delivered" is returned. The message bytes and
 // envelope come from our own queue but originate on the network: headers are scanned with a
 // bound, and nothing from them is logged. Outcomes are values; nothing here throws.
@@ -17,6 +19,7 @@ import { REPLIES } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
+import { withMailboxUsage, type MeasuredUsage } from "./mailbox-usage.js";
 import { deliverWithRules, rulesApply, type DeliveryRules } from "./rules-hook.js";
 
 export interface LocalChannelOptions {
@@ -105,14 +108,16 @@ export const mailboxPrepend = (returnPath: string, account: Account): Buffer =>
  * no write per message). The message is delivered whatever this does.
  */
 export async function recordStored(
-  directory: Pick<Directory, "addUsage" | "recordFlow">,
+  directory: Pick<Directory, "addUsage" | "recordFlow"> & MeasuredUsage,
   log: Log,
   account: Account,
   size: number,
   at: number,
 ): Promise<void> {
   try {
-    await directory.addUsage(account.address, size);
+    // With a quota the figure is the mailbox's, measured again (mailbox-usage.ts); else a count.
+    if (account.quotaBytes !== null) await directory.measure(account);
+    else await directory.addUsage(account.address, size);
     if (account.inFlow !== null) await directory.recordFlow(account.address, "in", at);
   } catch (e) {
     log.problem("usage update failed", { to: account.address, error: String(e) });
@@ -142,6 +147,8 @@ export function logOutcome(
 
 export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
   const log = o.log;
+  // The mailbox a delivery stores into is here: one that does not exist yet is empty.
+  const directory = withMailboxUsage(o.directory, { store: o.store, allHere: true, log });
 
   const overInFlow = async (account: Account): Promise<boolean> => {
     const limit = account.inFlow;
@@ -157,7 +164,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
   ): Promise<Outcome> => {
     let account: Account | null;
     try {
-      account = await o.directory.getAccount(address);
+      account = await directory.getAccount(address);
     } catch (e) {
       log.problem("directory lookup failed", { to: address, error: String(e) });
       return deferred(REPLIES.directoryUnavailable, RELAY);
@@ -180,7 +187,9 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
       return bounced(REPLIES.messageTooBig, RELAY);
     }
     if (account.quotaBytes !== null && account.usedBytes + size > account.quotaBytes) {
-      return deferred(REPLIES.overQuotaTemp, RELAY);
+      return o.settings.smtp.overQuota === "reject"
+        ? bounced(REPLIES.overQuotaPerm, RELAY)
+        : deferred(REPLIES.overQuotaTemp, RELAY);
     }
     try {
       if (await overInFlow(account)) return deferred(REPLIES.recipientOverLimit, RELAY);
@@ -192,7 +201,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
     if (o.rules && (await rulesApply(o.rules, account))) {
       try {
         const r = await deliverWithRules(o.rules, { store: o.store, clock: o.clock }, job, account, prepend);
-        if (r.stored > 0) await recordStored(o.directory, log, account, r.stored, o.clock.now());
+        if (r.stored > 0) await recordStored(directory, log, account, r.stored, o.clock.now());
         return r.outcome;
       } catch (e) {
         log.failure("mailbox write failed", { to: account.address, id: job.envelope.id, error: String(e) });
@@ -210,7 +219,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
       });
       return deferred(REPLIES.mailboxWriteFailed, RELAY);
     }
-    await recordStored(o.directory, log, account, stored.size, o.clock.now());
+    await recordStored(directory, log, account, stored.size, o.clock.now());
     return delivered(REPLIES.deliveredMailbox, RELAY);
   };
 

@@ -134,6 +134,8 @@ export const REPLIES = {
   fromRequired: reply(550, "5.7.1", "A null sender needs a From: address owned by the authenticated user"),
   fromUncheckable: reply(550, "5.7.1", "From: header has no address that can be checked against the login"),
   messageTooBig: reply(552, "5.3.4", "Message size exceeds fixed maximum message size"),
+  // smtp.overQuota = reject: no room for a message whose size is known (end of data, delivery).
+  overQuotaPerm: reply(552, "5.2.2", "Mailbox full"),
   // The header section's limits (src/proto/header-limit.ts), at the end of the data.
   headerTooBig: reply(552, "5.3.4", "Message header exceeds fixed maximum size"),
   tooManyHeaderFields: reply(554, "5.6.0", "Message header has too many fields"),

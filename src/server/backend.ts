@@ -14,6 +14,7 @@ import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
 import { createLeasedMailbox } from "../delivery/leased.js";
 import { createLocalChannel } from "../delivery/local.js";
+import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createPlacedLocalChannel } from "../delivery/placed.js";
 import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
@@ -33,6 +34,9 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
     groupAccess: settings.local.mailGroupAccess,
   });
+  // Usage in the answers of this backend (its own SMTP, the frontends' questions, POP3) follows
+  // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
+  const usageDirectory = withMailboxUsage(directory, { store, allHere: false, log: log.for("LOCAL") });
   const maildir = createLocalChannel({
     directory,
     store,
@@ -86,11 +90,11 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   let server: ChannelServer | null = null;
 
   return {
-    inbound: directory,
+    inbound: usageDirectory,
     deliverer,
     store,
     extra: clusterApiHandler({
-      directory,
+      directory: usageDirectory,
       secret: settings.cluster.secret,
       nodeId: settings.node.id,
       clock: world.clock,

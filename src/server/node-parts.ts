@@ -66,12 +66,15 @@ export async function openNodeBase(
  */
 export function deliveryRules(o: {
   readonly store: RuleStore;
+  /** Whose server rules apply (node.id). */
+  readonly nodeId: string;
   readonly log: LogSink;
   readonly world: NodeWorld;
   readonly submitter: () => Submitter | null;
 }): DeliveryRules {
   return {
     store: o.store,
+    nodeId: o.nodeId,
     log: o.log.for("RULES"),
     pause: o.world.pause,
     submit: (draft, message) => {

@@ -112,7 +112,13 @@ async function wireSingleNode(
   const ruleStore = await openRuleStoreFor(settings, () => world.clock.now(), sys);
   teardown.add(() => ruleStore.close());
   let submitter: Submitter | null = null;
-  const rules = deliveryRules({ store: ruleStore, log: opts.log, world, submitter: () => submitter });
+  const rules = deliveryRules({
+    store: ruleStore,
+    nodeId: settings.node.id,
+    log: opts.log,
+    world,
+    submitter: () => submitter,
+  });
   const dkimStore = await openDkimStoreFor(settings, () => world.clock.now(), sys);
   teardown.add(() => dkimStore.close());
   const dkim = createDkimSigner({
@@ -133,7 +139,7 @@ async function wireSingleNode(
     log: opts.log,
     metrics,
     deliverer: parts.deliverer,
-    directory: parts.inbound,
+    directory,
   });
   queueSize = () => queue.size();
   await queue.start();
@@ -141,6 +147,7 @@ async function wireSingleNode(
   // What SMTP and the message sources enqueue passes the server and cluster rules first.
   const enqueuer = withQueueRules(queue, {
     store: ruleStore,
+    nodeId: settings.node.id,
     log: opts.log.for("RULES"),
     now: () => world.clock.now(),
   });
@@ -163,7 +170,7 @@ async function wireSingleNode(
       : undefined;
   const inbound = createInboundHandler({
     settings,
-    directory,
+    directory: parts.inbound,
     queue: enqueuer,
     clock: world.clock,
     log: opts.log.for("SMTPI"),
@@ -200,7 +207,7 @@ async function wireSingleNode(
   });
   const sources = await startSources({
     settings,
-    directory,
+    directory: parts.inbound,
     submitter,
     login: gates.mail,
     store,

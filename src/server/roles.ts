@@ -49,6 +49,7 @@ import { milterOptions } from "./milter-wiring.js";
 import { withMilters } from "../inbound/milters.js";
 import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { withQueueRules } from "../queue/rules-gate.js";
+import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
   id: m.id,
@@ -152,7 +153,13 @@ async function wireClusterNode(
   const ruleStore = await openRuleStoreFor(settings, () => clock.now(), clusterLog);
   teardown.add(() => ruleStore.close());
   let submitter: Submitter | null = null;
-  const rules = deliveryRules({ store: ruleStore, log: opts.log, world, submitter: () => submitter });
+  const rules = deliveryRules({
+    store: ruleStore,
+    nodeId: settings.node.id,
+    log: opts.log,
+    world,
+    submitter: () => submitter,
+  });
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   // Frontends sign what they relay out; backends hand remote mail to them unsigned.
@@ -244,6 +251,7 @@ async function wireClusterNode(
     // the server and cluster rules first.
     const enqueuer = withQueueRules(queue, {
       store: ruleStore,
+      nodeId: settings.node.id,
       log: opts.log.for("RULES"),
       now: () => clock.now(),
     });
@@ -264,7 +272,12 @@ async function wireClusterNode(
     if (parts.store !== undefined)
       sources = await startSources({
         settings,
-        directory,
+        // POP3 logins read the usage of the mailboxes stored here, as the backend's answers do.
+        directory: withMailboxUsage(directory, {
+          store: parts.store,
+          allHere: false,
+          log: opts.log.for("LOCAL"),
+        }),
         submitter: submitPath.submitter,
         login: gates.mail,
         store: parts.store,

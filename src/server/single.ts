@@ -5,11 +5,15 @@
 import { mailRoot } from "../config/paths.js";
 import { createLocalChannel } from "../delivery/local.js";
 import { createRelayChannel } from "../delivery/relay.js";
+import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createRouter } from "../delivery/router.js";
+import type { Directory } from "../directory/directory.js";
 import { createMaildirStore, type MaildirStore } from "../store/maildir.js";
 import type { PartsContext, RoleParts } from "./role-parts.js";
 
-export function startSingleRole(ctx: PartsContext): RoleParts & { readonly store: MaildirStore } {
+export function startSingleRole(
+  ctx: PartsContext,
+): RoleParts & { readonly store: MaildirStore; readonly inbound: Directory } {
   const { settings, world, log, directory } = ctx;
   const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
     groupAccess: settings.local.mailGroupAccess,
@@ -33,7 +37,8 @@ export function startSingleRole(ctx: PartsContext): RoleParts & { readonly store
     ...(ctx.dkim !== undefined ? { dkim: ctx.dkim } : {}),
   });
   return {
-    inbound: directory,
+    // Quota checks (RCPT, end of data, POP3) read the usage of the mailbox, which is all here.
+    inbound: withMailboxUsage(directory, { store, allHere: true, log: log.for("LOCAL") }),
     deliverer: createRouter({ directory, local, relay, forwardTo: settings.smtp.forwardTo }),
     store,
     closeListeners: () => Promise.resolve(),

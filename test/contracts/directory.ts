@@ -312,6 +312,16 @@ export function directoryContract(
     await dir.addUsage("alice@example.test", -5000);
     assert.equal((await dir.getAccount("alice@example.test"))?.usedBytes, 0);
     await assert.rejects(dir.addUsage("nobody@example.test", 1), code("not-found"));
+    // set to what the mailbox holds, in order with the additions around it
+    const calls = [
+      dir.addUsage("alice@example.test", 700),
+      dir.setUsage("alice@example.test", 250),
+      dir.addUsage("alice@example.test", 50),
+    ];
+    await Promise.all(calls);
+    assert.equal((await dir.getAccount("alice@example.test"))?.usedBytes, 300);
+    await assert.rejects(dir.setUsage("alice@example.test", -1), code("invalid"));
+    await assert.rejects(dir.setUsage("nobody@example.test", 1), code("not-found"));
   });
 
   void test(`${name}: usage updates fired together: applied in order, clamped one by one, unknown accounts refused alone`, async (t) => {
