@@ -99,8 +99,8 @@ const SUBFOLDERS = {
 };
 
 // What a folder's own tests may import besides: the state files' permission test opens a
-// directory on one.
-const TEST_EXTRA = { state: ["directory"] };
+// directory on one; the rule stores' tests open the cluster state they share a file with.
+const TEST_EXTRA = { state: ["directory"], rules: ["cluster"] };
 
 // One block per depth below the folder, so that a pattern names src/<folder> exactly
 // (src/smtp/server is not src/server); tests get their own block.
