@@ -20,8 +20,8 @@ import { SmtpClient } from "../kit/smtp-client.js";
 import { waitFor } from "../kit/load.js";
 import { freePort, waitForPort } from "../kit/ports.js";
 import { startNxDns, type NxDns } from "../kit/dns-nx.js";
+import { RSPAMD, rspamdConf } from "../kit/rspamd.js";
 
-const RSPAMD = "/usr/bin/rspamd";
 const CLAMD = "/usr/sbin/clamd";
 const CLAMAV_MILTER = "/usr/sbin/clamav-milter";
 const quiet = {
@@ -66,35 +66,6 @@ function run(bin: string, args: string[], out: string): ChildProcess {
 process.once("exit", () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });
-
-/** rspamd.conf for the proxy worker in milter mode, self-scanning (no separate normal worker). */
-const rspamdConf = (dir: string, port: number, dnsPort: number): string =>
-  [
-    '.include "$CONFDIR/common.conf"',
-    "options {",
-    `  pidfile = "${dir}/rspamd.pid";`,
-    '  .include "$CONFDIR/options.inc"',
-    // Loopback clients are scanned like any other (rspamd skips some checks for local_addrs).
-    "  local_addrs = [];",
-    "  enable_test_patterns = true;",
-    `  dns { nameserver = ["127.0.0.1:${dnsPort}"]; timeout = 1s; retransmits = 1; }`,
-    "}",
-    `logging { type = "file"; filename = "${dir}/rspamd.log"; level = "notice"; }`,
-    'worker "rspamd_proxy" {',
-    `  bind_socket = "127.0.0.1:${port}";`,
-    "  milter = yes;",
-    "  timeout = 120s;",
-    "  count = 1;",
-    '  upstream "local" { default = yes; self_scan = yes; }',
-    "}",
-    // The result headers on every message, loopback and authenticated senders included.
-    "milter_headers {",
-    '  use = ["x-spamd-result", "x-rspamd-server", "x-spam-status"];',
-    "  skip_local = false;",
-    "  skip_authenticated = false;",
-    "}",
-    "",
-  ].join("\n");
 
 before(async () => {
   for (const bin of [RSPAMD, CLAMD, CLAMAV_MILTER]) {
