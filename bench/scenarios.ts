@@ -81,13 +81,13 @@ export function scenario(name: string, quick: boolean): Scenario | null {
     case "relay-2k-rspamd":
       return messages(
         "relay to the sink through rspamd (milter)",
-        { kind: "relay", messages: q(600, 100), sessions: 20, messageBytes: 2048, recipients: 1 },
+        { kind: "relay", messages: q(400, 100), sessions: 20, messageBytes: 2048, recipients: 1 },
         { filter: "rspamd" },
       );
     case "local-100-rspamd":
       return messages(
         `local delivery into ${MAILBOXES} Maildirs through rspamd (milter)`,
-        { kind: "local", messages: q(600, 100), sessions: 20, messageBytes: 2048, recipients: 1 },
+        { kind: "local", messages: q(400, 100), sessions: 20, messageBytes: 2048, recipients: 1 },
         { filter: "rspamd" },
       );
     case "relay-2k-dkim":
