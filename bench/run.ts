@@ -21,7 +21,7 @@ import {
   machineInfo,
   summarize,
 } from "./report.js";
-import { MAILBOXES, scenario, SCENARIO_NAMES, type Scenario } from "./scenarios.js";
+import { DEFAULT_SCENARIOS, MAILBOXES, scenario, SCENARIO_NAMES, type Scenario } from "./scenarios.js";
 import { startSink } from "./sink.js";
 import { remoteLoad } from "./load-remote.js";
 import type { Workload } from "./workload.js";
@@ -39,6 +39,7 @@ const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME].
   --rounds N       Mailyard/Postfix pairs per scenario (default 3; 1 with --quick)
   --quick          small workloads, one round unless --rounds is given (a smoke run)
   --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIO_NAMES.join(", ")}
+                   (without it: ${DEFAULT_SCENARIOS.join(", ")}; the filtered ones run by name)
   --json FILE      also write every run and the medians as JSON
   --markdown FILE  also write the machine and the tables as Markdown (for docs/BENCHMARKS.md)
   --dir DIR        where the temporary spools go (default ${tmpdir()}); its filesystem matters (fsync)
@@ -79,7 +80,7 @@ function options(argv: string[]): Options {
   }
   const rounds = values.rounds === undefined ? (values.quick ? 1 : 3) : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error("--rounds must be 1..20");
-  const names = (values.scenario ?? [...SCENARIO_NAMES]).flatMap((s) => s.split(",")).filter(Boolean);
+  const names = (values.scenario ?? [...DEFAULT_SCENARIOS]).flatMap((s) => s.split(",")).filter(Boolean);
   const scenarios = names.map((n) => {
     const s = scenario(n, values.quick);
     if (!s) throw new Error(`unknown scenario ${n}; known: ${SCENARIO_NAMES.join(", ")}`);
