@@ -20,7 +20,7 @@ import { SmtpClient } from "../kit/smtp-client.js";
 import { waitFor } from "../kit/load.js";
 import { freePort, waitForPort } from "../kit/ports.js";
 import { startNxDns, type NxDns } from "../kit/dns-nx.js";
-import { RSPAMD, rspamdConf } from "../kit/rspamd.js";
+import { RSPAMD, rspamdVars, writeConfig } from "../kit/rspamd.js";
 
 const CLAMD = "/usr/sbin/clamd";
 const CLAMAV_MILTER = "/usr/sbin/clamav-milter";
@@ -80,20 +80,10 @@ before(async () => {
   const rdir = join(tmp, "rspamd");
   await mkdir(rdir);
   const rspamdPort = await freePort();
-  await writeFile(join(rdir, "rspamd.conf"), rspamdConf(rdir, rspamdPort, dns.port));
+  await writeConfig(rdir, rspamdPort, dns.port);
   run(
     RSPAMD,
-    [
-      "-f",
-      "-u",
-      "root",
-      "-g",
-      "root",
-      "-i",
-      "-c",
-      join(rdir, "rspamd.conf"),
-      ...["DBDIR", "RUNDIR", "LOGDIR"].flatMap((v) => ["--var", `${v}=${rdir}`]),
-    ],
+    ["-f", "-u", "root", "-g", "root", "-i", "-c", join(rdir, "rspamd.conf"), ...rspamdVars(rdir)],
     join(rdir, "stdout.log"),
   );
 

@@ -4,7 +4,7 @@
 // the caller's own. Nothing outside that directory is read or written besides Debian's stock
 // $CONFDIR; the caller stops the process.
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export const RSPAMD = "/usr/bin/rspamd";
@@ -39,24 +39,30 @@ export const rspamdConf = (dir: string, port: number, dnsPort: number): string =
   ].join("\n");
 
 /**
+ * rspamd's --var options: its state in `dir`, and its local.d/override.d there too (not the
+ * system's /etc/rspamd), where writeConfig turns fuzzy_check off: that module resolves its
+ * servers (fuzzy1.rspamd.com) with the system resolver, not the configured DNS, so it would
+ * send a query off the machine; with no server reachable it checks nothing anyway.
+ */
+export const rspamdVars = (dir: string): string[] =>
+  ["DBDIR", "RUNDIR", "LOGDIR", "LOCAL_CONFDIR"].flatMap((v) => ["--var", `${v}=${dir}`]);
+
+/** rspamd.conf and local.d/ in `dir`. */
+export async function writeConfig(dir: string, port: number, dnsPort: number): Promise<void> {
+  await writeFile(join(dir, "rspamd.conf"), rspamdConf(dir, port, dnsPort));
+  await mkdir(join(dir, "local.d"), { recursive: true });
+  await writeFile(join(dir, "local.d", "fuzzy_check.conf"), "enabled = false;\n");
+}
+
+/**
  * Writes the config into `dir` and starts rspamd in the foreground (as root, its state in `dir`).
  * It listens on `port` only after compiling its expressions: wait for the port (minutes, cold).
  */
 export async function spawnRspamd(dir: string, port: number, dnsPort: number): Promise<ChildProcess> {
-  await writeFile(join(dir, "rspamd.conf"), rspamdConf(dir, port, dnsPort));
+  await writeConfig(dir, port, dnsPort);
   return spawn(
     RSPAMD,
-    [
-      "-f",
-      "-u",
-      "root",
-      "-g",
-      "root",
-      "-i",
-      "-c",
-      join(dir, "rspamd.conf"),
-      ...["DBDIR", "RUNDIR", "LOGDIR"].flatMap((v) => ["--var", `${v}=${dir}`]),
-    ],
+    ["-f", "-u", "root", "-g", "root", "-i", "-c", join(dir, "rspamd.conf"), ...rspamdVars(dir)],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
 }
