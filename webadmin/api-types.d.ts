@@ -80,6 +80,9 @@ export interface ShownSettings {
     readonly maxMessageSize: number;
     readonly maxRecipients: number;
     readonly outbound: object;
+    readonly authChecks: boolean;
+    readonly dmarcPolicy: string;
+    readonly spfFail: string;
   };
   readonly submission: { readonly listen: readonly string[] };
   readonly queue: object;
@@ -103,6 +106,42 @@ export interface ManagedEntry {
 export interface ConfigStored {
   readonly value: unknown;
   readonly applies: string;
+}
+
+/** GET /api/nodes/ID/milters (src/admin/milter-routes.ts). */
+export interface Milters {
+  readonly node: string;
+  readonly role: string;
+  /** false on a backend: its mail is filtered on a frontend. */
+  readonly runs: boolean;
+  readonly defaultAction: string;
+  readonly milters: readonly Milter[];
+}
+
+export interface Milter {
+  readonly name: string;
+  readonly events: readonly string[];
+  readonly defaultAction: string;
+  readonly connectTimeoutSeconds: number;
+  readonly commandTimeoutSeconds: number;
+  readonly contentTimeoutSeconds: number;
+  readonly actions: Readonly<Record<string, number>>;
+  readonly failures: Readonly<Record<string, number>>;
+}
+
+/** A DKIM key as GET/POST /api/dkim answer it (src/admin/dkim-routes.ts): never the private key. */
+export interface DkimKey {
+  readonly domain: string;
+  readonly selector: string;
+  readonly algorithm: string;
+  readonly created: number;
+  readonly dnsName: string;
+  readonly record: string;
+}
+
+/** GET /api/dkim. */
+export interface DkimKeys {
+  readonly keys: readonly DkimKey[];
 }
 
 /** GET /api/rules/... ({ text }) and /api/sieve/... ({ script }). */

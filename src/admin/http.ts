@@ -33,6 +33,9 @@ import { configRoutes, type ConfigWriter } from "./config-routes.js";
 import type { ManagedEntry } from "../config/managed.js";
 import type { SubmitView } from "../cluster/submit/view.js";
 import { rulesRoutes } from "./rules-routes.js";
+import { dkimRoutes } from "./dkim-routes.js";
+import { milterRoutes } from "./milter-routes.js";
+import type { DkimKeyStore } from "../delivery/dkim/store.js";
 import type { RuleStore } from "../rules/store.js";
 import { tokenMatches } from "./token.js";
 import { loadAssets, type Asset } from "./web/assets.js";
@@ -77,6 +80,8 @@ export interface AdminServerOptions {
   readonly submit?: () => SubmitView | null;
   /** The rule store: rule sets and Sieve scripts under /api/rules and /api/sieve. */
   readonly rules?: RuleStore;
+  /** The DKIM signing keys in the shared state: /api/dkim (never the private keys). */
+  readonly dkim?: DkimKeyStore;
 }
 
 export interface AdminServer {
@@ -165,6 +170,12 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     }),
     ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
     ...(opts.rules ? rulesRoutes(opts.rules) : []),
+    ...(opts.dkim !== undefined ? dkimRoutes(opts.dkim, () => clock.now()) : []),
+    ...milterRoutes({
+      settings: opts.settings,
+      metrics: opts.metrics,
+      self: opts.cluster?.self ?? opts.settings.node.id,
+    }),
     ...(opts.config !== undefined ? configRoutes(opts.config) : []),
   ];
   const self = opts.cluster?.self ?? opts.settings.node.id;

@@ -20,7 +20,7 @@ import { parseHostPort } from "../proto/hostport.js";
 import type { Clock } from "../world/clock.js";
 
 /** Paths below /api/ a member may ask of another (never the directory, never a further hop). */
-const PEER_PATHS = /^(queue(\/[^/]+(\/(hold|release|retry|reject))?)?|settings|monitor|logs)$/;
+const PEER_PATHS = /^(queue(\/[^/]+(\/(hold|release|retry|reject))?)?|settings|monitor|milters|logs)$/;
 export const peerPathAllowed = (rest: string): boolean => PEER_PATHS.test(rest);
 
 const MAX_PEER_REPLY = 8 * 1024 * 1024;

@@ -5,6 +5,7 @@
 import type { Settings } from "../config/settings.js";
 import {
   DKIM_ALGORITHMS,
+  defaultSelector,
   dnsName,
   dnsRecord,
   generateDkimKey,
@@ -24,10 +25,6 @@ async function withStore<T>(settings: Settings, fn: (s: DkimKeyStore) => Promise
     await store.close();
   }
 }
-
-/** A default selector that sorts by date and differs per rotation: "my" + YYYYMM. */
-const defaultSelector = (now: Date): string =>
-  `my${now.getUTCFullYear()}${String(now.getUTCMonth() + 1).padStart(2, "0")}`;
 
 export async function dkimCommand(
   settings: Settings,
@@ -58,12 +55,7 @@ export async function dkimCommand(
     if (!DKIM_ALGORITHMS.includes(algorithm as DkimAlgorithm))
       throw new UsageError("--algorithm is rsa or ed25519");
     const now = Date.now();
-    const key = generateDkimKey(
-      domain,
-      selector ?? defaultSelector(new Date(now)),
-      algorithm as DkimAlgorithm,
-      now,
-    );
+    const key = generateDkimKey(domain, selector ?? defaultSelector(now), algorithm as DkimAlgorithm, now);
     if (!(await withStore(settings, (s) => s.add(key))))
       throw new CliError(
         `${domain} already has a key with selector ${key.selector} (choose another --selector)`,

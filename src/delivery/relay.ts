@@ -1,23 +1,26 @@
 // The relay channel: delivers a remote route's recipients over SMTP, to the domain's MX hosts
 // ("relay:<domain>") or to the configured forwarding hosts ("forward:*"). Answers one outcome
 // per recipient and never throws for delivery problems. Idle connections are kept per route for
-// smtp.outbound.idleKeepSeconds and reused for up to maxMessagesPerConnection transactions.
+// smtp.outbound.idleKeepSeconds and reused for up to maxMessagesPerConnection transactions (the
+// pooled sessions and the outcome log are the SMTP client's, shared with the delivery channel).
 // Everything from DNS and remote servers is untrusted (see relay/targets.ts, smtp/client).
 // Not done yet: a loop check (an MX that resolves to one of our own listening addresses) and a
 // plaintext retry after a failed TLS handshake (today that host is skipped like a refused one).
-import type { Readable } from "node:stream";
 import type { Settings } from "../config/settings.js";
 import type { Log } from "../log/logger.js";
 import { bounced, deferred, type Outcome } from "../proto/outcome.js";
 import type { Reply } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import {
+  PooledSessions,
   capabilityProblem,
   sendsChunked,
   clientOptions,
   needsSmtputf8,
-  resetSession,
   runTransaction,
+  transactionInput,
+  type AfterTransaction,
+  type Attempt,
   type SmtpConnection,
   type TransactionInput,
   type TransactionResult,
@@ -28,7 +31,6 @@ import type { Resolver } from "../world/resolver.js";
 import { connectToTargets } from "./relay/connect.js";
 import { headerSectionIsAscii } from "./relay/header-ascii.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
-import { IdlePool } from "./relay/pool.js";
 import { resolveTargets, type FrontendList } from "./relay/targets.js";
 import type { DkimSigner } from "./dkim/sign.js";
 
@@ -56,31 +58,21 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
   const { settings, resolver, dialer, clock, log } = opts;
   const options = clientOptions(settings, opts.hostname);
   const maxPerConnection = settings.smtp.outbound.maxMessagesPerConnection;
-  const background = new Set<Promise<void>>();
-  let closed = false;
+  const pooled = new PooledSessions({
+    clock,
+    log,
+    idleKeepMs: settings.smtp.outbound.idleKeepSeconds * 1000,
+    commandTimeoutMs: options.commandTimeoutMs,
+  });
 
-  const track = (p: Promise<void>): void => {
-    background.add(p);
-    void p.finally(() => background.delete(p));
+  /** After a transaction: reuse the connection (RSET first if needed), or retire it. */
+  const after = (conn: SmtpConnection, res: TransactionResult | null): AfterTransaction => {
+    if (conn.transactions >= maxPerConnection || saw421(res)) return "retire";
+    return res?.needsReset === true ? "reset" : "reuse";
   };
-  const retire = (conn: SmtpConnection): void => track(conn.quit(options.commandTimeoutMs));
-  const pool = new IdlePool(clock, settings.smtp.outbound.idleKeepSeconds * 1000, retire);
 
-  /** After a transaction: park the connection for reuse (RSET first if needed), or close it. */
-  async function release(key: string, conn: SmtpConnection, res: TransactionResult | null): Promise<void> {
-    if (!conn.alive) return;
-    if (closed || conn.transactions >= maxPerConnection || saw421(res)) return retire(conn);
-    if (res?.needsReset === true && !(await resetSession(conn, options))) return retire(conn);
-    pool.park(key, conn);
-  }
-
-  /** One transaction on an open session; "stale" when a reused connection was already dead. */
-  async function attempt(
-    key: string,
-    conn: SmtpConnection,
-    input: TransactionInput,
-    reused: boolean,
-  ): Promise<Outcome[] | "stale"> {
+  /** One transaction on an open session. */
+  async function attempt(conn: SmtpConnection, input: TransactionInput): Promise<Attempt> {
     // Asked for SMTPUTF8 but the server lacks it: it can still go if nothing in it needs the
     // extension once domains are A-labels (RFC 6531 §3.4); only then is the header read.
     const utf8 =
@@ -94,55 +86,31 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
     const chunked = sendsChunked(conn.extensions, options);
     const problem = capabilityProblem(sent.envelope, conn.extensions, conn.relay, chunked);
     if (problem !== null) {
-      await release(key, conn, null);
-      return input.recipients.map(() => bounced(problem, conn.relay, "message"));
+      const outcomes = input.recipients.map(() => bounced(problem, conn.relay, "message"));
+      return { res: null, outcomes, after: after(conn, null) };
     }
     const res = await runTransaction(conn, sent, options);
-    // A cached connection the server dropped while idle: nothing was accepted, dial afresh.
-    if (reused && (res.mail === null || res.mail.code === 421) && res.final === null) {
-      conn.destroy();
-      return "stale";
-    }
-    // Awaited so the next message to this destination finds the connection in the pool; without
-    // an RSET this is immediate.
-    await release(key, conn, res);
-    return transactionOutcomes(res, conn.relay);
-  }
-
-  async function deliverNow(job: DeliveryJob): Promise<Outcome[]> {
-    const key = job.route.key;
-    const input: TransactionInput = {
-      envelope: job.envelope,
-      recipients: job.recipients.map((r) => r.rcpt),
-      body: opts.dkim === undefined ? (): Readable => job.body() : await opts.dkim.body(job),
-    };
-    const cached = pool.take(key);
-    if (cached !== null) {
-      const out = await attempt(key, cached, input, true);
-      if (out !== "stale") return out;
-      log.info("cached connection was closed, reconnecting", { relay: cached.relay });
-    }
-    const targets = await resolveTargets(key, settings, resolver, opts.frontends);
-    if (targets.kind === "none") return everyone(job, targets.reply, "none", targets.permanent);
-    const c = await connectToTargets(targets.hosts, { resolver, dialer, clock, log, options });
-    if (c.kind === "failed") return everyone(job, c.reply, c.relay, c.permanent);
-    const out = await attempt(key, c.conn, input, false);
-    // A fresh connection is never "stale"; attempt only says so for reused ones.
-    return out === "stale" ? everyone(job, staleReply(c.conn.relay), c.conn.relay, false) : out;
+    return { res, outcomes: transactionOutcomes(res, conn.relay), after: after(conn, res) };
   }
 
   return {
-    async deliver(job) {
-      if (job.recipients.length === 0) return [];
-      const out = await deliverNow(job);
-      logOutcomes(log, job, out, clock.now());
-      return out;
-    },
-    async close() {
-      closed = true;
-      for (const conn of pool.drain()) retire(conn);
-      while (background.size > 0) await Promise.all([...background]);
-    },
+    deliver: (job) =>
+      pooled.deliver(job, async () => {
+        const key = job.route.key;
+        const plain = transactionInput(job);
+        const input = opts.dkim === undefined ? plain : { ...plain, body: await opts.dkim.body(job) };
+        return {
+          key,
+          attempt: (conn) => attempt(conn, input),
+          open: async () => {
+            const targets = await resolveTargets(key, settings, resolver, opts.frontends);
+            if (targets.kind === "none") return everyone(job, targets.reply, "none", targets.permanent);
+            const c = await connectToTargets(targets.hosts, { resolver, dialer, clock, log, options });
+            return c.kind === "failed" ? everyone(job, c.reply, c.relay, c.permanent) : c.conn;
+          },
+        };
+      }),
+    close: () => pooled.close(),
   };
 }
 
@@ -152,34 +120,8 @@ function everyone(job: DeliveryJob, reply: Reply, relay: string, permanent: bool
   );
 }
 
-const staleReply = (relay: string): Reply => ({
-  code: 451,
-  enhanced: "4.4.2",
-  text: `lost connection with ${relay}`,
-});
-
 /** A 421 anywhere means the server is closing the channel (RFC 5321 §3.8). */
 function saw421(res: TransactionResult | null): boolean {
   if (res === null) return false;
   return [res.mail, res.data, res.final, ...res.rcpt].some((r) => r?.code === 421);
-}
-
-/** One line per recipient, as Postfix logs: to=, relay=, delay=, dsn=, status=. */
-function logOutcomes(log: Log, job: DeliveryJob, out: readonly Outcome[], now: number): void {
-  const delay = ((now - job.envelope.arrival) / 1000).toFixed(2);
-  job.recipients.forEach((r, i) => {
-    const o = out[i];
-    if (o === undefined) return;
-    const status = o.kind === "delivered" ? "sent" : o.kind;
-    const text = `${o.reply.code} ${o.reply.text.replace(/\n/g, " ")}`;
-    log.low("recipient delivery attempt", {
-      id: job.envelope.id,
-      to: r.rcpt.address,
-      relay: o.relay,
-      delay,
-      dsn: o.reply.enhanced,
-      status,
-      reply: text,
-    });
-  });
 }

@@ -1,14 +1,16 @@
 // The mailbox channel's rules step (src/rules/account-run.ts decides; this carries it out): for
 // an account with domain or account rules or a Sieve script, the whole message is read, the
 // decision taken, redirects and forwards submitted first (source "rule", through the node's
-// Submitter: a refusal defers the recipient before anything is stored, so a retry cannot store
-// twice), then the copies stored (Maildir++ subfolders, flags as the ":2," info), then replies
-// submitted (the reply memory was claimed when they were decided). A rule error never loses the message: it is stored in INBOX.
+// Submitter: a temporary refusal defers the recipient before anything is stored, so a retry
+// cannot store twice; a permanent one bounces it only when that copy was the message's only
+// way on, see passOn), then the copies stored (Maildir++ subfolders, flags as the ":2," info),
+// then replies submitted (the reply memory was claimed when they were decided). A rule error
+// never loses the message: it is stored in INBOX.
 import type { Readable } from "node:stream";
 import type { Account } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js";
-import { reply, REPLIES } from "../proto/reply.js";
+import { isPermanent, reply, REPLIES, type Reply } from "../proto/reply.js";
 import type { SubmitResult } from "../queue/submit.js";
 import type { Envelope } from "../queue/envelope.js";
 import type { DeliveryJob, EnvelopeDraft } from "../queue/types.js";
@@ -106,6 +108,72 @@ export function generatedDraft(g: Generated, arrival: number, original: Envelope
   };
 }
 
+/** Single-line text of a reply for a log field or a DSN's diagnostic. */
+function replyLine(x: Reply): string {
+  return `${x.code}${x.enhanced !== null ? ` ${x.enhanced}` : ""} ${x.text}`
+    .replace(/[\r\n]+/g, " ")
+    .slice(0, 400);
+}
+
+/**
+ * Submits the copies the rules pass on (redirect, forward, mirror), before anything is stored.
+ * Null: go on and store; else the recipient's outcome (docs/RULES.md "Generated messages").
+ *
+ * - A temporary refusal (4xx: a full queue, a member down) defers the recipient with nothing
+ *   stored, so the retry cannot store twice. Copies taken before it in this run are submitted
+ *   again then: a duplicate is preferred to a loss.
+ * - A permanent refusal (5xx: a frontend's milter refused the copy as spam, a bad target) is not
+ *   retried: it would be refused again until the queue gives up, days later. The other copies
+ *   are still submitted. When the refused copy was the only place the message was going (no
+ *   copy stored, none taken), the recipient bounces with the refusal so the sender's DSN says
+ *   why, as Postfix forwarding does (a .forward or alias target that refuses the mail makes a
+ *   non-delivery report). When a copy is also stored (keep, fileinto, :copy, Mirror to) or
+ *   another was taken, the message reached a place the rules chose: it is delivered and the
+ *   refusal logged. A failed action does not undo the others, as a Sieve run that ends in an
+ *   error still keeps the message (RFC 5228 §2.10.6; Pigeonhole logs a permanent redirect
+ *   failure and keeps): a "failed" DSN would be untrue, and a resend would arrive twice.
+ */
+async function passOn(
+  r: DeliveryRules,
+  clock: Clock,
+  env: Envelope,
+  account: Account,
+  d: AccountDecision,
+): Promise<Outcome | null> {
+  let taken = 0;
+  let refused: Reply | null = null;
+  for (const g of d.generated.filter((x) => x.kind !== "reply" && x.kind !== "vacation")) {
+    const res = await r.submit(generatedDraft(g, clock.now(), env), g.message);
+    if (res.ok) {
+      taken++;
+      r.log.major("rule redirect submitted", {
+        to: account.address,
+        id: env.id,
+        kind: g.kind,
+        queued: res.id,
+        targets: g.to.join(","),
+      });
+      continue;
+    }
+    const fields = {
+      to: account.address,
+      id: env.id,
+      kind: g.kind,
+      targets: g.to.join(","),
+      reply: replyLine(res.reply),
+    };
+    if (!isPermanent(res.reply)) {
+      r.log.problem("rule redirect not submitted", fields);
+      return deferred(REPLIES.mailboxWriteFailed, RELAY);
+    }
+    r.log.problem("rule redirect refused", fields);
+    refused ??= res.reply;
+  }
+  if (refused === null || taken > 0 || d.stores.length > 0) return null;
+  const text = `redirected copy refused: ${replyLine(refused)}`;
+  return bounced(reply(refused.code, refused.enhanced ?? "5.0.0", text), RELAY);
+}
+
 /** Deliver one recipient through its rules; the outcome of the recipient. */
 export async function deliverWithRules(
   r: DeliveryRules,
@@ -138,24 +206,8 @@ export async function deliverWithRules(
     const text = d.reject.replace(/[\r\n]+/g, " ").slice(0, 400);
     return { outcome: bounced(reply(550, "5.7.1", text), RELAY), stored: 0 };
   }
-  for (const g of d.generated.filter((x) => x.kind !== "reply" && x.kind !== "vacation")) {
-    const res = await r.submit(generatedDraft(g, o.clock.now(), env), g.message);
-    if (!res.ok) {
-      r.log.problem("rule redirect not submitted", {
-        to: account.address,
-        id: env.id,
-        reply: `${res.reply.code} ${res.reply.text}`,
-      });
-      return { outcome: deferred(REPLIES.mailboxWriteFailed, RELAY), stored: 0 };
-    }
-    r.log.major("rule redirect submitted", {
-      to: account.address,
-      id: env.id,
-      kind: g.kind,
-      queued: res.id,
-      targets: g.to.join(","),
-    });
-  }
+  const passed = await passOn(r, o.clock, env, account, d);
+  if (passed !== null) return { outcome: passed, stored: 0 };
   const message = d.message ?? raw;
   let stored = 0;
   for (const s of d.stores) {

@@ -51,7 +51,7 @@ export interface InboundOptions {
   /**
    * Whether mail with these MAIL FROM parameters can reach a local account at all; a Reply
    * refuses the RCPT. In a cluster this is the delivery channel's own rule
-   * (src/channel/carries.ts: no BINARYMIME), asked here before the 250 so that mail the channel
+   * (src/cluster/channel/carries.ts: no BINARYMIME), asked here before the 250 so that mail the channel
    * would refuse is never accepted and then bounced to a sender that may be forged. Absent:
    * every message can (a single server stores it as it is).
    */

@@ -141,7 +141,7 @@ export const REPLIES = {
   deliveredMailbox: reply(250, "2.0.0", "Delivered"),
   mailboxWriteFailed: reply(451, "4.3.0", "Temporary failure storing the message in the mailbox"),
   forwardingLoop: reply(550, "5.4.6", "Mail forwarding loop detected"),
-  // Added by the delivery channel (src/channel: LMTP, RFC 2033).
+  // Added by the delivery channel (src/cluster/channel: LMTP, RFC 2033).
   needLhlo: reply(503, "5.5.1", "Send LHLO first"),
   useLhlo: reply(500, "5.5.1", "This is LMTP: use LHLO"),
   lmtpNoRecipients: reply(503, "5.5.1", "No valid recipients"),

@@ -8,7 +8,7 @@
 //
 // Trust: both listeners admit only members proving the cluster secret; what they send is still
 // checked (an address this backend does not store is refused, temporarily, at RCPT).
-import { createChannelServer, type ChannelServer } from "../channel/server.js";
+import { createChannelServer, type ChannelServer } from "../cluster/channel/server.js";
 import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
 import { createLeasedMailbox } from "../delivery/leased.js";

@@ -286,6 +286,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
     ...(webadmin.web !== undefined ? { web: webadmin.web } : {}),
     extra: (req, res) => sources.http(req, res),
     rules: ruleStore,
+    dkim: dkimStore,
     config: managedConfigApi(managed, configState, () =>
       Promise.resolve([{ id: settings.node.id, role: settings.role }]),
     ),

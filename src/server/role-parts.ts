@@ -1,7 +1,7 @@
 // The seam between the wiring both cluster roles share (roles.ts) and what each role adds
 // (frontend.ts, backend.ts): what a role is given and what it gives back.
 import type http from "node:http";
-import type { ChannelClient } from "../channel/client.js";
+import type { ChannelClient } from "../cluster/channel/client.js";
 import type { InboundDirectory } from "../cluster/api/types.js";
 import type { Membership } from "../cluster/membership.js";
 import type { Placement } from "../cluster/placement.js";

@@ -14,9 +14,9 @@ import { join, resolve } from "node:path";
 import type { AccountHomes, AccountOwners } from "../admin/directory-routes.js";
 import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
-import { isWireNodeId } from "../channel/auth.js";
-import { createChannelClient, type ChannelTarget } from "../channel/client.js";
-import { channelRefusal } from "../channel/carries.js";
+import { isWireNodeId } from "../cluster/channel/auth.js";
+import { createChannelClient, type ChannelTarget } from "../cluster/channel/client.js";
+import { channelRefusal } from "../cluster/channel/carries.js";
 import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
@@ -232,6 +232,8 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   // Frontends sign what they relay out; backends hand remote mail to them unsigned.
   const dkimStore = role === "frontend" ? await openDkimStoreFor(settings, () => clock.now(), sys) : null;
+  // Every member's WebAdmin manages the keys (the shared state), a backend's too.
+  const adminDkim = dkimStore ?? (await openDkimStoreFor(settings, () => clock.now(), sys));
   const ctx: RoleContext = {
     settings,
     world,
@@ -311,7 +313,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     if (queueStarted) await queue.stop();
     await channelClient.close();
     await parts.close();
-    await dkimStore?.close();
+    await adminDkim.close();
     await state.close();
     await ruleStore.close();
     await directory.close();
@@ -396,6 +398,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       extra,
       submit: () => submitView,
       rules: ruleStore,
+      dkim: adminDkim,
       ...(homes !== undefined ? { homes } : {}),
       ...(owners !== undefined ? { owners } : {}),
       clock,

@@ -3,6 +3,7 @@
 // dot-unstuffing, CRLF enforcement, STARTTLS and the AUTH exchange. The handler owns decisions:
 // who may relay, which recipients exist, where the bytes go. Both sides trust nothing the client
 // sent beyond what the engine has validated (syntax, lengths).
+import type { MailParameters, RcptParameters } from "../proto/params.js";
 import type { Reply } from "../proto/reply.js";
 
 export type ListenerKind = "smtp" | "submission";
@@ -25,20 +26,10 @@ export interface SessionInfo {
   readonly authUser: string | null;
 }
 
-export interface MailParams {
-  readonly size: number | null;
-  readonly body: "7BIT" | "8BITMIME" | "BINARYMIME";
-  readonly smtputf8: boolean;
-  readonly ret: "FULL" | "HDRS" | null;
-  /** xtext-decoded ENVID. */
-  readonly envid: string | null;
-}
-
-export interface RcptParams {
-  readonly notify: "NEVER" | readonly ("SUCCESS" | "FAILURE" | "DELAY")[] | null;
-  /** "addr-type;address", xtext-decoded. */
-  readonly orcpt: string | null;
-}
+/** MAIL FROM's parameters as proto/params.ts parses them (ENVID xtext-decoded). */
+export type MailParams = MailParameters;
+/** RCPT TO's parameters (ORCPT "addr-type;address", xtext-decoded). */
+export type RcptParams = RcptParameters;
 
 export interface Transaction {
   /** "" for the null reverse path. */

@@ -5,12 +5,16 @@
 import { EventEmitter } from "node:events";
 import net from "node:net";
 import { Readable } from "node:stream";
-import { createChannelClient, type ChannelClient, type ChannelTarget } from "../../src/channel/client.js";
+import {
+  createChannelClient,
+  type ChannelClient,
+  type ChannelTarget,
+} from "../../src/cluster/channel/client.js";
 import {
   createChannelServer,
   type ChannelServer,
   type ChannelServerOptions,
-} from "../../src/channel/server.js";
+} from "../../src/cluster/channel/server.js";
 import type { Fields, Log, Tag } from "../../src/log/logger.js";
 import { bounced, deferred, delivered, type Outcome } from "../../src/proto/outcome.js";
 import { REPLIES, reply, type Reply } from "../../src/proto/reply.js";

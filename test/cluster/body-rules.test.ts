@@ -2,7 +2,7 @@
 // local account that the backend then refused on the delivery channel, so the frontend bounced
 // it to the claimed sender. Every member now applies the channel's own rules before its 250:
 // text is held to DATA's rules at BDAT time (the same decoder the channel's DATA uses), and
-// BODY=BINARYMIME, which the channel cannot carry (src/channel/carries.ts), is refused at RCPT
+// BODY=BINARYMIME, which the channel cannot carry (src/cluster/channel/carries.ts), is refused at RCPT
 // for a local account or an alias of one. A frontend and a backend in-process, real sockets.
 import { test } from "node:test";
 import assert from "node:assert/strict";

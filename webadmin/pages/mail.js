@@ -1,12 +1,15 @@
 // Settings → Mail: one node's settings as it runs them (read-only, secrets redacted), its managed
-// settings (stored cluster-wide or for the node, PUT /api/config), and the server-wide and
-// cluster-wide rules.
+// settings (stored cluster-wide or for the node, PUT /api/config), its milters, the inbound
+// authentication policy, the cluster's DKIM signing keys, and the server-wide and cluster-wide
+// rules.
 import { html, useState } from "../vendor/preact-htm.js";
 import { api, seg } from "../api.js";
 import { Err, messageOf } from "../error.js";
 import { withValue } from "../events.js";
+import { DkimKeys } from "../dkim-keys.js";
 import { bytes } from "../format.js";
 import { useLoad } from "../load.js";
+import { MilterList } from "../milters.js";
 import { NodePicker } from "../node-picker.js";
 import { RuleText } from "../rule-text.js";
 
@@ -183,6 +186,20 @@ export function MailPage() {
             }}
           />
         </div>
+        <div class="panel" id="mail-auth">
+          <h3>Inbound authentication (SPF, DKIM, DMARC, ARC)</h3>
+          <p class="note">
+            Checked on mail from outside on single servers and frontends. Managed settings: change them in the
+            table above (they apply live).
+          </p>
+          <${Kv}
+            obj=${{
+              "checks (smtp.authChecks)": set.smtp.authChecks ? "on" : "off",
+              "DMARC policy (smtp.dmarcPolicy)": set.smtp.dmarcPolicy,
+              "SPF fail (smtp.spfFail)": set.smtp.spfFail,
+            }}
+          />
+        </div>
         <div class="panel">
           <h3>Outbound SMTP (relaying)</h3>
           <${Kv} obj=${set.smtp.outbound} />
@@ -201,6 +218,8 @@ export function MailPage() {
         </div>
       </div>`
     }
+    ${s && html`<${MilterList} node=${s.node} />`}
+    <${DkimKeys} />
     <${RuleText}
       id="server-rules"
       title="Server-wide rules"

@@ -32,10 +32,12 @@ function htmDir(): string {
 const MODULES = [
   "app.js",
   "api.js",
+  "dkim-keys.js",
   "error.js",
   "events.js",
   "format.js",
   "load.js",
+  "milters.js",
   "node-picker.js",
   "rule-text.js",
   "pages/cluster.js",

@@ -14,6 +14,8 @@ import type { QueueEntrySummary } from "../../queue/types.js";
 import type { AccountOwner } from "../directory-routes.js";
 import type { MinutePoint } from "../minutes.js";
 import { redactSettings, type MemberSummary } from "../node-routes.js";
+import type { ShownDkimKey } from "../dkim-routes.js";
+import type { ShownMilter } from "../milter-routes.js";
 
 /** Compiles only when the server's type `S` fits the page's type `P`. */
 type Fits<S extends P, P> = [S, P];
@@ -30,6 +32,8 @@ export type _AnswersFitThePages = [
   Fits<QueueEntrySummary & { headers: string | null }, Page.MessageDetail>,
   Fits<MinutePoint, Page.MinutePoint>,
   Fits<RingRecord, Page.Logs["records"][number]>,
+  Fits<ShownMilter, Page.Milter>,
+  Fits<ShownDkimKey, Page.DkimKey>,
 ];
 
 void test("the redacted settings keep the shape the Mail page reads", () => {
@@ -39,6 +43,9 @@ void test("the redacted settings keep the shape the Mail page reads", () => {
   assert.ok(Array.isArray(shown.smtp.proxyProtocolFrom));
   assert.equal(typeof shown.smtp.maxMessageSize, "number");
   assert.equal(typeof shown.smtp.maxRecipients, "number");
+  assert.equal(typeof shown.smtp.authChecks, "boolean");
+  assert.equal(typeof shown.smtp.dmarcPolicy, "string");
+  assert.equal(typeof shown.smtp.spfFail, "string");
   for (const part of [shown.smtp.outbound, shown.queue, shown.local, shown.log])
     assert.equal(typeof part, "object");
 });

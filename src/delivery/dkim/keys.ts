@@ -1,7 +1,7 @@
 // DKIM keys as values: making one (RSA 2048, RFC 6376 §3.3.3; Ed25519, RFC 8463 §3) and the
 // TXT record an operator publishes at SELECTOR._domainkey.DOMAIN (RFC 6376 §3.6.1; for Ed25519
 // p= is the raw 32-byte public key, RFC 8463 §4.2). No I/O.
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPair, generateKeyPairSync, type KeyObject } from "node:crypto";
 
 export type DkimAlgorithm = "rsa" | "ed25519";
 export const DKIM_ALGORITHMS: readonly DkimAlgorithm[] = ["rsa", "ed25519"];
@@ -30,12 +30,45 @@ export function generateDkimKey(
   algorithm: DkimAlgorithm,
   now: number,
 ): DkimKey {
-  if (!isDomain(domain)) throw new Error(`not a domain name: ${domain}`);
-  if (!isSelector(selector)) throw new Error(`not a selector: ${selector}`);
+  checkNames(domain, selector);
   const pair =
     algorithm === "rsa"
       ? generateKeyPairSync("rsa", { modulusLength: 2048 })
       : generateKeyPairSync("ed25519");
+  return keyOf(domain, selector, algorithm, pair, now);
+}
+
+/** The same, without blocking the event loop (an RSA key takes up to a second): for a running node. */
+export async function generateDkimKeyAsync(
+  domain: string,
+  selector: string,
+  algorithm: DkimAlgorithm,
+  now: number,
+): Promise<DkimKey> {
+  checkNames(domain, selector);
+  const pair = await new Promise<KeyPair>((resolve, reject) => {
+    const done = (e: Error | null, publicKey: KeyObject, privateKey: KeyObject): void =>
+      e !== null ? reject(e) : resolve({ publicKey, privateKey });
+    if (algorithm === "rsa") generateKeyPair("rsa", { modulusLength: 2048 }, done);
+    else generateKeyPair("ed25519", undefined, done);
+  });
+  return keyOf(domain, selector, algorithm, pair, now);
+}
+
+type KeyPair = { readonly publicKey: KeyObject; readonly privateKey: KeyObject };
+
+function checkNames(domain: string, selector: string): void {
+  if (!isDomain(domain)) throw new Error(`not a domain name: ${domain}`);
+  if (!isSelector(selector)) throw new Error(`not a selector: ${selector}`);
+}
+
+function keyOf(
+  domain: string,
+  selector: string,
+  algorithm: DkimAlgorithm,
+  pair: KeyPair,
+  now: number,
+): DkimKey {
   const spki = pair.publicKey.export({ type: "spki", format: "der" });
   return {
     domain: domain.toLowerCase(),
@@ -51,6 +84,12 @@ export function generateDkimKey(
 /** The TXT record's text, as published (RFC 6376 §3.6.1; k=ed25519: RFC 8463 §4.2). */
 export const dnsRecord = (k: Pick<DkimKey, "algorithm" | "publicKey">): string =>
   `v=DKIM1; k=${k.algorithm}; p=${k.publicKey}`;
+
+/** A default selector that sorts by date and differs per rotation: "my" + YYYYMM. */
+export const defaultSelector = (now: number): string => {
+  const d = new Date(now);
+  return `my${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, "0")}`;
+};
 
 /** Where the record goes. */
 export const dnsName = (k: Pick<DkimKey, "domain" | "selector">): string =>

@@ -13,9 +13,17 @@ export {
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
 export { openSession, type SessionOpen } from "./session.js";
+export { logOutcomes, type LoggedJob } from "./outcome-log.js";
 export {
-  resetSession,
+  PooledSessions,
+  type AfterTransaction,
+  type Attempt,
+  type DeliveryPlan,
+  type PooledOptions,
+} from "./pooled.js";
+export {
   runTransaction,
+  transactionInput,
   type TransactionInput,
   type TransactionResult,
 } from "./transaction.js";

@@ -15,6 +15,8 @@ export interface ClientOptions {
   readonly dataTimeoutMs: number;
   /** Send the message with BDAT (RFC 3030) when the server offers CHUNKING and PIPELINING. */
   readonly chunking: boolean;
+  /** Speak LMTP (RFC 2033): LHLO, no HELO fallback, one final reply per accepted recipient. */
+  readonly lmtp?: boolean;
 }
 
 export function clientOptions(settings: Settings, hostname: string): ClientOptions {

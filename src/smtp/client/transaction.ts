@@ -5,6 +5,10 @@
 // With CHUNKING as well (RFC 3030) the body goes as BDAT chunks in that same write: no 354 to
 // wait for, no dot-stuffing, one round trip fewer. A broken conversation is recorded in
 // `error`, never thrown.
+//
+// LMTP mode (ClientOptions.lmtp, RFC 2033 §4.2): the same commands, then one reply per accepted
+// recipient after the data, in RCPT order (`perRecipient`) instead of one `final`; LMTP has no
+// BDAT here.
 import type { Readable } from "node:stream";
 import type { Reply } from "../../proto/reply.js";
 import type { OutboundMessage, OutboundRecipient } from "./message.js";
@@ -31,9 +35,22 @@ export interface TransactionResult {
   readonly chunked: boolean;
   /** Reply after end of data: the server's verdict on the accepted recipients. */
   readonly final: Reply | null;
+  /** LMTP: per recipient, the reply after the data; null where not accepted or none arrived. */
+  readonly perRecipient: readonly (Reply | null)[] | null;
   readonly error: SmtpClientError | null;
   /** The server may still hold transaction state (MAIL accepted, transaction not finished). */
   readonly needsReset: boolean;
+  /** The conversation is out of step (broken, or replies of unknown number to come): drop it. */
+  readonly mustClose: boolean;
+}
+
+/** A delivery job (structurally the queue's DeliveryJob) as the input of one transaction. */
+export function transactionInput(job: {
+  readonly envelope: OutboundMessage;
+  readonly recipients: readonly { readonly rcpt: OutboundRecipient }[];
+  body(): Readable;
+}): TransactionInput {
+  return { envelope: job.envelope, recipients: job.recipients.map((r) => r.rcpt), body: () => job.body() };
 }
 
 const accepted = (r: Reply | null): boolean => r !== null && r.code >= 200 && r.code < 300;
@@ -49,18 +66,26 @@ export async function runTransaction(
   let data: Reply | null = null;
   let final: Reply | null = null;
   let chunked = false;
-  const result = (error: SmtpClientError | null, needsReset: boolean): TransactionResult => ({
+  const lmtp = o.lmtp === true;
+  const perRecipient: (Reply | null)[] | null = lmtp ? input.recipients.map(() => null) : null;
+  const result = (
+    error: SmtpClientError | null,
+    needsReset: boolean,
+    mustClose = false,
+  ): TransactionResult => ({
     mail,
     rcpt,
     data,
     chunked,
     final,
+    perRecipient,
     error,
     needsReset,
+    mustClose,
   });
   const cmd = o.commandTimeoutMs;
   try {
-    chunked = sendsChunked(ext, o);
+    chunked = !lmtp && sendsChunked(ext, o);
     const mailLine = mailCommand(input.envelope, ext, chunked);
     const rcptLines = input.recipients.map((r) => rcptCommand(r, ext));
     if (chunked) {
@@ -92,6 +117,9 @@ export async function runTransaction(
       if (data.code === 354 && (!accepted(mail) || !rcpt.some(accepted))) {
         // RFC 2920 §3.1: nothing to send, but the server is in DATA mode; end it empty.
         conn.write(".\r\n");
+        // An LMTP server that says 354 with nobody accepted (RFC 2033 wants 503): how many
+        // replies follow is anyone's guess, so the session is not used again.
+        if (lmtp) return result(null, false, true);
         await conn.readReply(o.dataTimeoutMs, "end of data");
         return result(null, false);
       }
@@ -110,22 +138,15 @@ export async function runTransaction(
     if (!accepted(mail) || !rcpt.some(accepted)) return result(null, accepted(mail));
     if (data.code !== 354) return result(null, true);
     await conn.writeBody(input.body(), cmd);
-    final = await conn.readReply(o.dataTimeoutMs, "end of data");
+    if (perRecipient === null) final = await conn.readReply(o.dataTimeoutMs, "end of data");
+    else {
+      for (let i = 0; i < rcpt.length; i++) {
+        if (accepted(rcpt[i] ?? null)) perRecipient[i] = await conn.readReply(o.dataTimeoutMs, "end of data");
+      }
+    }
     conn.transactions++;
     return result(null, false);
   } catch (e) {
-    return result(asClientError(e), true);
-  }
-}
-
-/** RSET (RFC 5321 §4.1.1.5) so a connection can carry another transaction; false if it did not work. */
-export async function resetSession(conn: SmtpConnection, o: ClientOptions): Promise<boolean> {
-  if (!conn.alive) return false;
-  conn.write("RSET\r\n");
-  try {
-    const r = await conn.readReply(o.commandTimeoutMs, "RSET");
-    return r.code === 250;
-  } catch {
-    return false;
+    return result(asClientError(e), true, true);
   }
 }

@@ -1,5 +1,6 @@
-// The verb table of a server: the core verbs of this folder plus any a later issue adds. EHLO
-// advertises in table order. An extra verb may not replace a core one (that would change the
+// The verb table of a server: the core verbs of this folder (or another base set: the LMTP verbs
+// of lmtp/) plus any a later issue adds. EHLO and LHLO advertise in table order. An extra verb
+// may not replace a base one (that would change the
 // protocol under every other verb's feet); that is a wiring mistake and throws at startup.
 import { auth } from "./auth.js";
 import { bdat } from "./bdat.js";
@@ -32,9 +33,12 @@ export const CORE_VERBS: readonly Verb[] = [
   help,
 ];
 
-export function verbRegistry(extra: readonly Verb[] = []): ReadonlyMap<string, Verb> {
+export function verbRegistry(
+  extra: readonly Verb[] = [],
+  base: readonly Verb[] = CORE_VERBS,
+): ReadonlyMap<string, Verb> {
   const table = new Map<string, Verb>();
-  for (const v of [...CORE_VERBS, ...extra]) {
+  for (const v of [...base, ...extra]) {
     const name = v.name.toUpperCase();
     if (table.has(name)) throw new Error(`SMTP verb ${name} is defined twice`);
     table.set(name, v);

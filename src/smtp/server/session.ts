@@ -7,9 +7,8 @@
 // - Commands run strictly one at a time, in order, even when pipelined (RFC 2920); replies are
 //   queued and written in one socket write when the client's input is drained, or before the
 //   session waits for anything from the client.
-// - Input is read with backpressure (input.ts); replies are buffered and flushed by output.ts.
-// - The idle timeout only runs while the session waits for the client (input, a full send
-//   buffer or a TLS handshake), never while a handler call is in progress (idle.ts).
+// - Input with backpressure, buffered replies, the idle and session timers and the end of the
+//   session are the session kernel's (../kernel/core.ts), shared with LMTP and POP3.
 // - Early talker: a client that sends before the greeting is sent 554 and disconnected, as
 //   Postfix's postscreen does; an honest client always waits for the 220 (RFC 5321 §3.1).
 // - HTTP probe: GET/POST/HEAD/PUT/CONNECT/OPTIONS/DELETE as a command gets 554 and the connection
@@ -20,18 +19,17 @@
 //   gets 554 5.5.0 instead of that command's reply and is disconnected. Message content may still
 //   start a group (§3.1): commands right after the end of data or BDAT LAST are in step.
 import type { Socket } from "node:net";
-import { TLSSocket, type SecureContext } from "node:tls";
+import type { SecureContext } from "node:tls";
 import type { Settings } from "../../config/settings.js";
 import { LEVELS, type Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
 import type { CommandLine } from "../../proto/commandline.js";
 import type { ContentRules } from "../../proto/dataframe.js";
 import { REPLIES, formatReply, reply, type Reply } from "../../proto/reply.js";
-import type { Clock, TimerHandle } from "../../world/clock.js";
+import type { Clock } from "../../world/clock.js";
 import type { Endpoint, ListenerKind, MessageSink, SessionInfo, SmtpHandler } from "../handler.js";
-import { IdleClock } from "./idle.js";
-import { SessionInput } from "./input.js";
-import { ReplyOutput } from "./output.js";
+import { CoreSession, SessionCore, type EndReason } from "../kernel/core.js";
+import { receiveData } from "./input.js";
 import type { OpenTransaction, SessionApi, Verb } from "./verb.js";
 
 const FORBIDDEN = new Set(["GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "DELETE"]);
@@ -39,15 +37,11 @@ const FORBIDDEN = new Set(["GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "
 const GROUP_END = new Set(["EHLO", "HELO", "DATA", "NOOP", "VRFY", "EXPN"]);
 // Verbs whose argument may be logged (AUTH's never is: it can carry a password).
 const LOGGED_ARG = new Set(["EHLO", "HELO", "MAIL", "RCPT", "VRFY", "BDAT"]);
-/** How long a closed session's socket may linger to flush its last reply. */
-const LINGER_MS = 10_000;
-
-let lastSessionId = 0;
-/** 6-digit session ids, unique within the process until they wrap after 999999. */
-export function nextSessionId(): number {
-  lastSessionId = lastSessionId >= 999_999 ? 1 : lastSessionId + 1;
-  return lastSessionId;
-}
+const FAREWELL: Readonly<Record<EndReason, Reply>> = {
+  "idle timeout": REPLIES.idleTimeout,
+  "session timeout": REPLIES.sessionTimeout,
+  "server shutting down": REPLIES.serviceUnavailable,
+};
 
 export interface SessionOptions {
   readonly settings: Settings;
@@ -56,9 +50,23 @@ export interface SessionOptions {
   /** The server's SMTPI log; the session logs under its own id and remote address. */
   readonly log: Log;
   readonly clock: Clock;
-  readonly metrics: Metrics;
+  /** Connection counts (absent: not counted, as on an LMTP listener). */
+  readonly metrics?: Metrics;
   readonly tls: SecureContext | null;
   readonly verbs: ReadonlyMap<string, Verb>;
+  /** The protocol's name in logs (default: the listener kind). */
+  readonly protocol?: string;
+  /** The 220 greeting (default: "<hostname> ESMTP Mailyard"). */
+  readonly greeting?: (s: SessionApi) => Reply;
+  /** SessionApi.challenge (default null). */
+  readonly challenge?: string | null;
+  /**
+   * Refuse a client that talks before the greeting (default true: RFC 5321 §3.1, as Postfix's
+   * postscreen does); an LMTP listener of cluster members does not need the check.
+   */
+  readonly earlyTalker?: boolean;
+  /** Whether a 4xx/5xx reply now counts towards smtp.maxErrors (default: always). */
+  readonly countsErrors?: (s: SessionApi) => boolean;
   /**
    * Seam for a PROXY protocol header (later issue): runs before the greeting, reads its header
    * from the socket (leaving the socket positioned just after it) and names the real client, or
@@ -74,68 +82,47 @@ const decodeCommand = (b: Buffer): string | null => {
   return s;
 };
 
-export class Session implements SessionApi {
-  readonly id = nextSessionId();
+export class Session extends CoreSession implements SessionApi {
+  readonly id: number;
   readonly listener: ListenerKind;
   readonly settings: Settings;
   readonly handler: SmtpHandler;
   readonly verbs: ReadonlyMap<string, Verb>;
+  readonly challenge: string | null;
   log: Log;
   helo: string | null = null;
   esmtp = false;
   authUser: string | null = null;
   tx: OpenTransaction | null = null;
 
-  private sock: Socket;
   private remote: Endpoint;
   private readonly local: Endpoint;
-  private readonly started: number;
-  private readonly idle: IdleClock;
-  private readonly input: SessionInput;
-  private readonly output: ReplyOutput;
-  private tlsOn = false;
-  private closing = false;
-  /** shutdown() came while a command was running: 421 once it is done. */
-  private pendingShutdown = false;
-  private handshaking = false;
-  private lingering = false;
+  protected readonly core: SessionCore;
   private lastCode = 0;
   private errors = 0;
   private messages = 0;
-  private timers: TimerHandle[] = [];
-  private socketClosed: Promise<void>;
 
   constructor(
     socket: Socket,
     private readonly o: SessionOptions,
   ) {
-    this.sock = socket;
+    super();
     this.listener = o.listener;
     this.settings = o.settings;
     this.handler = o.handler;
     this.verbs = o.verbs;
+    this.challenge = o.challenge ?? null;
     this.remote = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
     this.local = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
+    this.core = new SessionCore(socket, {
+      clock: o.clock,
+      maxLine: o.settings.smtp.maxCommandLine,
+      log: () => this.log,
+      remote: () => this.remote.address,
+      farewell: (why) => formatReply(FAREWELL[why]),
+    });
+    this.id = this.core.id;
     this.log = o.log.with(this.id, this.remote.address);
-    this.started = o.clock.now();
-    this.idle = new IdleClock(o.clock, this.started);
-    const current = (): Socket => this.sock;
-    this.output = new ReplyOutput(current, this.idle);
-    this.input = new SessionInput(
-      o.settings.smtp,
-      {
-        socket: current,
-        log: () => this.log,
-        safely: (what, call) => this.safely(what, call),
-        interrupted: () => this.interrupted(),
-      },
-      this.output,
-      this.idle,
-    );
-    this.socketClosed = new Promise((resolve) => socket.once("close", () => resolve()));
-    socket.on("error", this.onError);
-    socket.on("end", this.input.onEnd);
-    socket.on("close", this.input.onEnd);
   }
 
   get tlsAvailable(): boolean {
@@ -143,7 +130,7 @@ export class Session implements SessionApi {
   }
 
   get tlsActive(): boolean {
-    return this.tlsOn;
+    return this.core.tlsActive;
   }
 
   info(): SessionInfo {
@@ -154,21 +141,24 @@ export class Session implements SessionApi {
       local: this.local,
       helo: this.helo,
       esmtp: this.esmtp,
-      tls: this.tlsOn,
+      tls: this.core.tlsActive,
       authUser: this.authUser,
     };
   }
 
   /** The whole life of the connection; resolves once the session is over (socket ending). */
   async run(): Promise<void> {
-    this.o.metrics.connectionOpened(this.listener);
-    this.armTimers();
+    this.o.metrics?.connectionOpened(this.listener);
+    this.core.armTimers(
+      this.settings.smtp.idleTimeoutSeconds * 1000,
+      this.settings.smtp.sessionTimeoutSeconds * 1000,
+    );
     try {
       const preamble = this.o.preamble;
       if (preamble !== undefined) {
         let real: Endpoint | null;
         try {
-          real = await preamble(this.sock);
+          real = await preamble(this.core.socket);
         } catch (e) {
           this.log.problem("preamble refused", { error: e instanceof Error ? e.message : String(e) });
           return;
@@ -179,11 +169,11 @@ export class Session implements SessionApi {
         }
       }
       this.log.info("connect", {
-        listener: this.listener,
+        listener: this.o.protocol ?? this.listener,
         remote: `${this.remote.address}:${this.remote.port}`,
         local: `${this.local.address}:${this.local.port}`,
       });
-      this.sock.on("data", this.input.onData);
+      this.core.startReading();
       let refusal: Reply | null;
       try {
         refusal = await this.handler.connect(this.info());
@@ -195,55 +185,35 @@ export class Session implements SessionApi {
         });
         refusal = REPLIES.serviceUnavailable;
       }
-      if (refusal === null && this.closing) refusal = REPLIES.serviceUnavailable;
+      if (refusal === null && this.core.closing) refusal = REPLIES.serviceUnavailable;
       if (refusal !== null) {
         this.log.problem("connection refused", { code: refusal.code });
         this.reply(refusal);
         return;
       }
-      if (this.input.hasQueued) {
-        this.log.problem("early talker", { bytes: this.input.queuedBytes });
+      if (this.o.earlyTalker !== false && this.core.input.hasQueued) {
+        this.log.problem("early talker", { bytes: this.core.input.queuedBytes });
         this.reply(REPLIES.earlyTalker);
         return;
       }
-      this.reply(reply(220, null, `${this.settings.hostname} ESMTP Mailyard`));
+      this.reply(this.o.greeting?.(this) ?? reply(220, null, `${this.settings.hostname} ESMTP Mailyard`));
       await this.loop();
     } finally {
       await this.finish();
     }
   }
 
-  /** The server is shutting down: 421 now if waiting for the client, else after this command. */
-  shutdown(): void {
-    if (this.closing) return;
-    if (this.idle.waiting) this.terminate(REPLIES.serviceUnavailable, "server shutting down");
-    else {
-      this.closing = true;
-      this.pendingShutdown = true;
-    }
-  }
-
-  /** Drop the connection now (last resort at server close). */
-  destroy(): void {
-    this.sock.destroy();
-  }
-
-  /** Resolves when the socket is closed. */
-  closed(): Promise<void> {
-    return this.socketClosed;
-  }
-
   // ---- SessionApi -------------------------------------------------------------------------
 
   reply(r: Reply): void {
-    this.output.add(r);
+    this.core.output.add(formatReply(r));
     this.lastCode = r.code;
-    if (r.code >= 400 && r.code !== 421) this.errors++;
+    if (r.code >= 400 && r.code !== 421 && (this.o.countsErrors?.(this) ?? true)) this.errors++;
   }
 
   quit(r: Reply): void {
     this.reply(r);
-    this.closing = true;
+    this.core.closing = true;
   }
 
   async resetTx(): Promise<void> {
@@ -265,78 +235,52 @@ export class Session implements SessionApi {
   }
 
   readLine(): Promise<CommandLine | null> {
-    return this.input.readLine();
+    return this.core.input.readLine();
   }
 
   async receiveData(sink: MessageSink, content: ContentRules): Promise<Reply | null> {
-    const r = await this.input.receiveData(sink, content);
+    const r = await receiveData(
+      {
+        input: this.core.input,
+        limits: this.settings.smtp,
+        log: () => this.log,
+        safely: (what, call) => this.safely(what, call),
+      },
+      sink,
+      content,
+    );
     // Only the sink's own end reply can be a success: the message was accepted.
     if (r !== null && r.code < 300) this.messages++;
     return r;
   }
 
   receiveBytes(n: number, take: (piece: Buffer) => Promise<void>): Promise<boolean> {
-    return this.input.receiveBytes(n, take);
+    return this.core.input.receiveBytes(n, take);
   }
 
   async startTls(): Promise<boolean> {
     const context = this.o.tls;
     if (context === null) return false;
-    await this.output.flush();
-    if (this.input.eof) return false;
-    const raw = this.sock;
-    const dropped = this.input.detach(raw);
-    if (dropped > 0) this.log.problem("discarded input pipelined after STARTTLS", { bytes: dropped });
-    // Written and wrapped in one tick: the client's ClientHello can only come after this 220.
-    raw.write(formatReply(REPLIES.readyTls));
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
-    this.sock = secure;
-    secure.on("error", this.onError);
-    secure.on("end", this.input.onEnd);
-    secure.on("close", this.input.onEnd);
-    this.idle.waiting = true;
-    this.handshaking = true;
-    this.idle.touch();
-    const ok = await new Promise<boolean>((resolve) => {
-      secure.once("secure", () => resolve(true));
-      secure.once("close", () => resolve(false));
-      secure.once("error", () => resolve(false));
-    });
-    this.idle.waiting = false;
-    this.handshaking = false;
-    if (!ok || this.input.eof) {
-      this.log.problem("TLS handshake failed");
-      this.closing = true;
-      // No read is outstanding during a command: this only marks the input as ended.
-      this.input.onEnd();
-      return false;
-    }
-    this.tlsOn = true;
-    this.log.info("TLS established", {
-      protocol: secure.getProtocol() ?? "",
-      cipher: secure.getCipher().name,
-    });
-    secure.on("data", this.input.onData);
-    return true;
+    return this.core.startTls(context, formatReply(REPLIES.readyTls), "STARTTLS");
   }
 
   // ---- the command loop ---------------------------------------------------------------------
 
   private async loop(): Promise<void> {
-    while (!this.closing) {
+    while (!this.core.closing) {
       const line = await this.readLine();
-      if (line === null || this.closing) return;
+      if (line === null || this.core.closing) return;
       if (line.kind === "tooLong") {
         this.reply(REPLIES.lineTooLong);
         this.log.info("command", { verb: "", code: this.lastCode });
       } else {
         await this.dispatch(line.text);
       }
-      if (this.errors >= this.settings.smtp.maxErrors && !this.closing) {
+      if (this.errors >= this.settings.smtp.maxErrors && !this.core.closing) {
         this.log.problem("too many errors", { errors: this.errors });
         this.quit(REPLIES.tooManyErrors);
       }
-      if (this.pendingShutdown) this.quit(REPLIES.serviceUnavailable);
+      if (this.core.pendingShutdown) this.quit(REPLIES.serviceUnavailable);
     }
   }
 
@@ -374,82 +318,17 @@ export class Session implements SessionApi {
   private outOfStep(name: string): boolean {
     if (!this.settings.smtp.forbidUnauthPipelining || this.authUser !== null) return false;
     if (name === "QUIT" || (this.esmtp && !GROUP_END.has(name))) return false;
-    const bytes = this.input.unread;
+    const bytes = this.core.input.unread;
     if (bytes === 0) return false;
     this.log.problem("improper command pipelining", { after: name.slice(0, 16), bytes });
     this.quit(REPLIES.outOfStep);
     return true;
   }
 
-  // ---- input and its end ------------------------------------------------------------------
-
-  private readonly onError = (e: Error): void => {
-    this.log.low("socket error", { error: e.message });
-    this.input.onEnd();
-  };
-
-  /** A shutdown that came during a command ends the session before it waits for the client. */
-  private interrupted(): boolean {
-    if (!this.pendingShutdown) return false;
-    this.terminate(REPLIES.serviceUnavailable, "server shutting down");
-    return true;
-  }
-
-  // ---- timers and the end -------------------------------------------------------------------
-
-  private armTimers(): void {
-    const idleMs = this.settings.smtp.idleTimeoutSeconds * 1000;
-    const sessionMs = this.settings.smtp.sessionTimeoutSeconds * 1000;
-    const clock = this.o.clock;
-    if (idleMs > 0) {
-      const check = (): void => {
-        if (this.input.eof) return;
-        const idle = clock.now() - this.idle.since;
-        if (this.idle.waiting && idle >= idleMs) this.terminate(REPLIES.idleTimeout, "idle timeout");
-        else this.timers.push(clock.setTimeout(check, this.idle.waiting ? idleMs - idle : idleMs));
-      };
-      this.timers.push(clock.setTimeout(check, idleMs));
-    }
-    if (sessionMs > 0) {
-      this.timers.push(
-        clock.setTimeout(() => {
-          if (!this.input.eof) this.terminate(REPLIES.sessionTimeout, "session timeout");
-        }, sessionMs),
-      );
-    }
-  }
-
-  /** Say r and close now, whatever the session is doing (timeouts, shutdown). */
-  private terminate(r: Reply, why: string): void {
-    this.log.problem(why, { remote: this.remote.address });
-    this.output.add(r);
-    this.closing = true;
-    const text = this.output.take();
-    if (this.handshaking) this.sock.destroy();
-    else if (!this.sock.destroyed && this.sock.writable) this.sock.end(text);
-    this.lingerThenDestroy();
-    this.input.onEnd();
-  }
-
-  /** A client that never closes its side is cut off after a while (idempotent). */
-  private lingerThenDestroy(): void {
-    if (this.lingering || this.sock.destroyed) return;
-    this.lingering = true;
-    const sock = this.sock;
-    const t = this.o.clock.setTimeout(() => sock.destroy(), LINGER_MS);
-    sock.once("close", () => t.cancel());
-  }
+  // ---- the end ------------------------------------------------------------------------------
 
   private async finish(): Promise<void> {
-    for (const t of this.timers) t.cancel();
-    this.timers = [];
-    this.closing = true;
-    await this.resetTx();
-    await this.output.flush();
-    if (!this.sock.destroyed) {
-      this.sock.end();
-      this.lingerThenDestroy();
-    }
+    await this.core.finish(() => this.resetTx());
     try {
       this.handler.close(this.info());
     } catch (e) {
@@ -458,11 +337,11 @@ export class Session implements SessionApi {
         error: e instanceof Error ? e.message : String(e),
       });
     }
-    this.o.metrics.connectionClosed(this.listener);
+    this.o.metrics?.connectionClosed(this.listener);
     this.log.info("disconnect", {
       messages: this.messages,
       errors: this.errors,
-      ms: this.o.clock.now() - this.started,
+      ms: this.o.clock.now() - this.core.started,
     });
   }
 }

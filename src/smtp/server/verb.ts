@@ -47,6 +47,8 @@ export interface SessionApi {
   readonly verbs: ReadonlyMap<string, Verb>;
   readonly tlsAvailable: boolean;
   readonly tlsActive: boolean;
+  /** A per-session challenge the greeting carried (an LMTP AUTH mechanism's nonce), or null. */
+  readonly challenge: string | null;
   helo: string | null;
   esmtp: boolean;
   authUser: string | null;

@@ -1,20 +1,19 @@
 // One POP3 connection (RFC 1939): the AUTHORIZATION → TRANSACTION → UPDATE state machine and its
 // I/O. Everything the client sends is untrusted: command lines are bounded (MAX_COMMAND_LINE),
 // so are errors (pop3.maxErrors), idle time and session time; XTND XMIT's message is bounded by
-// the message size limits (xmit.ts). Commands run one at a time in order, so a pipelining client
+// the message size limits (xmit.ts). Input with backpressure, the timers and the end of the
+// session are the session kernel's (src/smtp/kernel), shared with SMTP and LMTP. Commands run one at a time in order, so a pipelining client
 // (RFC 2449 PIPELINING) gets its answers in order. Every answer is "+OK" or "-ERR" with a text
 // that says what was wrong, and the RFC 2449/3206 response code where one applies.
 //
 // Deletions are applied only in the UPDATE state, entered by QUIT from TRANSACTION (§6); a
 // connection that ends any other way (dropped, timed out, server shutdown) changes nothing.
 import type { Socket } from "node:net";
-import { TLSSocket } from "node:tls";
 import { LEVELS, type Log } from "../../log/logger.js";
-import { CommandLines } from "../../proto/commandline.js";
 import { DataDecoder, type DataError, type DataLimits } from "../../proto/dataframe.js";
 import { errLine, okLine } from "../../proto/pop3.js";
 import type { Account } from "../../directory/directory.js";
-import type { TimerHandle } from "../../world/clock.js";
+import { CoreSession, SessionCore, type EndReason } from "../../smtp/kernel/core.js";
 import { AUTHORIZATION_COMMANDS } from "./authorization.js";
 import type { Maildrop } from "./maildrop.js";
 import { MAX_COMMAND_LINE, type Pop3Options } from "./options.js";
@@ -31,16 +30,17 @@ export interface Pop3Command {
 const COMMANDS = new Map<string, Pop3Command>(
   [...AUTHORIZATION_COMMANDS, ...TRANSACTION_COMMANDS].map((c) => [c.name, c]),
 );
-const LINGER_MS = 10_000;
-const HIGH_WATER = 256 * 1024;
 
-let lastId = 0;
-const nextId = (): number => (lastId = lastId >= 999_999 ? 1 : lastId + 1);
+const FAREWELL: Readonly<Record<EndReason, string>> = {
+  "idle timeout": errLine("[SYS/TEMP] idle timeout"),
+  "session timeout": errLine("[SYS/TEMP] session timeout"),
+  "server shutting down": errLine("[SYS/TEMP] server shutting down"),
+};
 
 export type DataResult = { readonly data: Buffer } | { readonly error: DataError } | null;
 
-export class Pop3Session {
-  readonly id = nextId();
+export class Pop3Session extends CoreSession {
+  readonly id: number;
   readonly remote: { readonly address: string; readonly port: number };
   log: Log;
   state: Pop3State = "authorization";
@@ -51,35 +51,25 @@ export class Pop3Session {
   /** Releases the mailbox lock; set with drop. */
   release: (() => Promise<void>) | null = null;
 
-  private sock: Socket;
-  private readonly lines = new CommandLines(MAX_COMMAND_LINE);
-  private queue: Buffer[] = [];
-  private queued = 0;
-  private paused = false;
-  private waiter: ((b: Buffer | null) => void) | null = null;
-  private ended = false;
-  private closing = false;
-  private shuttingDown = false;
-  private terminated = false;
-  private waiting = false;
-  private lastInput: number;
+  protected readonly core: SessionCore;
   private errors = 0;
-  private tlsOn = false;
-  private timers: TimerHandle[] = [];
-  private readonly started: number;
-  private readonly socketClosed: Promise<void>;
 
   constructor(
     socket: Socket,
     readonly o: Pop3Options,
   ) {
-    this.sock = socket;
+    super();
     this.remote = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+    this.core = new SessionCore(socket, {
+      clock: o.clock,
+      maxLine: MAX_COMMAND_LINE,
+      log: () => this.log,
+      remote: () => this.remote.address,
+      farewell: (why) => FAREWELL[why],
+    });
+    this.id = this.core.id;
     this.log = o.log.with(this.id, this.remote.address);
-    this.started = o.clock.now();
-    this.lastInput = this.started;
-    this.socketClosed = new Promise((resolve) => socket.once("close", () => resolve()));
-    this.listen(socket);
+    this.core.startReading();
   }
 
   get tlsAvailable(): boolean {
@@ -87,40 +77,26 @@ export class Pop3Session {
   }
 
   get tlsActive(): boolean {
-    return this.tlsOn;
+    return this.core.tlsActive;
   }
 
   /** USER/PASS and AUTH may be used now. */
   get authAllowed(): boolean {
-    return this.tlsOn || !this.o.settings.pop3.authRequiresTls;
+    return this.core.tlsActive || !this.o.settings.pop3.authRequiresTls;
   }
 
   async run(): Promise<void> {
-    this.armTimers();
+    const { pop3 } = this.o.settings;
+    this.core.armTimers(pop3.idleTimeoutSeconds * 1000, pop3.sessionTimeoutSeconds * 1000);
     try {
       this.log.info("connect", { remote: `${this.remote.address}:${this.remote.port}` });
       await this.send(okLine(`${this.o.settings.hostname} POP3 Mailyard ready`));
       await this.loop();
-      if (this.shuttingDown && !this.terminated) await this.send(errLine("[SYS/TEMP] server shutting down"));
+      if (this.core.pendingShutdown && !this.core.terminated)
+        await this.send(FAREWELL["server shutting down"]);
     } finally {
       await this.finish();
     }
-  }
-
-  /** Server shutdown: now when waiting for the client, else after the running command. */
-  shutdown(): void {
-    if (this.closing) return;
-    this.closing = true;
-    this.shuttingDown = true;
-    if (this.waiting) this.terminate("[SYS/TEMP] server shutting down", "server shutting down");
-  }
-
-  destroy(): void {
-    this.sock.destroy();
-  }
-
-  closed(): Promise<void> {
-    return this.socketClosed;
   }
 
   // ---- what commands use ----------------------------------------------------------------
@@ -135,39 +111,20 @@ export class Pop3Session {
   }
 
   /** Write bytes, waiting while the socket's buffer is full (a slow reader slows RETR down). */
-  async send(data: string | Buffer): Promise<void> {
-    const sock = this.sock;
-    if (sock.destroyed || !sock.writable) return;
-    if (sock.write(data)) return;
-    this.waiting = true;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        // A client reading a long RETR slowly is not idle.
-        this.lastInput = this.o.clock.now();
-        sock.off("drain", done);
-        sock.off("close", done);
-        resolve();
-      };
-      sock.once("drain", done);
-      sock.once("close", done);
-    });
-    this.waiting = false;
+  send(data: string | Buffer): Promise<void> {
+    return this.core.output.write(data);
   }
 
   /** End the session after this command (QUIT, too many errors). */
   end(): void {
-    this.closing = true;
+    this.core.closing = true;
   }
 
   /** A line from the client (commands, SASL responses); null when it went away. */
   async readLine(): Promise<{ readonly text: string } | "tooLong" | null> {
-    for (;;) {
-      const l = this.lines.next();
-      if (l !== null) return l.kind === "tooLong" ? "tooLong" : { text: l.text.toString("utf8") };
-      const more = await this.more();
-      if (more === null) return null;
-      this.lines.push(more);
-    }
+    const l = await this.core.input.readLine();
+    if (l === null) return null;
+    return l.kind === "tooLong" ? "tooLong" : { text: l.text.toString("utf8") };
   }
 
   /** A dot-terminated, dot-stuffed message (XTND XMIT), bounded by the limits. */
@@ -175,17 +132,10 @@ export class Pop3Session {
     // XMIT labels the message by what it holds (xmit.ts), so any content is taken here.
     const dec = new DataDecoder({ ...limits, content: { eightBit: true, nul: true } });
     const parts: Buffer[] = [];
-    let chunk: Buffer | null = this.lines.take();
-    for (;;) {
-      if (chunk === null) return null;
-      const r = dec.feed(chunk);
-      if (dec.error === null && r.data.length > 0) parts.push(Buffer.from(r.data));
-      if (r.end) {
-        this.lines.push(r.rest);
-        break;
-      }
-      chunk = await this.more();
-    }
+    const complete = await this.core.input.readDotted(dec, (data) => {
+      if (dec.error === null && data.length > 0) parts.push(Buffer.from(data));
+    });
+    if (!complete) return null;
     if (dec.error !== null) return { error: dec.error };
     return { data: Buffer.concat(parts) };
   }
@@ -194,55 +144,22 @@ export class Pop3Session {
   async startTls(): Promise<boolean> {
     const context = this.o.tls;
     if (context === null) return false;
-    const raw = this.sock;
     // RFC 2595 §4 / CVE-2011-0411: anything sent before the handshake is not a command.
-    raw.off("data", this.onData);
-    raw.pause();
-    let dropped = this.lines.take().length + this.queued;
-    this.queue = [];
-    this.queued = 0;
-    this.paused = false;
-    for (let b: unknown = raw.read(); b !== null; b = raw.read())
-      dropped += Buffer.isBuffer(b) ? b.length : 0;
-    if (dropped > 0) this.log.problem("discarded input pipelined after STLS", { bytes: dropped });
-    raw.write(okLine("Begin TLS negotiation"));
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
-    this.sock = secure;
-    this.waiting = true;
-    this.lastInput = this.o.clock.now();
-    const ok = await new Promise<boolean>((resolve) => {
-      secure.once("secure", () => resolve(true));
-      secure.once("close", () => resolve(false));
-      secure.once("error", () => resolve(false));
-    });
-    this.waiting = false;
-    if (!ok) {
-      this.log.problem("TLS handshake failed");
-      this.closing = true;
-      this.onEnd();
-      return false;
-    }
-    this.listen(secure);
-    this.tlsOn = true;
-    this.log.info("TLS established", {
-      protocol: secure.getProtocol() ?? "",
-      cipher: secure.getCipher().name,
-    });
-    return true;
+    return this.core.startTls(context, okLine("Begin TLS negotiation"), "STLS");
   }
 
   // ---- the loop -------------------------------------------------------------------------
 
   private async loop(): Promise<void> {
-    while (!this.closing) {
+    while (!this.core.closing) {
       const line = await this.readLine();
-      if (line === null || this.closing) return;
+      if (line === null || this.core.closing) return;
       if (line === "tooLong") await this.err("command line too long");
       else await this.dispatch(line.text);
-      if (this.errors >= this.o.settings.pop3.maxErrors && !this.closing) {
+      if (this.errors >= this.o.settings.pop3.maxErrors && !this.core.closing) {
         this.log.problem("too many errors", { errors: this.errors });
         await this.send(errLine("too many errors, closing connection"));
-        this.closing = true;
+        this.core.closing = true;
       }
     }
   }
@@ -257,7 +174,7 @@ export class Pop3Session {
       if (/^(GET|POST|HEAD|PUT|CONNECT|OPTIONS|DELETE)$/.test(name)) {
         this.log.problem("non-POP3 command", { verb: name });
         await this.send(errLine("this is a POP3 server"));
-        this.closing = true;
+        this.core.closing = true;
         return;
       }
       await this.err(`unknown command ${/^[A-Z]{1,8}$/.test(name) ? name : ""}`.trimEnd());
@@ -271,117 +188,20 @@ export class Pop3Session {
     if (this.log.enabled(LEVELS.all)) this.log.info("command", { verb: cmd === undefined ? "?" : name });
   }
 
-  // ---- input ----------------------------------------------------------------------------
+  // ---- the end --------------------------------------------------------------------------
 
-  private listen(sock: Socket): void {
-    sock.on("data", this.onData);
-    sock.on("end", this.onEnd);
-    sock.on("close", this.onEnd);
-    sock.on("error", this.onError);
-  }
-
-  private readonly onData = (b: Buffer): void => {
-    this.lastInput = this.o.clock.now();
-    const w = this.waiter;
-    if (w !== null) {
-      this.waiter = null;
-      w(b);
-      return;
-    }
-    this.queue.push(b);
-    this.queued += b.length;
-    if (this.queued >= HIGH_WATER && !this.paused) {
-      this.paused = true;
-      this.sock.pause();
-    }
-  };
-
-  private readonly onEnd = (): void => {
-    this.ended = true;
-    const w = this.waiter;
-    this.waiter = null;
-    w?.(null);
-  };
-
-  private readonly onError = (e: Error): void => {
-    this.log.low("socket error", { error: e.message });
-    this.onEnd();
-  };
-
-  private async more(): Promise<Buffer | null> {
-    const b = this.queue.shift();
-    if (b !== undefined) {
-      this.queued -= b.length;
-      if (this.paused && this.queued < HIGH_WATER / 2) {
-        this.paused = false;
-        this.sock.resume();
-      }
-      return b;
-    }
-    if (this.ended || this.closing) return null;
-    this.waiting = true;
-    this.lastInput = this.o.clock.now();
-    const got = await new Promise<Buffer | null>((resolve) => (this.waiter = resolve));
-    this.waiting = false;
-    return got;
-  }
-
-  // ---- timers and the end ---------------------------------------------------------------
-
-  private armTimers(): void {
-    const { clock, settings } = this.o;
-    const idleMs = settings.pop3.idleTimeoutSeconds * 1000;
-    const sessionMs = settings.pop3.sessionTimeoutSeconds * 1000;
-    if (idleMs > 0) {
-      const check = (): void => {
-        if (this.ended) return;
-        const idle = clock.now() - this.lastInput;
-        if (this.waiting && idle >= idleMs) this.terminate("[SYS/TEMP] idle timeout", "idle timeout");
-        else this.timers.push(clock.setTimeout(check, this.waiting ? idleMs - idle : idleMs));
-      };
-      this.timers.push(clock.setTimeout(check, idleMs));
-    }
-    if (sessionMs > 0)
-      this.timers.push(
-        clock.setTimeout(() => {
-          if (!this.ended) this.terminate("[SYS/TEMP] session timeout", "session timeout");
-        }, sessionMs),
-      );
-  }
-
-  /** Say -ERR and close now, whatever the session is doing; nothing is deleted (§6). */
-  private terminate(text: string, why: string): void {
-    this.log.problem(why, {});
-    this.closing = true;
-    this.terminated = true;
-    if (!this.sock.destroyed && this.sock.writable) this.sock.end(errLine(text));
-    this.linger();
-    this.onEnd();
-  }
-
-  private linger(): void {
-    const sock = this.sock;
-    if (sock.destroyed) return;
-    const t = this.o.clock.setTimeout(() => sock.destroy(), LINGER_MS);
-    sock.once("close", () => t.cancel());
-  }
-
+  /** Nothing is deleted here: only QUIT from TRANSACTION applies deletions (§6). */
   private async finish(): Promise<void> {
-    for (const t of this.timers) t.cancel();
-    this.timers = [];
-    this.closing = true;
-    await this.release?.().catch((e: unknown) =>
-      this.log.problem("mailbox unlock failed", { error: String(e) }),
-    );
-    this.release = null;
-    if (!this.sock.destroyed) {
-      this.sock.end();
-      this.linger();
-    }
+    await this.core.finish(async () => {
+      await this.release?.().catch((e: unknown) =>
+        this.log.problem("mailbox unlock failed", { error: String(e) }),
+      );
+      this.release = null;
+    });
     this.log.info("disconnect", {
       user: this.account?.address,
       errors: this.errors,
-      ms: this.o.clock.now() - this.started,
+      ms: this.o.clock.now() - this.core.started,
     });
   }
 }

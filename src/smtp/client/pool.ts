@@ -1,7 +1,7 @@
-// Idle outbound connections kept per destination (route key) so the next message to the same
-// place skips connect, greeting, EHLO and TLS. A parked connection leaves the pool when its idle
+// Idle outbound sessions (SMTP or LMTP) kept per destination (route or backend key) so the next
+// message to the same place skips connect, greeting, EHLO/LHLO and TLS or AUTH. A parked connection leaves the pool when its idle
 // time (on the injected clock) runs out, when the server closes it, or when it is taken.
-import type { SmtpConnection } from "../../smtp/client/index.js";
+import type { SmtpConnection } from "./connection.js";
 import type { Clock, TimerHandle } from "../../world/clock.js";
 
 interface Parked {

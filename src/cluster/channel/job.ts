@@ -3,9 +3,9 @@
 // RCPT order, and the message bytes held in memory (bounded by the channel's size limit). The
 // job is handed to the local delivery and never enqueued here. No I/O.
 import { Readable } from "node:stream";
-import type { MailParameters, RcptParameters } from "../proto/params.js";
-import type { ClientInfo, EnvelopeRecipient } from "../queue/envelope.js";
-import type { DeliveryJob } from "../queue/types.js";
+import type { MailParameters, RcptParameters } from "../../proto/params.js";
+import type { ClientInfo, EnvelopeRecipient } from "../../queue/envelope.js";
+import type { DeliveryJob } from "../../queue/types.js";
 
 export interface ReceivedTransaction {
   /** Id for logs and the job's envelope (this backend's, not the sender's queue id). */

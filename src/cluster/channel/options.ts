@@ -1,11 +1,11 @@
 // What the delivery channel's server needs: who may talk (the cluster secret), what to ask at
 // RCPT and what to do with a message, and the bounds on an untrusted peer.
-import type { Log } from "../log/logger.js";
-import type { Outcome } from "../proto/outcome.js";
-import type { Reply } from "../proto/reply.js";
-import type { DeliveryJob } from "../queue/types.js";
-import type { Clock } from "../world/clock.js";
-import type { Random } from "../world/random.js";
+import type { Log } from "../../log/logger.js";
+import type { Outcome } from "../../proto/outcome.js";
+import type { Reply } from "../../proto/reply.js";
+import type { DeliveryJob } from "../../queue/types.js";
+import type { Clock } from "../../world/clock.js";
+import type { Random } from "../../world/random.js";
 
 export interface ChannelLimits {
   /** Longest command line, in bytes including CRLF. */

@@ -9,8 +9,8 @@
 // CRLF line endings only and no NUL (the DataDecoder's rules); 8-bit is allowed whatever the
 // label, because the sender is a cluster member's queue, whose BODY label may understate (a
 // DSN quoting a UTF-8 reply) and 8-bit bytes cannot end a DATA stream.
-import type { ContentRules } from "../proto/dataframe.js";
-import { REPLIES, type Reply } from "../proto/reply.js";
+import type { ContentRules } from "../../proto/dataframe.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 
 export const CHANNEL_CONTENT: ContentRules = { eightBit: true, nul: false };
 

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { bounced, deferred, delivered } from "../proto/outcome.js";
-import { REPLIES, reply } from "../proto/reply.js";
+import { bounced, deferred, delivered } from "../../proto/outcome.js";
+import { REPLIES, reply } from "../../proto/reply.js";
 import { recipientReply } from "./recipient-reply.js";
 
 test("the outcome's reply goes out with the recipient named", () => {

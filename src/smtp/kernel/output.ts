@@ -1,12 +1,12 @@
-// A session's replies on their way out: queued as text and written in one socket write when the
-// session flushes (before it waits for the client, at STARTTLS, at the end), so pipelined
-// replies (RFC 2920) go out together. Backpressure: a write that fills the send buffer makes the
-// session wait for "drain", with the idle timeout running.
+// A session's output to its client: text queued and written in one socket write when the session
+// flushes (before it waits for the client, at STARTTLS, at the end), so pipelined replies
+// (RFC 2920) go out together; or written at once (POP3's multi-line answers). Backpressure: a
+// write that fills the send buffer makes the session wait for "drain", with the idle timeout
+// running, and a client that drains again is not idle (a slow reader of a long RETR).
 import type { Socket } from "node:net";
-import { formatReply, type Reply } from "../../proto/reply.js";
 import type { IdleClock } from "./idle.js";
 
-export class ReplyOutput {
+export class SessionOutput {
   private out = "";
 
   /** `socket` gives the current socket (it changes at STARTTLS). */
@@ -19,8 +19,8 @@ export class ReplyOutput {
     return this.out === "";
   }
 
-  add(r: Reply): void {
-    this.out += formatReply(r);
+  add(text: string): void {
+    this.out += text;
   }
 
   /** The queued text, leaving nothing queued (for a last write that ends the socket). */
@@ -32,10 +32,14 @@ export class ReplyOutput {
 
   async flush(): Promise<void> {
     if (this.out === "") return;
-    const text = this.take();
+    await this.write(this.take());
+  }
+
+  /** Write now, waiting while the socket's send buffer is full. */
+  async write(data: string | Buffer): Promise<void> {
     const sock = this.socket();
     if (sock.destroyed || !sock.writable) return;
-    if (sock.write(text)) return;
+    if (sock.write(data)) return;
     this.idle.waiting = true;
     this.idle.touch();
     await new Promise<void>((resolve) => {
@@ -47,6 +51,7 @@ export class ReplyOutput {
       sock.on("drain", done);
       sock.on("close", done);
     });
+    this.idle.touch();
     this.idle.waiting = false;
   }
 }

@@ -3,9 +3,33 @@
 // Everything that says nothing about the message (no reply, a timeout, a lost connection, a 421
 // closing the channel, an authentication refusal, no backend to go to) defers with scope
 // "destination": the sender's queue keeps the recipient and retries. No I/O.
-import { bounced, deferred, delivered, type Outcome, type Scope } from "../proto/outcome.js";
-import { reply, type Reply } from "../proto/reply.js";
-import type { LmtpResult } from "./transaction.js";
+import { bounced, deferred, delivered, type Outcome, type Scope } from "../../proto/outcome.js";
+import { reply, type Reply } from "../../proto/reply.js";
+import type { SmtpClientError, TransactionResult } from "../../smtp/client/index.js";
+
+/** An LMTP transaction as the outcomes see it (the SMTP client's result in LMTP mode). */
+export interface LmtpResult {
+  /** null: the conversation broke before this reply arrived. */
+  readonly mail: Reply | null;
+  readonly rcpt: readonly (Reply | null)[];
+  readonly data: Reply | null;
+  /** Per recipient: the reply after the message; null when not accepted or none arrived. */
+  readonly delivery: readonly (Reply | null)[];
+  readonly error: SmtpClientError | null;
+  /** What the session is good for afterwards. */
+  readonly after: "reuse" | "reset" | "close";
+}
+
+export function lmtpResult(res: TransactionResult): LmtpResult {
+  return {
+    mail: res.mail,
+    rcpt: res.rcpt,
+    data: res.data,
+    delivery: res.perRecipient ?? res.rcpt.map(() => null),
+    error: res.error,
+    after: res.mustClose ? "close" : res.needsReset ? "reset" : "reuse",
+  };
+}
 
 export function lmtpOutcomes(res: LmtpResult, relay: string): Outcome[] {
   const broken = brokenReply(res);

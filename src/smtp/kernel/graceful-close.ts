@@ -1,6 +1,6 @@
 // Stopping a protocol server without cutting replies off: stop accepting, ask every session to
 // end (each sends its 421 and closes), give the sockets a grace period on the injected clock, then
-// destroy what is still open. Shared by the SMTP listener and the delivery channel's LMTP server.
+// destroy what is still open. Used by every SessionListener.
 import type net from "node:net";
 import type { Clock } from "../../world/clock.js";
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { proof } from "../cluster/secret.js";
+import { proof } from "../secret.js";
 import { authCommand, checkAuth, greetingText, nonceOf, offersAuth } from "./auth.js";
 
 const SECRET = "0123456789abcdef-secret";

@@ -3,8 +3,8 @@
 // node acts on the code alone: 2xx delivered, 4xx retry, 5xx bounce. A reply whose code
 // disagrees with its outcome (a channel bug) is replaced by a generic one of the right class.
 // The text names the recipient, as Dovecot and Postfix do, so the sender's logs say who. No I/O.
-import type { Outcome } from "../proto/outcome.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import type { Outcome } from "../../proto/outcome.js";
+import { REPLIES, reply, type Reply } from "../../proto/reply.js";
 
 /** Room for the code, enhanced code and address within a 512-octet reply line (RFC 5321). */
 const MAX_TEXT = 300;

@@ -1,5 +1,5 @@
-// Running one accepted session of a line-protocol listener (SMTP here, POP3 in src/sources/pop3,
-// the delivery channel in src/channel): it counts in `sessions` and, where the listener limits
+// Running one accepted session of a line-protocol listener (SMTP, LMTP, POP3; see listener.ts):
+// it counts in `sessions` and, where the listener limits
 // connections per address, in its client address's entry of `perIp` until it has closed,
 // and a crash is logged and the connection destroyed rather than thrown out of the accept loop.
 import type { Log } from "../../log/logger.js";

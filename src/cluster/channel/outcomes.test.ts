@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { reply, type Reply } from "../proto/reply.js";
-import { SmtpClientError } from "../smtp/client/index.js";
+import { reply, type Reply } from "../../proto/reply.js";
+import { SmtpClientError } from "../../smtp/client/index.js";
 import { lmtpOutcomes } from "./outcomes.js";
-import type { LmtpResult } from "./transaction.js";
+import type { LmtpResult } from "./outcomes.js";
 
 const R = (code: number, enhanced: string | null = null): Reply => reply(code, enhanced, "t");
 const base: LmtpResult = {

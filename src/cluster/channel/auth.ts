@@ -3,8 +3,8 @@
 // cluster secret over ("lmtp", nonce, nodeId) (src/cluster/secret.ts). The secret never crosses
 // the wire, and a proof is worth nothing on another connection (other nonce). The server's side
 // reads untrusted text; nothing here throws for bad input. No I/O.
-import { proof, verifyProof } from "../cluster/secret.js";
-import { REPLIES, type Reply } from "../proto/reply.js";
+import { proof, verifyProof } from "../secret.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 
 export const AUTH_MECHANISM = "X-MAILYARD-HMAC";
 /** Binds a proof to this link, so a proof made for another purpose (the cluster API) is useless here. */
