@@ -15,6 +15,7 @@ import type { LogRing } from "../log/ring.js";
 import type { Queue } from "../queue/types.js";
 import type { Clock } from "../world/clock.js";
 import { systemClock } from "../world/clock.js";
+import { jsonBody, readBounded } from "../world/bounded-body.js";
 import { requestReplayGuard } from "../cluster/api/auth.js";
 import { errorResponse, match, type Route } from "./api.js";
 import { directoryRoutes, type AccountHomes, type AccountOwners } from "./directory-routes.js";
@@ -122,24 +123,15 @@ class BodyError extends Error {
 }
 
 async function readRaw(req: http.IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new BodyError(413, "request body too large");
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  const body = await readBounded(req, MAX_BODY);
+  if (body === "too-large") throw new BodyError(413, "request body too large");
+  return body;
 }
 
 function parseJson(raw: Buffer): unknown {
-  const text = raw.toString("utf8").trim();
-  if (text === "") return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new BodyError(400, "request body is not JSON");
-  }
+  const json = jsonBody(raw);
+  if (json === "not-json") throw new BodyError(400, "request body is not JSON");
+  return json.value;
 }
 
 /** Headers of every WebAdmin page: only our own scripts and styles, never framed. */
@@ -169,7 +161,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       now: () => clock.now(),
     }),
     ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
-    ...(opts.rules ? rulesRoutes(opts.rules) : []),
+    ...(opts.rules ? rulesRoutes(opts.rules, opts.cluster?.self ?? opts.settings.node.id) : []),
     ...(opts.dkim !== undefined ? dkimRoutes(opts.dkim, () => clock.now()) : []),
     ...milterRoutes({
       settings: opts.settings,

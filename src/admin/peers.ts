@@ -15,7 +15,7 @@ import {
 } from "../cluster/api/auth.js";
 import type { ReplayGuard } from "../cluster/api/replay.js";
 import { HEADERS } from "../cluster/api/types.js";
-import { readBounded } from "../cluster/api/body.js";
+import { readBounded } from "../world/bounded-body.js";
 import { parseHostPort } from "../proto/hostport.js";
 import type { Clock } from "../world/clock.js";
 

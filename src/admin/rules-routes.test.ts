@@ -54,6 +54,18 @@ void test("rules and sieve over the admin API: get, set, validation errors as 40
   const got = await call("GET", "rules/cluster");
   assert.equal(got.json["text"], '(\n  (5,tag,(),(("Add Header","X-Cluster: yes")))\n)');
   assert.equal((await call("GET", "rules/server")).json["text"], "()");
+  // server rules are per node: rules/server is this node's (node.id), rules/server/ID any node's
+  assert.deepEqual(await call("POST", "rules/server/b2", { text }), {
+    status: 200,
+    json: { ok: true, node: "b2", rules: 1 },
+  });
+  assert.equal((await call("GET", "rules/server")).json["node"], "node1");
+  assert.equal((await call("GET", "rules/server")).json["text"], "()");
+  assert.equal(((await call("GET", "rules/server/b2")).json["rules"] as unknown[]).length, 1);
+  assert.equal((await rules.getRules({ kind: "server", node: "b2" })).length, 1);
+  assert.equal((await call("POST", "rules/server", { text })).status, 200);
+  assert.equal((await rules.getRules({ kind: "server", node: "node1" })).length, 1);
+  assert.equal((await call("POST", "rules/server", { text: "()" })).status, 200);
   assert.equal((await call("POST", "rules/domain/Example.test", { text })).status, 200);
   assert.equal(((await call("GET", "rules/domain/example.test")).json["rules"] as unknown[]).length, 1);
   const bad = await call("POST", "rules/account/alice@example.test", { text: "(1,a,((Colour,is,x)),())" });

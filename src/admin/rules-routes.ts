@@ -1,11 +1,13 @@
-// Admin API routes over the rule store: the seed-style rule sets of the server, the cluster, a
-// domain or an account (GET returns the text form and the parsed rules; POST {text} replaces
-// the set after parsing it), and accounts' Sieve scripts (POST {script} is validated first). A
+// Admin API routes over the rule store: the seed-style rule sets of a server (rules/server is
+// the serving node's own, rules/server/NODE any member's: server rules run only on their node),
+// the cluster, a domain or an account (GET returns the text form and the parsed rules; POST
+// {text} replaces the set after parsing it), and accounts' Sieve scripts (POST {script} is validated first). A
 // rule set or script that does not parse is 400 with every error's line and column, so an
 // editor can point at it. URL segments and bodies are untrusted.
 import { z } from "zod";
 import { formatRules, lineColumn, parseRules, RuleTextError } from "../rules/seed/text.js";
 import { compileSieve } from "../rules/sieve/index.js";
+import { validNodeId } from "../cluster/api/auth.js";
 import type { RuleScope, RuleStore } from "../rules/store.js";
 import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
 
@@ -20,14 +22,24 @@ const name = (req: ApiRequest, key: string, account: boolean): string => {
   return v;
 };
 
+const nodeOf = (req: ApiRequest): string => {
+  const v = (req.params["node"] ?? "").trim();
+  if (!validNodeId(v)) throw new ApiError(400, "invalid node");
+  return v;
+};
+
+const answerFor = (scope: RuleScope): Record<string, string> =>
+  scope.kind === "server" ? { node: scope.node } : {};
+
 function scopeRoutes(store: RuleStore, pattern: string, scope: (req: ApiRequest) => RuleScope): Route[] {
   return [
     {
       method: "GET",
       pattern,
       handler: async (req) => {
-        const rules = await store.getRules(scope(req));
-        return ok({ text: formatRules(rules), rules });
+        const at = scope(req);
+        const rules = await store.getRules(at);
+        return ok({ ...answerFor(at), text: formatRules(rules), rules });
       },
     },
     {
@@ -48,16 +60,19 @@ function scopeRoutes(store: RuleStore, pattern: string, scope: (req: ApiRequest)
             400,
           );
         }
-        await store.setRules(scope(req), rules);
-        return ok({ ok: true, rules: rules.length });
+        const at = scope(req);
+        await store.setRules(at, rules);
+        return ok({ ok: true, ...answerFor(at), rules: rules.length });
       },
     },
   ];
 }
 
-export function rulesRoutes(store: RuleStore): Route[] {
+/** `self`: the serving node's id, whose server rules rules/server reads and writes. */
+export function rulesRoutes(store: RuleStore, self: string): Route[] {
   return [
-    ...scopeRoutes(store, "rules/server", () => ({ kind: "server" })),
+    ...scopeRoutes(store, "rules/server", () => ({ kind: "server", node: self })),
+    ...scopeRoutes(store, "rules/server/:node", (req) => ({ kind: "server", node: nodeOf(req) })),
     ...scopeRoutes(store, "rules/cluster", () => ({ kind: "cluster" })),
     ...scopeRoutes(store, "rules/domain/:domain", (req) => ({
       kind: "domain",

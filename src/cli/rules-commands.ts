@@ -1,5 +1,6 @@
-// rules and sieve commands: read and replace the seed-style rule sets (server, cluster, domain,
-// account) and accounts' Sieve scripts in the rule store on the node's SQLite file (statePath).
+// rules and sieve commands: read and replace the seed-style rule sets (a node's server rules,
+// cluster, domain, account) and accounts' Sieve scripts in the rule store of the shared state.
+// `server` means this node's (node.id of the options given) unless --node names another.
 // A running node reads rules from that file at each message, so these work with or without it.
 // Uploads are validated first; errors name the line and column.
 import { readFile } from "node:fs/promises";
@@ -8,12 +9,19 @@ import type { Settings } from "../config/settings.js";
 import { formatRules, lineColumn, parseRules, RuleTextError } from "../rules/seed/text.js";
 import { compileSieve } from "../rules/sieve/index.js";
 import type { RuleScope, RuleStore } from "../rules/store.js";
+import { validNodeId } from "../cluster/api/auth.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
 
 /** "server" | "cluster" | "domain D" | "account A" from the positional arguments. */
-export function scopeOf(args: readonly string[]): RuleScope {
+export function scopeOf(args: readonly string[], node: string | undefined, self: string): RuleScope {
   const [kind, name] = args;
-  if ((kind === "server" || kind === "cluster") && name === undefined) return { kind };
+  if (node !== undefined && kind !== "server") throw new UsageError("rules: --node goes with server only");
+  if (kind === "server" && name === undefined) {
+    const id = node ?? self;
+    if (!validNodeId(id)) throw new UsageError(`rules: invalid node id '${id}'`);
+    return { kind, node: id };
+  }
+  if (kind === "cluster" && name === undefined) return { kind };
   if (kind === "domain" && name !== undefined) return { kind, name: name.toLowerCase() };
   if (kind === "account" && name !== undefined && name.includes("@"))
     return { kind, address: name.toLowerCase() };
@@ -39,16 +47,22 @@ async function withStore<T>(settings: Settings, fn: (s: RuleStore) => Promise<T>
 }
 
 const describe = (s: RuleScope): string =>
-  s.kind === "domain" ? `domain ${s.name}` : s.kind === "account" ? `account ${s.address}` : s.kind;
+  s.kind === "domain"
+    ? `domain ${s.name}`
+    : s.kind === "account"
+      ? `account ${s.address}`
+      : s.kind === "server"
+        ? `server rules of node ${s.node}`
+        : s.kind;
 
 export async function rulesCommand(
   settings: Settings,
   io: CliIo,
   verb: string,
   args: readonly string[],
-  o: { file?: string | undefined; json?: boolean | undefined },
+  o: { file?: string | undefined; json?: boolean | undefined; node?: string | undefined },
 ): Promise<void> {
-  const scope = scopeOf(args);
+  const scope = scopeOf(args, o.node, settings.node.id);
   if (verb === "get") {
     const rules = await withStore(settings, (s) => s.getRules(scope));
     io.out(o.json === true ? JSON.stringify(rules, null, 2) : formatRules(rules));

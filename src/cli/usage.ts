@@ -53,8 +53,9 @@ commands:
                                           (DIR defaults to ./data/cluster)
   db migrate [--json]                     create or upgrade the state schemas (state.url:
                                           SQLite file or PostgreSQL); nodes also do it at start
-  rules get SCOPE [--json]                SCOPE: server, cluster, domain NAME, account ADDRESS;
-                                          prints the rule set in the seed's text form
+  rules get SCOPE [--json]                SCOPE: server [--node ID], cluster, domain NAME,
+                                          account ADDRESS; prints the rule set in the seed's
+                                          text form (server: node ID's, default this node.id)
   rules set SCOPE --file F                replace a rule set (text form; errors give line:column)
   sieve put ACCOUNT FILE                  validate and store an account's Sieve script
   sieve get|remove ACCOUNT
@@ -156,12 +157,17 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "settings set": { min: 2, max: 2, options: ["node"], args: "KEY VALUE [--node ID]" },
   "settings unset": { min: 1, max: 1, options: ["node"], args: "KEY [--node ID]" },
   "db migrate": { min: 0, max: 0, options: ["json"], args: "[--json]" },
-  "rules get": { min: 1, max: 2, options: ["json"], args: "server|cluster|domain NAME|account ADDRESS" },
+  "rules get": {
+    min: 1,
+    max: 2,
+    options: ["json", "node"],
+    args: "server [--node ID]|cluster|domain NAME|account ADDRESS",
+  },
   "rules set": {
     min: 1,
     max: 2,
-    options: ["file"],
-    args: "server|cluster|domain NAME|account ADDRESS --file F",
+    options: ["file", "node"],
+    args: "server [--node ID]|cluster|domain NAME|account ADDRESS --file F",
   },
   "sieve put": { min: 2, max: 2, options: [], args: "ACCOUNT FILE" },
   "sieve get": { min: 1, max: 1, options: [], args: "ACCOUNT" },

@@ -11,7 +11,7 @@ import { freshDatabase } from "../../test/kit/postgres.js";
 import { openPg, StateUnavailableError } from "../state/pg.js";
 import { CLUSTER_MIGRATIONS } from "./migrations.js";
 import { openPostgresClusterState } from "./pg-state.js";
-import { clusterStateContract } from "./state-contract.js";
+import { clusterStateContract } from "../../test/contracts/cluster-state.js";
 import type { ClusterState, StateChange } from "./state.js";
 
 clusterStateContract("postgres", async (clock) => {

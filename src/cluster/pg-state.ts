@@ -1,5 +1,5 @@
 // The cluster state on PostgreSQL, for members on many machines: the contract of
-// src/cluster/state-contract.ts, the migrations of src/cluster/migrations.ts. Lease acquisition
+// test/contracts/cluster-state.ts, the migrations of src/cluster/migrations.ts. Lease acquisition
 // is one transaction that locks the account's lease row (created first if missing, so two first
 // takers meet on the same row): of two nodes racing, the second waits for the first to commit,
 // then sees the lease held. A takeover raises the token in the same UPDATE that changes the

@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import { FakeClock } from "../../test/kit/clock.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { CLUSTER_MIGRATIONS, openSqliteClusterState } from "./sqlite-state.js";
-import { clusterStateContract } from "./state-contract.js";
+import { clusterStateContract } from "../../test/contracts/cluster-state.js";
 import type { ClusterState } from "./state.js";
 
 clusterStateContract("sqlite", async (clock) => {

@@ -2,7 +2,7 @@
 // where accounts live (static clusters: a home backend) and who has an account open (dynamic
 // clusters: an ownership lease with a fencing token). Every method is async so that the
 // embedded SQLite adapter (one machine, many processes) and a PostgreSQL adapter (many
-// machines) share one contract: src/cluster/state-contract.ts is that contract as tests.
+// machines) share one contract: test/contracts/cluster-state.ts is that contract as tests.
 //
 // Times are milliseconds since the epoch, always passed in by the caller (who owns the clock),
 // except register(), which stamps the first heartbeat with the adapter's clock. Account

@@ -47,7 +47,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.tls.cert":
     "PEM certificate file; when cert and key are both empty a self-signed pair is made under dataDir/tls.",
   "smtp.tls.key": "PEM private key file for smtp.tls.cert.",
-  "smtp.overQuota": "Recipient over quota at RCPT: reject (452 4.2.2) or queue (accept and keep retrying).",
+  "smtp.overQuota":
+    "Recipient over quota. reject: 452 4.2.2 at RCPT, 552 5.2.2 at end of data when no recipient has room for the message, and a bounce (one DSN) for a recipient without room when others have it. queue: accept and keep retrying, until local.overQuotaGiveUpHours.",
   "smtp.senderLogin":
     "Sender binding for authenticated sessions: enforce (MAIL FROM 553 5.7.1 and From: 550 5.7.1 unless the account owns the address: itself, its aliases, its grants), envelope (MAIL FROM only; <> passes), off.",
   "smtp.verifyLocalSenders":
@@ -165,6 +166,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Root of the Maildir mailboxes (<mailDir>/<domain>/<local part>/); empty: dataDir/mail. In a dynamic cluster every backend points at the same shared directory.",
   "local.deliverOnReceipt":
     "Mail whose only recipient is a local account is stored straight into its Maildir before the 250 (no queue file); mail with other recipients, NOTIFY=SUCCESS, or a quota it might exceed takes the queue. false: all mail goes through the queue.",
+  "local.overQuotaGiveUpHours":
+    "With smtp.overQuota = queue: a local recipient whose mailbox is still full this many hours after the message arrived bounces (a DSN saying the mailbox is full) instead of waiting for queue.maxLifetimeSeconds.",
   "local.mailGroupAccess":
     "Maildir files 0660 and folders 2770 (setgid: new folders keep the group of the mail root) instead of 0600 and 0700, for a mail reader such as Dovecot run under that group; chgrp the mail root to it. false: mail is readable by the node's user only.",
   "channel.listen": "Delivery channel (authenticated LMTP between members) listener on backends, host:port.",

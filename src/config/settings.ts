@@ -2,6 +2,11 @@
 // --set) is in load.ts; docs/CONFIG.md is checked against this schema by a test.
 import { z } from "zod";
 
+/** Submit Messages values (DESIGN.md §3); src/cluster/submit/modes.ts says how "default" resolves. */
+export const SUBMIT_MODES = ["default", "Locally", "Locally for Others", "Remotely"] as const;
+/** Remote Submit Log values: the log level names (src/log/logger.ts LEVELS), "none" = crashes only. */
+export const SUBMIT_LOG_LEVELS = ["none", "failure", "major", "problem", "low", "all"] as const;
+
 const duration = z.number().int().nonnegative();
 const listen = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected host:port");
 
@@ -68,7 +73,7 @@ export const settingsSchema = z.object({
       milterConnectTimeoutSeconds: z.number().int().positive().default(30),
       milterCommandTimeoutSeconds: z.number().int().positive().default(30),
       milterContentTimeoutSeconds: z.number().int().positive().default(300),
-      /** Over quota at RCPT: reject with 452 4.2.2, or accept and keep retrying from the queue. */
+      /** Over quota: reject (452 4.2.2 at RCPT, 552 5.2.2 at end of data or a bounce), or queue and retry. */
       overQuota: z.enum(["reject", "queue"]).default("reject"),
       /** Sender binding of AUTH sessions: envelope sender and From: (enforce), envelope only, or off. */
       senderLogin: z.enum(["enforce", "envelope", "off"]).default("enforce"),
@@ -250,9 +255,9 @@ export const settingsSchema = z.object({
       /** Timeout of one cluster API request. */
       apiTimeoutSeconds: z.number().int().positive().default(5),
       /** Submit Messages (DESIGN.md §3), registered for the other members to read. */
-      submitMessages: z.enum(["default", "Locally", "Locally for Others", "Remotely"]).default("default"),
+      submitMessages: z.enum(SUBMIT_MODES).default("default"),
       /** Remote Submit Log: the level of SUBMIT records (none, failure, major, problem, low, all). */
-      submitLog: z.enum(["none", "failure", "major", "problem", "low", "all"]).default("problem"),
+      submitLog: z.enum(SUBMIT_LOG_LEVELS).default("problem"),
       /** Remotely: members tried in turn before the message is queued here instead. */
       submitTries: z.number().int().min(1).max(10).default(2),
     })
@@ -264,6 +269,8 @@ export const settingsSchema = z.object({
       mailDir: z.string().default(""),
       /** Store mail for one local account straight into its mailbox before the 250 (no queue file). */
       deliverOnReceipt: z.boolean().default(true),
+      /** smtp.overQuota = queue: a local recipient whose mailbox stays full bounces after this long. */
+      overQuotaGiveUpHours: z.number().int().positive().default(24),
       /** Maildir files 0660 and folders 2770 (shared with the mail root's group) instead of 0600/0700. */
       mailGroupAccess: z.boolean().default(false),
     })

@@ -5,7 +5,7 @@
 // points at the owner or the lease has run out); nothing is bounced for it.
 import type { LeaseKeeper } from "../cluster/leases.js";
 import { deferred, type Outcome } from "../proto/outcome.js";
-import { REPLIES, reply } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import type { Channel } from "./router.js";
 
 export interface LeasedMailboxOptions {
@@ -22,7 +22,7 @@ export function createLeasedMailbox(o: LeasedMailboxOptions): Channel {
       if (address === undefined) return [];
       const held = await o.keeper.open(address);
       if (!held.ok || !o.keeper.owns(address)) {
-        const why = held.ok ? REPLIES.notHostedHere : reply(450, "4.3.0", `${held.reason}, try again later`);
+        const why = held.ok ? REPLIES.notHostedHere : REPLIES.accountHeld({ reason: held.reason });
         return job.recipients.map(() => deferred(why, "mailbox", "recipient"));
       }
       return o.mailbox.deliver(job);

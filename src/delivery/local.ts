@@ -2,8 +2,10 @@
 // account's Maildir. Per recipient, in order: the account must exist (else 5.1.1) and be enabled
 // (5.2.1); a Delivered-To: line for the same address already in the header section means the
 // message has been here before (5.4.6 loop, RFC 5598-style loop detection as Postfix local(8)
-// does); the account's size limit (5.3.4), quota (4.2.2, retried: the queue gives up at expiry)
-// and incoming flow limit (4.7.1) are checked; then Return-Path: and Delivered-To: are prepended
+// does); the account's size limit (5.3.4), quota and incoming flow limit (4.7.1) are checked. The
+// quota goes by the mailbox's own usage (mailbox-usage.ts: Maildir++ maildirsize, lowered by
+// deletions); a message it cannot hold is refused as smtp.overQuota says: reject, 552 5.2.2 (one
+// DSN); queue, 452 4.2.2, retried until local.overQuotaGiveUpHours (queue/outcomes.ts); then Return-Path: and Delivered-To: are prepended
 // and the message is stored durably before "delivered" is returned. The message bytes and
 // envelope come from our own queue but originate on the network: headers are scanned with a
 // bound, and nothing from them is logged. Outcomes are values; nothing here throws.
@@ -12,10 +14,12 @@ import type { Settings } from "../config/settings.js";
 import type { Account, Directory } from "../directory/directory.js";
 import type { Log } from "../log/logger.js";
 import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js";
+import { findHeaderEnd } from "../proto/header-fields.js";
 import { REPLIES } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
 import type { MaildirStore } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
+import { withMailboxUsage, type MeasuredUsage } from "./mailbox-usage.js";
 import { deliverWithRules, rulesApply, type DeliveryRules } from "./rules-hook.js";
 
 export interface LocalChannelOptions {
@@ -43,27 +47,25 @@ const MAX_HEADER_SCAN = 256 * 1024;
  * chunks as they pass: push() says when it has seen enough.
  */
 export class HeaderScan {
-  private text = "";
+  private head = Buffer.alloc(0);
   private result: string | null = null;
 
   /** Feed the next chunk; true once the header section is complete (or the bound is reached). */
   push(buf: Buffer): boolean {
     if (this.result !== null) return true;
     // Search only the new bytes (and the 3 before them, for a blank line split across chunks).
-    const from = Math.max(0, this.text.length - 3);
-    this.text += buf.toString("latin1", 0, Math.min(buf.length, MAX_HEADER_SCAN));
-    if (/^\r?\n/.test(this.text)) this.result = "";
-    else {
-      const m = /\r?\n\r?\n/.exec(this.text.slice(from));
-      if (m) this.result = this.text.slice(0, from + m.index);
-      else if (this.text.length >= MAX_HEADER_SCAN) this.result = this.text.slice(0, MAX_HEADER_SCAN);
-    }
+    const from = Math.max(0, this.head.length - 3);
+    this.head = Buffer.concat([this.head, buf.subarray(0, Math.min(buf.length, MAX_HEADER_SCAN))]);
+    const blank = findHeaderEnd(this.head, from);
+    if (blank !== null) this.result = this.head.toString("latin1", 0, blank.start);
+    else if (this.head.length >= MAX_HEADER_SCAN)
+      this.result = this.head.toString("latin1", 0, MAX_HEADER_SCAN);
     return this.result !== null;
   }
 
   /** The header section: what was seen so far when the message ended without an empty line. */
   header(): string {
-    return this.result ?? this.text;
+    return this.result ?? this.head.toString("latin1");
   }
 }
 
@@ -106,14 +108,16 @@ export const mailboxPrepend = (returnPath: string, account: Account): Buffer =>
  * no write per message). The message is delivered whatever this does.
  */
 export async function recordStored(
-  directory: Pick<Directory, "addUsage" | "recordFlow">,
+  directory: Pick<Directory, "addUsage" | "recordFlow"> & MeasuredUsage,
   log: Log,
   account: Account,
   size: number,
   at: number,
 ): Promise<void> {
   try {
-    await directory.addUsage(account.address, size);
+    // With a quota the figure is the mailbox's, measured again (mailbox-usage.ts); else a count.
+    if (account.quotaBytes !== null) await directory.measure(account);
+    else await directory.addUsage(account.address, size);
     if (account.inFlow !== null) await directory.recordFlow(account.address, "in", at);
   } catch (e) {
     log.problem("usage update failed", { to: account.address, error: String(e) });
@@ -143,6 +147,8 @@ export function logOutcome(
 
 export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
   const log = o.log;
+  // The mailbox a delivery stores into is here: one that does not exist yet is empty.
+  const directory = withMailboxUsage(o.directory, { store: o.store, allHere: true, log });
 
   const overInFlow = async (account: Account): Promise<boolean> => {
     const limit = account.inFlow;
@@ -158,7 +164,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
   ): Promise<Outcome> => {
     let account: Account | null;
     try {
-      account = await o.directory.getAccount(address);
+      account = await directory.getAccount(address);
     } catch (e) {
       log.problem("directory lookup failed", { to: address, error: String(e) });
       return deferred(REPLIES.directoryUnavailable, RELAY);
@@ -181,7 +187,9 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
       return bounced(REPLIES.messageTooBig, RELAY);
     }
     if (account.quotaBytes !== null && account.usedBytes + size > account.quotaBytes) {
-      return deferred(REPLIES.overQuotaTemp, RELAY);
+      return o.settings.smtp.overQuota === "reject"
+        ? bounced(REPLIES.overQuotaPerm, RELAY)
+        : deferred(REPLIES.overQuotaTemp, RELAY);
     }
     try {
       if (await overInFlow(account)) return deferred(REPLIES.recipientOverLimit, RELAY);
@@ -193,7 +201,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
     if (o.rules && (await rulesApply(o.rules, account))) {
       try {
         const r = await deliverWithRules(o.rules, { store: o.store, clock: o.clock }, job, account, prepend);
-        if (r.stored > 0) await recordStored(o.directory, log, account, r.stored, o.clock.now());
+        if (r.stored > 0) await recordStored(directory, log, account, r.stored, o.clock.now());
         return r.outcome;
       } catch (e) {
         log.failure("mailbox write failed", { to: account.address, id: job.envelope.id, error: String(e) });
@@ -211,7 +219,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
       });
       return deferred(REPLIES.mailboxWriteFailed, RELAY);
     }
-    await recordStored(o.directory, log, account, stored.size, o.clock.now());
+    await recordStored(directory, log, account, stored.size, o.clock.now());
     return delivered(REPLIES.deliveredMailbox, RELAY);
   };
 

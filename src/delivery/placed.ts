@@ -5,7 +5,7 @@
 // the queue keeps it and retries, it is never bounced for that.
 import type { Placement } from "../cluster/placement.js";
 import { deferred, type Outcome } from "../proto/outcome.js";
-import { reply } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import type { Channel } from "./router.js";
 
 export interface PlacedLocalOptions {
@@ -24,7 +24,7 @@ export function createPlacedLocalChannel(o: PlacedLocalOptions): Channel {
       if (address === undefined) return [];
       const t = await o.placement.targetFor(address);
       if ("none" in t) {
-        const why = reply(451, "4.4.0", t.none);
+        const why = REPLIES.noTarget({ why: t.none });
         return job.recipients.map(() => deferred(why, "none", "destination"));
       }
       return t.local ? o.mailbox.deliver(job) : o.channel.deliver(job);

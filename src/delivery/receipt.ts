@@ -10,11 +10,12 @@ import type { LocalReceipt, ReceiptSink } from "../queue/receipt.js";
 import type { Log } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js";
-import { reply, REPLIES, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import type { MaildirStore, MaildirWriter } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
 import { deliveredToValues, HeaderScan, logOutcome, mailboxPrepend, recordStored } from "./local.js";
 import { rulesApply, serverRulesSet, type DeliveryRules } from "./rules-hook.js";
+import { withMailboxUsage } from "./mailbox-usage.js";
 
 export interface LocalReceiptOptions {
   readonly directory: Directory;
@@ -33,11 +34,12 @@ export interface LocalReceiptOptions {
 const RELAY = "mailbox";
 
 export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
+  const directory = withMailboxUsage(o.directory, { store: o.store, allHere: true, log: o.log });
   /** The account, when this message can be settled here alone; else null (queue path). */
   const eligible = async (address: string): Promise<Account | null> => {
     let account: Account | null;
     try {
-      account = await o.directory.getAccount(address);
+      account = await directory.getAccount(address);
     } catch {
       return null; // the queue path defers it and logs why
     }
@@ -45,7 +47,7 @@ export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
     // rules need the whole message (account rules) or run at enqueue (server, cluster rules)
     if (o.rules && ((await rulesApply(o.rules, account)) || (await serverRulesSet(o.rules)))) return null;
     // Whether a message fits the quota is known only at its end; one that might not goes through
-    // the queue, which keeps retrying an over-quota mailbox instead of refusing the client.
+    // the queue, whose mailbox channel settles it as smtp.overQuota says.
     if (
       account.quotaBytes !== null &&
       account.usedBytes + o.settings.smtp.maxMessageSize > account.quotaBytes
@@ -100,9 +102,9 @@ export function createLocalReceipt(o: LocalReceiptOptions): LocalReceipt {
         }
         // Stored: the reply need not wait for the usage counter (batched per turn of the event
         // loop, and logged, not fatal, when it fails).
-        void recordStored(o.directory, log, account, stored.size, o.clock.now());
+        void recordStored(directory, log, account, stored.size, o.clock.now());
         settle(delivered(REPLIES.deliveredMailbox, RELAY));
-        return reply(250, "2.0.0", `OK delivered as ${id}`);
+        return REPLIES.deliveredAs({ id });
       },
       abort: () => w.abort(),
     };

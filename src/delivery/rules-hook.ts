@@ -29,6 +29,8 @@ import type { Clock } from "../world/clock.js";
 
 export interface DeliveryRules {
   readonly store: RuleStore;
+  /** This node's id (node.id): whose server rule set its enqueuer applies. */
+  readonly nodeId: string;
   readonly submit: (draft: EnvelopeDraft, message: Buffer) => Promise<SubmitResult>;
   /** Tag RULES. */
   readonly log: Log;
@@ -60,11 +62,11 @@ export async function rulesApply(r: DeliveryRules, account: Account): Promise<bo
   }
 }
 
-/** Server or cluster rules exist: the message must pass the enqueuer (queue/rules-gate.ts). */
+/** This node's server rules or the cluster's exist: the message must pass the enqueuer (queue/rules-gate.ts). */
 export async function serverRulesSet(r: DeliveryRules): Promise<boolean> {
   try {
     const [a, b] = await Promise.all([
-      r.store.getRules({ kind: "server" }),
+      r.store.getRules({ kind: "server", node: r.nodeId }),
       r.store.getRules({ kind: "cluster" }),
     ]);
     return a.length > 0 || b.length > 0;
@@ -204,7 +206,7 @@ export async function deliverWithRules(
   if (d.reject !== null) {
     r.log.major("rejected by rule", { to: account.address, id: env.id });
     const text = d.reject.replace(/[\r\n]+/g, " ").slice(0, 400);
-    return { outcome: bounced(reply(550, "5.7.1", text), RELAY), stored: 0 };
+    return { outcome: bounced(REPLIES.ruleRejected({ text }), RELAY), stored: 0 };
   }
   const passed = await passOn(r, o.clock, env, account, d);
   if (passed !== null) return { outcome: passed, stored: 0 };

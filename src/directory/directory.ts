@@ -99,6 +99,11 @@ export interface Directory {
 
   /** Add (or with a negative number, subtract) bytes to an account's usage. */
   addUsage(address: string, bytes: number): Promise<void>;
+  /**
+   * Set an account's usage (bytes >= 0) to what its mailbox holds (delivery/mailbox-usage.ts);
+   * ordered with addUsage calls made before and after it.
+   */
+  setUsage(address: string, bytes: number): Promise<void>;
   /** Record one message for the flow limits, at time `at` (ms epoch). */
   recordFlow(address: string, direction: FlowDirection, at: number): Promise<void>;
   /** Messages recorded since `since` (ms epoch). */

@@ -1,4 +1,4 @@
-// The PostgreSQL directory: the shared contract (directory-contract.ts) on a fresh database of
+// The PostgreSQL directory: the shared contract (test/contracts/directory.ts) on a fresh database of
 // the test server, plus what is PostgreSQL's own: migrations recorded by version and a newer
 // schema refused, several adapters on one pool.
 import { test, type TestContext } from "node:test";
@@ -7,7 +7,7 @@ import { FakeClock } from "../../test/kit/clock.js";
 import { freshDatabase } from "../../test/kit/postgres.js";
 import { openPg, type PgHandle } from "../state/pg.js";
 import type { Directory } from "./directory.js";
-import { directoryContract } from "./directory-contract.js";
+import { directoryContract } from "../../test/contracts/directory.js";
 import { MIGRATIONS } from "./migrations.js";
 import { openPostgresDirectory } from "./postgres.js";
 

@@ -1,5 +1,5 @@
 // The directory on PostgreSQL, for a cluster of machines: the same contract as the SQLite file
-// (src/directory/directory-contract.ts runs on both), the same migrations by version. Writers on
+// (test/contracts/directory.ts runs on both), the same migrations by version. Writers on
 // different machines race, so every check-then-write runs in a transaction that first takes an
 // advisory lock on the address (an address is an account or an alias, never both, and the two
 // live in different tables); the foreign keys back the domain checks up. Counters never lose an
@@ -98,7 +98,8 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
   };
 
   // Usage: one transaction per event-loop turn, one at a time (see the header).
-  let usageBatch: { a: string; bytes: number; resolve(): void; reject(e: unknown): void }[] = [];
+  let usageBatch: { a: string; bytes: number; set: boolean; resolve(): void; reject(e: unknown): void }[] =
+    [];
   let usageChain: Promise<void> = Promise.resolve();
   const flushUsage = (): Promise<void> => {
     const batch = usageBatch;
@@ -111,7 +112,9 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
           const out: boolean[] = [];
           for (const u of batch) {
             const n = await q.run(
-              "UPDATE accounts SET used_bytes = GREATEST(0, used_bytes + $1) WHERE address = $2",
+              u.set
+                ? "UPDATE accounts SET used_bytes = $1 WHERE address = $2"
+                : "UPDATE accounts SET used_bytes = GREATEST(0, used_bytes + $1) WHERE address = $2",
               [u.bytes, u.a],
             );
             out.push(n === 0);
@@ -128,6 +131,16 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
       });
     });
     return usageChain;
+  };
+
+  const usage = (address: string, bytes: number, set: boolean): Promise<void> => {
+    if (closed) return Promise.reject(new Error("directory is closed"));
+    if (!Number.isSafeInteger(bytes) || (set && bytes < 0))
+      return Promise.reject(new DirectoryError("invalid", "usage must be an integer number of bytes"));
+    const a = addressKey(address);
+    return new Promise<void>((resolve, reject) => {
+      if (usageBatch.push({ a, bytes, set, resolve, reject }) === 1) setImmediate(() => void flushUsage());
+    });
   };
 
   const dir: Directory = {
@@ -403,15 +416,8 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
       return rows.map((x) => x.address);
     },
 
-    addUsage(address, bytes) {
-      if (closed) return Promise.reject(new Error("directory is closed"));
-      if (!Number.isSafeInteger(bytes))
-        return Promise.reject(new DirectoryError("invalid", "usage must be an integer number of bytes"));
-      const a = addressKey(address);
-      return new Promise<void>((resolve, reject) => {
-        if (usageBatch.push({ a, bytes, resolve, reject }) === 1) setImmediate(() => void flushUsage());
-      });
-    },
+    addUsage: (address, bytes) => usage(address, bytes, false),
+    setUsage: (address, bytes) => usage(address, bytes, true),
 
     async recordFlow(address, direction, at) {
       open();

@@ -1,4 +1,4 @@
-// The SQLite directory: the shared contract (directory-contract.ts) on real files in a temp dir,
+// The SQLite directory: the shared contract (test/contracts/directory.ts) on real files in a temp dir,
 // plus what is SQLite's own: the file runs in WAL mode and records its migrations.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { FakeClock } from "../../test/kit/clock.js";
 import type { Directory } from "./directory.js";
-import { directoryContract } from "./directory-contract.js";
+import { directoryContract } from "../../test/contracts/directory.js";
 import { openSqliteDirectory } from "./sqlite.js";
 import { MIGRATIONS } from "./migrations.js";
 

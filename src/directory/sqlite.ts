@@ -102,6 +102,7 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
        WHERE a.domain = ? ORDER BY a.local_part, t.position`,
     ),
     addUsage: db.prepare("UPDATE accounts SET used_bytes = MAX(0, used_bytes + ?) WHERE address = ?"),
+    setUsage: db.prepare("UPDATE accounts SET used_bytes = ? WHERE address = ?"),
     recordFlow: db.prepare("INSERT INTO flow_events (address, direction, at) VALUES (?, ?, ?)"),
     pruneFlow: db.prepare("DELETE FROM flow_events WHERE address = ? AND direction = ? AND at < ?"),
     sweepFlow: db.prepare("DELETE FROM flow_events WHERE at < ?"),
@@ -155,7 +156,8 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
   // transaction: group commit for the counter every delivery touches. Each UPDATE still runs in
   // order with its own clamp at zero, so the result is that of the calls one by one; a caller is
   // answered once the transaction holding its update has committed.
-  let usageBatch: { a: string; bytes: number; resolve(): void; reject(e: unknown): void }[] = [];
+  let usageBatch: { a: string; bytes: number; set: boolean; resolve(): void; reject(e: unknown): void }[] =
+    [];
   const flushUsage = (): void => {
     const batch = usageBatch;
     usageBatch = [];
@@ -163,7 +165,9 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
     if (batch.length === 0) return;
     let missing: boolean[];
     try {
-      missing = db.transaction(() => batch.map((u) => q.addUsage.run(u.bytes, u.a).changes === 0))();
+      missing = db.transaction(() =>
+        batch.map((u) => (u.set ? q.setUsage : q.addUsage).run(u.bytes, u.a).changes === 0),
+      )();
     } catch (e) {
       for (const u of batch) u.reject(e instanceof Error ? e : new Error(String(e)));
       return;
@@ -171,6 +175,15 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
     batch.forEach((u, i) => {
       if (missing[i] === true) u.reject(new DirectoryError("not-found", `no account ${u.a}`));
       else u.resolve();
+    });
+  };
+
+  const usage = (address: string, bytes: number, set: boolean): Promise<void> => {
+    if (!Number.isSafeInteger(bytes) || (set && bytes < 0))
+      return Promise.reject(new DirectoryError("invalid", "usage must be an integer number of bytes"));
+    const a = addressKey(address);
+    return new Promise<void>((resolve, reject) => {
+      if (usageBatch.push({ a, bytes, set, resolve, reject }) === 1) setImmediate(flushUsage);
     });
   };
 
@@ -351,14 +364,8 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
 
     senderGrants: (account) => run(() => q.listGrants.all(addressKey(account)).map((r) => r.address)),
 
-    addUsage: (address, bytes) => {
-      if (!Number.isSafeInteger(bytes))
-        return Promise.reject(new DirectoryError("invalid", "usage must be an integer number of bytes"));
-      const a = addressKey(address);
-      return new Promise<void>((resolve, reject) => {
-        if (usageBatch.push({ a, bytes, resolve, reject }) === 1) setImmediate(flushUsage);
-      });
-    },
+    addUsage: (address, bytes) => usage(address, bytes, false),
+    setUsage: (address, bytes) => usage(address, bytes, true),
 
     recordFlow: (address, direction, at) =>
       run(() => {

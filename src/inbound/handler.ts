@@ -3,7 +3,12 @@
 // and may receive, sender and recipient limits, and the hand-off to the durable queue. Input
 // here has passed the engine's syntax and length checks but is otherwise untrusted. Aliases are
 // expanded at RCPT time so an unknown or looping alias is refused before the data is sent; the
-// queue gets the final addresses with the original kept for DSNs.
+// queue gets the final addresses with the original kept for DSNs. A message is checked against
+// the quotas again at its end, when its size is known (SIZE may be absent or too small; with
+// smtp.overQuota = reject):
+// 552 5.2.2 when no recipient has room for it, asked of the directory as at RCPT (on a frontend,
+// of a backend over the cluster API); when some have room it is accepted and the mailbox channel
+// bounces the others, one DSN.
 import type { Account, RecipientLookup } from "../directory/directory.js";
 import type { InboundDirectory } from "../cluster/api/types.js";
 import { expandRecipient } from "../directory/expand.js";
@@ -14,7 +19,7 @@ import type { Log } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import type { Clock } from "../world/clock.js";
 import type { Settings } from "../config/settings.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import type {
   AuthResult,
   EnvelopeChange,
@@ -128,9 +133,12 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
   const expansions = new Map<number, EnvelopeRecipient[]>();
   // Sessions whose open transaction has a remote recipient: no mailbox can settle it alone.
   const hasRemote = new Set<number>();
+  // Recipients of the open transaction that are accounts with a quota, checked again at the end.
+  const quotaHolders = new Map<number, Set<string>>();
   const reset = (id: number): void => {
     expansions.delete(id);
     hasRemote.delete(id);
+    quotaHolders.delete(id);
   };
 
   const overFlow = async (account: Account, direction: "in" | "out"): Promise<boolean> => {
@@ -241,7 +249,13 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         return REPLIES.unknownUser;
       case "account": {
         const refusal = o.carries?.(tx.params) ?? (await checkAccount(found.account, tx.params.size));
-        return refusal ?? add([found.account.address]);
+        if (refusal !== null) return refusal;
+        const r = add([found.account.address]);
+        if (r.code < 300 && found.account.quotaBytes !== null) {
+          const held = quotaHolders.get(s.id) ?? new Set<string>();
+          quotaHolders.set(s.id, held.add(found.account.address));
+        }
+        return r;
       }
       case "alias": {
         const ex = await expandRecipient(o.directory, dest, { maxDepth: 10, maxTargets: 100 });
@@ -259,11 +273,11 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
             return add(ex.targets.map((t) => t.address));
           }
           case "loop":
-            return reply(550, "5.4.6", "Alias expansion loop");
+            return REPLIES.aliasLoop;
           case "unknown":
             return REPLIES.unknownUser;
           case "too-many":
-            return reply(550, "5.7.0", "Alias expands to too many recipients");
+            return REPLIES.aliasTooMany;
         }
       }
     }
@@ -311,6 +325,45 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
           await inner.abort();
           reset(s.id);
           return refusal;
+        }
+        return inner.end();
+      },
+      abort: () => inner.abort(),
+      ...(inner.amend === undefined ? {} : { amend: (c: EnvelopeChange) => inner.amend?.(c) }),
+    };
+  };
+
+  /**
+   * Whether no recipient has room for `size` more bytes (RFC 5321 §4.2.2: 552, exceeded storage
+   * allocation). Only when every recipient is an account with a quota can the node tell; an
+   * answer that fails is no refusal (the mailbox channel checks again when it stores).
+   */
+  const noRoomForAny = async (s: SessionInfo, size: number): Promise<boolean> => {
+    const recipients = expansions.get(s.id) ?? [];
+    const held = quotaHolders.get(s.id);
+    if (held === undefined || recipients.some((r) => !held.has(r.address))) return false;
+    for (const address of new Set(recipients.map((r) => r.address))) {
+      const found = await o.directory.lookup(address).catch(() => null);
+      if (found?.kind !== "account" || found.account.quotaBytes === null) return false;
+      if (found.account.usedBytes + size <= found.account.quotaBytes) return false;
+    }
+    return true;
+  };
+
+  /** The quota check at the end of a message whose size was not announced (header comment). */
+  const checkingQuota = (s: SessionInfo, tx: Transaction, inner: MessageSink): MessageSink => {
+    let size = 0;
+    return {
+      write(chunk) {
+        size += chunk.length;
+        return inner.write(chunk);
+      },
+      async end() {
+        if (o.settings.smtp.overQuota === "reject" && (await noRoomForAny(s, size))) {
+          o.log.with(s.id, s.remote.address).major("over quota at end of data", { from: tx.from, size });
+          await inner.abort();
+          reset(s.id);
+          return REPLIES.overQuotaPerm;
         }
         return inner.end();
       },
@@ -411,7 +464,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
         o.log
           .with(s.id, s.remote.address)
           .major("submitted", { id: r.id, node: r.node, from: tx.from, size: message.length });
-        return reply(250, "2.0.0", `OK queued as ${r.id}${r.remote ? ` on ${r.node}` : ""}`);
+        return r.remote ? REPLIES.queuedAsOn({ id: r.id, node: r.node }) : REPLIES.queuedAs({ id: r.id });
       },
       abort: () => ((chunks.length = 0), Promise.resolve()),
     };
@@ -525,12 +578,12 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
               nrcpt: recipients.length,
               size,
             });
-            return reply(250, "2.0.0", `OK queued as ${env.id}`);
+            return REPLIES.queuedAs({ id: env.id });
           } catch (e) {
             if (e instanceof RuleRejected) {
               reset(s.id);
               o.log.with(s.id, s.remote.address).major("rejected by rule", { from: tx.from });
-              return reply(550, "5.7.1", e.text.replace(/[\r\n]+/g, " ").slice(0, 400));
+              return REPLIES.ruleRejected({ text: e.text.replace(/[\r\n]+/g, " ").slice(0, 400) });
             }
             o.log.with(s.id, s.remote.address).failure("enqueue failed", { error: String(e) });
             await incoming.abort().catch(() => undefined);
@@ -549,14 +602,15 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
   };
   // The end-of-data hooks wrap whichever sink the message got (queue, receipt or submission):
   // the From: check first (cheap, may refuse), then mail authentication, which prepends its
-  // header before the bytes reach the sink.
+  // header before the bytes reach the sink; the quota check, which needs the size, outermost.
   return {
     ...handler,
     async openMessage(s, tx) {
       let opened = await handler.openMessage(s, tx);
       if (!("write" in opened)) return opened;
       if (o.authentication?.applies(s, trusted(s)) === true) opened = o.authentication.sink(s, tx, opened);
-      return senders.checksHeader(s) ? checkingFrom(s, tx, opened) : opened;
+      const from = senders.checksHeader(s) ? checkingFrom(s, tx, opened) : opened;
+      return quotaHolders.has(s.id) ? checkingQuota(s, tx, from) : from;
     },
   };
 }

@@ -362,7 +362,7 @@ export function withMilters(inner: SmtpHandler, o: MilterOptions): SmtpHandler {
           await opened.abort();
           for (const m of milters) await m.abort();
           logVerdicts(s, tx, st.milters, "discarded");
-          return REPLIES.milterDiscarded;
+          return REPLIES.ok;
         }
         await feed.finish();
         let verdict: MessageVerdict;
@@ -378,7 +378,7 @@ export function withMilters(inner: SmtpHandler, o: MilterOptions): SmtpHandler {
           for (const m of milters) await m.abort();
           await opened.abort();
           logVerdicts(s, tx, st.milters, verdict.kind === "discard" ? "discarded" : verdict.kind);
-          return verdict.kind === "discard" ? REPLIES.milterDiscarded : verdict.reply;
+          return verdict.kind === "discard" ? REPLIES.ok : verdict.reply;
         }
         const sorted = sortEdits(edits);
         const change: EnvelopeChange = { ...sorted.change, remove: [...st.refused, ...sorted.change.remove] };
@@ -389,7 +389,7 @@ export function withMilters(inner: SmtpHandler, o: MilterOptions): SmtpHandler {
           // Every recipient removed: nothing to deliver (Postfix discards such a message too).
           await opened.abort();
           logVerdicts(s, tx, st.milters, "discarded (no recipients left)");
-          return REPLIES.milterDiscarded;
+          return REPLIES.ok;
         }
         if (hold) {
           const header = feed.header ?? Buffer.alloc(0);

@@ -12,7 +12,7 @@
 import type { InboundDirectory } from "../cluster/api/types.js";
 import type { Settings } from "../config/settings.js";
 import { ownsSender } from "../directory/sender-owner.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import type { SessionInfo } from "../smtp/handler.js";
 import type { FromField } from "./from-header.js";
 
@@ -32,11 +32,9 @@ export interface SenderPolicyOptions {
   readonly trusted: (s: SessionInfo) => boolean;
 }
 
-const notOwned = (user: string, address: string): Reply =>
-  reply(553, "5.7.1", `<${address}>: Sender address not owned by user ${user}`);
+const notOwned = (user: string, address: string): Reply => REPLIES.senderNotOwned({ address, user });
 
-const fromNotOwned = (user: string, address: string): Reply =>
-  reply(550, "5.7.1", `<${address}>: From: address not owned by user ${user}`);
+const fromNotOwned = (user: string, address: string): Reply => REPLIES.fromNotOwned({ address, user });
 
 export function createSenderPolicy(o: SenderPolicyOptions): SenderPolicy {
   const smtp = (): Settings["smtp"] => o.settings.smtp;

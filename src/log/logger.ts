@@ -25,7 +25,6 @@ export type Tag = (typeof TAGS)[number];
 /** The seed's levels: 0 Crashes Only, 1 Failures, 2 Major, 3 Problems, 4 Low Level, 5 All Info. */
 export const LEVELS = { crash: 0, failure: 1, major: 2, problem: 3, low: 4, all: 5 } as const;
 export type Level = (typeof LEVELS)[keyof typeof LEVELS];
-export const LEVEL_NAMES = ["None/Crashes Only", "Failures", "Major", "Problems", "Low Level", "All Info"];
 
 export type Fields = Readonly<Record<string, string | number | boolean | null | undefined>>;
 

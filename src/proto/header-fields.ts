@@ -2,6 +2,7 @@
 // field (To, Cc, Bcc: RFC 5322 §3.4, §3.6.3), without I/O. Input is an untrusted message: every
 // scan is bounded by its length, unparseable pieces are skipped rather than guessed at, and only
 // addr-specs that look like local@domain are returned.
+const CR = 0x0d;
 const LF = 0x0a;
 
 export interface HeaderField {
@@ -14,16 +15,26 @@ export interface HeaderField {
   readonly end: number;
 }
 
-/** Offset just past the blank line that ends the header section (message length if none). */
-export function headerEnd(message: Buffer): number {
-  let pos = 0;
-  for (;;) {
-    const lf = message.indexOf(LF, pos);
-    if (lf < 0) return message.length;
-    if (lf === pos || (lf === pos + 1 && message[pos] === 0x0d)) return lf + 1;
-    pos = lf + 1;
+/**
+ * The empty line that ends the header section (RFC 5322 §2.1), in `b`, the message from its
+ * first byte: `start` is where the line break ending the last field begins (0 when the message
+ * starts with the empty line: no header), `end` is just past the empty line; null while `b`
+ * holds none. A bare LF counts as CRLF (Maildir files may have them). `from` lets a reader that
+ * gets the message in chunks search only what is new: the length it had before the new chunk,
+ * less 3 (an empty line split across chunks).
+ */
+export function findHeaderEnd(b: Buffer, from = 0): { readonly start: number; readonly end: number } | null {
+  if (from === 0 && (b[0] === LF || (b[0] === CR && b[1] === LF)))
+    return { start: 0, end: b[0] === LF ? 1 : 2 };
+  for (let lf = b.indexOf(LF, from); lf >= 0; lf = b.indexOf(LF, lf + 1)) {
+    const next = b[lf + 1] === CR ? lf + 2 : lf + 1;
+    if (b[next] === LF) return { start: lf > 0 && b[lf - 1] === CR ? lf - 1 : lf, end: next + 1 };
   }
+  return null;
 }
+
+/** Offset just past the blank line that ends the header section (message length if none). */
+export const headerEnd = (message: Buffer): number => findHeaderEnd(message)?.end ?? message.length;
 
 /** Every field of the header section, in order. Lines that are not fields are skipped. */
 export function headerFields(message: Buffer): HeaderField[] {

@@ -3,6 +3,8 @@
 // message. Message bytes come from Maildir files that other programs may have written with bare
 // LF line endings; everything sent is CRLF, and sizes are counted the same way (§11: the size
 // is of the message as transmitted, line endings as CRLF, before dot-stuffing).
+import { findHeaderEnd } from "./header-fields.js";
+
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
@@ -47,15 +49,10 @@ export function multiLine(message: Buffer): Buffer {
 
 /** The header section, the blank line and the first `lines` body lines (TOP msg n, §7). */
 export function topOf(message: Buffer, lines: number): Buffer {
-  let pos = 0;
   // Header: up to and including the first empty line.
-  for (;;) {
-    const lf = message.indexOf(LF, pos);
-    if (lf < 0) return message;
-    const empty = lf === pos || (lf === pos + 1 && message[pos] === CR);
-    pos = lf + 1;
-    if (empty) break;
-  }
+  const blank = findHeaderEnd(message);
+  if (blank === null) return message;
+  let pos = blank.end;
   for (let n = 0; n < lines; n++) {
     const lf = message.indexOf(LF, pos);
     if (lf < 0) return message;

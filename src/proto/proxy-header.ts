@@ -33,8 +33,6 @@ export type ProxyHeader =
 export const MAX_V1_LENGTH = 107;
 /** Largest v2 address-plus-TLV block accepted (an AF_UNIX block is 216; TLVs are skipped). */
 export const MAX_V2_BLOCK = 2048;
-/** Longest header this parser can ask a reader to buffer. */
-export const MAX_HEADER_LENGTH = 16 + MAX_V2_BLOCK;
 
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const V1_PREFIX = Buffer.from("PROXY ", "latin1");

@@ -1,5 +1,7 @@
-// SMTP replies as values: code, enhanced status code (RFC 3463) and text. Every fixed reply the
-// server sends lives in REPLIES so one test can check codes, classes and enhanced codes agree.
+// SMTP replies as values: code, enhanced status code (RFC 3463) and text. Every reply Mailyard
+// makes with a fixed code lives in REPLIES, the ones with variable text as forms whose `{slot}`s
+// are filled in where they are made; reply.test.ts checks code and enhanced class agree, that
+// no entry is there twice and that each is used, and that docs/REPLIES.md lists them all.
 // No I/O here.
 
 export interface Reply {
@@ -15,6 +17,36 @@ export const reply = (code: number, enhanced: string | null, text: string): Repl
   enhanced,
   text,
 });
+
+type Slots<S extends string> = S extends `${string}{${infer P}}${infer R}` ? P | Slots<R> : never;
+
+/** A reply with a fixed code and enhanced code whose text has `{slot}`s, as the catalogue lists it. */
+export interface ReplyTemplate {
+  readonly code: number;
+  readonly enhanced: string | null;
+  readonly template: string;
+}
+
+/** Call it with a value for every slot of its template to make the reply. */
+export interface ReplyForm<S extends string> extends ReplyTemplate {
+  (values: Readonly<Record<Slots<S>, string | number>>): Reply;
+  readonly template: S;
+}
+
+export function form<const S extends string>(
+  code: number,
+  enhanced: string | null,
+  template: S,
+): ReplyForm<S> {
+  // One pass: a value that itself contains "{x}" is not filled in again.
+  const make = (values: Readonly<Record<string, string | number>>): Reply =>
+    reply(
+      code,
+      enhanced,
+      template.replace(/\{(\w+)\}/g, (_, k: string) => String(values[k])),
+    );
+  return Object.assign(make, { code, enhanced, template });
+}
 
 export const isPositive = (r: Reply): boolean => r.code >= 200 && r.code < 400;
 export const isTemporary = (r: Reply): boolean => r.code >= 400 && r.code < 500;
@@ -35,7 +67,10 @@ export function formatReply(r: Reply, enhancedCodes = true): string {
   return out;
 }
 
-/** The fixed replies of Mailyard. Variable replies are built with reply() where they are made. */
+/**
+ * The replies of Mailyard. Replies passed on from a peer, or adjusted from one (an LMTP
+ * per-recipient answer, a relay's last error), are built with reply() where they are made.
+ */
 export const REPLIES = {
   ok: reply(250, "2.0.0", "OK"),
   okSender: reply(250, "2.1.0", "Sender OK"),
@@ -86,7 +121,6 @@ export const REPLIES = {
   alreadyAuth: reply(503, "5.5.1", "Already authenticated"),
   alreadyTls: reply(503, "5.5.1", "TLS already active"),
   needHelo: reply(503, "5.5.1", "Send HELO/EHLO first"),
-  paramNotImplemented: reply(504, "5.5.4", "Command parameter not implemented"),
   authMechUnknown: reply(504, "5.5.4", "Unrecognized authentication type"),
   unknownUser: reply(550, "5.1.1", "No such user here"),
   mailboxDisabled: reply(550, "5.2.1", "Mailbox disabled, not accepting messages"),
@@ -100,10 +134,11 @@ export const REPLIES = {
   fromRequired: reply(550, "5.7.1", "A null sender needs a From: address owned by the authenticated user"),
   fromUncheckable: reply(550, "5.7.1", "From: header has no address that can be checked against the login"),
   messageTooBig: reply(552, "5.3.4", "Message size exceeds fixed maximum message size"),
+  // smtp.overQuota = reject: no room for a message whose size is known (end of data, delivery).
+  overQuotaPerm: reply(552, "5.2.2", "Mailbox full"),
   // The header section's limits (src/proto/header-limit.ts), at the end of the data.
   headerTooBig: reply(552, "5.3.4", "Message header exceeds fixed maximum size"),
   tooManyHeaderFields: reply(554, "5.6.0", "Message header has too many fields"),
-  overQuotaPerm: reply(552, "5.2.2", "Mailbox full"),
   authRequired: reply(530, "5.7.0", "Authentication required"),
   encryptionRequired: reply(538, "5.7.11", "Encryption required for requested authentication mechanism"),
   authFailed: reply(535, "5.7.8", "Authentication credentials invalid"),
@@ -121,16 +156,15 @@ export const REPLIES = {
   ),
   utf8NotEnabled: reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"),
   noValidRecipients: reply(554, "5.5.1", "No valid recipients"),
-  transactionFailed: reply(554, "5.0.0", "Transaction failed"),
   // Added by the SMTP engine (src/smtp/server).
   paramUnknown: reply(555, "5.5.4", "MAIL FROM/RCPT TO parameter not recognized or not implemented"),
   localError: reply(451, "4.3.0", "Local error in processing, try again later"),
   // Milters (src/inbound/milters.ts): a verdict without a reply code of its own, and a milter
-  // that is down under smtp.milterDefaultAction tempfail or reject (Postfix's wording).
+  // that is down under smtp.milterDefaultAction tempfail or reject (Postfix's wording). A
+  // discarded message is answered with the plain `ok`, as if it had been accepted.
   milterTempfail: reply(451, "4.7.1", "Service unavailable - try again later"),
   milterReject: reply(550, "5.7.1", "Command rejected"),
   milterConnectReject: reply(554, "5.7.1", "Connection rejected"),
-  milterDiscarded: reply(250, "2.0.0", "OK"),
   binaryNeedsBdat: reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT, not DATA"),
   dataLineTooLong: reply(500, "5.5.6", "Line too long in message data"),
   earlyTalker: reply(554, "5.5.0", "Protocol error: client sent data before the greeting"),
@@ -147,6 +181,78 @@ export const REPLIES = {
   lmtpNoRecipients: reply(503, "5.5.1", "No valid recipients"),
   // Added by the cluster roles (src/server, src/delivery/placed.ts).
   notHostedHere: reply(450, "4.3.0", "Account is not stored on this backend now, try again later"),
-} as const satisfies Record<string, Reply>;
+  nodeStarting: reply(451, "4.3.0", "Node starting, try again later"),
+  accountHeld: form(450, "4.3.0", "{reason}, try again later"),
 
-export type ReplyName = keyof typeof REPLIES;
+  // Greetings and hellos: the text is the host's name (RFC 5321 §4.2: no enhanced code).
+  greeting: form(220, null, "{host} ESMTP Mailyard"),
+  lmtpGreeting: form(220, null, "{host} LMTP {nonce}"),
+  heloOk: form(250, null, "{host}"),
+  // One line per extension after the first (RFC 5321 §4.1.1.1, RFC 2033 §4.1).
+  ehloOk: form(250, null, "{host} Hello {name}\n{extensions}"),
+  lhloOk: form(250, null, "{host}\n{extensions}"),
+  chunkReceived: form(250, "2.0.0", "{size} octets received"),
+  queuedAs: form(250, "2.0.0", "OK queued as {id}"),
+  queuedAsOn: form(250, "2.0.0", "OK queued as {id} on {node}"),
+  deliveredAs: form(250, "2.0.0", "OK delivered as {id}"),
+
+  // Acceptance (src/inbound, src/queue): aliases, rules, the local queue.
+  aliasLoop: reply(550, "5.4.6", "Alias expansion loop"),
+  aliasTooMany: reply(550, "5.7.0", "Alias expands to too many recipients"),
+  // A Sieve reject or a rule's refusal: the text is the rule's, on one line.
+  ruleRejected: form(550, "5.7.1", "{text}"),
+  localQueueFull: reply(452, "4.3.1", "Queue full, try again later"),
+  senderNotOwned: form(553, "5.7.1", "<{address}>: Sender address not owned by user {user}"),
+  fromNotOwned: form(550, "5.7.1", "<{address}>: From: address not owned by user {user}"),
+  operatorRejected: form(550, "5.0.0", "{text}"),
+  deliveryLayerFailed: reply(451, "4.3.0", "Internal error in the delivery layer"),
+  routeUndecided: reply(451, "4.3.0", "Cannot decide where to deliver, will retry"),
+
+  // Remote submission between members (src/cluster/submit).
+  memberAuthenticated: form(235, "2.7.0", "Member {id} authenticated"),
+  membersOnly: reply(530, "5.7.0", "Remote submission is for authenticated cluster members only"),
+  badEnvelope: form(554, "5.6.0", "Bad envelope: {why}"),
+
+  // Outcomes of delivering to a next hop (src/delivery, src/channel, src/smtp/client).
+  // RFC 3463: 4.4.x network and routing, 4.3.x local system, 4.5.0 protocol.
+  connectFailed: form(451, "4.4.1", "connect to {relay}: {why}"),
+  sessionRefused: form(451, "4.4.1", "{relay} refused the {stage}: {said}"),
+  authRefused: form(451, "4.7.0", "{relay} refused the {stage}: {said}"),
+  noClusterAuth: form(451, "4.7.0", "{relay} does not offer cluster authentication"),
+  hostUnresolved: form(451, "4.4.3", "{why}"),
+  hostRefused: form(451, "4.4.1", "host {relay} refused to talk to me: {said}"),
+  noHost: reply(451, "4.4.1", "no host to connect to"),
+  conversationFailed: form(451, "4.4.2", "{why}"),
+  lostConnection: form(451, "4.4.2", "lost connection with {relay}"),
+  noReply: reply(451, "4.4.2", "conversation ended without a reply"),
+  unexpectedReply: form(451, "4.5.0", "unexpected reply: {code} {text}"),
+  localFailure: form(451, "4.3.0", "{why}"),
+  noTarget: form(451, "4.4.0", "{why}"),
+  routeFailed: form(451, "4.3.5", "{why}"),
+  unknownRoute: form(451, "4.3.5", "unknown route {route}"),
+  hostNotFound: form(
+    550,
+    "5.4.4",
+    "Host or domain name not found. Name service error for name={host} type=A: Host not found",
+  ),
+  domainNotFound: form(
+    550,
+    "5.1.2",
+    "Host or domain name not found. Name service error for name={domain} type=MX: Host not found",
+  ),
+  mxLookupFailed: form(
+    451,
+    "4.4.3",
+    "Host or domain name not found. Name service error for name={domain} type=MX: {error}",
+  ),
+  nullMx: form(556, "5.1.10", "Domain {domain} does not accept mail (null MX)"),
+  binaryNotOffered: form(
+    554,
+    "5.6.3",
+    "Conversion required but not supported: BODY=BINARYMIME, and host {relay} does not offer BINARYMIME with CHUNKING",
+  ),
+  utf8NotOffered: form(554, "5.6.7", "SMTPUTF8 is required, but was not offered by host {relay}"),
+  tooBigForHost: form(552, "5.3.4", "message size {size} exceeds size limit {limit} of server {relay}"),
+  // An LMTP answer whose class disagreed with its outcome, replaced (src/channel/recipient-reply.ts).
+  failed: reply(550, "5.0.0", "Failed"),
+} as const satisfies Record<string, Reply | ReplyTemplate>;

@@ -20,6 +20,8 @@ export interface QueueContext {
   readonly metrics: Metrics;
   /** The node's queue settings object: the retry keys and limits in it may change live. */
   readonly q: Settings["queue"];
+  /** The node's local delivery settings (local.overQuotaGiveUpHours, read at each use). */
+  readonly local: Settings["local"];
   /** The retry policy of `q` as it is now. */
   readonly policy: RetryPolicy;
   /** Between start() and stop(): only then are wake-ups and deliveries started. */

@@ -147,6 +147,8 @@ void test("delay DSN: delayed action, 4.x status, Will-Retry-Until, original rec
 
 void test("expiry is reported as failed with 5.4.7 and the last temporary reply as diagnostic", () => {
   assert.equal(dsnStatus("failed", { code: 451, enhanced: "4.4.1", text: "x" }), "5.4.7");
+  // given up on a mailbox that stayed full: said as mailbox full (RFC 3463 X.2.2)
+  assert.equal(dsnStatus("failed", { code: 452, enhanced: "4.2.2", text: "Mailbox full" }), "5.2.2");
   assert.equal(dsnStatus("failed", { code: 554, enhanced: null, text: "x" }), "5.0.0");
   assert.equal(dsnStatus("delivered", { code: 250, enhanced: "2.0.0", text: "x" }), "2.0.0");
   assert.equal(dsnStatus("delayed", null), "4.0.0");

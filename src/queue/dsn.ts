@@ -68,8 +68,9 @@ export function dsnStatus(action: DsnAction, reply: DsnReply | null): string {
   switch (action) {
     case "failed":
       if (reply === null) return "5.0.0";
-      // A failure with a temporary last reply is a message the queue gave up on (RFC 3463 X.4.7).
-      if (reply.code < 500) return "5.4.7";
+      // A failure with a temporary last reply is a message the queue gave up on (RFC 3463 X.4.7),
+      // but a mailbox that stayed full is said as such (X.2.2, persistent now).
+      if (reply.code < 500) return enh === "4.2.2" ? "5.2.2" : "5.4.7";
       return enh?.startsWith("5.") ? enh : "5.0.0";
     case "delayed":
       return enh?.startsWith("4.") ? enh : "4.0.0";

@@ -62,7 +62,7 @@ export type QueueManager = Queue & {
 export function createQueueManager(o: QueueManagerOptions): QueueManager {
   const { spool, clock, random, log, metrics } = o;
   const q = o.settings.queue;
-  const ctx = createContext({ spool, clock, random, log, metrics, q });
+  const ctx = createContext({ spool, clock, random, log, metrics, q, local: o.settings.local });
   const nextId = createIdGenerator(clock, random);
 
   // The parts call each other in a cycle (a job's outcome settles the message, which may queue a

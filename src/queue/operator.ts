@@ -4,7 +4,7 @@
 //
 // Invariants: hold and release are saved before they are logged; a rejection bounces only
 // recipients still pending, and reports and saves them like any other bounce.
-import { reply } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import type { QueueContext } from "./context.js";
 import { wants, type Entries, type Entry } from "./entries.js";
 import { logChange } from "./outcomes.js";
@@ -89,7 +89,7 @@ export function createOperator(ctx: QueueContext, deps: OperatorDeps): OperatorA
     async reject(id, text) {
       const e = byId.get(id);
       if (e === undefined) return false;
-      const why = reply(550, "5.0.0", operatorText(text));
+      const why = REPLIES.operatorRejected({ text: operatorText(text) });
       const now = clock.now();
       let changed = false;
       e.recipients.forEach((r, i) => {

@@ -1,6 +1,7 @@
 // Reads back what a DSN returns of the original message: the header section (bounded), or the
 // whole message when it is small enough. Stops reading as soon as it has what it needs.
 import type { Readable } from "node:stream";
+import { findHeaderEnd } from "../proto/header-fields.js";
 
 /** A header section longer than this is cut (the DSN says "headers", not "all of it"). */
 export const MAX_HEADER_BYTES = 256 * 1024;
@@ -11,14 +12,6 @@ export interface Original {
   readonly message: Buffer | null;
 }
 
-/** Offset just past the empty line ending the header section, or -1. */
-function headerEnd(b: Buffer): number {
-  const crlf = b.indexOf("\r\n\r\n");
-  const lf = b.indexOf("\n\n");
-  if (crlf >= 0 && (lf < 0 || crlf < lf)) return crlf + 4;
-  return lf >= 0 ? lf + 2 : -1;
-}
-
 /**
  * `fullUpTo`: return the whole message when it is at most this many bytes (0 = headers only).
  * The stream is destroyed once enough has been read.
@@ -27,23 +20,24 @@ export async function readOriginal(body: Readable, size: number, fullUpTo: numbe
   const wantFull = fullUpTo > 0 && size <= fullUpTo;
   const chunks: Buffer[] = [];
   let have = 0;
-  // The last bytes seen, so an empty line split across chunks is still found.
-  let tail = Buffer.alloc(0);
+  // What was read so far, for the header search (only when the headers are all that is wanted).
+  let head = Buffer.alloc(0);
   try {
     for await (const c of body) {
       const chunk = c as Buffer;
       chunks.push(chunk);
       have += chunk.length;
       if (wantFull) continue;
-      const probe = Buffer.concat([tail, chunk]);
-      if (have >= MAX_HEADER_BYTES || headerEnd(probe) >= 0) break;
-      tail = probe.subarray(Math.max(0, probe.length - 3));
+      // Search the new bytes and the 3 before them (an empty line split across chunks).
+      const from = Math.max(0, head.length - 3);
+      head = Buffer.concat([head, chunk]);
+      if (have >= MAX_HEADER_BYTES || findHeaderEnd(head, from) !== null) break;
     }
   } finally {
     body.destroy();
   }
   const all = Buffer.concat(chunks);
-  const end = headerEnd(all);
-  const headers = all.subarray(0, end >= 0 ? end : Math.min(all.length, MAX_HEADER_BYTES));
+  const end = findHeaderEnd(all)?.end ?? Math.min(all.length, MAX_HEADER_BYTES);
+  const headers = all.subarray(0, end);
   return { headers, message: wantFull ? all : null };
 }

@@ -2,7 +2,9 @@
 // a deferred one) into its recorded state, next attempt time and one log line, then settles the
 // message: state saved first, then delay warnings and final reports, then the next wake-up.
 //
-// Invariants: only here does a temporary failure become a bounce, and only at expiry; a recipient
+// Invariants: only here does a temporary failure become a bounce, and only at expiry (for a local
+// mailbox that is full, 4.2.2, after local.overQuotaGiveUpHours: smtp.overQuota = queue keeps
+// mail for a full mailbox a day by default, not the queue's whole lifetime); a recipient
 // that is no longer pending (rejected or deleted meanwhile) keeps the operator's decision; nothing
 // is reported or scheduled until the new state is on disk.
 import type { Log } from "../log/logger.js";
@@ -11,7 +13,8 @@ import { dsnStatus, type DsnAction } from "./dsn.js";
 import { needsSettle, wants, type Entries, type Entry } from "./entries.js";
 import type { RecipientState } from "./envelope.js";
 import type { Reports } from "./reports.js";
-import { expiresAt, isExpired, nextAttemptAt, warningsCrossed } from "./retry.js";
+import type { DeliveryKind } from "../log/metrics.js";
+import { expiresAt, nextAttemptAt, warningsCrossed } from "./retry.js";
 import type { ApplyOutcomes } from "./scheduler.js";
 import type { Timetable } from "./timetable.js";
 
@@ -54,6 +57,14 @@ export function createOutcomes(
   const { clock, random, log, metrics } = ctx;
   // ctx.policy, read at each use: managed settings may change the retry keys while we run.
 
+  /** When a deferred recipient expires: the queue's lifetime, or sooner for a full local mailbox. */
+  const giveUpAt = (e: Entry, kind: DeliveryKind, enhanced: string | null): number => {
+    const end = expiresAt(ctx.policy, e.envelope.arrival);
+    // RFC 3463 X.2.2: mailbox full. Local: our own mailbox channel or a backend's, over the delivery channel.
+    if (kind !== "local" || enhanced !== "4.2.2") return end;
+    return Math.min(end, e.envelope.arrival + ctx.local.overQuotaGiveUpHours * 3600 * 1000);
+  };
+
   const apply: ApplyOutcomes = async (e, results, kind, opts) => {
     const now = clock.now();
     const delays: number[] = [];
@@ -80,19 +91,22 @@ export function createOutcomes(
           logChange(log, e, i, "bounced", "failed", r, now);
           metrics.recipientBounced(kind);
           break;
-        case "deferred":
+        case "deferred": {
           // Only the queue turns a temporary failure into a bounce, and only at expiry.
-          if (isExpired(ctx.policy, e.envelope.arrival, now)) {
+          const until = giveUpAt(e, kind, out.reply.enhanced);
+          if (now >= until) {
             r.status = "bounced";
             r.reported = !wants(e, i, "FAILURE");
             logChange(log, e, i, "expired", "failed", r, now);
             metrics.recipientBounced(kind);
             break;
           }
-          r.nextAttempt =
+          r.nextAttempt = Math.min(
             opts.nextAt !== undefined
-              ? Math.min(opts.nextAt, expiresAt(ctx.policy, e.envelope.arrival))
-              : nextAttemptAt(ctx.policy, e.envelope.arrival, Math.max(r.attempts, 1), now, random);
+              ? opts.nextAt
+              : nextAttemptAt(ctx.policy, e.envelope.arrival, Math.max(r.attempts, 1), now, random),
+            until,
+          );
           {
             const crossed = warningsCrossed(ctx.policy, e.envelope.arrival, now);
             if (crossed > r.warningsSent) {
@@ -103,6 +117,7 @@ export function createOutcomes(
           logChange(log, e, i, "deferred", "delayed", r, now);
           metrics.recipientDeferred(kind);
           break;
+        }
       }
     }
     // Unchanged recipients can still leave reports owed: reports wait while any recipient is in a

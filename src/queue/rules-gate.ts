@@ -1,6 +1,7 @@
 // Server-wide and cluster-wide rules at enqueue (the seed: the enqueuer applies them to every
-// message before routing, on whichever node enqueues). A Queue wrapped here reads the two rule
-// sets when a message begins; with none set it is the queue itself, at no cost. With rules the
+// message before routing, on whichever node enqueues): this node's own server rule set, then the
+// cluster's, which every member runs. A Queue wrapped here reads the two rule sets when a message
+// begins; with none set it is the queue itself, at no cost. With rules the
 // message is held in memory until commit (its header may still change), the rules run, and:
 // Reject with → the commit fails with RuleRejected (SMTP answers 5xx: the client's one report),
 // Discard → nothing is queued, Add Header / Tag Subject → the header is edited, Redirect to →
@@ -32,6 +33,8 @@ export class RuleRejected extends Error {
 
 export interface QueueRulesOptions {
   readonly store: RuleStore;
+  /** This node's id (node.id): whose server rule set applies here. */
+  readonly nodeId: string;
   /** Tag RULES. */
   readonly log: Log;
   readonly now: () => number;
@@ -51,7 +54,7 @@ export function withQueueRules(queue: Queue, o: QueueRulesOptions): Queue {
   const load = async () => {
     try {
       return [
-        ...(await o.store.getRules({ kind: "server" })),
+        ...(await o.store.getRules({ kind: "server", node: o.nodeId })),
         ...(await o.store.getRules({ kind: "cluster" })),
       ];
     } catch (e) {

@@ -10,7 +10,7 @@
 // a temporary failure.
 import type { DeliveryKind } from "../log/metrics.js";
 import { deferred, type Outcome } from "../proto/outcome.js";
-import { reply, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import type { TimerHandle } from "../world/clock.js";
 import type { QueueContext } from "./context.js";
 import type { Entry } from "./entries.js";
@@ -19,8 +19,8 @@ import { retryDelayMs } from "./retry.js";
 import type { Timetable } from "./timetable.js";
 import type { Deliverer, Route } from "./types.js";
 
-const INTERNAL_FAILURE = reply(451, "4.3.0", "Internal error in the delivery layer");
-const ROUTE_FAILURE = reply(451, "4.3.0", "Cannot decide where to deliver, will retry");
+const INTERNAL_FAILURE = REPLIES.deliveryLayerFailed;
+const ROUTE_FAILURE = REPLIES.routeUndecided;
 
 export type Result = readonly [index: number, outcome: Outcome];
 

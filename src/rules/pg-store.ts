@@ -3,11 +3,20 @@
 // reply memory: the same tables as the SQLite adapter (sqlite-store.ts), with their own
 // migrations table. claimReply is one INSERT … ON CONFLICT … WHERE, atomic under concurrency as
 // the contract (store.ts) asks: of two deliveries racing for one vacation reply, one wins.
+// Opening moves the old shared server rule set to per-node rows (store.ts sharedServerTargets)
+// in one transaction that locks the row, so two nodes starting together move it once.
 import type { PgHandle } from "../state/pg.js";
 import { migratePg, type PgMigration } from "../state/pg-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
-import { ruleAddressKey, scopeKey, type RuleScope, type RuleStore } from "./store.js";
+import {
+  ruleAddressKey,
+  scopeKey,
+  SHARED_SERVER_KEY,
+  sharedServerTargets,
+  type RuleScope,
+  type RuleStore,
+} from "./store.js";
 
 const SWEEP_EVERY = 500;
 
@@ -36,10 +45,41 @@ export const RULES_MIGRATION_TABLE = "rules_schema_migrations";
 export const migratePostgresRules = (pg: PgHandle, now: number): Promise<number[]> =>
   migratePg(pg, RULES_MIGRATION_TABLE, PG_RULE_MIGRATIONS, "rules", now);
 
-/** Opens (and migrates) the store; it owns `pg` and closes it. */
-export async function openPostgresRuleStore(pg: PgHandle, now: () => number): Promise<RuleStore> {
+/** Moves the pre-per-node "server" row to its nodes (store.ts); a no-op once it is gone. */
+async function moveSharedServerRules(pg: PgHandle, opener: string): Promise<void> {
+  await pg.tx(async (q) => {
+    const [old] = await q.query<{ text: string; updated_at: string | number }>(
+      "SELECT text, updated_at FROM rule_sets WHERE scope = $1 FOR UPDATE",
+      [SHARED_SERVER_KEY],
+    );
+    if (old === undefined) return;
+    // The cluster state shares the database; its table exists once a node has opened it.
+    const [t] = await q.query<{ t: string | null }>("SELECT to_regclass('cluster_members')::text AS t");
+    const members =
+      t?.t === null || t === undefined
+        ? []
+        : (await q.query<{ id: string }>("SELECT id FROM cluster_members")).map((r) => r.id);
+    for (const node of sharedServerTargets(members, opener))
+      await q.run(
+        "INSERT INTO rule_sets (scope, text, updated_at) VALUES ($1, $2, $3) ON CONFLICT (scope) DO NOTHING",
+        [scopeKey({ kind: "server", node }), old.text, Number(old.updated_at)],
+      );
+    await q.run("DELETE FROM rule_sets WHERE scope = $1", [SHARED_SERVER_KEY]);
+  });
+}
+
+/**
+ * Opens (and migrates) the store; it owns `pg` and closes it. `nodeId` (node.id) is where an old
+ * shared server rule set goes when no cluster member ever registered.
+ */
+export async function openPostgresRuleStore(
+  pg: PgHandle,
+  now: () => number,
+  nodeId = "node1",
+): Promise<RuleStore> {
   try {
     await migratePostgresRules(pg, now());
+    await moveSharedServerRules(pg, nodeId);
   } catch (e) {
     await pg.close();
     throw e;

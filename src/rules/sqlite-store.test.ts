@@ -8,12 +8,50 @@ import { openSqliteRuleStore } from "./sqlite-store.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { parseRules } from "./seed/text.js";
 import { systemClock } from "../world/clock.js";
-import { ruleStoreContract } from "./store-contract.js";
+import { ruleStoreContract, sharedServerRulesContract } from "./store-contract.js";
+import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 
 ruleStoreContract("sqlite", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "mailyard-rules-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return (now) => Promise.resolve(openSqliteRuleStore(join(dir, "mailyard.db"), now));
+});
+
+sharedServerRulesContract("sqlite", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "mailyard-rules-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, "mailyard.db");
+  // the tables as a node left them: the rule store's and the cluster state's
+  await openSqliteRuleStore(path).close();
+  return {
+    plantShared(text) {
+      const db = new Database(path);
+      try {
+        db.prepare("INSERT INTO rule_sets (scope, text, updated_at) VALUES ('server', ?, 1)").run(text);
+      } finally {
+        db.close();
+      }
+      return Promise.resolve();
+    },
+    async register(ids) {
+      const state = openSqliteClusterState(path, systemClock);
+      try {
+        for (const id of ids)
+          await state.register({
+            id,
+            role: id.startsWith("f") ? "frontend" : "backend",
+            smtp: "127.0.0.1:25",
+            http: "127.0.0.1:8080",
+            channel: null,
+            submitMessages: "default",
+            startedAt: 1,
+          });
+      } finally {
+        await state.close();
+      }
+    },
+    open: (nodeId) => Promise.resolve(openSqliteRuleStore(path, Date.now, { nodeId })),
+  };
 });
 
 // What the contract cannot see: the rule store shares the directory's file, each with its own
@@ -26,10 +64,10 @@ void test("the rule store and the directory share one file, each with its own mi
   await directory.addDomain("example.test");
   let store = openSqliteRuleStore(path, () => 1000);
   const junk = parseRules('(1,junk,((Subject,is,"*sale*")),(("Store in",Junk)))');
-  await store.setRules({ kind: "server" }, junk);
+  await store.setRules({ kind: "server", node: "node1" }, junk);
   await store.close();
   store = openSqliteRuleStore(path, () => 2000);
-  assert.deepEqual(await store.getRules({ kind: "server" }), junk);
+  assert.deepEqual(await store.getRules({ kind: "server", node: "node1" }), junk);
   await store.close();
   assert.deepEqual(await directory.listDomains(), ["example.test"]);
   await directory.close();

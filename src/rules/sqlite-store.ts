@@ -1,16 +1,27 @@
 // The rule store on the directory's SQLite file (config/paths.ts statePath). Its tables and
 // migrations are its own (rules_schema_migrations), so the directory's schema and this one move
 // independently. WAL and a busy timeout as the directory does: the CLI and a running node may
-// write the file at once. Rule sets are kept in the seed's text form, re-parsed on read.
+// write the file at once. Rule sets are kept in the seed's text form, re-parsed on read. Opening
+// moves the old shared server rule set to per-node rows (store.ts sharedServerTargets), in one
+// IMMEDIATE transaction with the membership read, so two openers cannot both move it.
 import Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
-import { ruleAddressKey, scopeKey, type RuleScope, type RuleStore } from "./store.js";
+import {
+  ruleAddressKey,
+  scopeKey,
+  SHARED_SERVER_KEY,
+  sharedServerTargets,
+  type RuleScope,
+  type RuleStore,
+} from "./store.js";
 import { prepareSqliteFile } from "../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
 const SWEEP_EVERY = 500;
+/** settings.ts node.id's default. */
+const DEFAULT_NODE_ID = "node1";
 
 interface Migration {
   readonly version: number;
@@ -49,13 +60,54 @@ function migrate(db: Database.Database): void {
   migrateSqlite(db, "rules_schema_migrations", RULE_MIGRATIONS, "rules", Date.now());
 }
 
-export function openSqliteRuleStore(path: string, now: () => number = Date.now): RuleStore {
+/** Moves the pre-per-node "server" row to its nodes (store.ts); a no-op once it is gone. */
+function moveSharedServerRules(db: Database.Database, opener: string): void {
+  db.transaction(() => {
+    const old = db
+      .prepare<[string], { text: string; updated_at: number }>(
+        "SELECT text, updated_at FROM rule_sets WHERE scope = ?",
+      )
+      .get(SHARED_SERVER_KEY);
+    if (old === undefined) return;
+    // The cluster state shares the file; its table exists once a node has opened it.
+    const hasMembers =
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cluster_members'").get() !==
+      undefined;
+    const members = hasMembers
+      ? db
+          .prepare<[], { id: string }>("SELECT id FROM cluster_members")
+          .all()
+          .map((r) => r.id)
+      : [];
+    const put = db.prepare(
+      "INSERT INTO rule_sets (scope, text, updated_at) VALUES (?, ?, ?) ON CONFLICT(scope) DO NOTHING",
+    );
+    for (const node of sharedServerTargets(members, opener))
+      put.run(scopeKey({ kind: "server", node }), old.text, old.updated_at);
+    db.prepare("DELETE FROM rule_sets WHERE scope = ?").run(SHARED_SERVER_KEY);
+  }).immediate();
+}
+
+export interface RuleStoreOpenOptions {
+  /**
+   * The node opening the store (node.id; its default when absent): where an old shared server
+   * rule set goes when no cluster member ever registered (store.ts sharedServerTargets).
+   */
+  readonly nodeId?: string;
+}
+
+export function openSqliteRuleStore(
+  path: string,
+  now: () => number = Date.now,
+  o: RuleStoreOpenOptions = {},
+): RuleStore {
   prepareSqliteFile(path);
   const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   db.pragma("journal_mode = WAL");
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma("synchronous = NORMAL");
   migrate(db);
+  moveSharedServerRules(db, o.nodeId ?? DEFAULT_NODE_ID);
   const getSet = db.prepare<[string], { text: string }>("SELECT text FROM rule_sets WHERE scope = ?");
   const putSet = db.prepare(
     "INSERT INTO rule_sets (scope, text, updated_at) VALUES (?, ?, ?) ON CONFLICT(scope) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",

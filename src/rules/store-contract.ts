@@ -1,5 +1,6 @@
 // The rule store's contract (store.ts) as tests, run on every adapter: sqlite-store.test.ts and
-// pg-store.test.ts call ruleStoreContract with a way to open a fresh store (and reopen it).
+// pg-store.test.ts call ruleStoreContract with a way to open a fresh store (and reopen it), and
+// sharedServerRulesContract with a way to plant the old shared server row and cluster members.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { parseRules } from "./seed/text.js";
@@ -14,7 +15,7 @@ export function ruleStoreContract(name: string, fresh: OpenRuleStore): void {
     let store = await open(() => 1000);
     const junk = parseRules('(1,junk,((Subject,is,"*sale*")),(("Store in",Junk)))');
     const tag = parseRules('(5,tag,(),(("Add Header","X-Cluster: yes")))');
-    await store.setRules({ kind: "server" }, junk);
+    await store.setRules({ kind: "server", node: "b1" }, junk);
     await store.setRules({ kind: "cluster" }, tag);
     await store.setRules({ kind: "domain", name: "Example.TEST" }, tag);
     await store.setRules({ kind: "account", address: "Alice@Example.test" }, junk);
@@ -24,7 +25,10 @@ export function ruleStoreContract(name: string, fresh: OpenRuleStore): void {
 
     store = await open(() => 2000);
     try {
-      assert.deepEqual(await store.getRules({ kind: "server" }), junk);
+      assert.deepEqual(await store.getRules({ kind: "server", node: "b1" }), junk);
+      // server rules belong to one node: another node (ids are exact) has none
+      assert.deepEqual(await store.getRules({ kind: "server", node: "b2" }), []);
+      assert.deepEqual(await store.getRules({ kind: "server", node: "B1" }), []);
       assert.deepEqual(await store.getRules({ kind: "cluster" }), tag);
       assert.deepEqual(await store.getRules({ kind: "domain", name: "example.test" }), tag);
       assert.deepEqual(await store.getRules({ kind: "account", address: "alice@example.test" }), junk);
@@ -34,9 +38,9 @@ export function ruleStoreContract(name: string, fresh: OpenRuleStore): void {
       assert.equal(await store.replied("alice@example.test", "h", "bob@remote.test", 4999), true);
       assert.equal(await store.replied("alice@example.test", "h", "bob@remote.test", 5000), false);
       assert.equal(await store.replied("alice@example.test", "other", "bob@remote.test", 10), false);
-      await store.setRules({ kind: "server" }, junk.slice(0, 0));
+      await store.setRules({ kind: "server", node: "b1" }, junk.slice(0, 0));
       await store.setSieve("alice@example.test", null);
-      assert.deepEqual(await store.getRules({ kind: "server" }), []);
+      assert.deepEqual(await store.getRules({ kind: "server", node: "b1" }), []);
       assert.equal(await store.getSieve("alice@example.test"), null);
     } finally {
       await store.close();
@@ -75,6 +79,65 @@ export function ruleStoreContract(name: string, fresh: OpenRuleStore): void {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+}
+
+/** A fresh state: `plant` writes rows as an older Mailyard left them; `open` opens as node `nodeId`. */
+export interface LegacyState {
+  /** The old shared server rule set (scope "server") in its text form. */
+  plantShared(text: string): Promise<void>;
+  /** Registers cluster members, as running nodes do. */
+  register(ids: readonly string[]): Promise<void>;
+  open(nodeId: string): Promise<RuleStore>;
+}
+
+export function sharedServerRulesContract(
+  name: string,
+  fresh: (t: TestContext) => Promise<LegacyState>,
+): void {
+  const text = '(\n  (1,junk,((Subject,is,"*sale*")),(("Store in",Junk)))\n)';
+  const junk = parseRules(text);
+
+  void test(`${name} rule store: the old shared server rule set goes to every member that ever registered`, async (t) => {
+    const st = await fresh(t);
+    await st.register(["f1", "b1", "b2"]);
+    await st.plantShared(text);
+    // a node id that never registered (a CLI run with the default id) gets no copy
+    let store = await st.open("node1");
+    try {
+      for (const node of ["f1", "b1", "b2"])
+        assert.deepEqual(await store.getRules({ kind: "server", node }), junk, node);
+      assert.deepEqual(await store.getRules({ kind: "server", node: "node1" }), []);
+      await store.setRules({ kind: "server", node: "f1" }, []);
+    } finally {
+      await store.close();
+    }
+    // moved once: a reopen does not bring back what the operator removed
+    store = await st.open("b1");
+    try {
+      assert.deepEqual(await store.getRules({ kind: "server", node: "f1" }), []);
+      assert.deepEqual(await store.getRules({ kind: "server", node: "b2" }), junk);
+    } finally {
+      await store.close();
+    }
+  });
+
+  void test(`${name} rule store: with no member ever registered (a single server) the old set goes to the opener's node id`, async (t) => {
+    const st = await fresh(t);
+    await st.plantShared(text);
+    const store = await st.open("mx1");
+    try {
+      assert.deepEqual(await store.getRules({ kind: "server", node: "mx1" }), junk);
+    } finally {
+      await store.close();
+    }
+    const again = await st.open("other");
+    try {
+      assert.deepEqual(await again.getRules({ kind: "server", node: "other" }), []);
+      assert.deepEqual(await again.getRules({ kind: "server", node: "mx1" }), junk);
+    } finally {
+      await again.close();
     }
   });
 }

@@ -1,4 +1,5 @@
-// Where rule sets live: server-wide, cluster-wide, per domain and per account (the seed's
+// Where rule sets live: server-wide (one set per node: a cluster member's server rules run on
+// that member alone), cluster-wide (every member), per domain and per account (the seed's
 // model, stored in its text form), each account's Sieve script, and the reply memory that keeps
 // vacation and Reply with from answering one sender twice within a period. Adapters: SQLite
 // (sqlite-store.ts), on the directory's file; any other store implements the same contract.
@@ -6,7 +7,8 @@ import { toAsciiAddress, toAsciiDomain } from "../proto/idna.js";
 import type { Rule } from "./seed/model.js";
 
 export type RuleScope =
-  | { readonly kind: "server" }
+  /** The server-wide rules of one node (its node.id): applied where that node enqueues. */
+  | { readonly kind: "server"; readonly node: string }
   | { readonly kind: "cluster" }
   | { readonly kind: "domain"; readonly name: string }
   | { readonly kind: "account"; readonly address: string };
@@ -38,10 +40,14 @@ export function ruleAddressKey(address: string): string {
   return toAsciiAddress(a) ?? a;
 }
 
-/** "server", "cluster", "domain:<name>", "account:<address>": the key rows are stored under. */
+/**
+ * The key rows are stored under: "server:<node>", "cluster", "domain:<name>", "account:<address>".
+ * Node ids are kept as given (they are compared exactly everywhere else, cluster/state.ts).
+ */
 export function scopeKey(scope: RuleScope): string {
   switch (scope.kind) {
     case "server":
+      return `server:${scope.node}`;
     case "cluster":
       return scope.kind;
     case "domain":
@@ -49,4 +55,22 @@ export function scopeKey(scope: RuleScope): string {
     case "account":
       return `account:${ruleAddressKey(scope.address)}`;
   }
+}
+
+/**
+ * Before server rules were per node, one row under this key held "the" server rules, and every
+ * member ran them. Adapters move it once (moveSharedServerRules) and nothing reads it after.
+ */
+export const SHARED_SERVER_KEY = "server";
+
+/**
+ * Where the old shared server rule set goes: to every member the cluster state has ever known
+ * (each of them ran it until now, so none silently loses a rule it enforced; the operator then
+ * removes it where it does not belong), or, when no member ever registered (a single server,
+ * which does not register), to the node opening the store: a single server's own id, which its
+ * CLI uses too.
+ */
+export function sharedServerTargets(members: readonly string[], opener: string): string[] {
+  const ids = [...new Set(members.filter((m) => m.length > 0))];
+  return ids.length > 0 ? ids.sort() : [opener];
 }

@@ -13,12 +13,13 @@ import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
 import { createLeasedMailbox } from "../delivery/leased.js";
 import { createLocalChannel } from "../delivery/local.js";
+import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createPlacedLocalChannel } from "../delivery/placed.js";
 import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
 import { mailRoot } from "../config/paths.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import { createMaildirStore } from "../store/maildir.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 
@@ -33,6 +34,9 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
     groupAccess: settings.local.mailGroupAccess,
   });
+  // Usage in the answers of this backend (its own SMTP, the frontends' questions, POP3) follows
+  // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
+  const usageDirectory = withMailboxUsage(directory, { store, allHere: false, log: log.for("LOCAL") });
   const maildir = createLocalChannel({
     directory,
     store,
@@ -100,18 +104,18 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
     }
     if (keeper !== null) {
       const held = await keeper.open(address);
-      if (!held.ok) return reply(450, "4.3.0", `${held.reason}, try again later`);
+      if (!held.ok) return REPLIES.accountHeld({ reason: held.reason });
     }
     return null;
   };
   let server: ChannelServer | null = null;
 
   return {
-    inbound: directory,
+    inbound: usageDirectory,
     deliverer,
     store,
     extra: clusterApiHandler({
-      directory,
+      directory: usageDirectory,
       secret: settings.cluster.secret,
       nodeId: settings.node.id,
       clock: world.clock,

@@ -6,7 +6,7 @@ import { filterWhole, type MilterOptions } from "../inbound/milters.js";
 import { milterSpecs } from "../inbound/milter/spec.js";
 import type { Log, LogSink } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
-import { REPLIES, reply, type Reply } from "../proto/reply.js";
+import { REPLIES, type Reply } from "../proto/reply.js";
 import { RuleRejected } from "../queue/rules-gate.js";
 import type { EnvelopeDraft, Queue } from "../queue/types.js";
 import type { Clock } from "../world/clock.js";
@@ -34,7 +34,7 @@ export async function filteredAccept(
   const r = await filterWhole(milters, draft, message);
   if (r.kind === "discard") {
     log.major("remote submission discarded by milter", { from, source: draft.source });
-    return REPLIES.milterDiscarded;
+    return REPLIES.ok;
   }
   if (r.kind !== "deliver") return r.reply;
   const incoming = await queue.begin();
@@ -43,10 +43,11 @@ export async function filteredAccept(
     await incoming.write(r.message);
     const env = await incoming.commit(r.draft, { held: r.hold !== null });
     log.low("remote submission queued", { from, id: env.id, source: draft.source, held: r.hold !== null });
-    return reply(250, "2.0.0", `OK queued as ${env.id}`);
+    return REPLIES.queuedAs({ id: env.id });
   } catch (e) {
     await incoming.abort().catch(() => undefined);
-    if (e instanceof RuleRejected) return reply(550, "5.7.1", e.text.replace(/[\r\n]+/g, " ").slice(0, 400));
+    if (e instanceof RuleRejected)
+      return REPLIES.ruleRejected({ text: e.text.replace(/[\r\n]+/g, " ").slice(0, 400) });
     log.failure("enqueue failed", { error: String(e) });
     return REPLIES.queueWriteFailed;
   }

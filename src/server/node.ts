@@ -13,6 +13,7 @@ import { createMaildirStore } from "../store/maildir.js";
 import { createLocalChannel } from "../delivery/local.js";
 import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
+import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createLocalReceipt } from "../delivery/receipt.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { withMilters } from "../inbound/milters.js";
@@ -45,7 +46,7 @@ import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { Submitter } from "../queue/submit.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
-import { reply } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
 import { loginGates } from "./login-gates.js";
@@ -140,16 +141,19 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   const store = createMaildirStore(mailRoot(settings), opts.log.for("LOCAL"), {
     groupAccess: settings.local.mailGroupAccess,
   });
+  // Quota checks (RCPT, end of data, POP3) read the usage of the mailbox, which is all here.
+  const mailboxDirectory = withMailboxUsage(directory, { store, allHere: true, log: opts.log.for("LOCAL") });
   // Account rules submit what they generate through the node's Submitter, made further down.
   const ruleStore = await openRuleStoreFor(settings, () => world.clock.now(), sys);
   let submitter: Submitter | null = null;
   const rules: DeliveryRules = {
     store: ruleStore,
+    nodeId: settings.node.id,
     log: opts.log.for("RULES"),
     pause: world.pause,
     submit: (draft, message) =>
       submitter === null
-        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        ? Promise.resolve({ ok: false, reply: REPLIES.nodeStarting })
         : submitter.submit(draft, message),
   };
   const local = createLocalChannel({
@@ -201,6 +205,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   // What SMTP and the message sources enqueue passes the server and cluster rules first.
   const enqueuer = withQueueRules(queue, {
     store: ruleStore,
+    nodeId: settings.node.id,
     log: opts.log.for("RULES"),
     now: () => world.clock.now(),
   });
@@ -223,7 +228,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
       : undefined;
   const inbound = createInboundHandler({
     settings,
-    directory,
+    directory: mailboxDirectory,
     queue: enqueuer,
     clock: world.clock,
     log: opts.log.for("SMTPI"),
@@ -259,7 +264,7 @@ async function startSingleNode(settings: Settings, opts: NodeOptions): Promise<R
   });
   const sources = await startSources({
     settings,
-    directory,
+    directory: mailboxDirectory,
     submitter,
     login: gates.mail,
     store,

@@ -28,7 +28,7 @@ import { expandRecipient } from "../directory/expand.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { createAuthentication } from "../inbound/authentication.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES, reply } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import { createQueueManager } from "../queue/manager.js";
 import { createSpool } from "../queue/spool.js";
 import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
@@ -64,6 +64,7 @@ import { milterOptions } from "./milter-wiring.js";
 import { withMilters } from "../inbound/milters.js";
 import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { withQueueRules } from "../queue/rules-gate.js";
+import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
@@ -221,11 +222,12 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
   let submitter: Submitter | null = null;
   const rules: DeliveryRules = {
     store: ruleStore,
+    nodeId: settings.node.id,
     log: opts.log.for("RULES"),
     pause: world.pause,
     submit: (draft, message) =>
       submitter === null
-        ? Promise.resolve({ ok: false, reply: reply(451, "4.3.0", "Node starting, try again later") })
+        ? Promise.resolve({ ok: false, reply: REPLIES.nodeStarting })
         : submitter.submit(draft, message),
   };
   let queueSize = (): number => 0;
@@ -331,6 +333,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     // the server and cluster rules first.
     const enqueuer = withQueueRules(queue, {
       store: ruleStore,
+      nodeId: settings.node.id,
       log: opts.log.for("RULES"),
       now: () => clock.now(),
     });
@@ -351,7 +354,12 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     if (parts.store !== undefined)
       sources = await startSources({
         settings,
-        directory,
+        // POP3 logins read the usage of the mailboxes stored here, as the backend's answers do.
+        directory: withMailboxUsage(directory, {
+          store: parts.store,
+          allHere: false,
+          log: opts.log.for("LOCAL"),
+        }),
         submitter: submitPath.submitter,
         login: gates.mail,
         store: parts.store,

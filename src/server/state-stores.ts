@@ -172,10 +172,10 @@ export async function openRuleStoreFor(settings: Settings, now: () => number, lo
   const where = stateLocation(settings);
   if (where.kind === "sqlite") {
     const { openSqliteRuleStore } = await import("../rules/sqlite-store.js");
-    return openSqliteRuleStore(where.path, now);
+    return openSqliteRuleStore(where.path, now, { nodeId: settings.node.id });
   }
   const { openPostgresRuleStore } = await import("../rules/pg-store.js");
-  return openPostgresRuleStore(await openPool(settings, where.url, log), now);
+  return openPostgresRuleStore(await openPool(settings, where.url, log), now, settings.node.id);
 }
 
 /** The DKIM signing keys (src/delivery/dkim/): every frontend sharing the state signs with them. */
@@ -332,7 +332,8 @@ async function schemaSpecs(settings: Settings): Promise<Record<SchemaName, Schem
     rules: {
       table: rulesPg.RULES_MIGRATION_TABLE,
       versions: versions(ruleSqlite.RULE_MIGRATIONS),
-      openSqlite: (path, clock) => ruleSqlite.openSqliteRuleStore(path, () => clock.now()),
+      openSqlite: (path, clock) =>
+        ruleSqlite.openSqliteRuleStore(path, () => clock.now(), { nodeId: settings.node.id }),
       migratePg: (pg, clock) => rulesPg.migratePostgresRules(pg, clock.now()),
     },
     rpop: {

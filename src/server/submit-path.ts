@@ -7,7 +7,7 @@ import { remoteSubmitVerbs } from "../cluster/submit/verbs.js";
 import type { SubmitView } from "../cluster/submit/view.js";
 import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";
-import { reply } from "../proto/reply.js";
+import { REPLIES } from "../proto/reply.js";
 import { localSubmitter } from "../queue/local-submit.js";
 import type { Submitter } from "../queue/submit.js";
 import type { Queue } from "../queue/types.js";
@@ -67,7 +67,7 @@ export function createSubmitPath(o: {
       const r = await local.submit(draft, message);
       if (!r.ok) return r.reply;
       log.low("remote submission queued", { from, id: r.id, source: draft.source });
-      return reply(250, "2.0.0", `OK queued as ${r.id}`);
+      return REPLIES.queuedAs({ id: r.id });
     },
   });
   return { submitter, smtpVerbs };

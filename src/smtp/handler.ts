@@ -17,7 +17,7 @@ export interface SessionInfo {
   /** Session id, also the 6-digit id in log records. */
   readonly id: number;
   readonly listener: ListenerKind;
-  /** The real client (after a PROXY header, in later issues). */
+  /** The real client (the one a PROXY header names, when the listener takes one). */
   readonly remote: Endpoint;
   readonly local: Endpoint;
   readonly helo: string | null;

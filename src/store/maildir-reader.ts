@@ -1,5 +1,6 @@
 // Reading a Maildir mailbox (https://cr.yp.to/proto/maildir.html) for POP3: list the messages in
-// new/ and cur/ with their sizes, read one, delete one, move one from new/ to cur/ once seen.
+// new/ and cur/ with their sizes, read one, delete one (recorded in the Maildir++ maildirsize,
+// maildirsize.ts), move one from new/ to cur/ once seen.
 //
 // Concurrency, honestly: deliveries only ever rename finished files into new/ (maildir.ts), so a
 // listing never sees a half-written message, and a message delivered after a listing is simply
@@ -11,6 +12,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { fsyncDir } from "./fs-calls.js";
+import { changeRecorded } from "./maildirsize.js";
 
 export interface MaildirEntry {
   /** Base name: the file name up to the info part (":2,..."); stable across new/ → cur/. */
@@ -123,7 +125,8 @@ export function createMaildirReader(): MaildirReader {
         const path = await locate(box, e);
         if (path === null) return "gone";
         try {
-          await unlink(path);
+          // Maildir++ quota: the deletion lowers the usage everyone reads (maildirsize.ts).
+          await changeRecorded(box, -e.size, -1, () => unlink(path));
           await fsyncDir(join(path, ".."));
           return "removed";
         } catch (err) {

@@ -7,6 +7,8 @@
 // Directory fsyncs are shared by deliveries that land in the same folder at once (group commit).
 // A crash between the first write and the rename leaves a file in tmp/; the first time a process
 // touches a folder it removes tmp/ files untouched for 36 hours, as the Maildir page says to.
+// Each stored message is recorded in the mailbox's Maildir++ maildirsize (maildirsize.ts), which
+// usage() reads: the usage quota checks go by, shared with Dovecot.
 // Folder names come from addresses the directory validated; they are checked again here (no
 // separators, no dot names) so no input can escape the root.
 // Mail is the node user's alone (files 0600, folders 0700) unless the operator shares it with a
@@ -27,6 +29,7 @@ import {
   unlinkPath,
   writevAll,
 } from "./fs-calls.js";
+import { changeRecorded, mailboxUsage, type MailboxUsage } from "./maildirsize.js";
 
 export interface StoredFile {
   /** Bytes written (prepended lines included). */
@@ -85,6 +88,11 @@ export interface MaildirStore {
   deliver(domain: string, localPart: string, message: Readable, prepend: Buffer): Promise<StoredFile>;
   /** Start one message whose bytes come in chunks (direct delivery at receipt, rules). */
   begin(domain: string, localPart: string, prepend: Buffer, place?: Placement): Promise<MaildirWriter>;
+  /**
+   * What the mailbox holds (every folder), from its maildirsize, which carries `limitBytes` as
+   * its limit; null when the mailbox does not exist here.
+   */
+  usage(domain: string, localPart: string, limitBytes: number): Promise<MailboxUsage | null>;
 }
 
 export interface MaildirOptions {
@@ -228,7 +236,7 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
    * Bytes go to memory first; past IN_MEMORY the file is opened and every later chunk is written
    * as it comes. The file exists in tmp/ only from the first write on.
    */
-  const writer = (box: string, info = ""): MaildirWriter => {
+  const writer = (root: string, box: string, info = ""): MaildirWriter => {
     const base = uniqueName();
     const tmpPath = join(box, "tmp", base);
     let fd: number | null = null;
@@ -290,13 +298,16 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
           await fdatasyncFd(f);
           fd = null;
           await closeFd(f);
-          await renamePath(tmpPath, newPath).catch(async (e: unknown) => {
-            // new/ was removed behind our back after we cached the folder: recreate it once.
-            if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-            ready.delete(box);
-            await ensure(box);
-            await renamePath(tmpPath, newPath);
-          });
+          // The rename and its maildirsize line, with no rebuild in between (maildirsize.ts).
+          await changeRecorded(root, size, 1, () =>
+            renamePath(tmpPath, newPath).catch(async (e: unknown) => {
+              // new/ was removed behind our back after we cached the folder: recreate it once.
+              if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+              ready.delete(box);
+              await ensure(box);
+              await renamePath(tmpPath, newPath);
+            }),
+          );
         } catch (e) {
           await cleanup();
           throw e;
@@ -306,7 +317,7 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
           await syncDir(join(box, info === "" ? "new" : "cur"));
         } catch (e) {
           // Not known durable: take it back out so a retry cannot make a second copy.
-          await unlinkPath(newPath).catch(() => undefined);
+          await changeRecorded(root, -size, -1, () => unlinkPath(newPath)).catch(() => undefined);
           throw e;
         }
         return { size, path: newPath };
@@ -321,7 +332,8 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
     prepend: Buffer,
     place: Placement = {},
   ): Promise<MaildirWriter> => {
-    let box = folder(domain, localPart);
+    const root = folder(domain, localPart);
+    let box = root;
     if (place.folder) {
       box = join(box, subfolderName(place.folder));
       // Maildir++: a subfolder is marked by an empty maildirfolder file (Dovecot, Courier)
@@ -333,7 +345,7 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
     }
     await ensure(box);
     const info = [...new Set((place.flags ?? "").replace(/[^A-Za-z]/g, ""))].sort().join("");
-    const w = writer(box, info);
+    const w = writer(root, box, info);
     if (prepend.length > 0) await w.write(prepend);
     return w;
   };
@@ -354,6 +366,8 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
   return {
     folder,
     begin,
+    usage: (domain, localPart, limitBytes) =>
+      mailboxUsage(folder(domain, localPart), limitBytes, now, FILE_MODE),
     async deliver(domain, localPart, message, prepend) {
       try {
         return await deliverOnce(domain, localPart, message, prepend);

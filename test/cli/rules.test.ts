@@ -23,9 +23,18 @@ void test("rules set/get round-trip every scope; a broken rule set is refused wi
   );
   assert.deepEqual(await run("rules", "set", "server", "--file", good), {
     code: 0,
-    out: "server: 2 rules set\n",
+    out: "server rules of node node1: 2 rules set\n",
     err: `wrote to state ${join(dataDir, "mailyard.db")}\n`,
   });
+  // another node's server rules: --node; this node's (node.id) are unchanged by it
+  assert.deepEqual(await run("rules", "set", "server", "--node", "b1", "--file", good), {
+    code: 0,
+    out: "server rules of node b1: 2 rules set\n",
+    err: `wrote to state ${join(dataDir, "mailyard.db")}\n`,
+  });
+  assert.match((await run("rules", "get", "server", "--node", "b1")).out, /junk/);
+  assert.equal((await run("rules", "get", "server", "--node", "b2")).out, "()\n");
+  assert.equal((await run("rules", "get", "cluster", "--node", "b1")).code, 2);
   const got = await run("rules", "get", "server");
   assert.equal(got.code, 0);
   assert.equal(

@@ -135,3 +135,84 @@ void test("Dovecot reads back what the local channel stored", async (t) => {
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /messages=2/);
 });
+
+void test("Dovecot's expunge lowers the usage Mailyard reads: both keep one maildirsize", async (t) => {
+  const tmp = await mkdtemp(join(tmpdir(), "mailyard-dovecot-quota-"));
+  const clock = new FakeClock();
+  const dir = openSqliteDirectory(join(tmp, "mailyard.db"), clock);
+  t.after(async () => {
+    await dir.close();
+    await rm(tmp, { recursive: true, force: true });
+  });
+  await dir.addDomain("example.test");
+  await dir.addAccount("alice@example.test", "pw", { quotaBytes: 100_000 });
+  const root = join(tmp, "mail");
+  const store = createMaildirStore(root, silentLog("LOCAL"));
+  const channel = createLocalChannel({
+    directory: dir,
+    store,
+    settings: settingsSchema.parse({}),
+    clock,
+    log: silentLog("LOCAL"),
+    hostname: "mx.example.test",
+  });
+  for (let i = 0; i < 3; i++) {
+    const message = Buffer.from(`Subject: quota ${i}\r\n\r\n${"z".repeat(1000 * (i + 1))}\r\n`);
+    assert.equal((await channel.deliver(job(i, "alice@example.test", message, clock)))[0]?.kind, "delivered");
+  }
+  const before = await store.usage("example.test", "alice", 100_000);
+  assert.equal(before?.count, 3);
+  assert.equal((await dir.getAccount("alice@example.test"))?.usedBytes, before?.bytes);
+
+  const root0 = process.getuid?.() === 0;
+  const uid = root0 ? 65534 : process.getuid!();
+  const gid = root0 ? 65534 : process.getgid!();
+  const home = join(tmp, "home", "example.test", "alice");
+  await mkdir(home, { recursive: true });
+  const conf = join(tmp, "dovecot.conf");
+  await writeFile(
+    conf,
+    [
+      `base_dir = ${join(tmp, "run")}`,
+      `state_dir = ${join(tmp, "state")}`,
+      "log_path = /dev/stderr",
+      `mail_location = maildir:${root}/%d/%n`,
+      `mail_uid = ${uid}`,
+      `mail_gid = ${gid}`,
+      "first_valid_uid = 0",
+      "first_valid_gid = 0",
+      // Dovecot's Maildir++ quota, with the account's limit: it keeps the same maildirsize
+      "mail_plugins = quota",
+      "plugin {",
+      "  quota = maildir:User quota",
+      "  quota_rule = *:storage=100000B",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  if (root0) await chownTree(tmp, uid, gid);
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", USER: "alice@example.test", HOME: home };
+  // the largest message, as an IMAP client's EXPUNGE would
+  const expunged = await run(
+    DOVEADM,
+    ["-c", conf, "expunge", "mailbox", "INBOX", "header", "Subject", "quota 2"],
+    env,
+  );
+  assert.equal(expunged.code, 0, `doveadm expunge failed: ${expunged.stderr}`);
+  const quota = await run(DOVEADM, ["-c", conf, "-f", "flow", "quota", "get"], env);
+  assert.equal(quota.code, 0, quota.stderr);
+
+  const after = await store.usage("example.test", "alice", 100_000);
+  assert.equal(after?.count, 2);
+  assert.ok(after.bytes < before.bytes - 3000, `usage ${before?.bytes} → ${after?.bytes}`);
+  // Dovecot counts the same bytes (its STORAGE value is in KiB, rounded up)
+  const storage = /Type=STORAGE Value=(\d+)/.exec(quota.stdout);
+  assert.ok(storage, quota.stdout);
+  assert.equal(Number(storage[1]), Math.ceil(after.bytes / 1024), quota.stdout);
+  // the next delivery's check brings the directory's figure down to it
+  const small = Buffer.from("Subject: after\r\n\r\nsmall\r\n");
+  assert.equal((await channel.deliver(job(9, "alice@example.test", small, clock)))[0]?.kind, "delivered");
+  const now = await store.usage("example.test", "alice", 100_000);
+  assert.equal((await dir.getAccount("alice@example.test"))?.usedBytes, now?.bytes);
+  assert.equal(now?.count, 3);
+});

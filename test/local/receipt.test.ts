@@ -152,6 +152,7 @@ void test("a store that fails at commit answers 451 4.3.0 and stores nothing", a
   const aborted: string[] = [];
   const store: MaildirStore = {
     folder: () => dataDir,
+    usage: () => Promise.resolve(null),
     deliver: () => Promise.reject(new Error("unused")),
     begin: () =>
       Promise.resolve({

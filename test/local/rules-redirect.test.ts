@@ -68,7 +68,7 @@ async function rig(t: TestContext, refuse: Record<string, Reply>): Promise<Rig> 
     clock,
     log: logs.for("LOCAL"),
     hostname: "mx.example.test",
-    rules: { store: ruleStore, submit, log: logs.for("RULES") },
+    rules: { store: ruleStore, nodeId: "node1", submit, log: logs.for("RULES") },
   });
   const bytes = Buffer.from(MESSAGE);
   return {

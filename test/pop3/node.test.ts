@@ -51,7 +51,13 @@ before(async () => {
   const settings = settingsSchema.parse({
     dataDir,
     hostname: "mx.example.test",
-    smtp: { listen: ["127.0.0.1:0"], forwardTo: [`127.0.0.1:${sink.port}`], outbound: { starttls: false } },
+    // overQuota queue: mail for the full account waits in the queue (reject would bounce it)
+    smtp: {
+      listen: ["127.0.0.1:0"],
+      forwardTo: [`127.0.0.1:${sink.port}`],
+      outbound: { starttls: false },
+      overQuota: "queue",
+    },
     submission: { listen: [] },
     pop3: { listen: ["127.0.0.1:0"] },
     http: { listen: "127.0.0.1:0" },

@@ -358,12 +358,37 @@ test("WebAdmin in Chromium against a real cluster", { timeout: 300_000 }, async 
         fetch("/api/rules/cluster").then((r) => r.json() as Promise<{ text: string }>),
       );
       assert.match(rules.text, /X-Cluster-Rule: yes/);
+      // Server-wide rules belong to the node picked above (f1), not to b2 serving the page.
+      await page.waitForSelector("#server-rules h3:has-text('Server-wide rules of f1')");
+      await page.waitForSelector("#server-rules textarea:not([disabled])");
+      await page.fill("#server-rules textarea", '(4,f1only,(),(("Add Header","X-F1: yes")))');
+      await page.click("#server-rules button.save");
+      await page
+        .waitForSelector("#server-rules .msg:has-text('saved')", { timeout: 15_000 })
+        .catch(async (e: unknown) => {
+          throw new Error(`${String(e)}: ${(await page.textContent("#server-rules")) ?? ""}`);
+        });
+      const perNode = await page.evaluate(() =>
+        Promise.all(
+          ["/api/rules/server/f1", "/api/rules/server"].map((u) =>
+            fetch(u).then((r) => r.json() as Promise<{ node: string; text: string }>),
+          ),
+        ),
+      );
+      assert.equal(perNode[0]!.node, "f1");
+      assert.match(perNode[0]!.text, /X-F1: yes/);
+      assert.equal(perNode[1]!.node, "b2");
+      assert.equal(perNode[1]!.text, "()");
       await page.fill("#server-rules textarea", "()\n(1,broken");
       await page.click("#server-rules button.save");
       await page.waitForSelector("#server-rules .msg:has-text('invalid rules')");
       assert.deepEqual(await page.locator("#server-rules ul.problems li").allTextContents(), [
         "line 2, column 1: text after the rule set",
       ]);
+      // emptied again, so f1 enqueues the later tests' mail unchanged
+      await page.fill("#server-rules textarea", "()");
+      await page.click("#server-rules button.save");
+      await page.waitForSelector("#server-rules .msg:has-text('saved')");
     },
   );
 

@@ -1,7 +1,7 @@
 // Settings → Mail: one node's settings as it runs them (read-only, secrets redacted), its managed
 // settings (stored cluster-wide or for the node, PUT /api/config), its milters, the inbound
-// authentication policy, the cluster's DKIM signing keys, and the server-wide and cluster-wide
-// rules.
+// authentication policy, the cluster's DKIM signing keys, the picked node's server-wide rules
+// (only that node runs them) and the cluster-wide rules.
 import { html, useState } from "../vendor/preact-htm.js";
 import { api, seg } from "../api.js";
 import { Err, messageOf } from "../error.js";
@@ -220,13 +220,16 @@ export function MailPage() {
     }
     ${s && html`<${MilterList} node=${s.node} />`}
     <${DkimKeys} />
-    <${RuleText}
-      id="server-rules"
-      title="Server-wide rules"
-      path="rules/server"
-      field="text"
-      note=${'Applied where a message is enqueued, on this node\'s server. Text form, one rule per line, e.g. (1,name,((Subject,is,"*sale*")),(("Add Header","X-Sale: yes"))).'}
-    />
+    ${
+      node &&
+      html`<${RuleText}
+        id="server-rules"
+        title=${`Server-wide rules of ${node}`}
+        path=${`rules/server/${seg(node)}`}
+        field="text"
+        note=${`Applied only where ${node} enqueues a message (pick another node above for its own). Text form, one rule per line, e.g. (1,name,((Subject,is,"*sale*")),(("Add Header","X-Sale: yes"))).`}
+      />`
+    }
     <${RuleText}
       id="cluster-rules"
       title="Cluster-wide rules"

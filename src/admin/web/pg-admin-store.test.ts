@@ -1,11 +1,11 @@
-// The WebAdmin store on PostgreSQL: the shared contract (admin-store-contract.ts) on a fresh
+// The WebAdmin store on PostgreSQL: the shared contract (test/contracts/admin-store.ts) on a fresh
 // database, and its migrations recorded in their own table.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { freshDatabase } from "../../../test/kit/postgres.js";
 import { FakeClock } from "../../../test/kit/clock.js";
 import { openPg } from "../../state/pg.js";
-import { adminStoreContract } from "./admin-store-contract.js";
+import { adminStoreContract } from "../../../test/contracts/admin-store.js";
 import { openPostgresAdminStore } from "./pg-admin-store.js";
 
 adminStoreContract("postgres", async (t) => {

@@ -1,4 +1,4 @@
-// The WebAdmin store on a real SQLite file: the shared contract (admin-store-contract.ts), and
+// The WebAdmin store on a real SQLite file: the shared contract (test/contracts/admin-store.ts), and
 // scrypt hashes only, in tables with their own migration table beside the directory's (both
 // open on one file, as a node has them).
 import { test } from "node:test";
@@ -9,7 +9,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { openSqliteDirectory } from "../../directory/sqlite.js";
 import { FakeClock } from "../../../test/kit/clock.js";
-import { adminStoreContract } from "./admin-store-contract.js";
+import { adminStoreContract } from "../../../test/contracts/admin-store.js";
 import { openSqliteAdminStore } from "./sqlite-admin-store.js";
 
 adminStoreContract("sqlite", async (t) => {

@@ -25,7 +25,7 @@ import type { Log } from "../../log/logger.js";
 import type { Clock } from "../../world/clock.js";
 import { checkSecret } from "../secret.js";
 import { checkReply, signRequest, validNodeId } from "./auth.js";
-import { readBounded } from "./body.js";
+import { readBounded } from "../../world/bounded-body.js";
 import { AnswerCache } from "./cache.js";
 import {
   accountReply,

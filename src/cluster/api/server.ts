@@ -12,7 +12,7 @@ import type { Log } from "../../log/logger.js";
 import type { Clock } from "../../world/clock.js";
 import { checkSecret } from "../secret.js";
 import { checkHeaders, checkOnce, checkProof, replyProof, requestReplayGuard } from "./auth.js";
-import { readBounded } from "./body.js";
+import { readBounded } from "../../world/bounded-body.js";
 import {
   accountRequest,
   accountToWire,

@@ -2,7 +2,7 @@
 // inbound SMTP policy needs), the endpoints and their JSON bodies, and the error a frontend
 // sees when no backend answers. Shapes here are trusted by neither side: schemas.ts validates
 // every body on receipt.
-import type { Account, Directory, FlowDirection, RecipientLookup } from "../../directory/directory.js";
+import type { Account, Directory, RecipientLookup } from "../../directory/directory.js";
 
 /**
  * The directory as the inbound SMTP policy uses it (src/inbound/handler.ts and the alias
@@ -64,44 +64,24 @@ export const MAX_REQUEST_AHEAD_MS = 5_000;
 export const MAX_ADDRESS = 1024;
 export const MAX_PASSWORD = 16 * 1024;
 
-export interface LookupRequest {
-  readonly address: string;
-}
+// The requests' bodies are the zod schemas of schemas.ts (lookupRequest, ...); the replies as
+// the backend builds them:
+
 export interface LookupReply {
   readonly lookup: RecipientLookup;
 }
 
-export interface VerifyPasswordRequest {
-  readonly address: string;
-  readonly password: string;
-}
-export interface AccountRequest {
-  readonly address: string;
-}
 /** verify-password and account: the account, or null (unknown, or wrong password). */
 export interface AccountReply {
   readonly account: Account | null;
 }
 
-export interface CountFlowRequest {
-  readonly address: string;
-  readonly direction: FlowDirection;
-  readonly since: number;
-}
 export interface CountFlowReply {
   readonly count: number;
 }
 
-export interface RecordFlowRequest {
-  readonly address: string;
-  readonly direction: FlowDirection;
-  readonly at: number;
-}
 export type RecordFlowReply = Record<string, never>;
 
-export interface SenderGrantsRequest {
-  readonly account: string;
-}
 /** The addresses and "@domain" wildcards granted to the account (empty when none or no account). */
 export interface SenderGrantsReply {
   readonly grants: readonly string[];

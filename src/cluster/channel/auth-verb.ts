@@ -2,7 +2,7 @@
 // set): the peer proves it holds the cluster secret for the nonce of this session's greeting
 // (auth.ts). Until it has, MAIL, RCPT and DATA get 530 (requireAuth of the LMTP verbs). The
 // argument is untrusted; a failure logs the node id the peer claimed, never the proof.
-import { REPLIES } from "../../proto/reply.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 import type { SessionApi, Verb } from "../../smtp/server/verb.js";
 import { AUTH_MECHANISM, checkAuth } from "./auth.js";
 
@@ -17,7 +17,7 @@ export function clusterAuth(secret: string | null): Verb {
   };
 }
 
-function answer(s: SessionApi, secret: string | null, arg: string): (typeof REPLIES)[keyof typeof REPLIES] {
+function answer(s: SessionApi, secret: string | null, arg: string): Reply {
   if (s.helo === null) return REPLIES.needLhlo;
   if (secret === null) return REPLIES.notImplemented;
   if (s.authUser !== null) return REPLIES.alreadyAuth;

@@ -17,7 +17,8 @@ const PROOF = /^[0-9a-f]{64}$/;
 export const isWireNodeId = (id: string): boolean => NODE_ID.test(id);
 
 /** The text of the 220 greeting (the nonce is its last word). */
-export const greetingText = (hostname: string, nonce: string): string => `${hostname} LMTP ${nonce}`;
+export const greetingText = (host: string, nonce: string): string =>
+  REPLIES.lmtpGreeting({ host, nonce }).text;
 
 /** The nonce in a greeting's text, or null when there is none (not a Mailyard server). */
 export function nonceOf(greeting: string): string | null {

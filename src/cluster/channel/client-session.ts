@@ -4,7 +4,7 @@
 // anything else is not a cluster member, or is misconfigured, and gets no mail. A refusal is a
 // value; a lost connection, a timeout or a garbled reply throws SmtpClientError (from the SMTP
 // client's connection).
-import { reply, type Reply } from "../../proto/reply.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 import { openSession, type ClientOptions, type SmtpConnection } from "../../smtp/client/index.js";
 import { authCommand, nonceOf, offersAuth } from "./auth.js";
 
@@ -33,7 +33,7 @@ export async function openChannelSession(
     return {
       kind: "refused",
       stage: "AUTH",
-      reply: reply(451, "4.7.0", `${conn.relay} does not offer cluster authentication`),
+      reply: REPLIES.noClusterAuth({ relay: conn.relay }),
     };
   }
   conn.write(authCommand(o.secret, challenge, o.nodeId));

@@ -7,7 +7,7 @@
 // defer with scope "destination", so the queue keeps the mail and retries.
 import type { Log } from "../../log/logger.js";
 import { bounced, type Outcome } from "../../proto/outcome.js";
-import { reply } from "../../proto/reply.js";
+import { REPLIES } from "../../proto/reply.js";
 import type { DeliveryJob } from "../../queue/types.js";
 import {
   PooledSessions,
@@ -83,7 +83,7 @@ export function createChannelClient(o: ChannelClientOptions): ChannelClient {
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       log.problem("connect failed", { relay, error: why });
-      return unreachable(n, reply(451, "4.4.1", `connect to ${relay}: ${why}`), relay);
+      return unreachable(n, REPLIES.connectFailed({ relay, why }), relay);
     }
     const conn = new SmtpConnection(socket, { host: t.id, address: t.host, port: t.port }, clock);
     try {
@@ -98,13 +98,13 @@ export function createChannelClient(o: ChannelClientOptions): ChannelClient {
         " ",
       );
       log.problem("backend refused session", { relay, stage: opened.stage, reply: said });
-      const code = opened.stage === "AUTH" ? "4.7.0" : "4.4.1";
-      return unreachable(n, reply(451, code, `${relay} refused the ${opened.stage}: ${said}`), relay);
+      const refused = opened.stage === "AUTH" ? REPLIES.authRefused : REPLIES.sessionRefused;
+      return unreachable(n, refused({ relay, stage: opened.stage, said }), relay);
     } catch (e) {
       conn.destroy();
       const why = e instanceof SmtpClientError ? e.message : String(e);
       log.problem("session failed", { relay, error: why });
-      return unreachable(n, reply(451, "4.4.2", why), relay);
+      return unreachable(n, REPLIES.conversationFailed({ why }), relay);
     }
   }
 
@@ -129,7 +129,7 @@ export function createChannelClient(o: ChannelClientOptions): ChannelClient {
         } catch (e) {
           t = { none: `no backend known: ${e instanceof Error ? e.message : String(e)}` };
         }
-        if ("none" in t) return unreachable(job.recipients.length, reply(451, "4.4.0", t.none), "none");
+        if ("none" in t) return unreachable(job.recipients.length, REPLIES.noTarget({ why: t.none }), "none");
         const target = t;
         const key = `${t.id}\n${t.host}\n${t.port}`;
         const input = transactionInput(job);

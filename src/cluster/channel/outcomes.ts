@@ -4,7 +4,7 @@
 // closing the channel, an authentication refusal, no backend to go to) defers with scope
 // "destination": the sender's queue keeps the recipient and retries. No I/O.
 import { bounced, deferred, delivered, type Outcome, type Scope } from "../../proto/outcome.js";
-import { reply, type Reply } from "../../proto/reply.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 import type { SmtpClientError, TransactionResult } from "../../smtp/client/index.js";
 
 /** An LMTP transaction as the outcomes see it (the SMTP client's result in LMTP mode). */
@@ -64,13 +64,12 @@ function verdict(r: Reply, relay: string, scope: Scope): Outcome | null {
   return deferred(unexpected(r), relay, scope);
 }
 
-const unexpected = (r: Reply): Reply => reply(451, "4.5.0", `unexpected reply: ${r.code} ${r.text}`);
+const unexpected = (r: Reply): Reply => REPLIES.unexpectedReply({ code: r.code, text: r.text });
 
 function brokenReply(res: LmtpResult): { reply: Reply; scope: Scope } {
   const e = res.error;
-  if (e === null)
-    return { reply: reply(451, "4.4.2", "conversation ended without a reply"), scope: "destination" };
+  if (e === null) return { reply: REPLIES.noReply, scope: "destination" };
   // Reading our own queued message failed: a problem with this message, not the backend.
-  if (e.kind === "local") return { reply: reply(451, "4.3.0", e.message), scope: "message" };
-  return { reply: reply(451, "4.4.2", e.message), scope: "destination" };
+  if (e.kind === "local") return { reply: REPLIES.localFailure({ why: e.message }), scope: "message" };
+  return { reply: REPLIES.conversationFailed({ why: e.message }), scope: "destination" };
 }

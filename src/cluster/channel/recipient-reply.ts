@@ -17,7 +17,7 @@ export function recipientReply(address: string, o: Outcome | undefined): Reply {
     const enhanced = r.enhanced !== null && r.enhanced.startsWith(`${cls}.`) ? r.enhanced : `${cls}.0.0`;
     return withAddress(address, reply(r.code, enhanced, r.text));
   }
-  const fallback = cls === 2 ? REPLIES.ok : cls === 4 ? REPLIES.localError : reply(550, "5.0.0", "Failed");
+  const fallback = cls === 2 ? REPLIES.ok : cls === 4 ? REPLIES.localError : REPLIES.failed;
   return withAddress(address, reply(fallback.code, fallback.enhanced, r.text || fallback.text));
 }
 

@@ -9,11 +9,10 @@
 // sockets are closed.
 import { nonce } from "../secret.js";
 import { settingsSchema, type Settings } from "../../config/settings.js";
-import { reply } from "../../proto/reply.js";
+import { REPLIES } from "../../proto/reply.js";
 import { createIdGenerator } from "../../queue/ids.js";
 import { createLmtpServer, type LmtpServer } from "../../smtp/server/lmtp/server.js";
 import { cryptoRandom } from "../../world/random.js";
-import { greetingText } from "./auth.js";
 import { clusterAuth } from "./auth-verb.js";
 import { CHANNEL_CONTENT } from "./carries.js";
 import { channelLimits, type ChannelLimits, type ChannelServerOptions } from "./options.js";
@@ -40,7 +39,7 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
     requireAuth: o.secret !== null,
     extraVerbs: [clusterAuth(o.secret)],
     challenge: nonce,
-    greeting: (s) => reply(220, null, greetingText(o.hostname, s.challenge ?? "")),
+    greeting: (s) => REPLIES.lmtpGreeting({ host: o.hostname, nonce: s.challenge ?? "" }),
     graceMs: CLOSE_GRACE_MS,
     listening: { auth: o.secret !== null },
   });

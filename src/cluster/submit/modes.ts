@@ -7,17 +7,16 @@
 // "default" (or none) resolves as the seed says: not a dynamic-cluster member → Locally; dynamic
 // frontend → Locally for Others; dynamic backend → Remotely when another live member is Locally
 // for Others, else Locally. Remote Submit Log is kept the same way under `cluster.submitLog`.
+import { SUBMIT_LOG_LEVELS, SUBMIT_MODES } from "../../config/settings.js";
 import { LEVELS, type Level } from "../../log/logger.js";
 import type { Role } from "../state.js";
 
-export const SUBMIT_MODES = ["default", "Locally", "Locally for Others", "Remotely"] as const;
+export { SUBMIT_LOG_LEVELS, SUBMIT_MODES };
 export type SubmitMode = (typeof SUBMIT_MODES)[number];
 export type EffectiveMode = Exclude<SubmitMode, "default">;
 
 export const isSubmitMode = (v: string): v is SubmitMode => (SUBMIT_MODES as readonly string[]).includes(v);
 
-/** Remote Submit Log values: the log level names (src/log/logger.ts LEVELS), "none" = crashes only. */
-export const SUBMIT_LOG_LEVELS = ["none", "failure", "major", "problem", "low", "all"] as const;
 export type SubmitLogLevel = (typeof SUBMIT_LOG_LEVELS)[number];
 export const isSubmitLogLevel = (v: string): v is SubmitLogLevel =>
   (SUBMIT_LOG_LEVELS as readonly string[]).includes(v);

@@ -51,7 +51,7 @@ export function remoteSubmitVerbs(o: RemoteSubmitVerbsOptions): Verb[] {
       }
       members.set(s, id);
       o.log.info("remote submit: member authenticated", { node: id });
-      s.reply(reply(235, "2.7.0", `Member ${id} authenticated`));
+      s.reply(REPLIES.memberAuthenticated({ id }));
     },
   };
 
@@ -64,7 +64,7 @@ export function remoteSubmitVerbs(o: RemoteSubmitVerbsOptions): Verb[] {
         o.log.problem("remote submit refused: not an authenticated member", {
           client: s.info().remote.address,
         });
-        return s.quit(reply(530, "5.7.0", "Remote submission is for authenticated cluster members only"));
+        return s.quit(REPLIES.membersOnly);
       }
       const sizes = parseSubmitSizes(arg);
       if (sizes === null) return s.quit(REPLIES.paramSyntax);
@@ -83,7 +83,7 @@ export function remoteSubmitVerbs(o: RemoteSubmitVerbsOptions): Verb[] {
       }
       if (typeof draft === "string") {
         o.log.problem("remote submit refused: bad envelope", { node: from, reason: draft });
-        return s.reply(reply(554, "5.6.0", `Bad envelope: ${draft}`));
+        return s.reply(REPLIES.badEnvelope({ why: draft }));
       }
       s.reply(await o.accept(draft, all.subarray(sizes.envelope), from));
     },

@@ -16,7 +16,9 @@ import {
   resolveMode,
   settingKey,
   SUBMIT_LOG_KEY,
+  SUBMIT_LOG_LEVELS,
   SUBMIT_MODE_KEY,
+  SUBMIT_MODES,
   submitLogLevel,
   type ClusterKind,
   type EffectiveMode,
@@ -155,9 +157,9 @@ export function createSubmitView(o: {
       if (c.submitMessages === undefined && c.submitLog === undefined)
         return { error: "nothing to change: give submitMessages and/or submitLog" };
       if (c.submitMessages !== undefined && !isSubmitMode(c.submitMessages))
-        return { error: `submitMessages must be one of: default, Locally, Locally for Others, Remotely` };
+        return { error: `submitMessages must be one of: ${SUBMIT_MODES.join(", ")}` };
       if (c.submitLog !== undefined && !isSubmitLogLevel(c.submitLog))
-        return { error: `submitLog must be one of: none, failure, major, problem, low, all` };
+        return { error: `submitLog must be one of: ${SUBMIT_LOG_LEVELS.join(", ")}` };
       if (c.submitMessages !== undefined)
         await o.state.setSetting(settingKey(SUBMIT_MODE_KEY, c.node), c.submitMessages);
       if (c.submitLog !== undefined)

@@ -4,7 +4,7 @@
 // last address, where it is the destination's final word (as Postfix treats it). Remote input is
 // the DNS answers and the server replies.
 import net from "node:net";
-import { reply, type Reply } from "../../proto/reply.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 import { SmtpClientError, SmtpConnection, openSession, type ClientOptions } from "../../smtp/client/index.js";
 import type { Log } from "../../log/logger.js";
 import type { Clock } from "../../world/clock.js";
@@ -25,14 +25,14 @@ export type Connected =
   | { readonly kind: "failed"; readonly reply: Reply; readonly relay: string; readonly permanent: boolean };
 
 export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectDeps): Promise<Connected> {
-  let last: { enhanced: string; text: string; relay: string } | null = null;
+  let last: { reply: Reply; relay: string } | null = null;
   for (let h = 0; h < hosts.length; h++) {
     const host = hosts[h]!;
     const addresses = await addressesOf(host, d.resolver);
     if (addresses.kind === "bounce")
       return { kind: "failed", reply: addresses.reply, relay: "none", permanent: true };
     if (addresses.kind === "skip") {
-      last = { enhanced: "4.4.3", text: addresses.text, relay: "none" };
+      last = { reply: REPLIES.hostUnresolved({ why: addresses.text }), relay: "none" };
       continue;
     }
     for (let a = 0; a < addresses.list.length; a++) {
@@ -49,7 +49,7 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
       } catch (e) {
         const why = e instanceof Error ? e.message : String(e);
         d.log.problem("connect failed", { relay, error: why });
-        last = { enhanced: "4.4.1", text: `connect to ${relay}: ${why}`, relay };
+        last = { reply: REPLIES.connectFailed({ relay, why }), relay };
         continue;
       }
       const conn = new SmtpConnection(socket, { host: host.name, address, port: host.port }, d.clock);
@@ -65,19 +65,18 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
         if (open.reply.code >= 500 && final) {
           return { kind: "failed", reply: open.reply, relay, permanent: true };
         }
-        last = { enhanced: "4.4.1", text: `host ${relay} refused to talk to me: ${said}`, relay };
+        last = { reply: REPLIES.hostRefused({ relay, said }), relay };
       } catch (e) {
         conn.destroy();
         const why = e instanceof SmtpClientError ? e.message : String(e);
         d.log.problem("session failed", { relay, error: why });
-        last = { enhanced: "4.4.2", text: why, relay };
+        last = { reply: REPLIES.conversationFailed({ why }), relay };
       }
     }
   }
-  const text = last?.text ?? "no host to connect to";
   return {
     kind: "failed",
-    reply: reply(451, last?.enhanced ?? "4.4.1", text),
+    reply: last?.reply ?? REPLIES.noHost,
     relay: last?.relay ?? "none",
     permanent: false,
   };
@@ -107,11 +106,7 @@ async function addressesOf(host: TargetHost, resolver: Resolver): Promise<Addres
       if (host.implicit) {
         return {
           kind: "bounce",
-          reply: reply(
-            550,
-            "5.4.4",
-            `Host or domain name not found. Name service error for name=${host.name} type=A: Host not found`,
-          ),
+          reply: REPLIES.hostNotFound({ host: host.name }),
         };
       }
       return {

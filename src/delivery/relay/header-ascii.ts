@@ -4,25 +4,24 @@
 // A header section not ended within the bound counts as not ASCII (the message is then refused
 // rather than sent with headers nobody checked).
 import type { Readable } from "node:stream";
+import { findHeaderEnd } from "../../proto/header-fields.js";
 
 const MAX_BYTES = 256 * 1024;
 
 export async function headerSectionIsAscii(stream: Readable): Promise<boolean> {
-  let seen = 0;
-  // The last three bytes of the previous chunk, so an empty line split across chunks is found.
-  let tail = Buffer.alloc(0);
+  let head = Buffer.alloc(0);
+  let checked = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const b = Buffer.concat([tail, chunk]);
-      const crlf = b.indexOf("\r\n\r\n");
-      const lf = b.indexOf("\n\n");
-      const ends = [crlf, lf].filter((i) => i >= 0);
-      const end = ends.length > 0 ? Math.min(...ends) : b.length;
-      for (let i = 0; i < end; i++) if (b[i]! >= 0x80) return false;
-      if (ends.length > 0) return true;
-      seen += chunk.length;
-      if (seen >= MAX_BYTES) return false;
-      tail = b.subarray(Math.max(0, b.length - 3));
+      // Search the new bytes and the 3 before them (an empty line split across chunks).
+      const from = Math.max(0, head.length - 3);
+      head = Buffer.concat([head, chunk]);
+      const blank = findHeaderEnd(head, from);
+      const end = blank?.start ?? head.length;
+      for (let i = checked; i < end; i++) if (head[i]! >= 0x80) return false;
+      if (blank !== null) return true;
+      if (head.length >= MAX_BYTES) return false;
+      checked = end;
     }
     // A message that is all header: ASCII if nothing above said otherwise.
     return true;

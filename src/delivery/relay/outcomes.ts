@@ -3,7 +3,7 @@
 // timeout or a lost connection defers. MAIL and DATA failures concern the whole message, RCPT
 // failures one recipient. No I/O.
 import { bounced, deferred, delivered, type Outcome, type Scope } from "../../proto/outcome.js";
-import { reply, type Reply } from "../../proto/reply.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 import type { TransactionResult } from "../../smtp/client/index.js";
 
 export function transactionOutcomes(res: TransactionResult, relay: string): Outcome[] {
@@ -34,18 +34,18 @@ function verdict(r: Reply, relay: string, scope: Scope): Outcome | null {
 }
 
 /** A 1xx/3xx where it makes no sense: temporary, keeping the server's words. */
-const unexpected = (r: Reply): Reply => reply(451, "4.5.0", `unexpected reply: ${r.code} ${r.text}`);
+const unexpected = (r: Reply): Reply => REPLIES.unexpectedReply({ code: r.code, text: r.text });
 
 function brokenReply(res: TransactionResult): Reply {
   const e = res.error;
-  if (e === null) return reply(451, "4.4.2", "conversation ended without a reply");
+  if (e === null) return REPLIES.noReply;
   switch (e.kind) {
     case "local":
-      return reply(451, "4.3.0", e.message);
+      return REPLIES.localFailure({ why: e.message });
     case "timeout":
     case "lost":
     case "protocol":
     case "tls":
-      return reply(451, "4.4.2", e.message);
+      return REPLIES.conversationFailed({ why: e.message });
   }
 }

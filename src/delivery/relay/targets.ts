@@ -5,7 +5,7 @@
 import net from "node:net";
 import type { Settings } from "../../config/settings.js";
 import { parseHostPort } from "../../proto/hostport.js";
-import { reply, type Reply } from "../../proto/reply.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 import type { Resolver } from "../../world/resolver.js";
 
 export interface TargetHost {
@@ -53,9 +53,9 @@ export async function resolveTargets(
     const why = configured.some((e) => e.trim() === "*")
       ? "no live frontend for smtp.forwardTo *"
       : `no usable forwarding host in smtp.forwardTo for route ${routeKey}`;
-    return none(451, "4.3.5", why, false);
+    return none(REPLIES.routeFailed({ why }), false);
   }
-  return none(451, "4.3.5", `unknown route ${routeKey}`, false);
+  return none(REPLIES.unknownRoute({ route: routeKey }), false);
 }
 
 async function mxTargets(domain: string, port: number, resolver: Resolver): Promise<Targets> {
@@ -66,25 +66,15 @@ async function mxTargets(domain: string, port: number, resolver: Resolver): Prom
   const mx = await resolver.resolveMx(domain);
   switch (mx.kind) {
     case "nxdomain":
-      return none(
-        550,
-        "5.1.2",
-        `Host or domain name not found. Name service error for name=${domain} type=MX: Host not found`,
-        true,
-      );
+      return none(REPLIES.domainNotFound({ domain }), true);
     case "temporary":
-      return none(
-        451,
-        "4.4.3",
-        `Host or domain name not found. Name service error for name=${domain} type=MX: ${mx.error}`,
-        false,
-      );
+      return none(REPLIES.mxLookupFailed({ domain, error: mx.error }), false);
     case "nodata":
       return { kind: "hosts", hosts: [{ name: domain, port, implicit: true }] };
     case "ok": {
       const isNull = (x: string): boolean => x === "" || x === ".";
       if (mx.records.length === 1 && mx.records.every((r) => isNull(r.exchange))) {
-        return none(556, "5.1.10", `Domain ${domain} does not accept mail (null MX)`, true);
+        return none(REPLIES.nullMx({ domain }), true);
       }
       const records = mx.records.filter((r) => !isNull(r.exchange));
       if (records.length === 0) return { kind: "hosts", hosts: [{ name: domain, port, implicit: true }] };
@@ -98,8 +88,4 @@ async function mxTargets(domain: string, port: number, resolver: Resolver): Prom
   }
 }
 
-const none = (code: number, enhanced: string, text: string, permanent: boolean): Targets => ({
-  kind: "none",
-  reply: reply(code, enhanced, text),
-  permanent,
-});
+const none = (reply: Reply, permanent: boolean): Targets => ({ kind: "none", reply, permanent });

@@ -27,4 +27,3 @@ export {
   type TransactionInput,
   type TransactionResult,
 } from "./transaction.js";
-export { xtextEncode } from "./xtext.js";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import type { OutboundMessage, OutboundRecipient } from "./message.js";
 import { NO_EXTENSIONS, parseExtensions, type Extensions } from "./extensions.js";
 import { capabilityProblem, mailCommand, needsSmtputf8, rcptCommand, sendsChunked } from "./mail-params.js";
-import { xtextEncode } from "./xtext.js";
+import { xtextEncode } from "../../proto/params.js";
 
 const env: OutboundMessage = {
   returnPath: "a@example.test",

@@ -3,10 +3,10 @@
 // with A-label domains for a server without SMTPUTF8, and the checks that make a message
 // undeliverable to this server before anything is sent. No I/O.
 import { isAscii, toAsciiAddress } from "../../proto/idna.js";
-import { reply, type Reply } from "../../proto/reply.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 import type { OutboundMessage, OutboundRecipient } from "./message.js";
 import type { Extensions } from "./extensions.js";
-import { xtextEncode } from "./xtext.js";
+import { xtextEncode } from "../../proto/params.js";
 
 /**
  * Whether the body goes to this server as BDAT chunks (RFC 3030): offered, allowed by the
@@ -85,19 +85,15 @@ export function capabilityProblem(
   // a next hop could read as an end of data); it is converted or returned with 5.6.3. Converting
   // would rewrite its MIME structure (binary parts to base64), so it is returned.
   if (env.body === "BINARYMIME" && !(chunked && ext.binaryMime)) {
-    return reply(
-      554,
-      "5.6.3",
-      `Conversion required but not supported: BODY=BINARYMIME, and host ${relay} does not offer BINARYMIME with CHUNKING`,
-    );
+    return REPLIES.binaryNotOffered({ relay });
   }
   // RFC 6531 §3.4: an SMTPUTF8 message must not go to a server that lacks the extension.
   if (env.smtputf8 && !ext.smtputf8) {
-    return reply(554, "5.6.7", `SMTPUTF8 is required, but was not offered by host ${relay}`);
+    return REPLIES.utf8NotOffered({ relay });
   }
   // RFC 1870 §6: a message over the announced limit would be refused anyway.
   if (ext.size !== null && ext.size > 0 && env.size > ext.size) {
-    return reply(552, "5.3.4", `message size ${env.size} exceeds size limit ${ext.size} of server ${relay}`);
+    return REPLIES.tooBigForHost({ size: env.size, limit: ext.size, relay });
   }
   return null;
 }

@@ -7,7 +7,7 @@
 // delivery ends.
 import type { Log } from "../../log/logger.js";
 import { deferred, type Outcome } from "../../proto/outcome.js";
-import { reply } from "../../proto/reply.js";
+import { REPLIES } from "../../proto/reply.js";
 import type { Clock } from "../../world/clock.js";
 import type { SmtpConnection } from "./connection.js";
 import { logOutcomes, type LoggedJob } from "./outcome-log.js";
@@ -101,7 +101,7 @@ export class PooledSessions {
     const out = await this.once(p, conn, false);
     // A fresh session is never "stale"; once only says so for reused ones.
     if (out !== "stale") return out;
-    const lost = reply(451, "4.4.2", `lost connection with ${conn.relay}`);
+    const lost = REPLIES.lostConnection({ relay: conn.relay });
     return Array.from({ length: n }, () => deferred(lost, conn.relay, "destination"));
   }
 

@@ -12,7 +12,7 @@
 // chunk that breaks a limit fails like the others.
 import { DATA_ERROR_REPLIES, DataDecoder, declaredContent } from "../../proto/dataframe.js";
 import { HeaderMeter } from "../../proto/header-limit.js";
-import { REPLIES, reply, type Reply } from "../../proto/reply.js";
+import { REPLIES, type Reply } from "../../proto/reply.js";
 import type { OpenTransaction, SessionApi, Verb } from "./verb.js";
 
 const SYNTAX = /^(\d{1,15})(?: +(LAST))?$/i;
@@ -101,7 +101,7 @@ export const bdat: Verb = {
       await s.resetTx();
       return s.reply(DATA_ERROR_REPLIES[error]);
     }
-    if (!last) return s.reply(reply(250, "2.0.0", `${size} octets received`));
+    if (!last) return s.reply(REPLIES.chunkReceived({ size }));
     s.tx = null;
     const r = (await s.safely("end", () => open.sink.end())) ?? REPLIES.queueWriteFailed;
     s.reply(r);

@@ -1,7 +1,7 @@
 // EHLO (RFC 5321 §4.1.1.1): starts an ESMTP session (and ends any transaction) and lists the
 // extensions. The argument is the client's claimed name, untrusted: it is checked for shape only
 // and used in logs and Received: headers.
-import { REPLIES, reply } from "../../proto/reply.js";
+import { REPLIES } from "../../proto/reply.js";
 import type { SessionApi, Verb } from "./verb.js";
 
 // A domain or address literal, loosely: one token of printable ASCII (many clients send a bare
@@ -30,8 +30,8 @@ export const ehlo: Verb = {
     await s.resetTx();
     s.helo = arg;
     s.esmtp = true;
-    const lines = [`${s.settings.hostname} Hello ${arg}`, ...coreExtensions(s)];
+    const lines = coreExtensions(s);
     for (const v of s.verbs.values()) lines.push(...(v.advertise?.(s) ?? []));
-    s.reply(reply(250, null, lines.join("\n")));
+    s.reply(REPLIES.ehloOk({ host: s.settings.hostname, name: arg, extensions: lines.join("\n") }));
   },
 };

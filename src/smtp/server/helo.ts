@@ -1,5 +1,5 @@
 // HELO (RFC 5321 §4.1.1.1): a plain SMTP session; ends any transaction. Argument untrusted.
-import { REPLIES, reply } from "../../proto/reply.js";
+import { REPLIES } from "../../proto/reply.js";
 import { HELO_NAME } from "./ehlo.js";
 import type { SessionApi, Verb } from "./verb.js";
 
@@ -13,6 +13,6 @@ export const helo: Verb = {
     await s.resetTx();
     s.helo = arg;
     s.esmtp = false;
-    s.reply(reply(250, null, s.settings.hostname));
+    s.reply(REPLIES.heloOk({ host: s.settings.hostname }));
   },
 };

@@ -25,7 +25,7 @@ export interface SmtpServerOptions {
   readonly metrics: Metrics;
   /** null: no STARTTLS. */
   readonly tls: SecureContext | null;
-  /** Verbs added by later issues (e.g. remote submission); they may not replace core verbs. */
+  /** Verbs beyond the core ones (e.g. remote submission, XSUBMIT); they may not replace core verbs. */
   readonly extraVerbs?: readonly Verb[];
   /** Runs before the greeting (PROXY protocol seam); see SessionOptions.preamble. */
   readonly preamble?: (socket: net.Socket) => Promise<Endpoint | null>;

@@ -1,5 +1,5 @@
 // The verb table of a server: the core verbs of this folder (or another base set: the LMTP verbs
-// of lmtp/) plus any a later issue adds. EHLO and LHLO advertise in table order. An extra verb
+// of lmtp/) plus extra ones (remote submission, cluster AUTH). EHLO and LHLO advertise in table order. An extra verb
 // may not replace a base one (that would change the
 // protocol under every other verb's feet); that is a wiring mistake and throws at startup.
 import { auth } from "./auth.js";

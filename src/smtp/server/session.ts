@@ -25,7 +25,7 @@ import { LEVELS, type Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
 import type { CommandLine } from "../../proto/commandline.js";
 import type { ContentRules } from "../../proto/dataframe.js";
-import { REPLIES, formatReply, reply, type Reply } from "../../proto/reply.js";
+import { REPLIES, formatReply, type Reply } from "../../proto/reply.js";
 import type { Clock } from "../../world/clock.js";
 import type { Endpoint, ListenerKind, MessageSink, SessionInfo, SmtpHandler } from "../handler.js";
 import { CoreSession, SessionCore, type EndReason } from "../kernel/core.js";
@@ -68,7 +68,7 @@ export interface SessionOptions {
   /** Whether a 4xx/5xx reply now counts towards smtp.maxErrors (default: always). */
   readonly countsErrors?: (s: SessionApi) => boolean;
   /**
-   * Seam for a PROXY protocol header (later issue): runs before the greeting, reads its header
+   * Seam for a PROXY protocol header (src/proto/proxy-header.ts): runs before the greeting, reads its header
    * from the socket (leaving the socket positioned just after it) and names the real client, or
    * null to keep the TCP peer. A rejection closes the connection without a greeting.
    */
@@ -196,7 +196,7 @@ export class Session extends CoreSession implements SessionApi {
         this.reply(REPLIES.earlyTalker);
         return;
       }
-      this.reply(this.o.greeting?.(this) ?? reply(220, null, `${this.settings.hostname} ESMTP Mailyard`));
+      this.reply(this.o.greeting?.(this) ?? REPLIES.greeting({ host: this.settings.hostname }));
       await this.loop();
     } finally {
       await this.finish();

@@ -1,5 +1,5 @@
 // What a verb sees of its session, and the shape of a verb. One file per verb lives beside this
-// one; later issues add verbs (e.g. remote submission) through createSmtpServer's extraVerbs
+// one; other folders add verbs (e.g. remote submission) through createSmtpServer's extraVerbs
 // without touching the session. A verb gets the untrusted argument text (after the verb and one
 // space, trimmed) and answers through s.reply(); it must read exactly what its syntax says so the
 // session stays in step with the client.

@@ -3,6 +3,7 @@
 // Cache-Control: no-store, and errors as { error, field? } with their status. Everything in a
 // request is untrusted; an HttpError is a caller mistake, anything else thrown is a 500.
 import type http from "node:http";
+import { readBounded } from "../../world/bounded-body.js";
 
 export class HttpError extends Error {
   constructor(
@@ -45,17 +46,12 @@ export async function readBody(req: http.IncomingMessage, limit: number): Promis
     req.resume();
     throw new HttpError(413, `request body too large (limit ${limit} bytes)`);
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw new HttpError(413, `request body too large (limit ${limit} bytes)`);
-    }
-    chunks.push(chunk);
+  const body = await readBounded(req, limit);
+  if (body === "too-large") {
+    req.resume();
+    throw new HttpError(413, `request body too large (limit ${limit} bytes)`);
   }
-  return Buffer.concat(chunks);
+  return body;
 }
 
 /** Parse a JSON body; 400 when it is not JSON. */

@@ -4,7 +4,7 @@
 // clients: bare LF (the system's native line end, which the sendmail interface and the
 // Submitted folder use) is turned into CRLF, and a header that is not header fields is refused.
 // No I/O.
-
+import { findHeaderEnd } from "../../proto/header-fields.js";
 import { checkHeader, type HeaderLimitError, type HeaderLimits } from "../../proto/header-limit.js";
 import { REPLIES, type Reply } from "../../proto/reply.js";
 
@@ -69,13 +69,13 @@ const CRLF = Buffer.from("\r\n");
 export function parseMessage(message: Buffer, limits?: HeaderLimits): ParsedMessage {
   const over = limits ? checkHeader(message, limits) : null;
   if (over !== null) throw new HeaderLimitExceeded(over);
-  const end = message.indexOf("\r\n\r\n");
-  const headEnd = end === -1 ? message.length : end + 2;
   // A message without a blank line is all header; one that starts with a blank line has none.
   if (message.subarray(0, 2).toString("latin1") === "\r\n")
     throw new HeaderError("the message has no header");
+  const blank = findHeaderEnd(message);
+  const headEnd = blank === null ? message.length : blank.start + 2;
   const head = message.subarray(0, headEnd).toString("latin1");
-  const body = end === -1 ? Buffer.alloc(0) : message.subarray(end + 4);
+  const body = blank === null ? Buffer.alloc(0) : message.subarray(blank.end);
   const lines = head.split("\r\n");
   if (lines[lines.length - 1] === "") lines.pop();
   const fields: HeaderField[] = [];

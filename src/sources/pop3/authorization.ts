@@ -185,6 +185,10 @@ const quit: Pop3Command = {
     s.state = "update";
     const r = await s.drop.update();
     s.log.low("update", { removed: r.removed, gone: r.gone, failed: r.failed });
+    // The deletions are in the mailbox's maildirsize; reading the account brings the usage the
+    // directory shows (and other members answer with) down to it (delivery/mailbox-usage.ts).
+    if (r.removed > 0 && s.account !== null)
+      await s.o.directory.getAccount(s.account.address).catch(() => undefined);
     if (r.failed > 0) return s.send(errLine(`[SYS/TEMP] ${r.failed} messages could not be deleted`));
     return s.ok(`${s.o.settings.hostname} POP3 signing off (${r.removed + r.gone} messages deleted)`);
   },

@@ -1,4 +1,4 @@
-// The PostgreSQL RPOP store: the shared contract (store-contract.ts) on a fresh database, and
+// The PostgreSQL RPOP store: the shared contract (test/contracts/rpop-store.ts) on a fresh database, and
 // its migrations: the same numbers as the SQLite adapter's, in their own table, applied once
 // even by stores opening at the same moment.
 import { randomBytes } from "node:crypto";
@@ -10,7 +10,7 @@ import { pgSchemaVersion } from "../../state/pg-migrate.js";
 import { systemClock } from "../../world/clock.js";
 import { PG_RPOP_MIGRATIONS, RPOP_MIGRATIONS, RPOP_MIGRATION_TABLE } from "./migrations.js";
 import { migratePostgresRpop, openPostgresRpopStore } from "./pg-store.js";
-import { rpopStoreContract, spec } from "./store-contract.js";
+import { rpopStoreContract, spec } from "../../../test/contracts/rpop-store.js";
 import { createPasswordSeal } from "./seal.js";
 
 const seal = createPasswordSeal(randomBytes(32));

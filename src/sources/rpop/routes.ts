@@ -11,6 +11,7 @@ import { ApiError, errorResponse, match, ok, parseBody, type Route } from "../..
 import { tokenMatches } from "../../admin/token.js";
 import type { Directory } from "../../directory/directory.js";
 import type { Log } from "../../log/logger.js";
+import { jsonBody, readBounded } from "../../world/bounded-body.js";
 import { RPOP_TLS, RpopError, entryView, type RpopStore } from "./store.js";
 
 const MAX_BODY = 64 * 1024;
@@ -45,20 +46,11 @@ export function withDefaults(b: NewEntry): Parameters<RpopStore["add"]>[1] {
 }
 
 async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new ApiError(413, "request body too large");
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString("utf8").trim();
-  if (text === "") return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new ApiError(400, "request body is not JSON");
-  }
+  const body = await readBounded(req, MAX_BODY);
+  if (body === "too-large") throw new ApiError(413, "request body too large");
+  const json = jsonBody(body);
+  if (json === "not-json") throw new ApiError(400, "request body is not JSON");
+  return json.value;
 }
 
 const send = (

@@ -1,4 +1,4 @@
-// The SQLite RPOP store: the shared contract (store-contract.ts) on a file of its own, and what
+// The SQLite RPOP store: the shared contract (test/contracts/rpop-store.ts) on a file of its own, and what
 // only this adapter does: its own migrations beside the directory's in one file, and passwords
 // sealed in the file's bytes (seal.ts), old clear rows included.
 import { randomBytes } from "node:crypto";
@@ -13,7 +13,7 @@ import { MIGRATIONS as DIRECTORY_MIGRATIONS } from "../../directory/migrations.j
 import { systemClock } from "../../world/clock.js";
 import { RPOP_MIGRATIONS } from "./migrations.js";
 import { openSqliteRpopStore } from "./sqlite-store.js";
-import { rpopStoreContract, spec } from "./store-contract.js";
+import { rpopStoreContract, spec } from "../../../test/contracts/rpop-store.js";
 import { createPasswordSeal, loadOrCreateRpopKey } from "./seal.js";
 
 const key = randomBytes(32);

@@ -1,7 +1,7 @@
 // LHLO (RFC 2033 §4.1): LMTP's EHLO. Starts the session (and ends any transaction) and lists the
 // extensions; HELO and EHLO are refused (500: this is LMTP). The argument is the peer's claimed
 // name, untrusted: one token, kept to 255 characters, used in logs and the job's client record.
-import { REPLIES, reply } from "../../../proto/reply.js";
+import { REPLIES } from "../../../proto/reply.js";
 import type { SessionApi, Verb } from "../verb.js";
 
 export const lhlo: Verb = {
@@ -12,7 +12,6 @@ export const lhlo: Verb = {
     s.helo = arg.slice(0, 255);
     s.esmtp = true;
     const lines = [
-      s.settings.hostname,
       "PIPELINING",
       "ENHANCEDSTATUSCODES",
       "8BITMIME",
@@ -21,7 +20,7 @@ export const lhlo: Verb = {
       "DSN",
     ];
     for (const v of s.verbs.values()) lines.push(...(v.advertise?.(s) ?? []));
-    s.reply(reply(250, null, lines.join("\n")));
+    s.reply(REPLIES.lhloOk({ host: s.settings.hostname, extensions: lines.join("\n") }));
   },
 };
 

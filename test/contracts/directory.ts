@@ -5,9 +5,9 @@
 // from several handles at once are all counted. Not a test file itself: an adapter's test calls it.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { FakeClock } from "../../test/kit/clock.js";
-import { DirectoryError, type Directory } from "./directory.js";
-import { ownsSender } from "./sender-owner.js";
+import { FakeClock } from "../kit/clock.js";
+import { DirectoryError, type Directory } from "../../src/directory/directory.js";
+import { ownsSender } from "../../src/directory/sender-owner.js";
 
 /** One empty store; every open() is a new handle on it (another process). Cleans up in t.after. */
 export interface DirectoryStore {
@@ -312,6 +312,16 @@ export function directoryContract(
     await dir.addUsage("alice@example.test", -5000);
     assert.equal((await dir.getAccount("alice@example.test"))?.usedBytes, 0);
     await assert.rejects(dir.addUsage("nobody@example.test", 1), code("not-found"));
+    // set to what the mailbox holds, in order with the additions around it
+    const calls = [
+      dir.addUsage("alice@example.test", 700),
+      dir.setUsage("alice@example.test", 250),
+      dir.addUsage("alice@example.test", 50),
+    ];
+    await Promise.all(calls);
+    assert.equal((await dir.getAccount("alice@example.test"))?.usedBytes, 300);
+    await assert.rejects(dir.setUsage("alice@example.test", -1), code("invalid"));
+    await assert.rejects(dir.setUsage("nobody@example.test", 1), code("not-found"));
   });
 
   void test(`${name}: usage updates fired together: applied in order, clamped one by one, unknown accounts refused alone`, async (t) => {

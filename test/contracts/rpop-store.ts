@@ -2,8 +2,8 @@
 // pg-store.test.ts call rpopStoreContract with a way to open stores on one fresh backing state.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { FakeClock } from "../../../test/kit/clock.js";
-import { entryView, RpopError, type RpopEntrySpec, type RpopStore } from "./store.js";
+import { FakeClock } from "../kit/clock.js";
+import { entryView, RpopError, type RpopEntrySpec, type RpopStore } from "../../src/sources/rpop/store.js";
 
 /** `open` gives a store on the same backing state each call within one test. */
 export type OpenRpopStore = (t: TestContext) => Promise<(clock: FakeClock) => Promise<RpopStore>>;

@@ -4,10 +4,10 @@
 // checked against each adapter's own rows. Not a test file itself.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { FakeClock } from "../../test/kit/clock.js";
-import { loginName, type LoginName } from "../proto/login-name.js";
-import type { Clock } from "../world/clock.js";
-import { createLoginThrottle, type ThrottleRows } from "./throttle.js";
+import { FakeClock } from "../kit/clock.js";
+import { loginName, type LoginName } from "../../src/proto/login-name.js";
+import type { Clock } from "../../src/world/clock.js";
+import { createLoginThrottle, type ThrottleRows } from "../../src/state/throttle.js";
 
 /** `fresh` gives an opener; all rows it opens within one test share the same state. */
 export type OpenThrottleRows = (t: TestContext) => Promise<(clock: Clock) => Promise<ThrottleRows>>;

@@ -6,7 +6,7 @@
 // adapter's test calls it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FakeClock } from "../../test/kit/clock.js";
+import { FakeClock } from "../kit/clock.js";
 import {
   isLease,
   type ChangeKind,
@@ -15,7 +15,7 @@ import {
   type LeaseHeld,
   type MemberInfo,
   type StateChange,
-} from "./state.js";
+} from "../../src/cluster/state.js";
 
 /** One empty store; connect() may be called several times (each: a new connection, as another process). */
 export interface ContractStore {

@@ -4,11 +4,11 @@
 // so the rules are checked against each adapter's own rows.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { FakeClock } from "../../../test/kit/clock.js";
-import type { Clock } from "../../world/clock.js";
-import type { AdminStore } from "./admin-store.js";
-import { createSessionStore } from "./sessions.js";
-import { AdminUserError } from "./users.js";
+import { FakeClock } from "../kit/clock.js";
+import type { Clock } from "../../src/world/clock.js";
+import type { AdminStore } from "../../src/admin/web/admin-store.js";
+import { createSessionStore } from "../../src/admin/web/sessions.js";
+import { AdminUserError } from "../../src/admin/web/users.js";
 
 /** `fresh` gives an opener; every store it opens within one test shares the same state. */
 export type OpenAdminStore = (t: TestContext) => Promise<(clock: Clock) => Promise<AdminStore>>;
