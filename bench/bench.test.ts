@@ -1,12 +1,22 @@
 // Checks of the benchmark's own instruments, so a number in docs/BENCHMARKS.md is not an
 // artefact of the harness: the sink finds the end of data wherever reads split it and counts
-// recipients, the load generator's counts match what arrived, messages have the promised size.
+// recipients, the load generator's counts match what arrived, messages have the promised size;
+// and the filtered scenarios' filters start and sit in both MTAs' paths.
 // Run: node --test dist/bench/
 import assert from "node:assert/strict";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { cleanupAll } from "./cleanup.js";
+import { startFilter, type FilterName, type FilterPeer } from "./filters.js";
 import { runLoad } from "./load.js";
+import { makeDirectoryTemplate } from "./mailyard.js";
+import { runOnce } from "./measure.js";
+import { baselineSummary } from "./report.js";
+import { MAILBOXES, scenario } from "./scenarios.js";
 import { startSink } from "./sink.js";
 import { messageFactory, type Workload } from "./workload.js";
 
@@ -114,5 +124,57 @@ test("every message the load generator saw accepted arrives, with all its recipi
     assert.equal(s.recipients, 120);
   } finally {
     await sink.stop();
+  }
+});
+
+// The filtered scenarios' set-up, cheaply: the filters start, both MTAs are wired to them, and
+// five messages go through each run (a milter that does not answer would tempfail them: both
+// MTAs' default milter action). Needs root and the peers (Postfix, rspamd, OpenDKIM), as the
+// benchmark does. No timing is asserted.
+test("the filtered scenarios run end to end with their filters (5 messages each)", async (t) => {
+  if (process.getuid?.() !== 0) return t.skip("needs root, as the benchmark does (a private Postfix)");
+  const base = await mkdtemp(join(tmpdir(), "mailyard-bench-test-"));
+  await chmod(base, 0o755);
+  const sink = await startSink();
+  try {
+    const template = await makeDirectoryTemplate(await mkdtemp(join(base, "directory-")), MAILBOXES);
+    const names = ["relay-2k-dkim", "local-100-rspamd"] as const;
+    const filters = new Map<FilterName, FilterPeer>();
+    for (const f of ["dkim", "rspamd"] as const)
+      filters.set(f, await startFilter(f, join(base, `filter-${f}`), template));
+    const ctx = {
+      baseDir: base,
+      profileDir: null,
+      mailyardSets: [],
+      sink,
+      template,
+      mailyardBin: fileURLToPath(new URL("../../bin/mailyard.js", import.meta.url)),
+      loadTimeoutMs: 60_000,
+      deliveryTimeoutMs: 60_000,
+      filters,
+    };
+    for (const name of names) {
+      const s = scenario(name, true);
+      assert.ok(s?.kind === "messages" && s.filter !== undefined, name);
+      const small = { ...s, workload: { ...s.workload, messages: 5, sessions: 2 } };
+      const runs = [
+        await runOnce(small, "mailyard", 1, ctx),
+        await runOnce(small, "postfix", 1, ctx),
+        ...(s.baseline === true ? [await runOnce(small, "mailyard", 1, ctx, { unfiltered: true })] : []),
+      ];
+      for (const r of runs) {
+        assert.equal(r.error, null, `${name} ${r.mta}${r.variant ? ` ${r.variant}` : ""}`);
+        assert.equal(r.acked, 5);
+        assert.equal(r.deliveredRecipients, 5);
+      }
+      // Postfix reached the filter through its milter; so did Mailyard where it uses one.
+      assert.notEqual(runs[1]!.filterCpuSeconds, undefined);
+      assert.equal(runs[0]!.filterCpuSeconds === undefined, filters.get(s.filter)!.mailyardMilter === null);
+      if (s.baseline === true) assert.notEqual(baselineSummary(runs), null);
+    }
+  } finally {
+    await sink.stop();
+    await cleanupAll();
+    await rm(base, { recursive: true, force: true });
   }
 });

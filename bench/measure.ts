@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { join } from "node:path";
 import { Aborted, aborted, throwIfAborted } from "./cleanup.js";
 import { remoteIdle, remoteLoad } from "./load-remote.js";
+import { postfixMilterCf, type FilterName, type FilterPeer } from "./filters.js";
 import { startMailyard } from "./mailyard.js";
 import { startPostfix } from "./postfix.js";
 import { MemoryPeaks, treeCpu, treeMemory } from "./procstat.js";
@@ -21,6 +22,8 @@ const run = promisify(execFile);
 export interface RunMetrics {
   readonly mta: MtaName;
   readonly round: number;
+  /** "unfiltered": the baseline Mailyard run of a filtered scenario (the filter off). */
+  readonly variant?: "unfiltered";
   readonly ok: boolean;
   readonly error: string | null;
   /** Message scenarios. */
@@ -53,6 +56,9 @@ export interface RunMetrics {
   readonly harnessCpuSeconds?: number;
   /** The load generator's average CPU use while sending, in % of one core. */
   readonly clientCpuPercent?: number;
+  /** Filtered scenarios: CPU seconds of the filter's processes (rspamd, OpenDKIM) in this run. */
+  readonly filterCpuSeconds?: number;
+  readonly filterCpuPer1000?: number;
 }
 
 export interface RunContext {
@@ -67,20 +73,31 @@ export interface RunContext {
   readonly mailyardSets: readonly string[];
   readonly loadTimeoutMs: number;
   readonly deliveryTimeoutMs: number;
+  /** The filters the selected scenarios use, started once (bench/filters.ts). */
+  readonly filters: ReadonlyMap<FilterName, FilterPeer>;
 }
 
-async function start(name: MtaName, ctx: RunContext): Promise<Mta> {
+function filterOf(s: Scenario, ctx: RunContext, unfiltered: boolean): FilterPeer | null {
+  if (s.kind !== "messages" || s.filter === undefined || unfiltered) return null;
+  const f = ctx.filters.get(s.filter);
+  if (f === undefined) throw new Error(`the ${s.filter} filter was not started`);
+  return f;
+}
+
+async function start(name: MtaName, ctx: RunContext, filter: FilterPeer | null): Promise<Mta> {
   const dir = await mkdtemp(join(ctx.baseDir, `${name}-`));
   const o = { dir, sinkPort: ctx.sink.port, mailboxes: MAILBOXES };
-  return name === "mailyard"
-    ? startMailyard({
-        ...o,
-        template: ctx.template,
-        bin: ctx.mailyardBin,
-        profileDir: ctx.profileDir,
-        sets: ctx.mailyardSets,
-      })
-    : startPostfix(o);
+  if (name === "postfix")
+    return startPostfix(filter === null ? o : { ...o, postfixMainCf: postfixMilterCf(filter) });
+  const milters = filter?.mailyardMilter ?? null;
+  return startMailyard({
+    ...o,
+    template: filter?.template ?? ctx.template,
+    bin: ctx.mailyardBin,
+    profileDir: ctx.profileDir,
+    // The filter before the caller's --set, so a --set can still change how it is spoken to.
+    sets: [...(milters === null ? [] : [`smtp.milters=${milters}`]), ...ctx.mailyardSets],
+  });
 }
 
 const percentile = (sorted: number[], p: number): number =>
@@ -130,21 +147,24 @@ export async function runOnce(
   name: MtaName,
   round: number,
   ctx: RunContext,
+  o: { unfiltered?: boolean } = {},
 ): Promise<RunMetrics> {
   let mta: Mta | null = null;
+  const variant = o.unfiltered === true ? { variant: "unfiltered" as const } : {};
   try {
     throwIfAborted();
-    mta = await start(name, ctx);
+    const filter = filterOf(s, ctx, o.unfiltered === true);
+    mta = await start(name, ctx, filter);
     throwIfAborted();
     const metrics =
       s.kind === "messages"
-        ? await messageRun(mta, s.workload, round, ctx)
+        ? await messageRun(mta, s.workload, round, ctx, filter)
         : await idleRun(mta, s.connections, round, ctx);
     throwIfAborted();
-    return metrics;
+    return { ...metrics, ...variant };
   } catch (e) {
     if (aborted.aborted) throw new Aborted();
-    return { mta: name, round, ok: false, error: e instanceof Error ? e.message : String(e) };
+    return { mta: name, round, ...variant, ok: false, error: e instanceof Error ? e.message : String(e) };
   } finally {
     await mta?.stop();
     // Write back what this run left dirty (and let the deletion of its spool settle) before the
@@ -153,10 +173,20 @@ export async function runOnce(
   }
 }
 
-async function messageRun(mta: Mta, w: Workload, round: number, ctx: RunContext): Promise<RunMetrics> {
+async function messageRun(
+  mta: Mta,
+  w: Workload,
+  round: number,
+  ctx: RunContext,
+  filter: FilterPeer | null,
+): Promise<RunMetrics> {
   await ctx.sink.reset();
   const harness0 = process.cpuUsage();
   const cpu0 = treeCpu(mta.pid);
+  // The filter's CPU is the MTA's cost only where the MTA talks to it (Mailyard signs in-process).
+  const filterPid =
+    filter === null || (mta.name === "mailyard" && filter.mailyardMilter === null) ? null : filter.pid;
+  const filter0 = filterPid === null ? 0 : treeCpu(filterPid);
   const peaks = new MemoryPeaks(mta.pid);
   peaks.start();
   let load: Awaited<ReturnType<typeof remoteLoad>>;
@@ -168,6 +198,7 @@ async function messageRun(mta: Mta, w: Workload, round: number, ctx: RunContext)
     peaks.stop();
   }
   const cpu = treeCpu(mta.pid) - cpu0;
+  const filterCpu = filterPid === null ? null : treeCpu(filterPid) - filter0;
   const h = process.cpuUsage(harness0);
   const r = load.result;
   const expected = r.acked * w.recipients;
@@ -199,6 +230,9 @@ async function messageRun(mta: Mta, w: Workload, round: number, ctx: RunContext)
     clientCpuPercent: (load.cpuSeconds / acceptSeconds) * 100,
     sinkCpuSeconds: arrived.sinkCpu,
     harnessCpuSeconds: (h.user + h.system) / 1e6,
+    ...(filterCpu === null
+      ? {}
+      : { filterCpuSeconds: filterCpu, filterCpuPer1000: (filterCpu / Math.max(1, r.acked)) * 1000 }),
   };
 }
 

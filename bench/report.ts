@@ -77,6 +77,21 @@ const MESSAGE_ROWS: Row[] = [
   { label: "harness CPU s (sampling, polling)", better: "info", value: (r) => r.harnessCpuSeconds },
 ];
 
+/** Filtered scenarios: the filter process's own CPU (rspamd, OpenDKIM), outside the MTA's. */
+const FILTER_ROWS: Row[] = [
+  {
+    label: "filter CPU s per 1,000 msgs (rspamd/OpenDKIM)",
+    better: "lower",
+    value: (r) => r.filterCpuPer1000,
+  },
+  {
+    label: "MTA + filter CPU s per 1,000 msgs",
+    better: "lower",
+    // A filter inside the MTA (Mailyard's DKIM signing) has no process of its own: MTA alone.
+    value: (r) => (r.cpuPer1000 === undefined ? undefined : r.cpuPer1000 + (r.filterCpuPer1000 ?? 0)),
+  },
+];
+
 const IDLE_ROWS: Row[] = [
   { label: "RSS growth KB per connection", better: "lower", value: (r) => r.rssPerConnKb },
   { label: "PSS growth KB per connection", better: "lower", value: (r) => r.pssPerConnKb },
@@ -109,8 +124,11 @@ export interface SummaryRow {
   readonly roundRatios: number[];
 }
 
-export function summarize(s: Scenario, runs: readonly RunMetrics[]): SummaryRow[] {
-  const rows = s.kind === "idle" ? IDLE_ROWS : MESSAGE_ROWS;
+export function summarize(s: Scenario, all: readonly RunMetrics[]): SummaryRow[] {
+  const rows =
+    s.kind === "idle" ? IDLE_ROWS : s.filter === undefined ? MESSAGE_ROWS : [...MESSAGE_ROWS, ...FILTER_ROWS];
+  // The unfiltered baseline runs are weighed by baselineSummary, not against Postfix.
+  const runs = all.filter((r) => r.variant === undefined);
   const med = (mta: string, row: Row): number | null => {
     const v = runs
       .filter((r) => r.mta === mta && r.ok)
@@ -162,7 +180,7 @@ function ratioText(r: SummaryRow): string {
 
 export function formatTable(s: Scenario, rounds: number, runs: readonly RunMetrics[]): string {
   const rows = summarize(s, runs);
-  const okCount = (m: string): number => runs.filter((r) => r.mta === m && r.ok).length;
+  const okCount = (m: string): number => runs.filter((r) => r.mta === m && r.ok && !r.variant).length;
   const header = ["metric", "Mailyard", "Postfix", "Mailyard/Postfix", "per round"];
   const body = rows.map((r) => [
     r.metric,
@@ -182,20 +200,74 @@ export function formatTable(s: Scenario, rounds: number, runs: readonly RunMetri
     ...body.map((b) => "  " + line(b).trimEnd()),
   ];
   for (const r of runs.filter((x) => !x.ok))
-    out.push(`  ! ${r.mta} round ${r.round}: ${r.error ?? "failed"}`);
+    out.push(`  ! ${runLabel(r)} round ${r.round}: ${r.error ?? "failed"}`);
+  const b = baselineSummary(runs);
+  if (b !== null) out.push(`  ${baselineText(b)}`);
   return out.join("\n");
+}
+
+const runLabel = (r: RunMetrics): string => (r.variant ? `${r.mta} (${r.variant})` : r.mta);
+
+export interface BaselineSummary {
+  /** Median delivered msg/s of Mailyard with and without the filter, and the throughput lost. */
+  readonly filtered: number;
+  readonly unfiltered: number;
+  readonly cost: number;
+  readonly costPerRound: number[];
+  /** Median Mailyard CPU s per 1,000 msgs with and without. */
+  readonly cpuFiltered: number;
+  readonly cpuUnfiltered: number;
+}
+
+/** Mailyard with the filter against Mailyard without it in the same rounds; null without baseline runs. */
+export function baselineSummary(runs: readonly RunMetrics[]): BaselineSummary | null {
+  const ours = (unfiltered: boolean): RunMetrics[] =>
+    runs.filter((r) => r.mta === "mailyard" && r.ok && (r.variant === "unfiltered") === unfiltered);
+  const with_ = ours(false);
+  const without = ours(true);
+  if (without.length === 0 || with_.length === 0) return null;
+  const med = (rs: RunMetrics[], f: (r: RunMetrics) => number | undefined): number =>
+    median(rs.map(f).filter((x): x is number => x !== undefined)) ?? 0;
+  const filtered = med(with_, (r) => r.deliveredPerSec);
+  const unfiltered = med(without, (r) => r.deliveredPerSec);
+  const costPerRound = with_.flatMap((a) => {
+    const b = without.find((x) => x.round === a.round);
+    return b?.deliveredPerSec && a.deliveredPerSec !== undefined
+      ? [1 - a.deliveredPerSec / b.deliveredPerSec]
+      : [];
+  });
+  return {
+    filtered,
+    unfiltered,
+    cost: unfiltered === 0 ? 0 : 1 - filtered / unfiltered,
+    costPerRound,
+    cpuFiltered: med(with_, (r) => r.cpuPer1000),
+    cpuUnfiltered: med(without, (r) => r.cpuPer1000),
+  };
+}
+
+export function baselineText(b: BaselineSummary): string {
+  const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
+  return (
+    `Mailyard with the filter vs without (same rounds): delivered ${fmt(b.filtered)} vs ${fmt(b.unfiltered)} msg/s, ` +
+    `throughput cost ${pct(b.cost)}${b.costPerRound.length > 1 ? ` (per round ${b.costPerRound.map(pct).join(", ")})` : ""}; ` +
+    `CPU ${fmt(b.cpuFiltered)} vs ${fmt(b.cpuUnfiltered)} s per 1,000 msgs`
+  );
 }
 
 /** The same table in Markdown, for docs/BENCHMARKS.md. */
 export function formatMarkdown(s: Scenario, rounds: number, runs: readonly RunMetrics[]): string {
-  const okCount = (m: string): number => runs.filter((r) => r.mta === m && r.ok).length;
+  const okCount = (m: string): number => runs.filter((r) => r.mta === m && r.ok && !r.variant).length;
   const rows = summarize(s, runs).map(
     (r) =>
       `| ${r.metric} | ${fmt(r.mailyard)} | ${fmt(r.postfix)} | ${ratioText(r)} | ${
         r.better === "info" ? "" : r.roundRatios.map(ratioNumber).join(" ")
       } |`,
   );
-  const failed = runs.filter((x) => !x.ok).map((r) => `- ${r.mta} round ${r.round} failed: ${r.error ?? ""}`);
+  const failed = runs
+    .filter((x) => !x.ok)
+    .map((r) => `- ${runLabel(r)} round ${r.round} failed: ${r.error ?? ""}`);
+  const b = baselineSummary(runs);
   return [
     `### ${s.name}`,
     "",
@@ -205,6 +277,7 @@ export function formatMarkdown(s: Scenario, rounds: number, runs: readonly RunMe
     "| --- | ---: | ---: | --- | --- |",
     ...rows,
     ...(failed.length ? ["", ...failed] : []),
+    ...(b === null ? [] : ["", baselineText(b) + "."]),
   ].join("\n");
 }
 
@@ -219,7 +292,7 @@ export function formatMachine(m: Machine): string {
 
 /** One line per run, printed as runs finish. */
 export function formatRun(s: Scenario, r: RunMetrics): string {
-  const head = `${s.name} round ${r.round} ${r.mta.padEnd(8)}`;
+  const head = `${s.name} round ${r.round} ${runLabel(r).padEnd(8)}`;
   if (!r.ok && r.acked === undefined && r.connections === undefined)
     return `${head} FAILED: ${r.error ?? ""}`;
   const parts =
@@ -237,6 +310,7 @@ export function formatRun(s: Scenario, r: RunMetrics): string {
           `RSS ${fmt(mb(r.peakRssKb) ?? null)} MB`,
           `CPU ${fmt(r.cpuPer1000 ?? null)} s/1k`,
           `client CPU ${fmt(r.clientCpuSeconds ?? null)} s`,
+          ...(r.filterCpuPer1000 === undefined ? [] : [`filter CPU ${fmt(r.filterCpuPer1000)} s/1k`]),
         ];
   return `${head} ${parts.join(", ")}${r.ok ? "" : `  (FAILED: ${r.error ?? ""})`}`;
 }

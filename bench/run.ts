@@ -8,11 +8,20 @@ import { dirname, join, resolve } from "node:path";
 import { execFile } from "node:child_process";
 import { parseArgs, promisify } from "node:util";
 import { Aborted, cleanupAll, installCleanupHandlers, onCleanup, throwIfAborted } from "./cleanup.js";
+import { startFilter, type FilterName, type FilterPeer } from "./filters.js";
 import { makeDirectoryTemplate, snapshotMailyard } from "./mailyard.js";
 import { runOnce, type RunMetrics } from "./measure.js";
 import type { MtaName } from "./mta.js";
-import { formatMachine, formatMarkdown, formatRun, formatTable, machineInfo, summarize } from "./report.js";
-import { MAILBOXES, scenario, SCENARIO_NAMES, type Scenario } from "./scenarios.js";
+import {
+  baselineSummary,
+  formatMachine,
+  formatMarkdown,
+  formatRun,
+  formatTable,
+  machineInfo,
+  summarize,
+} from "./report.js";
+import { DEFAULT_SCENARIOS, MAILBOXES, scenario, SCENARIO_NAMES, type Scenario } from "./scenarios.js";
 import { startSink } from "./sink.js";
 import { remoteLoad } from "./load-remote.js";
 import type { Workload } from "./workload.js";
@@ -30,6 +39,7 @@ const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME].
   --rounds N       Mailyard/Postfix pairs per scenario (default 3; 1 with --quick)
   --quick          small workloads, one round unless --rounds is given (a smoke run)
   --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIO_NAMES.join(", ")}
+                   (without it: ${DEFAULT_SCENARIOS.join(", ")}; the filtered ones run by name)
   --json FILE      also write every run and the medians as JSON
   --markdown FILE  also write the machine and the tables as Markdown (for docs/BENCHMARKS.md)
   --dir DIR        where the temporary spools go (default ${tmpdir()}); its filesystem matters (fsync)
@@ -70,7 +80,7 @@ function options(argv: string[]): Options {
   }
   const rounds = values.rounds === undefined ? (values.quick ? 1 : 3) : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error("--rounds must be 1..20");
-  const names = (values.scenario ?? [...SCENARIO_NAMES]).flatMap((s) => s.split(",")).filter(Boolean);
+  const names = (values.scenario ?? [...DEFAULT_SCENARIOS]).flatMap((s) => s.split(",")).filter(Boolean);
   const scenarios = names.map((n) => {
     const s = scenario(n, values.quick);
     if (!s) throw new Error(`unknown scenario ${n}; known: ${SCENARIO_NAMES.join(", ")}`);
@@ -128,7 +138,17 @@ async function main(): Promise<number> {
   // or the first run (always Mailyard's) pays for them, as every later run starts after a sync.
   await promisify(execFile)("sync", []).catch(() => undefined);
   if (o.profile !== null) await mkdir(o.profile, { recursive: true });
+  // The filters the selected scenarios need, once for all their runs (rspamd takes minutes to
+  // compile its expressions; both MTAs then meet the same warm filter).
+  const filters = new Map<FilterName, FilterPeer>();
+  for (const s of o.scenarios) {
+    if (s.kind !== "messages" || s.filter === undefined || filters.has(s.filter)) continue;
+    console.error(`starting the ${s.filter} filter`);
+    filters.set(s.filter, await startFilter(s.filter, join(base, `filter-${s.filter}`), template));
+    throwIfAborted();
+  }
   const ctx = {
+    filters,
     baseDir: base,
     profileDir: o.profile,
     mailyardSets: o.sets,
@@ -144,9 +164,16 @@ async function main(): Promise<number> {
     for (let round = 1; round <= o.rounds; round++) {
       // A/B, then B/A: neither MTA always gets the first slot, so a drift of the machine over
       // time (disk, thermal, neighbours) does not favour one of them.
-      const order: MtaName[] = round % 2 === 1 ? ["mailyard", "postfix"] : ["postfix", "mailyard"];
-      for (const name of order) {
-        const r = await runOnce(s, name, round, ctx);
+      // A scenario with a baseline also runs Mailyard without its filter, in the same rounds.
+      const baseline = s.kind === "messages" && s.baseline === true;
+      const order: [MtaName, boolean][] = [
+        ["mailyard", false],
+        ["postfix", false],
+        ...(baseline ? [["mailyard", true] as [MtaName, boolean]] : []),
+      ];
+      if (round % 2 === 0) order.reverse();
+      for (const [name, unfiltered] of order) {
+        const r = await runOnce(s, name, round, ctx, { unfiltered });
         runs.push(r);
         console.error(formatRun(s, r));
       }
@@ -165,7 +192,9 @@ async function main(): Promise<number> {
         name: s.name,
         title: s.title,
         ...(s.kind === "messages" ? { workload: s.workload } : { connections: s.connections }),
+        ...(s.kind === "messages" && s.filter !== undefined ? { filter: s.filter } : {}),
         summary: summarize(s, runs),
+        ...(baselineSummary(runs) !== null ? { baseline: baselineSummary(runs) } : {}),
         runs,
       })),
     };

@@ -20,8 +20,8 @@ import { SmtpClient } from "../kit/smtp-client.js";
 import { waitFor } from "../kit/load.js";
 import { freePort, waitForPort } from "../kit/ports.js";
 import { startNxDns, type NxDns } from "../kit/dns-nx.js";
+import { RSPAMD, rspamdVars, writeConfig } from "../kit/rspamd.js";
 
-const RSPAMD = "/usr/bin/rspamd";
 const CLAMD = "/usr/sbin/clamd";
 const CLAMAV_MILTER = "/usr/sbin/clamav-milter";
 const quiet = {
@@ -67,35 +67,6 @@ process.once("exit", () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });
 
-/** rspamd.conf for the proxy worker in milter mode, self-scanning (no separate normal worker). */
-const rspamdConf = (dir: string, port: number, dnsPort: number): string =>
-  [
-    '.include "$CONFDIR/common.conf"',
-    "options {",
-    `  pidfile = "${dir}/rspamd.pid";`,
-    '  .include "$CONFDIR/options.inc"',
-    // Loopback clients are scanned like any other (rspamd skips some checks for local_addrs).
-    "  local_addrs = [];",
-    "  enable_test_patterns = true;",
-    `  dns { nameserver = ["127.0.0.1:${dnsPort}"]; timeout = 1s; retransmits = 1; }`,
-    "}",
-    `logging { type = "file"; filename = "${dir}/rspamd.log"; level = "notice"; }`,
-    'worker "rspamd_proxy" {',
-    `  bind_socket = "127.0.0.1:${port}";`,
-    "  milter = yes;",
-    "  timeout = 120s;",
-    "  count = 1;",
-    '  upstream "local" { default = yes; self_scan = yes; }',
-    "}",
-    // The result headers on every message, loopback and authenticated senders included.
-    "milter_headers {",
-    '  use = ["x-spamd-result", "x-rspamd-server", "x-spam-status"];',
-    "  skip_local = false;",
-    "  skip_authenticated = false;",
-    "}",
-    "",
-  ].join("\n");
-
 before(async () => {
   for (const bin of [RSPAMD, CLAMD, CLAMAV_MILTER]) {
     assert.ok(
@@ -109,20 +80,10 @@ before(async () => {
   const rdir = join(tmp, "rspamd");
   await mkdir(rdir);
   const rspamdPort = await freePort();
-  await writeFile(join(rdir, "rspamd.conf"), rspamdConf(rdir, rspamdPort, dns.port));
+  await writeConfig(rdir, rspamdPort, dns.port);
   run(
     RSPAMD,
-    [
-      "-f",
-      "-u",
-      "root",
-      "-g",
-      "root",
-      "-i",
-      "-c",
-      join(rdir, "rspamd.conf"),
-      ...["DBDIR", "RUNDIR", "LOGDIR"].flatMap((v) => ["--var", `${v}=${rdir}`]),
-    ],
+    ["-f", "-u", "root", "-g", "root", "-i", "-c", join(rdir, "rspamd.conf"), ...rspamdVars(rdir)],
     join(rdir, "stdout.log"),
   );
 
