@@ -4,7 +4,7 @@
 import { z } from "zod";
 import type { SubmitView } from "../cluster/submit/view.js";
 import { SUBMIT_LOG_LEVELS, SUBMIT_MODES } from "../cluster/submit/modes.js";
-import { ApiError, ok, parseBody, type Route } from "./api.js";
+import { ApiError, ok, parseBody, type Route } from "../http/api.js";
 
 const change = z.strictObject({
   node: z.string().min(1).max(128).optional(),

@@ -6,8 +6,8 @@ import { z } from "zod";
 import { settingKey } from "../config/keys.js";
 import { ConfigError, parseText } from "../config/load.js";
 import { checkManagedValue, isManagedKey, MANAGED_KEYS } from "../config/managed.js";
-import { checkManagedChange } from "../server/managed-settings.js";
-import { ApiError, ok, parseBody, type Route } from "./api.js";
+import { checkManagedChange } from "./managed-change.js";
+import { ApiError, ok, parseBody, type Route } from "../http/api.js";
 
 export interface ConfigWriter {
   /** Known members and their roles (a single server: itself). */

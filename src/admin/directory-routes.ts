@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { addressKey, domainKey } from "../directory/address.js";
 import type { Account, AccountSettings, Directory } from "../directory/directory.js";
-import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
+import { ApiError, ok, parseBody, type ApiRequest, type Route } from "../http/api.js";
 
 const address = z.string().min(3).max(320);
 const name = z.string().min(1).max(253);

@@ -13,7 +13,7 @@ import {
   type DkimKey,
 } from "../delivery/dkim/keys.js";
 import type { DkimKeyStore } from "../delivery/dkim/store.js";
-import { ApiError, ok, parseBody, type Route } from "./api.js";
+import { ApiError, ok, parseBody, type Route } from "../http/api.js";
 
 /** What a key looks like to the API: every field but the private key. */
 export interface ShownDkimKey {

@@ -17,7 +17,7 @@ import type { Clock } from "../world/clock.js";
 import { systemClock } from "../world/clock.js";
 import { jsonBody, readBounded } from "../world/bounded-body.js";
 import { requestReplayGuard } from "../cluster/api/auth.js";
-import { errorResponse, match, type Route } from "./api.js";
+import { errorResponse, match, type Route } from "../http/api.js";
 import { directoryRoutes, type AccountHomes, type AccountOwners } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
 import { nodeRoutes, type ClusterView } from "./node-routes.js";
@@ -38,7 +38,7 @@ import { dkimRoutes } from "./dkim-routes.js";
 import { milterRoutes } from "./milter-routes.js";
 import type { DkimKeyStore } from "../delivery/dkim/store.js";
 import type { RuleStore } from "../rules/store.js";
-import { tokenMatches } from "./token.js";
+import { tokenMatches } from "../http/bearer.js";
 import { loadAssets, type Asset } from "./web/assets.js";
 import { csrfOk, login, logout, sessionOf, whoami, type WebAuth } from "./web/login.js";
 

@@ -5,7 +5,7 @@
 // frontends only; a backend answers its (unused) list with `runs: false`.
 import type { Settings } from "../config/settings.js";
 import { MILTER_EVENTS, milterSpecs } from "../inbound/milter/spec.js";
-import { ok, type Route } from "./api.js";
+import { ok, type Route } from "../http/api.js";
 import type { PromMetrics } from "./metrics.js";
 
 export interface ShownMilter {

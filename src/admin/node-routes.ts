@@ -4,7 +4,7 @@
 import type { Settings } from "../config/settings.js";
 import { LEVELS, TAGS, type Level, type Tag } from "../log/logger.js";
 import { isTag, type LogRing } from "../log/ring.js";
-import { ApiError, ok, type Route } from "./api.js";
+import { ApiError, ok, type Route } from "../http/api.js";
 import type { PromMetrics } from "./metrics.js";
 
 /** The cluster as one node sees it (membership and the shared state). */

@@ -2,7 +2,7 @@
 // ids come from the URL (untrusted): bounded and passed to the queue, which knows its own ids.
 import { z } from "zod";
 import type { Queue } from "../queue/types.js";
-import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
+import { ApiError, ok, parseBody, type ApiRequest, type Route } from "../http/api.js";
 
 const REJECT_DEFAULT = "Message rejected by the administrator";
 const rejectBody = z.strictObject({

@@ -9,7 +9,7 @@ import { formatRules, lineColumn, parseRules, RuleTextError } from "../rules/see
 import { compileSieve } from "../rules/sieve/index.js";
 import { validNodeId } from "../cluster/api/auth.js";
 import type { RuleScope, RuleStore } from "../rules/store.js";
-import { ApiError, ok, parseBody, type ApiRequest, type Route } from "./api.js";
+import { ApiError, ok, parseBody, type ApiRequest, type Route } from "../http/api.js";
 
 const MAX_TEXT = 60 * 1024;
 const textBody = z.strictObject({ text: z.string().max(MAX_TEXT) });

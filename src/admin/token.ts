@@ -1,6 +1,7 @@
 // The admin API's bearer token: random, kept in <dataDir>/admin.token with mode 0600 so only
-// the node's user (and the CLI run as that user) can read it. Compared in constant time.
-import { randomBytes, createHash, timingSafeEqual } from "node:crypto";
+// the node's user (and the CLI run as that user) can read it. Compared in constant time
+// (src/http/bearer.ts).
+import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -28,10 +29,4 @@ export async function loadOrCreateAdminToken(dataDir: string): Promise<string> {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     return (await readFile(path, "utf8")).trim();
   }
-}
-
-/** Constant-time comparison (hashes first, so lengths do not leak either). */
-export function tokenMatches(given: string, expected: string): boolean {
-  const h = (s: string): Buffer => createHash("sha256").update(s).digest();
-  return timingSafeEqual(h(given), h(expected));
 }

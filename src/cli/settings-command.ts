@@ -10,7 +10,7 @@ import { ConfigError, parseText } from "../config/load.js";
 import { settingKey } from "../config/keys.js";
 import { checkManagedValue, isManagedKey, MANAGED_KEYS, storedKey, storedValues } from "../config/managed.js";
 import type { ClusterState } from "../cluster/state.js";
-import { checkManagedChange } from "../server/managed-settings.js";
+import { checkManagedChange } from "../admin/managed-change.js";
 import { openClusterStateStore } from "../server/state-stores.js";
 import { systemClock } from "../world/clock.js";
 import { CliError, UsageError, type CliIo } from "./io.js";

@@ -10,6 +10,7 @@
 // nodes asked at once pick the same backend for the same address.
 //
 // Outcomes are values: a refusal says why, in words for an operator.
+import { REPLIES, type Reply } from "../proto/reply.js";
 import { rendezvousOrder } from "./rendezvous.js";
 import { accountKey, type ClusterState, type Home, type MemberRecord } from "./state.js";
 
@@ -59,4 +60,12 @@ export async function pickHome(state: ClusterState, r: HomeRequest): Promise<Hom
   return node === null
     ? { refused: `no live backend to be the home of ${accountKey(r.address)}; name one with --home NODE` }
     : { node };
+}
+
+/**
+ * The inbound policy's check at RCPT in a static cluster: mail for an account without a home is
+ * refused with a 4xx rather than queued until it expires (null: it has one).
+ */
+export function requireHome(state: Pick<ClusterState, "homeOf">): (address: string) => Promise<Reply | null> {
+  return async (address) => ((await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null);
 }

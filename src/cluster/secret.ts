@@ -15,6 +15,11 @@ export function checkSecret(secret: string): string | null {
 }
 
 /** HMAC-SHA256 of the parts, joined with newlines, as lower-case hex. */
+/** Printable ASCII without spaces: node ids travel as one token of a command line (the delivery
+ * channel's AUTH, XMEMBER). */
+const WIRE_NODE_ID = /^[\x21-\x7e]{1,128}$/;
+export const isWireNodeId = (id: string): boolean => WIRE_NODE_ID.test(id);
+
 export function proof(secret: string, ...parts: readonly string[]): string {
   return createHmac("sha256", secret).update(parts.join("\n")).digest("hex");
 }

@@ -8,7 +8,7 @@
 // "local" means: use the TCP peer as the client. It covers the v2 LOCAL command (health checks),
 // v1 UNKNOWN and v2 PROXY with a family or transport this receiver does not use (AF_UNSPEC,
 // AF_UNIX, UDP), which the spec says fall back to the real connection endpoints.
-import net from "node:net";
+import { isIPv6, SocketAddress } from "node:net";
 
 export interface ProxyEndpoint {
   readonly address: string;
@@ -97,7 +97,7 @@ function parseV1(buf: Buffer): ProxyHeader {
 function v1Address(proto: "TCP4" | "TCP6", text: string): string | null {
   if (proto === "TCP4") return IPV4.test(text) ? text : null;
   // Hex groups and colons (a dotted IPv4 tail allowed); no zone index.
-  if (!/^[0-9A-Fa-f:.]+$/.test(text) || !net.isIPv6(text)) return null;
+  if (!/^[0-9A-Fa-f:.]+$/.test(text) || !isIPv6(text)) return null;
   return canonicalV6(text);
 }
 
@@ -170,5 +170,4 @@ function ipv6(b: Buffer): string {
 }
 
 /** The compressed form (RFC 5952), so one client always looks the same in logs and checks. */
-const canonicalV6 = (text: string): string =>
-  new net.SocketAddress({ address: text, family: "ipv6" }).address;
+const canonicalV6 = (text: string): string => new SocketAddress({ address: text, family: "ipv6" }).address;

@@ -9,6 +9,7 @@
 // Trust: both listeners admit only members proving the cluster secret; what they send is still
 // checked (an address this backend does not store is refused, temporarily, at RCPT).
 import { createChannelServer, type ChannelServer } from "../cluster/channel/server.js";
+import { backendAdmission } from "../cluster/admission.js";
 import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
 import { createLeasedMailbox } from "../delivery/leased.js";
@@ -19,7 +20,6 @@ import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
 import { mailRoot } from "../config/paths.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES, type Reply } from "../proto/reply.js";
 import { createMaildirStore } from "../store/maildir.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 
@@ -86,28 +86,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   });
 
   const channelLog = log.for("DELIVERY");
-  const admit = async (address: string): Promise<Reply | null> => {
-    try {
-      if ((await directory.getAccount(address)) === null) return REPLIES.unknownUser;
-    } catch (e) {
-      channelLog.problem("directory lookup failed", { to: address, error: String(e) });
-      return REPLIES.directoryUnavailable;
-    }
-    // The sender's view of the cluster may be behind ours (a home just moved): temporary.
-    const t = await placement.targetFor(address);
-    if ("none" in t || !t.local) {
-      channelLog.problem("recipient not stored here", {
-        to: address,
-        where: "none" in t ? t.none : t.node.id,
-      });
-      return REPLIES.notHostedHere;
-    }
-    if (keeper !== null) {
-      const held = await keeper.open(address);
-      if (!held.ok) return REPLIES.accountHeld({ reason: held.reason });
-    }
-    return null;
-  };
+  const admit = backendAdmission({ directory, placement, keeper, log: channelLog });
   let server: ChannelServer | null = null;
 
   return {

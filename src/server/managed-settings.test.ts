@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../config/load.js";
 import { settingsSchema } from "../config/settings.js";
 import { memoryLogSink } from "../../test/kit/log.js";
-import { checkManagedChange, createManagedSettings } from "./managed-settings.js";
+import { checkManagedChange } from "../admin/managed-change.js";
+import { createManagedSettings } from "./managed-settings.js";
 
 const rows = (o: Record<string, unknown>) =>
   new Map(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)]));

@@ -11,15 +11,12 @@ import {
   storedValues,
   withStored,
   type ManagedEntry,
-  type Scope,
   type ValueSource,
 } from "../config/managed.js";
 import type { Settings } from "../config/settings.js";
 import type { ConfigWriter } from "../admin/config-routes.js";
 import type { ClusterState } from "../cluster/state.js";
 import type { Log } from "../log/logger.js";
-import { parseNetworks } from "../inbound/networks.js";
-import { parseHostPort } from "../proto/hostport.js";
 
 export interface ManagedSettings {
   /** The settings the node runs with: the loaded ones with the stored values laid over. */
@@ -27,28 +24,6 @@ export interface ManagedSettings {
   entries(): ManagedEntry[];
   /** The settings table changed: apply the live keys, note the others. */
   update(rows: ReadonlyMap<string, string>): void;
-}
-
-/**
- * What the schema cannot see: addresses and networks that must parse, and "*" in smtp.forwardTo,
- * which only a backend may have (so never cluster-wide, where frontends would read it too).
- * `role` is the node's, for a node-scoped value. Throws ConfigError.
- */
-export function checkManagedChange(key: string, value: unknown, scope: Scope, role?: string): void {
-  const list = Array.isArray(value) ? (value as string[]) : [];
-  const bad = (why: string): ConfigError => new ConfigError(`invalid value for ${key}: ${why}`);
-  try {
-    if (key === "smtp.relayNetworks") parseNetworks(list);
-    if (key === "smtp.listen" || key === "submission.listen") for (const a of list) parseHostPort(a);
-    if (key === "smtp.forwardTo") for (const a of list) if (a.trim() !== "*") parseHostPort(a, 25);
-  } catch (e) {
-    throw bad((e as Error).message);
-  }
-  if (key === "smtp.forwardTo" && list.some((a) => a.trim() === "*")) {
-    if (scope === "cluster")
-      throw bad('"*" (relay through the frontends) is set per backend, not cluster-wide');
-    if (role !== undefined && role !== "backend") throw bad(`"*" is for backends; this node is a ${role}`);
-  }
 }
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);

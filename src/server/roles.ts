@@ -1,71 +1,55 @@
-// One Mailyard node in a cluster role (frontend or backend; DESIGN.md §1). What both roles share
+// One Mailyard node in a cluster role (frontend or backend; DESIGN.md §1), from the parts every
+// role shares (node-parts.ts) and what a cluster adds. What both cluster roles share
 // is wired here: the shared state file (directory and cluster state), membership (register,
 // heartbeat, see the others), placement, the delivery channel client, the durable queue, the
 // SMTP listeners and the admin HTTP server. What differs is in frontend.ts and backend.ts.
 //
 // Start order matters. The queue is started before any listener (it owns the spool), but the
 // node only knows its own addresses, and so can join the cluster, once its listeners are bound.
-// Until it has joined, deliveries wait (gate below) rather than fail for want of members, and the
+// Until it has joined, deliveries wait (delivery/gated.ts) rather than fail for want of members, and the
 // inbound policy of a frontend sees no backend and answers 4xx.
-import { recordStateLocation } from "../config/member-state.js";
-import { mkdir } from "node:fs/promises";
 import type http from "node:http";
-import { join, resolve } from "node:path";
 import type { AccountHomes, AccountOwners } from "../admin/directory-routes.js";
 import { createAdminServer, loadOrCreateAdminToken, type AdminServer } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
-import { isWireNodeId } from "../cluster/channel/auth.js";
-import { createChannelClient, type ChannelTarget } from "../cluster/channel/client.js";
+import { createChannelClient } from "../cluster/channel/client.js";
+import { channelTargetFor } from "../cluster/channel-target.js";
 import { channelRefusal } from "../cluster/channel/carries.js";
-import { validNodeId } from "../cluster/api/auth.js";
 import { startMembership, type Membership } from "../cluster/membership.js";
 import { createPlacement, type Placement } from "../cluster/placement.js";
-import { checkSecret } from "../cluster/secret.js";
+import { checkMemberSettings } from "../cluster/member-settings.js";
+import { requireHome } from "../cluster/homes.js";
 import { withSecretFile } from "../config/secret-file.js";
 import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
-import { expandRecipient } from "../directory/expand.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { createAuthentication } from "../inbound/authentication.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { REPLIES } from "../proto/reply.js";
-import { createQueueManager } from "../queue/manager.js";
-import { createSpool } from "../queue/spool.js";
-import type { Deliverer, DeliveryJob, Queue } from "../queue/types.js";
+import type { Queue } from "../queue/types.js";
+import { gatedDeliverer } from "../delivery/gated.js";
 import type { Submitter } from "../queue/submit.js";
 import { loadOrCreateTls } from "../smtp/server/tls.js";
-import { systemClock } from "../world/clock.js";
-import { tcpDialer } from "../world/dialer.js";
-import { cryptoRandom } from "../world/random.js";
-import { systemResolver } from "../world/resolver.js";
 import { leaseOwners, staticHomes } from "./account-placement.js";
 import { startBackendRole } from "./backend.js";
 import { startFrontendRole } from "./frontend.js";
 import { advertised, bindSmtpListeners, type Bound, type SmtpListeners } from "./listeners.js";
-import type { NodeOptions, NodeWorld, RunningNode } from "./node.js";
-import { immediatePause } from "../rules/sieve/meter.js";
-import { managedConfigApi, openManagedSettings, type LiveManagedSettings } from "./managed-settings.js";
+import type { NodeOptions, RunningNode } from "./start-options.js";
+import { Teardown } from "./teardown.js";
+import { managedConfigApi, openManagedSettings } from "./managed-settings.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 import { startSources, type RunningSources } from "./sources.js";
 import type { MemberSummary } from "../admin/node-routes.js";
 import type { MemberView } from "../cluster/membership.js";
-import { prepareWebAdmin, spoolHeaders } from "./webadmin.js";
+import { spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
-import {
-  openDkimStoreFor,
-  openRpopStoreFor,
-  openRuleStoreFor,
-  openStateStores,
-  openThrottleRowsFor,
-} from "./state-stores.js";
-import { loginGates } from "./login-gates.js";
+import { createNodeQueue, deliveryRules, openNodeBase } from "./node-parts.js";
+import { openDkimStoreFor, openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
 import { milterOptions } from "./milter-wiring.js";
 import { withMilters } from "../inbound/milters.js";
 import { createDkimSigner } from "../delivery/dkim/sign.js";
 import { withQueueRules } from "../queue/rules-gate.js";
 import { withMailboxUsage } from "../delivery/mailbox-usage.js";
-import type { DeliveryRules } from "../delivery/rules-hook.js";
 
 const memberSummary = (m: MemberView): MemberSummary => ({
   id: m.id,
@@ -94,95 +78,53 @@ export interface ClusterNode extends RunningNode {
   readonly submitView: SubmitView;
 }
 
-/** Refuses settings a cluster member cannot run with, naming the setting. */
-function checkClusterSettings(settings: Settings): void {
-  const weak = checkSecret(settings.cluster.secret);
-  if (weak !== null) throw new Error(`role ${settings.role}: ${weak}`);
-  const id = settings.node.id;
-  if (!validNodeId(id) || !isWireNodeId(id))
-    throw new Error(`node.id ${JSON.stringify(id)}: use printable ASCII without spaces`);
-  // "*" hands remote mail to a frontend; on a frontend that would hand it to itself or a peer.
-  if (settings.role === "frontend" && settings.smtp.forwardTo.some((e) => e.trim() === "*"))
-    throw new Error('smtp.forwardTo "*" (relay through the frontends) is for backends, not frontends');
-}
-
-/** Deliveries wait until the node has joined (see the header). */
-function gated(d: Deliverer, ready: Promise<void>): Deliverer {
-  return {
-    route: async (rcpt) => {
-      await ready;
-      return d.route(rcpt);
-    },
-    deliver: async (job) => {
-      await ready;
-      return d.deliver(job);
-    },
-  };
-}
-
 export async function startClusterNode(settings: Settings, opts: NodeOptions): Promise<ClusterNode> {
+  // A start that fails half-way stops what it had started (teardown.ts).
+  const teardown = new Teardown();
+  try {
+    return await wireClusterNode(settings, opts, teardown);
+  } catch (e) {
+    await teardown.run(opts.log.for("SYSTEM"));
+    throw e;
+  }
+}
+
+async function wireClusterNode(
+  settings: Settings,
+  opts: NodeOptions,
+  teardown: Teardown,
+): Promise<ClusterNode> {
   if (settings.role === "single") throw new Error("startClusterNode: role single is startNode's");
   const role = settings.role;
   settings = await withSecretFile(settings);
-  checkClusterSettings(settings);
-  const world: NodeWorld = {
-    clock: opts.world?.clock ?? systemClock,
-    resolver: opts.world?.resolver ?? systemResolver(),
-    dialer: opts.world?.dialer ?? tcpDialer,
-    random: opts.world?.random ?? cryptoRandom,
-    pause: opts.world?.pause ?? immediatePause,
-  };
+  checkMemberSettings(settings);
+  const { world, gates, webadmin, sys, dataDir, log } = await openNodeBase(
+    settings,
+    opts,
+    teardown,
+    "CLUSTER",
+  );
+  opts = { ...opts, log };
   const { clock } = world;
-  // Everything logs through the teed sink, so the WebAdmin's log viewer sees every record.
-  // Failed logins are counted in the shared state, by every way in and on every member (login-gates.ts).
-  const throttleRows = await openThrottleRowsFor(settings, clock, opts.log.for("CLUSTER"));
-  const gates = loginGates(settings, clock, throttleRows);
-  let webadmin: Awaited<ReturnType<typeof prepareWebAdmin>>;
-  try {
-    webadmin = await prepareWebAdmin(settings, opts.log, clock, gates.admin);
-  } catch (e) {
-    await throttleRows.close();
-    throw e;
-  }
-  opts = { ...opts, log: webadmin.log };
-  const sys = opts.log.for("SYSTEM");
   const clusterLog = opts.log.for("CLUSTER");
-  const dataDir = resolve(settings.dataDir);
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  // So CLI commands run with this dataDir alone act on this node's state (config/member-state.ts).
-  await recordStateLocation(settings);
 
   // A frontend opens the directory only for the admin API (operators may manage accounts through
   // any node); its SMTP policy and deliveries ask the backends.
-  let stores: Awaited<ReturnType<typeof openStateStores>>;
-  try {
-    stores = await openStateStores(settings, clock, clusterLog);
-  } catch (e) {
-    await webadmin.close();
-    await throttleRows.close();
-    throw e;
-  }
-  const { directory, state } = stores;
+  const { directory, state } = await openStateStores(settings, clock, clusterLog);
+  teardown.add(() => directory.close());
+  teardown.add(() => state.close());
   // Settings changed from the WebAdmin or `mailyard settings set` (the state's settings table):
   // everything below is wired with them.
-  let managed: LiveManagedSettings;
-  try {
-    managed = await openManagedSettings({
-      loaded: settings,
-      pinned: opts.pinned ?? new Set(),
-      nodeId: settings.node.id,
-      state,
-      log: opts.log.for("ADMIN"),
-    });
-    settings = managed.settings;
-    checkClusterSettings(settings);
-  } catch (e) {
-    await state.close();
-    await directory.close();
-    await webadmin.close();
-    await throttleRows.close();
-    throw e;
-  }
+  const managed = await openManagedSettings({
+    loaded: settings,
+    pinned: opts.pinned ?? new Set(),
+    nodeId: settings.node.id,
+    state,
+    log: opts.log.for("ADMIN"),
+  });
+  teardown.add(() => managed.stop());
+  settings = managed.settings;
+  checkMemberSettings(settings);
 
   let membership: Membership | null = null;
   const members = { live: (r?: Role) => membership?.live(r) ?? [] };
@@ -193,17 +135,6 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     selfId: settings.node.id,
     clock,
   });
-  const channelTarget = async (job: DeliveryJob): Promise<ChannelTarget | { none: string }> => {
-    const t = await placement.targetFor(job.recipients[0]?.rcpt.address ?? "");
-    if ("none" in t) return t;
-    if (t.node.channel === null) return { none: `backend ${t.node.id} has no delivery channel` };
-    try {
-      const hp = parseHostPort(t.node.channel);
-      return { id: t.node.id, host: hp.host, port: hp.port };
-    } catch {
-      return { none: `backend ${t.node.id} advertises an unusable channel address` };
-    }
-  };
   const channelClient = createChannelClient({
     secret: settings.cluster.secret,
     nodeId: settings.node.id,
@@ -213,29 +144,29 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     log: opts.log.for("DELIVERY"),
     timeoutMs: settings.channel.timeoutSeconds * 1000,
     idleKeepMs: settings.channel.idleKeepSeconds * 1000,
-    target: channelTarget,
+    target: channelTargetFor(placement),
   });
+  teardown.add(() => channelClient.close());
 
   // Rules live in the shared state file: every member reads the same server, cluster, domain
   // and account rules. What account rules generate goes through this node's Submitter.
   const ruleStore = await openRuleStoreFor(settings, () => clock.now(), clusterLog);
+  teardown.add(() => ruleStore.close());
   let submitter: Submitter | null = null;
-  const rules: DeliveryRules = {
+  const rules = deliveryRules({
     store: ruleStore,
     nodeId: settings.node.id,
-    log: opts.log.for("RULES"),
-    pause: world.pause,
-    submit: (draft, message) =>
-      submitter === null
-        ? Promise.resolve({ ok: false, reply: REPLIES.nodeStarting })
-        : submitter.submit(draft, message),
-  };
+    log: opts.log,
+    world,
+    submitter: () => submitter,
+  });
   let queueSize = (): number => 0;
   const metrics = createPromMetrics({ queueSize: () => queueSize(), clock });
   // Frontends sign what they relay out; backends hand remote mail to them unsigned.
   const dkimStore = role === "frontend" ? await openDkimStoreFor(settings, () => clock.now(), sys) : null;
   // Every member's WebAdmin manages the keys (the shared state), a backend's too.
   const adminDkim = dkimStore ?? (await openDkimStoreFor(settings, () => clock.now(), sys));
+  teardown.add(() => adminDkim.close());
   const ctx: RoleContext = {
     settings,
     world,
@@ -259,6 +190,7 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
       : {}),
   };
   const parts: RoleParts = role === "backend" ? startBackendRole(ctx) : startFrontendRole(ctx);
+  teardown.add(() => parts.close());
 
   // Static clusters: every account has a home backend (cluster/homes.ts). New accounts get one
   // through the admin API of any member; mail for an older account without one is refused with a
@@ -269,28 +201,19 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     ? staticHomes({ state, liveBackends: () => members.live("backend").map((m) => m.id), log: clusterLog })
     : undefined;
   const owners: AccountOwners | undefined = isStatic ? undefined : leaseOwners(state, clock);
-  const storable = async (address: string) =>
-    (await state.homeOf(address)) === null ? REPLIES.noHomeBackend : null;
+  const storable = requireHome(state);
 
   let joined = (): void => undefined;
   const ready = new Promise<void>((r) => (joined = r));
-  const spool = createSpool(join(dataDir, "queue"), opts.log.for("QUEUE"));
-  const queue = createQueueManager({
-    spool,
-    deliverer: gated(parts.deliverer, ready),
+  const { spool, queue } = createNodeQueue({
     settings,
-    clock,
-    random: world.random,
-    log: opts.log.for("QUEUE"),
+    dataDir,
+    world,
+    log: opts.log,
     metrics,
-    hostname: settings.hostname,
-    // Unexpandable (unknown, looping) or unreadable: keep the address; the channel decides.
-    expand: async (address) => {
-      const ex = await expandRecipient(parts.inbound, address, { maxDepth: 10, maxTargets: 100 }).catch(
-        () => null,
-      );
-      return ex?.kind === "ok" ? ex.targets.map((t) => t.address) : [address];
-    },
+    // Deliveries wait until the node has joined (see the header).
+    deliverer: gatedDeliverer(parts.deliverer, ready),
+    directory: parts.inbound,
   });
   queueSize = () => queue.size();
   let queueStarted = false;
@@ -313,14 +236,9 @@ export async function startClusterNode(settings: Settings, opts: NodeOptions): P
     // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
     joined();
     if (queueStarted) await queue.stop();
-    await channelClient.close();
-    await parts.close();
-    await adminDkim.close();
-    await state.close();
-    await ruleStore.close();
-    await directory.close();
-    await webadmin.close();
-    await throttleRows.close();
+    // The rest, newest first: the role's parts, the DKIM keys, the rule store, the channel
+    // client, the stores, the WebAdmin, the throttle rows.
+    await teardown.run();
   };
 
   try {

@@ -3,16 +3,11 @@
 // run none (they have no mailboxes; SMTP submission is a listener, not a source).
 import type http from "node:http";
 import { startSubmissionApi } from "../sources/api/start.js";
-import type { RunningSource, SourceContext } from "../sources/context.js";
+import type { SourceContext, StartedSource } from "../sources/context.js";
 import { startSendmailSource } from "../sources/pipe/start.js";
 import { startSubmittedSource } from "../sources/submitted/start.js";
 import { startPop3Source } from "../sources/pop3/source.js";
 import { startRpopSource } from "../sources/rpop/source.js";
-
-export interface StartedSource extends RunningSource {
-  /** Mounted on the node's HTTP server: resolves true when it answered the request. */
-  readonly http?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
-}
 
 export type SourceStarter = (ctx: SourceContext) => Promise<StartedSource>;
 

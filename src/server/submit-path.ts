@@ -14,7 +14,7 @@ import type { Queue } from "../queue/types.js";
 import type { Verb } from "../smtp/server/verb.js";
 import { filteredAccept } from "./milter-wiring.js";
 import type { MilterOptions } from "../inbound/milters.js";
-import type { NodeWorld } from "./node.js";
+import type { NodeWorld } from "./start-options.js";
 
 export interface SubmitPath {
   readonly submitter: Submitter;

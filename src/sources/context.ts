@@ -2,6 +2,7 @@
 // directory (accounts, credentials), the Submitter (src/queue/submit.ts) that every generated
 // message goes through, the world, and its logs. A source starts with the node and stops before
 // the queue does.
+import type http from "node:http";
 import type { SecureContext } from "node:tls";
 import type { Settings } from "../config/settings.js";
 import type { Directory } from "../directory/directory.js";
@@ -47,4 +48,10 @@ export interface RunningSource {
   readonly listening?: readonly { readonly kind: string; readonly address: string; readonly port: number }[];
   /** Stop taking new work and finish or abandon (keeping its copy) what is in flight. */
   close(): Promise<void>;
+}
+
+/** What a source's start gives the node (src/server/sources.ts runs them all). */
+export interface StartedSource extends RunningSource {
+  /** Mounted on the node's HTTP server: resolves true when it answered the request. */
+  readonly http?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 }

@@ -3,18 +3,16 @@
 // cluster secret over ("lmtp", nonce, nodeId) (src/cluster/secret.ts). The secret never crosses
 // the wire, and a proof is worth nothing on another connection (other nonce). The server's side
 // reads untrusted text; nothing here throws for bad input. No I/O.
-import { proof, verifyProof } from "../secret.js";
+import { isWireNodeId, proof, verifyProof } from "../secret.js";
 import { REPLIES, type Reply } from "../../proto/reply.js";
 
 export const AUTH_MECHANISM = "X-MAILYARD-HMAC";
 /** Binds a proof to this link, so a proof made for another purpose (the cluster API) is useless here. */
 const PURPOSE = "lmtp";
-/** Printable ASCII without spaces: node ids travel as one token of the command line. */
-const NODE_ID = /^[\x21-\x7e]{1,128}$/;
 const NONCE = /^[0-9a-f]{32}$/;
 const PROOF = /^[0-9a-f]{64}$/;
 
-export const isWireNodeId = (id: string): boolean => NODE_ID.test(id);
+export { isWireNodeId };
 
 /** The text of the 220 greeting (the nonce is its last word). */
 export const greetingText = (host: string, nonce: string): string =>
@@ -52,7 +50,7 @@ export function checkAuth(secret: string, nonce: string, arg: string): AuthCheck
   const [mech = "", nodeId, given, extra] = parts;
   if (mech.toUpperCase() !== AUTH_MECHANISM)
     return { ok: false, reply: REPLIES.authMechUnknown, nodeId: null };
-  if (nodeId === undefined || given === undefined || extra !== undefined || !NODE_ID.test(nodeId))
+  if (nodeId === undefined || given === undefined || extra !== undefined || !isWireNodeId(nodeId))
     return { ok: false, reply: REPLIES.paramSyntax, nodeId: null };
   if (!PROOF.test(given) || !verifyProof(secret, given, PURPOSE, nonce, nodeId))
     return { ok: false, reply: REPLIES.authFailed, nodeId };

@@ -3,7 +3,7 @@
 // queue) before the 250, so the sender may drop its copy on that reply. Everything a client
 // sends here is untrusted until XMEMBER has passed; an unauthenticated XSUBMIT is answered and
 // the connection closed without reading the bytes it announced.
-import { isWireNodeId } from "../channel/auth.js";
+import { isWireNodeId } from "../secret.js";
 import type { Log } from "../../log/logger.js";
 import { REPLIES, reply, type Reply } from "../../proto/reply.js";
 import { checkDraft } from "../../queue/queue-file.js";

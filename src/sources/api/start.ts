@@ -2,8 +2,7 @@
 // login check (auth.ts) and the routes (routes.ts), mounted on the node's HTTP server. Off with
 // submitApi.enabled = false.
 import { join, resolve } from "node:path";
-import type { StartedSource } from "../../server/sources.js";
-import type { SourceContext } from "../context.js";
+import type { SourceContext, StartedSource } from "../context.js";
 import { createAuthenticator } from "./auth.js";
 import { openIdempotencyStore } from "./idempotency.js";
 import { submissionApi } from "./routes.js";

@@ -5,8 +5,8 @@
 // anything may hold the token's file or the port, and submits with source tag `pipe`.
 // Answers 202 { id, node, remote }; 503 when the submitter answers 4xx (the CLI then falls back
 // to the Submitted folder), 422 for its 5xx, 400 for a bad address or header, 413 too big.
-import { createHash, timingSafeEqual } from "node:crypto";
 import type http from "node:http";
+import { tokenMatches } from "../../http/bearer.js";
 import type { Log } from "../../log/logger.js";
 import { isTemporary } from "../../proto/reply.js";
 import type { SourceContext } from "../context.js";
@@ -15,12 +15,6 @@ import { completeHeader, draftFor, envelopeAddress } from "../message/envelope.j
 import { HeaderError, HeaderLimitExceeded, parseMessage, toCrlf } from "../message/header.js";
 
 export const SENDMAIL_PATH = "/api/sendmail";
-
-/** Constant-time comparison of bearer tokens (hashes first, so lengths do not leak either). */
-function tokenMatches(given: string, expected: string): boolean {
-  const h = (s: string): Buffer => createHash("sha256").update(s).digest();
-  return timingSafeEqual(h(given), h(expected));
-}
 
 export function sendmailRoute(
   ctx: SourceContext,

@@ -4,6 +4,7 @@
 // session kernel's listener (src/smtp/kernel/listener.ts), as the SMTP and LMTP ones are.
 import { errLine } from "../../proto/pop3.js";
 import { sessionListener, type SessionListener } from "../../smtp/kernel/listener.js";
+import { POP3_COMMANDS } from "./commands.js";
 import type { Pop3Options } from "./options.js";
 import { Pop3Session } from "./session.js";
 
@@ -20,6 +21,6 @@ export function createPop3Server(o: Pop3Options): Pop3Server {
     maxConnections: () => o.settings.pop3.maxConnections,
     maxConnectionsPerIp: () => o.settings.pop3.maxConnectionsPerIp,
     refusal: () => errLine("[SYS/TEMP] too many connections, try again later"),
-    start: (socket) => new Pop3Session(socket, o),
+    start: (socket) => new Pop3Session(socket, o, POP3_COMMANDS),
   });
 }

@@ -14,10 +14,8 @@ import { DataDecoder, type DataError, type DataLimits } from "../../proto/datafr
 import { errLine, okLine } from "../../proto/pop3.js";
 import type { Account } from "../../directory/directory.js";
 import { CoreSession, SessionCore, type EndReason } from "../../smtp/kernel/core.js";
-import { AUTHORIZATION_COMMANDS } from "./authorization.js";
 import type { Maildrop } from "./maildrop.js";
 import { MAX_COMMAND_LINE, type Pop3Options } from "./options.js";
-import { TRANSACTION_COMMANDS } from "./transaction.js";
 
 export type Pop3State = "authorization" | "transaction" | "update";
 
@@ -26,10 +24,6 @@ export interface Pop3Command {
   readonly states: readonly Pop3State[];
   run(s: Pop3Session, arg: string): Promise<void>;
 }
-
-const COMMANDS = new Map<string, Pop3Command>(
-  [...AUTHORIZATION_COMMANDS, ...TRANSACTION_COMMANDS].map((c) => [c.name, c]),
-);
 
 const FAREWELL: Readonly<Record<EndReason, string>> = {
   "idle timeout": errLine("[SYS/TEMP] idle timeout"),
@@ -57,6 +51,8 @@ export class Pop3Session extends CoreSession {
   constructor(
     socket: Socket,
     readonly o: Pop3Options,
+    /** The command set by name (commands.ts); given, as the commands use this class. */
+    private readonly commands: ReadonlyMap<string, Pop3Command>,
   ) {
     super();
     this.remote = { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
@@ -169,7 +165,7 @@ export class Pop3Session extends CoreSession {
     const name = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
     // Arguments are separated by single spaces (§3); trailing white space is forgiven.
     const arg = sp < 0 ? "" : line.slice(sp + 1).replace(/\s+$/, "");
-    const cmd = COMMANDS.get(name);
+    const cmd = this.commands.get(name);
     if (cmd === undefined) {
       if (/^(GET|POST|HEAD|PUT|CONNECT|OPTIONS|DELETE)$/.test(name)) {
         this.log.problem("non-POP3 command", { verb: name });

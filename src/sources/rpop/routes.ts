@@ -7,8 +7,8 @@
 //   DELETE /api/accounts/:address/rpop/:id      remove one
 import type http from "node:http";
 import { z } from "zod";
-import { ApiError, errorResponse, match, ok, parseBody, type Route } from "../../admin/api.js";
-import { tokenMatches } from "../../admin/token.js";
+import { ApiError, errorResponse, match, ok, parseBody, type Route } from "../../http/api.js";
+import { tokenMatches } from "../../http/bearer.js";
 import type { Directory } from "../../directory/directory.js";
 import type { Log } from "../../log/logger.js";
 import { jsonBody, readBounded } from "../../world/bounded-body.js";

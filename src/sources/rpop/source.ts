@@ -5,8 +5,6 @@
 // (SourceContext.stores), each poll under the entry's claim (claimed-poll.ts) so no two
 // processes poll one entry at once. Its admin API routes (routes.ts) work even with
 // rpop.enabled false, so entries can be set up before polling is switched on.
-import { resolve } from "node:path";
-import { loadOrCreateAdminToken } from "../../admin/token.js";
 import type { RunningSource, SourceContext } from "../context.js";
 import type http from "node:http";
 import { pollClaimed } from "./claimed-poll.js";
@@ -77,18 +75,13 @@ export async function startRpopSource(
     }
     log.major("rpop polling started", { entries: (await store.list()).length });
   }
-  let token: Promise<string> | null = null;
   const routes = rpopRoutes({
     store,
     directory: ctx.directory,
     changed: () => void scheduler?.refresh(),
   });
   return {
-    http: rpopHttp(
-      routes,
-      () => (token ??= loadOrCreateAdminToken(resolve(settings.dataDir))),
-      ctx.log.for("ADMIN"),
-    ),
+    http: rpopHttp(routes, () => Promise.resolve(ctx.adminToken), ctx.log.for("ADMIN")),
     async close() {
       await scheduler?.stop();
       await store.close();

@@ -2,8 +2,7 @@
 // (submitted.dir, default dataDir/Submitted), the poll interval and the size limit. Off with
 // submitted.enabled = false.
 import { submittedDir } from "../../config/paths.js";
-import type { StartedSource } from "../../server/sources.js";
-import type { SourceContext } from "../context.js";
+import type { SourceContext, StartedSource } from "../context.js";
 import { startSubmittedFolder } from "./folder.js";
 
 export async function startSubmittedSource(ctx: SourceContext): Promise<StartedSource> {

@@ -1,5 +1,6 @@
-// The admin API's plumbing: a tiny route table, the request/response shapes handlers see, and
-// the mapping of errors to HTTP statuses. No sockets here (http.ts owns them).
+// The JSON API plumbing of the node's HTTP server (the admin API and the routes the message
+// sources mount on it): a tiny route table, the request/response shapes handlers see, and the
+// mapping of errors to HTTP statuses. No sockets here (src/admin/http.ts owns them).
 import { z } from "zod";
 import { DirectoryError } from "../directory/directory.js";
 
