@@ -108,6 +108,20 @@ void test("unknown keys are errors that name the key and near matches", async (t
   assert.throws(() => loadSettings({ env: {}, sets: ["novalue"], cwd: "/nonexistent" }), /key=value/);
 });
 
+void test("a removed setting is an error that names what replaced it", async (t) => {
+  const dir = await tmp(t);
+  const file = join(dir, "old.toml");
+  await writeFile(file, "[pop3]\nmaxAuthFailures = 5\n");
+  assert.throws(
+    () => loadSettings({ file, env: {}, sets: [] }),
+    /"pop3\.maxAuthFailures".*old\.toml.*replaced by auth\.maxFailures/,
+  );
+  assert.throws(
+    () => loadSettings({ env: {}, sets: ["submitApi.authFailureWindowSeconds=60"], cwd: "/nonexistent" }),
+    /replaced by auth\.failureWindowSeconds/,
+  );
+});
+
 void test("invalid values are errors that name the key, the source and the reason", async (t) => {
   assert.throws(
     () => loadSettings({ env: { MAILYARD_QUEUE_MAXMESSAGES: "many" }, sets: [], cwd: "/nonexistent" }),

@@ -32,7 +32,21 @@ type Tree = Record<string, unknown>;
 const isTable = (v: unknown): v is Tree =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
+// Settings that were removed, with what took their place: an old config file gets an error that
+// says what to write instead (the meaning changed, so nothing is carried over silently).
+const REPLACED: Readonly<Record<string, string>> = {
+  "pop3.maxAuthFailures": "auth.maxFailures",
+  "pop3.authFailureWindowSeconds": "auth.failureWindowSeconds",
+  "submitApi.maxAuthFailures": "auth.maxFailures",
+  "submitApi.authFailureWindowSeconds": "auth.failureWindowSeconds",
+};
+
 function unknownKey(key: string, source: string): ConfigError {
+  const replaced = Object.entries(REPLACED).find(([old]) => old.toLowerCase() === key.toLowerCase());
+  if (replaced !== undefined)
+    return new ConfigError(
+      `setting "${key}" (${source}) was replaced by ${replaced[1]}: one count of failed logins for SMTP AUTH, POP3 and the submission API, cluster-wide (docs/CONFIG.md)`,
+    );
   const near = nearMatches(
     key,
     settingKeys().map((k) => k.key),
