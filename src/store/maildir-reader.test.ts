@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, rename, rm, unlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { baseName, createMaildirReader, uniqueId } from "./maildir-reader.js";
+import { baseName, byDeliveryName, createMaildirReader, uniqueId } from "./maildir-reader.js";
 
 async function box(t: { after(fn: () => Promise<void>): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "mailyard-reader-"));
@@ -32,6 +32,23 @@ void test("lists new/ and cur/ oldest first with sizes; tmp/ and dot files are n
     ],
   );
   assert.deepEqual(await r.list(join(b, "absent")), []);
+});
+
+void test("messages with the same file time keep the order of the times in their names, as numbers", async (t) => {
+  // Stored within one kernel tick: equal mtimes. M99000 (…0.099 s) came before M100000 (…0.100 s),
+  // which sorts first as text.
+  const b = await box(t);
+  const names = ["1700000000.M99000P7Q1.h", "1700000000.M100000P7Q2.h", "1700000001.M5P7Q3.h"];
+  for (const n of [...names].reverse()) {
+    await writeFile(join(b, "new", n), "x");
+    await utimes(join(b, "new", n), 1_700_000_000, 1_700_000_000);
+  }
+  const list = await createMaildirReader().list(b);
+  assert.deepEqual(
+    list.map((e) => e.base),
+    names,
+  );
+  assert.ok(byDeliveryName("not.a.maildir.name", "other") < 0, "other names: as text");
 });
 
 void test("read and remove find a message moved behind the reader's back; gone is not an error", async (t) => {

@@ -14,6 +14,21 @@ import { join } from "node:path";
 import { fsyncDir } from "./fs-calls.js";
 import { changeRecorded } from "./maildirsize.js";
 
+// File times are coarse (a kernel tick), so messages stored one after another often share an
+// mtime: they are then ordered by the time in their names ("SEC.MUSEC…", maildir.ts), compared
+// as numbers (the microseconds are not zero-padded, so "M100000" sorts before "M99000" as text),
+// and by the whole name as text only after that.
+const NAME_TIME = /^(\d+)\.M(\d+)/;
+export function byDeliveryName(a: string, b: string): number {
+  const x = NAME_TIME.exec(a);
+  const y = NAME_TIME.exec(b);
+  if (x !== null && y !== null) {
+    const d = Number(x[1]) - Number(y[1]) || Number(x[2]) - Number(y[2]);
+    if (d !== 0) return d;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export interface MaildirEntry {
   /** Base name: the file name up to the info part (":2,..."); stable across new/ → cur/. */
   readonly base: string;
@@ -103,7 +118,7 @@ export function createMaildirReader(): MaildirReader {
           }
         }
       }
-      return out.sort((a, b) => a.mtime - b.mtime || (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+      return out.sort((a, b) => a.mtime - b.mtime || byDeliveryName(a.base, b.base));
     },
 
     async read(box, e) {
