@@ -80,7 +80,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   });
   const deliverer = createRouter({
     directory,
-    local: createPlacedLocalChannel({ placement, mailbox, channel: ctx.channelClient }),
+    local: createPlacedLocalChannel({ placement, mailbox, channel: ctx.channelClient, directory }),
     relay,
     forwardTo: settings.smtp.forwardTo,
   });

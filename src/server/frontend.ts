@@ -6,6 +6,7 @@
 import { createClusterDirectory } from "../cluster/api/client.js";
 import { createClusterRouter } from "../delivery/cluster-router.js";
 import { createRelayChannel } from "../delivery/relay.js";
+import { withRemovedAccounts } from "../delivery/removed-accounts.js";
 import type { RoleContext, RoleParts } from "./role-parts.js";
 
 /** Entries per answer cache of the cluster directory client. */
@@ -38,7 +39,8 @@ export function startFrontendRole(ctx: RoleContext): RoleParts {
   });
   const deliverer = createClusterRouter({
     lookup: (address) => clusterDirectory.lookup(address),
-    local: ctx.channelClient,
+    // Mail queued for an account removed since is bounced (5.1.1), not kept for want of a home.
+    local: withRemovedAccounts(ctx.channelClient, (address) => clusterDirectory.lookup(address)),
     relay,
     forwardTo: settings.smtp.forwardTo,
   });
