@@ -4,6 +4,7 @@
 // Lease changes run in IMMEDIATE transactions: the write lock is taken before the read, so two
 // processes racing for one account serialize and exactly one sees it free.
 import Database from "better-sqlite3";
+import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../state/sqlite-turn.js";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
 import {
@@ -18,7 +19,6 @@ import { CLUSTER_MIGRATIONS } from "./migrations.js";
 import { account, member, text, time, ttl } from "./state-args.js";
 import { prepareSqliteFile } from "../state/sqlite-file.js";
 
-const BUSY_TIMEOUT_MS = 5000;
 // subscribe(): how often the change counters are read (one indexed read of four rows).
 const CHANGE_POLL_MS = 250;
 
@@ -71,18 +71,18 @@ function migrate(db: Database.Database, clock: Clock): void {
 
 export function openSqliteClusterState(path: string, clock: Clock): ClusterState {
   prepareSqliteFile(path);
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  try {
-    db.pragma("journal_mode = WAL");
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // A crash of the process loses no commit; an OS crash may lose the last heartbeats, and a
-    // lost lease commit only means the account is taken again after it expires.
-    db.pragma("synchronous = NORMAL");
-    migrate(db, clock);
-  } catch (e) {
-    db.close();
-    throw e;
-  }
+  const db = openSqliteInTurn(
+    path,
+    (db) => {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // A crash of the process loses no commit; an OS crash may lose the last heartbeats, and a
+      // lost lease commit only means the account is taken again after it expires.
+      db.pragma("synchronous = NORMAL");
+      migrate(db, clock);
+    },
+    { what: "cluster state" },
+  );
 
   const q = {
     register: db.prepare(

@@ -4,6 +4,7 @@
 // and lower-cased on the way in (operator input is untrusted); an address is an account or an
 // alias, never both. Caller mistakes throw DirectoryError; anything else is a real failure.
 import Database from "better-sqlite3";
+import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../state/sqlite-turn.js";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock } from "../world/clock.js";
 import {
@@ -40,22 +41,25 @@ import { MIGRATIONS } from "./migrations.js";
 import { hashPassword, verifyPassword } from "./password.js";
 import { prepareSqliteFile } from "../state/sqlite-file.js";
 
-const BUSY_TIMEOUT_MS = 5000;
-
 function migrate(db: Database.Database): void {
   migrateSqlite(db, "schema_migrations", MIGRATIONS, "directory", Date.now());
 }
 
 export function openSqliteDirectory(path: string, clock: Clock): Directory {
   prepareSqliteFile(path);
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  db.pragma("journal_mode = WAL");
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  db.pragma("foreign_keys = ON");
-  // WAL + NORMAL: a commit survives a process crash; only an OS crash can lose the last ones,
-  // and the directory is not where acknowledged mail lives.
-  db.pragma("synchronous = NORMAL");
-  migrate(db);
+  const db = openSqliteInTurn(
+    path,
+    (db) => {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma("foreign_keys = ON");
+      // WAL + NORMAL: a commit survives a process crash; only an OS crash can lose the last ones,
+      // and the directory is not where acknowledged mail lives.
+      db.pragma("synchronous = NORMAL");
+      migrate(db);
+    },
+    { what: "directory" },
+  );
 
   const q = {
     domainExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM domains WHERE name = ?"),

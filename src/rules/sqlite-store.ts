@@ -5,6 +5,7 @@
 // moves the old shared server rule set to per-node rows (store.ts sharedServerTargets), in one
 // IMMEDIATE transaction with the membership read, so two openers cannot both move it.
 import Database from "better-sqlite3";
+import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../state/sqlite-turn.js";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
@@ -18,7 +19,6 @@ import {
 } from "./store.js";
 import { prepareSqliteFile } from "../state/sqlite-file.js";
 
-const BUSY_TIMEOUT_MS = 5000;
 const SWEEP_EVERY = 500;
 /** settings.ts node.id's default. */
 const DEFAULT_NODE_ID = "node1";
@@ -102,12 +102,17 @@ export function openSqliteRuleStore(
   o: RuleStoreOpenOptions = {},
 ): RuleStore {
   prepareSqliteFile(path);
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  db.pragma("journal_mode = WAL");
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  db.pragma("synchronous = NORMAL");
-  migrate(db);
-  moveSharedServerRules(db, o.nodeId ?? DEFAULT_NODE_ID);
+  const db = openSqliteInTurn(
+    path,
+    (db) => {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma("synchronous = NORMAL");
+      migrate(db);
+      moveSharedServerRules(db, o.nodeId ?? DEFAULT_NODE_ID);
+    },
+    { what: "rules" },
+  );
   const getSet = db.prepare<[string], { text: string }>("SELECT text FROM rule_sets WHERE scope = ?");
   const putSet = db.prepare(
     "INSERT INTO rule_sets (scope, text, updated_at) VALUES (?, ?, ?) ON CONFLICT(scope) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",

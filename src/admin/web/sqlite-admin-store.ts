@@ -4,6 +4,7 @@
 // run; nodes read it at each login and request, so a new admin or password takes effect at
 // once, with nothing cached.
 import Database from "better-sqlite3";
+import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../../state/sqlite-turn.js";
 import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
@@ -11,8 +12,6 @@ import type { Session, SessionRows } from "./sessions.js";
 import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
 import { adminUsersOver, type AdminUserRow } from "./users.js";
 import { prepareSqliteFile } from "../../state/sqlite-file.js";
-
-const BUSY_TIMEOUT_MS = 5000;
 
 interface UserRow {
   name: string;
@@ -47,11 +46,16 @@ function migrate(db: Database.Database, now: number): void {
 
 export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
   prepareSqliteFile(path);
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  db.pragma("journal_mode = WAL");
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  db.pragma("synchronous = NORMAL");
-  migrate(db, clock.now());
+  const db = openSqliteInTurn(
+    path,
+    (db) => {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma("synchronous = NORMAL");
+      migrate(db, clock.now());
+    },
+    { what: "administrators" },
+  );
 
   const get = db.prepare<[string], UserRow>("SELECT * FROM admin_users WHERE name = ?");
   const insert = db.prepare(

@@ -2,11 +2,9 @@
 // as the rule store does. WAL and a busy timeout: the CLI and running nodes share the file.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../../state/sqlite-turn.js";
 import { migrateSqlite, type SqliteMigration } from "../../state/sqlite-migrate.js";
 import { keyOfRow, type DkimKeyRow, type DkimKeyStore } from "./store.js";
-
-const BUSY_TIMEOUT_MS = 5000;
 
 export const DKIM_MIGRATIONS: readonly SqliteMigration[] = [
   {
@@ -28,10 +26,15 @@ export const DKIM_MIGRATIONS: readonly SqliteMigration[] = [
 
 export function openSqliteDkimStore(path: string, now: () => number = Date.now): DkimKeyStore {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  db.pragma("journal_mode = WAL");
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  migrateSqlite(db, "dkim_schema_migrations", DKIM_MIGRATIONS, "dkim", now());
+  const db = openSqliteInTurn(
+    path,
+    (db) => {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      migrateSqlite(db, "dkim_schema_migrations", DKIM_MIGRATIONS, "dkim", now());
+    },
+    { what: "dkim" },
+  );
   const all = db.prepare<[], DkimKeyRow>("SELECT * FROM dkim_keys ORDER BY domain, selector");
   const ofDomain = db.prepare<[string], DkimKeyRow>(
     "SELECT * FROM dkim_keys WHERE domain = ? ORDER BY created_at DESC, selector",
