@@ -181,6 +181,9 @@ export const REPLIES = {
   lmtpNoRecipients: reply(503, "5.5.1", "No valid recipients"),
   // Added by the cluster roles (src/server, src/delivery/placed.ts).
   notHostedHere: reply(450, "4.3.0", "Account is not stored on this backend now, try again later"),
+  // A dynamic cluster's store abandoned right before publishing: the account's lease was not
+  // held with the safety margin (cluster.leaseMarginSeconds); its next owner takes the retry.
+  storeFenced: reply(451, "4.3.0", "Account is changing hands between backends, try again later"),
   nodeStarting: reply(451, "4.3.0", "Node starting, try again later"),
   accountHeld: form(450, "4.3.0", "{reason}, try again later"),
 

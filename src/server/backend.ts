@@ -11,6 +11,8 @@
 import { createChannelServer, type ChannelServer } from "../cluster/channel/server.js";
 import { backendAdmission } from "../cluster/admission.js";
 import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
+import { checkSharedMailRoot } from "../cluster/shared-mailroot.js";
+import { leaseFence } from "../cluster/store-fence.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
 import { createLeasedMailbox } from "../delivery/leased.js";
 import { createLocalChannel } from "../delivery/local.js";
@@ -31,8 +33,23 @@ const HEADER_FIELD_ALLOWANCE = 100;
 
 export function startBackendRole(ctx: RoleContext): RoleParts {
   const { settings, world, log, directory, placement } = ctx;
+  // Dynamic clusters: an account is written by one backend at a time, the lease holder.
+  const keeper: LeaseKeeper | null =
+    settings.cluster.kind === "dynamic"
+      ? createLeaseKeeper({
+          state: ctx.state,
+          nodeId: settings.node.id,
+          clock: world.clock,
+          leaseMs: settings.cluster.leaseSeconds * 1000,
+          idleMs: ACCOUNT_IDLE_MS,
+          log: log.for("CLUSTER"),
+        })
+      : null;
+  // Dynamic clusters: nothing is published into a mailbox without the lease, with room to spare.
+  const marginMs = Math.min(settings.cluster.leaseMarginSeconds, settings.cluster.leaseSeconds / 4) * 1000;
   const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
     groupAccess: settings.local.mailGroupAccess,
+    ...(keeper !== null ? { fence: leaseFence(keeper, marginMs, log.for("CLUSTER")) } : {}),
   });
   // Usage in the answers of this backend (its own SMTP, the frontends' questions, POP3) follows
   // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
@@ -46,18 +63,6 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
     hostname: settings.hostname,
     rules: ctx.rules,
   });
-  // Dynamic clusters: an account is written by one backend at a time, the lease holder.
-  const keeper: LeaseKeeper | null =
-    settings.cluster.kind === "dynamic"
-      ? createLeaseKeeper({
-          state: ctx.state,
-          nodeId: settings.node.id,
-          clock: world.clock,
-          leaseMs: settings.cluster.leaseSeconds * 1000,
-          idleMs: ACCOUNT_IDLE_MS,
-          log: log.for("CLUSTER"),
-        })
-      : null;
   const mailbox = keeper === null ? maildir : createLeasedMailbox({ keeper, mailbox: maildir });
   let turn = 0;
   const relay = createRelayChannel({
@@ -101,6 +106,14 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
       log: log.for("CLUSTER"),
     }),
     async listenChannel() {
+      // Before anything is delivered here (deliveries wait until the node has joined).
+      if (keeper !== null)
+        await checkSharedMailRoot({
+          root: mailRoot(settings),
+          secret: settings.cluster.secret,
+          nodeId: settings.node.id,
+          state: ctx.state,
+        });
       server = createChannelServer({
         secret: settings.cluster.secret,
         hostname: settings.hostname,
