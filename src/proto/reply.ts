@@ -231,6 +231,8 @@ export const REPLIES = {
   unexpectedReply: form(451, "4.5.0", "unexpected reply: {code} {text}"),
   localFailure: form(451, "4.3.0", "{why}"),
   noTarget: form(451, "4.4.0", "{why}"),
+  // RFC 3463 4.4.1 "no answer from host": the backend's sockets are open, its heartbeat lapsed.
+  memberLapsed: form(451, "4.4.1", "backend {id} stopped answering (its heartbeat lapsed)"),
   routeFailed: form(451, "4.3.5", "{why}"),
   unknownRoute: form(451, "4.3.5", "unknown route {route}"),
   hostNotFound: form(
