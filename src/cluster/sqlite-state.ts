@@ -4,7 +4,7 @@
 // Lease changes run in IMMEDIATE transactions: the write lock is taken before the read, so two
 // processes racing for one account serialize and exactly one sees it free.
 import Database from "better-sqlite3";
-import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../state/sqlite-turn.js";
+import { openSqliteInTurn } from "../state/sqlite-turn.js";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
 import {
@@ -74,8 +74,6 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
   const db = openSqliteInTurn(
     path,
     (db) => {
-      db.pragma("journal_mode = WAL");
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // A crash of the process loses no commit; an OS crash may lose the last heartbeats, and a
       // lost lease commit only means the account is taken again after it expires.
       db.pragma("synchronous = NORMAL");

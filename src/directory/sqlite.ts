@@ -4,7 +4,7 @@
 // and lower-cased on the way in (operator input is untrusted); an address is an account or an
 // alias, never both. Caller mistakes throw DirectoryError; anything else is a real failure.
 import Database from "better-sqlite3";
-import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../state/sqlite-turn.js";
+import { openSqliteInTurn } from "../state/sqlite-turn.js";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock } from "../world/clock.js";
 import {
@@ -50,8 +50,6 @@ export function openSqliteDirectory(path: string, clock: Clock): Directory {
   const db = openSqliteInTurn(
     path,
     (db) => {
-      db.pragma("journal_mode = WAL");
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma("foreign_keys = ON");
       // WAL + NORMAL: a commit survives a process crash; only an OS crash can lose the last ones,
       // and the directory is not where acknowledged mail lives.

@@ -5,7 +5,7 @@
 // moves the old shared server rule set to per-node rows (store.ts sharedServerTargets), in one
 // IMMEDIATE transaction with the membership read, so two openers cannot both move it.
 import Database from "better-sqlite3";
-import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../state/sqlite-turn.js";
+import { openSqliteInTurn } from "../state/sqlite-turn.js";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
@@ -105,8 +105,6 @@ export function openSqliteRuleStore(
   const db = openSqliteInTurn(
     path,
     (db) => {
-      db.pragma("journal_mode = WAL");
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma("synchronous = NORMAL");
       migrate(db);
       moveSharedServerRules(db, o.nodeId ?? DEFAULT_NODE_ID);

@@ -2,7 +2,7 @@
 // directory and the cluster state, so every process of one machine counts into one table. WAL
 // mode and a busy timeout like the other stores; each failure is read and written in one
 // IMMEDIATE transaction, so two processes failing at once both count.
-import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "./sqlite-turn.js";
+import { openSqliteInTurn } from "./sqlite-turn.js";
 import type { Clock } from "../world/clock.js";
 import { prepareSqliteFile } from "./sqlite-file.js";
 import { migrateSqlite } from "./sqlite-migrate.js";
@@ -14,8 +14,6 @@ export function openSqliteThrottleRows(path: string, clock: Clock): ThrottleRows
   const db = openSqliteInTurn(
     path,
     (db) => {
-      db.pragma("journal_mode = WAL");
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma("synchronous = NORMAL");
       migrateSqlite(db, THROTTLE_MIGRATION_TABLE, THROTTLE_MIGRATIONS, "throttle", clock.now());
     },

@@ -33,8 +33,9 @@ export interface TurnOptions {
 }
 
 /**
- * Opens the file with the busy timeout and runs setup on it, again while the file is busy, until
- * the wait is over; the connection is closed when setup fails for good.
+ * Opens the file in WAL mode with the busy timeout and runs setup (the store's own pragmas and
+ * migrations) on it, again while the file is busy, until the wait is over; the connection is
+ * closed when setup fails for good.
  */
 export function openSqliteInTurn(
   path: string,
@@ -45,6 +46,9 @@ export function openSqliteInTurn(
   const deadline = Date.now() + (o.waitMs ?? START_TURN_MS);
   for (let tries = 1; ; tries++) {
     try {
+      // WAL: readers never wait for the writer, and every process on the file shares the mode.
+      db.pragma("journal_mode = WAL");
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       setup(db);
       return db;
     } catch (e) {

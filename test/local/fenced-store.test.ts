@@ -19,6 +19,7 @@ import { createLocalChannel } from "../../src/delivery/local.js";
 import { openSqliteDirectory } from "../../src/directory/sqlite.js";
 import type { DeliveryJob } from "../../src/queue/types.js";
 import { createMaildirStore, StoreFencedError } from "../../src/store/maildir.js";
+import { job as channelJob } from "../channel/fixtures.js";
 import { FakeClock } from "../kit/clock.js";
 import { memoryLogSink } from "../kit/log.js";
 
@@ -75,24 +76,7 @@ async function rig(t: TestContext) {
     readdir(join(root, "example.test", "alice", sub)).catch(() => []);
   /** A job whose body, once read, has taken `writeMs` of (fake) time, the state unreachable. */
   const job = (writeMs: number): DeliveryJob => ({
-    envelope: {
-      id: "Q1",
-      returnPath: "bob@remote.test",
-      recipients: [{ address: "alice@example.test", original: null, notify: null, orcpt: null }],
-      ret: null,
-      envid: null,
-      body: "8BITMIME",
-      smtputf8: false,
-      source: "smtp",
-      authUser: null,
-      client: null,
-      arrival: clock.now(),
-      size: MESSAGE.length,
-    },
-    recipients: [
-      { index: 0, rcpt: { address: "alice@example.test", original: null, notify: null, orcpt: null } },
-    ],
-    route: { key: "local:alice@example.test", kind: "local" },
+    ...channelJob({ rcpts: ["alice@example.test"], body: MESSAGE, envelope: { arrival: clock.now() } }),
     body: () =>
       Readable.from(
         (function* () {

@@ -4,7 +4,7 @@
 // run; nodes read it at each login and request, so a new admin or password takes effect at
 // once, with nothing cached.
 import Database from "better-sqlite3";
-import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../../state/sqlite-turn.js";
+import { openSqliteInTurn } from "../../state/sqlite-turn.js";
 import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
@@ -49,8 +49,6 @@ export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
   const db = openSqliteInTurn(
     path,
     (db) => {
-      db.pragma("journal_mode = WAL");
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma("synchronous = NORMAL");
       migrate(db, clock.now());
     },

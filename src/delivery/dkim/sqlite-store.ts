@@ -2,7 +2,7 @@
 // as the rule store does. WAL and a busy timeout: the CLI and running nodes share the file.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../../state/sqlite-turn.js";
+import { openSqliteInTurn } from "../../state/sqlite-turn.js";
 import { migrateSqlite, type SqliteMigration } from "../../state/sqlite-migrate.js";
 import { keyOfRow, type DkimKeyRow, type DkimKeyStore } from "./store.js";
 
@@ -29,8 +29,6 @@ export function openSqliteDkimStore(path: string, now: () => number = Date.now):
   const db = openSqliteInTurn(
     path,
     (db) => {
-      db.pragma("journal_mode = WAL");
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       migrateSqlite(db, "dkim_schema_migrations", DKIM_MIGRATIONS, "dkim", now());
     },
     { what: "dkim" },

@@ -3,7 +3,7 @@
 // the directory does, so the node and the CLI can open the file at once. A claim is one upsert,
 // and SQLite runs one writer at a time, so processes sharing the file never both win one.
 import Database from "better-sqlite3";
-import { BUSY_TIMEOUT_MS, openSqliteInTurn } from "../../state/sqlite-turn.js";
+import { openSqliteInTurn } from "../../state/sqlite-turn.js";
 import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import { RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS } from "./migrations.js";
@@ -76,8 +76,6 @@ export function openSqliteRpopStore(path: string, clock: Clock, seal: PasswordSe
   const db = openSqliteInTurn(
     path,
     (db) => {
-      db.pragma("journal_mode = WAL");
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       db.pragma("foreign_keys = ON");
       db.pragma("synchronous = NORMAL");
       // A removed entry's or a migrated row's old bytes are zeroed, not left in free pages.
