@@ -54,6 +54,11 @@ export interface ChannelClientOptions {
   readonly timeoutMs: number;
   /** An idle session is kept this long for the next job to the same target (0: not kept). */
   readonly idleKeepMs: number;
+  /**
+   * How often a delivery in flight looks at its backend's liveness: the membership's refresh
+   * interval (cluster.heartbeatSeconds), since liveness changes no more often than that.
+   */
+  readonly liveCheckMs?: number;
   /** Which backend takes this job's recipients, or why there is none right now. */
   target(job: DeliveryJob): Promise<ChannelTarget | { readonly none: string }>;
 }
@@ -166,7 +171,7 @@ export function createChannelClient(o: ChannelClientOptions): ChannelClient {
         const target = t;
         const key = `${t.id}\n${t.host}\n${t.port}`;
         const input = transactionInput(job);
-        const guard = t.live === undefined ? null : watchTarget(t.live, clock);
+        const guard = t.live === undefined ? null : watchTarget(t.live, clock, o.liveCheckMs);
         watch.guard = guard;
         watch.id = t.id;
         return {

@@ -7,7 +7,7 @@
 // goes wherever placement points by then (in a dynamic cluster, the account's next owner).
 import type { Clock, TimerHandle } from "../../world/clock.js";
 
-/** How often a delivery in flight looks at its target's liveness (an in-memory read). */
+/** How often a delivery in flight looks at its target's liveness, unless told (an in-memory read). */
 export const LIVE_CHECK_MS = 500;
 
 export interface HangGuard {
