@@ -1,7 +1,7 @@
 // A node whose start fails at a late step (the admin HTTP port is taken, after the queue, the
 // SMTP, POP3 and delivery channel listeners and the stores are up) gives back everything it had
 // started: the ports are free, no timer is left on its clock, and the data directory can be
-// started again. The single server and a backend (a cluster role) alike.
+// started again. The single server and the cluster roles alike (one composition root).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -89,10 +89,48 @@ void test("a backend whose HTTP port is taken stops what it started and can star
       (e: NodeJS.ErrnoException) => e.code === "EADDRINUSE",
     );
     assert.equal(clock.pending(), 0, "no timer is left on the node's clock");
-    // The delivery channel port (bound before the HTTP listener) is free again.
-    await close(await listen(channelPort));
+    // The delivery channel and SMTP ports (bound before the HTTP listener) are free again.
+    for (const port of [channelPort, smtpPort]) await close(await listen(port));
 
     const node = await startNode(settings("127.0.0.1:0"), { log: memoryLogSink(), world });
+    await node.stop();
+  } finally {
+    await close(busy);
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+void test("a frontend whose HTTP port is taken stops what it started and can start again", async () => {
+  const root = await mkdtemp(join(tmpdir(), "mailyard-failed-start-"));
+  const busy = await listen(0);
+  const busyPort = (busy.address() as net.AddressInfo).port;
+  try {
+    const [smtpPort, submissionPort] = [await freePort(), await freePort()];
+    const settings = (http: string) =>
+      settingsSchema.parse({
+        role: "frontend",
+        node: { id: "f1" },
+        dataDir: join(root, "f1"),
+        hostname: "f1.cluster.test",
+        state: { url: join(root, "state.db") },
+        smtp: { listen: [`127.0.0.1:${smtpPort}`] },
+        submission: { listen: [`127.0.0.1:${submissionPort}`] },
+        http: { listen: http },
+        cluster: { secret: "failed-start-test-secret-0123456789" },
+        log: { stdout: false },
+      });
+    const clock = new FakeClock();
+    const world = { clock, resolver: fakeResolver({}) };
+
+    await assert.rejects(
+      startNode(settings(`127.0.0.1:${busyPort}`), { log: memoryLogSink(), world }),
+      (e: NodeJS.ErrnoException) => e.code === "EADDRINUSE",
+    );
+    assert.equal(clock.pending(), 0, "no timer is left on the node's clock");
+    for (const port of [smtpPort, submissionPort]) await close(await listen(port));
+
+    const node = await startNode(settings("127.0.0.1:0"), { log: memoryLogSink(), world });
+    assert.equal(node.smtp[0]?.port, smtpPort);
     await node.stop();
   } finally {
     await close(busy);
