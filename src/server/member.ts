@@ -45,8 +45,11 @@ const memberSummary = (m: MemberView): MemberSummary => ({
   startedAt: m.startedAt,
 });
 
-/** A cluster member whose own parts `parts` makes (startFrontendRole, startBackendRole). */
-export function clusterMember(parts: (ctx: RoleContext) => RoleParts): Standing<Joined> {
+/** A cluster member in `role`, whose own parts `parts` makes (startFrontendRole, startBackendRole). */
+export function clusterMember(
+  role: Exclude<Role, "single">,
+  parts: (ctx: RoleContext) => RoleParts,
+): Standing<Joined> {
   return {
     tag: "CLUSTER",
     prepare: async (settings) => {
@@ -59,7 +62,6 @@ export function clusterMember(parts: (ctx: RoleContext) => RoleParts): Standing<
       const { settings, world, state, managed } = ctx;
       const { clock } = world;
       const clusterLog = ctx.log.for("CLUSTER");
-      const role = settings.role as Exclude<Role, "single">;
       let membership: Membership | null = null;
       let submitView: SubmitView | null = null;
       let submitter: Submitter | null = null;

@@ -13,8 +13,8 @@ import type { NodeOptions } from "./start-options.js";
 const ROLES = {
   single: { standing: standAlone, signs: true, filters: true },
   // Frontends sign and filter what they relay out and take in, once for the cluster.
-  frontend: { standing: clusterMember(startFrontendRole), signs: true, filters: true },
-  backend: { standing: clusterMember(startBackendRole), signs: false, filters: false },
+  frontend: { standing: clusterMember("frontend", startFrontendRole), signs: true, filters: true },
+  backend: { standing: clusterMember("backend", startBackendRole), signs: false, filters: false },
 } as const satisfies Record<Role, RoleSpec<unknown>>;
 
 export type ClusterNode = StartedNode<Joined> & { readonly role: Exclude<Role, "single"> };
