@@ -73,6 +73,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.outbound.maxMessagesPerConnection": "Messages sent over one outbound connection before it is closed.",
   "smtp.outbound.idleKeepSeconds":
     "An idle outbound connection is kept this long for the next message to that destination.",
+  "smtp.outbound.caFile":
+    "PEM CA bundle trusted besides the system CAs when an outbound server certificate is verified (REQUIRETLS messages). Empty: the system CAs only.",
   "smtp.outbound.port": "Port used for MX hosts (25 on the Internet; tests point it elsewhere).",
 
   "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",
