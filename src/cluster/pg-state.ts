@@ -8,7 +8,7 @@
 // subscribe() is LISTEN on channel mailyard_state, fed by the triggers of migration 2; after a
 // lost connection every kind is reported changed (key null), since notifications were missed.
 import type { Clock } from "../world/clock.js";
-import { migratePg } from "../state/pg-migrate.js";
+import { migratePg, openingOn } from "../state/pg-migrate.js";
 import type { PgHandle } from "../state/pg.js";
 import { CHANGE_CHANNEL, CLUSTER_MIGRATIONS } from "./migrations.js";
 import { account, count, member, settingValue, text, time, ttl } from "./state-args.js";
@@ -79,12 +79,7 @@ export function parseChange(payload: string): StateChange | null {
 
 /** Opens (and migrates) the cluster state on a pool; close() gives this share of the pool back. */
 export async function openPostgresClusterState(pg: PgHandle, clock: Clock): Promise<ClusterState> {
-  try {
-    await migratePostgresClusterState(pg, clock);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  await openingOn(pg, () => migratePostgresClusterState(pg, clock));
   let closed = false;
   const unsubscribes = new Set<() => void>();
   // Checks run inside, so a bad argument or a closed state is a rejection, never a throw.

@@ -3,7 +3,7 @@
 // its own migration table and cluster_-prefixed tables so neither schema touches the other.
 // Lease changes run in IMMEDIATE transactions: the write lock is taken before the read, so two
 // processes racing for one account serialize and exactly one sees it free.
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
 import {
@@ -16,9 +16,8 @@ import {
 } from "./state.js";
 import { CLUSTER_MIGRATIONS } from "./migrations.js";
 import { account, member, text, time, ttl } from "./state-args.js";
-import { prepareSqliteFile } from "../state/sqlite-file.js";
+import { openStateFile } from "../state/sqlite-open.js";
 
-const BUSY_TIMEOUT_MS = 5000;
 // subscribe(): how often the change counters are read (one indexed read of four rows).
 const CHANGE_POLL_MS = 250;
 
@@ -70,19 +69,9 @@ function migrate(db: Database.Database, clock: Clock): void {
 }
 
 export function openSqliteClusterState(path: string, clock: Clock): ClusterState {
-  prepareSqliteFile(path);
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  try {
-    db.pragma("journal_mode = WAL");
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // A crash of the process loses no commit; an OS crash may lose the last heartbeats, and a
-    // lost lease commit only means the account is taken again after it expires.
-    db.pragma("synchronous = NORMAL");
-    migrate(db, clock);
-  } catch (e) {
-    db.close();
-    throw e;
-  }
+  // synchronous NORMAL (the default): an OS crash may lose the last heartbeats, and a lost
+  // lease commit only means the account is taken again after it expires.
+  const db = openStateFile(path, {}, (d) => migrate(d, clock));
 
   const q = {
     register: db.prepare(

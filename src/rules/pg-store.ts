@@ -6,7 +6,7 @@
 // Opening moves the old shared server rule set to per-node rows (store.ts sharedServerTargets)
 // in one transaction that locks the row, so two nodes starting together move it once.
 import type { PgHandle } from "../state/pg.js";
-import { migratePg, type PgMigration } from "../state/pg-migrate.js";
+import { migratePg, openingOn, type PgMigration } from "../state/pg-migrate.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
 import {
@@ -77,13 +77,10 @@ export async function openPostgresRuleStore(
   now: () => number,
   nodeId = "node1",
 ): Promise<RuleStore> {
-  try {
+  await openingOn(pg, async () => {
     await migratePostgresRules(pg, now());
     await moveSharedServerRules(pg, nodeId);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  });
   let writes = 0;
   const norm = ruleAddressKey;
   const sweep = async (): Promise<void> => {

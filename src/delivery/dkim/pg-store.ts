@@ -1,7 +1,7 @@
 // DKIM keys on PostgreSQL (state.url = postgres://…): the same table as the SQLite adapter,
 // with its own migrations table, so every frontend across machines signs with the same keys.
 import type { PgHandle } from "../../state/pg.js";
-import { migratePg, type PgMigration } from "../../state/pg-migrate.js";
+import { migratePg, openingOn, type PgMigration } from "../../state/pg-migrate.js";
 import { keyOfRow, type DkimKeyRow, type DkimKeyStore } from "./store.js";
 
 const PG_DKIM_MIGRATIONS: readonly PgMigration[] = [
@@ -30,12 +30,7 @@ export const migratePostgresDkim = (pg: PgHandle, now: number): Promise<number[]
 
 /** Opens (and migrates) the store; it owns `pg` and closes it. */
 export async function openPostgresDkimStore(pg: PgHandle, now: () => number): Promise<DkimKeyStore> {
-  try {
-    await migratePostgresDkim(pg, now());
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  await openingOn(pg, () => migratePostgresDkim(pg, now()));
   return {
     list: async () =>
       (await pg.query<DkimKeyRow>("SELECT * FROM dkim_keys ORDER BY domain, selector")).map(keyOfRow),

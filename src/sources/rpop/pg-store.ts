@@ -4,7 +4,7 @@
 // A claim is one INSERT … ON CONFLICT … WHERE, atomic under concurrency as the contract
 // (store.ts) asks: of two nodes racing to poll one entry, one wins.
 import type { PgHandle } from "../../state/pg.js";
-import { migratePg } from "../../state/pg-migrate.js";
+import { migratePg, openingOn } from "../../state/pg-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import { PG_RPOP_MIGRATIONS, RPOP_MIGRATION_TABLE } from "./migrations.js";
 import type { PasswordSeal } from "./seal.js";
@@ -74,13 +74,10 @@ export async function openPostgresRpopStore(
   clock: Clock,
   seal: PasswordSeal,
 ): Promise<RpopStore> {
-  try {
+  await openingOn(pg, async () => {
     await migratePostgresRpop(pg, clock.now());
     await sealClearRows(pg, seal);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  });
   return {
     async add(account, spec) {
       checkSpec(spec);
