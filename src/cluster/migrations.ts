@@ -7,17 +7,11 @@
 // in cluster_changes that the adapter polls cheaply. Only changes others must see soon fire:
 // a member joining, leaving or changing what it advertises (not a heartbeat), a setting, a home,
 // a lease changing hands (not a renewal).
-
-export interface ClusterMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sqlite: string;
-  readonly postgres: string;
-}
+import type { StateMigration } from "../state/migration.js";
 
 export const CHANGE_CHANNEL = "mailyard_state";
 
-export const CLUSTER_MIGRATIONS: readonly ClusterMigration[] = [
+export const CLUSTER_MIGRATIONS: readonly StateMigration[] = [
   {
     version: 1,
     name: "members, settings, homes, leases",

@@ -1,17 +1,9 @@
 // The directory schema as numbered migrations, applied in order and recorded in
 // schema_migrations. Each version has its SQLite and its PostgreSQL text, so both stores always
 // agree on what version N means. Never edit a released migration; append a new one.
+import type { StateMigration } from "../state/migration.js";
 
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  /** SQLite statements (run with exec, inside the migration's transaction). */
-  readonly sqlite: string;
-  /** PostgreSQL statements (one multi-statement query, inside the migration's transaction). */
-  readonly postgres: string;
-}
-
-export const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly StateMigration[] = [
   {
     version: 1,
     name: "domains, accounts, aliases, flow events",

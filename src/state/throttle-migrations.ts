@@ -1,17 +1,11 @@
 // The login throttle's schema (state/throttle.ts) as numbered migrations, recorded in
 // throttle_schema_migrations, the same versions for SQLite and PostgreSQL. Never edit a released
 // migration.
-
-export interface ThrottleMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sqlite: string;
-  readonly postgres: string;
-}
+import type { StateMigration } from "./migration.js";
 
 export const THROTTLE_MIGRATION_TABLE = "throttle_schema_migrations";
 
-export const THROTTLE_MIGRATIONS: readonly ThrottleMigration[] = [
+export const THROTTLE_MIGRATIONS: readonly StateMigration[] = [
   {
     version: 1,
     name: "login failures",

@@ -1,17 +1,11 @@
 // The WebAdmin's schema (administrators, login sessions, login failures) as numbered migrations, recorded in
 // admin_schema_migrations (not the directory's schema_migrations: the sets are versioned
 // independently), the same versions for SQLite and PostgreSQL. Never edit a released migration.
-
-export interface AdminMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sqlite: string;
-  readonly postgres: string;
-}
+import type { StateMigration } from "../../state/migration.js";
 
 export const ADMIN_MIGRATION_TABLE = "admin_schema_migrations";
 
-export const ADMIN_MIGRATIONS: readonly AdminMigration[] = [
+export const ADMIN_MIGRATIONS: readonly StateMigration[] = [
   {
     version: 1,
     name: "admin users",

@@ -3,16 +3,11 @@
 // migration numbers. Each version exists for both adapters, with the same tables; a version
 // number means the same schema on either. Never edit a released migration; append a new one.
 import type { PgMigration } from "../../state/pg-migrate.js";
+import type { SqliteMigration } from "../../state/sqlite-migrate.js";
 
 export const RPOP_MIGRATION_TABLE = "rpop_schema_migrations";
 
-export interface RpopMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sqlite: string;
-}
-
-export const RPOP_MIGRATIONS: readonly RpopMigration[] = [
+export const RPOP_MIGRATIONS: readonly SqliteMigration[] = [
   {
     version: 1,
     name: "rpop entries and fetched unique ids",
