@@ -10,7 +10,7 @@
 import type { Clock } from "../world/clock.js";
 import { migratePg, openingOn } from "../state/pg-migrate.js";
 import type { PgHandle } from "../state/pg.js";
-import { CHANGE_CHANNEL, CLUSTER_MIGRATIONS } from "./migrations.js";
+import { CHANGE_CHANNEL, CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS } from "./migrations.js";
 import { account, count, member, settingValue, text, time, ttl } from "./state-args.js";
 import {
   CHANGE_KINDS,
@@ -21,8 +21,6 @@ import {
   type MemberRecord,
   type StateChange,
 } from "./state.js";
-
-export const CLUSTER_MIGRATION_TABLE = "cluster_migrations";
 
 interface MemberRow {
   id: string;

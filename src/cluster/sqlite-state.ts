@@ -14,7 +14,7 @@ import {
   type MemberRecord,
   type StateChange,
 } from "./state.js";
-import { CLUSTER_MIGRATIONS } from "./migrations.js";
+import { CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS } from "./migrations.js";
 import { account, member, text, time, ttl } from "./state-args.js";
 import { openStateFile } from "../state/sqlite-open.js";
 
@@ -65,7 +65,7 @@ const toLease = (r: LeaseRow & { owner: string }): Lease => ({
 });
 
 function migrate(db: Database.Database, clock: Clock): void {
-  migrateSqlite(db, "cluster_migrations", CLUSTER_MIGRATIONS, "cluster state", clock.now());
+  migrateSqlite(db, CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS, "cluster state", clock.now());
 }
 
 export function openSqliteClusterState(path: string, clock: Clock): ClusterState {

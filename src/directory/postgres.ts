@@ -35,10 +35,8 @@ import {
   credentialStamp,
   type AccountRow,
 } from "./account-rows.js";
-import { MIGRATIONS } from "./migrations.js";
+import { DIRECTORY_MIGRATION_TABLE, MIGRATIONS } from "./migrations.js";
 import { hashPassword, verifyPassword } from "./password.js";
-
-export const DIRECTORY_MIGRATION_TABLE = "schema_migrations";
 
 const FK_VIOLATION = "23503";
 const UNIQUE_VIOLATION = "23505";

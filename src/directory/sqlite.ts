@@ -36,12 +36,12 @@ import {
   parseTargetAddress,
   splitAddress,
 } from "./address.js";
-import { MIGRATIONS } from "./migrations.js";
+import { DIRECTORY_MIGRATION_TABLE, MIGRATIONS } from "./migrations.js";
 import { hashPassword, verifyPassword } from "./password.js";
 import { openStateFile } from "../state/sqlite-open.js";
 
 function migrate(db: Database.Database): void {
-  migrateSqlite(db, "schema_migrations", MIGRATIONS, "directory", Date.now());
+  migrateSqlite(db, DIRECTORY_MIGRATION_TABLE, MIGRATIONS, "directory", Date.now());
 }
 
 export function openSqliteDirectory(path: string, clock: Clock): Directory {

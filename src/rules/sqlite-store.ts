@@ -5,7 +5,8 @@
 // moves the old shared server rule set to per-node rows (store.ts sharedServerTargets), in one
 // IMMEDIATE transaction with the membership read, so two openers cannot both move it.
 import type Database from "better-sqlite3";
-import { migrateSqlite, type SqliteMigration } from "../state/sqlite-migrate.js";
+import { migrateSqlite } from "../state/sqlite-migrate.js";
+import { RULE_MIGRATIONS, RULES_MIGRATION_TABLE } from "./migrations.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
 import {
@@ -22,35 +23,8 @@ const SWEEP_EVERY = 500;
 /** settings.ts node.id's default. */
 const DEFAULT_NODE_ID = "node1";
 
-export const RULE_MIGRATIONS: readonly SqliteMigration[] = [
-  {
-    version: 1,
-    name: "rule sets, sieve scripts, reply memory",
-    sqlite: `
-      CREATE TABLE rule_sets (
-        scope TEXT PRIMARY KEY NOT NULL,
-        text TEXT NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE TABLE sieve_scripts (
-        account TEXT PRIMARY KEY NOT NULL,
-        script TEXT NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE TABLE reply_memory (
-        account TEXT NOT NULL,
-        handle TEXT NOT NULL,
-        sender TEXT NOT NULL,
-        until INTEGER NOT NULL,
-        PRIMARY KEY (account, handle, sender)
-      );
-      CREATE INDEX reply_memory_until ON reply_memory(until);
-    `,
-  },
-];
-
 function migrate(db: Database.Database): void {
-  migrateSqlite(db, "rules_schema_migrations", RULE_MIGRATIONS, "rules", Date.now());
+  migrateSqlite(db, RULES_MIGRATION_TABLE, RULE_MIGRATIONS, "rules", Date.now());
 }
 
 /** Moves the pre-per-node "server" row to its nodes (store.ts); a no-op once it is gone. */
