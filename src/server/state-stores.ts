@@ -143,15 +143,25 @@ export async function requireExistingState(settings: Settings, schema: SchemaNam
   }
 }
 
+/** One store where the state is: on the SQLite file, or on this process's shared pool. */
+async function openOn<T>(
+  settings: Settings,
+  log: Log | undefined,
+  sqlite: (path: string) => Promise<T>,
+  postgres: (pg: PgHandle) => Promise<T>,
+): Promise<T> {
+  const where = stateLocation(settings);
+  return where.kind === "sqlite" ? sqlite(where.path) : postgres(await openPool(settings, where.url, log));
+}
+
 /** The directory alone (a single server, the CLI's directory commands). */
 export async function openDirectoryStore(settings: Settings, clock: Clock, log?: Log): Promise<Directory> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteDirectory } = await import("../directory/sqlite.js");
-    return openSqliteDirectory(where.path, clock);
-  }
-  const { openPostgresDirectory } = await import("../directory/postgres.js");
-  return openPostgresDirectory(await openPool(settings, where.url, log), clock);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../directory/sqlite.js")).openSqliteDirectory(path, clock),
+    async (pg) => (await import("../directory/postgres.js")).openPostgresDirectory(pg, clock),
+  );
 }
 
 /** The cluster state alone (cluster commands). */
@@ -160,13 +170,12 @@ export async function openClusterStateStore(
   clock: Clock,
   log?: Log,
 ): Promise<ClusterState> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteClusterState } = await import("../cluster/sqlite-state.js");
-    return openSqliteClusterState(where.path, clock);
-  }
-  const { openPostgresClusterState } = await import("../cluster/pg-state.js");
-  return openPostgresClusterState(await openPool(settings, where.url, log), clock);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../cluster/sqlite-state.js")).openSqliteClusterState(path, clock),
+    async (pg) => (await import("../cluster/pg-state.js")).openPostgresClusterState(pg, clock),
+  );
 }
 
 /**
@@ -174,13 +183,13 @@ export async function openClusterStateStore(
  * PostgreSQL, so every member of a cluster reads the same rules and one reply memory.
  */
 export async function openRuleStoreFor(settings: Settings, now: () => number, log?: Log): Promise<RuleStore> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteRuleStore } = await import("../rules/sqlite-store.js");
-    return openSqliteRuleStore(where.path, now, { nodeId: settings.node.id });
-  }
-  const { openPostgresRuleStore } = await import("../rules/pg-store.js");
-  return openPostgresRuleStore(await openPool(settings, where.url, log), now, settings.node.id);
+  return openOn(
+    settings,
+    log,
+    async (path) =>
+      (await import("../rules/sqlite-store.js")).openSqliteRuleStore(path, now, { nodeId: settings.node.id }),
+    async (pg) => (await import("../rules/pg-store.js")).openPostgresRuleStore(pg, now, settings.node.id),
+  );
 }
 
 /** The DKIM signing keys (src/delivery/dkim/): every frontend sharing the state signs with them. */
@@ -189,13 +198,12 @@ export async function openDkimStoreFor(
   now: () => number,
   log?: Log,
 ): Promise<DkimKeyStore> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteDkimStore } = await import("../delivery/dkim/sqlite-store.js");
-    return openSqliteDkimStore(where.path, now);
-  }
-  const { openPostgresDkimStore } = await import("../delivery/dkim/pg-store.js");
-  return openPostgresDkimStore(await openPool(settings, where.url, log), now);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../delivery/dkim/sqlite-store.js")).openSqliteDkimStore(path, now),
+    async (pg) => (await import("../delivery/dkim/pg-store.js")).openPostgresDkimStore(pg, now),
+  );
 }
 
 /**
@@ -204,13 +212,12 @@ export async function openDkimStoreFor(
  * administrators and a login on one member holds on all.
  */
 export async function openAdminStoreFor(settings: Settings, clock: Clock, log?: Log): Promise<AdminStore> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteAdminStore } = await import("../admin/web/sqlite-admin-store.js");
-    return openSqliteAdminStore(where.path, clock);
-  }
-  const { openPostgresAdminStore } = await import("../admin/web/pg-admin-store.js");
-  return openPostgresAdminStore(await openPool(settings, where.url, log), clock);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../admin/web/sqlite-admin-store.js")).openSqliteAdminStore(path, clock),
+    async (pg) => (await import("../admin/web/pg-admin-store.js")).openPostgresAdminStore(pg, clock),
+  );
 }
 
 /**
@@ -218,14 +225,13 @@ export async function openAdminStoreFor(settings: Settings, clock: Clock, log?: 
  * PostgreSQL, so every member of a cluster sees the same entries, UIDL memory and poll claims.
  */
 export async function openRpopStoreFor(settings: Settings, clock: Clock, log?: Log): Promise<RpopStore> {
-  const where = stateLocation(settings);
   const seal = await rpopSealFor(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteRpopStore } = await import("../sources/rpop/sqlite-store.js");
-    return openSqliteRpopStore(where.path, clock, seal);
-  }
-  const { openPostgresRpopStore } = await import("../sources/rpop/pg-store.js");
-  return openPostgresRpopStore(await openPool(settings, where.url, log), clock, seal);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../sources/rpop/sqlite-store.js")).openSqliteRpopStore(path, clock, seal),
+    async (pg) => (await import("../sources/rpop/pg-store.js")).openPostgresRpopStore(pg, clock, seal),
+  );
 }
 
 /** The seal of RPOP passwords, with the key of rpop.keyFile (made on first use). */
@@ -243,13 +249,12 @@ export async function openThrottleRowsFor(
   clock: Clock,
   log?: Log,
 ): Promise<ThrottleRows> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteThrottleRows } = await import("../state/sqlite-throttle.js");
-    return openSqliteThrottleRows(where.path, clock);
-  }
-  const { openPostgresThrottleRows } = await import("../state/pg-throttle.js");
-  return openPostgresThrottleRows(await openPool(settings, where.url, log), clock);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../state/sqlite-throttle.js")).openSqliteThrottleRows(path, clock),
+    async (pg) => (await import("../state/pg-throttle.js")).openPostgresThrottleRows(pg, clock),
+  );
 }
 
 /** Both, as a cluster member needs them; on PostgreSQL on one shared pool. */
