@@ -18,49 +18,9 @@ import {
   type ClusterState,
   type Lease,
   type LeaseHeld,
-  type MemberRecord,
   type StateChange,
 } from "./state.js";
-
-interface MemberRow {
-  id: string;
-  role: MemberRecord["role"];
-  smtp: string;
-  http: string;
-  channel: string | null;
-  submit_messages: string;
-  started_at: number;
-  last_heartbeat: number;
-  queue_size: number;
-  left: boolean;
-}
-
-interface LeaseRow {
-  account: string;
-  owner: string | null;
-  token: number;
-  expires_at: number;
-}
-
-const toMember = (r: MemberRow): MemberRecord => ({
-  id: r.id,
-  role: r.role,
-  smtp: r.smtp,
-  http: r.http,
-  channel: r.channel,
-  submitMessages: r.submit_messages,
-  startedAt: r.started_at,
-  lastHeartbeat: r.last_heartbeat,
-  queueSize: r.queue_size,
-  left: r.left,
-});
-
-const toLease = (r: LeaseRow): Lease => ({
-  account: r.account,
-  owner: r.owner ?? "",
-  token: r.token,
-  expiresAt: r.expires_at,
-});
+import { toLease, toMember, type LeaseRow, type MemberRow } from "./rows.js";
 
 /** Applies the cluster state's pending migrations; returns the versions applied. */
 export function migratePostgresClusterState(pg: PgHandle, clock: Clock): Promise<number[]> {

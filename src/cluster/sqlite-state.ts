@@ -6,14 +6,8 @@
 import type Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
-import {
-  type ClusterState,
-  type Lease,
-  type LeaseHeld,
-  type MemberInfo,
-  type MemberRecord,
-  type StateChange,
-} from "./state.js";
+import { type ClusterState, type Lease, type LeaseHeld, type MemberInfo, type StateChange } from "./state.js";
+import { toLease, toMember, type LeaseRow, type MemberRow } from "./rows.js";
 import { CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS } from "./migrations.js";
 import { account, member, text, time, ttl } from "./state-args.js";
 import { openStateFile } from "../state/sqlite-open.js";
@@ -23,46 +17,6 @@ const CHANGE_POLL_MS = 250;
 
 // The migrations live with their PostgreSQL twins; re-exported for the SQLite tests.
 export { CLUSTER_MIGRATIONS };
-
-interface MemberRow {
-  id: string;
-  role: string;
-  smtp: string;
-  http: string;
-  channel: string | null;
-  submit_messages: string;
-  started_at: number;
-  last_heartbeat: number;
-  queue_size: number;
-  left: number;
-}
-
-interface LeaseRow {
-  account: string;
-  owner: string | null;
-  token: number;
-  expires_at: number;
-}
-
-const toMember = (r: MemberRow): MemberRecord => ({
-  id: r.id,
-  role: r.role as MemberRecord["role"],
-  smtp: r.smtp,
-  http: r.http,
-  channel: r.channel,
-  submitMessages: r.submit_messages,
-  startedAt: r.started_at,
-  lastHeartbeat: r.last_heartbeat,
-  queueSize: r.queue_size,
-  left: r.left !== 0,
-});
-
-const toLease = (r: LeaseRow & { owner: string }): Lease => ({
-  account: r.account,
-  owner: r.owner,
-  token: r.token,
-  expiresAt: r.expires_at,
-});
 
 function migrate(db: Database.Database, clock: Clock): void {
   migrateSqlite(db, CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS, "cluster state", clock.now());

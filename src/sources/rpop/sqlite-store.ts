@@ -7,38 +7,9 @@ import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import { RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS } from "./migrations.js";
 import type { PasswordSeal } from "./seal.js";
-import { checkSpec, entryNumber, type RpopEntry, type RpopStore, type RpopTls } from "./store.js";
+import { checkSpec, entryNumber, type RpopStore } from "./store.js";
+import { toEntry, type Row } from "./rows.js";
 import { openStateFile } from "../../state/sqlite-open.js";
-
-interface Row {
-  id: number;
-  account: string;
-  host: string;
-  port: number;
-  tls: string;
-  tls_verify: number;
-  user: string;
-  password: string;
-  apop: number;
-  keep: number;
-  interval_seconds: number;
-  created_at: number;
-}
-
-const toEntry = (r: Row, seal: PasswordSeal): RpopEntry => ({
-  id: String(r.id),
-  account: r.account,
-  host: r.host,
-  port: r.port,
-  tls: r.tls as RpopTls,
-  tlsVerify: r.tls_verify !== 0,
-  user: r.user,
-  password: seal.open(r.password),
-  apop: r.apop !== 0,
-  keep: r.keep !== 0,
-  intervalSeconds: r.interval_seconds,
-  createdAt: r.created_at,
-});
 
 function migrate(db: Database.Database, seal: PasswordSeal): void {
   migrateSqlite(db, RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS, "rpop", Date.now());
