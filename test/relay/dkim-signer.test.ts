@@ -28,7 +28,9 @@ function jobOf(id: string, message: Buffer, route = "relay:remote.test") {
   const opened = { count: 0 };
   const job = {
     envelope: { id },
-    recipients: [{ index: 0, rcpt: { address: "bob@remote.test", original: null, notify: null, orcpt: null } }],
+    recipients: [
+      { index: 0, rcpt: { address: "bob@remote.test", original: null, notify: null, orcpt: null } },
+    ],
     route: { key: route, kind: "remote" },
     body: () => {
       opened.count++;
@@ -94,9 +96,14 @@ test("signed once: read once, verifies; other destinations and retries reuse it 
 test("destinations of one message arriving together share one signing pass", async () => {
   const { store, signer } = setup();
   assert.equal(await store.add(generateDkimKey("example.test", "s1", "ed25519", 1)), true);
-  const jobs = ["relay:a.test", "relay:b.test", "relay:c.test"].map((r) => jobOf("q2", text("a@example.test"), r));
+  const jobs = ["relay:a.test", "relay:b.test", "relay:c.test"].map((r) =>
+    jobOf("q2", text("a@example.test"), r),
+  );
   const sends = await Promise.all(jobs.map((j) => signer.body(j.job)));
-  assert.equal(jobs.reduce((n, j) => n + j.opened.count, 0), 1);
+  assert.equal(
+    jobs.reduce((n, j) => n + j.opened.count, 0),
+    1,
+  );
   const sigs = await Promise.all(sends.map(async (s) => signatureOf(await drain(s()))));
   assert.equal(new Set(sigs).size, 1);
   assert.match(sigs[0]!, /a=ed25519-sha256/);
@@ -134,16 +141,22 @@ test("no key: only the header is read and the message goes as stored; a failing 
         })(),
         { objectMode: false },
       ),
-  } as DeliveryJob;
+  };
   const send = await signer.body(job);
   assert.ok(pieces < Math.ceil(message.length / 16), `read ${pieces} pieces`);
   assert.equal(await drain(send()), message.toString("latin1"));
   assert.deepEqual(outcomes, ["no-key"]);
 
-  const broken = { ...openSqliteDkimStore(":memory:"), keysOf: () => Promise.reject(new Error("state down")) };
+  const broken = {
+    ...openSqliteDkimStore(":memory:"),
+    keysOf: () => Promise.reject(new Error("state down")),
+  };
   const b = setup(broken);
   const failing = jobOf("q5", text("alice@example.test"));
-  assert.equal(await drain((await b.signer.body(failing.job))()), text("alice@example.test").toString("latin1"));
+  assert.equal(
+    await drain((await b.signer.body(failing.job))()),
+    text("alice@example.test").toString("latin1"),
+  );
   assert.deepEqual(b.outcomes, ["failed"]);
   assert.ok(b.logs.records.some((r) => r.text.includes("dkim signing failed")));
 });

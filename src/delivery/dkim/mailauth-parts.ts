@@ -61,8 +61,11 @@ const body = require("mailauth/lib/dkim/body/index.js") as BodyCanon;
 
 export const parseHeaders = (buf: Buffer): MailauthHeaderLine[] => tools.parseHeaders(buf).parsed;
 /** mailauth's default signed fields (From, Subject, Date, To, Message-ID, MIME, List-*, …), bottom up. */
-export const signingHeaderLines = (parsed: readonly MailauthHeaderLine[]) => tools.getSigningHeaderLines(parsed);
-export const canonicalizedHeader = header.generateCanonicalizedHeader;
-export const formatSignature = (tags: SignatureTags): string => tools.formatSignatureHeaderLine("DKIM", tags, true);
+export const signingHeaderLines = (parsed: readonly MailauthHeaderLine[]) =>
+  tools.getSigningHeaderLines(parsed);
+export const canonicalizedHeader: HeaderCanon["generateCanonicalizedHeader"] = (type, lines, options) =>
+  header.generateCanonicalizedHeader(type, lines, options);
+export const formatSignature = (tags: SignatureTags): string =>
+  tools.formatSignatureHeaderLine("DKIM", tags, true);
 /** A fresh body hasher: relaxed canonicalisation (RFC 6376 §3.4.4), SHA-256. */
 export const relaxedBodyHasher = (): MailauthBodyHasher => body.dkimBody("relaxed", "sha256", false);

@@ -20,7 +20,7 @@
 // A message that cannot be signed goes out unsigned (logged, counted): signing is never a
 // reason to hold mail. Keys are cached for CACHE_MS, so a new key signs within a minute.
 import { Readable } from "node:stream";
-import { dkimSign, sealMessage } from "mailauth";
+import { sealMessage } from "mailauth";
 import type { Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
 import { headerFields, parseAddressList, type HeaderField } from "../../proto/header-fields.js";
@@ -189,7 +189,13 @@ export function createDkimSigner(o: {
     const field =
       key === null || pass.bodyHash === null
         ? null
-        : await dkimSignatureField(pass.header, pass.bodyHash, key, privateKeyOf(key), new Date(o.clock.now()));
+        : await dkimSignatureField(
+            pass.header,
+            pass.bodyHash,
+            key,
+            privateKeyOf(key),
+            new Date(o.clock.now()),
+          );
     const s = { fields: seen.fields, bytes: pass.header.length, domain: seen.domain, key, field };
     return { s, chunks: pass.chunks };
   };

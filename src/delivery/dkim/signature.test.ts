@@ -61,7 +61,8 @@ for (const algorithm of ["rsa", "ed25519"] as const) {
     assert.match(want, new RegExp(`^DKIM-Signature: .*a=${algorithm}-sha256`, "s"));
     assert.equal((await ours(cut(message, []), key)).field, want);
     // Every split point once (the header's blank line, a CR from its LF, a bare LF), and bytewise.
-    for (let i = 1; i < message.length; i++) assert.equal((await ours(cut(message, [i]), key)).field, want, `cut at ${i}`);
+    for (let i = 1; i < message.length; i++)
+      assert.equal((await ours(cut(message, [i]), key)).field, want, `cut at ${i}`);
     const bytes = Array.from({ length: message.length - 1 }, (_, i) => i + 1);
     assert.equal((await ours(cut(message, bytes), key)).field, want, "one byte per chunk");
   });
@@ -71,7 +72,11 @@ test("a message without a body, and one without a blank line, sign as mailauth s
   const headerOnly = Buffer.from("From: a@example.test\r\nSubject: x\r\n\r\n");
   assert.equal((await ours(cut(headerOnly, []), keys.rsa)).field, await mailauthField(headerOnly, keys.rsa));
   // mailauth makes no signature without a blank line; ours signs an empty body (RFC 6376 §3.4.4).
-  const noBlank = await readForSigning(cut(Buffer.from("From: a@example.test\r\nSubject: x\r\n"), [5]), () => true, 100);
+  const noBlank = await readForSigning(
+    cut(Buffer.from("From: a@example.test\r\nSubject: x\r\n"), [5]),
+    () => true,
+    100,
+  );
   assert.equal(noBlank?.header.toString(), "From: a@example.test\r\nSubject: x\r\n");
   const empty = await readForSigning(cut(headerOnly, []), () => true, 100);
   assert.equal(noBlank?.bodyHash, empty?.bodyHash);
