@@ -197,7 +197,7 @@ async function wireSingleNode(
     tls,
   });
   teardown.add(() => listeners.close());
-  const { smtp, submission } = listeners;
+  const { smtp, submission, submissions } = listeners;
 
   const token = await loadOrCreateAdminToken(dataDir);
   submitter = localSubmitter(enqueuer, {
@@ -253,6 +253,7 @@ async function wireSingleNode(
     dataDir,
     smtp: smtp.map((b) => `${b.address}:${b.port}`).join(","),
     submission: submission.map((b) => `${b.address}:${b.port}`).join(","),
+    submissions: submissions.map((b) => `${b.address}:${b.port}`).join(","),
     http: `${http.address}:${http.port}`,
     pop3: pop3.map((b) => `${b.address}:${b.port}`).join(","),
   });
@@ -261,6 +262,7 @@ async function wireSingleNode(
     http,
     smtp,
     submission,
+    submissions,
     pop3,
     async stop() {
       // Newest first: stop taking mail (admin HTTP with the sources' routes, the sources, the

@@ -423,6 +423,7 @@ async function wireClusterNode(
       dataDir,
       smtp: bound.smtp.map((b) => `${b.address}:${b.port}`).join(","),
       submission: bound.submission.map((b) => `${b.address}:${b.port}`).join(","),
+      submissions: bound.submissions.map((b) => `${b.address}:${b.port}`).join(","),
       http: `${http.address}:${http.port}`,
       channel: channel === null ? "" : `${channel.address}:${channel.port}`,
       pop3: (running?.listening("pop3") ?? []).map((b) => `${b.address}:${b.port}`).join(","),
@@ -438,6 +439,7 @@ async function wireClusterNode(
       http,
       smtp: bound.smtp,
       submission: bound.submission,
+      submissions: bound.submissions,
       pop3: running?.listening("pop3") ?? [],
       async stop() {
         await shutdown();
