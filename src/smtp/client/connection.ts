@@ -26,11 +26,28 @@ export interface ConnectionTarget {
   readonly port: number;
 }
 
+/** What a verified TLS handshake checks. */
+export interface TlsVerify {
+  /** PEM bundle of the trusted CAs; undefined = Node's root CAs. */
+  readonly ca: string | undefined;
+  /** The name (or address) the certificate must carry: the host as configured. */
+  readonly name: string;
+}
+
+/** Why the peer's certificate is not to be trusted, or null when it chains and names `name`. */
+function certificateProblem(secure: tls.TLSSocket, name: string): string | null {
+  if (!secure.authorized) return String(secure.authorizationError ?? "unknown verification error");
+  const mismatch = tls.checkServerIdentity(name, secure.getPeerCertificate());
+  return mismatch === undefined ? null : mismatch.message;
+}
+
 export class SmtpConnection {
   /** "host[address]:port", as outcomes and logs name the remote server. */
   readonly relay: string;
   extensions: Extensions = NO_EXTENSIONS;
   tls = false;
+  /** The SASL mechanism the session logged in with (smarthost AUTH); null: not logged in. */
+  authenticated: string | null = null;
   /** Transactions that reached their final reply on this connection. */
   transactions = 0;
   private socket: net.Socket;
@@ -211,21 +228,30 @@ export class SmtpConnection {
   }
 
   /**
-   * Upgrade to TLS after a 220 to STARTTLS (RFC 3207). Opportunistic: certificates are not
-   * verified. Anything the server sent after its 220 in plaintext is discarded unread, so an
-   * injected reply cannot pose as an answer over TLS.
+   * Upgrade to TLS: after a 220 to STARTTLS (RFC 3207), or on a fresh connection for implicit TLS
+   * (RFC 8314). Without `verify` (opportunistic) certificates are not checked; with it the
+   * handshake must end in a chain to `verify.ca` (Node's root CAs when absent) and a certificate
+   * naming `verify.name`, else the connection fails as "untrusted" before a byte is sent over it.
+   * Anything the server sent before in plaintext is discarded unread, so an injected reply cannot
+   * pose as an answer over TLS.
    */
-  async startTls(servername: string | null, timeoutMs: number): Promise<void> {
+  async startTls(
+    servername: string | null,
+    timeoutMs: number,
+    verify: TlsVerify | null = null,
+  ): Promise<void> {
     if (this.failure !== null) throw this.failure;
     this.parser.reset();
     this.replies.length = 0;
     const raw = this.socket;
     raw.removeAllListeners("data");
     raw.removeAllListeners("end");
+    // Checked by hand after the handshake (below), so the failure can say which check failed.
     const secure = tls.connect({
       socket: raw,
       rejectUnauthorized: false,
       ...(servername !== null ? { servername } : {}),
+      ...(verify?.ca !== undefined ? { ca: verify.ca } : {}),
     });
     this.socket = secure;
     this.attach(secure);
@@ -240,6 +266,12 @@ export class SmtpConnection {
         err.kind === "lost" ? new SmtpClientError("tls", `TLS handshake failed: ${err.message}`) : err;
       this.fail(tlsErr);
       throw tlsErr;
+    }
+    const untrusted = verify === null ? null : certificateProblem(secure, verify.name);
+    if (untrusted !== null) {
+      const err = new SmtpClientError("untrusted", `certificate of ${this.relay} not verified: ${untrusted}`);
+      this.fail(err);
+      throw err;
     }
     this.tls = true;
   }

@@ -36,6 +36,7 @@ test("EHLO keywords become extensions", () => {
     chunking: true,
     binaryMime: false,
     enhancedStatusCodes: true,
+    auth: [],
   });
   assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nsize" }).size, 0);
   assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nSIZE junk" }).size, 0);
