@@ -36,9 +36,13 @@ export interface TlsVerify {
 
 /** Why the peer's certificate is not to be trusted, or null when it chains and names `name`. */
 function certificateProblem(secure: tls.TLSSocket, name: string): string | null {
-  if (!secure.authorized) return String(secure.authorizationError ?? "unknown verification error");
+  // authorizationError is OpenSSL's code (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE), whatever its type
+  // says; with SNI, Node puts a name mismatch there too, which checkServerIdentity explains better.
+  const chain = secure.authorized ? null : String(secure.authorizationError ?? "unknown");
+  if (chain !== null && chain !== "ERR_TLS_CERT_ALTNAME_INVALID") return `chain not trusted (${chain})`;
   const mismatch = tls.checkServerIdentity(name, secure.getPeerCertificate());
-  return mismatch === undefined ? null : mismatch.message;
+  if (mismatch !== undefined) return mismatch.message;
+  return chain === null ? null : `chain not trusted (${chain})`;
 }
 
 export class SmtpConnection {
