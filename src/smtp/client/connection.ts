@@ -37,12 +37,12 @@ export interface TlsVerify {
 /** Why the peer's certificate is not to be trusted, or null when it chains and names `name`. */
 function certificateProblem(secure: tls.TLSSocket, name: string): string | null {
   // authorizationError is OpenSSL's code (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE), whatever its type
-  // says; with SNI, Node puts a name mismatch there too, which checkServerIdentity explains better.
-  const chain = secure.authorized ? null : String(secure.authorizationError ?? "unknown");
-  if (chain !== null && chain !== "ERR_TLS_CERT_ALTNAME_INVALID") return `chain not trusted (${chain})`;
+  // says. Node checks the name only once the chain verified, and against the SNI name (or
+  // "localhost" without one, as for an address): its name verdict is replaced by ours.
+  const code = secure.authorized ? null : String(secure.authorizationError ?? "unknown");
+  if (code !== null && code !== "ERR_TLS_CERT_ALTNAME_INVALID") return `chain not trusted (${code})`;
   const mismatch = tls.checkServerIdentity(name, secure.getPeerCertificate());
-  if (mismatch !== undefined) return mismatch.message;
-  return chain === null ? null : `chain not trusted (${chain})`;
+  return mismatch === undefined ? null : mismatch.message;
 }
 
 export class SmtpConnection {
