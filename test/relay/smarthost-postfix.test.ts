@@ -108,9 +108,9 @@ void test(
   async (t) => {
     const dataDir = await mkdtemp(join(tmpdir(), "mailyard-smarthost-node-"));
     const logs = memoryLogSink();
-    let node: RunningNode | undefined;
+    const started: { node?: RunningNode } = {};
     t.after(async () => {
-      await node?.stop();
+      await started.node?.stop();
       await rm(dataDir, { recursive: true, force: true });
     });
     const node = await startNode(
@@ -129,6 +129,7 @@ void test(
       }),
       { log: logs, world: { resolver: resolver() } },
     );
+    started.node = node;
     const c = await SmtpClient.connect(node.smtp[0]!.port);
     try {
       await c.expect(220);
