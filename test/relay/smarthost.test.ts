@@ -262,3 +262,17 @@ void test("without an auth file, opportunistic smarthosts behave as before: plai
   assert.equal(out[0]!.kind, "delivered");
   assert.equal(servers[0]!.sessions[0]!.tls, false);
 });
+
+void test("the login file is read when the channel is made: one others may read stops it", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "mailyard-smarthost-file-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const authFile = join(dir, "auth");
+  await writeFile(authFile, "relay@isp.test:s3cr:et\n", { mode: 0o644 });
+  const settings = settingsSchema.parse({
+    smtp: { forwardTo: ["smart.test:465"], forwardAuthFile: authFile },
+  });
+  assert.throws(
+    () => relayChannel(settings, resolver()),
+    (e: Error) => e.name === "ConfigError" && /smtp\.forwardAuthFile: .*mode 0644/.test(e.message),
+  );
+});
