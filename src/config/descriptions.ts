@@ -84,6 +84,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.outbound.port": "Port used for MX hosts (25 on the Internet; tests point it elsewhere).",
 
   "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",
+  "submissions.listen":
+    "Submission listeners with implicit TLS (RFC 8314; port 465 on the Internet): the TLS handshake comes first, then the submission listener's rules (AUTH required to send). host:port each; on single servers and cluster members that have a submission listener. Empty: off.",
   "pop3.listen":
     "POP3 listeners (RFC 1939 mailbox access and XTND XMIT submission) on single servers and backends, host:port each. Empty: off.",
   "pop3.authRequiresTls":

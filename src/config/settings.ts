@@ -126,6 +126,13 @@ export const settingsSchema = z.object({
     })
     .prefault({}),
 
+  submissions: z
+    .object({
+      /** Submission over implicit TLS (RFC 8314, port 465 on the Internet). Empty list: off. */
+      listen: z.array(listen).default(["127.0.0.1:2465"]),
+    })
+    .prefault({}),
+
   pop3: z
     .object({
       /** POP3 listeners on single servers and backends (mailbox access, XTND XMIT). Empty list: off. */
