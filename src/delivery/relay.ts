@@ -1,7 +1,7 @@
 // The relay channel: delivers a remote route's recipients over SMTP, to the domain's MX hosts
 // ("relay:<domain>") or to the configured forwarding hosts ("forward:*"), smarthosts with the
-// TLS, certificate and AUTH requirements of smtp.forwardTls and its neighbours (relay/smarthost.ts). Answers one outcome
-// per recipient and never throws for delivery problems. Idle connections are kept per route for
+// TLS, certificate and AUTH requirements of smtp.forwardTls and its neighbours
+// (relay/smarthost.ts). Answers one outcome per recipient and never throws for delivery problems. Idle connections are kept per route for
 // smtp.outbound.idleKeepSeconds and reused for up to maxMessagesPerConnection transactions (the
 // pooled sessions and the outcome log are the SMTP client's, shared with the delivery channel).
 // Everything from DNS and remote servers is untrusted (see relay/targets.ts, smtp/client).
