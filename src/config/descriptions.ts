@@ -10,6 +10,14 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.listen": "SMTP (MX) listeners, host:port each.",
   "smtp.forwardTo":
     "Send all non-local mail through these host:port relays instead of MX lookup; * sends it to a live frontend. Empty: direct MX delivery.",
+  "smtp.forwardTls":
+    "TLS to the host:port entries of smtp.forwardTo (not *): opportunistic (STARTTLS when offered, certificate not checked), starttls (STARTTLS required) or implicit (TLS from the first byte, port 465 by default). A host that cannot do it is skipped with a 4.7.x reason; the mail is deferred, never bounced.",
+  "smtp.forwardVerify":
+    "With smtp.forwardTls starttls or implicit: the certificate must chain to smtp.forwardCaFile (or Node's root CAs) and name the host as written in smtp.forwardTo; otherwise the host is skipped with 4.7.5. false: any certificate.",
+  "smtp.forwardCaFile":
+    "PEM bundle of the CAs trusted for smtp.forwardVerify, read at start. Empty: Node's root CAs.",
+  "smtp.forwardAuthFile":
+    "A file holding username:password for SMTP AUTH (PLAIN, else LOGIN) to the host:port entries of smtp.forwardTo, read at start; refused when group or others may read it. Credentials are only ever sent over TLS. Empty: no AUTH.",
   "smtp.proxyProtocolFrom":
     "Load balancer networks (CIDR) whose connections must start with a PROXY v1 or v2 header; others may not send one.",
   "smtp.relayNetworks": "Client networks (CIDR) allowed to relay without AUTH. Empty: none.",

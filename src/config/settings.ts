@@ -23,6 +23,14 @@ export const settingsSchema = z.object({
       listen: z.array(listen).default(["127.0.0.1:2525"]),
       /** Send all non-local mail through these host:port relays instead of MX lookup; "*" = live frontends. */
       forwardTo: z.array(z.string()).default([]),
+      /** TLS to the host:port entries of forwardTo: STARTTLS when offered, required, or from the first byte. */
+      forwardTls: z.enum(["opportunistic", "starttls", "implicit"]).default("opportunistic"),
+      /** With forwardTls starttls/implicit: the certificate must chain to the CAs and name the host. */
+      forwardVerify: z.boolean().default(true),
+      /** PEM bundle of the CAs trusted for forwardVerify; empty = Node's root CAs. */
+      forwardCaFile: z.string().default(""),
+      /** A file holding username:password for AUTH to the forwardTo hosts (mode 0600); empty = no AUTH. */
+      forwardAuthFile: z.string().default(""),
       /** Networks (CIDR) of load balancers whose connections start with a PROXY v1/v2 header. */
       proxyProtocolFrom: z.array(z.string()).default([]),
       /** Client networks allowed to relay without AUTH (CIDR). Empty: none. */

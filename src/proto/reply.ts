@@ -67,6 +67,10 @@ export function formatReply(r: Reply, enhancedCodes = true): string {
   return out;
 }
 
+/** A reply on one line, code and enhanced code first, as a peer's words go into our own texts. */
+export const replyLine = (r: Reply): string =>
+  `${r.code} ${r.enhanced !== null ? r.enhanced + " " : ""}${r.text.replace(/\n/g, " ")}`;
+
 /**
  * The replies of Mailyard. Replies passed on from a peer, or adjusted from one (an LMTP
  * per-recipient answer, a relay's last error), are built with reply() where they are made.
@@ -225,6 +229,19 @@ export const REPLIES = {
   hostRefused: form(451, "4.4.1", "host {relay} refused to talk to me: {said}"),
   noHost: reply(451, "4.4.1", "no host to connect to"),
   conversationFailed: form(451, "4.4.2", "{why}"),
+  // Smarthost security (smtp.forwardTls, forwardVerify, forwardAuthFile): always deferred.
+  // RFC 3463 / RFC 5248: 4.7.10 encryption needed, 4.7.5 cryptographic failure, 4.7.4 security
+  // features not supported.
+  tlsNotOffered: form(451, "4.7.10", "TLS is required, but was not offered by host {relay}"),
+  tlsRefused: form(451, "4.7.10", "TLS is required, but host {relay} refused STARTTLS: {said}"),
+  tlsFailed: form(451, "4.7.5", "TLS is required: {why}"),
+  certificateUntrusted: form(451, "4.7.5", "TLS is required with a verified certificate: {why}"),
+  authWithoutTls: form(
+    451,
+    "4.7.10",
+    "Credentials are only sent over TLS, and host {relay} gave none (set smtp.forwardTls)",
+  ),
+  authNotOffered: form(451, "4.7.4", "Host {relay} offers no AUTH PLAIN or LOGIN ({offered})"),
   lostConnection: form(451, "4.4.2", "lost connection with {relay}"),
   noReply: reply(451, "4.4.2", "conversation ended without a reply"),
   unexpectedReply: form(451, "4.5.0", "unexpected reply: {code} {text}"),

@@ -1,108 +1,47 @@
-// A certificate authority made at test time with the real openssl tool: its PEM certificate (to
-// trust), leaf certificates it signs for given host names, and self-signed ones it does not.
-// Keys are P-256 (fast to make); everything lives under the caller's directory.
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
-
-export interface KeyPair {
-  readonly key: string;
-  readonly cert: string;
-}
+// A certificate authority made at test time, and server certificates it signs, for tests that
+// verify TLS: a certificate from the CA that names the host verifies; one from another CA, for
+// another name, or self-signed does not. EC keys, so making them is quick.
+import { generate } from "selfsigned";
 
 export interface TestCa {
-  /** The CA certificate, PEM. */
+  /** The CA certificate (PEM): what a client trusts. */
   readonly cert: string;
-  readonly certFile: string;
-  /** A certificate for these DNS names, signed by the CA. */
-  issue(names: readonly string[]): Promise<KeyPair>;
-  /** A self-signed certificate for these names (no CA vouches for it). */
-  selfSigned(names: readonly string[]): Promise<KeyPair>;
+  readonly key: string;
+  /** A server certificate for these DNS names and IP addresses, signed by this CA. */
+  issue(names: readonly string[], ips?: readonly string[]): Promise<{ key: string; cert: string }>;
 }
 
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-
-export async function makeTestCa(parent: string): Promise<TestCa> {
-  const dir = await mkdtemp(join(parent, "ca-"));
-  const caKey = join(dir, "ca.key");
-  const caCert = join(dir, "ca.pem");
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...EC,
-    "-keyout",
-    caKey,
-    "-out",
-    caCert,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=Mailyard Test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  let n = 0;
-  const san = (names: readonly string[]): string =>
-    `subjectAltName=${names.map((x) => `DNS:${x}`).join(",")}`;
-
+export async function makeTestCa(name = "Mailyard Test CA"): Promise<TestCa> {
+  const ca = await generate([{ name: "commonName", value: name }], {
+    keyType: "ec",
+    algorithm: "sha256",
+    extensions: [
+      { name: "basicConstraints", cA: true, critical: true },
+      { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
+    ],
+  });
   return {
-    cert: await readFile(caCert, "utf8"),
-    certFile: caCert,
-    async issue(names) {
-      const base = join(dir, `leaf${++n}`);
-      await run("openssl", [
-        "req",
-        ...EC,
-        "-keyout",
-        `${base}.key`,
-        "-out",
-        `${base}.csr`,
-        "-subj",
-        `/CN=${names[0]}`,
-      ]);
-      await writeFile(`${base}.ext`, `${san(names)}\nextendedKeyUsage=serverAuth\n`);
-      await run("openssl", [
-        "x509",
-        "-req",
-        "-in",
-        `${base}.csr`,
-        "-CA",
-        caCert,
-        "-CAkey",
-        caKey,
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        `${base}.ext`,
-        "-out",
-        `${base}.pem`,
-      ]);
-      return { key: await readFile(`${base}.key`, "utf8"), cert: await readFile(`${base}.pem`, "utf8") };
-    },
-    async selfSigned(names) {
-      const base = join(dir, `self${++n}`);
-      await run("openssl", [
-        "req",
-        "-x509",
-        ...EC,
-        "-keyout",
-        `${base}.key`,
-        "-out",
-        `${base}.pem`,
-        "-days",
-        "2",
-        "-subj",
-        `/CN=${names[0]}`,
-        "-addext",
-        san(names),
-      ]);
-      return { key: await readFile(`${base}.key`, "utf8"), cert: await readFile(`${base}.pem`, "utf8") };
+    cert: ca.cert,
+    key: ca.private,
+    async issue(names, ips = []) {
+      const leaf = await generate([{ name: "commonName", value: names[0] ?? ips[0] ?? "localhost" }], {
+        keyType: "ec",
+        algorithm: "sha256",
+        ca: { key: ca.private, cert: ca.cert },
+        extensions: [
+          { name: "basicConstraints", cA: false },
+          { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
+          { name: "extKeyUsage", serverAuth: true },
+          {
+            name: "subjectAltName",
+            altNames: [
+              ...names.map((value) => ({ type: 2 as const, value })),
+              ...ips.map((ip) => ({ type: 7 as const, ip })),
+            ],
+          },
+        ],
+      });
+      return { key: leaf.private, cert: leaf.cert };
     },
   };
 }

@@ -6,7 +6,7 @@
 // ordinary mail opportunistically. The server without TLS is Postfix's smtp-sink.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { settingsSchema } from "../../src/config/settings.js";
@@ -30,7 +30,10 @@ let plain: Sink;
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "mailyard-requiretls-"));
-  const ca = await makeTestCa(dataDir);
+  const ca = await makeTestCa();
+  const caFile = join(dataDir, "test-ca.pem");
+  await writeFile(caFile, ca.cert);
+  const stranger = await makeTestCa("Another CA");
   const port = await freePort();
   const withExt = ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "REQUIRETLS"];
   good = await startFakeSmtpServer({
@@ -49,7 +52,7 @@ before(async () => {
     host: "127.0.0.4",
     port,
     extensions: withExt,
-    tls: await ca.selfSigned(["mx.self.test"]),
+    tls: await stranger.issue(["mx.self.test"]),
   });
   plain = await startSink([], { host: "127.0.0.5", port });
   const mx = (host: string) => ({ kind: "ok" as const, records: [{ exchange: host, priority: 10 }] });
@@ -71,7 +74,7 @@ before(async () => {
   const settings = settingsSchema.parse({
     dataDir,
     hostname: "mx.example.test",
-    smtp: { listen: ["127.0.0.1:0"], outbound: { port, caFile: ca.certFile } },
+    smtp: { listen: ["127.0.0.1:0"], outbound: { port, caFile } },
     submission: { listen: [] },
     submissions: { listen: [] },
     pop3: { listen: [] },

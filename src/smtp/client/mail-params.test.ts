@@ -44,6 +44,7 @@ test("EHLO keywords become extensions", () => {
     binaryMime: false,
     enhancedStatusCodes: true,
     requireTls: false,
+    auth: [],
   });
   assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nREQUIRETLS" }).requireTls, true);
   assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nsize" }).size, 0);
