@@ -98,6 +98,21 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     labelNames: ["outcome"] as const,
     registers,
   });
+  const unprotected = new Counter({
+    name: "mailyard_shadow_unprotected_total",
+    help: "Messages acknowledged without a shadow copy on a peer (queue.shadow = preferred).",
+    registers,
+  });
+  const promoted = new Counter({
+    name: "mailyard_shadow_promoted_total",
+    help: "Shadow copies of a dead member promoted into this node's queue by a take-over.",
+    registers,
+  });
+  const duplicates = new Counter({
+    name: "mailyard_takeover_duplicates_total",
+    help: "Messages a take-over may have delivered twice (being delivered when their node died).",
+    registers,
+  });
   const delay = new Histogram({
     name: "mailyard_delivery_delay_seconds",
     help: "Time from arrival in the queue to delivery, by kind.",
@@ -136,5 +151,8 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     milterFailure: (milter, reason) => milterFailures.inc({ milter, reason }),
     authVerdict: (method, result) => auth.inc({ method, result }),
     dkimSigning: (outcome) => signing.inc({ outcome }),
+    shadowUnprotected: () => unprotected.inc(),
+    shadowsPromoted: (n) => promoted.inc(n),
+    takeoverDuplicates: (n) => duplicates.inc(n),
   };
 }

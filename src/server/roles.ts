@@ -43,6 +43,7 @@ import type { MemberView } from "../cluster/membership.js";
 import { spoolHeaders } from "./webadmin.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { createSubmitPath } from "./submit-path.js";
+import { openShadows } from "../cluster/shadow/part.js";
 import { createNodeQueue, deliveryRules, openNodeBase } from "./node-parts.js";
 import { openDkimStoreFor, openRpopStoreFor, openRuleStoreFor, openStateStores } from "./state-stores.js";
 import { milterOptions } from "./milter-wiring.js";
@@ -203,6 +204,17 @@ async function wireClusterNode(
   const owners: AccountOwners | undefined = isStatic ? undefined : leaseOwners(state, clock);
   const storable = requireHome(state);
 
+  // Copies of every queue file on a live peer of this role before the 250 (issue 16).
+  const shadows = await openShadows({
+    settings,
+    dataDir,
+    clock,
+    dialer: world.dialer,
+    peers: () => members.live(role),
+    log: opts.log.for("QUEUE"),
+    unprotected: () => metrics.shadowUnprotected?.(),
+  });
+  teardown.add(() => shadows.close());
   let joined = (): void => undefined;
   const ready = new Promise<void>((r) => (joined = r));
   const { spool, queue } = createNodeQueue({
@@ -214,6 +226,7 @@ async function wireClusterNode(
     // Deliveries wait until the node has joined (see the header).
     deliverer: gatedDeliverer(parts.deliverer, ready),
     directory: parts.inbound,
+    wrapSpool: shadows.wrap,
   });
   queueSize = () => queue.size();
   let queueStarted = false;
@@ -265,6 +278,7 @@ async function wireClusterNode(
       world,
       log: opts.log,
       view: () => submitView,
+      memberVerbs: shadows.verbs,
     });
     submitter = submitPath.submitter;
     const { smtpVerbs } = submitPath;
@@ -415,6 +429,8 @@ async function wireClusterNode(
       const up = all.filter((m) => m.up).map((m) => `${m.id}(${m.role})`);
       clusterLog.major("members changed", { up: up.join(","), known: all.length });
     });
+    self.onChange(() => shadows.resync());
+    shadows.resync();
     joined();
 
     sys.major("started", {

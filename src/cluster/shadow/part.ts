@@ -1,0 +1,104 @@
+// Shadow copies as one part a cluster member plugs in (issue 16): the shadow directory it holds
+// for its peers (store.ts) with the XSHADOW verb that fills it (verb.ts), and the wrapper that
+// copies its own spool's messages to a peer (spool.ts, link.ts). The composition root makes it,
+// wraps the spool with it, adds its verb to the member verbs, and calls resync() once joined and
+// whenever the members change.
+import { join } from "node:path";
+import type { Settings } from "../../config/settings.js";
+import type { Log } from "../../log/logger.js";
+import type { FileSpool } from "../../queue/spool.js";
+import type { SessionApi, Verb } from "../../smtp/server/verb.js";
+import type { Clock } from "../../world/clock.js";
+import type { Dialer } from "../../world/dialer.js";
+import { shadowLink } from "./link.js";
+import { shadowedSpool, type ShadowedSpool, type ShadowPeer } from "./spool.js";
+import { createShadowStore, type ShadowStore } from "./store.js";
+import { shadowVerb } from "./verb.js";
+
+/** Drops and state updates wait at most this long for a batch to ride in. */
+const LAZY_MS = 200;
+/** A copy that failed is tried again this much later. */
+const RETRY_MS = 5_000;
+/** Batches are cut at this size on the sender (a larger single message still goes alone). */
+const BATCH_BYTES = 8 * 1024 * 1024;
+
+export interface ShadowPart {
+  /** The shadow directory this node holds for its peers. */
+  readonly store: ShadowStore;
+  /** The node's spool, copying to a peer (or the spool itself when queue.shadow is off). */
+  wrap(spool: FileSpool): FileSpool;
+  /** The spool as wrapped, once wrap() has run and shadows are on. */
+  spool(): ShadowedSpool | null;
+  /** XSHADOW, for sessions authenticated as members. */
+  verbs(memberOf: (s: SessionApi) => string | undefined): Verb[];
+  resync(): void;
+  close(): Promise<void>;
+}
+
+export async function openShadows(o: {
+  readonly settings: Settings;
+  readonly dataDir: string;
+  readonly clock: Clock;
+  readonly dialer: Dialer;
+  /** Live members of this node's role, itself included or not. */
+  readonly peers: () => readonly ShadowPeer[];
+  /** Tag QUEUE. */
+  readonly log: Log;
+  readonly unprotected?: () => void;
+}): Promise<ShadowPart> {
+  const { settings, log } = o;
+  const q = settings.queue;
+  const store = createShadowStore({
+    dir: join(o.dataDir, "shadows"),
+    maxMessages: q.shadowMaxMessages,
+    maxBytes: q.shadowMaxBytes,
+    log,
+  });
+  await store.open();
+  const out = settings.smtp.outbound;
+  const maxBatch = Math.max(BATCH_BYTES, settings.smtp.maxMessageSize) + 1024 * 1024;
+  let wrapped: ShadowedSpool | null = null;
+  return {
+    store,
+    wrap(spool) {
+      if (q.shadow === "off") return spool;
+      wrapped = shadowedSpool(spool, {
+        mode: q.shadow,
+        selfId: settings.node.id,
+        peers: o.peers,
+        clock: o.clock,
+        retryMs: RETRY_MS,
+        log,
+        ...(o.unprotected !== undefined ? { unprotected: o.unprotected } : {}),
+        link: (peer) =>
+          shadowLink(peer, {
+            client: {
+              secret: settings.cluster.secret,
+              nodeId: settings.node.id,
+              helo: settings.hostname,
+              dialer: o.dialer,
+              clock: o.clock,
+              connectTimeoutMs: out.connectTimeoutSeconds * 1000,
+              commandTimeoutMs: out.commandTimeoutSeconds * 1000,
+              dataTimeoutMs: q.shadowTimeoutSeconds * 1000,
+            },
+            clock: o.clock,
+            timeoutMs: q.shadowTimeoutSeconds * 1000,
+            maxBatch: BATCH_BYTES,
+            lazyMs: LAZY_MS,
+            log,
+          }),
+      });
+      return wrapped;
+    },
+    spool: () => wrapped,
+    verbs: (memberOf) => [shadowVerb({ store, maxBatch, memberOf, log })],
+    resync() {
+      void wrapped?.resync();
+    },
+    async close() {
+      wrapped?.stopShadows();
+      await store.close();
+    },
+  };
+}
