@@ -82,7 +82,9 @@ test("a message f1 acknowledges is in f2's shadow directory before the 250, foll
 
   // Delivered at the retry: f1 tells f2 to drop its copy.
   state.open = true;
-  await c.passTime(200_000, async () => sink.messages.length >= 2 && c.node("f1").queue.size() === 0);
+  await c.passTime(200_000, () =>
+    Promise.resolve(sink.messages.length >= 2 && c.node("f1").queue.size() === 0),
+  );
   await ticking(
     c,
     "f2 dropped the copy",
@@ -102,6 +104,7 @@ test("queue.shadow = required answers 451 when no peer of the role can hold a co
   ]);
   const r = await send(smtpPort(c, "f1"), "dave@remote.test", "nobody to copy to");
   assert.equal(r.code, 451);
+  assert.match(r.text, /^4\.3\.0 No cluster peer can hold a copy/);
   assert.equal(c.node("f1").queue.size(), 0);
   assert.ok(
     c.logs

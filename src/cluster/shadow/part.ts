@@ -26,11 +26,11 @@ export interface ShadowPart {
   /** The shadow directory this node holds for its peers. */
   readonly store: ShadowStore;
   /** The node's spool, copying to a peer (or the spool itself when queue.shadow is off). */
-  wrap(spool: FileSpool): FileSpool;
+  readonly wrap: (spool: FileSpool) => FileSpool;
   /** The spool as wrapped, once wrap() has run and shadows are on. */
   spool(): ShadowedSpool | null;
   /** XSHADOW, for sessions authenticated as members. */
-  verbs(memberOf: (s: SessionApi) => string | undefined): Verb[];
+  readonly verbs: (memberOf: (s: SessionApi) => string | undefined) => Verb[];
   resync(): void;
   close(): Promise<void>;
 }
@@ -60,7 +60,7 @@ export async function openShadows(o: {
   let wrapped: ShadowedSpool | null = null;
   return {
     store,
-    wrap(spool) {
+    wrap: (spool) => {
       if (q.shadow === "off") return spool;
       wrapped = shadowedSpool(spool, {
         mode: q.shadow,

@@ -22,7 +22,6 @@ import { DirSync } from "../../queue/dir-sync.js";
 import { isWireNodeId } from "../secret.js";
 import { byteLength, decodeRecords, encodeRecord, HEADER_SIZE, type DecodedRecord } from "./records.js";
 
-/** A segment past this size is closed and a new one started. */
 const ROTATE_BYTES = 16 * 1024 * 1024;
 /** More segments than this for one primary: the oldest one's live copies are moved forward. */
 const COMPACT_SEGMENTS = 8;
@@ -35,6 +34,8 @@ export interface ShadowStoreOptions {
   readonly maxBytes: number;
   /** Tag QUEUE. */
   readonly log: Log;
+  /** A segment past this size is closed and a new one started (tests make it small). */
+  readonly rotateBytes?: number;
 }
 
 export interface HeldShadow {
@@ -45,8 +46,9 @@ export interface HeldShadow {
   readonly state: Buffer | null;
 }
 
+/** why: "full" when a bound refused it, else what is wrong with the batch. */
 export type ApplyResult =
-  { readonly ok: true; readonly records: number } | { readonly ok: false; readonly why: "full" | string };
+  { readonly ok: true; readonly records: number } | { readonly ok: false; readonly why: string };
 
 export interface ShadowStore {
   open(): Promise<void>;
@@ -96,6 +98,7 @@ const segName = (seq: number): string => `${String(seq).padStart(12, "0")}.seg`;
 export function createShadowStore(o: ShadowStoreOptions): ShadowStore {
   const origins = new Map<string, Origin>();
   const rootSync = new DirSync(o.dir);
+  const rotateBytes = o.rotateBytes ?? ROTATE_BYTES;
   let count = 0;
   let bytes = 0;
 
@@ -172,7 +175,7 @@ export function createShadowStore(o: ShadowStoreOptions): ShadowStore {
     const len = byteLength(bufs);
     let fresh = false;
     const last = g.segments.at(-1);
-    if (g.active === null || last === undefined || last.bytes >= ROTATE_BYTES) {
+    if (g.active === null || last === undefined || last.bytes >= rotateBytes) {
       await g.active?.fh.close();
       const seq = g.nextSeq++;
       g.active = { seq, fh: await open(join(g.dir, segName(seq)), "a", 0o600) };
