@@ -46,3 +46,20 @@ export function member(m: MemberInfo): MemberInfo {
     startedAt: time("startedAt", m.startedAt),
   };
 }
+
+/** Queue ids recorded with a take-over: each one a short token, as the queue makes them. */
+export function queueIds(v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && /^[0-9A-Z]{8,40}$/.test(x)))
+    throw new TypeError("promoted must be a list of queue ids");
+  return v as string[];
+}
+
+/** A take-over row's ids as stored (JSON); a row that is not ours reads as none. */
+export function storedIds(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}

@@ -211,8 +211,11 @@ async function wireClusterNode(
     clock,
     dialer: world.dialer,
     peers: () => members.live(role),
+    state,
     log: opts.log.for("QUEUE"),
     unprotected: () => metrics.shadowUnprotected?.(),
+    promoted: (n) => metrics.shadowsPromoted?.(n),
+    duplicates: (n) => metrics.takeoverDuplicates?.(n),
   });
   teardown.add(() => shadows.close());
   let joined = (): void => undefined;
@@ -431,6 +434,11 @@ async function wireClusterNode(
     });
     self.onChange(() => shadows.resync());
     shadows.resync();
+    shadows.startTakeover({
+      queue,
+      members: () => self.all(),
+      intervalMs: settings.cluster.heartbeatSeconds * 1000,
+    });
     joined();
 
     sys.major("started", {

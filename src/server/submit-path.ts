@@ -54,6 +54,7 @@ export function createSubmitPath(o: {
       connectTimeoutMs: out.connectTimeoutSeconds * 1000,
       commandTimeoutMs: out.commandTimeoutSeconds * 1000,
       dataTimeoutMs: out.dataTimeoutSeconds * 1000,
+      proxyFrom: settings.smtp.proxyProtocolFrom,
     },
     maxTries: settings.cluster.submitTries,
     log,

@@ -5,6 +5,7 @@
 // message accepted without one (preferred) is copied once a peer is there.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { startFakeSmtpServer } from "../kit/fake-smtp-server.js";
 import { SmtpClient } from "../kit/smtp-client.js";
@@ -82,7 +83,7 @@ test("a message f1 acknowledges is in f2's shadow directory before the 250, foll
 
   // Delivered at the retry: f1 tells f2 to drop its copy.
   state.open = true;
-  await c.passTime(200_000, () =>
+  await ticking(c, "f1 delivered it", () =>
     Promise.resolve(sink.messages.length >= 2 && c.node("f1").queue.size() === 0),
   );
   await ticking(
@@ -136,4 +137,83 @@ test("a message accepted without a copy (preferred, no peer) is copied once a pe
   );
   // A backend's messages are copied to the other backend, never to a frontend.
   assert.equal((await shadowsOnDisk(dataDir(c, "b1"), "f1")).added.size, 0);
+});
+
+test("take-over: f1 stopped and its disk gone, f2 takes its epoch after the lease and delivers the copy with its retry state", async (t) => {
+  const { sink, state } = await gate(t);
+  const relay = { smtp: { forwardTo: [`127.0.0.1:${sink.port}`] } };
+  const c = await startCluster(t, [
+    { id: "f1", role: "frontend", extra: relay },
+    { id: "f2", role: "frontend", extra: relay },
+    { id: "b1", role: "backend" },
+  ]);
+  const r = await send(smtpPort(c, "f1"), "dave@remote.test", "taken over");
+  const id = queuedId(r.text);
+  await ticking(c, "f2 has the retry state", async () =>
+    (await shadowsOnDisk(dataDir(c, "f2"), "f1")).states.has(id),
+  );
+  const before = await c.state.spoolEpoch("f1");
+  assert.equal(before?.holder, "f1");
+
+  // The machine is gone: f1's process and its data directory.
+  await c.stop("f1");
+  await rm(dataDir(c, "f1"), { recursive: true, force: true });
+  state.open = true;
+  // Nothing moves before the lease (60 s) has run out.
+  for (let i = 0; i < 50; i++) {
+    c.clock.advance(1000);
+    await c.refreshAll();
+  }
+  assert.equal(c.node("f2").queue.size(), 0, "not taken over before the lease");
+  await c.passTime(30_000, () =>
+    Promise.resolve(c.node("f2").queue.size() === 1 || sink.messages.length >= 2),
+  );
+  const after = await c.state.spoolEpoch("f1");
+  assert.equal(after?.holder, "f2");
+  assert.ok(after.token > before.token, "the take-over raised the token");
+  assert.deepEqual(
+    (await c.state.spoolTakeovers("f1", before.token)).map((x) => x.ids),
+    [[id]],
+  );
+
+  // Delivered by f2 under the same id, its earlier attempt counted.
+  await ticking(c, "f2 delivered the copy", () =>
+    Promise.resolve(
+      sink.messages.some((m) => /Subject: taken over/.test(m.data.toString())) &&
+        c.node("f2").queue.size() === 0,
+    ),
+  );
+  const logs = c.logs.get("f2")!.records;
+  assert.ok(
+    logs.some(
+      (x) => x.text === "spool taken over" && x.fields["node"] === "f1" && x.fields["messages"] === 1,
+    ),
+  );
+  const done = logs.find(
+    (x) => x.text === "recipient status" && x.fields["id"] === id && x.fields["status"] === "sent",
+  );
+  assert.ok(done !== undefined, "f2 delivered it under its id");
+  assert.equal((await shadowsOnDisk(dataDir(c, "f2"), "f1")).live.size, 0, "the copies were used up");
+});
+
+test("take-over: f1 back with its disk finds its epoch taken and drops what f2 promoted (or holds it)", async (t) => {
+  for (const takenEntries of ["drop", "hold"] as const) {
+    const { sink } = await gate(t);
+    const relay = { smtp: { forwardTo: [`127.0.0.1:${sink.port}`] }, queue: { takenEntries } };
+    const c = await startCluster(t, [
+      { id: "f1", role: "frontend", extra: relay },
+      { id: "f2", role: "frontend", extra: relay },
+      { id: "b1", role: "backend" },
+    ]);
+    const id = queuedId((await send(smtpPort(c, "f1"), "dave@remote.test", "back again")).text);
+    await c.stop("f1");
+    await c.passTime(90_000, () => Promise.resolve(c.node("f2").queue.size() === 1));
+    assert.equal(c.node("f2").queue.show(id)?.id, id);
+
+    const f1 = await c.start({ id: "f1", role: "frontend", extra: relay });
+    await c.refreshAll();
+    if (takenEntries === "drop") assert.equal(f1.queue.size(), 0, "f1 does not deliver it a second time");
+    else assert.equal(f1.queue.show(id)?.state, "held");
+    assert.equal((await c.state.spoolEpoch("f1"))?.holder, "f1", "f1 holds its spool again");
+  }
 });

@@ -14,6 +14,9 @@ import { shadowLink } from "./link.js";
 import { shadowedSpool, type ShadowedSpool, type ShadowPeer } from "./spool.js";
 import { createShadowStore, type ShadowStore } from "./store.js";
 import { shadowVerb } from "./verb.js";
+import type { ClusterState } from "../state.js";
+import type { QueueManager } from "../../queue/manager.js";
+import { claimSpool, startTakeover, type Takeover } from "./takeover.js";
 
 /** Drops and state updates wait at most this long for a batch to ride in. */
 const LAZY_MS = 200;
@@ -32,6 +35,12 @@ export interface ShadowPart {
   /** XSHADOW, for sessions authenticated as members. */
   readonly verbs: (memberOf: (s: SessionApi) => string | undefined) => Verb[];
   resync(): void;
+  /** Start watching for silent members whose copies this node holds (after joining). */
+  startTakeover(o: {
+    readonly queue: Pick<QueueManager, "adopt" | "delete" | "hold">;
+    readonly members: () => readonly { readonly id: string; readonly lastHeartbeat: number }[];
+    readonly intervalMs: number;
+  }): void;
   close(): Promise<void>;
 }
 
@@ -42,9 +51,12 @@ export async function openShadows(o: {
   readonly dialer: Dialer;
   /** Live members of this node's role, itself included or not. */
   readonly peers: () => readonly ShadowPeer[];
+  readonly state: Pick<ClusterState, "spoolEpoch" | "takeSpool" | "spoolTakeovers">;
   /** Tag QUEUE. */
   readonly log: Log;
   readonly unprotected?: () => void;
+  readonly promoted?: (count: number) => void;
+  readonly duplicates?: (count: number) => void;
 }): Promise<ShadowPart> {
   const { settings, log } = o;
   const q = settings.queue;
@@ -58,6 +70,8 @@ export async function openShadows(o: {
   const out = settings.smtp.outbound;
   const maxBatch = Math.max(BATCH_BYTES, settings.smtp.maxMessageSize) + 1024 * 1024;
   let wrapped: ShadowedSpool | null = null;
+  let token = 0;
+  let takeover: Takeover | null = null;
   return {
     store,
     wrap: (spool) => {
@@ -70,6 +84,17 @@ export async function openShadows(o: {
         retryMs: RETRY_MS,
         log,
         ...(o.unprotected !== undefined ? { unprotected: o.unprotected } : {}),
+        takenEntries: q.takenEntries,
+        claim: async () => {
+          const r = await claimSpool({
+            selfId: settings.node.id,
+            state: o.state,
+            dataDir: o.dataDir,
+            now: () => o.clock.now(),
+          });
+          token = r.token;
+          return r.ids;
+        },
         link: (peer) =>
           shadowLink(peer, {
             client: {
@@ -81,6 +106,7 @@ export async function openShadows(o: {
               connectTimeoutMs: out.connectTimeoutSeconds * 1000,
               commandTimeoutMs: out.commandTimeoutSeconds * 1000,
               dataTimeoutMs: q.shadowTimeoutSeconds * 1000,
+              proxyFrom: settings.smtp.proxyProtocolFrom,
             },
             clock: o.clock,
             timeoutMs: q.shadowTimeoutSeconds * 1000,
@@ -96,7 +122,28 @@ export async function openShadows(o: {
     resync() {
       void wrapped?.resync();
     },
+    startTakeover(t) {
+      takeover = startTakeover({
+        selfId: settings.node.id,
+        dataDir: o.dataDir,
+        state: o.state,
+        store,
+        members: t.members,
+        clock: o.clock,
+        leaseMs: q.takeoverLeaseSeconds * 1000,
+        intervalMs: t.intervalMs,
+        token,
+        adopt: (m, body) => t.queue.adopt(m, body),
+        taken: async (ids) => {
+          for (const id of ids) await (q.takenEntries === "hold" ? t.queue.hold(id) : t.queue.delete(id));
+        },
+        log,
+        ...(o.promoted !== undefined ? { promoted: o.promoted } : {}),
+        ...(o.duplicates !== undefined ? { duplicates: o.duplicates } : {}),
+      });
+    },
     async close() {
+      await takeover?.stop();
       wrapped?.stopShadows();
       await store.close();
     },

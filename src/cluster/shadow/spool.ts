@@ -45,6 +45,12 @@ export interface ShadowSpoolOptions {
   readonly log: Log;
   /** A message acknowledged without a copy (preferred, no peer or the peer failed). */
   readonly unprotected?: () => void;
+  /**
+   * Claims this node's spool epoch when the spool opens: the ids of entries a peer promoted
+   * while this node was away (take-over), which are dropped or held as `takenEntries` says.
+   */
+  readonly claim?: () => Promise<ReadonlySet<string>>;
+  readonly takenEntries?: "drop" | "hold";
 }
 
 /** Required mode and no copy could be made: the message is not accepted. */
@@ -272,9 +278,29 @@ export function shadowedSpool(inner: FileSpool, o: ShadowSpoolOptions): Shadowed
 
     async open(): Promise<StoredMessage[]> {
       const stored = await inner.open();
-      // Whoever held these copies before this process started is sent a reset first (send()).
-      for (const m of stored) track(m.envelope, null);
-      return stored;
+      const taken = (await o.claim?.()) ?? new Set<string>();
+      const kept: StoredMessage[] = [];
+      let given = 0;
+      for (const m of stored) {
+        if (taken.has(m.envelope.id)) {
+          given++;
+          if (o.takenEntries !== "hold") {
+            await inner.remove(m.envelope.id);
+            continue;
+          }
+          m.state = "held";
+          await inner.saveState(m.envelope.id, "held", m.recipients);
+        }
+        // Whoever held these copies before this process started is sent a reset first (send()).
+        track(m.envelope, null);
+        kept.push(m);
+      }
+      if (given > 0)
+        log.major("entries a peer took over while this node was away", {
+          count: given,
+          action: o.takenEntries === "hold" ? "held" : "dropped",
+        });
+      return kept;
     },
 
     async begin(id) {

@@ -2,7 +2,9 @@
 // A refusal, a lost connection or a timeout is a value (why it failed); the caller falls back to
 // its own queue. Only a 250 to XSUBMIT means the member has the message durable. The XMEMBER
 // handshake is shared with the shadow link (../shadow/link.ts).
+import { isIPv6 } from "node:net";
 import { parseHostPort } from "../../proto/hostport.js";
+import { parseBalancers } from "../../smtp/server/proxy-preamble.js";
 import type { Reply } from "../../proto/reply.js";
 import type { EnvelopeDraft } from "../../queue/types.js";
 import { openSession, SmtpConnection } from "../../smtp/client/index.js";
@@ -20,6 +22,12 @@ export interface RemoteSubmitClientOptions {
   readonly commandTimeoutMs: number;
   /** For the 250 after the bytes: the receiver fsyncs before it answers. */
   readonly dataTimeoutMs: number;
+  /**
+   * This node's smtp.proxyProtocolFrom. Members share their role's settings, so when the address
+   * this connection leaves from is listed there, the member expects a PROXY header from it too
+   * (it would wait for one and never greet): one naming this node itself is sent first.
+   */
+  readonly proxyFrom?: readonly string[];
 }
 
 export type RemoteSubmitResult =
@@ -45,6 +53,10 @@ export async function openMemberSession(
     return `member ${target.id} advertises an unusable SMTP address`;
   }
   const socket = await o.dialer.connect({ host: hp.host, port: hp.port, timeoutMs: o.connectTimeoutMs });
+  const proxied = o.proxyFrom === undefined ? () => false : parseBalancers(o.proxyFrom);
+  const { localAddress: from, remoteAddress: to, localPort, remotePort } = socket;
+  if (from !== undefined && to !== undefined && proxied(from))
+    socket.write(`PROXY ${isIPv6(from) ? "TCP6" : "TCP4"} ${from} ${to} ${localPort} ${remotePort}\r\n`);
   const conn = new SmtpConnection(socket, { host: hp.host, address: hp.host, port: hp.port }, o.clock);
   try {
     const opened = await openSession(conn, {
