@@ -11,7 +11,18 @@ import type { Clock } from "../world/clock.js";
 import { migratePg } from "../state/pg-migrate.js";
 import type { PgHandle } from "../state/pg.js";
 import { CHANGE_CHANNEL, CLUSTER_MIGRATIONS } from "./migrations.js";
-import { account, count, member, queueIds, settingValue, storedIds, text, time, ttl } from "./state-args.js";
+import {
+  account,
+  count,
+  member,
+  settingValue,
+  spoolArgs,
+  text,
+  time,
+  toTakeover,
+  ttl,
+  type TakeoverRow,
+} from "./state-args.js";
 import {
   CHANGE_KINDS,
   type ChangeKind,
@@ -166,24 +177,16 @@ export async function openPostgresClusterState(pg: PgHandle, clock: Clock): Prom
       }),
 
     takeSpool: (node, by, expected, promoted, now) =>
-      call(() =>
-        takeSpool(
-          text("node", node),
-          text("by", by),
-          count("expected", expected),
-          queueIds(promoted),
-          time("now", now),
-        ),
-      ),
+      call(() => takeSpool(...spoolArgs(node, by, expected, promoted, now))),
 
     spoolTakeovers: (node, after) =>
       call(async () =>
         (
-          await pg.query<{ node: string; token: number; by_node: string; at: number; ids: string }>(
+          await pg.query<TakeoverRow>(
             "SELECT * FROM cluster_spool_takeovers WHERE node = $1 AND token > $2 ORDER BY token",
             [text("node", node), count("after", after)],
           )
-        ).map((r) => ({ node: r.node, token: r.token, by: r.by_node, at: r.at, ids: storedIds(r.ids) })),
+        ).map(toTakeover),
       ),
 
     register: (m) =>

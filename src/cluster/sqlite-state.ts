@@ -16,7 +16,17 @@ import {
   type StateChange,
 } from "./state.js";
 import { CLUSTER_MIGRATIONS } from "./migrations.js";
-import { account, count, member, queueIds, storedIds, text, time, ttl } from "./state-args.js";
+import {
+  account,
+  count,
+  member,
+  spoolArgs,
+  text,
+  time,
+  toTakeover,
+  ttl,
+  type TakeoverRow,
+} from "./state-args.js";
 import { prepareSqliteFile } from "../state/sqlite-file.js";
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -147,10 +157,9 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
     record: db.prepare(
       "INSERT INTO cluster_spool_takeovers (node, token, by_node, at, ids) VALUES (?, ?, ?, ?, ?)",
     ),
-    takeovers: db.prepare<
-      [string, number],
-      { node: string; token: number; by_node: string; at: number; ids: string }
-    >("SELECT * FROM cluster_spool_takeovers WHERE node = ? AND token > ? ORDER BY token"),
+    takeovers: db.prepare<[string, number], TakeoverRow>(
+      "SELECT * FROM cluster_spool_takeovers WHERE node = ? AND token > ? ORDER BY token",
+    ),
   };
   const takeSpool = db.transaction(
     (node: string, by: string, expected: number, promoted: string[], now: number): SpoolEpoch | null => {
@@ -308,22 +317,10 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
     spoolEpoch: (node) => run(() => spool.epoch.get(text("node", node)) ?? null),
 
     takeSpool: (node, by, expected, promoted, now) =>
-      run(() =>
-        takeSpool.immediate(
-          text("node", node),
-          text("by", by),
-          count("expected", expected),
-          queueIds(promoted),
-          time("now", now),
-        ),
-      ),
+      run(() => takeSpool.immediate(...spoolArgs(node, by, expected, promoted, now))),
 
     spoolTakeovers: (node, after) =>
-      run(() =>
-        spool.takeovers
-          .all(text("node", node), count("after", after))
-          .map((r) => ({ node: r.node, token: r.token, by: r.by_node, at: r.at, ids: storedIds(r.ids) })),
-      ),
+      run(() => spool.takeovers.all(text("node", node), count("after", after)).map(toTakeover)),
 
     subscribe(fn) {
       if (closed) throw new Error("cluster state is closed");

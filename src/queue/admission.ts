@@ -105,7 +105,8 @@ export function createAdmission(ctx: QueueContext, deps: AdmissionDeps): Admissi
       await writer.abort();
       throw err;
     }
-    const fresh = m.state === "active" && m.recipients.every((r) => r.status === "pending" && r.attempts === 0);
+    const fresh =
+      m.state === "active" && m.recipients.every((r) => r.status === "pending" && r.attempts === 0);
     if (!fresh) await spool.saveState(envelope.id, m.state, m.recipients);
     const e = entries.admit({ ...envelope, size: message.length }, m.state, m.recipients);
     log.low("message adopted", { id: envelope.id, from: envelope.returnPath, size: message.length });
