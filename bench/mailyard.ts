@@ -64,6 +64,7 @@ export async function startMailyard(
     dataDir: o.dir,
     "smtp.listen": `127.0.0.1:${smtp}`,
     "submission.listen": `127.0.0.1:${submission}`,
+    "submissions.listen": "",
     "pop3.listen": "",
     "http.listen": `127.0.0.1:${http}`,
     "smtp.forwardTo": `127.0.0.1:${o.sinkPort}`,

@@ -16,7 +16,8 @@ export function checkManagedChange(key: string, value: unknown, scope: Scope, ro
   const bad = (why: string): ConfigError => new ConfigError(`invalid value for ${key}: ${why}`);
   try {
     if (key === "smtp.relayNetworks") parseNetworks(list);
-    if (key === "smtp.listen" || key === "submission.listen") for (const a of list) parseHostPort(a);
+    if (key === "smtp.listen" || key === "submission.listen" || key === "submissions.listen")
+      for (const a of list) parseHostPort(a);
     if (key === "smtp.forwardTo") for (const a of list) if (a.trim() !== "*") parseHostPort(a, 25);
   } catch (e) {
     throw bad((e as Error).message);

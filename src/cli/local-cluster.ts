@@ -207,6 +207,8 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
       `cluster.kind=${kind}`,
       "smtp.listen=127.0.0.1:0",
       "submission.listen=127.0.0.1:0",
+      // Port 465 on the frontends, where clients log in from outside (the balancer forwards it).
+      `submissions.listen=${role === "frontend" ? "127.0.0.1:0" : ""}`,
       "http.listen=127.0.0.1:0",
       ...(role === "backend"
         ? ["channel.listen=127.0.0.1:0", "smtp.forwardTo=*", "pop3.listen=127.0.0.1:0"]

@@ -73,9 +73,13 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.outbound.maxMessagesPerConnection": "Messages sent over one outbound connection before it is closed.",
   "smtp.outbound.idleKeepSeconds":
     "An idle outbound connection is kept this long for the next message to that destination.",
+  "smtp.outbound.caFile":
+    "PEM CA bundle trusted besides the system CAs when an outbound server certificate is verified (REQUIRETLS messages). Empty: the system CAs only.",
   "smtp.outbound.port": "Port used for MX hosts (25 on the Internet; tests point it elsewhere).",
 
   "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",
+  "submissions.listen":
+    "Submission listeners with implicit TLS (RFC 8314; port 465 on the Internet): the TLS handshake comes first, then the submission listener's rules (AUTH required to send). host:port each; on single servers and cluster members that have a submission listener. Empty: off.",
   "pop3.listen":
     "POP3 listeners (RFC 1939 mailbox access and XTND XMIT submission) on single servers and backends, host:port each. Empty: off.",
   "pop3.authRequiresTls":

@@ -15,6 +15,7 @@ export type Applies = "live" | "restart";
 export const MANAGED_KEYS: Readonly<Record<string, Applies>> = {
   "smtp.listen": "restart",
   "submission.listen": "restart",
+  "submissions.listen": "restart",
   "smtp.forwardTo": "restart",
   "smtp.relayNetworks": "live",
   // Restart: a backend sizes its delivery channel's limit from it at start.

@@ -107,6 +107,11 @@ export const settingsSchema = z.object({
           maxMessagesPerConnection: z.number().int().positive().default(100),
           /** An idle outbound connection is kept this long for the next message to that destination. */
           idleKeepSeconds: duration.default(5),
+          /**
+           * PEM CA bundle trusted besides the system's when a server certificate is verified (a
+           * REQUIRETLS hop); empty: the system CAs only.
+           */
+          caFile: z.string().default(""),
           /** Port used for MX hosts (25 on the Internet; tests point it elsewhere). */
           port: z.number().int().min(1).max(65535).default(25),
         })
@@ -118,6 +123,13 @@ export const settingsSchema = z.object({
     .object({
       /** Submission listener (AUTH required to send). Empty list: off. */
       listen: z.array(listen).default(["127.0.0.1:2587"]),
+    })
+    .prefault({}),
+
+  submissions: z
+    .object({
+      /** Submission over implicit TLS (RFC 8314, port 465 on the Internet). Empty list: off. */
+      listen: z.array(listen).default(["127.0.0.1:2465"]),
     })
     .prefault({}),
 

@@ -14,6 +14,7 @@ import type { DeliveryJob } from "../queue/types.js";
 import {
   PooledSessions,
   capabilityProblem,
+  requireTlsProblem,
   sendsChunked,
   clientOptions,
   needsSmtputf8,
@@ -84,7 +85,13 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
         ? input
         : { ...input, envelope: { ...input.envelope, smtputf8: utf8 } };
     const chunked = sendsChunked(conn.extensions, options);
-    const problem = capabilityProblem(sent.envelope, conn.extensions, conn.relay, chunked);
+    // A frontend taking a backend's mail is a cluster member (its self-made certificate is not
+    // for outside CAs to vouch for): the hop is TLS and the frontend offers REQUIRETLS, so it
+    // takes the promise on; it is verified when the mail leaves the cluster.
+    const hop = { active: conn.tls, verified: conn.verified || conn.target.member === true };
+    const problem =
+      capabilityProblem(sent.envelope, conn.extensions, conn.relay, chunked) ??
+      requireTlsProblem(sent.envelope, conn.extensions, hop, conn.relay);
     if (problem !== null) {
       const outcomes = input.recipients.map(() => bounced(problem, conn.relay, "message"));
       return { res: null, outcomes, after: after(conn, null) };

@@ -96,6 +96,7 @@ const draftOf = (
   envid: tx.params.envid,
   body: tx.params.body,
   smtputf8: tx.params.smtputf8,
+  ...(tx.params.requireTls ? { requireTls: true } : {}),
   source: s.listener,
   authUser: s.authUser,
   client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },

@@ -140,6 +140,8 @@ export const REPLIES = {
   headerTooBig: reply(552, "5.3.4", "Message header exceeds fixed maximum size"),
   tooManyHeaderFields: reply(554, "5.6.0", "Message header has too many fields"),
   authRequired: reply(530, "5.7.0", "Authentication required"),
+  /** RFC 8689 §4.1: REQUIRETLS is only for a session that is itself over TLS. */
+  requireTlsWithoutTls: reply(530, "5.7.10", "REQUIRETLS needs a TLS session (STARTTLS first)"),
   encryptionRequired: reply(538, "5.7.11", "Encryption required for requested authentication mechanism"),
   authFailed: reply(535, "5.7.8", "Authentication credentials invalid"),
   authCancelled: reply(501, "5.0.0", "Authentication cancelled"),
@@ -259,6 +261,18 @@ export const REPLIES = {
     "Conversion required but not supported: BODY=BINARYMIME, and host {relay} does not offer BINARYMIME with CHUNKING",
   ),
   utf8NotOffered: form(554, "5.6.7", "SMTPUTF8 is required, but was not offered by host {relay}"),
+  // RFC 8689 §4.2.1: a REQUIRETLS message that cannot keep its promise comes back.
+  requireTlsNoTls: form(550, "5.7.10", "REQUIRETLS: host {relay} offers no TLS"),
+  requireTlsUnverified: form(
+    550,
+    "5.7.10",
+    "REQUIRETLS: the certificate of host {relay} does not verify (trusted CA and host name)",
+  ),
+  requireTlsNotOffered: form(
+    550,
+    "5.7.30",
+    "REQUIRETLS support required, but host {relay} does not offer it",
+  ),
   tooBigForHost: form(552, "5.3.4", "message size {size} exceeds size limit {limit} of server {relay}"),
   // An LMTP answer whose class disagreed with its outcome, replaced (src/channel/recipient-reply.ts).
   failed: reply(550, "5.0.0", "Failed"),

@@ -13,15 +13,11 @@ import { backendAdmission } from "../cluster/admission.js";
 import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
 import { createLeasedMailbox } from "../delivery/leased.js";
-import { createLocalChannel } from "../delivery/local.js";
 import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createPlacedLocalChannel } from "../delivery/placed.js";
-import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
-import { mailRoot } from "../config/paths.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { createMaildirStore } from "../store/maildir.js";
-import type { RoleContext, RoleParts } from "./role-parts.js";
+import { mailboxChannel, relayChannel, type RoleContext, type RoleParts } from "./role-parts.js";
 
 /** A dynamic cluster's account lease is given back after this long without mail for it. */
 const ACCOUNT_IDLE_MS = 60_000;
@@ -31,21 +27,10 @@ const HEADER_FIELD_ALLOWANCE = 100;
 
 export function startBackendRole(ctx: RoleContext): RoleParts {
   const { settings, world, log, directory, placement } = ctx;
-  const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
-    groupAccess: settings.local.mailGroupAccess,
-  });
+  const { store, local: maildir } = mailboxChannel(ctx);
   // Usage in the answers of this backend (its own SMTP, the frontends' questions, POP3) follows
   // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
   const usageDirectory = withMailboxUsage(directory, { store, allHere: false, log: log.for("LOCAL") });
-  const maildir = createLocalChannel({
-    directory,
-    store,
-    settings,
-    clock: world.clock,
-    log: log.for("LOCAL"),
-    hostname: settings.hostname,
-    rules: ctx.rules,
-  });
   // Dynamic clusters: an account is written by one backend at a time, the lease holder.
   const keeper: LeaseKeeper | null =
     settings.cluster.kind === "dynamic"
@@ -60,13 +45,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
       : null;
   const mailbox = keeper === null ? maildir : createLeasedMailbox({ keeper, mailbox: maildir });
   let turn = 0;
-  const relay = createRelayChannel({
-    settings,
-    resolver: world.resolver,
-    dialer: world.dialer,
-    clock: world.clock,
-    log: log.for("SMTP"),
-    hostname: settings.hostname,
+  const relay = relayChannel(ctx, {
     // Each delivery starts at the next frontend; the others stay in order as failover.
     frontends: () => {
       const live = ctx.members
@@ -92,7 +71,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   return {
     inbound: usageDirectory,
     deliverer,
-    store,
+    mailboxes: { store, directory: usageDirectory },
     extra: clusterApiHandler({
       directory: usageDirectory,
       secret: settings.cluster.secret,

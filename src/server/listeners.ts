@@ -20,6 +20,8 @@ export interface Bound {
 export interface SmtpListeners {
   readonly smtp: readonly Bound[];
   readonly submission: readonly Bound[];
+  /** Submission over implicit TLS (RFC 8314): the submission listener's rules, TLS from the first byte. */
+  readonly submissions: readonly Bound[];
   close(): Promise<void>;
 }
 
@@ -36,7 +38,11 @@ export async function bindSmtpListeners(o: {
   const { settings } = o;
   const servers: SmtpServer[] = [];
   const from = settings.smtp.proxyProtocolFrom;
-  const bind = async (kind: "smtp" | "submission", addrs: readonly string[]): Promise<Bound[]> => {
+  const bind = async (
+    kind: "smtp" | "submission",
+    addrs: readonly string[],
+    implicitTls = false,
+  ): Promise<Bound[]> => {
     const bound: Bound[] = [];
     for (const a of addrs) {
       const server = createSmtpServer({
@@ -47,6 +53,7 @@ export async function bindSmtpListeners(o: {
         clock: o.clock,
         metrics: o.metrics,
         tls: o.tls,
+        implicitTls,
         ...(kind === "smtp" && o.smtpVerbs !== undefined ? { extraVerbs: o.smtpVerbs } : {}),
         ...(from.length > 0
           ? {
@@ -69,7 +76,13 @@ export async function bindSmtpListeners(o: {
   try {
     const smtp = await bind("smtp", settings.smtp.listen);
     const submission = await bind("submission", settings.submission.listen);
-    return { smtp, submission, close };
+    if (settings.submissions.listen.length > 0 && o.tls === null) {
+      throw new Error(
+        "submissions.listen needs TLS (smtp.tls): implicit TLS cannot run without a certificate",
+      );
+    }
+    const submissions = await bind("submission", settings.submissions.listen, true);
+    return { smtp, submission, submissions, close };
   } catch (e) {
     await close();
     throw e;

@@ -22,6 +22,8 @@ export interface RunningNode {
   readonly http: { address: string; port: number };
   readonly smtp: readonly { address: string; port: number }[];
   readonly submission: readonly { address: string; port: number }[];
+  /** Implicit-TLS submission (port 465). */
+  readonly submissions: readonly { address: string; port: number }[];
   /** POP3 listeners (single servers and backends; empty when pop3.listen is empty). */
   readonly pop3: readonly { address: string; port: number }[];
 }

@@ -21,7 +21,13 @@ interface Started {
 }
 
 function start(dataDir: string): Started {
-  const sets = ["smtp.listen=127.0.0.1:0", "submission.listen=", "pop3.listen=", "http.listen=127.0.0.1:0"];
+  const sets = [
+    "smtp.listen=127.0.0.1:0",
+    "submission.listen=",
+    "submissions.listen=",
+    "pop3.listen=",
+    "http.listen=127.0.0.1:0",
+  ];
   const child = spawn(
     process.execPath,
     [

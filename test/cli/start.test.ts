@@ -22,6 +22,8 @@ void test("start serves until SIGTERM, then stops and exits 0", async (t) => {
     "--set",
     "submission.listen=",
     "--set",
+    "submissions.listen=",
+    "--set",
     "pop3.listen=",
     "--set",
     "http.listen=127.0.0.1:0",

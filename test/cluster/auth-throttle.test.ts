@@ -19,6 +19,7 @@ const submissionOf = (id: string) => ({
   role: "frontend" as const,
   extra: {
     submission: { listen: ["127.0.0.1:0"] },
+    submissions: { listen: [] },
     smtp: { authRequiresTls: false },
     auth: { maxFailures: 3, maxFailuresPerAddress: 50, lockoutSeconds: 60 },
   },

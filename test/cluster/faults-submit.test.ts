@@ -26,6 +26,7 @@ test("a Locally for Others frontend killed mid-load: the Remotely backend falls 
     "cluster.submitMessages=Remotely",
     "cluster.submitLog=low",
     "submission.listen=127.0.0.1:0",
+    "submissions.listen=",
     "smtp.authRequiresTls=false",
   ]);
   await c.waitLive([f1, b1], ["b1", "f1"]);

@@ -76,6 +76,7 @@ const settingsFor = (root: string, spec: NodeSpec): Settings =>
         state: { url: join(root, "state.db") },
         smtp: { listen: ["127.0.0.1:0"], outbound: { starttls: false } },
         submission: { listen: [] },
+        submissions: { listen: [] },
         pop3: { listen: [] },
         http: { listen: "127.0.0.1:0" },
         channel: { listen: "127.0.0.1:0" },

@@ -134,6 +134,7 @@ export async function startProcCluster(
     "cluster.downAfterSeconds=2",
     "smtp.listen=127.0.0.1:0",
     "submission.listen=",
+    "submissions.listen=",
     "pop3.listen=",
     "http.listen=127.0.0.1:0",
     "channel.listen=127.0.0.1:0",

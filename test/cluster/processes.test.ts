@@ -55,6 +55,7 @@ test("mailyard start with role=backend and role=frontend: join, deliver, and dow
     "cluster.downAfterSeconds=2",
     "smtp.listen=127.0.0.1:0",
     "submission.listen=",
+    "submissions.listen=",
     "pop3.listen=",
     "http.listen=127.0.0.1:0",
     "smtp.outbound.starttls=false",

@@ -337,6 +337,7 @@ test("SMTP submission on a Remotely backend (swaks, AUTH) goes out through the L
       extra: {
         smtp: { forwardTo: ["*"], authRequiresTls: false },
         submission: { listen: ["127.0.0.1:0"] },
+        submissions: { listen: [] },
         cluster: { submitMessages: "Remotely", submitLog: "low" },
       },
     },

@@ -36,6 +36,8 @@ async function setup() {
     "--set",
     `submission.listen=127.0.0.1:${sub}`,
     "--set",
+    "submissions.listen=",
+    "--set",
     "pop3.listen=",
     "--set",
     `http.listen=127.0.0.1:${http}`,

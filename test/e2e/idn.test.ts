@@ -56,6 +56,7 @@ void test("mail to user@bücher.test: accepted at RCPT as U-labels (SMTPUTF8) an
         outbound: { port: peer.port, starttls: false, helo: "mx.bücher.test" },
       },
       submission: { listen: [] },
+      submissions: { listen: [] },
       pop3: { listen: [] },
       http: { listen: "127.0.0.1:0" },
       log: { stdout: false },

@@ -24,6 +24,7 @@ async function single(t: After, dataDir: string, pinned?: Set<string>) {
     hostname: "mx.example.test",
     smtp: { listen: ["127.0.0.1:0"] },
     submission: { listen: [] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },

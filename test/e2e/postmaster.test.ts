@@ -31,6 +31,7 @@ async function startWith(t: { after(fn: () => Promise<void>): void }, smtp: Reco
       // 127.0.0.1 is an Internet client here: it may not relay.
       smtp: { listen: ["127.0.0.1:0"], relayNetworks: [], ...smtp },
       submission: { listen: [] },
+      submissions: { listen: [] },
       pop3: { listen: [] },
       http: { listen: "127.0.0.1:0" },
       log: { stdout: false },

@@ -57,6 +57,7 @@ before(async () => {
     hostname: "mx.example.test",
     smtp: { listen: ["127.0.0.1:0"], outbound: { port, starttls: false } },
     submission: { listen: ["127.0.0.1:0"] },
+    submissions: { listen: [] },
     // Ports the OS picks: the POP3 default (2110) is another test's or session's to take.
     pop3: { listen: ["127.0.0.1:0"] },
     http: { listen: "127.0.0.1:0" },

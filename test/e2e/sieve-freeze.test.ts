@@ -55,6 +55,7 @@ before(async () => {
     hostname: "mx.example.test",
     smtp: { listen: ["127.0.0.1:0"] },
     submission: { listen: [] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },

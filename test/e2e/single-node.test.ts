@@ -59,6 +59,7 @@ before(async () => {
     hostname: "mx.example.test",
     smtp: { listen: ["127.0.0.1:0"], outbound: { port, starttls: false } },
     submission: { listen: ["127.0.0.1:0"] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },

@@ -98,6 +98,7 @@ before(async () => {
     hostname: HOST,
     smtp: { listen: ["127.0.0.1:0"], relayNetworks: ["127.0.0.1/32"] },
     submission: { listen: [] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },

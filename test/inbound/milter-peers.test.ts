@@ -139,6 +139,7 @@ before(async () => {
       milters: [`inet:127.0.0.1:${rspamdPort}`, `inet:127.0.0.1:${clamPort}`],
     },
     submission: { listen: [] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },

@@ -55,6 +55,7 @@ async function boot(
     hostname: "mx.example.test",
     smtp: { listen: ["127.0.0.1:0"], milters, ...over.smtp },
     submission: { listen: [] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },

@@ -39,6 +39,7 @@ async function startWith(t: TestContext, senderLogin?: string): Promise<Node> {
       ...(senderLogin !== undefined ? { senderLogin } : {}),
     },
     submission: { listen: ["127.0.0.1:0"] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },

@@ -39,6 +39,9 @@ export interface FakeSmtpOptions {
   readonly script?: (line: string, session: FakeSession) => ScriptReply;
   /** With a key and certificate the server offers STARTTLS (maxVersion to force a failed handshake). */
   readonly tls?: { readonly key: string; readonly cert: string; readonly maxVersion?: tls.SecureVersion };
+  /** Where to listen; default 127.0.0.1 on a port the OS picks. */
+  readonly host?: string;
+  readonly port?: number;
 }
 
 export interface FakeSmtpServer {
@@ -209,7 +212,7 @@ export async function startFakeSmtpServer(o: FakeSmtpOptions = {}): Promise<Fake
     if (greeting !== null) send(greeting);
   });
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
 
   return {

@@ -60,6 +60,7 @@ test("usage goes down after POP3 deletions and after files removed by hand", asy
       hostname: "mx.example.test",
       smtp: { listen: ["127.0.0.1:0"] },
       submission: { listen: [] },
+      submissions: { listen: [] },
       pop3: { listen: ["127.0.0.1:0"], authRequiresTls: false },
       http: { listen: "127.0.0.1:0" },
       log: { stdout: false },

@@ -39,6 +39,7 @@ async function rig(t: TestContext, deliverOnReceipt = true): Promise<Rig> {
     hostname: "mx.example.test",
     smtp: { listen: ["127.0.0.1:0"] },
     submission: { listen: ["127.0.0.1:0"] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     local: { deliverOnReceipt },

@@ -59,6 +59,7 @@ before(async () => {
       overQuota: "queue",
     },
     submission: { listen: [] },
+    submissions: { listen: [] },
     pop3: { listen: ["127.0.0.1:0"] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },

@@ -107,6 +107,7 @@ before(async () => {
     hostname: "mx.example.test",
     smtp: { listen: ["127.0.0.1:0"], relayNetworks: ["127.0.0.1/32"], outbound: { port, starttls: false } },
     submission: { listen: [] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     log: { stdout: false },

@@ -156,6 +156,7 @@ before(async () => {
     hostname: "mx.example.test",
     smtp: { listen: ["127.0.0.1:0"], forwardTo: [`127.0.0.1:${sink.port}`], outbound: { starttls: false } },
     submission: { listen: [] },
+    submissions: { listen: [] },
     pop3: { listen: ["127.0.0.1:0"] },
     rpop: { minIntervalSeconds: 1 },
     http: { listen: "127.0.0.1:0" },

@@ -88,6 +88,7 @@ test("RPOP on PostgreSQL: entries added with no node running are polled by the n
       state: { url },
       smtp: { listen: ["127.0.0.1:0"], outbound: { starttls: false } },
       submission: { listen: [] },
+      submissions: { listen: [] },
       pop3: { listen: [] },
       rpop: { minIntervalSeconds: 1 },
       http: { listen: "127.0.0.1:0" },

@@ -50,6 +50,7 @@ export function rigSettings(
       outbound: { starttls: false },
     },
     submission: { listen: [] },
+    submissions: { listen: [] },
     pop3: { listen: [] },
     http: { listen: "127.0.0.1:0" },
     queue: { firstRetrySeconds: 3600 },

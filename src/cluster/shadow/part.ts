@@ -1,8 +1,9 @@
 // Shadow copies as one part a cluster member plugs in (issue 16): the shadow directory it holds
 // for its peers (store.ts) with the XSHADOW verb that fills it (verb.ts), and the wrapper that
-// copies its own spool's messages to a peer (spool.ts, link.ts). The composition root makes it,
-// wraps the spool with it, adds its verb to the member verbs, and calls resync() once joined and
-// whenever the members change.
+// copies its own spool's messages to a peer (spool.ts, link.ts), and the take-over watch
+// (takeover.ts). A member's standing (src/server/member.ts) makes it, wraps the spool with it,
+// adds its verb to the member verbs, and once joined calls resync() (again whenever the members
+// change) and startTakeover().
 import { join } from "node:path";
 import type { Settings } from "../../config/settings.js";
 import type { Log } from "../../log/logger.js";
@@ -44,7 +45,7 @@ export interface ShadowPart {
   close(): Promise<void>;
 }
 
-export async function openShadows(o: {
+export function createShadows(o: {
   readonly settings: Settings;
   readonly dataDir: string;
   readonly clock: Clock;
@@ -57,7 +58,7 @@ export async function openShadows(o: {
   readonly unprotected?: () => void;
   readonly promoted?: (count: number) => void;
   readonly duplicates?: (count: number) => void;
-}): Promise<ShadowPart> {
+}): ShadowPart {
   const { settings, log } = o;
   const q = settings.queue;
   const store = createShadowStore({
@@ -66,7 +67,6 @@ export async function openShadows(o: {
     maxBytes: q.shadowMaxBytes,
     log,
   });
-  await store.open();
   const out = settings.smtp.outbound;
   const maxBatch = Math.max(BATCH_BYTES, settings.smtp.maxMessageSize) + 1024 * 1024;
   let wrapped: ShadowedSpool | null = null;
@@ -74,7 +74,15 @@ export async function openShadows(o: {
   let takeover: Takeover | null = null;
   return {
     store,
-    wrap: (spool) => {
+    wrap: (own) => {
+      // The shadow directory opens with the spool, before the listeners take XSHADOW.
+      const spool: FileSpool = {
+        ...own,
+        open: async () => {
+          await store.open();
+          return own.open();
+        },
+      };
       if (q.shadow === "off") return spool;
       wrapped = shadowedSpool(spool, {
         mode: q.shadow,

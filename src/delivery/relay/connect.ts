@@ -52,7 +52,13 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
         last = { reply: REPLIES.connectFailed({ relay, why }), relay };
         continue;
       }
-      const conn = new SmtpConnection(socket, { host: host.name, address, port: host.port }, d.clock);
+      const target = {
+        host: host.name,
+        address,
+        port: host.port,
+        ...(host.member === true ? { member: true } : {}),
+      };
+      const conn = new SmtpConnection(socket, target, d.clock);
       try {
         const open = await openSession(conn, d.options);
         if (open.kind === "ready") {

@@ -22,8 +22,8 @@ void test("forwardTo * expands to the live frontends, in the order given", async
   assert.deepEqual(t, {
     kind: "hosts",
     hosts: [
-      { name: "127.0.0.1", port: 2601, implicit: false },
-      { name: "127.0.0.2", port: 2602, implicit: false },
+      { name: "127.0.0.1", port: 2601, implicit: false, member: true },
+      { name: "127.0.0.2", port: 2602, implicit: false, member: true },
     ],
   });
 });
@@ -44,7 +44,7 @@ void test("fixed forwarding hosts and * mix; unreadable entries are skipped", as
   assert.equal(t.kind, "hosts");
   if (t.kind !== "hosts") return;
   assert.deepEqual(
-    t.hosts.map((h) => `${h.name}:${h.port}`),
-    ["relay.test:2525", "127.0.0.9:26"],
+    t.hosts.map((h) => `${h.name}:${h.port}${h.member === true ? " member" : ""}`),
+    ["relay.test:2525", "127.0.0.9:26 member"],
   );
 });

@@ -13,6 +13,8 @@ export interface TargetHost {
   readonly port: number;
   /** The domain itself, used because it has no MX records (NODATA). */
   readonly implicit: boolean;
+  /** A live frontend standing for "*" in smtp.forwardTo: a cluster member, not an outside MTA. */
+  readonly member?: boolean;
 }
 
 export type Targets =
@@ -39,12 +41,14 @@ export async function resolveTargets(
   if (kind === "forward") {
     const configured = rest === "*" ? settings.smtp.forwardTo : [rest];
     // "*" stands for every live frontend, in the order given (first choice first, the rest as failover).
-    const list = configured.flatMap((e) => (e.trim() === "*" ? frontends() : [e]));
+    const list = configured.flatMap((e) =>
+      e.trim() === "*" ? frontends().map((f) => ({ entry: f, member: true })) : [{ entry: e, member: false }],
+    );
     const hosts: TargetHost[] = [];
-    for (const entry of list) {
+    for (const { entry, member } of list) {
       try {
         const hp = parseHostPort(entry, 25);
-        hosts.push({ name: hp.host, port: hp.port, implicit: false });
+        hosts.push({ name: hp.host, port: hp.port, implicit: false, ...(member ? { member } : {}) });
       } catch {
         // An unreadable entry is skipped; the others may still work.
       }

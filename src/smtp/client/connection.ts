@@ -24,6 +24,8 @@ export interface ConnectionTarget {
   readonly host: string;
   readonly address: string;
   readonly port: number;
+  /** A cluster member (a frontend taking a backend's relayed mail), not a server outside. */
+  readonly member?: boolean;
 }
 
 export class SmtpConnection {
@@ -31,6 +33,11 @@ export class SmtpConnection {
   readonly relay: string;
   extensions: Extensions = NO_EXTENSIONS;
   tls = false;
+  /**
+   * The TLS certificate chains to a trusted CA and names the host we looked up (RFC 6125). Only
+   * recorded, never enforced here: opportunistic TLS goes on either way; REQUIRETLS asks for it.
+   */
+  verified = false;
   /** Transactions that reached their final reply on this connection. */
   transactions = 0;
   private socket: net.Socket;
@@ -215,7 +222,7 @@ export class SmtpConnection {
    * verified. Anything the server sent after its 220 in plaintext is discarded unread, so an
    * injected reply cannot pose as an answer over TLS.
    */
-  async startTls(servername: string | null, timeoutMs: number): Promise<void> {
+  async startTls(servername: string | null, timeoutMs: number, ca?: readonly string[]): Promise<void> {
     if (this.failure !== null) throw this.failure;
     this.parser.reset();
     this.replies.length = 0;
@@ -225,6 +232,7 @@ export class SmtpConnection {
     const secure = tls.connect({
       socket: raw,
       rejectUnauthorized: false,
+      ...(ca !== undefined ? { ca: [...ca] } : {}),
       ...(servername !== null ? { servername } : {}),
     });
     this.socket = secure;
@@ -242,6 +250,9 @@ export class SmtpConnection {
       throw tlsErr;
     }
     this.tls = true;
+    const host = this.target.host.replace(/\.$/, "");
+    this.verified =
+      secure.authorized && tls.checkServerIdentity(host, secure.getPeerCertificate()) === undefined;
   }
 
   /** Say QUIT and wait (bounded) for the reply, then close. Never rejects. */

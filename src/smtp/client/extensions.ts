@@ -16,6 +16,8 @@ export interface Extensions {
   /** RFC 3030 BINARYMIME (only usable with BDAT). */
   readonly binaryMime: boolean;
   readonly enhancedStatusCodes: boolean;
+  /** RFC 8689 REQUIRETLS (a server offers it only inside TLS). */
+  readonly requireTls: boolean;
 }
 
 /** What a server that only answered HELO supports: nothing. */
@@ -30,6 +32,7 @@ export const NO_EXTENSIONS: Extensions = {
   chunking: false,
   binaryMime: false,
   enhancedStatusCodes: false,
+  requireTls: false,
 };
 
 export function parseExtensions(ehlo: Reply): Extensions {
@@ -56,5 +59,6 @@ export function parseExtensions(ehlo: Reply): Extensions {
     chunking: seen.has("CHUNKING"),
     binaryMime: seen.has("BINARYMIME"),
     enhancedStatusCodes: seen.has("ENHANCEDSTATUSCODES"),
+    requireTls: seen.has("REQUIRETLS"),
   };
 }

@@ -7,8 +7,10 @@ export {
   mailCommand,
   needsSmtputf8,
   rcptCommand,
+  requireTlsProblem,
   sendsChunked,
   wireAddress,
+  type HopTls,
 } from "./mail-params.js";
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";

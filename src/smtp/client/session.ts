@@ -29,7 +29,7 @@ export async function openSession(conn: SmtpConnection, o: ClientOptions): Promi
   const r = await conn.readReply(o.commandTimeoutMs, "STARTTLS");
   // A refused STARTTLS leaves the session as it was (RFC 3207 §4): go on in plaintext.
   if (r.code !== 220) return hello;
-  await conn.startTls(serverName(conn.target.host), o.commandTimeoutMs);
+  await conn.startTls(serverName(conn.target.host), o.commandTimeoutMs, o.ca);
   conn.extensions = NO_EXTENSIONS;
   return ehlo(conn, o, greeting);
 }

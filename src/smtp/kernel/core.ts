@@ -145,13 +145,29 @@ export class SessionCore {
   async startTls(context: SecureContext, ready: string, command: string): Promise<boolean> {
     await this.output.flush();
     if (this.input.eof) return false;
-    const log = this.o.log();
     const raw = this.sock;
     const dropped = this.input.detach(raw);
-    if (dropped > 0) log.problem(`discarded input pipelined after ${command}`, { bytes: dropped });
+    if (dropped > 0) this.o.log().problem(`discarded input pipelined after ${command}`, { bytes: dropped });
     // Written and wrapped in one tick: the client's ClientHello can only come after `ready`.
     raw.write(ready);
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+    if (!(await this.handshake(context))) return false;
+    this.sock.on("data", this.input.onData);
+    return true;
+  }
+
+  /**
+   * Implicit TLS (RFC 8314, port 465): the handshake before the protocol says anything, and
+   * before startReading(); false when it failed (the session is then closing). Bytes a PROXY
+   * preamble put back into the socket are the ClientHello's first bytes: TLSSocket reads a
+   * wrapped socket's buffered data before its handle, so they are not lost.
+   */
+  acceptTls(context: SecureContext): Promise<boolean> {
+    return this.handshake(context);
+  }
+
+  /** Wrap the current socket as a TLS server and wait for the handshake (bounded by the idle timer). */
+  private async handshake(context: SecureContext): Promise<boolean> {
+    const secure = new TLSSocket(this.sock, { isServer: true, secureContext: context });
     this.sock = secure;
     this.watch(secure);
     this.idle.waiting = true;
@@ -164,6 +180,7 @@ export class SessionCore {
     });
     this.idle.waiting = false;
     this.handshaking = false;
+    const log = this.o.log();
     if (!ok || this.input.eof) {
       log.problem("TLS handshake failed");
       this.closing = true;
@@ -173,7 +190,6 @@ export class SessionCore {
     }
     this.tlsOn = true;
     log.info("TLS established", { protocol: secure.getProtocol() ?? "", cipher: secure.getCipher().name });
-    secure.on("data", this.input.onData);
     return true;
   }
 

@@ -25,6 +25,8 @@ export interface SmtpServerOptions {
   readonly metrics: Metrics;
   /** null: no STARTTLS. */
   readonly tls: SecureContext | null;
+  /** TLS before the greeting (submissions, port 465); needs tls. */
+  readonly implicitTls?: boolean;
   /** Verbs beyond the core ones (e.g. remote submission, XSUBMIT); they may not replace core verbs. */
   readonly extraVerbs?: readonly Verb[];
   /** Runs before the greeting (PROXY protocol seam); see SessionOptions.preamble. */
@@ -41,7 +43,7 @@ export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
   const verbs = verbRegistry(o.extraVerbs ?? []);
   return sessionListener({
     log: o.log,
-    listening: { listener: o.listener },
+    listening: { listener: o.implicitTls === true ? "submissions" : o.listener },
     clock: o.clock,
     graceMs: CLOSE_GRACE_MS,
     maxConnections: () => o.settings.smtp.maxConnections,
@@ -57,6 +59,7 @@ export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
         clock: o.clock,
         metrics: o.metrics,
         tls: o.tls,
+        implicitTls: o.implicitTls === true,
         verbs,
         preamble: o.preamble,
       }),

@@ -53,6 +53,8 @@ export interface SessionOptions {
   /** Connection counts (absent: not counted, as on an LMTP listener). */
   readonly metrics?: Metrics;
   readonly tls: SecureContext | null;
+  /** TLS from the first byte (RFC 8314 submissions, port 465): the handshake comes before the 220. */
+  readonly implicitTls?: boolean;
   readonly verbs: ReadonlyMap<string, Verb>;
   /** The protocol's name in logs (default: the listener kind). */
   readonly protocol?: string;
@@ -173,6 +175,9 @@ export class Session extends CoreSession implements SessionApi {
         remote: `${this.remote.address}:${this.remote.port}`,
         local: `${this.local.address}:${this.local.port}`,
       });
+      // A failed or timed-out handshake ends the session: plain text would be garbage to the client.
+      if (this.o.implicitTls === true && (this.o.tls === null || !(await this.core.acceptTls(this.o.tls))))
+        return;
       this.core.startReading();
       let refusal: Reply | null;
       try {
