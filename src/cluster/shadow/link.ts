@@ -33,6 +33,8 @@ export interface ShadowLink {
   readonly peer: string;
   /** Resolves once the peer has the records durable; rejects when the batch failed. */
   send(records: readonly ShadowRecord[], lazy?: boolean): Promise<void>;
+  /** Send what waits (lazy records too) now; resolves when it has been answered either way. */
+  flush(): Promise<void>;
   /** Batches acknowledged (tests and the bench read it). */
   readonly batches: () => number;
   close(): void;
@@ -59,6 +61,9 @@ export function shadowLink(
   let conn: SmtpConnection | null = null;
   let lazyTimer: TimerHandle | null = null;
   let acked = 0;
+
+  /** Every record handed in and not yet answered. */
+  const unanswered = new Set<Promise<void>>();
 
   const drop = (): void => {
     conn?.destroy();
@@ -145,7 +150,7 @@ export function shadowLink(
     send(records, isLazy = false) {
       if (closed) return Promise.reject(new Error("shadow link closed"));
       const bufs = records.flatMap(encodeRecord);
-      return new Promise<void>((resolve, reject) => {
+      const p = new Promise<void>((resolve, reject) => {
         const item = { bufs, bytes: byteLength(bufs), resolve, reject };
         if (!isLazy) {
           eager.push(item);
@@ -163,6 +168,20 @@ export function shadowLink(
           }
         }, o.lazyMs);
       });
+      unanswered.add(p);
+      const settle = (): void => void unanswered.delete(p);
+      p.then(settle, settle);
+      return p;
+    },
+    async flush() {
+      if (lazy.length > 0) {
+        lazyTimer?.cancel();
+        lazyTimer = null;
+        eager.push(...lazy);
+        lazy = [];
+        kick();
+      }
+      await Promise.allSettled([...unanswered]);
     },
     batches: () => acked,
     close() {

@@ -152,7 +152,7 @@ export function createShadows(o: {
     },
     async close() {
       await takeover?.stop();
-      wrapped?.stopShadows();
+      await wrapped?.stopShadows();
       await store.close();
     },
   };

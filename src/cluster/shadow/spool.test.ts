@@ -43,6 +43,7 @@ function fakeLinks() {
         if (a === "ok") answer();
         if (a === "fail") answer(new Error("peer gone"));
       }),
+    flush: () => Promise.resolve(),
     batches: () => 0,
     close: () => undefined,
   });

@@ -68,8 +68,8 @@ export interface ShadowedSpool extends FileSpool {
   holder(id: string): string | undefined;
   /** Messages whose copy is not on the current peer. */
   unprotected(): number;
-  /** Close the links. */
-  stopShadows(): void;
+  /** Send the drops and state updates still waiting, then close the links. */
+  stopShadows(): Promise<void>;
 }
 
 interface Tracked {
@@ -342,10 +342,13 @@ export function shadowedSpool(inner: FileSpool, o: ShadowSpoolOptions): Shadowed
       const peer = choose();
       return [...tracked.values()].filter((t) => t.holder === undefined || t.holder !== peer?.id).length;
     },
-    stopShadows() {
+    async stopShadows() {
       stopped = true;
       retry?.cancel();
       retry = null;
+      // Drops of messages finished just before the stop: without them a take-over while this
+      // node is down would deliver those again.
+      await Promise.all([...links.values()].map((l) => l.flush()));
       for (const l of links.values()) l.close();
       links.clear();
     },
