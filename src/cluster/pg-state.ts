@@ -8,9 +8,9 @@
 // subscribe() is LISTEN on channel mailyard_state, fed by the triggers of migration 2; after a
 // lost connection every kind is reported changed (key null), since notifications were missed.
 import type { Clock } from "../world/clock.js";
-import { migratePg } from "../state/pg-migrate.js";
+import { migratePg, openingOn } from "../state/pg-migrate.js";
 import type { PgHandle } from "../state/pg.js";
-import { CHANGE_CHANNEL, CLUSTER_MIGRATIONS } from "./migrations.js";
+import { CHANGE_CHANNEL, CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS } from "./migrations.js";
 import {
   account,
   count,
@@ -29,52 +29,10 @@ import {
   type ClusterState,
   type Lease,
   type LeaseHeld,
-  type MemberRecord,
   type SpoolEpoch,
   type StateChange,
 } from "./state.js";
-
-export const CLUSTER_MIGRATION_TABLE = "cluster_migrations";
-
-interface MemberRow {
-  id: string;
-  role: MemberRecord["role"];
-  smtp: string;
-  http: string;
-  channel: string | null;
-  submit_messages: string;
-  started_at: number;
-  last_heartbeat: number;
-  queue_size: number;
-  left: boolean;
-}
-
-interface LeaseRow {
-  account: string;
-  owner: string | null;
-  token: number;
-  expires_at: number;
-}
-
-const toMember = (r: MemberRow): MemberRecord => ({
-  id: r.id,
-  role: r.role,
-  smtp: r.smtp,
-  http: r.http,
-  channel: r.channel,
-  submitMessages: r.submit_messages,
-  startedAt: r.started_at,
-  lastHeartbeat: r.last_heartbeat,
-  queueSize: r.queue_size,
-  left: r.left,
-});
-
-const toLease = (r: LeaseRow): Lease => ({
-  account: r.account,
-  owner: r.owner ?? "",
-  token: r.token,
-  expiresAt: r.expires_at,
-});
+import { toLease, toMember, type LeaseRow, type MemberRow } from "./rows.js";
 
 /** Applies the cluster state's pending migrations; returns the versions applied. */
 export function migratePostgresClusterState(pg: PgHandle, clock: Clock): Promise<number[]> {
@@ -91,12 +49,7 @@ export function parseChange(payload: string): StateChange | null {
 
 /** Opens (and migrates) the cluster state on a pool; close() gives this share of the pool back. */
 export async function openPostgresClusterState(pg: PgHandle, clock: Clock): Promise<ClusterState> {
-  try {
-    await migratePostgresClusterState(pg, clock);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  await openingOn(pg, () => migratePostgresClusterState(pg, clock));
   let closed = false;
   const unsubscribes = new Set<() => void>();
   // Checks run inside, so a bad argument or a closed state is a rejection, never a throw.

@@ -3,19 +3,19 @@
 // its own migration table and cluster_-prefixed tables so neither schema touches the other.
 // Lease changes run in IMMEDIATE transactions: the write lock is taken before the read, so two
 // processes racing for one account serialize and exactly one sees it free.
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
 import {
-  type SpoolEpoch,
   type ClusterState,
   type Lease,
   type LeaseHeld,
   type MemberInfo,
-  type MemberRecord,
+  type SpoolEpoch,
   type StateChange,
 } from "./state.js";
-import { CLUSTER_MIGRATIONS } from "./migrations.js";
+import { toLease, toMember, type LeaseRow, type MemberRow } from "./rows.js";
+import { CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS } from "./migrations.js";
 import {
   account,
   count,
@@ -27,73 +27,22 @@ import {
   ttl,
   type TakeoverRow,
 } from "./state-args.js";
-import { prepareSqliteFile } from "../state/sqlite-file.js";
+import { openStateFile } from "../state/sqlite-open.js";
 
-const BUSY_TIMEOUT_MS = 5000;
 // subscribe(): how often the change counters are read (one indexed read of four rows).
 const CHANGE_POLL_MS = 250;
 
 // The migrations live with their PostgreSQL twins; re-exported for the SQLite tests.
 export { CLUSTER_MIGRATIONS };
 
-interface MemberRow {
-  id: string;
-  role: string;
-  smtp: string;
-  http: string;
-  channel: string | null;
-  submit_messages: string;
-  started_at: number;
-  last_heartbeat: number;
-  queue_size: number;
-  left: number;
-}
-
-interface LeaseRow {
-  account: string;
-  owner: string | null;
-  token: number;
-  expires_at: number;
-}
-
-const toMember = (r: MemberRow): MemberRecord => ({
-  id: r.id,
-  role: r.role as MemberRecord["role"],
-  smtp: r.smtp,
-  http: r.http,
-  channel: r.channel,
-  submitMessages: r.submit_messages,
-  startedAt: r.started_at,
-  lastHeartbeat: r.last_heartbeat,
-  queueSize: r.queue_size,
-  left: r.left !== 0,
-});
-
-const toLease = (r: LeaseRow & { owner: string }): Lease => ({
-  account: r.account,
-  owner: r.owner,
-  token: r.token,
-  expiresAt: r.expires_at,
-});
-
 function migrate(db: Database.Database, clock: Clock): void {
-  migrateSqlite(db, "cluster_migrations", CLUSTER_MIGRATIONS, "cluster state", clock.now());
+  migrateSqlite(db, CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS, "cluster state", clock.now());
 }
 
 export function openSqliteClusterState(path: string, clock: Clock): ClusterState {
-  prepareSqliteFile(path);
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  try {
-    db.pragma("journal_mode = WAL");
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    // A crash of the process loses no commit; an OS crash may lose the last heartbeats, and a
-    // lost lease commit only means the account is taken again after it expires.
-    db.pragma("synchronous = NORMAL");
-    migrate(db, clock);
-  } catch (e) {
-    db.close();
-    throw e;
-  }
+  // synchronous NORMAL (the default): an OS crash may lose the last heartbeats, and a lost
+  // lease commit only means the account is taken again after it expires.
+  const db = openStateFile(path, {}, (d) => migrate(d, clock));
 
   const q = {
     register: db.prepare(

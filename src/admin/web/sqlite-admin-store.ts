@@ -3,16 +3,14 @@
 // processes opening a fresh file at once do not both migrate. The CLI writes it while nodes
 // run; nodes read it at each login and request, so a new admin or password takes effect at
 // once, with nothing cached.
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
 import type { Session, SessionRows } from "./sessions.js";
 import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
 import { adminUsersOver, type AdminUserRow } from "./users.js";
-import { prepareSqliteFile } from "../../state/sqlite-file.js";
-
-const BUSY_TIMEOUT_MS = 5000;
+import { openStateFile } from "../../state/sqlite-open.js";
 
 interface UserRow {
   name: string;
@@ -46,12 +44,7 @@ function migrate(db: Database.Database, now: number): void {
 }
 
 export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
-  prepareSqliteFile(path);
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-  db.pragma("journal_mode = WAL");
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  db.pragma("synchronous = NORMAL");
-  migrate(db, clock.now());
+  const db = openStateFile(path, {}, (d) => migrate(d, clock.now()));
 
   const get = db.prepare<[string], UserRow>("SELECT * FROM admin_users WHERE name = ?");
   const insert = db.prepare(
