@@ -89,6 +89,18 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     "Messages relayed out, by DKIM signing outcome (signed, no-key, failed).",
     ["outcome"],
   );
+  const unprotected = counter(
+    "mailyard_shadow_unprotected_total",
+    "Messages acknowledged without a shadow copy on a peer (queue.shadow = preferred).",
+  );
+  const promoted = counter(
+    "mailyard_shadow_promoted_total",
+    "Shadow copies of a dead member promoted into this node's queue by a take-over.",
+  );
+  const duplicates = counter(
+    "mailyard_takeover_duplicates_total",
+    "Messages a take-over may have delivered twice (being delivered when their node died).",
+  );
   const delay = new Histogram({
     name: "mailyard_delivery_delay_seconds",
     help: "Time from arrival in the queue to delivery, by kind.",
@@ -127,5 +139,8 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     milterFailure: (milter, reason) => milterFailures.inc({ milter, reason }),
     authVerdict: (method, result) => auth.inc({ method, result }),
     dkimSigning: (outcome) => signing.inc({ outcome }),
+    shadowUnprotected: () => unprotected.inc(),
+    shadowsPromoted: (n) => promoted.inc(n),
+    takeoverDuplicates: (n) => duplicates.inc(n),
   };
 }

@@ -111,4 +111,24 @@ export const CLUSTER_MIGRATIONS: readonly StateMigration[] = [
         FOR EACH ROW EXECUTE FUNCTION mailyard_notify_change('leases', 'account');
     `,
   },
+  {
+    version: 3,
+    name: "spool epochs and take-overs",
+    ...bothDialects(`
+      CREATE TABLE cluster_spool_epochs (
+        node TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token BIGINT NOT NULL,
+        at BIGINT NOT NULL
+      );
+      CREATE TABLE cluster_spool_takeovers (
+        node TEXT NOT NULL,
+        token BIGINT NOT NULL,
+        by_node TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        ids TEXT NOT NULL,
+        PRIMARY KEY (node, token)
+      );
+    `),
+  },
 ];

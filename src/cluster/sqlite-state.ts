@@ -6,10 +6,27 @@
 import type Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
-import { type ClusterState, type Lease, type LeaseHeld, type MemberInfo, type StateChange } from "./state.js";
+import {
+  type ClusterState,
+  type Lease,
+  type LeaseHeld,
+  type MemberInfo,
+  type SpoolEpoch,
+  type StateChange,
+} from "./state.js";
 import { toLease, toMember, type LeaseRow, type MemberRow } from "./rows.js";
 import { CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS } from "./migrations.js";
-import { account, member, text, time, ttl } from "./state-args.js";
+import {
+  account,
+  count,
+  member,
+  spoolArgs,
+  text,
+  time,
+  toTakeover,
+  ttl,
+  type TakeoverRow,
+} from "./state-args.js";
 import { openStateFile } from "../state/sqlite-open.js";
 
 // subscribe(): how often the change counters are read (one indexed read of four rows).
@@ -77,6 +94,31 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
       "SELECT * FROM cluster_leases WHERE owner IS NOT NULL AND expires_at > ? ORDER BY account",
     ),
   };
+
+  const spool = {
+    epoch: db.prepare<[string], { node: string; holder: string; token: number; at: number }>(
+      "SELECT node, holder, token, at FROM cluster_spool_epochs WHERE node = ?",
+    ),
+    set: db.prepare(
+      `INSERT INTO cluster_spool_epochs (node, holder, token, at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (node) DO UPDATE SET holder = excluded.holder, token = excluded.token, at = excluded.at`,
+    ),
+    record: db.prepare(
+      "INSERT INTO cluster_spool_takeovers (node, token, by_node, at, ids) VALUES (?, ?, ?, ?, ?)",
+    ),
+    takeovers: db.prepare<[string, number], TakeoverRow>(
+      "SELECT * FROM cluster_spool_takeovers WHERE node = ? AND token > ? ORDER BY token",
+    ),
+  };
+  const takeSpool = db.transaction(
+    (node: string, by: string, expected: number, promoted: string[], now: number): SpoolEpoch | null => {
+      const token = spool.epoch.get(node)?.token ?? 0;
+      if (token !== expected) return null;
+      spool.set.run(node, by, token + 1, now);
+      if (promoted.length > 0) spool.record.run(node, token + 1, by, now, JSON.stringify(promoted));
+      return { node, holder: by, token: token + 1, at: now };
+    },
+  );
 
   const acquire = db.transaction(
     (key: string, nodeId: string, now: number, ttlMs: number): Lease | LeaseHeld => {
@@ -220,6 +262,14 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
       }),
 
     leases: (now) => run(() => q.leases.all(time("now", now)).map(toLease)),
+
+    spoolEpoch: (node) => run(() => spool.epoch.get(text("node", node)) ?? null),
+
+    takeSpool: (node, by, expected, promoted, now) =>
+      run(() => takeSpool.immediate(...spoolArgs(node, by, expected, promoted, now))),
+
+    spoolTakeovers: (node, after) =>
+      run(() => spool.takeovers.all(text("node", node), count("after", after)).map(toTakeover)),
 
     subscribe(fn) {
       if (closed) throw new Error("cluster state is closed");

@@ -195,6 +195,17 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "queue.maxLifetimeSeconds": "Give up (bounce) after a message has been this long in the queue.",
   "queue.maxConcurrency": "Deliveries under way at once, in total.",
   "queue.maxPerDestination": "Deliveries under way at once to one destination.",
+  "queue.shadow":
+    "Cluster members: before answering 250 the node sends the whole queue file to one live peer of its role and waits for that peer's fsync too. preferred: a message is accepted without a copy when no peer can take one (logged, counted, copied later); required: 451 4.3.0 then; off: no copies. A single server has no peer, so preferred there is off.",
+  "queue.shadowTimeoutSeconds":
+    "Longest wait for a peer to acknowledge a batch of shadow copies; past it the copy has failed (preferred: 250 without it, required: 451).",
+  "queue.shadowMaxMessages":
+    "Shadow copies of other members' messages this node holds at most; past it new copies are refused (the primary answers as its queue.shadow says).",
+  "queue.shadowMaxBytes": "Bytes of shadow copies this node keeps on disk at most (dataDir/shadows).",
+  "queue.takeoverLeaseSeconds":
+    "A member whose heartbeat is older than this has its spool taken over: the peer holding its shadow copies takes its epoch and delivers them from its own queue.",
+  "queue.takenEntries":
+    "A node that starts and finds its spool was taken over: drop the queue entries whose copies were promoted (delivered by the peer), or hold them for the operator.",
   "queue.maxRecipientsPerTransaction": "Most recipients in one outbound SMTP transaction.",
 
   "log.level":

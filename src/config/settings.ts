@@ -4,6 +4,9 @@ import { z } from "zod";
 
 /** Submit Messages values (DESIGN.md §3); src/cluster/submit/modes.ts says how "default" resolves. */
 export const SUBMIT_MODES = ["default", "Locally", "Locally for Others", "Remotely"] as const;
+/** queue.shadow (src/cluster/shadow/spool.ts). */
+export const SHADOW_MODES = ["preferred", "required", "off"] as const;
+export const TAKEN_ENTRY_ACTIONS = ["drop", "hold"] as const;
 /** Remote Submit Log values: the log level names (src/log/logger.ts LEVELS), "none" = crashes only. */
 export const SUBMIT_LOG_LEVELS = ["none", "failure", "major", "problem", "low", "all"] as const;
 
@@ -323,6 +326,22 @@ export const settingsSchema = z.object({
       maxPerDestination: z.number().int().positive().default(20),
       /** Most recipients in one outbound SMTP transaction. */
       maxRecipientsPerTransaction: z.number().int().positive().default(100),
+      /** Cluster members: a copy of each queue file on a live peer of the same role before the 250. */
+      shadow: z.enum(SHADOW_MODES).default("preferred"),
+      /** Longest wait for the peer's acknowledgement of a batch of copies. */
+      shadowTimeoutSeconds: z.number().int().positive().default(10),
+      /** Copies of other members' messages this node holds at most (new ones are refused past it). */
+      shadowMaxMessages: z.number().int().positive().default(200_000),
+      /** Bytes of other members' copies this node keeps on disk at most. */
+      shadowMaxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024 * 1024 * 1024),
+      /** A member silent this long has its messages taken over by the peer holding their copies. */
+      takeoverLeaseSeconds: z.number().int().positive().default(60),
+      /** What a node that finds its messages taken over does with its own copies of them. */
+      takenEntries: z.enum(TAKEN_ENTRY_ACTIONS).default("drop"),
     })
     .prefault({}),
 

@@ -219,6 +219,13 @@ export const REPLIES = {
   membersOnly: reply(530, "5.7.0", "Remote submission is for authenticated cluster members only"),
   badEnvelope: form(554, "5.6.0", "Bad envelope: {why}"),
 
+  // Shadow copies between members (src/cluster/shadow).
+  shadowsStored: form(250, "2.0.0", "{count} shadow records stored"),
+  shadowStoreFull: reply(452, "4.3.1", "Shadow store full"),
+  shadowBatchBad: form(554, "5.6.0", "Bad shadow batch: {why}"),
+  shadowWriteFailed: reply(451, "4.3.0", "Temporary failure writing shadow copies"),
+  noShadowPeer: reply(451, "4.3.0", "No cluster peer can hold a copy of the message, try again later"),
+
   // Outcomes of delivering to a next hop (src/delivery, src/channel, src/smtp/client).
   // RFC 3463: 4.4.x network and routing, 4.3.x local system, 4.5.0 protocol.
   connectFailed: form(451, "4.4.1", "connect to {relay}: {why}"),

@@ -152,6 +152,7 @@ async function wire<Joined>(
     metrics,
     deliverer: stand.deliverer(parts.deliverer),
     directory: parts.inbound,
+    ...(stand.spool !== undefined ? { wrapSpool: stand.spool } : {}),
   });
   queueSize = () => queue.size();
   await queue.start();
@@ -261,7 +262,13 @@ async function wire<Joined>(
   const http = await admin.listen(httpAt.host, httpAt.port);
 
   const pop3 = sources?.listening("pop3") ?? [];
-  const joined = await stand.join({ smtp: listeners.smtp[0], http, channel, queueSize: () => queue.size() });
+  const joined = await stand.join({
+    smtp: listeners.smtp[0],
+    http,
+    channel,
+    queueSize: () => queue.size(),
+    queue,
+  });
   const at = (bound: readonly Bound[]): string => bound.map((b) => `${b.address}:${b.port}`).join(",");
   sys.major("started", {
     node: settings.node.id,

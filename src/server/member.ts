@@ -7,6 +7,7 @@
 // A member knows its own addresses, and so can join, only once its listeners are bound; the
 // queue starts before them. Until it has joined, deliveries wait (delivery/gated.ts) rather than
 // fail for want of members, and the inbound policy of a frontend sees no backend and answers 4xx.
+import { resolve } from "node:path";
 import type { MemberSummary } from "../admin/node-routes.js";
 import { createChannelClient } from "../cluster/channel/client.js";
 import { channelRefusal } from "../cluster/channel/carries.js";
@@ -24,6 +25,7 @@ import { leaseOwners, staticHomes } from "./account-placement.js";
 import { advertised } from "./listeners.js";
 import type { RoleContext, RoleParts, Standing } from "./role-parts.js";
 import { createSubmitPath } from "./submit-path.js";
+import { createShadows } from "../cluster/shadow/part.js";
 
 export interface Joined {
   /** This node's view of the cluster (tests and health read it). */
@@ -85,6 +87,20 @@ export function clusterMember(
         target: channelTargetFor(placement),
       });
       teardown.add(() => channelClient.close());
+      // Copies of every queue file on a live peer of this role before the 250 (issue 16).
+      const shadows = createShadows({
+        settings,
+        dataDir: resolve(settings.dataDir),
+        clock,
+        dialer: world.dialer,
+        peers: () => members.live(role),
+        state,
+        log: ctx.log.for("QUEUE"),
+        unprotected: () => ctx.metrics.shadowUnprotected?.(),
+        promoted: (n) => ctx.metrics.shadowsPromoted?.(n),
+        duplicates: (n) => ctx.metrics.takeoverDuplicates?.(n),
+      });
+      teardown.add(() => shadows.close());
       let joined = (): void => undefined;
       const ready = new Promise<void>((r) => (joined = r));
 
@@ -97,6 +113,7 @@ export function clusterMember(
         parts: (base) => parts({ ...base, state, members, placement, channelClient }),
         // Deliveries wait until the node has joined (see the header).
         deliverer: (d) => gatedDeliverer(d, ready),
+        spool: shadows.wrap,
         // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
         release: () => joined(),
         submitPath: ({ queue, milters }) => {
@@ -107,6 +124,7 @@ export function clusterMember(
             world,
             log: ctx.log,
             view: () => submitView,
+            memberVerbs: shadows.verbs,
           });
           submitter = path.submitter;
           return path;
@@ -198,6 +216,13 @@ export function clusterMember(
           self.onChange((all) => {
             const up = all.filter((m) => m.up).map((m) => `${m.id}(${m.role})`);
             clusterLog.major("members changed", { up: up.join(","), known: all.length });
+          });
+          self.onChange(() => shadows.resync());
+          shadows.resync();
+          shadows.startTakeover({
+            queue: at.queue,
+            members: () => self.all(),
+            intervalMs: settings.cluster.heartbeatSeconds * 1000,
           });
           joined();
           return { membership: self, submitView: view };

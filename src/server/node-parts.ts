@@ -95,8 +95,11 @@ export function createNodeQueue(o: {
   readonly deliverer: Deliverer;
   /** What the queue expands the recipients of generated mail with (DSNs, forwards). */
   readonly directory: Pick<Directory, "lookup" | "getAccount">;
+  /** A cluster member's spool also copies each message to a peer (src/cluster/shadow). */
+  readonly wrapSpool?: (spool: FileSpool) => FileSpool;
 }): { spool: FileSpool; queue: QueueManager } {
-  const spool = createSpool(join(o.dataDir, "queue"), o.log.for("QUEUE"));
+  const own = createSpool(join(o.dataDir, "queue"), o.log.for("QUEUE"));
+  const spool = o.wrapSpool?.(own) ?? own;
   const queue = createQueueManager({
     spool,
     deliverer: o.deliverer,

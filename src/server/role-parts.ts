@@ -20,6 +20,8 @@ import type { MilterOptions } from "../inbound/milters.js";
 import type { LogSink, Tag } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import type { Deliverer, Queue } from "../queue/types.js";
+import type { QueueManager } from "../queue/manager.js";
+import type { FileSpool } from "../queue/spool.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import type { SourceContext } from "../sources/context.js";
 import { createMaildirStore, type MaildirStore } from "../store/maildir.js";
@@ -103,6 +105,8 @@ export interface Stand<Joined> {
   parts(ctx: PartsContext): RoleParts;
   /** The queue's deliverer: a member's waits until it has joined. */
   deliverer(d: Deliverer): Deliverer;
+  /** The node's spool as the queue uses it: a member's copies each message to a peer (shadows). */
+  readonly spool?: (spool: FileSpool) => FileSpool;
   /** Lets waiting deliveries go (and defer), so that a queue stopped before the node joined can stop. */
   release(): void;
   /** The Submitter of the node's message sources, and verbs its SMTP listeners add. */
@@ -120,6 +124,8 @@ export interface Stand<Joined> {
     readonly http: Bound;
     readonly channel: Bound | null;
     readonly queueSize: () => number;
+    /** The node's queue (a member's take-over adds promoted copies to it). */
+    readonly queue: QueueManager;
   }): Promise<Joined>;
 }
 
