@@ -19,6 +19,7 @@ import { fakeQueue } from "../../test/kit/queue.js";
 import { createAdminServer, loadOrCreateAdminToken } from "./http.js";
 import { createPromMetrics } from "./metrics.js";
 import { createPeerCaller } from "./peers.js";
+import { adminApi } from "../../test/kit/admin-api.js";
 
 const SECRET = "dkim-routes-test-cluster-secret-1";
 type After = { after(fn: () => Promise<void>): void };
@@ -59,16 +60,7 @@ async function node(t: After, settings: Record<string, unknown> = {}) {
     await rm(dataDir, { recursive: true, force: true });
   });
   const texts: string[] = [];
-  const call = async (method: string, p: string, body?: unknown, auth = `Bearer ${token}`) => {
-    const res = await fetch(`http://127.0.0.1:${port}/api/${p}`, {
-      method,
-      headers: { authorization: auth, "content-type": "application/json" },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    texts.push(text);
-    return { status: res.status, json: JSON.parse(text) as Record<string, unknown> };
-  };
+  const call = adminApi(port, token, texts);
   return { port, dkim, logs, metrics, call, texts, clock };
 }
 

@@ -12,6 +12,7 @@ import { memoryLogSink } from "../../test/kit/log.js";
 import { fakeQueue } from "../../test/kit/queue.js";
 import { createAdminServer, loadOrCreateAdminToken } from "./http.js";
 import { createPromMetrics } from "./metrics.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 async function startAdmin(t: { after(fn: () => Promise<void>): void }, queueIds: string[] = ["Q1", "Q2"]) {
   const dataDir = await mkdtemp(join(tmpdir(), "mailyard-admin-"));
@@ -65,8 +66,7 @@ async function startAdmin(t: { after(fn: () => Promise<void>): void }, queueIds:
 }
 
 void test("admin token: 64 hex chars, mode 0600, stable across loads", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-token-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-token-");
   const a = await loadOrCreateAdminToken(dir);
   assert.match(a, /^[0-9a-f]{64}$/);
   assert.equal((await stat(join(dir, "admin.token"))).mode & 0o777, 0o600);

@@ -24,31 +24,30 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
   });
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  // Every counter is registered alike; only its name, help and labels differ.
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers });
 
-  const received = new Counter({
-    name: "mailyard_messages_received_total",
-    help: "Messages accepted into the queue, by source.",
-    labelNames: ["source"] as const,
-    registers,
-  });
-  const delivered = new Counter({
-    name: "mailyard_recipients_delivered_total",
-    help: "Recipients delivered, by kind (local, remote).",
-    labelNames: ["kind"] as const,
-    registers,
-  });
-  const deferred = new Counter({
-    name: "mailyard_recipients_deferred_total",
-    help: "Delivery attempts that ended in a temporary failure, by kind.",
-    labelNames: ["kind"] as const,
-    registers,
-  });
-  const bounced = new Counter({
-    name: "mailyard_recipients_bounced_total",
-    help: "Recipients given up on (permanent failure or expiry), by kind.",
-    labelNames: ["kind"] as const,
-    registers,
-  });
+  const received = counter(
+    "mailyard_messages_received_total",
+    "Messages accepted into the queue, by source.",
+    ["source"],
+  );
+  const delivered = counter(
+    "mailyard_recipients_delivered_total",
+    "Recipients delivered, by kind (local, remote).",
+    ["kind"],
+  );
+  const deferred = counter(
+    "mailyard_recipients_deferred_total",
+    "Delivery attempts that ended in a temporary failure, by kind.",
+    ["kind"],
+  );
+  const bounced = counter(
+    "mailyard_recipients_bounced_total",
+    "Recipients given up on (permanent failure or expiry), by kind.",
+    ["kind"],
+  );
   new Gauge({
     name: "mailyard_queue_messages",
     help: "Messages in the queue.",
@@ -57,47 +56,51 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
       this.set(opts.queueSize());
     },
   });
-  const connections = new Counter({
-    name: "mailyard_connections_total",
-    help: "Inbound connections accepted, by listener.",
-    labelNames: ["listener"] as const,
-    registers,
-  });
+  const connections = counter("mailyard_connections_total", "Inbound connections accepted, by listener.", [
+    "listener",
+  ]);
   const active = new Gauge({
     name: "mailyard_connections_active",
     help: "Inbound connections open now, by listener.",
     labelNames: ["listener"] as const,
     registers,
   });
-  const quarantined = new Counter({
-    name: "mailyard_queue_quarantined_total",
-    help: "Queued messages whose bytes failed their checksum, moved to the quarantine (queue/corrupt/).",
-    registers,
-  });
-  const milterActions = new Counter({
-    name: "mailyard_milter_actions_total",
-    help: "Milter replies, by milter (as configured in smtp.milters) and action.",
-    labelNames: ["milter", "action"] as const,
-    registers,
-  });
-  const milterFailures = new Counter({
-    name: "mailyard_milter_failures_total",
-    help: "Milters that failed (timeout, closed, protocol, connect), by milter and reason.",
-    labelNames: ["milter", "reason"] as const,
-    registers,
-  });
-  const auth = new Counter({
-    name: "mailyard_auth_verdicts_total",
-    help: "Inbound SPF, DKIM, ARC and DMARC verdicts (RFC 8601 result words), by method and result.",
-    labelNames: ["method", "result"] as const,
-    registers,
-  });
-  const signing = new Counter({
-    name: "mailyard_dkim_signing_total",
-    help: "Messages relayed out, by DKIM signing outcome (signed, no-key, failed).",
-    labelNames: ["outcome"] as const,
-    registers,
-  });
+  const quarantined = counter(
+    "mailyard_queue_quarantined_total",
+    "Queued messages whose bytes failed their checksum, moved to the quarantine (queue/corrupt/).",
+  );
+  const milterActions = counter(
+    "mailyard_milter_actions_total",
+    "Milter replies, by milter (as configured in smtp.milters) and action.",
+    ["milter", "action"],
+  );
+  const milterFailures = counter(
+    "mailyard_milter_failures_total",
+    "Milters that failed (timeout, closed, protocol, connect), by milter and reason.",
+    ["milter", "reason"],
+  );
+  const auth = counter(
+    "mailyard_auth_verdicts_total",
+    "Inbound SPF, DKIM, ARC and DMARC verdicts (RFC 8601 result words), by method and result.",
+    ["method", "result"],
+  );
+  const signing = counter(
+    "mailyard_dkim_signing_total",
+    "Messages relayed out, by DKIM signing outcome (signed, no-key, failed).",
+    ["outcome"],
+  );
+  const unprotected = counter(
+    "mailyard_shadow_unprotected_total",
+    "Messages acknowledged without a shadow copy on a peer (queue.shadow = preferred).",
+  );
+  const promoted = counter(
+    "mailyard_shadow_promoted_total",
+    "Shadow copies of a dead member promoted into this node's queue by a take-over.",
+  );
+  const duplicates = counter(
+    "mailyard_takeover_duplicates_total",
+    "Messages a take-over may have delivered twice (being delivered when their node died).",
+  );
   const delay = new Histogram({
     name: "mailyard_delivery_delay_seconds",
     help: "Time from arrival in the queue to delivery, by kind.",
@@ -136,5 +139,8 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     milterFailure: (milter, reason) => milterFailures.inc({ milter, reason }),
     authVerdict: (method, result) => auth.inc({ method, result }),
     dkimSigning: (outcome) => signing.inc({ outcome }),
+    shadowUnprotected: () => unprotected.inc(),
+    shadowsPromoted: (n) => promoted.inc(n),
+    takeoverDuplicates: (n) => duplicates.inc(n),
   };
 }

@@ -12,6 +12,7 @@ import { memoryLogSink } from "../../test/kit/log.js";
 import { fakeQueue } from "../../test/kit/queue.js";
 import { createAdminServer, loadOrCreateAdminToken } from "./http.js";
 import { createPromMetrics } from "./metrics.js";
+import { adminApi } from "../../test/kit/admin-api.js";
 
 void test("rules and sieve over the admin API: get, set, validation errors as 400 with positions", async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "mailyard-admin-rules-"));
@@ -37,14 +38,7 @@ void test("rules and sieve over the admin API: get, set, validation errors as 40
     await directory.close();
     await rm(dataDir, { recursive: true, force: true });
   });
-  const call = async (method: string, p: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${port}/api/${p}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-  };
+  const call = adminApi(port, token);
 
   const text = '(5,tag,(),(("Add Header","X-Cluster: yes")))';
   assert.deepEqual(await call("POST", "rules/cluster", { text }), {

@@ -7,52 +7,32 @@
 // in cluster_changes that the adapter polls cheaply. Only changes others must see soon fire:
 // a member joining, leaving or changing what it advertises (not a heartbeat), a setting, a home,
 // a lease changing hands (not a renewal).
+import { bothDialects, type StateMigration } from "../state/migration.js";
 
-export interface ClusterMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sqlite: string;
-  readonly postgres: string;
-}
+export const CLUSTER_MIGRATION_TABLE = "cluster_migrations";
 
 export const CHANGE_CHANNEL = "mailyard_state";
 
-export const CLUSTER_MIGRATIONS: readonly ClusterMigration[] = [
+/**
+ * SQLite's triggers for the table cluster_<kind>: one per event named (the trigger is
+ * cluster_<kind>_<name>), each bumping the kind's counter in cluster_changes.
+ */
+function sqliteBumps(kind: string, events: Readonly<Record<string, string>>): string {
+  return Object.entries(events)
+    .map(
+      ([name, event]) =>
+        `CREATE TRIGGER cluster_${kind}_${name} AFTER ${event} ON cluster_${kind}
+        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = '${kind}'; END;`,
+    )
+    .join("\n      ");
+}
+
+export const CLUSTER_MIGRATIONS: readonly StateMigration[] = [
   {
     version: 1,
     name: "members, settings, homes, leases",
-    sqlite: `
-      CREATE TABLE cluster_members (
-        id TEXT PRIMARY KEY NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('frontend', 'backend', 'single')),
-        smtp TEXT NOT NULL,
-        http TEXT NOT NULL,
-        channel TEXT,
-        submit_messages TEXT NOT NULL,
-        started_at INTEGER NOT NULL,
-        last_heartbeat INTEGER NOT NULL,
-        queue_size INTEGER NOT NULL DEFAULT 0,
-        left INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE TABLE cluster_settings (
-        key TEXT PRIMARY KEY NOT NULL,
-        value TEXT NOT NULL
-      );
-      CREATE TABLE cluster_homes (
-        account TEXT PRIMARY KEY NOT NULL,
-        node TEXT NOT NULL
-      );
-      CREATE INDEX cluster_homes_node ON cluster_homes(node);
-      -- A released lease keeps its row (owner NULL) so the next token is still greater.
-      CREATE TABLE cluster_leases (
-        account TEXT PRIMARY KEY NOT NULL,
-        owner TEXT,
-        token INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
-      );
-    `,
     // "left" is a reserved word in PostgreSQL, hence quoted.
-    postgres: `
+    ...bothDialects(`
       CREATE TABLE cluster_members (
         id TEXT PRIMARY KEY,
         role TEXT NOT NULL CHECK (role IN ('frontend', 'backend', 'single')),
@@ -74,13 +54,14 @@ export const CLUSTER_MIGRATIONS: readonly ClusterMigration[] = [
         node TEXT NOT NULL
       );
       CREATE INDEX cluster_homes_node ON cluster_homes(node);
+      -- A released lease keeps its row (owner NULL) so the next token is still greater.
       CREATE TABLE cluster_leases (
         account TEXT PRIMARY KEY,
         owner TEXT,
         token BIGINT NOT NULL,
         expires_at BIGINT NOT NULL
       );
-    `,
+    `),
   },
   {
     version: 2,
@@ -91,29 +72,14 @@ export const CLUSTER_MIGRATIONS: readonly ClusterMigration[] = [
         seq INTEGER NOT NULL
       );
       INSERT INTO cluster_changes (kind, seq) VALUES ('members', 0), ('settings', 0), ('homes', 0), ('leases', 0);
-      CREATE TRIGGER cluster_members_added AFTER INSERT ON cluster_members
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'members'; END;
-      CREATE TRIGGER cluster_members_changed
-        AFTER UPDATE OF role, smtp, http, channel, submit_messages, started_at, left ON cluster_members
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'members'; END;
-      CREATE TRIGGER cluster_members_removed AFTER DELETE ON cluster_members
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'members'; END;
-      CREATE TRIGGER cluster_settings_added AFTER INSERT ON cluster_settings
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'settings'; END;
-      CREATE TRIGGER cluster_settings_changed AFTER UPDATE ON cluster_settings
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'settings'; END;
-      CREATE TRIGGER cluster_settings_removed AFTER DELETE ON cluster_settings
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'settings'; END;
-      CREATE TRIGGER cluster_homes_added AFTER INSERT ON cluster_homes
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'homes'; END;
-      CREATE TRIGGER cluster_homes_changed AFTER UPDATE ON cluster_homes
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'homes'; END;
-      CREATE TRIGGER cluster_homes_removed AFTER DELETE ON cluster_homes
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'homes'; END;
-      CREATE TRIGGER cluster_leases_added AFTER INSERT ON cluster_leases
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'leases'; END;
-      CREATE TRIGGER cluster_leases_changed AFTER UPDATE OF owner, token ON cluster_leases
-        BEGIN UPDATE cluster_changes SET seq = seq + 1 WHERE kind = 'leases'; END;
+      ${sqliteBumps("members", {
+        added: "INSERT",
+        changed: "UPDATE OF role, smtp, http, channel, submit_messages, started_at, left",
+        removed: "DELETE",
+      })}
+      ${sqliteBumps("settings", { added: "INSERT", changed: "UPDATE", removed: "DELETE" })}
+      ${sqliteBumps("homes", { added: "INSERT", changed: "UPDATE", removed: "DELETE" })}
+      ${sqliteBumps("leases", { added: "INSERT", changed: "UPDATE OF owner, token" })}
     `,
     // One function for every table: the payload names the kind (from the trigger's argument)
     // and the row's key. pg_notify folds identical payloads within one transaction.
@@ -144,5 +110,25 @@ export const CLUSTER_MIGRATIONS: readonly ClusterMigration[] = [
         AFTER INSERT OR DELETE OR UPDATE OF owner, token ON cluster_leases
         FOR EACH ROW EXECUTE FUNCTION mailyard_notify_change('leases', 'account');
     `,
+  },
+  {
+    version: 3,
+    name: "spool epochs and take-overs",
+    ...bothDialects(`
+      CREATE TABLE cluster_spool_epochs (
+        node TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token BIGINT NOT NULL,
+        at BIGINT NOT NULL
+      );
+      CREATE TABLE cluster_spool_takeovers (
+        node TEXT NOT NULL,
+        token BIGINT NOT NULL,
+        by_node TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        ids TEXT NOT NULL,
+        PRIMARY KEY (node, token)
+      );
+    `),
   },
 ];

@@ -8,61 +8,31 @@
 // subscribe() is LISTEN on channel mailyard_state, fed by the triggers of migration 2; after a
 // lost connection every kind is reported changed (key null), since notifications were missed.
 import type { Clock } from "../world/clock.js";
-import { migratePg } from "../state/pg-migrate.js";
+import { migratePg, openingOn } from "../state/pg-migrate.js";
 import type { PgHandle } from "../state/pg.js";
-import { CHANGE_CHANNEL, CLUSTER_MIGRATIONS } from "./migrations.js";
-import { account, count, member, settingValue, text, time, ttl } from "./state-args.js";
+import { CHANGE_CHANNEL, CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS } from "./migrations.js";
+import {
+  account,
+  count,
+  member,
+  settingValue,
+  spoolArgs,
+  text,
+  time,
+  toTakeover,
+  ttl,
+  type TakeoverRow,
+} from "./state-args.js";
 import {
   CHANGE_KINDS,
   type ChangeKind,
   type ClusterState,
   type Lease,
   type LeaseHeld,
-  type MemberRecord,
+  type SpoolEpoch,
   type StateChange,
 } from "./state.js";
-
-export const CLUSTER_MIGRATION_TABLE = "cluster_migrations";
-
-interface MemberRow {
-  id: string;
-  role: MemberRecord["role"];
-  smtp: string;
-  http: string;
-  channel: string | null;
-  submit_messages: string;
-  started_at: number;
-  last_heartbeat: number;
-  queue_size: number;
-  left: boolean;
-}
-
-interface LeaseRow {
-  account: string;
-  owner: string | null;
-  token: number;
-  expires_at: number;
-}
-
-const toMember = (r: MemberRow): MemberRecord => ({
-  id: r.id,
-  role: r.role,
-  smtp: r.smtp,
-  http: r.http,
-  channel: r.channel,
-  submitMessages: r.submit_messages,
-  startedAt: r.started_at,
-  lastHeartbeat: r.last_heartbeat,
-  queueSize: r.queue_size,
-  left: r.left,
-});
-
-const toLease = (r: LeaseRow): Lease => ({
-  account: r.account,
-  owner: r.owner ?? "",
-  token: r.token,
-  expiresAt: r.expires_at,
-});
+import { toLease, toMember, type LeaseRow, type MemberRow } from "./rows.js";
 
 /** Applies the cluster state's pending migrations; returns the versions applied. */
 export function migratePostgresClusterState(pg: PgHandle, clock: Clock): Promise<number[]> {
@@ -79,12 +49,7 @@ export function parseChange(payload: string): StateChange | null {
 
 /** Opens (and migrates) the cluster state on a pool; close() gives this share of the pool back. */
 export async function openPostgresClusterState(pg: PgHandle, clock: Clock): Promise<ClusterState> {
-  try {
-    await migratePostgresClusterState(pg, clock);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  await openingOn(pg, () => migratePostgresClusterState(pg, clock));
   let closed = false;
   const unsubscribes = new Set<() => void>();
   // Checks run inside, so a bad argument or a closed state is a rejection, never a throw.
@@ -121,7 +86,62 @@ export async function openPostgresClusterState(pg: PgHandle, clock: Clock): Prom
       return { account: key, owner: nodeId, token: taken!.token, expiresAt };
     });
 
+  const takeSpool = (
+    node: string,
+    by: string,
+    expected: number,
+    promoted: string[],
+    now: number,
+  ): Promise<SpoolEpoch | null> =>
+    pg.tx(async (q) => {
+      // Created at token 0 first, so racers all queue on one row lock.
+      await q.run(
+        "INSERT INTO cluster_spool_epochs (node, holder, token, at) VALUES ($1, $1, 0, 0) ON CONFLICT (node) DO NOTHING",
+        [node],
+      );
+      const [row] = await q.query<{ token: number }>(
+        "SELECT token FROM cluster_spool_epochs WHERE node = $1 FOR UPDATE",
+        [node],
+      );
+      if (row === undefined || row.token !== expected) return null;
+      const token = row.token + 1;
+      await q.run("UPDATE cluster_spool_epochs SET holder = $2, token = $3, at = $4 WHERE node = $1", [
+        node,
+        by,
+        token,
+        now,
+      ]);
+      if (promoted.length > 0)
+        await q.run(
+          "INSERT INTO cluster_spool_takeovers (node, token, by_node, at, ids) VALUES ($1, $2, $3, $4, $5)",
+          [node, token, by, now, JSON.stringify(promoted)],
+        );
+      return { node, holder: by, token, at: now };
+    });
+
   return {
+    spoolEpoch: (node) =>
+      call(async () => {
+        const [row] = await pg.query<{ node: string; holder: string; token: number; at: number }>(
+          "SELECT node, holder, token, at FROM cluster_spool_epochs WHERE node = $1 AND token > 0",
+          [text("node", node)],
+        );
+        return row ?? null;
+      }),
+
+    takeSpool: (node, by, expected, promoted, now) =>
+      call(() => takeSpool(...spoolArgs(node, by, expected, promoted, now))),
+
+    spoolTakeovers: (node, after) =>
+      call(async () =>
+        (
+          await pg.query<TakeoverRow>(
+            "SELECT * FROM cluster_spool_takeovers WHERE node = $1 AND token > $2 ORDER BY token",
+            [text("node", node), count("after", after)],
+          )
+        ).map(toTakeover),
+      ),
+
     register: (m) =>
       call(async () => {
         const c = member(m);

@@ -12,6 +12,7 @@ import { openSqliteDirectory } from "../directory/sqlite.js";
 import { CLUSTER_MIGRATIONS, openSqliteClusterState } from "./sqlite-state.js";
 import { clusterStateContract } from "../../test/contracts/cluster-state.js";
 import type { ClusterState } from "./state.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 clusterStateContract("sqlite", async (clock) => {
   const tmp = await mkdtemp(join(tmpdir(), "mailyard-cstate-"));
@@ -31,8 +32,7 @@ clusterStateContract("sqlite", async (clock) => {
 });
 
 async function tempFile(t: TestContext): Promise<string> {
-  const tmp = await mkdtemp(join(tmpdir(), "mailyard-cstate-"));
-  t.after(() => rm(tmp, { recursive: true, force: true }));
+  const tmp = await tempDir(t, "mailyard-cstate-");
   return join(tmp, "mailyard.db");
 }
 

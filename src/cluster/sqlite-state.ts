@@ -3,8 +3,7 @@
 // its own migration table and cluster_-prefixed tables so neither schema touches the other.
 // Lease changes run in IMMEDIATE transactions: the write lock is taken before the read, so two
 // processes racing for one account serialize and exactly one sees it free.
-import Database from "better-sqlite3";
-import { openSqliteInTurn } from "../state/sqlite-turn.js";
+import type Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock, TimerHandle } from "../world/clock.js";
 import {
@@ -12,12 +11,23 @@ import {
   type Lease,
   type LeaseHeld,
   type MemberInfo,
-  type MemberRecord,
+  type SpoolEpoch,
   type StateChange,
 } from "./state.js";
-import { CLUSTER_MIGRATIONS } from "./migrations.js";
-import { account, member, text, time, ttl } from "./state-args.js";
-import { prepareSqliteFile } from "../state/sqlite-file.js";
+import { toLease, toMember, type LeaseRow, type MemberRow } from "./rows.js";
+import { CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS } from "./migrations.js";
+import {
+  account,
+  count,
+  member,
+  spoolArgs,
+  text,
+  time,
+  toTakeover,
+  ttl,
+  type TakeoverRow,
+} from "./state-args.js";
+import { openStateFile } from "../state/sqlite-open.js";
 
 // subscribe(): how often the change counters are read (one indexed read of four rows).
 const CHANGE_POLL_MS = 250;
@@ -25,62 +35,14 @@ const CHANGE_POLL_MS = 250;
 // The migrations live with their PostgreSQL twins; re-exported for the SQLite tests.
 export { CLUSTER_MIGRATIONS };
 
-interface MemberRow {
-  id: string;
-  role: string;
-  smtp: string;
-  http: string;
-  channel: string | null;
-  submit_messages: string;
-  started_at: number;
-  last_heartbeat: number;
-  queue_size: number;
-  left: number;
-}
-
-interface LeaseRow {
-  account: string;
-  owner: string | null;
-  token: number;
-  expires_at: number;
-}
-
-const toMember = (r: MemberRow): MemberRecord => ({
-  id: r.id,
-  role: r.role as MemberRecord["role"],
-  smtp: r.smtp,
-  http: r.http,
-  channel: r.channel,
-  submitMessages: r.submit_messages,
-  startedAt: r.started_at,
-  lastHeartbeat: r.last_heartbeat,
-  queueSize: r.queue_size,
-  left: r.left !== 0,
-});
-
-const toLease = (r: LeaseRow & { owner: string }): Lease => ({
-  account: r.account,
-  owner: r.owner,
-  token: r.token,
-  expiresAt: r.expires_at,
-});
-
 function migrate(db: Database.Database, clock: Clock): void {
-  migrateSqlite(db, "cluster_migrations", CLUSTER_MIGRATIONS, "cluster state", clock.now());
+  migrateSqlite(db, CLUSTER_MIGRATION_TABLE, CLUSTER_MIGRATIONS, "cluster state", clock.now());
 }
 
 export function openSqliteClusterState(path: string, clock: Clock): ClusterState {
-  prepareSqliteFile(path);
-  const db = openSqliteInTurn(
-    path,
-    (db) => {
-      // A crash of the process loses no commit; an OS crash may lose the last heartbeats, and a
-      // lost lease commit only means the account is taken again after it expires.
-      db.pragma("synchronous = NORMAL");
-      migrate(db, clock);
-    },
-    { what: "cluster state" },
-  );
+  // synchronous NORMAL (the default): an OS crash may lose the last heartbeats, and a lost
+  // lease commit only means the account is taken again after it expires.
+  const db = openStateFile(path, { what: "cluster state" }, (d) => migrate(d, clock));
 
   const q = {
     register: db.prepare(
@@ -132,6 +94,31 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
       "SELECT * FROM cluster_leases WHERE owner IS NOT NULL AND expires_at > ? ORDER BY account",
     ),
   };
+
+  const spool = {
+    epoch: db.prepare<[string], { node: string; holder: string; token: number; at: number }>(
+      "SELECT node, holder, token, at FROM cluster_spool_epochs WHERE node = ?",
+    ),
+    set: db.prepare(
+      `INSERT INTO cluster_spool_epochs (node, holder, token, at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (node) DO UPDATE SET holder = excluded.holder, token = excluded.token, at = excluded.at`,
+    ),
+    record: db.prepare(
+      "INSERT INTO cluster_spool_takeovers (node, token, by_node, at, ids) VALUES (?, ?, ?, ?, ?)",
+    ),
+    takeovers: db.prepare<[string, number], TakeoverRow>(
+      "SELECT * FROM cluster_spool_takeovers WHERE node = ? AND token > ? ORDER BY token",
+    ),
+  };
+  const takeSpool = db.transaction(
+    (node: string, by: string, expected: number, promoted: string[], now: number): SpoolEpoch | null => {
+      const token = spool.epoch.get(node)?.token ?? 0;
+      if (token !== expected) return null;
+      spool.set.run(node, by, token + 1, now);
+      if (promoted.length > 0) spool.record.run(node, token + 1, by, now, JSON.stringify(promoted));
+      return { node, holder: by, token: token + 1, at: now };
+    },
+  );
 
   const acquire = db.transaction(
     (key: string, nodeId: string, now: number, ttlMs: number): Lease | LeaseHeld => {
@@ -275,6 +262,14 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
       }),
 
     leases: (now) => run(() => q.leases.all(time("now", now)).map(toLease)),
+
+    spoolEpoch: (node) => run(() => spool.epoch.get(text("node", node)) ?? null),
+
+    takeSpool: (node, by, expected, promoted, now) =>
+      run(() => takeSpool.immediate(...spoolArgs(node, by, expected, promoted, now))),
+
+    spoolTakeovers: (node, after) =>
+      run(() => spool.takeovers.all(text("node", node), count("after", after)).map(toTakeover)),
 
     subscribe(fn) {
       if (closed) throw new Error("cluster state is closed");

@@ -1,6 +1,6 @@
 // Checks on the arguments of every ClusterState adapter. Arguments come from our own code, so a
 // bad one is a bug, reported loudly (TypeError, as a rejection); both adapters refuse the same.
-import { accountKey, ROLES, type MemberInfo } from "./state.js";
+import { accountKey, ROLES, type MemberInfo, type SpoolTakeover } from "./state.js";
 
 const MAX_TEXT = 1024;
 
@@ -46,3 +46,52 @@ export function member(m: MemberInfo): MemberInfo {
     startedAt: time("startedAt", m.startedAt),
   };
 }
+
+/** Queue ids recorded with a take-over: each one a short token, as the queue makes them. */
+export function queueIds(v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string" && /^[0-9A-Z]{8,40}$/.test(x)))
+    throw new TypeError("promoted must be a list of queue ids");
+  return v as string[];
+}
+
+/** A take-over row's ids as stored (JSON); a row that is not ours reads as none. */
+export function storedIds(text: string): string[] {
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/** takeSpool's arguments, checked: node, by, expected token, promoted ids, now. */
+export const spoolArgs = (
+  node: unknown,
+  by: unknown,
+  expected: unknown,
+  promoted: unknown,
+  now: unknown,
+): [string, string, number, string[], number] => [
+  text("node", node),
+  text("by", by),
+  count("expected", expected),
+  queueIds(promoted),
+  time("now", now),
+];
+
+/** A take-over as both adapters store it (cluster_spool_takeovers). */
+export interface TakeoverRow {
+  readonly node: string;
+  readonly token: number;
+  readonly by_node: string;
+  readonly at: number;
+  readonly ids: string;
+}
+
+export const toTakeover = (r: TakeoverRow): SpoolTakeover => ({
+  node: r.node,
+  token: r.token,
+  by: r.by_node,
+  at: r.at,
+  ids: storedIds(r.ids),
+});

@@ -66,6 +66,27 @@ export interface LeaseHeld {
 
 export const isLease = (r: Lease | LeaseHeld): r is Lease => "token" in r;
 
+/**
+ * Whose queue a node's spool is (issue 16): its own, or a peer's that took it over when the node
+ * went silent (and promoted the shadow copies it held). The token grows with every change of
+ * hands, so a take-over that read an older epoch fails.
+ */
+export interface SpoolEpoch {
+  readonly node: string;
+  readonly holder: string;
+  readonly token: number;
+  readonly at: number;
+}
+
+/** One take-over: the ids `by` promoted from node's shadow copies, recorded with the epoch it took. */
+export interface SpoolTakeover {
+  readonly node: string;
+  readonly token: number;
+  readonly by: string;
+  readonly at: number;
+  readonly ids: readonly string[];
+}
+
 export type ChangeKind = "members" | "settings" | "homes" | "leases";
 export const CHANGE_KINDS: readonly ChangeKind[] = ["members", "settings", "homes", "leases"];
 
@@ -117,6 +138,24 @@ export interface ClusterState {
   leaseOf(address: string, now: number): Promise<Lease | null>;
   /** Every unexpired lease, by account. */
   leases(now: number): Promise<Lease[]>;
+
+  // Spool epochs (shadow copies and take-over, src/cluster/shadow/takeover.ts).
+  /** The epoch of a node's spool, or null when none was ever taken. */
+  spoolEpoch(node: string): Promise<SpoolEpoch | null>;
+  /**
+   * Give node's spool to `by` if its token is still `expected` (0 when it has none), with a
+   * greater token, and record `promoted` under it (when not empty), in one transaction; null
+   * when the token had moved on (someone else took it first).
+   */
+  takeSpool(
+    node: string,
+    by: string,
+    expected: number,
+    promoted: readonly string[],
+    now: number,
+  ): Promise<SpoolEpoch | null>;
+  /** The take-overs of node's spool with a token greater than `after`, oldest first. */
+  spoolTakeovers(node: string, after: number): Promise<SpoolTakeover[]>;
 
   /**
    * Changes made by anyone (this process included), within about a second, without polling the

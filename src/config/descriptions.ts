@@ -10,6 +10,14 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.listen": "SMTP (MX) listeners, host:port each.",
   "smtp.forwardTo":
     "Send all non-local mail through these host:port relays instead of MX lookup; * sends it to a live frontend. Empty: direct MX delivery.",
+  "smtp.forwardTls":
+    "TLS to the host:port entries of smtp.forwardTo (not *): opportunistic (STARTTLS when offered, certificate not checked), starttls (STARTTLS required) or implicit (TLS from the first byte, port 465 by default). A host that cannot do it is skipped with a 4.7.x reason; the mail is deferred, never bounced.",
+  "smtp.forwardVerify":
+    "With smtp.forwardTls starttls or implicit: the certificate must chain to smtp.forwardCaFile (or Node's root CAs) and name the host as written in smtp.forwardTo; otherwise the host is skipped with 4.7.5. false: any certificate.",
+  "smtp.forwardCaFile":
+    "PEM bundle of the CAs trusted for smtp.forwardVerify, read at start. Empty: Node's root CAs.",
+  "smtp.forwardAuthFile":
+    "A file holding username:password for SMTP AUTH (PLAIN, else LOGIN) to the host:port entries of smtp.forwardTo, read at start; refused when group or others may read it. Credentials are only ever sent over TLS. Empty: no AUTH.",
   "smtp.proxyProtocolFrom":
     "Load balancer networks (CIDR) whose connections must start with a PROXY v1 or v2 header; others may not send one.",
   "smtp.relayNetworks": "Client networks (CIDR) allowed to relay without AUTH. Empty: none.",
@@ -73,6 +81,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.outbound.maxMessagesPerConnection": "Messages sent over one outbound connection before it is closed.",
   "smtp.outbound.idleKeepSeconds":
     "An idle outbound connection is kept this long for the next message to that destination.",
+  "smtp.outbound.caFile":
+    "PEM CA bundle trusted besides the system CAs when an outbound server certificate is verified (REQUIRETLS messages). Empty: the system CAs only.",
   "smtp.outbound.port": "Port used for MX hosts (25 on the Internet; tests point it elsewhere).",
 
   "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",
@@ -187,6 +197,17 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "queue.maxLifetimeSeconds": "Give up (bounce) after a message has been this long in the queue.",
   "queue.maxConcurrency": "Deliveries under way at once, in total.",
   "queue.maxPerDestination": "Deliveries under way at once to one destination.",
+  "queue.shadow":
+    "Cluster members: before answering 250 the node sends the whole queue file to one live peer of its role and waits for that peer's fsync too. preferred: a message is accepted without a copy when no peer can take one (logged, counted, copied later); required: 451 4.3.0 then; off: no copies. A single server has no peer, so preferred there is off.",
+  "queue.shadowTimeoutSeconds":
+    "Longest wait for a peer to acknowledge a batch of shadow copies; past it the copy has failed (preferred: 250 without it, required: 451).",
+  "queue.shadowMaxMessages":
+    "Shadow copies of other members' messages this node holds at most; past it new copies are refused (the primary answers as its queue.shadow says).",
+  "queue.shadowMaxBytes": "Bytes of shadow copies this node keeps on disk at most (dataDir/shadows).",
+  "queue.takeoverLeaseSeconds":
+    "A member whose heartbeat is older than this has its spool taken over: the peer holding its shadow copies takes its epoch and delivers them from its own queue.",
+  "queue.takenEntries":
+    "A node that starts and finds its spool was taken over: drop the queue entries whose copies were promoted (delivered by the peer), or hold them for the operator.",
   "queue.maxRecipientsPerTransaction": "Most recipients in one outbound SMTP transaction.",
 
   "log.level":

@@ -2,17 +2,15 @@
 // values, and errors that name the key.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError, loadSettings } from "./load.js";
 import { settingKeys } from "./keys.js";
 import { DESCRIPTIONS } from "./descriptions.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 async function tmp(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-config-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
+  return tempDir(t, "mailyard-config-");
 }
 
 const FILE = `

@@ -1,16 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ConfigError } from "./load.js";
 import { memberStateSettings, recordStateLocation, stateRecordPath } from "./member-state.js";
 import { settingsSchema } from "./settings.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 async function dir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), "mailyard-member-state-"));
-  t.after(() => rm(d, { recursive: true, force: true }));
-  return d;
+  return tempDir(t, "mailyard-member-state-");
 }
 
 void test("a node's SQLite state is recorded and used by commands given only its dataDir", async (t) => {

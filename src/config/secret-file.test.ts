@@ -2,15 +2,14 @@
 // empty file refused with the setting named.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { loadSettings } from "./load.js";
 import { withSecretFile } from "./secret-file.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 void test("cluster.secretFile gives cluster.secret; both, a missing or an empty file are refused", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-secret-file-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-secret-file-");
   const file = join(dir, "cluster.secret");
   await writeFile(file, "  0123456789abcdef0123456789abcdef\n", { mode: 0o600 });
   const load = (env: Record<string, string>) => loadSettings({ env, sets: [], cwd: dir });

@@ -4,6 +4,9 @@ import { z } from "zod";
 
 /** Submit Messages values (DESIGN.md §3); src/cluster/submit/modes.ts says how "default" resolves. */
 export const SUBMIT_MODES = ["default", "Locally", "Locally for Others", "Remotely"] as const;
+/** queue.shadow (src/cluster/shadow/spool.ts). */
+export const SHADOW_MODES = ["preferred", "required", "off"] as const;
+export const TAKEN_ENTRY_ACTIONS = ["drop", "hold"] as const;
 /** Remote Submit Log values: the log level names (src/log/logger.ts LEVELS), "none" = crashes only. */
 export const SUBMIT_LOG_LEVELS = ["none", "failure", "major", "problem", "low", "all"] as const;
 
@@ -23,6 +26,14 @@ export const settingsSchema = z.object({
       listen: z.array(listen).default(["127.0.0.1:2525"]),
       /** Send all non-local mail through these host:port relays instead of MX lookup; "*" = live frontends. */
       forwardTo: z.array(z.string()).default([]),
+      /** TLS to the host:port entries of forwardTo: STARTTLS when offered, required, or from the first byte. */
+      forwardTls: z.enum(["opportunistic", "starttls", "implicit"]).default("opportunistic"),
+      /** With forwardTls starttls/implicit: the certificate must chain to the CAs and name the host. */
+      forwardVerify: z.boolean().default(true),
+      /** PEM bundle of the CAs trusted for forwardVerify; empty = Node's root CAs. */
+      forwardCaFile: z.string().default(""),
+      /** A file holding username:password for AUTH to the forwardTo hosts (mode 0600); empty = no AUTH. */
+      forwardAuthFile: z.string().default(""),
       /** Networks (CIDR) of load balancers whose connections start with a PROXY v1/v2 header. */
       proxyProtocolFrom: z.array(z.string()).default([]),
       /** Client networks allowed to relay without AUTH (CIDR). Empty: none. */
@@ -104,6 +115,11 @@ export const settingsSchema = z.object({
           maxMessagesPerConnection: z.number().int().positive().default(100),
           /** An idle outbound connection is kept this long for the next message to that destination. */
           idleKeepSeconds: duration.default(5),
+          /**
+           * PEM CA bundle trusted besides the system's when a server certificate is verified (a
+           * REQUIRETLS hop); empty: the system CAs only.
+           */
+          caFile: z.string().default(""),
           /** Port used for MX hosts (25 on the Internet; tests point it elsewhere). */
           port: z.number().int().min(1).max(65535).default(25),
         })
@@ -312,6 +328,22 @@ export const settingsSchema = z.object({
       maxPerDestination: z.number().int().positive().default(20),
       /** Most recipients in one outbound SMTP transaction. */
       maxRecipientsPerTransaction: z.number().int().positive().default(100),
+      /** Cluster members: a copy of each queue file on a live peer of the same role before the 250. */
+      shadow: z.enum(SHADOW_MODES).default("preferred"),
+      /** Longest wait for the peer's acknowledgement of a batch of copies. */
+      shadowTimeoutSeconds: z.number().int().positive().default(10),
+      /** Copies of other members' messages this node holds at most (new ones are refused past it). */
+      shadowMaxMessages: z.number().int().positive().default(200_000),
+      /** Bytes of other members' copies this node keeps on disk at most. */
+      shadowMaxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024 * 1024 * 1024),
+      /** A member silent this long has its messages taken over by the peer holding their copies. */
+      takeoverLeaseSeconds: z.number().int().positive().default(60),
+      /** What a node that finds its messages taken over does with its own copies of them. */
+      takenEntries: z.enum(TAKEN_ENTRY_ACTIONS).default("drop"),
     })
     .prefault({}),
 

@@ -1,11 +1,13 @@
 // The relay channel: delivers a remote route's recipients over SMTP, to the domain's MX hosts
-// ("relay:<domain>") or to the configured forwarding hosts ("forward:*"). Answers one outcome
-// per recipient and never throws for delivery problems. Idle connections are kept per route for
+// ("relay:<domain>") or to the configured forwarding hosts ("forward:*"), smarthosts with the
+// TLS, certificate and AUTH requirements of smtp.forwardTls and its neighbours
+// (relay/smarthost.ts). Answers one outcome per recipient and never throws for delivery problems. Idle connections are kept per route for
 // smtp.outbound.idleKeepSeconds and reused for up to maxMessagesPerConnection transactions (the
 // pooled sessions and the outcome log are the SMTP client's, shared with the delivery channel).
 // Everything from DNS and remote servers is untrusted (see relay/targets.ts, smtp/client).
 // Not done yet: a loop check (an MX that resolves to one of our own listening addresses) and a
 // plaintext retry after a failed TLS handshake (today that host is skipped like a refused one).
+import { readForwardFiles } from "../config/forward-files.js";
 import type { Settings } from "../config/settings.js";
 import type { Log } from "../log/logger.js";
 import { bounced, deferred, type Outcome } from "../proto/outcome.js";
@@ -14,6 +16,7 @@ import type { DeliveryJob } from "../queue/types.js";
 import {
   PooledSessions,
   capabilityProblem,
+  requireTlsProblem,
   sendsChunked,
   clientOptions,
   needsSmtputf8,
@@ -31,6 +34,7 @@ import type { Resolver } from "../world/resolver.js";
 import { connectToTargets } from "./relay/connect.js";
 import { headerSectionIsAscii } from "./relay/header-ascii.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
+import { smarthostSecurity } from "./relay/smarthost.js";
 import { resolveTargets, type FrontendList } from "./relay/targets.js";
 import type { DkimSigner } from "./dkim/sign.js";
 
@@ -57,6 +61,8 @@ export interface RelayChannel {
 export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
   const { settings, resolver, dialer, clock, log } = opts;
   const options = clientOptions(settings, opts.hostname);
+  // Read here, once: a missing or unsafe login file stops the start (ConfigError).
+  const smarthost = smarthostSecurity(settings, readForwardFiles(settings));
   const maxPerConnection = settings.smtp.outbound.maxMessagesPerConnection;
   const pooled = new PooledSessions({
     clock,
@@ -84,7 +90,13 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
         ? input
         : { ...input, envelope: { ...input.envelope, smtputf8: utf8 } };
     const chunked = sendsChunked(conn.extensions, options);
-    const problem = capabilityProblem(sent.envelope, conn.extensions, conn.relay, chunked);
+    // A frontend taking a backend's mail is a cluster member (its self-made certificate is not
+    // for outside CAs to vouch for): the hop is TLS and the frontend offers REQUIRETLS, so it
+    // takes the promise on; it is verified when the mail leaves the cluster.
+    const hop = { active: conn.tls, verified: conn.verified || conn.target.member === true };
+    const problem =
+      capabilityProblem(sent.envelope, conn.extensions, conn.relay, chunked) ??
+      requireTlsProblem(sent.envelope, conn.extensions, hop, conn.relay);
     if (problem !== null) {
       const outcomes = input.recipients.map(() => bounced(problem, conn.relay, "message"));
       return { res: null, outcomes, after: after(conn, null) };
@@ -105,7 +117,14 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
           open: async () => {
             const targets = await resolveTargets(key, settings, resolver, opts.frontends);
             if (targets.kind === "none") return everyone(job, targets.reply, "none", targets.permanent);
-            const c = await connectToTargets(targets.hosts, { resolver, dialer, clock, log, options });
+            const c = await connectToTargets(targets.hosts, {
+              resolver,
+              dialer,
+              clock,
+              log,
+              options,
+              smarthost,
+            });
             return c.kind === "failed" ? everyone(job, c.reply, c.relay, c.permanent) : c.conn;
           },
         };

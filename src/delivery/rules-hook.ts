@@ -103,6 +103,8 @@ export function generatedDraft(g: Generated, arrival: number, original: Envelope
     envid: null,
     body: relayed ? original.body : eightBit(g.message) ? "8BITMIME" : "7BIT",
     smtputf8: utf8,
+    // A message passed on keeps its sender's REQUIRETLS (RFC 8689 §4.3: every hop).
+    ...(relayed && original.requireTls === true ? { requireTls: true } : {}),
     source: "rule",
     authUser: null,
     client: null,

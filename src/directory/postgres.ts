@@ -9,7 +9,7 @@
 // on it). Every failure to reach the database rejects with StateUnavailableError, which the
 // callers answer with a 4xx.
 import type { Clock } from "../world/clock.js";
-import { migratePg } from "../state/pg-migrate.js";
+import { migratePg, openingOn } from "../state/pg-migrate.js";
 import type { PgHandle, PgTx } from "../state/pg.js";
 import { DirectoryError, type Alias, type Directory, type RecipientLookup } from "./directory.js";
 import {
@@ -35,10 +35,8 @@ import {
   credentialStamp,
   type AccountRow,
 } from "./account-rows.js";
-import { MIGRATIONS } from "./migrations.js";
+import { DIRECTORY_MIGRATION_TABLE, MIGRATIONS } from "./migrations.js";
 import { hashPassword, verifyPassword } from "./password.js";
-
-export const DIRECTORY_MIGRATION_TABLE = "schema_migrations";
 
 const FK_VIOLATION = "23503";
 const UNIQUE_VIOLATION = "23505";
@@ -51,12 +49,7 @@ export function migratePostgresDirectory(pg: PgHandle, clock: Clock): Promise<nu
 
 /** Opens (and migrates) the directory on a pool; close() gives this share of the pool back. */
 export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise<Directory> {
-  try {
-    await migratePostgresDirectory(pg, clock);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  await openingOn(pg, () => migratePostgresDirectory(pg, clock));
 
   const lockAddress = (q: PgTx, address: string) =>
     q.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`mailyard.address:${address}`]);

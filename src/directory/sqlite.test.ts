@@ -2,8 +2,6 @@
 // plus what is SQLite's own: the file runs in WAL mode and records its migrations.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { FakeClock } from "../../test/kit/clock.js";
@@ -11,10 +9,10 @@ import type { Directory } from "./directory.js";
 import { directoryContract } from "../../test/contracts/directory.js";
 import { openSqliteDirectory } from "./sqlite.js";
 import { MIGRATIONS } from "./migrations.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 async function tempFile(t: TestContext): Promise<string> {
-  const tmp = await mkdtemp(join(tmpdir(), "mailyard-dir-"));
-  t.after(() => rm(tmp, { recursive: true, force: true }));
+  const tmp = await tempDir(t, "mailyard-dir-");
   return join(tmp, "data", "mailyard.db");
 }
 

@@ -3,8 +3,7 @@
 // processes opening a fresh file at once must not both migrate). Every address is validated
 // and lower-cased on the way in (operator input is untrusted); an address is an account or an
 // alias, never both. Caller mistakes throw DirectoryError; anything else is a real failure.
-import Database from "better-sqlite3";
-import { openSqliteInTurn } from "../state/sqlite-turn.js";
+import type Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
 import type { Clock } from "../world/clock.js";
 import {
@@ -37,27 +36,17 @@ import {
   parseTargetAddress,
   splitAddress,
 } from "./address.js";
-import { MIGRATIONS } from "./migrations.js";
+import { DIRECTORY_MIGRATION_TABLE, MIGRATIONS } from "./migrations.js";
 import { hashPassword, verifyPassword } from "./password.js";
-import { prepareSqliteFile } from "../state/sqlite-file.js";
+import { openStateFile } from "../state/sqlite-open.js";
 
 function migrate(db: Database.Database): void {
-  migrateSqlite(db, "schema_migrations", MIGRATIONS, "directory", Date.now());
+  migrateSqlite(db, DIRECTORY_MIGRATION_TABLE, MIGRATIONS, "directory", Date.now());
 }
 
 export function openSqliteDirectory(path: string, clock: Clock): Directory {
-  prepareSqliteFile(path);
-  const db = openSqliteInTurn(
-    path,
-    (db) => {
-      db.pragma("foreign_keys = ON");
-      // WAL + NORMAL: a commit survives a process crash; only an OS crash can lose the last ones,
-      // and the directory is not where acknowledged mail lives.
-      db.pragma("synchronous = NORMAL");
-      migrate(db);
-    },
-    { what: "directory" },
-  );
+  // synchronous NORMAL (the default): the directory is not where acknowledged mail lives.
+  const db = openStateFile(path, { what: "directory", foreignKeys: true }, migrate);
 
   const q = {
     domainExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM domains WHERE name = ?"),

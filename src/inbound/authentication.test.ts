@@ -98,7 +98,14 @@ test("DNS that never answers: after AUTH_TIMEOUT_MS the message goes on with tem
     tls: false,
     authUser: null,
   } as const;
-  const params = { size: null, body: "7BIT", smtputf8: false, ret: null, envid: null } as const;
+  const params = {
+    size: null,
+    body: "7BIT",
+    smtputf8: false,
+    ret: null,
+    envid: null,
+    requireTls: false,
+  } as const;
   assert.equal(auth.applies(s, false), true);
   assert.equal(auth.applies({ ...s, authUser: "a@b.test" }, false), false);
   assert.equal(auth.applies(s, true), false);

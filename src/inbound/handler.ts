@@ -9,6 +9,7 @@
 // 552 5.2.2 when no recipient has room for it, asked of the directory as at RCPT (on a frontend,
 // of a backend over the cluster API); when some have room it is accepted and the mailbox channel
 // bounces the others, one DSN.
+import { NoShadowCopy } from "../cluster/shadow/spool.js";
 import type { Account, RecipientLookup } from "../directory/directory.js";
 import type { InboundDirectory } from "../cluster/api/types.js";
 import { expandRecipient } from "../directory/expand.js";
@@ -95,6 +96,7 @@ const draftOf = (
   envid: tx.params.envid,
   body: tx.params.body,
   smtputf8: tx.params.smtputf8,
+  ...(tx.params.requireTls ? { requireTls: true } : {}),
   source: s.listener,
   authUser: s.authUser,
   client: { address: s.remote.address, port: s.remote.port, helo: s.helo, tls: s.tls },
@@ -587,7 +589,7 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
             }
             o.log.with(s.id, s.remote.address).failure("enqueue failed", { error: String(e) });
             await incoming.abort().catch(() => undefined);
-            return REPLIES.queueWriteFailed;
+            return e instanceof NoShadowCopy ? REPLIES.noShadowPeer : REPLIES.queueWriteFailed;
           }
         },
         abort: () => incoming.abort(),

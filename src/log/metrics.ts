@@ -27,6 +27,12 @@ export interface Metrics {
   authVerdict?(method: AuthMethod, result: string): void;
   /** A message relayed out, signed or not. */
   dkimSigning?(outcome: SigningOutcome): void;
+  /** A message acknowledged without a shadow copy on a peer (queue.shadow = preferred). */
+  shadowUnprotected?(): void;
+  /** Shadow copies of a dead member promoted into this node's queue (take-over). */
+  shadowsPromoted?(count: number): void;
+  /** Messages a take-over may deliver twice (they were being delivered when their node died). */
+  takeoverDuplicates?(count: number): void;
 }
 
 export const noMetrics: Metrics = {

@@ -1,18 +1,17 @@
 // The log sink: line format, per-tag levels, daily files rotated by the injected clock.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { settingsSchema } from "../config/settings.js";
 import { FakeClock } from "../../test/kit/clock.js";
 import { createLogSink } from "./sink.js";
 import { formatRecord } from "./format.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 async function setup(t: { after(fn: () => Promise<void>): void }, log: Record<string, unknown> = {}) {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-log-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-log-");
   const settings = settingsSchema.parse({ dataDir: dir, log });
   const clock = new FakeClock(Date.UTC(2026, 2, 14, 23, 59, 58, 7));
   const out = new PassThrough();

@@ -6,17 +6,20 @@ import { REPLIES } from "./reply.js";
 test("MAIL parameters", () => {
   assert.deepEqual(parseMailParams(""), {
     ok: true,
-    params: { size: null, body: "7BIT", smtputf8: false, ret: null, envid: null },
+    params: { size: null, body: "7BIT", smtputf8: false, ret: null, envid: null, requireTls: false },
   });
-  assert.deepEqual(parseMailParams("SIZE=1000 body=8bitmime SMTPUTF8 RET=HDRS ENVID=QQ+2B1 AUTH=<>"), {
-    ok: true,
-    params: { size: 1000, body: "8BITMIME", smtputf8: true, ret: "HDRS", envid: "QQ+1" },
-  });
+  assert.deepEqual(
+    parseMailParams("SIZE=1000 body=8bitmime SMTPUTF8 RET=HDRS ENVID=QQ+2B1 AUTH=<> requiretls"),
+    {
+      ok: true,
+      params: { size: 1000, body: "8BITMIME", smtputf8: true, ret: "HDRS", envid: "QQ+1", requireTls: true },
+    },
+  );
   const big = parseMailParams("SIZE=99999999999999999999");
   assert.ok(big.ok && big.params.size !== null && big.params.size > 1e15);
   assert.deepEqual(parseMailParams("BODY=BINARYMIME"), {
     ok: true,
-    params: { size: null, body: "BINARYMIME", smtputf8: false, ret: null, envid: null },
+    params: { size: null, body: "BINARYMIME", smtputf8: false, ret: null, envid: null, requireTls: false },
   });
 });
 
@@ -28,6 +31,7 @@ test("bad, unknown and duplicate parameters", () => {
     "SIZE",
     "BODY=9BIT",
     "SMTPUTF8=yes",
+    "REQUIRETLS=yes",
     "RET=ALL",
     "ENVID=a+zz",
     `ENVID=${"a".repeat(101)}`,

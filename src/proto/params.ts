@@ -1,5 +1,5 @@
 // ESMTP parameters of MAIL FROM and RCPT TO: SIZE (RFC 1870), BODY (RFC 6152, RFC 3030),
-// SMTPUTF8 (RFC 6531), RET/ENVID/NOTIFY/ORCPT (RFC 3461) and AUTH= (RFC 4954, accepted and
+// SMTPUTF8 (RFC 6531), RET/ENVID/NOTIFY/ORCPT (RFC 3461), REQUIRETLS (RFC 8689) and AUTH= (RFC 4954, accepted and
 // ignored: we do not trust another server's claim about who submitted the message). Input is
 // the untrusted text after the path; results are values. No I/O.
 //
@@ -13,6 +13,8 @@ export interface MailParameters {
   readonly smtputf8: boolean;
   readonly ret: "FULL" | "HDRS" | null;
   readonly envid: string | null;
+  /** RFC 8689: every hop must be verified TLS, or the message comes back. */
+  readonly requireTls: boolean;
 }
 
 export type NotifyWhen = "SUCCESS" | "FAILURE" | "DELAY";
@@ -86,6 +88,7 @@ export function parseMailParams(text: string): ParamsResult<MailParameters> {
   let smtputf8 = false;
   let ret: MailParameters["ret"] = null;
   let envid: string | null = null;
+  let requireTls = false;
   for (const [key, value] of split.params) {
     switch (key) {
       case "SIZE":
@@ -119,11 +122,15 @@ export function parseMailParams(text: string): ParamsResult<MailParameters> {
         if (value === null || (value !== "<>" && xtextDecode(value) === null))
           return fail(REPLIES.paramSyntax);
         break;
+      case "REQUIRETLS":
+        if (value !== null) return fail(REPLIES.paramSyntax);
+        requireTls = true;
+        break;
       default:
         return fail(REPLIES.paramUnknown);
     }
   }
-  return { ok: true, params: { size, body, smtputf8, ret, envid } };
+  return { ok: true, params: { size, body, smtputf8, ret, envid, requireTls } };
 }
 
 export function parseRcptParams(text: string): ParamsResult<RcptParameters> {

@@ -67,6 +67,10 @@ export function formatReply(r: Reply, enhancedCodes = true): string {
   return out;
 }
 
+/** A reply on one line, code and enhanced code first, as a peer's words go into our own texts. */
+export const replyLine = (r: Reply): string =>
+  `${r.code} ${r.enhanced !== null ? r.enhanced + " " : ""}${r.text.replace(/\n/g, " ")}`;
+
 /**
  * The replies of Mailyard. Replies passed on from a peer, or adjusted from one (an LMTP
  * per-recipient answer, a relay's last error), are built with reply() where they are made.
@@ -140,6 +144,8 @@ export const REPLIES = {
   headerTooBig: reply(552, "5.3.4", "Message header exceeds fixed maximum size"),
   tooManyHeaderFields: reply(554, "5.6.0", "Message header has too many fields"),
   authRequired: reply(530, "5.7.0", "Authentication required"),
+  /** RFC 8689 §4.1: REQUIRETLS is only for a session that is itself over TLS. */
+  requireTlsWithoutTls: reply(530, "5.7.10", "REQUIRETLS needs a TLS session (STARTTLS first)"),
   encryptionRequired: reply(538, "5.7.11", "Encryption required for requested authentication mechanism"),
   authFailed: reply(535, "5.7.8", "Authentication credentials invalid"),
   authCancelled: reply(501, "5.0.0", "Authentication cancelled"),
@@ -216,6 +222,13 @@ export const REPLIES = {
   membersOnly: reply(530, "5.7.0", "Remote submission is for authenticated cluster members only"),
   badEnvelope: form(554, "5.6.0", "Bad envelope: {why}"),
 
+  // Shadow copies between members (src/cluster/shadow).
+  shadowsStored: form(250, "2.0.0", "{count} shadow records stored"),
+  shadowStoreFull: reply(452, "4.3.1", "Shadow store full"),
+  shadowBatchBad: form(554, "5.6.0", "Bad shadow batch: {why}"),
+  shadowWriteFailed: reply(451, "4.3.0", "Temporary failure writing shadow copies"),
+  noShadowPeer: reply(451, "4.3.0", "No cluster peer can hold a copy of the message, try again later"),
+
   // Outcomes of delivering to a next hop (src/delivery, src/channel, src/smtp/client).
   // RFC 3463: 4.4.x network and routing, 4.3.x local system, 4.5.0 protocol.
   connectFailed: form(451, "4.4.1", "connect to {relay}: {why}"),
@@ -226,6 +239,19 @@ export const REPLIES = {
   hostRefused: form(451, "4.4.1", "host {relay} refused to talk to me: {said}"),
   noHost: reply(451, "4.4.1", "no host to connect to"),
   conversationFailed: form(451, "4.4.2", "{why}"),
+  // Smarthost security (smtp.forwardTls, forwardVerify, forwardAuthFile): always deferred.
+  // RFC 3463 / RFC 5248: 4.7.10 encryption needed, 4.7.5 cryptographic failure, 4.7.4 security
+  // features not supported.
+  tlsNotOffered: form(451, "4.7.10", "TLS is required, but was not offered by host {relay}"),
+  tlsRefused: form(451, "4.7.10", "TLS is required, but host {relay} refused STARTTLS: {said}"),
+  tlsFailed: form(451, "4.7.5", "TLS is required: {why}"),
+  certificateUntrusted: form(451, "4.7.5", "TLS is required with a verified certificate: {why}"),
+  authWithoutTls: form(
+    451,
+    "4.7.10",
+    "Credentials are only sent over TLS, and host {relay} gave none (set smtp.forwardTls)",
+  ),
+  authNotOffered: form(451, "4.7.4", "Host {relay} offers no AUTH PLAIN or LOGIN ({offered})"),
   lostConnection: form(451, "4.4.2", "lost connection with {relay}"),
   noReply: reply(451, "4.4.2", "conversation ended without a reply"),
   unexpectedReply: form(451, "4.5.0", "unexpected reply: {code} {text}"),
@@ -257,6 +283,18 @@ export const REPLIES = {
     "Conversion required but not supported: BODY=BINARYMIME, and host {relay} does not offer BINARYMIME with CHUNKING",
   ),
   utf8NotOffered: form(554, "5.6.7", "SMTPUTF8 is required, but was not offered by host {relay}"),
+  // RFC 8689 §4.2.1: a REQUIRETLS message that cannot keep its promise comes back.
+  requireTlsNoTls: form(550, "5.7.10", "REQUIRETLS: host {relay} offers no TLS"),
+  requireTlsUnverified: form(
+    550,
+    "5.7.10",
+    "REQUIRETLS: the certificate of host {relay} does not verify (trusted CA and host name)",
+  ),
+  requireTlsNotOffered: form(
+    550,
+    "5.7.30",
+    "REQUIRETLS support required, but host {relay} does not offer it",
+  ),
   tooBigForHost: form(552, "5.3.4", "message size {size} exceeds size limit {limit} of server {relay}"),
   // An LMTP answer whose class disagreed with its outcome, replaced (src/channel/recipient-reply.ts).
   failed: reply(550, "5.0.0", "Failed"),

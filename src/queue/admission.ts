@@ -8,13 +8,14 @@ import type { QueueContext } from "./context.js";
 import type { Entries, Entry } from "./entries.js";
 import type { Envelope } from "./envelope.js";
 import { freshStates } from "./state-file.js";
-import type { CommitOptions, EnvelopeDraft, Incoming } from "./types.js";
+import type { CommitOptions, EnvelopeDraft, Incoming, StoredMessage } from "./types.js";
 
 export interface Admission {
   /** Start receiving a message (the caller checks the queue is not full). */
   begin(): Promise<Incoming>;
   /** Queue a whole message generated here. */
   readonly submit: (draft: EnvelopeDraft, message: Buffer) => Promise<Envelope>;
+  readonly adopt: (m: StoredMessage, message: Buffer) => Promise<boolean>;
 }
 
 export interface AdmissionDeps {
@@ -88,5 +89,30 @@ export function createAdmission(ctx: QueueContext, deps: AdmissionDeps): Admissi
     }
   }
 
-  return { begin, submit };
+  /**
+   * Take in a message another node accepted (its shadow copy, promoted at a take-over) under its
+   * own id, with its recipient state as it was: delivered recipients stay delivered, retry
+   * counts and warnings go on. False when a message with that id is already here.
+   */
+  async function adopt(m: StoredMessage, message: Buffer): Promise<boolean> {
+    const { envelope } = m;
+    if (entries.byId.has(envelope.id)) return false;
+    const writer = await spool.begin(envelope.id);
+    try {
+      await writer.write(message);
+      await writer.commit({ ...envelope, size: message.length });
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    const fresh =
+      m.state === "active" && m.recipients.every((r) => r.status === "pending" && r.attempts === 0);
+    if (!fresh) await spool.saveState(envelope.id, m.state, m.recipients);
+    const e = entries.admit({ ...envelope, size: message.length }, m.state, m.recipients);
+    log.low("message adopted", { id: envelope.id, from: envelope.returnPath, size: message.length });
+    service(e);
+    return true;
+  }
+
+  return { begin, submit, adopt };
 }

@@ -52,6 +52,8 @@ export interface Envelope {
   /** BODY= of MAIL FROM (RFC 6152 / RFC 3030). */
   readonly body: "7BIT" | "8BITMIME" | "BINARYMIME";
   readonly smtputf8: boolean;
+  /** RFC 8689 REQUIRETLS: relayed only over verified TLS to servers that offer REQUIRETLS, else bounced. Absent: false. */
+  readonly requireTls?: boolean;
   readonly source: MessageSource;
   readonly authUser: string | null;
   readonly client: ClientInfo | null;

@@ -26,7 +26,7 @@ import { createOutcomes } from "./outcomes.js";
 import { createReports } from "./reports.js";
 import { createScheduler } from "./scheduler.js";
 import { createTimetable } from "./timetable.js";
-import type { Deliverer, Queue, Spool } from "./types.js";
+import type { Deliverer, Queue, Spool, StoredMessage } from "./types.js";
 
 export interface QueueManagerOptions {
   readonly spool: Spool;
@@ -57,6 +57,8 @@ export type QueueManager = Queue & {
   idle(): Promise<void>;
   /** A fresh queue id, for mail that is delivered at receipt and never queued. */
   nextId(): string;
+  /** Take in another node's message with its id and recipient state (a take-over). */
+  adopt(m: StoredMessage, message: Buffer): Promise<boolean>;
 };
 
 export function createQueueManager(o: QueueManagerOptions): QueueManager {
@@ -104,6 +106,7 @@ export function createQueueManager(o: QueueManagerOptions): QueueManager {
   return {
     begin: () => (entries.byId.size >= q.maxMessages ? Promise.resolve("full" as const) : admission.begin()),
     submit: admission.submit,
+    adopt: admission.adopt,
     size: () => entries.byId.size,
     ...createOperator(ctx, { entries, scheduler, wakeUp, settle: outcomes.settle }),
 

@@ -94,6 +94,7 @@ const ENVELOPE_FIELDS: Record<keyof Envelope, Check> = {
   envid: strOrNull,
   body: oneOf("7BIT", "8BITMIME", "BINARYMIME"),
   smtputf8: (v) => typeof v === "boolean",
+  requireTls: (v) => v === undefined || typeof v === "boolean",
   source: oneOf(...MESSAGE_SOURCES),
   authUser: strOrNull,
   client: clientOk,

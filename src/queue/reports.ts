@@ -89,8 +89,10 @@ export function createReports(ctx: QueueContext, deps: ReportDeps): Reports {
     const env = e.envelope;
     if (env.returnPath === "") return true;
     try {
+      // A REQUIRETLS message's report goes with REQUIRETLS too, and without the body: the report
+      // may take a path the sender did not ask for (RFC 8689 §5).
       const fullUpTo =
-        kind !== "failure" || env.ret === "HDRS" || env.body === "BINARYMIME"
+        kind !== "failure" || env.ret === "HDRS" || env.body === "BINARYMIME" || env.requireTls === true
           ? 0
           : env.ret === "FULL"
             ? MAX_FULL_RETURN
@@ -130,6 +132,7 @@ export function createReports(ctx: QueueContext, deps: ReportDeps): Reports {
           // The report quotes remote replies, which may be UTF-8, whatever the original was.
           body: env.body === "7BIT" && !env.smtputf8 && isAscii(message) ? "7BIT" : "8BITMIME",
           smtputf8: env.smtputf8,
+          ...(env.requireTls === true ? { requireTls: true } : {}),
           source: "dsn",
           authUser: null,
           client: null,

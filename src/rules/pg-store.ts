@@ -6,7 +6,8 @@
 // Opening moves the old shared server rule set to per-node rows (store.ts sharedServerTargets)
 // in one transaction that locks the row, so two nodes starting together move it once.
 import type { PgHandle } from "../state/pg.js";
-import { migratePg, type PgMigration } from "../state/pg-migrate.js";
+import { migratePg, openingOn } from "../state/pg-migrate.js";
+import { RULE_MIGRATIONS, RULES_MIGRATION_TABLE } from "./migrations.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
 import {
@@ -20,30 +21,9 @@ import {
 
 const SWEEP_EVERY = 500;
 
-const PG_RULE_MIGRATIONS: readonly PgMigration[] = [
-  {
-    version: 1,
-    name: "rule sets, sieve scripts, reply memory",
-    postgres: `
-      CREATE TABLE rule_sets (scope TEXT PRIMARY KEY, text TEXT NOT NULL, updated_at BIGINT NOT NULL);
-      CREATE TABLE sieve_scripts (account TEXT PRIMARY KEY, script TEXT NOT NULL, updated_at BIGINT NOT NULL);
-      CREATE TABLE reply_memory (
-        account TEXT NOT NULL,
-        handle TEXT NOT NULL,
-        sender TEXT NOT NULL,
-        until BIGINT NOT NULL,
-        PRIMARY KEY (account, handle, sender)
-      );
-      CREATE INDEX reply_memory_until ON reply_memory(until);
-    `,
-  },
-];
-
-export const RULES_MIGRATION_TABLE = "rules_schema_migrations";
-
 /** Applies pending rule-store migrations; the versions applied. */
 export const migratePostgresRules = (pg: PgHandle, now: number): Promise<number[]> =>
-  migratePg(pg, RULES_MIGRATION_TABLE, PG_RULE_MIGRATIONS, "rules", now);
+  migratePg(pg, RULES_MIGRATION_TABLE, RULE_MIGRATIONS, "rules", now);
 
 /** Moves the pre-per-node "server" row to its nodes (store.ts); a no-op once it is gone. */
 async function moveSharedServerRules(pg: PgHandle, opener: string): Promise<void> {
@@ -77,13 +57,10 @@ export async function openPostgresRuleStore(
   now: () => number,
   nodeId = "node1",
 ): Promise<RuleStore> {
-  try {
+  await openingOn(pg, async () => {
     await migratePostgresRules(pg, now());
     await moveSharedServerRules(pg, nodeId);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  });
   let writes = 0;
   const norm = ruleAddressKey;
   const sweep = async (): Promise<void> => {

@@ -1,7 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { openSqliteRuleStore } from "./sqlite-store.js";
@@ -10,16 +8,15 @@ import { parseRules } from "./seed/text.js";
 import { systemClock } from "../world/clock.js";
 import { ruleStoreContract, sharedServerRulesContract } from "./store-contract.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 ruleStoreContract("sqlite", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-rules-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-rules-");
   return (now) => Promise.resolve(openSqliteRuleStore(join(dir, "mailyard.db"), now));
 });
 
 sharedServerRulesContract("sqlite", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-rules-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-rules-");
   const path = join(dir, "mailyard.db");
   // the tables as a node left them: the rule store's and the cluster state's
   await openSqliteRuleStore(path).close();
@@ -57,8 +54,7 @@ sharedServerRulesContract("sqlite", async (t) => {
 // What the contract cannot see: the rule store shares the directory's file, each with its own
 // migrations, and neither disturbs the other across a reopen.
 void test("the rule store and the directory share one file, each with its own migration table", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-rules-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-rules-");
   const path = join(dir, "mailyard.db");
   const directory = openSqliteDirectory(path, systemClock);
   await directory.addDomain("example.test");

@@ -4,9 +4,9 @@
 // write the file at once. Rule sets are kept in the seed's text form, re-parsed on read. Opening
 // moves the old shared server rule set to per-node rows (store.ts sharedServerTargets), in one
 // IMMEDIATE transaction with the membership read, so two openers cannot both move it.
-import Database from "better-sqlite3";
-import { openSqliteInTurn } from "../state/sqlite-turn.js";
+import type Database from "better-sqlite3";
 import { migrateSqlite } from "../state/sqlite-migrate.js";
+import { RULE_MIGRATIONS, RULES_MIGRATION_TABLE } from "./migrations.js";
 import type { Rule } from "./seed/model.js";
 import { formatRules, parseRules } from "./seed/text.js";
 import {
@@ -17,47 +17,14 @@ import {
   type RuleScope,
   type RuleStore,
 } from "./store.js";
-import { prepareSqliteFile } from "../state/sqlite-file.js";
+import { openStateFile } from "../state/sqlite-open.js";
 
 const SWEEP_EVERY = 500;
 /** settings.ts node.id's default. */
 const DEFAULT_NODE_ID = "node1";
 
-interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sqlite: string;
-}
-
-export const RULE_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: "rule sets, sieve scripts, reply memory",
-    sqlite: `
-      CREATE TABLE rule_sets (
-        scope TEXT PRIMARY KEY NOT NULL,
-        text TEXT NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE TABLE sieve_scripts (
-        account TEXT PRIMARY KEY NOT NULL,
-        script TEXT NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE TABLE reply_memory (
-        account TEXT NOT NULL,
-        handle TEXT NOT NULL,
-        sender TEXT NOT NULL,
-        until INTEGER NOT NULL,
-        PRIMARY KEY (account, handle, sender)
-      );
-      CREATE INDEX reply_memory_until ON reply_memory(until);
-    `,
-  },
-];
-
 function migrate(db: Database.Database): void {
-  migrateSqlite(db, "rules_schema_migrations", RULE_MIGRATIONS, "rules", Date.now());
+  migrateSqlite(db, RULES_MIGRATION_TABLE, RULE_MIGRATIONS, "rules", Date.now());
 }
 
 /** Moves the pre-per-node "server" row to its nodes (store.ts); a no-op once it is gone. */
@@ -101,16 +68,10 @@ export function openSqliteRuleStore(
   now: () => number = Date.now,
   o: RuleStoreOpenOptions = {},
 ): RuleStore {
-  prepareSqliteFile(path);
-  const db = openSqliteInTurn(
-    path,
-    (db) => {
-      db.pragma("synchronous = NORMAL");
-      migrate(db);
-      moveSharedServerRules(db, o.nodeId ?? DEFAULT_NODE_ID);
-    },
-    { what: "rules" },
-  );
+  const db = openStateFile(path, { what: "rules" }, (d) => {
+    migrate(d);
+    moveSharedServerRules(d, o.nodeId ?? DEFAULT_NODE_ID);
+  });
   const getSet = db.prepare<[string], { text: string }>("SELECT text FROM rule_sets WHERE scope = ?");
   const putSet = db.prepare(
     "INSERT INTO rule_sets (scope, text, updated_at) VALUES (?, ?, ?) ON CONFLICT(scope) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",

@@ -18,6 +18,7 @@ import { FakeClock } from "../../test/kit/clock.js";
 import { memoryLogSink } from "../../test/kit/log.js";
 import { fakeQueue } from "../../test/kit/queue.js";
 import { leaseOwners, staticHomes } from "./account-placement.js";
+import { adminApi } from "../../test/kit/admin-api.js";
 
 type After = { after(fn: () => Promise<void>): void };
 type Json = Record<string, unknown>;
@@ -67,14 +68,7 @@ async function startAdmin(
     await directory.close();
     await rm(dataDir, { recursive: true, force: true });
   });
-  const call = async (method: string, p: string, body?: unknown): Promise<{ status: number; json: Json }> => {
-    const res = await fetch(`http://127.0.0.1:${port}/api/${p}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, json: (await res.json()) as Json };
-  };
+  const call = adminApi(port, token);
   /** address → the field the page shows (home or owner), from one page of the list. */
   const page = async (field: "home" | "owner"): Promise<{ kind: unknown; of: Map<string, unknown> }> => {
     const r = await call("GET", "accounts?offset=0&limit=20");

@@ -15,15 +15,12 @@ import { checkSharedMailRoot } from "../cluster/shared-mailroot.js";
 import { leaseFence } from "../cluster/store-fence.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
 import { createLeasedMailbox } from "../delivery/leased.js";
-import { createLocalChannel } from "../delivery/local.js";
 import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createPlacedLocalChannel } from "../delivery/placed.js";
-import { createRelayChannel } from "../delivery/relay.js";
 import { createRouter } from "../delivery/router.js";
 import { mailRoot } from "../config/paths.js";
 import { parseHostPort } from "../proto/hostport.js";
-import { createMaildirStore } from "../store/maildir.js";
-import type { RoleContext, RoleParts } from "./role-parts.js";
+import { mailboxChannel, relayChannel, type RoleContext, type RoleParts } from "./role-parts.js";
 
 /** A dynamic cluster's account lease is given back after this long without mail for it. */
 const ACCOUNT_IDLE_MS = 60_000;
@@ -47,31 +44,16 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
       : null;
   // Dynamic clusters: nothing is published into a mailbox without the lease, with room to spare.
   const marginMs = Math.min(settings.cluster.leaseMarginSeconds, settings.cluster.leaseSeconds / 4) * 1000;
-  const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
-    groupAccess: settings.local.mailGroupAccess,
-    ...(keeper !== null ? { fence: leaseFence(keeper, marginMs, log.for("CLUSTER")) } : {}),
-  });
+  const { store, local: maildir } = mailboxChannel(
+    ctx,
+    keeper !== null ? leaseFence(keeper, marginMs, log.for("CLUSTER")) : undefined,
+  );
   // Usage in the answers of this backend (its own SMTP, the frontends' questions, POP3) follows
   // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
   const usageDirectory = withMailboxUsage(directory, { store, allHere: false, log: log.for("LOCAL") });
-  const maildir = createLocalChannel({
-    directory,
-    store,
-    settings,
-    clock: world.clock,
-    log: log.for("LOCAL"),
-    hostname: settings.hostname,
-    rules: ctx.rules,
-  });
   const mailbox = keeper === null ? maildir : createLeasedMailbox({ keeper, mailbox: maildir });
   let turn = 0;
-  const relay = createRelayChannel({
-    settings,
-    resolver: world.resolver,
-    dialer: world.dialer,
-    clock: world.clock,
-    log: log.for("SMTP"),
-    hostname: settings.hostname,
+  const relay = relayChannel(ctx, {
     // Each delivery starts at the next frontend; the others stay in order as failover.
     frontends: () => {
       const live = ctx.members
@@ -97,7 +79,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   return {
     inbound: usageDirectory,
     deliverer,
-    store,
+    mailboxes: { store, directory: usageDirectory },
     extra: clusterApiHandler({
       directory: usageDirectory,
       secret: settings.cluster.secret,

@@ -5,9 +5,8 @@
 // to the backend placement names. A frontend never opens an account or writes a mailbox.
 import { createClusterDirectory } from "../cluster/api/client.js";
 import { createClusterRouter } from "../delivery/cluster-router.js";
-import { createRelayChannel } from "../delivery/relay.js";
 import { withRemovedAccounts } from "../delivery/removed-accounts.js";
-import type { RoleContext, RoleParts } from "./role-parts.js";
+import { relayChannel, type RoleContext, type RoleParts } from "./role-parts.js";
 
 /** Entries per answer cache of the cluster directory client. */
 const CACHE_ENTRIES = 10_000;
@@ -28,15 +27,7 @@ export function startFrontendRole(ctx: RoleContext): RoleParts {
     credentialStamp: (address) => ctx.directory.credentialStamp(address),
     log: log.for("CLUSTER"),
   });
-  const relay = createRelayChannel({
-    settings,
-    resolver: world.resolver,
-    dialer: world.dialer,
-    clock: world.clock,
-    log: log.for("SMTP"),
-    hostname: settings.hostname,
-    ...(ctx.dkim !== undefined ? { dkim: ctx.dkim } : {}),
-  });
+  const relay = relayChannel(ctx);
   const deliverer = createClusterRouter({
     lookup: (address) => clusterDirectory.lookup(address),
     // Mail queued for an account removed since is bounced (5.1.1), not kept for want of a home.

@@ -1,8 +1,7 @@
-// The parts every role's node is built from the same way (node.ts for the single server,
-// roles.ts for frontends and backends): the base (the world, the login gates on the shared
-// throttle rows, the WebAdmin's log tee, the data directory), the rules the mailbox channel
-// runs, whose generated mail goes through the node's Submitter once it exists, and the durable
-// queue on dataDir/queue. What is opened is added to the start's Teardown.
+// Parts the composition root (compose.ts) builds every role's node from: the base (the world,
+// the login gates on the shared throttle rows, the WebAdmin's log tee, the data directory), the
+// rules the mailbox channel runs, whose generated mail goes through the node's Submitter once
+// it exists, and the durable queue on dataDir/queue. What is opened is added to the start's Teardown.
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { recordStateLocation } from "../config/member-state.js";
@@ -96,8 +95,11 @@ export function createNodeQueue(o: {
   readonly deliverer: Deliverer;
   /** What the queue expands the recipients of generated mail with (DSNs, forwards). */
   readonly directory: Pick<Directory, "lookup" | "getAccount">;
+  /** A cluster member's spool also copies each message to a peer (src/cluster/shadow). */
+  readonly wrapSpool?: (spool: FileSpool) => FileSpool;
 }): { spool: FileSpool; queue: QueueManager } {
-  const spool = createSpool(join(o.dataDir, "queue"), o.log.for("QUEUE"));
+  const own = createSpool(join(o.dataDir, "queue"), o.log.for("QUEUE"));
+  const spool = o.wrapSpool?.(own) ?? own;
   const queue = createQueueManager({
     spool,
     deliverer: o.deliverer,

@@ -78,25 +78,30 @@ export class StateMissingError extends Error {
   }
 }
 
-/** The table recording a schema's versions, loading only that schema's PostgreSQL adapter. */
-async function migrationTable(schema: SchemaName): Promise<string> {
-  switch (schema) {
-    case "directory":
-      return (await import("../directory/postgres.js")).DIRECTORY_MIGRATION_TABLE;
-    case "cluster":
-      return (await import("../cluster/pg-state.js")).CLUSTER_MIGRATION_TABLE;
-    case "rules":
-      return (await import("../rules/pg-store.js")).RULES_MIGRATION_TABLE;
-    case "rpop":
-      return (await import("../sources/rpop/migrations.js")).RPOP_MIGRATION_TABLE;
-    case "admin":
-      return (await import("../admin/web/users-migrations.js")).ADMIN_MIGRATION_TABLE;
-    case "throttle":
-      return (await import("../state/throttle-migrations.js")).THROTTLE_MIGRATION_TABLE;
-    case "dkim":
-      return (await import("../delivery/dkim/pg-store.js")).DKIM_MIGRATION_TABLE;
-  }
-}
+type MigrationList = readonly [table: string, migrations: readonly { readonly version: number }[]];
+
+/**
+ * Each schema's table of applied versions (the same name on SQLite and PostgreSQL) and the
+ * migrations this program has, loading only that schema's migration list (no adapter).
+ */
+const MIGRATION_LISTS: { readonly [K in SchemaName]: () => Promise<MigrationList> } = {
+  directory: () =>
+    import("../directory/migrations.js").then((m) => [m.DIRECTORY_MIGRATION_TABLE, m.MIGRATIONS]),
+  cluster: () =>
+    import("../cluster/migrations.js").then((m) => [m.CLUSTER_MIGRATION_TABLE, m.CLUSTER_MIGRATIONS]),
+  rules: () => import("../rules/migrations.js").then((m) => [m.RULES_MIGRATION_TABLE, m.RULE_MIGRATIONS]),
+  rpop: () =>
+    import("../sources/rpop/migrations.js").then((m) => [m.RPOP_MIGRATION_TABLE, m.RPOP_MIGRATIONS]),
+  admin: () =>
+    import("../admin/web/users-migrations.js").then((m) => [m.ADMIN_MIGRATION_TABLE, m.ADMIN_MIGRATIONS]),
+  throttle: () =>
+    import("../state/throttle-migrations.js").then((m) => [
+      m.THROTTLE_MIGRATION_TABLE,
+      m.THROTTLE_MIGRATIONS,
+    ]),
+  dkim: () =>
+    import("../delivery/dkim/migrations.js").then((m) => [m.DKIM_MIGRATION_TABLE, m.DKIM_MIGRATIONS]),
+};
 
 /**
  * For commands that only read: the state must already exist. The SQLite file is looked for
@@ -122,7 +127,7 @@ export async function requireExistingState(settings: Settings, schema: SchemaNam
   try {
     let version: number;
     try {
-      version = await pgSchemaVersion(pg, await migrationTable(schema));
+      version = await pgSchemaVersion(pg, (await MIGRATION_LISTS[schema]())[0]);
     } catch (e) {
       // invalid_catalog_name: the database itself does not exist (nothing creates one).
       if ((e as { code?: unknown }).code === "3D000")
@@ -138,15 +143,25 @@ export async function requireExistingState(settings: Settings, schema: SchemaNam
   }
 }
 
+/** One store where the state is: on the SQLite file, or on this process's shared pool. */
+async function openOn<T>(
+  settings: Settings,
+  log: Log | undefined,
+  sqlite: (path: string) => Promise<T>,
+  postgres: (pg: PgHandle) => Promise<T>,
+): Promise<T> {
+  const where = stateLocation(settings);
+  return where.kind === "sqlite" ? sqlite(where.path) : postgres(await openPool(settings, where.url, log));
+}
+
 /** The directory alone (a single server, the CLI's directory commands). */
 export async function openDirectoryStore(settings: Settings, clock: Clock, log?: Log): Promise<Directory> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteDirectory } = await import("../directory/sqlite.js");
-    return openSqliteDirectory(where.path, clock);
-  }
-  const { openPostgresDirectory } = await import("../directory/postgres.js");
-  return openPostgresDirectory(await openPool(settings, where.url, log), clock);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../directory/sqlite.js")).openSqliteDirectory(path, clock),
+    async (pg) => (await import("../directory/postgres.js")).openPostgresDirectory(pg, clock),
+  );
 }
 
 /** The cluster state alone (cluster commands). */
@@ -155,13 +170,12 @@ export async function openClusterStateStore(
   clock: Clock,
   log?: Log,
 ): Promise<ClusterState> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteClusterState } = await import("../cluster/sqlite-state.js");
-    return openSqliteClusterState(where.path, clock);
-  }
-  const { openPostgresClusterState } = await import("../cluster/pg-state.js");
-  return openPostgresClusterState(await openPool(settings, where.url, log), clock);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../cluster/sqlite-state.js")).openSqliteClusterState(path, clock),
+    async (pg) => (await import("../cluster/pg-state.js")).openPostgresClusterState(pg, clock),
+  );
 }
 
 /**
@@ -169,13 +183,13 @@ export async function openClusterStateStore(
  * PostgreSQL, so every member of a cluster reads the same rules and one reply memory.
  */
 export async function openRuleStoreFor(settings: Settings, now: () => number, log?: Log): Promise<RuleStore> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteRuleStore } = await import("../rules/sqlite-store.js");
-    return openSqliteRuleStore(where.path, now, { nodeId: settings.node.id });
-  }
-  const { openPostgresRuleStore } = await import("../rules/pg-store.js");
-  return openPostgresRuleStore(await openPool(settings, where.url, log), now, settings.node.id);
+  return openOn(
+    settings,
+    log,
+    async (path) =>
+      (await import("../rules/sqlite-store.js")).openSqliteRuleStore(path, now, { nodeId: settings.node.id }),
+    async (pg) => (await import("../rules/pg-store.js")).openPostgresRuleStore(pg, now, settings.node.id),
+  );
 }
 
 /** The DKIM signing keys (src/delivery/dkim/): every frontend sharing the state signs with them. */
@@ -184,13 +198,12 @@ export async function openDkimStoreFor(
   now: () => number,
   log?: Log,
 ): Promise<DkimKeyStore> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteDkimStore } = await import("../delivery/dkim/sqlite-store.js");
-    return openSqliteDkimStore(where.path, now);
-  }
-  const { openPostgresDkimStore } = await import("../delivery/dkim/pg-store.js");
-  return openPostgresDkimStore(await openPool(settings, where.url, log), now);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../delivery/dkim/sqlite-store.js")).openSqliteDkimStore(path, now),
+    async (pg) => (await import("../delivery/dkim/pg-store.js")).openPostgresDkimStore(pg, now),
+  );
 }
 
 /**
@@ -199,13 +212,12 @@ export async function openDkimStoreFor(
  * administrators and a login on one member holds on all.
  */
 export async function openAdminStoreFor(settings: Settings, clock: Clock, log?: Log): Promise<AdminStore> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteAdminStore } = await import("../admin/web/sqlite-admin-store.js");
-    return openSqliteAdminStore(where.path, clock);
-  }
-  const { openPostgresAdminStore } = await import("../admin/web/pg-admin-store.js");
-  return openPostgresAdminStore(await openPool(settings, where.url, log), clock);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../admin/web/sqlite-admin-store.js")).openSqliteAdminStore(path, clock),
+    async (pg) => (await import("../admin/web/pg-admin-store.js")).openPostgresAdminStore(pg, clock),
+  );
 }
 
 /**
@@ -213,14 +225,13 @@ export async function openAdminStoreFor(settings: Settings, clock: Clock, log?: 
  * PostgreSQL, so every member of a cluster sees the same entries, UIDL memory and poll claims.
  */
 export async function openRpopStoreFor(settings: Settings, clock: Clock, log?: Log): Promise<RpopStore> {
-  const where = stateLocation(settings);
   const seal = await rpopSealFor(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteRpopStore } = await import("../sources/rpop/sqlite-store.js");
-    return openSqliteRpopStore(where.path, clock, seal);
-  }
-  const { openPostgresRpopStore } = await import("../sources/rpop/pg-store.js");
-  return openPostgresRpopStore(await openPool(settings, where.url, log), clock, seal);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../sources/rpop/sqlite-store.js")).openSqliteRpopStore(path, clock, seal),
+    async (pg) => (await import("../sources/rpop/pg-store.js")).openPostgresRpopStore(pg, clock, seal),
+  );
 }
 
 /** The seal of RPOP passwords, with the key of rpop.keyFile (made on first use). */
@@ -238,13 +249,12 @@ export async function openThrottleRowsFor(
   clock: Clock,
   log?: Log,
 ): Promise<ThrottleRows> {
-  const where = stateLocation(settings);
-  if (where.kind === "sqlite") {
-    const { openSqliteThrottleRows } = await import("../state/sqlite-throttle.js");
-    return openSqliteThrottleRows(where.path, clock);
-  }
-  const { openPostgresThrottleRows } = await import("../state/pg-throttle.js");
-  return openPostgresThrottleRows(await openPool(settings, where.url, log), clock);
+  return openOn(
+    settings,
+    log,
+    async (path) => (await import("../state/sqlite-throttle.js")).openSqliteThrottleRows(path, clock),
+    async (pg) => (await import("../state/pg-throttle.js")).openPostgresThrottleRows(pg, clock),
+  );
 }
 
 /** Both, as a cluster member needs them; on PostgreSQL on one shared pool. */
@@ -279,85 +289,54 @@ export async function openStateStores(settings: Settings, clock: Clock, log?: Lo
 }
 
 interface SchemaSpec {
-  /** The table recording applied versions (same name on SQLite and PostgreSQL). */
-  readonly table: string;
-  readonly versions: readonly number[];
   /** Opening the SQLite store migrates it (in an IMMEDIATE transaction). */
   readonly openSqlite: (path: string, clock: Clock) => { close(): Promise<void> };
   readonly migratePg: (pg: PgHandle, clock: Clock) => Promise<number[]>;
 }
 
 async function schemaSpecs(settings: Settings): Promise<Record<SchemaName, SchemaSpec>> {
-  const [dirMig, clusterMig, ruleSqlite, rpopMig, adminMig, throttleMig, dkimSqlite, dkimPg] =
-    await Promise.all([
-      import("../directory/migrations.js"),
-      import("../cluster/migrations.js"),
-      import("../rules/sqlite-store.js"),
-      import("../sources/rpop/migrations.js"),
-      import("../admin/web/users-migrations.js"),
-      import("../state/throttle-migrations.js"),
-      import("../delivery/dkim/sqlite-store.js"),
-      import("../delivery/dkim/pg-store.js"),
-    ]);
-  const [dirPg, clusterPg, rulesPg, rpopPg, adminPg, throttlePg] = await Promise.all([
+  const [dirPg, clusterPg, rulesPg, rpopPg, adminPg, throttlePg, dkimPg] = await Promise.all([
     import("../directory/postgres.js"),
     import("../cluster/pg-state.js"),
     import("../rules/pg-store.js"),
     import("../sources/rpop/pg-store.js"),
     import("../admin/web/pg-admin-store.js"),
     import("../state/pg-throttle.js"),
+    import("../delivery/dkim/pg-store.js"),
   ]);
-  const [dirSqlite, clusterSqlite, rpopSqlite, adminSqlite, throttleSqlite] = await Promise.all([
-    import("../directory/sqlite.js"),
-    import("../cluster/sqlite-state.js"),
-    import("../sources/rpop/sqlite-store.js"),
-    import("../admin/web/sqlite-admin-store.js"),
-    import("../state/sqlite-throttle.js"),
-  ]);
-  const versions = (list: readonly { version: number }[]) => list.map((m) => m.version);
+  const [dirSqlite, clusterSqlite, ruleSqlite, rpopSqlite, adminSqlite, throttleSqlite, dkimSqlite] =
+    await Promise.all([
+      import("../directory/sqlite.js"),
+      import("../cluster/sqlite-state.js"),
+      import("../rules/sqlite-store.js"),
+      import("../sources/rpop/sqlite-store.js"),
+      import("../admin/web/sqlite-admin-store.js"),
+      import("../state/sqlite-throttle.js"),
+      import("../delivery/dkim/sqlite-store.js"),
+    ]);
   const rpopSeal = await rpopSealFor(settings);
   return {
-    directory: {
-      table: dirPg.DIRECTORY_MIGRATION_TABLE,
-      versions: versions(dirMig.MIGRATIONS),
-      openSqlite: dirSqlite.openSqliteDirectory,
-      migratePg: dirPg.migratePostgresDirectory,
-    },
+    directory: { openSqlite: dirSqlite.openSqliteDirectory, migratePg: dirPg.migratePostgresDirectory },
     cluster: {
-      table: clusterPg.CLUSTER_MIGRATION_TABLE,
-      versions: versions(clusterMig.CLUSTER_MIGRATIONS),
       openSqlite: clusterSqlite.openSqliteClusterState,
       migratePg: clusterPg.migratePostgresClusterState,
     },
     rules: {
-      table: rulesPg.RULES_MIGRATION_TABLE,
-      versions: versions(ruleSqlite.RULE_MIGRATIONS),
       openSqlite: (path, clock) =>
         ruleSqlite.openSqliteRuleStore(path, () => clock.now(), { nodeId: settings.node.id }),
       migratePg: (pg, clock) => rulesPg.migratePostgresRules(pg, clock.now()),
     },
     rpop: {
-      table: rpopMig.RPOP_MIGRATION_TABLE,
-      versions: versions(rpopMig.RPOP_MIGRATIONS),
       // Opening it also seals passwords a version before sealing stored in clear.
       openSqlite: (path, clock) => rpopSqlite.openSqliteRpopStore(path, clock, rpopSeal),
       migratePg: (pg, clock) => rpopPg.migratePostgresRpop(pg, clock.now()),
     },
-    admin: {
-      table: adminMig.ADMIN_MIGRATION_TABLE,
-      versions: versions(adminMig.ADMIN_MIGRATIONS),
-      openSqlite: adminSqlite.openSqliteAdminStore,
-      migratePg: adminPg.migratePostgresAdmin,
-    },
+    admin: { openSqlite: adminSqlite.openSqliteAdminStore, migratePg: adminPg.migratePostgresAdmin },
     throttle: {
-      table: throttleMig.THROTTLE_MIGRATION_TABLE,
-      versions: versions(throttleMig.THROTTLE_MIGRATIONS),
       openSqlite: throttleSqlite.openSqliteThrottleRows,
       migratePg: throttlePg.migratePostgresThrottle,
     },
     dkim: {
-      table: dkimPg.DKIM_MIGRATION_TABLE,
-      versions: versions(dkimSqlite.DKIM_MIGRATIONS),
       openSqlite: (path, clock) => dkimSqlite.openSqliteDkimStore(path, () => clock.now()),
       migratePg: (pg, clock) => dkimPg.migratePostgresDkim(pg, clock.now()),
     },
@@ -384,10 +363,13 @@ export async function migrateState(settings: Settings, clock: Clock): Promise<Mi
       }
     };
     for (const name of SCHEMAS) {
-      const spec = specs[name];
-      const before = version(spec.table);
-      await spec.openSqlite(where.path, clock).close();
-      report[name] = { applied: spec.versions.filter((v) => v > before), version: version(spec.table) };
+      const [table, migrations] = await MIGRATION_LISTS[name]();
+      const before = version(table);
+      await specs[name].openSqlite(where.path, clock).close();
+      report[name] = {
+        applied: migrations.map((m) => m.version).filter((v) => v > before),
+        version: version(table),
+      };
     }
     return { where: where.path, ...(report as Record<SchemaName, SchemaState>) };
   }
@@ -396,9 +378,9 @@ export async function migrateState(settings: Settings, clock: Clock): Promise<Mi
   const pg = await openPool(settings, where.url);
   try {
     for (const name of SCHEMAS) {
-      const spec = specs[name];
-      const applied = await spec.migratePg(pg, clock);
-      report[name] = { applied, version: await pgSchemaVersion(pg, spec.table) };
+      const [table] = await MIGRATION_LISTS[name]();
+      const applied = await specs[name].migratePg(pg, clock);
+      report[name] = { applied, version: await pgSchemaVersion(pg, table) };
     }
     return { where: redactUrl(where.url), ...(report as Record<SchemaName, SchemaState>) };
   } finally {

@@ -11,7 +11,7 @@ import { REPLIES } from "../proto/reply.js";
 import { localSubmitter } from "../queue/local-submit.js";
 import type { Submitter } from "../queue/submit.js";
 import type { Queue } from "../queue/types.js";
-import type { Verb } from "../smtp/server/verb.js";
+import type { SessionApi, Verb } from "../smtp/server/verb.js";
 import { filteredAccept } from "./milter-wiring.js";
 import type { MilterOptions } from "../inbound/milters.js";
 import type { NodeWorld } from "./start-options.js";
@@ -31,6 +31,8 @@ export function createSubmitPath(o: {
   readonly view: () => SubmitView | null;
   /** Frontends with smtp.milters: what other members hand over is filtered here (once). */
   readonly milters?: MilterOptions | null;
+  /** More verbs for authenticated members (the shadow copies' XSHADOW). */
+  readonly memberVerbs?: (memberOf: (s: SessionApi) => string | undefined) => readonly Verb[];
 }): SubmitPath {
   const { settings } = o;
   const log = o.log.for("SUBMIT");
@@ -52,6 +54,7 @@ export function createSubmitPath(o: {
       connectTimeoutMs: out.connectTimeoutSeconds * 1000,
       commandTimeoutMs: out.commandTimeoutSeconds * 1000,
       dataTimeoutMs: out.dataTimeoutSeconds * 1000,
+      proxyFrom: settings.smtp.proxyProtocolFrom,
     },
     maxTries: settings.cluster.submitTries,
     log,
@@ -62,6 +65,7 @@ export function createSubmitPath(o: {
     nonce,
     maxMessageSize: settings.smtp.maxMessageSize,
     log,
+    ...(o.memberVerbs !== undefined ? { memberVerbs: o.memberVerbs } : {}),
     accept: async (draft, message, from) => {
       if (o.milters != null) return filteredAccept(o.milters, o.queue, draft, message, from, log);
       const r = await local.submit(draft, message);

@@ -56,3 +56,16 @@ export async function pgSchemaVersion(pg: PgHandle, table: string): Promise<numb
   const [row] = await pg.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${table}`);
   return row?.v ?? 0;
 }
+
+/**
+ * Runs a store's opening steps (its migrations, a one-off move) on a pool share the store owns:
+ * when a step fails the share is closed before the error goes on, so a failed open holds nothing.
+ */
+export async function openingOn(pg: PgHandle, steps: () => Promise<unknown>): Promise<void> {
+  try {
+    await steps();
+  } catch (e) {
+    await pg.close();
+    throw e;
+  }
+}

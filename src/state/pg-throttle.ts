@@ -3,7 +3,7 @@
 // migration versions as the SQLite adapter (sqlite-throttle.ts), in throttle_schema_migrations.
 import type { Clock } from "../world/clock.js";
 import type { PgHandle } from "./pg.js";
-import { migratePg } from "./pg-migrate.js";
+import { migratePg, openingOn } from "./pg-migrate.js";
 import { lockMs, type ThrottleRows } from "./throttle.js";
 import { THROTTLE_MIGRATION_TABLE, THROTTLE_MIGRATIONS } from "./throttle-migrations.js";
 
@@ -13,12 +13,7 @@ export const migratePostgresThrottle = (pg: PgHandle, clock: Clock): Promise<num
 
 /** Opens (and migrates) the rows; they own `pg` and close it. */
 export async function openPostgresThrottleRows(pg: PgHandle, clock: Clock): Promise<ThrottleRows> {
-  try {
-    await migratePostgresThrottle(pg, clock);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  await openingOn(pg, () => migratePostgresThrottle(pg, clock));
   return {
     async lockedUntil(keys) {
       const [r] = await pg.query<{ t: number | null }>(

@@ -3,17 +3,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { systemClock } from "../world/clock.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 const modeOf = async (p: string): Promise<number> => (await stat(p)).mode & 0o777;
 
 void test("a new state file, its WAL and shared memory are 0600 under umask 022; a new directory 0700", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-state-mode-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-state-mode-");
   const old = process.umask(0o022);
   t.after(() => process.umask(old));
   const path = join(dir, "fresh", "mailyard.db");
@@ -27,8 +26,7 @@ void test("a new state file, its WAL and shared memory are 0600 under umask 022;
 });
 
 void test("a state file an older version left 0644 is tightened when opened", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-state-mode-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-state-mode-");
   const path = join(dir, "mailyard.db");
   const first = openSqliteDirectory(path, systemClock);
   await first.addDomain("example.test");

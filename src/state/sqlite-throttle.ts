@@ -2,22 +2,15 @@
 // directory and the cluster state, so every process of one machine counts into one table. WAL
 // mode and a busy timeout like the other stores; each failure is read and written in one
 // IMMEDIATE transaction, so two processes failing at once both count.
-import { openSqliteInTurn } from "./sqlite-turn.js";
 import type { Clock } from "../world/clock.js";
-import { prepareSqliteFile } from "./sqlite-file.js";
+import { openStateFile } from "./sqlite-open.js";
 import { migrateSqlite } from "./sqlite-migrate.js";
 import { lockMs, type ThrottleRows } from "./throttle.js";
 import { THROTTLE_MIGRATION_TABLE, THROTTLE_MIGRATIONS } from "./throttle-migrations.js";
 
 export function openSqliteThrottleRows(path: string, clock: Clock): ThrottleRows {
-  prepareSqliteFile(path);
-  const db = openSqliteInTurn(
-    path,
-    (db) => {
-      db.pragma("synchronous = NORMAL");
-      migrateSqlite(db, THROTTLE_MIGRATION_TABLE, THROTTLE_MIGRATIONS, "throttle", clock.now());
-    },
-    { what: "throttle" },
+  const db = openStateFile(path, { what: "throttle" }, (d) =>
+    migrateSqlite(d, THROTTLE_MIGRATION_TABLE, THROTTLE_MIGRATIONS, "throttle", clock.now()),
   );
 
   const get = db.prepare<[string], { failures: number; locked_until: number; last: number }>(

@@ -1,31 +1,16 @@
 // The login throttle's schema (state/throttle.ts) as numbered migrations, recorded in
 // throttle_schema_migrations, the same versions for SQLite and PostgreSQL. Never edit a released
 // migration.
-
-export interface ThrottleMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sqlite: string;
-  readonly postgres: string;
-}
+import { bothDialects, type StateMigration } from "./migration.js";
 
 export const THROTTLE_MIGRATION_TABLE = "throttle_schema_migrations";
 
-export const THROTTLE_MIGRATIONS: readonly ThrottleMigration[] = [
+export const THROTTLE_MIGRATIONS: readonly StateMigration[] = [
   {
     version: 1,
     name: "login failures",
     // key: "<scope>:u:<canonical name>" or "<scope>:a:<client address>" (throttle.ts).
-    sqlite: `
-      CREATE TABLE login_failures (
-        key TEXT PRIMARY KEY NOT NULL,
-        failures INTEGER NOT NULL,
-        locked_until INTEGER NOT NULL,
-        last INTEGER NOT NULL
-      );
-      CREATE INDEX login_failures_last ON login_failures(last);
-    `,
-    postgres: `
+    ...bothDialects(`
       CREATE TABLE login_failures (
         key TEXT PRIMARY KEY,
         failures INTEGER NOT NULL,
@@ -33,6 +18,6 @@ export const THROTTLE_MIGRATIONS: readonly ThrottleMigration[] = [
         last BIGINT NOT NULL
       );
       CREATE INDEX login_failures_last ON login_failures(last);
-    `,
+    `),
   },
 ];

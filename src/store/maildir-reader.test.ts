@@ -2,14 +2,13 @@
 // new/ → cur/ or deleted by another reader after the listing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, rename, rm, unlink, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, rename, unlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { baseName, byDeliveryName, createMaildirReader, uniqueId } from "./maildir-reader.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 async function box(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-reader-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-reader-");
   for (const sub of ["tmp", "new", "cur"]) await mkdir(join(dir, sub));
   return dir;
 }

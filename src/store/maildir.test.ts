@@ -1,16 +1,15 @@
 // Maildir store on real files: layout, content, names, concurrency, failures, unsafe names.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { Readable } from "node:stream";
 import { silentLog } from "../../test/kit/log.js";
 import { createMaildirStore, subfolderName } from "./maildir.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 async function tempRoot(t: TestContext): Promise<string> {
-  const tmp = await mkdtemp(join(tmpdir(), "mailyard-maildir-"));
-  t.after(() => rm(tmp, { recursive: true, force: true }));
+  const tmp = await tempDir(t, "mailyard-maildir-");
   return join(tmp, "mail");
 }
 
@@ -126,8 +125,7 @@ void test("unsafe folder names are refused", async (t) => {
 });
 
 test("a placement stores into a Maildir++ subfolder (with maildirfolder) and flags into cur/ as :2, info", async (t) => {
-  const root = await mkdtemp(join(tmpdir(), "mailyard-maildir-place-"));
-  t.after(() => rm(root, { recursive: true, force: true }));
+  const root = await tempDir(t, "mailyard-maildir-place-");
   const store = createMaildirStore(root, silentLog("LOCAL"));
   const w = await store.begin("example.test", "alice", Buffer.from("X: 1\r\n"), {
     folder: "Lists/Dev",

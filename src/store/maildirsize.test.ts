@@ -3,18 +3,17 @@
 // old); a mailbox that does not exist is null and is not created.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, stat, unlink, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { memoryLogSink } from "../../test/kit/log.js";
 import { createMaildirStore } from "./maildir.js";
 import { createMaildirReader } from "./maildir-reader.js";
 import { MAILDIRSIZE, mailboxUsage, recordUsage } from "./maildirsize.js";
+import { tempDir } from "../../test/kit/temp-dir.js";
 
 async function fixture(t: { after(fn: () => Promise<void>): void }) {
-  const root = await mkdtemp(join(tmpdir(), "mailyard-maildirsize-"));
-  t.after(() => rm(root, { recursive: true, force: true }));
+  const root = await tempDir(t, "mailyard-maildirsize-");
   const store = createMaildirStore(root, memoryLogSink().for("LOCAL"));
   const box = store.folder("example.test", "alice");
   const put = (text: string, folder?: string) =>

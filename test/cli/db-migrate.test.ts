@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { ADMIN_MIGRATIONS } from "../../src/admin/web/users-migrations.js";
 import { CLUSTER_MIGRATIONS } from "../../src/cluster/migrations.js";
 import { MIGRATIONS } from "../../src/directory/migrations.js";
-import { RULE_MIGRATIONS } from "../../src/rules/sqlite-store.js";
+import { RULE_MIGRATIONS } from "../../src/rules/migrations.js";
 import { RPOP_MIGRATIONS } from "../../src/sources/rpop/migrations.js";
 import { THROTTLE_MIGRATIONS } from "../../src/state/throttle-migrations.js";
-import { DKIM_MIGRATIONS } from "../../src/delivery/dkim/sqlite-store.js";
+import { DKIM_MIGRATIONS } from "../../src/delivery/dkim/migrations.js";
 import { freshDatabase } from "../kit/postgres.js";
 import { mailyard } from "./run-cli.js";
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { CLUSTER_MIGRATIONS } from "../../src/cluster/migrations.js";
 import { MIGRATIONS } from "../../src/directory/migrations.js";
-import { BUSY_TIMEOUT_MS } from "../../src/state/sqlite-turn.js";
+import { BUSY_TIMEOUT_MS } from "../../src/state/sqlite-open.js";
 import { mailyard } from "./run-cli.js";
 
 const CONTENDERS = 4;

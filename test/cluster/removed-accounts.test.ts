@@ -101,6 +101,7 @@ test("single server: mail queued for a removed account is bounced once with 5.1.
       state: { url: stateFile },
       smtp: { listen: ["127.0.0.1:0"] },
       submission: { listen: [] },
+      submissions: { listen: [] },
       pop3: { listen: [] },
       http: { listen: "127.0.0.1:0" },
       log: { stdout: false },

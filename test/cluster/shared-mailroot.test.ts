@@ -62,6 +62,7 @@ void test("mailyard start: a dynamic backend on its own mailbox root exits 2; on
     `local.mailDir=${join(c.root, "b2-own-mail")}`,
     "smtp.listen=127.0.0.1:0",
     "submission.listen=",
+    "submissions.listen=",
     "pop3.listen=",
     "http.listen=127.0.0.1:0",
     "channel.listen=127.0.0.1:0",

@@ -251,6 +251,42 @@ export function clusterStateContract(
       assert.deepEqual(await a.leaseOf("race@example.test", t0 + TTL + 1), bLease);
     }));
 
+  void test(`${name}: a spool epoch is taken with a greater token only from the token read; take-overs are recorded with it`, () =>
+    withStore(async (store, clock) => {
+      const a = await store.connect();
+      const b = await store.connect();
+      const t0 = clock.now();
+      assert.equal(await a.spoolEpoch("f1"), null);
+      const own = await a.takeSpool("f1", "f1", 0, [], t0);
+      assert.deepEqual(own, { node: "f1", holder: "f1", token: 1, at: t0 });
+      assert.deepEqual(await b.spoolEpoch("f1"), own);
+      assert.equal(await b.takeSpool("f1", "f2", 0, [], t0), null, "a stale token takes nothing");
+      const ids = ["0MX7LM0IJ0000AAAA", "0MX7LM0IJ0000BBBB"];
+      // Two peers racing from the same read: exactly one wins.
+      const [ra, rb] = await Promise.all([
+        a.takeSpool("f1", "f2", 1, ids, t0 + 1),
+        b.takeSpool("f1", "f3", 1, ["0MX7LM0IJ0000CCCC"], t0 + 1),
+      ]);
+      const winner = ra ?? rb;
+      assert.ok((ra === null) !== (rb === null), "one winner");
+      assert.equal(winner?.token, 2);
+      assert.deepEqual(await a.spoolTakeovers("f1", 1), [
+        {
+          node: "f1",
+          token: 2,
+          by: winner.holder,
+          at: t0 + 1,
+          ids: winner.holder === "f2" ? ids : ["0MX7LM0IJ0000CCCC"],
+        },
+      ]);
+      // The node comes back: it reads what was taken since its own token, then takes it back.
+      const back = await a.takeSpool("f1", "f1", 2, [], t0 + 2);
+      assert.equal(back?.token, 3);
+      assert.deepEqual(await a.spoolTakeovers("f1", 3), []);
+      assert.equal((await a.spoolTakeovers("f1", 0)).length, 1, "an epoch taken back records no ids");
+      await assert.rejects(a.takeSpool("f1", "f2", 3, ["../x"], t0), TypeError);
+    }));
+
   void test(`${name}: bad arguments reject (never throw synchronously); a closed state rejects`, () =>
     withStore(async (store, clock) => {
       const s = await store.connect();

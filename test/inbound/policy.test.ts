@@ -17,7 +17,14 @@ import { silentLog } from "../kit/log.js";
 import { testLoginGates } from "../kit/login-gate.js";
 import { fakeQueue } from "../kit/queue.js";
 
-const params: MailParams = { size: null, body: "7BIT", smtputf8: false, ret: null, envid: null };
+const params: MailParams = {
+  size: null,
+  body: "7BIT",
+  smtputf8: false,
+  ret: null,
+  envid: null,
+  requireTls: false,
+};
 const session = (over: Partial<SessionInfo> = {}): SessionInfo => ({
   id: 1,
   listener: "smtp",

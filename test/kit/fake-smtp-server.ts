@@ -39,6 +39,11 @@ export interface FakeSmtpOptions {
   readonly script?: (line: string, session: FakeSession) => ScriptReply;
   /** With a key and certificate the server offers STARTTLS (maxVersion to force a failed handshake). */
   readonly tls?: { readonly key: string; readonly cert: string; readonly maxVersion?: tls.SecureVersion };
+  /** Where to listen; default 127.0.0.1 on a port the OS picks. */
+  readonly host?: string;
+  readonly port?: number;
+  /** With tls: TLS from the first byte (port 465 style), the greeting after the handshake; no STARTTLS. */
+  readonly implicitTls?: boolean;
 }
 
 export interface FakeSmtpServer {
@@ -104,7 +109,8 @@ export async function startFakeSmtpServer(o: FakeSmtpOptions = {}): Promise<Fake
       switch (verb) {
         case "EHLO":
           return answer(line, () => {
-            const ext = [...(o.extensions ?? DEFAULT_EXTENSIONS), ...(o.tls && !s.tls ? ["STARTTLS"] : [])];
+            const offerTls = o.tls !== undefined && !s.tls && o.implicitTls !== true;
+            const ext = [...(o.extensions ?? DEFAULT_EXTENSIONS), ...(offerTls ? ["STARTTLS"] : [])];
             return ["fake.test greets you", ...ext]
               .map((e, i, a) => `250${i === a.length - 1 ? " " : "-"}${e}`)
               .join("\n");
@@ -197,19 +203,26 @@ export async function startFakeSmtpServer(o: FakeSmtpOptions = {}): Promise<Fake
       secure.on("secure", () => {
         s.tls = true;
         changed();
+        if (o.implicitTls === true) greet();
       });
       sock = secure;
       buf = Buffer.alloc(0);
       secure.on("data", onData);
     };
 
-    raw.on("data", onData);
+    const greet = (): void => {
+      const greeting = o.greeting === undefined ? "220 fake.test ESMTP" : o.greeting;
+      if (greeting !== null) send(greeting);
+    };
     changed();
-    const greeting = o.greeting === undefined ? "220 fake.test ESMTP" : o.greeting;
-    if (greeting !== null) send(greeting);
+    if (o.implicitTls === true && o.tls !== undefined) upgrade(o.tls);
+    else {
+      raw.on("data", onData);
+      greet();
+    }
   });
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? "127.0.0.1", resolve));
   const port = (server.address() as net.AddressInfo).port;
 
   return {

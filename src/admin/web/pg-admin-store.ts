@@ -3,7 +3,7 @@
 // opened on any of them: the same tables and migration versions as the SQLite adapter
 // (sqlite-admin-store.ts), in admin_schema_migrations.
 import type { PgHandle } from "../../state/pg.js";
-import { migratePg } from "../../state/pg-migrate.js";
+import { migratePg, openingOn } from "../../state/pg-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
 import type { SessionRows } from "./sessions.js";
@@ -31,12 +31,7 @@ export const migratePostgresAdmin = (pg: PgHandle, clock: Clock): Promise<number
 
 /** Opens (and migrates) the store; it owns `pg` and closes it. */
 export async function openPostgresAdminStore(pg: PgHandle, clock: Clock): Promise<AdminStore> {
-  try {
-    await migratePostgresAdmin(pg, clock);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  await openingOn(pg, () => migratePostgresAdmin(pg, clock));
   const users = adminUsersOver(
     {
       async insert(r) {

@@ -3,24 +3,21 @@
 // open on one file, as a node has them).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { openSqliteDirectory } from "../../directory/sqlite.js";
 import { FakeClock } from "../../../test/kit/clock.js";
 import { adminStoreContract } from "../../../test/contracts/admin-store.js";
 import { openSqliteAdminStore } from "./sqlite-admin-store.js";
+import { tempDir } from "../../../test/kit/temp-dir.js";
 
 adminStoreContract("sqlite", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-admins-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-admins-");
   return (clock) => Promise.resolve(openSqliteAdminStore(join(dir, "mailyard.db"), clock));
 });
 
 void test("sqlite admin store: scrypt hashes only, its own migrations beside the directory's", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-admins-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-admins-");
   const path = join(dir, "mailyard.db");
   const directory = openSqliteDirectory(path, new FakeClock());
   const store = openSqliteAdminStore(path, new FakeClock());

@@ -3,15 +3,14 @@
 // processes opening a fresh file at once do not both migrate. The CLI writes it while nodes
 // run; nodes read it at each login and request, so a new admin or password takes effect at
 // once, with nothing cached.
-import Database from "better-sqlite3";
-import { openSqliteInTurn } from "../../state/sqlite-turn.js";
+import type Database from "better-sqlite3";
 import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import type { AdminStore } from "./admin-store.js";
 import type { Session, SessionRows } from "./sessions.js";
 import { ADMIN_MIGRATION_TABLE, ADMIN_MIGRATIONS } from "./users-migrations.js";
 import { adminUsersOver, type AdminUserRow } from "./users.js";
-import { prepareSqliteFile } from "../../state/sqlite-file.js";
+import { openStateFile } from "../../state/sqlite-open.js";
 
 interface UserRow {
   name: string;
@@ -45,15 +44,7 @@ function migrate(db: Database.Database, now: number): void {
 }
 
 export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
-  prepareSqliteFile(path);
-  const db = openSqliteInTurn(
-    path,
-    (db) => {
-      db.pragma("synchronous = NORMAL");
-      migrate(db, clock.now());
-    },
-    { what: "administrators" },
-  );
+  const db = openStateFile(path, { what: "administrators" }, (d) => migrate(d, clock.now()));
 
   const get = db.prepare<[string], UserRow>("SELECT * FROM admin_users WHERE name = ?");
   const insert = db.prepare(

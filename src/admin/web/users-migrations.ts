@@ -1,53 +1,28 @@
 // The WebAdmin's schema (administrators, login sessions, login failures) as numbered migrations, recorded in
 // admin_schema_migrations (not the directory's schema_migrations: the sets are versioned
 // independently), the same versions for SQLite and PostgreSQL. Never edit a released migration.
-
-export interface AdminMigration {
-  readonly version: number;
-  readonly name: string;
-  readonly sqlite: string;
-  readonly postgres: string;
-}
+import { bothDialects, type StateMigration } from "../../state/migration.js";
 
 export const ADMIN_MIGRATION_TABLE = "admin_schema_migrations";
 
-export const ADMIN_MIGRATIONS: readonly AdminMigration[] = [
+export const ADMIN_MIGRATIONS: readonly StateMigration[] = [
   {
     version: 1,
     name: "admin users",
-    sqlite: `
-      CREATE TABLE admin_users (
-        name TEXT PRIMARY KEY NOT NULL,
-        password_hash TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-    `,
-    postgres: `
+    ...bothDialects(`
       CREATE TABLE admin_users (
         name TEXT PRIMARY KEY,
         password_hash TEXT NOT NULL,
         created_at BIGINT NOT NULL,
         updated_at BIGINT NOT NULL
       );
-    `,
+    `),
   },
   {
     version: 2,
     name: "admin sessions",
     // key is the SHA-256 of the cookie value: the table never holds the bearer value itself.
-    sqlite: `
-      CREATE TABLE admin_sessions (
-        key TEXT PRIMARY KEY NOT NULL,
-        user_name TEXT NOT NULL,
-        csrf TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        last_seen INTEGER NOT NULL
-      );
-      CREATE INDEX admin_sessions_user ON admin_sessions(user_name);
-      CREATE INDEX admin_sessions_last_seen ON admin_sessions(last_seen);
-    `,
-    postgres: `
+    ...bothDialects(`
       CREATE TABLE admin_sessions (
         key TEXT PRIMARY KEY,
         user_name TEXT NOT NULL,
@@ -57,22 +32,13 @@ export const ADMIN_MIGRATIONS: readonly AdminMigration[] = [
       );
       CREATE INDEX admin_sessions_user ON admin_sessions(user_name);
       CREATE INDEX admin_sessions_last_seen ON admin_sessions(last_seen);
-    `,
+    `),
   },
   {
     version: 3,
     name: "admin login failures",
     // key: "u:<name>" or "a:<client address>" (throttle.ts).
-    sqlite: `
-      CREATE TABLE admin_login_failures (
-        key TEXT PRIMARY KEY NOT NULL,
-        failures INTEGER NOT NULL,
-        locked_until INTEGER NOT NULL,
-        last INTEGER NOT NULL
-      );
-      CREATE INDEX admin_login_failures_last ON admin_login_failures(last);
-    `,
-    postgres: `
+    ...bothDialects(`
       CREATE TABLE admin_login_failures (
         key TEXT PRIMARY KEY,
         failures INTEGER NOT NULL,
@@ -80,6 +46,6 @@ export const ADMIN_MIGRATIONS: readonly AdminMigration[] = [
         last BIGINT NOT NULL
       );
       CREATE INDEX admin_login_failures_last ON admin_login_failures(last);
-    `,
+    `),
   },
 ];

@@ -1,7 +1,10 @@
 // The sending side of remote submit (wire.ts): one queue file to one member over its SMTP port.
 // A refusal, a lost connection or a timeout is a value (why it failed); the caller falls back to
-// its own queue. Only a 250 to XSUBMIT means the member has the message durable.
+// its own queue. Only a 250 to XSUBMIT means the member has the message durable. The XMEMBER
+// handshake is shared with the shadow link (../shadow/link.ts).
+import { isIPv6 } from "node:net";
 import { parseHostPort } from "../../proto/hostport.js";
+import { parseBalancers } from "../../smtp/server/proxy-preamble.js";
 import type { Reply } from "../../proto/reply.js";
 import type { EnvelopeDraft } from "../../queue/types.js";
 import { openSession, SmtpConnection } from "../../smtp/client/index.js";
@@ -19,6 +22,12 @@ export interface RemoteSubmitClientOptions {
   readonly commandTimeoutMs: number;
   /** For the 250 after the bytes: the receiver fsyncs before it answers. */
   readonly dataTimeoutMs: number;
+  /**
+   * This node's smtp.proxyProtocolFrom. Members share their role's settings, so when the address
+   * this connection leaves from is listed there, the member expects a PROXY header from it too
+   * (it would wait for one and never greet): one naming this node itself is sent first.
+   */
+  readonly proxyFrom?: readonly string[];
 }
 
 export type RemoteSubmitResult =
@@ -29,22 +38,27 @@ export type RemoteSubmitResult =
 const QUEUED_AS = /queued as (\S+)/i;
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-export async function submitToMember(
+/**
+ * A session with `target` that has passed XMEMBER: ready for XSUBMIT or XSHADOW. A refusal is a
+ * reason (string); the caller owns the connection it gets and destroys it.
+ */
+export async function openMemberSession(
   o: RemoteSubmitClientOptions,
   target: { readonly id: string; readonly smtp: string },
-  draft: EnvelopeDraft,
-  message: Buffer,
-): Promise<RemoteSubmitResult> {
+): Promise<SmtpConnection | string> {
   let hp: { host: string; port: number };
   try {
     hp = parseHostPort(target.smtp);
   } catch {
-    return { ok: false, reason: `member ${target.id} advertises an unusable SMTP address` };
+    return `member ${target.id} advertises an unusable SMTP address`;
   }
-  let conn: SmtpConnection | null = null;
+  const socket = await o.dialer.connect({ host: hp.host, port: hp.port, timeoutMs: o.connectTimeoutMs });
+  const proxied = o.proxyFrom === undefined ? () => false : parseBalancers(o.proxyFrom);
+  const { localAddress: from, remoteAddress: to, localPort, remotePort } = socket;
+  if (from !== undefined && to !== undefined && proxied(from))
+    socket.write(`PROXY ${isIPv6(from) ? "TCP6" : "TCP4"} ${from} ${to} ${localPort} ${remotePort}\r\n`);
+  const conn = new SmtpConnection(socket, { host: hp.host, address: hp.host, port: hp.port }, o.clock);
   try {
-    const socket = await o.dialer.connect({ host: hp.host, port: hp.port, timeoutMs: o.connectTimeoutMs });
-    conn = new SmtpConnection(socket, { host: hp.host, address: hp.host, port: hp.port }, o.clock);
     const opened = await openSession(conn, {
       helo: o.helo,
       starttls: false,
@@ -54,15 +68,36 @@ export async function submitToMember(
       chunking: false,
     });
     if (opened.kind !== "ready")
-      return { ok: false, reason: `${opened.stage} refused: ${opened.reply.code} ${opened.reply.text}` };
+      throw new Refused(`${opened.stage} refused: ${opened.reply.code} ${opened.reply.text}`);
     conn.write(`${MEMBER_VERB} ${o.nodeId}\r\n`);
     const challenge = await conn.readReply(o.commandTimeoutMs, MEMBER_VERB);
     if (challenge.code !== 334)
-      return { ok: false, reason: `${MEMBER_VERB} refused: ${challenge.code} ${challenge.text}` };
+      throw new Refused(`${MEMBER_VERB} refused: ${challenge.code} ${challenge.text}`);
     conn.write(`${memberProof(o.secret, challenge.text.trim(), o.nodeId)}\r\n`);
     const authed = await conn.readReply(o.commandTimeoutMs, "member proof");
     if (authed.code !== 235)
-      return { ok: false, reason: `member authentication refused: ${authed.code} ${authed.text}` };
+      throw new Refused(`member authentication refused: ${authed.code} ${authed.text}`);
+    return conn;
+  } catch (e) {
+    conn.destroy();
+    if (e instanceof Refused) return e.message;
+    throw e;
+  }
+}
+
+class Refused extends Error {}
+
+export async function submitToMember(
+  o: RemoteSubmitClientOptions,
+  target: { readonly id: string; readonly smtp: string },
+  draft: EnvelopeDraft,
+  message: Buffer,
+): Promise<RemoteSubmitResult> {
+  let conn: SmtpConnection | null = null;
+  try {
+    const opened = await openMemberSession(o, target);
+    if (typeof opened === "string") return { ok: false, reason: opened };
+    conn = opened;
     const envelope = Buffer.from(JSON.stringify(draft), "utf8");
     conn.write(submitCommand(envelope, message));
     conn.write(envelope);

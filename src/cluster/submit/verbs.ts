@@ -24,6 +24,11 @@ export interface RemoteSubmitVerbsOptions {
   readonly log: Log;
   /** Make the message durable in this node's queue: 250 with the id, or why not. */
   readonly accept: (draft: EnvelopeDraft, message: Buffer, from: string) => Promise<Reply>;
+  /**
+   * More verbs for authenticated members only (the shadow copies' XSHADOW), given who a session
+   * has authenticated as (undefined: nobody yet).
+   */
+  readonly memberVerbs?: (memberOf: (s: SessionApi) => string | undefined) => readonly Verb[];
 }
 
 export function remoteSubmitVerbs(o: RemoteSubmitVerbsOptions): Verb[] {
@@ -89,5 +94,5 @@ export function remoteSubmitVerbs(o: RemoteSubmitVerbsOptions): Verb[] {
     },
   };
 
-  return [xmember, xsubmit];
+  return [xmember, xsubmit, ...(o.memberVerbs?.((s) => members.get(s)) ?? [])];
 }

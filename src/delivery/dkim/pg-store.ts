@@ -1,41 +1,17 @@
 // DKIM keys on PostgreSQL (state.url = postgres://…): the same table as the SQLite adapter,
 // with its own migrations table, so every frontend across machines signs with the same keys.
 import type { PgHandle } from "../../state/pg.js";
-import { migratePg, type PgMigration } from "../../state/pg-migrate.js";
+import { migratePg, openingOn } from "../../state/pg-migrate.js";
+import { DKIM_MIGRATION_TABLE, DKIM_MIGRATIONS } from "./migrations.js";
 import { keyOfRow, type DkimKeyRow, type DkimKeyStore } from "./store.js";
-
-const PG_DKIM_MIGRATIONS: readonly PgMigration[] = [
-  {
-    version: 1,
-    name: "dkim keys",
-    postgres: `
-      CREATE TABLE dkim_keys (
-        domain TEXT NOT NULL,
-        selector TEXT NOT NULL,
-        algorithm TEXT NOT NULL CHECK (algorithm IN ('rsa', 'ed25519')),
-        private_key TEXT NOT NULL,
-        public_key TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        PRIMARY KEY (domain, selector)
-      );
-    `,
-  },
-];
-
-export const DKIM_MIGRATION_TABLE = "dkim_schema_migrations";
 
 /** Applies pending DKIM-store migrations; the versions applied. */
 export const migratePostgresDkim = (pg: PgHandle, now: number): Promise<number[]> =>
-  migratePg(pg, DKIM_MIGRATION_TABLE, PG_DKIM_MIGRATIONS, "dkim", now);
+  migratePg(pg, DKIM_MIGRATION_TABLE, DKIM_MIGRATIONS, "dkim", now);
 
 /** Opens (and migrates) the store; it owns `pg` and closes it. */
 export async function openPostgresDkimStore(pg: PgHandle, now: () => number): Promise<DkimKeyStore> {
-  try {
-    await migratePostgresDkim(pg, now());
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  await openingOn(pg, () => migratePostgresDkim(pg, now()));
   return {
     list: async () =>
       (await pg.query<DkimKeyRow>("SELECT * FROM dkim_keys ORDER BY domain, selector")).map(keyOfRow),

@@ -12,22 +12,32 @@
 //   chain is not sealed further (§5.1.2). The sealing key is an RSA key (RFC 8617 §4.1.3 names
 //   rsa-sha256 only) of the forwarding domain: the alias's or redirecting account's domain,
 //   else the hostname's.
-// Passes over the spooled body: one per signature to hash (streamed, nothing held in memory),
-// then the new fields followed by the same bytes. A message that cannot be signed goes out
-// unsigned (logged, counted): signing is never a reason to hold mail. Keys are cached for
-// CACHE_MS, so a new key signs within a minute.
+// Cost, measured in docs/BENCHMARKS.md ("Filters and signing"): one pass over the spooled
+// message hashes the body as it streams (message-pass.ts), the signature is made off the event
+// loop with a key parsed once (signature.ts), and a message is signed once: the signature is
+// kept by queue id (bounded) for its other destinations and later attempts while its key stays
+// the same. A small message's chunks from that pass are sent as they are (no second read).
+// A message that cannot be signed goes out unsigned (logged, counted): signing is never a
+// reason to hold mail. Keys are cached for CACHE_MS, so a new key signs within a minute.
 import { Readable } from "node:stream";
-import { dkimSign, sealMessage } from "mailauth";
+import { sealMessage } from "mailauth";
 import type { Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
 import { headerFields, parseAddressList, type HeaderField } from "../../proto/header-fields.js";
-import { readHeaderSection } from "../../queue/headers.js";
 import type { DeliveryJob } from "../../queue/types.js";
 import type { Clock } from "../../world/clock.js";
 import type { DkimKey } from "./keys.js";
 import type { DkimKeyStore } from "./store.js";
+import { readForSigning } from "./message-pass.js";
+import { dkimSignatureField, keyId, keyObjects } from "./signature.js";
 
 const CACHE_MS = 60_000;
+/** Messages up to this size have the chunks of the signing pass sent as read (the spool keeps as much in memory). */
+const KEEP_BYTES = 1024 * 1024;
+/** Signatures kept for a message's other destinations and retries: at most this many, */
+const SIGNED_MAX = 4096;
+/** and at most this many bytes of header sections (kept for the ARC plan of each route). */
+const SIGNED_MAX_BYTES = 8 * 1024 * 1024;
 /** RFC 8617 §4.2.1: at most 50 ARC sets. */
 const MAX_ARC_INSTANCE = 50;
 /** The trace field account rules put on what they redirect (src/rules/account-run.ts). */
@@ -38,11 +48,14 @@ export interface DkimSigner {
   body(job: DeliveryJob): Promise<() => Readable>;
 }
 
-const fieldsOf = (header: string): HeaderField[] => headerFields(Buffer.from(header + "\r\n\r\n", "latin1"));
+/** A header section as text (without its blank line), or its fields parsed once already. */
+type Header = string | readonly HeaderField[];
+const fieldsOf = (header: Header): readonly HeaderField[] =>
+  typeof header === "string" ? headerFields(Buffer.from(header + "\r\n\r\n", "latin1")) : header;
 const domainOf = (address: string): string => address.slice(address.lastIndexOf("@") + 1).toLowerCase();
 
 /** The From: domain (single author; RFC 6376 §5.4 and RFC 7489 §3.1 need exactly one). */
-export function fromDomain(header: string): string | null {
+export function fromDomain(header: Header): string | null {
   const from = fieldsOf(header).filter((f) => f.name.toLowerCase() === "from");
   const addresses = from.flatMap((f) => parseAddressList(f.value));
   if (from.length !== 1 || addresses.length !== 1) return null;
@@ -70,7 +83,7 @@ export interface ArcPlan {
  * Results (the newest one, which the inbound check put on top), a chain we found valid (or none
  * yet), and room for another instance.
  */
-export function arcPlan(header: string, hostname: string, job: DeliveryJob): ArcPlan | null {
+export function arcPlan(header: Header, hostname: string, job: DeliveryJob): ArcPlan | null {
   const fields = fieldsOf(header);
   const ours = fields.find(
     (f) =>
@@ -126,26 +139,103 @@ export function createDkimSigner(o: {
     return null;
   };
 
-  const signature = async (job: DeliveryJob, key: DkimKey): Promise<Buffer> => {
-    const res = await dkimSign(job.body(), {
-      canonicalization: "relaxed/relaxed",
-      signTime: new Date(o.clock.now()),
-      // mailauth reads signatureData (its .d.ts only names the single-key fields).
-      signatureData: [
-        {
-          signingDomain: key.domain,
-          selector: key.selector,
-          privateKey: key.privateKey,
-          algorithm: key.algorithm === "rsa" ? "rsa-sha256" : "ed25519-sha256",
-        },
-      ],
-    } as unknown as Parameters<typeof dkimSign>[1]);
-    const text = res.signatures.trim();
-    if ((res.errors ?? []).length > 0 || !/^DKIM-Signature:/i.test(text)) {
-      const first: unknown = (res.errors ?? [])[0];
-      throw new Error(first instanceof Error ? first.message : "no signature made");
+  const privateKeyOf = keyObjects();
+
+  /** What a message's signing pass found; the signature is reused while keyId is the key to sign with. */
+  interface Signed {
+    /** The header section's fields, and its size (what the cache of these counts). */
+    readonly fields: readonly HeaderField[];
+    readonly bytes: number;
+    readonly domain: string | null;
+    readonly key: DkimKey | null;
+    readonly field: Buffer | null;
+  }
+  // Being made (another destination's job waits for it), and made (bounded, oldest out first).
+  const signing = new Map<string, Promise<Signed>>();
+  const signed = new Map<string, Signed>();
+  let signedBytes = 0;
+  const keep = (id: string, s: Signed): void => {
+    const old = signed.get(id);
+    if (old !== undefined) signedBytes -= old.bytes;
+    signed.delete(id);
+    signed.set(id, s);
+    signedBytes += s.bytes;
+    for (const [oldest, o] of signed) {
+      if (signed.size <= SIGNED_MAX && signedBytes <= SIGNED_MAX_BYTES) break;
+      signed.delete(oldest);
+      signedBytes -= o.bytes;
     }
-    return Buffer.from(text + "\r\n");
+  };
+
+  /** The signing pass: header, key, body hash, signature; the chunks read when the message is small. */
+  const sign = async (job: DeliveryJob): Promise<{ s: Signed; chunks: readonly Buffer[] | null }> => {
+    const seen: { fields: readonly HeaderField[]; domain: string | null; key: DkimKey | null } = {
+      fields: [],
+      domain: null,
+      key: null,
+    };
+    const pass = await readForSigning(
+      job.body(),
+      async (header) => {
+        seen.fields = headerFields(header);
+        seen.domain = fromDomain(seen.fields);
+        seen.key = seen.domain === null ? null : await firstKey(candidateDomains(seen.domain));
+        return seen.key !== null;
+      },
+      KEEP_BYTES,
+    );
+    if (pass === null) throw new Error("the header section does not end");
+    const { key } = seen;
+    const field =
+      key === null || pass.bodyHash === null
+        ? null
+        : await dkimSignatureField(
+            pass.header,
+            pass.bodyHash,
+            key,
+            privateKeyOf(key),
+            new Date(o.clock.now()),
+          );
+    const s = { fields: seen.fields, bytes: pass.header.length, domain: seen.domain, key, field };
+    return { s, chunks: pass.chunks };
+  };
+
+  /** Whether a signature made earlier still uses the key to sign with now (a rotation signs afresh). */
+  const current = async (s: Signed): Promise<boolean> => {
+    const now = s.domain === null ? null : await firstKey(candidateDomains(s.domain));
+    if (now === null || s.key === null) return now === s.key;
+    return keyId(now) === keyId(s.key) && now.privateKey === s.key.privateKey;
+  };
+
+  /** The signing pass for this job, registered at once so the message's other jobs wait for it. */
+  const start = (id: string, job: DeliveryJob): Promise<{ s: Signed; chunks: readonly Buffer[] | null }> => {
+    const made = sign(job);
+    const p = made.then((m) => m.s);
+    // Its failure is reported by the job that started it; one waiting on it signs afresh.
+    p.catch(() => undefined);
+    signing.set(id, p);
+    const settle = (): void => void (signing.get(id) === p && signing.delete(id));
+    return made.then(
+      (m) => {
+        settle();
+        keep(id, m.s);
+        return m;
+      },
+      (e: unknown) => {
+        settle();
+        throw e;
+      },
+    );
+  };
+
+  /** This job's signing: another job's for the same message if still current, else its own pass. */
+  const signedFor = async (job: DeliveryJob): Promise<{ s: Signed; chunks: readonly Buffer[] | null }> => {
+    const id = job.envelope.id;
+    const earlier = signed.get(id);
+    const pending = signing.get(id);
+    if (earlier === undefined && pending === undefined) return start(id, job);
+    const s = earlier ?? (await pending!.catch(() => null));
+    return s !== null && (await current(s)) ? { s, chunks: null } : start(id, job);
   };
 
   const seal = async (job: DeliveryJob, plan: ArcPlan, key: DkimKey): Promise<Buffer> => {
@@ -167,23 +257,25 @@ export function createDkimSigner(o: {
       const plain = (): Readable => job.body();
       const id = job.envelope.id;
       try {
-        const header = await readHeaderSection(job.body());
-        const domain = fromDomain(header);
-        const key = domain === null ? null : await firstKey(candidateDomains(domain));
-        const plan = arcPlan(header, o.hostname, job);
+        const { s, chunks } = await signedFor(job);
+        const plan = arcPlan(s.fields, o.hostname, job);
         const arcKey = plan === null ? null : await firstKey(plan.domains, (k) => k.algorithm === "rsa");
         const added: Buffer[] = [];
         if (plan !== null && arcKey !== null) {
           added.push(await seal(job, plan, arcKey));
           o.log.info("arc sealed", { id, d: arcKey.domain, s: arcKey.selector, cv: plan.cv });
         }
-        if (key !== null) {
-          added.push(await signature(job, key));
+        if (s.key !== null && s.field !== null) {
+          added.push(s.field);
           o.metrics.dkimSigning?.("signed");
-          o.log.info("dkim signed", { id, d: key.domain, s: key.selector, a: key.algorithm });
+          o.log.info("dkim signed", { id, d: s.key.domain, s: s.key.selector, a: s.key.algorithm });
         } else o.metrics.dkimSigning?.("no-key");
         if (added.length === 0) return plain;
         const head = Buffer.concat(added);
+        if (chunks !== null) {
+          const all = [head, ...chunks];
+          return () => Readable.from(all, { objectMode: false });
+        }
         return () =>
           Readable.from(
             (async function* () {

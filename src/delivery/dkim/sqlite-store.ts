@@ -1,37 +1,14 @@
 // DKIM keys on the state's SQLite file, with migrations of their own (dkim_schema_migrations),
 // as the rule store does. WAL and a busy timeout: the CLI and running nodes share the file.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { openSqliteInTurn } from "../../state/sqlite-turn.js";
-import { migrateSqlite, type SqliteMigration } from "../../state/sqlite-migrate.js";
+import { openStateFile } from "../../state/sqlite-open.js";
+import { migrateSqlite } from "../../state/sqlite-migrate.js";
+import { DKIM_MIGRATION_TABLE, DKIM_MIGRATIONS } from "./migrations.js";
 import { keyOfRow, type DkimKeyRow, type DkimKeyStore } from "./store.js";
 
-export const DKIM_MIGRATIONS: readonly SqliteMigration[] = [
-  {
-    version: 1,
-    name: "dkim keys",
-    sqlite: `
-      CREATE TABLE dkim_keys (
-        domain TEXT NOT NULL,
-        selector TEXT NOT NULL,
-        algorithm TEXT NOT NULL CHECK (algorithm IN ('rsa', 'ed25519')),
-        private_key TEXT NOT NULL,
-        public_key TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        PRIMARY KEY (domain, selector)
-      );
-    `,
-  },
-];
-
 export function openSqliteDkimStore(path: string, now: () => number = Date.now): DkimKeyStore {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const db = openSqliteInTurn(
-    path,
-    (db) => {
-      migrateSqlite(db, "dkim_schema_migrations", DKIM_MIGRATIONS, "dkim", now());
-    },
-    { what: "dkim" },
+  // synchronous stays at SQLite's default (FULL), as this store has always run.
+  const db = openStateFile(path, { what: "dkim", synchronousNormal: false }, (d) =>
+    migrateSqlite(d, DKIM_MIGRATION_TABLE, DKIM_MIGRATIONS, "dkim", now()),
   );
   const all = db.prepare<[], DkimKeyRow>("SELECT * FROM dkim_keys ORDER BY domain, selector");
   const ofDomain = db.prepare<[string], DkimKeyRow>(

@@ -1,11 +1,21 @@
 // Walking the target hosts until one holds an open SMTP session: each host's addresses in turn;
 // a refused or timed-out connection, a 4xx greeting, a broken conversation or a failed TLS
 // handshake moves on to the next address. A 5xx greeting/EHLO moves on too, except at the very
-// last address, where it is the destination's final word (as Postfix treats it). Remote input is
-// the DNS answers and the server replies.
+// last address, where it is the destination's final word (as Postfix treats it). A smarthost
+// (a host:port of smtp.forwardTo) gets the smarthost security: a TLS, certificate or AUTH
+// requirement it does not meet moves on as well, and is never final (a 4.7.x deferral: it is
+// our settings or a fault on the path, not the recipients, that stops the mail). Remote input
+// is the DNS answers and the server replies.
 import net from "node:net";
-import { REPLIES, type Reply } from "../../proto/reply.js";
-import { SmtpClientError, SmtpConnection, openSession, type ClientOptions } from "../../smtp/client/index.js";
+import { REPLIES, replyLine, type Reply } from "../../proto/reply.js";
+import {
+  OPPORTUNISTIC,
+  SmtpClientError,
+  SmtpConnection,
+  openSession,
+  type ClientOptions,
+  type SessionSecurity,
+} from "../../smtp/client/index.js";
 import type { Log } from "../../log/logger.js";
 import type { Clock } from "../../world/clock.js";
 import type { Dialer } from "../../world/dialer.js";
@@ -18,6 +28,8 @@ export interface ConnectDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly options: ClientOptions;
+  /** For smarthosts (TargetHost.smarthost); other hosts get opportunistic STARTTLS. */
+  readonly smarthost?: SessionSecurity;
 }
 
 export type Connected =
@@ -28,6 +40,7 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
   let last: { reply: Reply; relay: string } | null = null;
   for (let h = 0; h < hosts.length; h++) {
     const host = hosts[h]!;
+    const security = host.smarthost ? (d.smarthost ?? OPPORTUNISTIC) : OPPORTUNISTIC;
     const addresses = await addressesOf(host, d.resolver);
     if (addresses.kind === "bounce")
       return { kind: "failed", reply: addresses.reply, relay: "none", permanent: true };
@@ -52,15 +65,27 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
         last = { reply: REPLIES.connectFailed({ relay, why }), relay };
         continue;
       }
-      const conn = new SmtpConnection(socket, { host: host.name, address, port: host.port }, d.clock);
+      const target = {
+        host: host.name,
+        address,
+        port: host.port,
+        ...(host.member === true ? { member: true } : {}),
+      };
+      const conn = new SmtpConnection(socket, target, d.clock);
       try {
-        const open = await openSession(conn, d.options);
+        const open = await openSession(conn, d.options, security);
         if (open.kind === "ready") {
-          d.log.info("connected", { relay, tls: conn.tls, esmtp: conn.extensions.esmtp });
+          const auth = conn.authenticated !== null ? { auth: conn.authenticated } : {};
+          d.log.info("connected", { relay, tls: conn.tls, esmtp: conn.extensions.esmtp, ...auth });
           return { kind: "connected", conn };
         }
         await conn.quit(d.options.commandTimeoutMs);
-        const said = `${open.reply.code} ${open.reply.enhanced !== null ? open.reply.enhanced + " " : ""}${open.reply.text.replace(/\n/g, " ")}`;
+        if (open.kind === "unmet") {
+          d.log.problem("smarthost requirement not met", { relay, reply: replyLine(open.reply) });
+          last = { reply: open.reply, relay };
+          continue;
+        }
+        const said = replyLine(open.reply);
         d.log.problem("server refused session", { relay, stage: open.stage, reply: said });
         if (open.reply.code >= 500 && final) {
           return { kind: "failed", reply: open.reply, relay, permanent: true };
@@ -70,7 +95,7 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
         conn.destroy();
         const why = e instanceof SmtpClientError ? e.message : String(e);
         d.log.problem("session failed", { relay, error: why });
-        last = { reply: REPLIES.conversationFailed({ why }), relay };
+        last = { reply: sessionFailure(e, why, security), relay };
       }
     }
   }
@@ -80,6 +105,14 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
     relay: last?.relay ?? "none",
     permanent: false,
   };
+}
+
+/** A certificate that did not verify is 4.7.5; so is a failed handshake where TLS was required. */
+function sessionFailure(e: unknown, why: string, security: SessionSecurity): Reply {
+  const kind = e instanceof SmtpClientError ? e.kind : null;
+  if (kind === "untrusted") return REPLIES.certificateUntrusted({ why });
+  if (kind === "tls" && security.tls !== "opportunistic") return REPLIES.tlsFailed({ why });
+  return REPLIES.conversationFailed({ why });
 }
 
 type Addresses =

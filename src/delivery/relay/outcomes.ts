@@ -46,6 +46,7 @@ function brokenReply(res: TransactionResult): Reply {
     case "lost":
     case "protocol":
     case "tls":
+    case "untrusted":
       return REPLIES.conversationFailed({ why: e.message });
   }
 }

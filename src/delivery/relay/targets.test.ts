@@ -12,7 +12,8 @@ const noDns: Resolver = {
   resolvePtr: () => Promise.reject(new Error("DNS used")),
 };
 
-const settings = (forwardTo: string[]) => settingsSchema.parse({ smtp: { forwardTo } });
+const settings = (forwardTo: string[], forwardTls = "opportunistic") =>
+  settingsSchema.parse({ smtp: { forwardTo, forwardTls } });
 
 void test("forwardTo * expands to the live frontends, in the order given", async () => {
   const t = await resolveTargets("forward:*", settings(["*"]), noDns, () => [
@@ -22,8 +23,8 @@ void test("forwardTo * expands to the live frontends, in the order given", async
   assert.deepEqual(t, {
     kind: "hosts",
     hosts: [
-      { name: "127.0.0.1", port: 2601, implicit: false },
-      { name: "127.0.0.2", port: 2602, implicit: false },
+      { name: "127.0.0.1", port: 2601, implicit: false, smarthost: false, member: true },
+      { name: "127.0.0.2", port: 2602, implicit: false, smarthost: false, member: true },
     ],
   });
 });
@@ -44,7 +45,26 @@ void test("fixed forwarding hosts and * mix; unreadable entries are skipped", as
   assert.equal(t.kind, "hosts");
   if (t.kind !== "hosts") return;
   assert.deepEqual(
-    t.hosts.map((h) => `${h.name}:${h.port}`),
-    ["relay.test:2525", "127.0.0.9:26"],
+    t.hosts.map((h) => `${h.name}:${h.port}${h.member === true ? " member" : ""}`),
+    ["relay.test:2525", "127.0.0.9:26 member"],
   );
+});
+
+void test("configured entries are smarthosts, frontends for * are not; implicit TLS defaults to port 465", async () => {
+  const list = ["relay.test", "relay2.test:587", "*"];
+  const frontends = () => ["127.0.0.9:26"];
+  for (const [tls, port] of [
+    ["opportunistic", 25],
+    ["starttls", 25],
+    ["implicit", 465],
+  ] as const) {
+    const t = await resolveTargets("forward:*", settings(list, tls), noDns, frontends);
+    assert.equal(t.kind, "hosts");
+    if (t.kind !== "hosts") return;
+    assert.deepEqual(
+      t.hosts.map((h) => `${h.name}:${h.port}:${h.smarthost}`),
+      [`relay.test:${port}:true`, "relay2.test:587:true", "127.0.0.9:26:false"],
+      tls,
+    );
+  }
 });

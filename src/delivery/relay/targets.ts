@@ -13,6 +13,10 @@ export interface TargetHost {
   readonly port: number;
   /** The domain itself, used because it has no MX records (NODATA). */
   readonly implicit: boolean;
+  /** A live frontend standing for "*" in smtp.forwardTo: a cluster member, not an outside MTA. */
+  readonly member?: boolean;
+  /** A host:port of smtp.forwardTo (not a frontend for "*", not an MX): smtp.forwardTls etc. apply. */
+  readonly smarthost: boolean;
 }
 
 export type Targets =
@@ -39,12 +43,24 @@ export async function resolveTargets(
   if (kind === "forward") {
     const configured = rest === "*" ? settings.smtp.forwardTo : [rest];
     // "*" stands for every live frontend, in the order given (first choice first, the rest as failover).
-    const list = configured.flatMap((e) => (e.trim() === "*" ? frontends() : [e]));
+    const list = configured.flatMap((e) =>
+      e.trim() === "*"
+        ? frontends().map((f) => ({ entry: f, smarthost: false, member: true }))
+        : [{ entry: e, smarthost: true, member: false }],
+    );
+    // RFC 8314 §3.3: implicit TLS submission is port 465.
+    const defaultPort = settings.smtp.forwardTls === "implicit" ? 465 : 25;
     const hosts: TargetHost[] = [];
-    for (const entry of list) {
+    for (const { entry, smarthost, member } of list) {
       try {
-        const hp = parseHostPort(entry, 25);
-        hosts.push({ name: hp.host, port: hp.port, implicit: false });
+        const hp = parseHostPort(entry, smarthost ? defaultPort : 25);
+        hosts.push({
+          name: hp.host,
+          port: hp.port,
+          implicit: false,
+          smarthost,
+          ...(member ? { member } : {}),
+        });
       } catch {
         // An unreadable entry is skipped; the others may still work.
       }
@@ -62,7 +78,7 @@ async function mxTargets(domain: string, port: number, resolver: Resolver): Prom
   // A domain literal ("[192.0.2.1]") names the host itself; no MX lookup (RFC 5321 §4.1.3).
   const literal = /^\[(?:IPv6:)?([0-9a-fA-F:.]+)\]$/.exec(domain)?.[1];
   if (literal !== undefined && net.isIP(literal) !== 0)
-    return { kind: "hosts", hosts: [{ name: literal, port, implicit: false }] };
+    return { kind: "hosts", hosts: [{ name: literal, port, implicit: false, smarthost: false }] };
   const mx = await resolver.resolveMx(domain);
   switch (mx.kind) {
     case "nxdomain":
@@ -70,19 +86,25 @@ async function mxTargets(domain: string, port: number, resolver: Resolver): Prom
     case "temporary":
       return none(REPLIES.mxLookupFailed({ domain, error: mx.error }), false);
     case "nodata":
-      return { kind: "hosts", hosts: [{ name: domain, port, implicit: true }] };
+      return { kind: "hosts", hosts: [{ name: domain, port, implicit: true, smarthost: false }] };
     case "ok": {
       const isNull = (x: string): boolean => x === "" || x === ".";
       if (mx.records.length === 1 && mx.records.every((r) => isNull(r.exchange))) {
         return none(REPLIES.nullMx({ domain }), true);
       }
       const records = mx.records.filter((r) => !isNull(r.exchange));
-      if (records.length === 0) return { kind: "hosts", hosts: [{ name: domain, port, implicit: true }] };
+      if (records.length === 0)
+        return { kind: "hosts", hosts: [{ name: domain, port, implicit: true, smarthost: false }] };
       // Stable sort: equal preferences keep the resolver's order (already randomised by DNS).
       const sorted = [...records].sort((a, b) => a.priority - b.priority);
       return {
         kind: "hosts",
-        hosts: sorted.map((r) => ({ name: r.exchange.replace(/\.$/, ""), port, implicit: false })),
+        hosts: sorted.map((r) => ({
+          name: r.exchange.replace(/\.$/, ""),
+          port,
+          implicit: false,
+          smarthost: false,
+        })),
       };
     }
   }

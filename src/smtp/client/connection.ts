@@ -24,6 +24,27 @@ export interface ConnectionTarget {
   readonly host: string;
   readonly address: string;
   readonly port: number;
+  /** A cluster member (a frontend taking a backend's relayed mail), not a server outside. */
+  readonly member?: boolean;
+}
+
+/** What a verified TLS handshake checks. */
+export interface TlsVerify {
+  /** PEM bundle of the trusted CAs; undefined = Node's root CAs. */
+  readonly ca: string | undefined;
+  /** The name (or address) the certificate must carry: the host as configured. */
+  readonly name: string;
+}
+
+/** Why the peer's certificate is not to be trusted, or null when it chains and names `name`. */
+function certificateProblem(secure: tls.TLSSocket, name: string): string | null {
+  // authorizationError is OpenSSL's code (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE), whatever its type
+  // says. Node checks the name only once the chain verified, and against the SNI name (or
+  // "localhost" without one, as for an address): its name verdict is replaced by ours.
+  const code = secure.authorized ? null : String(secure.authorizationError ?? "unknown");
+  if (code !== null && code !== "ERR_TLS_CERT_ALTNAME_INVALID") return `chain not trusted (${code})`;
+  const mismatch = tls.checkServerIdentity(name, secure.getPeerCertificate());
+  return mismatch === undefined ? null : mismatch.message;
 }
 
 export class SmtpConnection {
@@ -31,6 +52,13 @@ export class SmtpConnection {
   readonly relay: string;
   extensions: Extensions = NO_EXTENSIONS;
   tls = false;
+  /**
+   * The TLS certificate chains to a trusted CA and names the host we looked up (RFC 6125). Only
+   * recorded, never enforced here: opportunistic TLS goes on either way; REQUIRETLS asks for it.
+   */
+  verified = false;
+  /** The SASL mechanism the session logged in with (smarthost AUTH); null: not logged in. */
+  authenticated: string | null = null;
   /** Transactions that reached their final reply on this connection. */
   transactions = 0;
   private socket: net.Socket;
@@ -211,21 +239,32 @@ export class SmtpConnection {
   }
 
   /**
-   * Upgrade to TLS after a 220 to STARTTLS (RFC 3207). Opportunistic: certificates are not
-   * verified. Anything the server sent after its 220 in plaintext is discarded unread, so an
-   * injected reply cannot pose as an answer over TLS.
+   * Upgrade to TLS: after a 220 to STARTTLS (RFC 3207), or on a fresh connection for implicit TLS
+   * (RFC 8314). Without `verify` (opportunistic) certificates are not checked; with it the
+   * handshake must end in a chain to `verify.ca` (Node's root CAs when absent) and a certificate
+   * naming `verify.name`, else the connection fails as "untrusted" before a byte is sent over it.
+   * Anything the server sent before in plaintext is discarded unread, so an injected reply cannot
+   * pose as an answer over TLS.
    */
-  async startTls(servername: string | null, timeoutMs: number): Promise<void> {
+  async startTls(
+    servername: string | null,
+    timeoutMs: number,
+    verify: TlsVerify | null = null,
+    /** The CAs `verified` is judged by when nothing is enforced (REQUIRETLS); default Node's. */
+    trusted?: readonly string[],
+  ): Promise<void> {
     if (this.failure !== null) throw this.failure;
     this.parser.reset();
     this.replies.length = 0;
     const raw = this.socket;
     raw.removeAllListeners("data");
     raw.removeAllListeners("end");
+    // Checked by hand after the handshake (below), so the failure can say which check failed.
     const secure = tls.connect({
       socket: raw,
       rejectUnauthorized: false,
       ...(servername !== null ? { servername } : {}),
+      ...(verify?.ca !== undefined ? { ca: verify.ca } : trusted !== undefined ? { ca: [...trusted] } : {}),
     });
     this.socket = secure;
     this.attach(secure);
@@ -241,7 +280,14 @@ export class SmtpConnection {
       this.fail(tlsErr);
       throw tlsErr;
     }
+    const untrusted = verify === null ? null : certificateProblem(secure, verify.name);
+    if (untrusted !== null) {
+      const err = new SmtpClientError("untrusted", `certificate of ${this.relay} not verified: ${untrusted}`);
+      this.fail(err);
+      throw err;
+    }
     this.tls = true;
+    this.verified = certificateProblem(secure, this.target.host.replace(/\.$/, "")) === null;
   }
 
   /** Say QUIT and wait (bounded) for the reply, then close. Never rejects. */

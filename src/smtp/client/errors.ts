@@ -10,8 +10,10 @@ export type ClientErrorKind =
   | "lost"
   /** The server sent something that is not an SMTP reply, or too much of it. */
   | "protocol"
-  /** The TLS handshake after STARTTLS failed. */
+  /** The TLS handshake (after STARTTLS, or implicit TLS) failed. */
   | "tls"
+  /** The TLS handshake worked, but the certificate did not verify (chain or name). */
+  | "untrusted"
   /** Reading the queued message failed on our side. */
   | "local";
 

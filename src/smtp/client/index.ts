@@ -1,5 +1,5 @@
 // The outbound SMTP client: the public entry of src/smtp/client (import from here, not deeper).
-export { SmtpConnection, type ConnectionTarget } from "./connection.js";
+export { SmtpConnection, type ConnectionTarget, type TlsVerify } from "./connection.js";
 export { SmtpClientError, type ClientErrorKind } from "./errors.js";
 export { parseExtensions, type Extensions } from "./extensions.js";
 export {
@@ -7,12 +7,21 @@ export {
   mailCommand,
   needsSmtputf8,
   rcptCommand,
+  requireTlsProblem,
   sendsChunked,
   wireAddress,
+  type HopTls,
 } from "./mail-params.js";
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
-export { openSession, type SessionOpen } from "./session.js";
+export {
+  OPPORTUNISTIC,
+  openSession,
+  type SessionOpen,
+  type SessionSecurity,
+  type TlsMode,
+} from "./session.js";
+export { type Credentials } from "./sasl.js";
 export { logOutcomes, type LoggedJob } from "./outcome-log.js";
 export {
   PooledSessions,

@@ -2,7 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { OutboundMessage, OutboundRecipient } from "./message.js";
 import { NO_EXTENSIONS, parseExtensions, type Extensions } from "./extensions.js";
-import { capabilityProblem, mailCommand, needsSmtputf8, rcptCommand, sendsChunked } from "./mail-params.js";
+import {
+  capabilityProblem,
+  mailCommand,
+  needsSmtputf8,
+  rcptCommand,
+  requireTlsProblem,
+  sendsChunked,
+} from "./mail-params.js";
 import { xtextEncode } from "../../proto/params.js";
 
 const env: OutboundMessage = {
@@ -36,7 +43,10 @@ test("EHLO keywords become extensions", () => {
     chunking: true,
     binaryMime: false,
     enhancedStatusCodes: true,
+    requireTls: false,
+    auth: [],
   });
+  assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nREQUIRETLS" }).requireTls, true);
   assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nsize" }).size, 0);
   assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx\nSIZE junk" }).size, 0);
   assert.equal(parseExtensions({ code: 250, enhanced: null, text: "mx" }).pipelining, false);
@@ -116,4 +126,17 @@ test("SMTPUTF8 is needed only for what A-labels cannot carry: UTF-8 local parts 
   assert.equal(needsSmtputf8(asked, [{ ...idn, address: "jöran@müller.test" }], true), true);
   assert.equal(needsSmtputf8({ ...asked, returnPath: "jöran@b.test" }, [idn], true), true);
   assert.equal(needsSmtputf8({ ...asked, smtputf8: false }, [idn], false), false, "not asked for");
+});
+
+test("REQUIRETLS: on the MAIL command only to a server that offers it; a hop that cannot keep it is refused", () => {
+  const rt: OutboundMessage = { ...env, requireTls: true };
+  const offers = { ...ALL, requireTls: true };
+  assert.match(mailCommand(rt, offers), / REQUIRETLS[ \r]/);
+  assert.doesNotMatch(mailCommand(env, offers), /REQUIRETLS/);
+  const good = { active: true, verified: true };
+  assert.equal(requireTlsProblem(rt, offers, good, "mx"), null);
+  assert.equal(requireTlsProblem(env, NO_EXTENSIONS, { active: false, verified: false }, "mx"), null);
+  assert.equal(requireTlsProblem(rt, offers, { active: false, verified: false }, "mx")?.enhanced, "5.7.10");
+  assert.equal(requireTlsProblem(rt, offers, { active: true, verified: false }, "mx")?.enhanced, "5.7.10");
+  assert.equal(requireTlsProblem(rt, ALL, good, "mx")?.enhanced, "5.7.30");
 });

@@ -52,6 +52,7 @@ export function mailCommand(env: OutboundMessage, ext: Extensions, chunked = fal
   if (env.body === "BINARYMIME" && chunked && ext.binaryMime) line += " BODY=BINARYMIME";
   else if (env.body !== "7BIT" && ext.eightBitMime) line += " BODY=8BITMIME";
   if (env.smtputf8 && ext.smtputf8) line += " SMTPUTF8";
+  if (env.requireTls === true && ext.requireTls) line += " REQUIRETLS";
   if (ext.dsn) {
     if (env.ret !== null) line += ` RET=${env.ret}`;
     if (env.envid !== null) line += ` ENVID=${xtextEncode(env.envid)}`;
@@ -95,5 +96,29 @@ export function capabilityProblem(
   if (ext.size !== null && ext.size > 0 && env.size > ext.size) {
     return REPLIES.tooBigForHost({ size: env.size, limit: ext.size, relay });
   }
+  return null;
+}
+
+/** What a connection's TLS turned out to be (SmtpConnection.tls and .verified). */
+export interface HopTls {
+  readonly active: boolean;
+  readonly verified: boolean;
+}
+
+/**
+ * A permanent reason a REQUIRETLS message may not go to this server, or null (RFC 8689 §4.2):
+ * the hop must be TLS, with a certificate that chains to a trusted CA and names the host, to a
+ * server that offers REQUIRETLS, so it keeps the promise on the next hop.
+ */
+export function requireTlsProblem(
+  env: OutboundMessage,
+  ext: Extensions,
+  hop: HopTls,
+  relay: string,
+): Reply | null {
+  if (env.requireTls !== true) return null;
+  if (!hop.active) return REPLIES.requireTlsNoTls({ relay });
+  if (!hop.verified) return REPLIES.requireTlsUnverified({ relay });
+  if (!ext.requireTls) return REPLIES.requireTlsNotOffered({ relay });
   return null;
 }

@@ -9,6 +9,8 @@ export interface OutboundMessage {
   readonly envid: string | null;
   readonly body: "7BIT" | "8BITMIME" | "BINARYMIME";
   readonly smtputf8: boolean;
+  /** RFC 8689: only over verified TLS to a server that offers REQUIRETLS (requireTlsProblem). */
+  readonly requireTls?: boolean;
   /** Message size in bytes (for SIZE=). */
   readonly size: number;
 }

@@ -20,16 +20,25 @@ function coreExtensions(s: SessionApi): string[] {
   ];
 }
 
+/**
+ * What EHLO and HELO both do before their answer: refuse a bad name (501), end any transaction
+ * and start the session as ESMTP or plain SMTP. False when refused (the reply is sent).
+ */
+export async function greeted(s: SessionApi, arg: string, esmtp: boolean): Promise<boolean> {
+  if (!HELO_NAME.test(arg)) {
+    s.reply(REPLIES.paramSyntax);
+    return false;
+  }
+  await s.resetTx();
+  s.helo = arg;
+  s.esmtp = esmtp;
+  return true;
+}
+
 export const ehlo: Verb = {
   name: "EHLO",
   async run(s: SessionApi, arg: string): Promise<void> {
-    if (!HELO_NAME.test(arg)) {
-      s.reply(REPLIES.paramSyntax);
-      return;
-    }
-    await s.resetTx();
-    s.helo = arg;
-    s.esmtp = true;
+    if (!(await greeted(s, arg, true))) return;
     const lines = coreExtensions(s);
     for (const v of s.verbs.values()) lines.push(...(v.advertise?.(s) ?? []));
     s.reply(REPLIES.ehloOk({ host: s.settings.hostname, name: arg, extensions: lines.join("\n") }));

@@ -100,7 +100,7 @@ function readHeader(socket: Socket, timeoutMs: number, clock: Clock): Promise<Co
 }
 
 /** A membership test over CIDR networks; IPv4-mapped IPv6 peers (::ffff:a.b.c.d) match as IPv4. */
-function parseBalancers(cidrs: readonly string[]): (address: string) => boolean {
+export function parseBalancers(cidrs: readonly string[]): (address: string) => boolean {
   if (cidrs.length === 0) return () => false;
   const list = new net.BlockList();
   for (const raw of cidrs) {

@@ -4,41 +4,12 @@
 // A claim is one INSERT … ON CONFLICT … WHERE, atomic under concurrency as the contract
 // (store.ts) asks: of two nodes racing to poll one entry, one wins.
 import type { PgHandle } from "../../state/pg.js";
-import { migratePg } from "../../state/pg-migrate.js";
+import { migratePg, openingOn } from "../../state/pg-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import { PG_RPOP_MIGRATIONS, RPOP_MIGRATION_TABLE } from "./migrations.js";
 import type { PasswordSeal } from "./seal.js";
-import { checkSpec, entryNumber, type RpopEntry, type RpopStore, type RpopTls } from "./store.js";
-
-interface Row {
-  id: number;
-  account: string;
-  host: string;
-  port: number;
-  tls: string;
-  tls_verify: boolean;
-  user: string;
-  password: string;
-  apop: boolean;
-  keep: boolean;
-  interval_seconds: number;
-  created_at: number;
-}
-
-const toEntry = (r: Row, seal: PasswordSeal): RpopEntry => ({
-  id: String(r.id),
-  account: r.account,
-  host: r.host,
-  port: r.port,
-  tls: r.tls as RpopTls,
-  tlsVerify: r.tls_verify,
-  user: r.user,
-  password: seal.open(r.password),
-  apop: r.apop,
-  keep: r.keep,
-  intervalSeconds: r.interval_seconds,
-  createdAt: r.created_at,
-});
+import { checkSpec, entryNumber, type RpopStore } from "./store.js";
+import { toEntry, type Row } from "./rows.js";
 
 const COLUMNS = `id, account, host, port, tls, tls_verify, "user", password, apop, keep, interval_seconds, created_at`;
 
@@ -74,13 +45,10 @@ export async function openPostgresRpopStore(
   clock: Clock,
   seal: PasswordSeal,
 ): Promise<RpopStore> {
-  try {
+  await openingOn(pg, async () => {
     await migratePostgresRpop(pg, clock.now());
     await sealClearRows(pg, seal);
-  } catch (e) {
-    await pg.close();
-    throw e;
-  }
+  });
   return {
     async add(account, spec) {
       checkSpec(spec);

@@ -4,8 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { openSqliteDirectory } from "../../directory/sqlite.js";
@@ -15,19 +14,18 @@ import { RPOP_MIGRATIONS } from "./migrations.js";
 import { openSqliteRpopStore } from "./sqlite-store.js";
 import { rpopStoreContract, spec } from "../../../test/contracts/rpop-store.js";
 import { createPasswordSeal, loadOrCreateRpopKey } from "./seal.js";
+import { tempDir } from "../../../test/kit/temp-dir.js";
 
 const key = randomBytes(32);
 const seal = createPasswordSeal(key);
 
 rpopStoreContract("sqlite", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-rpop-store-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-rpop-store-");
   return (clock) => Promise.resolve(openSqliteRpopStore(join(dir, "mailyard.db"), clock, seal));
 });
 
 void test("shares the directory's file with migrations of its own, applied once", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-rpop-store-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-rpop-store-");
   const path = join(dir, "mailyard.db");
   const directory = openSqliteDirectory(path, systemClock);
   await directory.addDomain("example.test");
@@ -67,8 +65,7 @@ async function fileBytes(path: string): Promise<Buffer> {
 const SECRET_PASSWORD = "Zq7-unmistakable-rpop-password";
 
 void test("the password is sealed in the file, and opens again after a restart", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-rpop-store-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-rpop-store-");
   const path = join(dir, "mailyard.db");
   const store = openSqliteRpopStore(path, systemClock, seal);
   const a = await store.add("alice@example.test", { ...spec, password: SECRET_PASSWORD });
@@ -88,8 +85,7 @@ void test("the password is sealed in the file, and opens again after a restart",
 });
 
 void test("passwords stored in clear before sealing are sealed when the store opens", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-rpop-store-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-rpop-store-");
   const path = join(dir, "mailyard.db");
   await openSqliteRpopStore(path, systemClock, seal).close();
   // A row as a version before sealing wrote it.
@@ -110,8 +106,7 @@ void test("passwords stored in clear before sealing are sealed when the store op
 });
 
 void test("a store opened with another key refuses to open (to add entries others cannot read) and says why", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-rpop-store-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-rpop-store-");
   const path = join(dir, "mailyard.db");
   const store = openSqliteRpopStore(path, systemClock, seal);
   await store.add("alice@example.test", spec);
@@ -126,8 +121,7 @@ void test("a store opened with another key refuses to open (to add entries other
 });
 
 void test("the key file is made once, 0600 in a 0700 directory, and read back by every opener", async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), "mailyard-rpop-key-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dir = await tempDir(t, "mailyard-rpop-key-");
   const file = join(dir, "secrets", "rpop.key");
   const [k1, k2] = await Promise.all([loadOrCreateRpopKey(file), loadOrCreateRpopKey(file)]);
   assert.deepEqual(k1, k2, "two openers at once agree on one key");

@@ -2,44 +2,14 @@
 // timeout, and its own migrations (migrations.ts) applied inside an IMMEDIATE transaction, as
 // the directory does, so the node and the CLI can open the file at once. A claim is one upsert,
 // and SQLite runs one writer at a time, so processes sharing the file never both win one.
-import Database from "better-sqlite3";
-import { openSqliteInTurn } from "../../state/sqlite-turn.js";
+import type Database from "better-sqlite3";
 import { migrateSqlite } from "../../state/sqlite-migrate.js";
 import type { Clock } from "../../world/clock.js";
 import { RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS } from "./migrations.js";
 import type { PasswordSeal } from "./seal.js";
-import { checkSpec, entryNumber, type RpopEntry, type RpopStore, type RpopTls } from "./store.js";
-import { prepareSqliteFile } from "../../state/sqlite-file.js";
-
-interface Row {
-  id: number;
-  account: string;
-  host: string;
-  port: number;
-  tls: string;
-  tls_verify: number;
-  user: string;
-  password: string;
-  apop: number;
-  keep: number;
-  interval_seconds: number;
-  created_at: number;
-}
-
-const toEntry = (r: Row, seal: PasswordSeal): RpopEntry => ({
-  id: String(r.id),
-  account: r.account,
-  host: r.host,
-  port: r.port,
-  tls: r.tls as RpopTls,
-  tlsVerify: r.tls_verify !== 0,
-  user: r.user,
-  password: seal.open(r.password),
-  apop: r.apop !== 0,
-  keep: r.keep !== 0,
-  intervalSeconds: r.interval_seconds,
-  createdAt: r.created_at,
-});
+import { checkSpec, entryNumber, type RpopStore } from "./store.js";
+import { toEntry, type Row } from "./rows.js";
+import { openStateFile } from "../../state/sqlite-open.js";
 
 function migrate(db: Database.Database, seal: PasswordSeal): void {
   migrateSqlite(db, RPOP_MIGRATION_TABLE, RPOP_MIGRATIONS, "rpop", Date.now());
@@ -72,17 +42,9 @@ function later<T>(fn: () => T): Promise<T> {
 
 /** Opens (and migrates) the store; passwords are sealed with `seal`. */
 export function openSqliteRpopStore(path: string, clock: Clock, seal: PasswordSeal): RpopStore {
-  prepareSqliteFile(path);
-  const db = openSqliteInTurn(
-    path,
-    (db) => {
-      db.pragma("foreign_keys = ON");
-      db.pragma("synchronous = NORMAL");
-      // A removed entry's or a migrated row's old bytes are zeroed, not left in free pages.
-      db.pragma("secure_delete = ON");
-      migrate(db, seal);
-    },
-    { what: "rpop" },
+  // A removed entry's or a migrated row's old bytes are zeroed, not left in free pages.
+  const db = openStateFile(path, { what: "rpop", foreignKeys: true, secureDelete: true }, (d) =>
+    migrate(d, seal),
   );
   const q = {
     insert: db.prepare(

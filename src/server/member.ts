@@ -1,0 +1,234 @@
+// How a frontend or a backend stands in its cluster (DESIGN.md §1): what a member adds to the
+// parts every role is built from (compose.ts). Membership (register, heartbeat, see the others),
+// placement and the delivery channel client aimed by it, the homes or owners of accounts, the
+// Submit Messages path with its XSUBMIT verbs, and the cluster's part of /healthz and the admin
+// API. What differs between the two roles is in frontend.ts and backend.ts.
+//
+// A member knows its own addresses, and so can join, only once its listeners are bound; the
+// queue starts before them. Until it has joined, deliveries wait (delivery/gated.ts) rather than
+// fail for want of members, and the inbound policy of a frontend sees no backend and answers 4xx.
+import { resolve } from "node:path";
+import type { MemberSummary } from "../admin/node-routes.js";
+import { createChannelClient } from "../cluster/channel/client.js";
+import { channelRefusal } from "../cluster/channel/carries.js";
+import { channelTargetFor } from "../cluster/channel-target.js";
+import { requireHome } from "../cluster/homes.js";
+import { checkMemberSettings } from "../cluster/member-settings.js";
+import { startMembership, type Membership, type MemberView } from "../cluster/membership.js";
+import { createPlacement } from "../cluster/placement.js";
+import type { Role } from "../cluster/state.js";
+import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
+import { withSecretFile } from "../config/secret-file.js";
+import { gatedDeliverer } from "../delivery/gated.js";
+import type { Submitter } from "../queue/submit.js";
+import { leaseOwners, staticHomes } from "./account-placement.js";
+import { advertised } from "./listeners.js";
+import type { RoleContext, RoleParts, Standing } from "./role-parts.js";
+import { createSubmitPath } from "./submit-path.js";
+import { createShadows } from "../cluster/shadow/part.js";
+
+export interface Joined {
+  /** This node's view of the cluster (tests and health read it). */
+  readonly membership: Membership;
+  /** Submit Messages and Remote Submit Log as this node sees them. */
+  readonly submitView: SubmitView;
+}
+
+const memberSummary = (m: MemberView): MemberSummary => ({
+  id: m.id,
+  role: m.role,
+  up: m.up,
+  smtp: m.smtp,
+  http: m.http,
+  channel: m.channel,
+  submitMessages: m.submitMessages,
+  queueSize: m.queueSize,
+  lastHeartbeat: m.lastHeartbeat,
+  startedAt: m.startedAt,
+});
+
+/** A cluster member in `role`, whose own parts `parts` makes (startFrontendRole, startBackendRole). */
+export function clusterMember(
+  role: Exclude<Role, "single">,
+  parts: (ctx: RoleContext) => RoleParts,
+): Standing<Joined> {
+  return {
+    tag: "CLUSTER",
+    prepare: async (settings) => {
+      settings = await withSecretFile(settings);
+      checkMemberSettings(settings);
+      return settings;
+    },
+    check: checkMemberSettings,
+    open: (ctx, teardown) => {
+      const { settings, world, state, managed } = ctx;
+      const { clock } = world;
+      const clusterLog = ctx.log.for("CLUSTER");
+      let membership: Membership | null = null;
+      let submitView: SubmitView | null = null;
+      let submitter: Submitter | null = null;
+      const members = { live: (r?: Role) => membership?.live(r) ?? [] };
+      const placement = createPlacement({
+        kind: settings.cluster.kind,
+        state,
+        membership: members,
+        selfId: settings.node.id,
+        clock,
+      });
+      const channelClient = createChannelClient({
+        secret: settings.cluster.secret,
+        nodeId: settings.node.id,
+        hostname: settings.hostname,
+        dialer: world.dialer,
+        clock,
+        log: ctx.log.for("DELIVERY"),
+        timeoutMs: settings.channel.timeoutSeconds * 1000,
+        idleKeepMs: settings.channel.idleKeepSeconds * 1000,
+        liveCheckMs: settings.cluster.heartbeatSeconds * 1000,
+        target: channelTargetFor(placement),
+      });
+      teardown.add(() => channelClient.close());
+      // Copies of every queue file on a live peer of this role before the 250 (issue 16).
+      const shadows = createShadows({
+        settings,
+        dataDir: resolve(settings.dataDir),
+        clock,
+        dialer: world.dialer,
+        peers: () => members.live(role),
+        state,
+        log: ctx.log.for("QUEUE"),
+        unprotected: () => ctx.metrics.shadowUnprotected?.(),
+        promoted: (n) => ctx.metrics.shadowsPromoted?.(n),
+        duplicates: (n) => ctx.metrics.takeoverDuplicates?.(n),
+      });
+      teardown.add(() => shadows.close());
+      let joined = (): void => undefined;
+      const ready = new Promise<void>((r) => (joined = r));
+
+      // Static clusters: every account has a home backend (cluster/homes.ts). New accounts get
+      // one through the admin API of any member; mail for an older account without one is
+      // refused with a 4xx at RCPT rather than queued until it expires. Dynamic clusters: the
+      // account pages show who holds each account open.
+      const isStatic = settings.cluster.kind === "static";
+      return {
+        parts: (base) => parts({ ...base, state, members, placement, channelClient }),
+        // Deliveries wait until the node has joined (see the header).
+        deliverer: (d) => gatedDeliverer(d, ready),
+        spool: shadows.wrap,
+        // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
+        release: () => joined(),
+        submitPath: ({ queue, milters }) => {
+          const path = createSubmitPath({
+            settings,
+            queue,
+            milters,
+            world,
+            log: ctx.log,
+            view: () => submitView,
+            memberVerbs: shadows.verbs,
+          });
+          submitter = path.submitter;
+          return path;
+        },
+        sources: {
+          stores: async (address) => {
+            const t = await placement.targetFor(address);
+            return !("none" in t) && t.local;
+          },
+        },
+        inbound: {
+          ...(isStatic ? { storable: requireHome(state) } : {}),
+          // Local mail may cross the delivery channel on any member: its rule applies before the 250.
+          carries: (params) => channelRefusal(params.body),
+          submitVia: (s) =>
+            s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null,
+        },
+        admin: {
+          ...(isStatic
+            ? {
+                homes: staticHomes({
+                  state,
+                  liveBackends: () => members.live("backend").map((m) => m.id),
+                  log: clusterLog,
+                }),
+              }
+            : { owners: leaseOwners(state, clock) }),
+          submit: () => submitView,
+          cluster: {
+            self: settings.node.id,
+            role,
+            kind: settings.cluster.kind,
+            secret: settings.cluster.secret,
+            members: () => Promise.resolve((membership?.all() ?? []).map(memberSummary)),
+            memberHttp: async (id) => {
+              const known =
+                membership?.all().find((m) => m.id === id) ??
+                (await state.members()).find((m) => m.id === id);
+              return known === undefined || known.http === "" ? null : known.http;
+            },
+          },
+        },
+        nodes: async () => (await state.members()).map((m) => ({ id: m.id, role: m.role })),
+        health: () => ({
+          ok: membership !== null,
+          detail: {
+            live: members.live().map((m) => m.id),
+            // This node's own view of Submit Messages (the cluster API shows the stored
+            // settings; this is what the node acts on, once it has picked a change up).
+            ...(submitView !== null
+              ? { submit: { mode: submitView.mode(), offering: submitView.offering().map((m) => m.id) } }
+              : {}),
+          },
+        }),
+        join: async (at) => {
+          const self = await startMembership({
+            state,
+            self: {
+              id: settings.node.id,
+              role,
+              smtp: at.smtp === undefined ? "" : advertised(settings, at.smtp),
+              http: advertised(settings, at.http),
+              channel: at.channel === null ? null : advertised(settings, at.channel),
+              submitMessages: settings.cluster.submitMessages,
+              startedAt: clock.now(),
+            },
+            clock,
+            heartbeatMs: settings.cluster.heartbeatSeconds * 1000,
+            downAfterMs: settings.cluster.downAfterSeconds * 1000,
+            log: clusterLog,
+            queueSize: at.queueSize,
+          });
+          // Leave first at a stop, so the others stop sending here while the node finishes.
+          teardown.add(() => self.stop());
+          membership = self;
+          const view = createSubmitView({
+            selfId: settings.node.id,
+            kind: settings.cluster.kind,
+            membership: self,
+            state,
+            configMode: settings.cluster.submitMessages,
+            configLog: settings.cluster.submitLog,
+            logs: ctx.log,
+          });
+          teardown.add(() => view.stop());
+          submitView = view;
+          // The heartbeat re-reads the settings too: a change notification missed is caught there.
+          self.onSettingsChange((rows) => managed.update(rows));
+          self.onChange((all) => {
+            const up = all.filter((m) => m.up).map((m) => `${m.id}(${m.role})`);
+            clusterLog.major("members changed", { up: up.join(","), known: all.length });
+          });
+          self.onChange(() => shadows.resync());
+          shadows.resync();
+          shadows.startTakeover({
+            queue: at.queue,
+            members: () => self.all(),
+            intervalMs: settings.cluster.heartbeatSeconds * 1000,
+          });
+          joined();
+          return { membership: self, submitView: view };
+        },
+      };
+    },
+  };
+}
