@@ -18,10 +18,11 @@ export async function startCommand(settings: Settings, pinned: ReadonlySet<strin
   } catch (e) {
     sys.crash("start failed", { error: e instanceof Error ? e.message : String(e) });
     await sink.close();
-    // Exit 2 for a data directory another node holds: nothing was changed, and a supervisor
-    // can tell it from a crash.
-    const inUse = e instanceof Error && e.name === "DataDirInUseError";
-    throw new CliError(`cannot start: ${e instanceof Error ? e.message : String(e)}`, inUse ? 2 : 1);
+    // Exit 2 for a data directory another node holds, or a dynamic backend's mailbox root that
+    // is not the shared one: nothing was changed, and a supervisor can tell it from a crash.
+    const refused =
+      e instanceof Error && (e.name === "DataDirInUseError" || e.name === "MailRootNotSharedError");
+    throw new CliError(`cannot start: ${e instanceof Error ? e.message : String(e)}`, refused ? 2 : 1);
   }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGINT", resolve);

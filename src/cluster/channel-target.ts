@@ -12,10 +12,12 @@ export interface ChannelAddress {
   readonly id: string;
   readonly host: string;
   readonly port: number;
+  /** Whether the backend's heartbeat is still recent (a hung one's lapses: stop waiting on it). */
+  readonly live?: () => boolean;
 }
 
 export function channelTargetFor(
-  placement: Pick<Placement, "targetFor">,
+  placement: Pick<Placement, "targetFor" | "isLive">,
 ): (job: DeliveryJob) => Promise<ChannelAddress | { readonly none: string }> {
   return async (job) => {
     const t = await placement.targetFor(job.recipients[0]?.rcpt.address ?? "");
@@ -23,7 +25,8 @@ export function channelTargetFor(
     if (t.node.channel === null) return { none: `backend ${t.node.id} has no delivery channel` };
     try {
       const hp = parseHostPort(t.node.channel);
-      return { id: t.node.id, host: hp.host, port: hp.port };
+      const id = t.node.id;
+      return { id, host: hp.host, port: hp.port, live: () => placement.isLive(id) };
     } catch {
       return { none: `backend ${t.node.id} advertises an unusable channel address` };
     }

@@ -39,6 +39,8 @@ export interface LeaseKeeper {
   open(address: string): Promise<OpenResult>;
   /** True while we hold an unexpired lease on the account: check it right before storing. */
   owns(address: string): boolean;
+  /** The lease we hold on the account if it is good for at least marginMs more, else null. */
+  heldFor(address: string, marginMs: number): Lease | null;
   release(address: string): Promise<void>;
   held(): HeldLease[];
   /** Resolves when the renewal round in progress, if any, has finished. */
@@ -158,6 +160,10 @@ export function createLeaseKeeper(o: LeaseKeeperOptions): LeaseKeeper {
     owns(address) {
       const h = held.get(accountKey(address));
       return h !== undefined && clock.now() < h.lease.expiresAt;
+    },
+    heldFor(address, marginMs) {
+      const h = held.get(accountKey(address));
+      return h !== undefined && clock.now() + marginMs < h.lease.expiresAt ? h.lease : null;
     },
     release: (address) => {
       const key = accountKey(address);

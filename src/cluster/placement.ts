@@ -30,6 +30,8 @@ export interface Placement {
   targetFor(address: string): Promise<Target>;
   /** A home for a new account in a static cluster (the caller records it with state.setHome). */
   chooseHome(address: string): Target;
+  /** Whether a backend is live now (heartbeat recent): deliveries to one that is not stop early. */
+  isLive(nodeId: string): boolean;
 }
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -75,5 +77,6 @@ export function createPlacement(o: PlacementOptions): Placement {
       }
     },
     chooseHome: (address) => byRendezvous(accountKey(address), liveBackends()),
+    isLive: (nodeId) => o.membership.live("backend").some((m) => m.id === nodeId),
   };
 }

@@ -42,7 +42,7 @@ function migrate(db: Database.Database, clock: Clock): void {
 export function openSqliteClusterState(path: string, clock: Clock): ClusterState {
   // synchronous NORMAL (the default): an OS crash may lose the last heartbeats, and a lost
   // lease commit only means the account is taken again after it expires.
-  const db = openStateFile(path, {}, (d) => migrate(d, clock));
+  const db = openStateFile(path, { what: "cluster state" }, (d) => migrate(d, clock));
 
   const q = {
     register: db.prepare(

@@ -163,6 +163,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "cluster.downAfterSeconds": "A member whose last heartbeat is older than this is down.",
   "cluster.leaseSeconds":
     "Dynamic clusters: an account ownership lease lasts this long unless its owner renews it.",
+  "cluster.leaseMarginSeconds":
+    "Dynamic clusters: right before a message is renamed into a mailbox, the backend must still hold the account's lease for at least this long, else it abandons the store (451 4.3.0; the next owner takes the retry). At most a quarter of cluster.leaseSeconds is used, so stores between two renewals are not fenced off.",
   "cluster.cacheSeconds": "Frontends cache cluster API answers this long.",
   "cluster.negativeCacheSeconds":
     "Frontends cache negative cluster API answers (unknown address, bad password) this long.",

@@ -272,6 +272,8 @@ export const settingsSchema = z.object({
       downAfterSeconds: z.number().int().positive().default(5),
       /** Dynamic clusters: an account ownership lease lasts this long unless renewed. */
       leaseSeconds: z.number().int().positive().default(15),
+      /** Dynamic clusters: a store is published only while the lease has this long left (≤ lease/4). */
+      leaseMarginSeconds: z.number().nonnegative().default(2),
       /** Frontends cache cluster API answers this long (negative answers: negativeCacheSeconds). */
       cacheSeconds: duration.default(10),
       negativeCacheSeconds: duration.default(3),

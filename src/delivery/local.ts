@@ -17,7 +17,7 @@ import { bounced, deferred, delivered, type Outcome } from "../proto/outcome.js"
 import { findHeaderEnd } from "../proto/header-fields.js";
 import { REPLIES } from "../proto/reply.js";
 import type { DeliveryJob } from "../queue/types.js";
-import type { MaildirStore } from "../store/maildir.js";
+import { StoreFencedError, type MaildirStore } from "../store/maildir.js";
 import type { Clock } from "../world/clock.js";
 import { withMailboxUsage, type MeasuredUsage } from "./mailbox-usage.js";
 import { deliverWithRules, rulesApply, type DeliveryRules } from "./rules-hook.js";
@@ -157,6 +157,12 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
     return (await o.directory.countFlow(account.address, "in", since)) >= limit.messages;
   };
 
+  // Not a failure: the account moved to another backend while we wrote; it retries there.
+  const fenced = (job: DeliveryJob, e: StoreFencedError): Outcome => {
+    log.problem("store abandoned", { to: e.account, id: job.envelope.id, why: e.reason });
+    return deferred(REPLIES.storeFenced, RELAY);
+  };
+
   const one = async (
     job: DeliveryJob,
     address: string,
@@ -204,6 +210,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
         if (r.stored > 0) await recordStored(directory, log, account, r.stored, o.clock.now());
         return r.outcome;
       } catch (e) {
+        if (e instanceof StoreFencedError) return fenced(job, e);
         log.failure("mailbox write failed", { to: account.address, id: job.envelope.id, error: String(e) });
         return deferred(REPLIES.mailboxWriteFailed, RELAY);
       }
@@ -212,6 +219,7 @@ export function createLocalChannel(o: LocalChannelOptions): LocalChannel {
     try {
       stored = await o.store.deliver(account.domain, account.localPart, job.body(), prepend);
     } catch (e) {
+      if (e instanceof StoreFencedError) return fenced(job, e);
       log.failure("mailbox write failed", {
         to: account.address,
         id: job.envelope.id,

@@ -2,9 +2,11 @@
 // in a static cluster, its lease or rendezvous choice in a dynamic one) goes into this node's
 // Maildir; any other goes over the delivery channel to the backend placement names. No
 // backend to name (home down, state unreachable) defers the whole job with scope destination:
-// the queue keeps it and retries, it is never bounced for that.
+// the queue keeps it and retries, it is never bounced for that, unless the account itself no
+// longer exists (removed while its mail was queued: no home either), which is a 5.1.1.
 import type { Placement } from "../cluster/placement.js";
-import { deferred, type Outcome } from "../proto/outcome.js";
+import type { Directory } from "../directory/directory.js";
+import { bounced, deferred, type Outcome } from "../proto/outcome.js";
 import { REPLIES } from "../proto/reply.js";
 import type { Channel } from "./router.js";
 
@@ -14,6 +16,8 @@ export interface PlacedLocalOptions {
   readonly mailbox: Channel;
   /** The delivery channel client to the other backends. */
   readonly channel: Channel;
+  /** Asked only when placement names no backend: a removed account bounces, not waits. */
+  readonly directory: Pick<Directory, "getAccount">;
 }
 
 export function createPlacedLocalChannel(o: PlacedLocalOptions): Channel {
@@ -24,6 +28,9 @@ export function createPlacedLocalChannel(o: PlacedLocalOptions): Channel {
       if (address === undefined) return [];
       const t = await o.placement.targetFor(address);
       if ("none" in t) {
+        // A directory that cannot be asked leaves it a deferral, as placement's none is.
+        const account = await o.directory.getAccount(address).catch(() => undefined);
+        if (account === null) return job.recipients.map(() => bounced(REPLIES.unknownUser, "none"));
         const why = REPLIES.noTarget({ why: t.none });
         return job.recipients.map(() => deferred(why, "none", "destination"));
       }

@@ -46,7 +46,7 @@ function migrate(db: Database.Database): void {
 
 export function openSqliteDirectory(path: string, clock: Clock): Directory {
   // synchronous NORMAL (the default): the directory is not where acknowledged mail lives.
-  const db = openStateFile(path, { foreignKeys: true }, migrate);
+  const db = openStateFile(path, { what: "directory", foreignKeys: true }, migrate);
 
   const q = {
     domainExists: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM domains WHERE name = ?"),

@@ -187,6 +187,9 @@ export const REPLIES = {
   lmtpNoRecipients: reply(503, "5.5.1", "No valid recipients"),
   // Added by the cluster roles (src/server, src/delivery/placed.ts).
   notHostedHere: reply(450, "4.3.0", "Account is not stored on this backend now, try again later"),
+  // A dynamic cluster's store abandoned right before publishing: the account's lease was not
+  // held with the safety margin (cluster.leaseMarginSeconds); its next owner takes the retry.
+  storeFenced: reply(451, "4.3.0", "Account is changing hands between backends, try again later"),
   nodeStarting: reply(451, "4.3.0", "Node starting, try again later"),
   accountHeld: form(450, "4.3.0", "{reason}, try again later"),
 
@@ -254,6 +257,8 @@ export const REPLIES = {
   unexpectedReply: form(451, "4.5.0", "unexpected reply: {code} {text}"),
   localFailure: form(451, "4.3.0", "{why}"),
   noTarget: form(451, "4.4.0", "{why}"),
+  // RFC 3463 4.4.1 "no answer from host": the backend's sockets are open, its heartbeat lapsed.
+  memberLapsed: form(451, "4.4.1", "backend {id} stopped answering (its heartbeat lapsed)"),
   routeFailed: form(451, "4.3.5", "{why}"),
   unknownRoute: form(451, "4.3.5", "unknown route {route}"),
   hostNotFound: form(

@@ -68,7 +68,7 @@ export function openSqliteRuleStore(
   now: () => number = Date.now,
   o: RuleStoreOpenOptions = {},
 ): RuleStore {
-  const db = openStateFile(path, {}, (d) => {
+  const db = openStateFile(path, { what: "rules" }, (d) => {
     migrate(d);
     moveSharedServerRules(d, o.nodeId ?? DEFAULT_NODE_ID);
   });

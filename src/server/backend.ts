@@ -11,11 +11,14 @@
 import { createChannelServer, type ChannelServer } from "../cluster/channel/server.js";
 import { backendAdmission } from "../cluster/admission.js";
 import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
+import { checkSharedMailRoot } from "../cluster/shared-mailroot.js";
+import { leaseFence } from "../cluster/store-fence.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
 import { createLeasedMailbox } from "../delivery/leased.js";
 import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createPlacedLocalChannel } from "../delivery/placed.js";
 import { createRouter } from "../delivery/router.js";
+import { mailRoot } from "../config/paths.js";
 import { parseHostPort } from "../proto/hostport.js";
 import { mailboxChannel, relayChannel, type RoleContext, type RoleParts } from "./role-parts.js";
 
@@ -27,10 +30,6 @@ const HEADER_FIELD_ALLOWANCE = 100;
 
 export function startBackendRole(ctx: RoleContext): RoleParts {
   const { settings, world, log, directory, placement } = ctx;
-  const { store, local: maildir } = mailboxChannel(ctx);
-  // Usage in the answers of this backend (its own SMTP, the frontends' questions, POP3) follows
-  // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
-  const usageDirectory = withMailboxUsage(directory, { store, allHere: false, log: log.for("LOCAL") });
   // Dynamic clusters: an account is written by one backend at a time, the lease holder.
   const keeper: LeaseKeeper | null =
     settings.cluster.kind === "dynamic"
@@ -43,6 +42,15 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
           log: log.for("CLUSTER"),
         })
       : null;
+  // Dynamic clusters: nothing is published into a mailbox without the lease, with room to spare.
+  const marginMs = Math.min(settings.cluster.leaseMarginSeconds, settings.cluster.leaseSeconds / 4) * 1000;
+  const { store, local: maildir } = mailboxChannel(
+    ctx,
+    keeper !== null ? leaseFence(keeper, marginMs, log.for("CLUSTER")) : undefined,
+  );
+  // Usage in the answers of this backend (its own SMTP, the frontends' questions, POP3) follows
+  // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
+  const usageDirectory = withMailboxUsage(directory, { store, allHere: false, log: log.for("LOCAL") });
   const mailbox = keeper === null ? maildir : createLeasedMailbox({ keeper, mailbox: maildir });
   let turn = 0;
   const relay = relayChannel(ctx, {
@@ -59,7 +67,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   });
   const deliverer = createRouter({
     directory,
-    local: createPlacedLocalChannel({ placement, mailbox, channel: ctx.channelClient }),
+    local: createPlacedLocalChannel({ placement, mailbox, channel: ctx.channelClient, directory }),
     relay,
     forwardTo: settings.smtp.forwardTo,
   });
@@ -80,6 +88,14 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
       log: log.for("CLUSTER"),
     }),
     async listenChannel() {
+      // Before anything is delivered here (deliveries wait until the node has joined).
+      if (keeper !== null)
+        await checkSharedMailRoot({
+          root: mailRoot(settings),
+          secret: settings.cluster.secret,
+          nodeId: settings.node.id,
+          state: ctx.state,
+        });
       server = createChannelServer({
         secret: settings.cluster.secret,
         hostname: settings.hostname,

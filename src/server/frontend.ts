@@ -5,6 +5,7 @@
 // to the backend placement names. A frontend never opens an account or writes a mailbox.
 import { createClusterDirectory } from "../cluster/api/client.js";
 import { createClusterRouter } from "../delivery/cluster-router.js";
+import { withRemovedAccounts } from "../delivery/removed-accounts.js";
 import { relayChannel, type RoleContext, type RoleParts } from "./role-parts.js";
 
 /** Entries per answer cache of the cluster directory client. */
@@ -29,7 +30,8 @@ export function startFrontendRole(ctx: RoleContext): RoleParts {
   const relay = relayChannel(ctx);
   const deliverer = createClusterRouter({
     lookup: (address) => clusterDirectory.lookup(address),
-    local: ctx.channelClient,
+    // Mail queued for an account removed since is bounced (5.1.1), not kept for want of a home.
+    local: withRemovedAccounts(ctx.channelClient, (address) => clusterDirectory.lookup(address)),
     relay,
     forwardTo: settings.smtp.forwardTo,
   });

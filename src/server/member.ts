@@ -84,6 +84,7 @@ export function clusterMember(
         log: ctx.log.for("DELIVERY"),
         timeoutMs: settings.channel.timeoutSeconds * 1000,
         idleKeepMs: settings.channel.idleKeepSeconds * 1000,
+        liveCheckMs: settings.cluster.heartbeatSeconds * 1000,
         target: channelTargetFor(placement),
       });
       teardown.add(() => channelClient.close());

@@ -24,7 +24,7 @@ import type { QueueManager } from "../queue/manager.js";
 import type { FileSpool } from "../queue/spool.js";
 import type { DeliveryRules } from "../delivery/rules-hook.js";
 import type { SourceContext } from "../sources/context.js";
-import { createMaildirStore, type MaildirStore } from "../store/maildir.js";
+import { createMaildirStore, type MaildirOptions, type MaildirStore } from "../store/maildir.js";
 import type { Bound } from "./listeners.js";
 import type { DkimSigner } from "../delivery/dkim/sign.js";
 import type { NodeWorld } from "./start-options.js";
@@ -129,11 +129,18 @@ export interface Stand<Joined> {
   }): Promise<Joined>;
 }
 
-/** The node's Maildir mailboxes and the mailbox channel delivering into them. */
-export function mailboxChannel(ctx: PartsContext): { store: MaildirStore; local: LocalChannel } {
+/**
+ * The node's Maildir mailboxes and the mailbox channel delivering into them; `fence` (a dynamic
+ * cluster's backend: the lease check) is asked right before each message is published.
+ */
+export function mailboxChannel(
+  ctx: PartsContext,
+  fence?: MaildirOptions["fence"],
+): { store: MaildirStore; local: LocalChannel } {
   const { settings, log } = ctx;
   const store = createMaildirStore(mailRoot(settings), log.for("LOCAL"), {
     groupAccess: settings.local.mailGroupAccess,
+    ...(fence !== undefined ? { fence } : {}),
   });
   const local = createLocalChannel({
     directory: ctx.directory,

@@ -9,7 +9,7 @@ import { lockMs, type ThrottleRows } from "./throttle.js";
 import { THROTTLE_MIGRATION_TABLE, THROTTLE_MIGRATIONS } from "./throttle-migrations.js";
 
 export function openSqliteThrottleRows(path: string, clock: Clock): ThrottleRows {
-  const db = openStateFile(path, {}, (d) =>
+  const db = openStateFile(path, { what: "throttle" }, (d) =>
     migrateSqlite(d, THROTTLE_MIGRATION_TABLE, THROTTLE_MIGRATIONS, "throttle", clock.now()),
   );
 

@@ -102,6 +102,23 @@ export interface MaildirOptions {
   readonly now?: () => number;
   /** Share with the group of the root: files 0660, folders 2770 (default: 0600, 0700). */
   readonly groupAccess?: boolean;
+  /**
+   * Asked right before a message is renamed into the mailbox ("local@domain"): null when this
+   * process may still write the account, else why not. A dynamic cluster's lease check
+   * (fenced-store.ts): a refused store is abandoned (StoreFencedError), nothing is published.
+   */
+  readonly fence?: (account: string) => string | null;
+}
+
+/** The fence refused the store at the last moment: nothing was published; try again later. */
+export class StoreFencedError extends Error {
+  constructor(
+    readonly account: string,
+    readonly reason: string,
+  ) {
+    super(`store into ${account} abandoned: ${reason}`);
+    this.name = "StoreFencedError";
+  }
 }
 
 /** Bytes held in memory before the file is opened: a typical message is written in one writev. */
@@ -236,7 +253,7 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
    * Bytes go to memory first; past IN_MEMORY the file is opened and every later chunk is written
    * as it comes. The file exists in tmp/ only from the first write on.
    */
-  const writer = (root: string, box: string, info = ""): MaildirWriter => {
+  const writer = (root: string, box: string, account: string, info = ""): MaildirWriter => {
     const base = uniqueName();
     const tmpPath = join(box, "tmp", base);
     let fd: number | null = null;
@@ -298,6 +315,10 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
           await fdatasyncFd(f);
           fd = null;
           await closeFd(f);
+          // The last moment another writer could have been given the account (a lease lost
+          // while the bytes were written): from the rename on, the message is in the mailbox.
+          const refused = opts.fence?.(account) ?? null;
+          if (refused !== null) throw new StoreFencedError(account, refused);
           // The rename and its maildirsize line, with no rebuild in between (maildirsize.ts).
           await changeRecorded(root, size, 1, () =>
             renamePath(tmpPath, newPath).catch(async (e: unknown) => {
@@ -345,7 +366,7 @@ export function createMaildirStore(root: string, log: Log, opts: MaildirOptions 
     }
     await ensure(box);
     const info = [...new Set((place.flags ?? "").replace(/[^A-Za-z]/g, ""))].sort().join("");
-    const w = writer(root, box, info);
+    const w = writer(root, box, `${localPart}@${domain}`.toLowerCase(), info);
     if (prepend.length > 0) await w.write(prepend);
     return w;
   };

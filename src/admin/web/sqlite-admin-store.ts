@@ -44,7 +44,7 @@ function migrate(db: Database.Database, now: number): void {
 }
 
 export function openSqliteAdminStore(path: string, clock: Clock): AdminStore {
-  const db = openStateFile(path, {}, (d) => migrate(d, clock.now()));
+  const db = openStateFile(path, { what: "administrators" }, (d) => migrate(d, clock.now()));
 
   const get = db.prepare<[string], UserRow>("SELECT * FROM admin_users WHERE name = ?");
   const insert = db.prepare(

@@ -7,7 +7,7 @@ import { keyOfRow, type DkimKeyRow, type DkimKeyStore } from "./store.js";
 
 export function openSqliteDkimStore(path: string, now: () => number = Date.now): DkimKeyStore {
   // synchronous stays at SQLite's default (FULL), as this store has always run.
-  const db = openStateFile(path, { synchronousNormal: false }, (d) =>
+  const db = openStateFile(path, { what: "dkim", synchronousNormal: false }, (d) =>
     migrateSqlite(d, DKIM_MIGRATION_TABLE, DKIM_MIGRATIONS, "dkim", now()),
   );
   const all = db.prepare<[], DkimKeyRow>("SELECT * FROM dkim_keys ORDER BY domain, selector");

@@ -43,7 +43,9 @@ function later<T>(fn: () => T): Promise<T> {
 /** Opens (and migrates) the store; passwords are sealed with `seal`. */
 export function openSqliteRpopStore(path: string, clock: Clock, seal: PasswordSeal): RpopStore {
   // A removed entry's or a migrated row's old bytes are zeroed, not left in free pages.
-  const db = openStateFile(path, { foreignKeys: true, secureDelete: true }, (d) => migrate(d, seal));
+  const db = openStateFile(path, { what: "rpop", foreignKeys: true, secureDelete: true }, (d) =>
+    migrate(d, seal),
+  );
   const q = {
     insert: db.prepare(
       `INSERT INTO rpop_entries (account, host, port, tls, tls_verify, user, password, apop, keep, interval_seconds, created_at)
