@@ -14,10 +14,10 @@ import { cleanupAll } from "./cleanup.js";
 import { startFilter, type FilterName, type FilterPeer } from "./filters.js";
 import { runLoad, WARM_UP_MESSAGES } from "./load.js";
 import { makeDirectoryTemplate } from "./mailyard.js";
-import { runOnce } from "./measure.js";
+import { runOnce, type RunContext } from "./measure.js";
 import { baselineSummary } from "./report.js";
 import { MAILBOXES, scenario } from "./scenarios.js";
-import { startSink } from "./sink.js";
+import { startSink, type Sink } from "./sink.js";
 import { messageFactory, type Workload } from "./workload.js";
 
 const w = (o: Partial<Workload>): Workload => ({
@@ -31,6 +31,24 @@ const w = (o: Partial<Workload>): Workload => ({
 });
 
 test.after(() => cleanupAll());
+
+/** What runOnce needs for a run of a few messages, with the working tree's build. */
+const smallRunContext = (
+  base: string,
+  sink: Sink,
+  template: string,
+  filters: ReadonlyMap<FilterName, FilterPeer>,
+): RunContext => ({
+  baseDir: base,
+  profileDir: null,
+  mailyardSets: [],
+  sink,
+  template,
+  mailyardBin: fileURLToPath(new URL("../../bin/mailyard.js", import.meta.url)),
+  loadTimeoutMs: 60_000,
+  deliveryTimeoutMs: 60_000,
+  filters,
+});
 
 test("messages have the requested size and end with the end-of-data line", () => {
   for (const bytes of [2048, 102_400]) {
@@ -219,17 +237,7 @@ test("the filtered scenarios run end to end with their filters (5 messages each)
     const filters = new Map<FilterName, FilterPeer>();
     for (const f of ["dkim", "rspamd"] as const)
       filters.set(f, await startFilter(f, join(base, `filter-${f}`), template));
-    const ctx = {
-      baseDir: base,
-      profileDir: null,
-      mailyardSets: [],
-      sink,
-      template,
-      mailyardBin: fileURLToPath(new URL("../../bin/mailyard.js", import.meta.url)),
-      loadTimeoutMs: 60_000,
-      deliveryTimeoutMs: 60_000,
-      filters,
-    };
+    const ctx = smallRunContext(base, sink, template, filters);
     for (const name of names) {
       const s = scenario(name, true);
       assert.ok(s?.kind === "messages" && s.filter !== undefined, name);
@@ -267,17 +275,7 @@ test("the mx and cluster scenarios run end to end (a few messages each, both MTA
   const sink = await startSink();
   try {
     const template = await makeDirectoryTemplate(await mkdtemp(join(base, "directory-")), MAILBOXES);
-    const ctx = {
-      baseDir: base,
-      profileDir: null,
-      mailyardSets: [],
-      sink,
-      template,
-      mailyardBin: fileURLToPath(new URL("../../bin/mailyard.js", import.meta.url)),
-      loadTimeoutMs: 60_000,
-      deliveryTimeoutMs: 60_000,
-      filters: new Map<FilterName, FilterPeer>(),
-    };
+    const ctx = smallRunContext(base, sink, template, new Map());
     for (const name of ["mx-2k", "cluster-local", "cluster-relay"]) {
       const s = scenario(name, true);
       assert.ok(s?.kind === "messages", name);
