@@ -9,16 +9,16 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { cleanupAll } from "./cleanup.js";
+import { smallRunContext } from "./small-run.js";
 import { startFilter, type FilterName, type FilterPeer } from "./filters.js";
 import { ceilingText, measureMilterCeiling, milterPort } from "./milter-ceiling.js";
 import { runLoad, WARM_UP_MESSAGES } from "./load.js";
 import { makeDirectoryTemplate } from "./mailyard.js";
-import { runOnce, type RunContext } from "./measure.js";
+import { runOnce } from "./measure.js";
 import { baselineSummary } from "./report.js";
 import { MAILBOXES, scenario } from "./scenarios.js";
-import { startSink, type Sink } from "./sink.js";
+import { startSink } from "./sink.js";
 import { messageFactory, type Workload } from "./workload.js";
 
 const w = (o: Partial<Workload>): Workload => ({
@@ -32,24 +32,6 @@ const w = (o: Partial<Workload>): Workload => ({
 });
 
 test.after(() => cleanupAll());
-
-/** What runOnce needs for a run of a few messages, with the working tree's build. */
-const smallRunContext = (
-  base: string,
-  sink: Sink,
-  template: string,
-  filters: ReadonlyMap<FilterName, FilterPeer>,
-): RunContext => ({
-  baseDir: base,
-  profileDir: null,
-  mailyardSets: [],
-  sink,
-  template,
-  mailyardBin: fileURLToPath(new URL("../../bin/mailyard.js", import.meta.url)),
-  loadTimeoutMs: 60_000,
-  deliveryTimeoutMs: 60_000,
-  filters,
-});
 
 test("messages have the requested size and end with the end-of-data line", () => {
   for (const bytes of [2048, 102_400]) {
@@ -263,39 +245,6 @@ test("the filtered scenarios run end to end with their filters (5 messages each)
         const c = await measureMilterCeiling(milterPort(f.postfixMilter), f.pid, small.workload);
         assert.ok(c.messagesPerSec > 0 && Number.isFinite(c.messagesPerSec));
         assert.match(ceilingText(c, runs), /Mailyard delivered \d+ % of that, Postfix \d+ %/);
-      }
-    }
-  } finally {
-    await sink.stop();
-    await cleanupAll();
-    await rm(base, { recursive: true, force: true });
-  }
-});
-
-// The new scenarios' paths end to end with a few messages: mx-2k (a connection per message),
-// cluster-local (HAProxy → frontend → backend → Maildir; Postfix → Dovecot LMTP) and
-// cluster-relay (HAProxy → frontend → sink). Needs root and the peers, as the benchmark does.
-// No timing is asserted.
-test("the mx and cluster scenarios run end to end (a few messages each, both MTAs)", async (t) => {
-  if (process.getuid?.() !== 0) return t.skip("needs root, as the benchmark does (a private Postfix)");
-  const base = await mkdtemp(join(tmpdir(), "mailyard-bench-test-"));
-  await chmod(base, 0o755);
-  const sink = await startSink();
-  try {
-    const template = await makeDirectoryTemplate(await mkdtemp(join(base, "directory-")), MAILBOXES);
-    const ctx = smallRunContext(base, sink, template, new Map());
-    for (const name of ["mx-2k", "cluster-local", "cluster-relay"]) {
-      const s = scenario(name, true);
-      assert.ok(s?.kind === "messages", name);
-      const small = { ...s, workload: { ...s.workload, messages: 6, sessions: 2 } };
-      for (const mta of ["mailyard", "postfix"] as const) {
-        const r = await runOnce(small, mta, 1, ctx);
-        assert.equal(r.error, null, `${name} ${mta}`);
-        assert.equal(r.acked, 6, `${name} ${mta}`);
-        // Local scenarios count Maildir files (the backend's, or Dovecot's), relay the sink's.
-        assert.equal(r.deliveredRecipients, 6, `${name} ${mta}`);
-        // Through the balancer exactly where the scenario says so.
-        assert.equal(r.balancerCpuSeconds !== undefined, s.cluster !== undefined, `${name} ${mta}`);
       }
     }
   } finally {
