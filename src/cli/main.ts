@@ -40,6 +40,7 @@ const OPTIONS = {
   text: { type: "string" },
   listen: { type: "string" },
   "proxy-version": { type: "string" },
+  "submissions-listen": { type: "string" },
   home: { type: "string" },
   frontends: { type: "string" },
   backends: { type: "string" },
