@@ -5,13 +5,13 @@
 // refused; `down` stops every process it started. Whatever happens, t.after stops them all.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "../kit/load.js";
 import { SmtpClient } from "../kit/smtp-client.js";
+import { swaks } from "../kit/swaks.js";
 import { mailyard } from "../cli/run-cli.js";
 
 interface UpMember {
@@ -45,7 +45,7 @@ function running(pid: number): boolean {
 }
 
 /** Port 465 through the balancer: implicit TLS, AUTH, one message (swaks, as a client would). */
-function sendOverTls(port: number, user: string, to: string, subject: string): Promise<string> {
+async function sendOverTls(port: number, user: string, to: string, subject: string): Promise<string> {
   const args = ["--server", `127.0.0.1:${port}`, "--tlsc", "--timeout", "20", "--from", user, "--to", to];
   const auth = [
     "--auth",
@@ -57,11 +57,9 @@ function sendOverTls(port: number, user: string, to: string, subject: string): P
     "--header",
     `Subject: ${subject}`,
   ];
-  return new Promise((resolve, reject) => {
-    execFile("/usr/bin/swaks", [...args, ...auth], { timeout: 30_000 }, (err, stdout, stderr) =>
-      err === null ? resolve(stdout) : reject(new Error(`swaks failed: ${stdout}${stderr}`)),
-    );
-  });
+  const r = await swaks([...args, ...auth]);
+  assert.equal(r.code, 0, r.out);
+  return r.out;
 }
 
 async function send(port: number, to: string, subject: string): Promise<void> {

@@ -5,24 +5,15 @@
 // with a Received: line naming the real client (127.0.0.5), not the balancer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { startHaproxy } from "../kit/haproxy.js";
+import { swaks } from "../kit/swaks.js";
 import { waitFor } from "../kit/load.js";
 import { freePort } from "../kit/ports.js";
 import { mailyard } from "../cli/run-cli.js";
 import { addAccounts, startCluster, waitForMail } from "./fixtures.js";
 
 const CLIENT = "127.0.0.5";
-
-function swaks(args: readonly string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile("/usr/bin/swaks", [...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
-      resolve({ code, out: stdout + stderr });
-    });
-  });
-}
 
 /** HAProxy's view of one server (its stats page as CSV): status and last check result. */
 async function serverState(port: number, backend: string, server: string): Promise<string> {
