@@ -1,5 +1,6 @@
 // What the bench self-tests give runOnce for runs of a few messages: the working tree's build
 // (not a snapshot), short bounds, no profile and no extra settings.
+import assert from "node:assert/strict";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,5 +48,22 @@ export async function runBothSmall(name: string, messages: number): Promise<RunM
     await sink.stop();
     await cleanupAll();
     await rm(base, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The self-test of a traffic-like scenario: a few messages through each MTA, every one accepted
+ * and arrived (Maildir files for local scenarios, the sink's count for relay ones), through the
+ * balancer exactly where the scenario says so. Skipped without root, as the benchmark needs it.
+ */
+export async function checkScenarioEndToEnd(t: { skip(why: string): void }, name: string): Promise<void> {
+  if (process.getuid?.() !== 0) return t.skip("needs root, as the benchmark does (a private Postfix)");
+  const s = scenario(name, true);
+  const balanced = s?.kind === "messages" && s.cluster !== undefined;
+  for (const r of await runBothSmall(name, 6)) {
+    assert.equal(r.error, null, r.mta);
+    assert.equal(r.acked, 6, r.mta);
+    assert.equal(r.deliveredRecipients, 6, r.mta);
+    assert.equal(r.balancerCpuSeconds !== undefined, balanced, r.mta);
   }
 }
