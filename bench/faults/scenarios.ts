@@ -767,7 +767,6 @@ export const diskFull: FaultScenario = {
       size,
       problems,
     });
-    const r = await traffic.done();
     const filler = "x".repeat(76) + "\r\n";
     const body = filler.repeat(Math.max(1, Math.ceil(size.bodyBytes / filler.length)));
     let short = 0;
