@@ -1,7 +1,8 @@
 // `npm run bench`: Mailyard against a private Postfix on the same workloads, alternating
 // Mailyard/Postfix runs for several rounds with a fresh spool each run, then a table per scenario
-// (and JSON with --json). Everything runs on 127.0.0.1; everything started is stopped on the
-// way out, also after an error or SIGINT. See docs/BENCHMARKS.md.
+// (and JSON with --json); and Mailyard clusters with shadow copies off and on (shadow-cost.ts).
+// Everything runs on 127.0.0.1; everything started is stopped on the way out, also after an
+// error or SIGINT. See docs/BENCHMARKS.md.
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
