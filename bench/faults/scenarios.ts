@@ -131,15 +131,20 @@ async function settle(s: Settle): Promise<Outcome> {
   const r = await s.traffic.done();
   const notes = s.notes ?? [];
   const problems = s.problems ?? [];
-  // Each refusal: "tag: MAIL | RCPT | DATA | end of data" replies. A fault may cost a 4xx (try
-  // again later) or a cut connection, never a 5xx (the sender would bounce the message).
-  const replies = r.why.map((w) => w.slice(w.indexOf(": ") + 2).split(" | "));
-  const fives = replies.filter((rs) => rs.some((x) => /^5\d\d/.test(x)));
+  // Each refusal: "tag: MAIL | RCPT | DATA | end of data" replies; its verdict is the first that
+  // is not a 2xx or 354 (a DATA after a refused RCPT gets 554 "no valid recipients" whatever the
+  // RCPT's code was). A fault may cost a 4xx (try again later) or a cut connection, never a 5xx
+  // (the sender would bounce the message).
+  const verdicts = r.why.map((w) => {
+    const replies = w.slice(w.indexOf(": ") + 2).split(" | ");
+    return { w, code: replies.find((x) => !/^(2\d\d|354)/.test(x)) ?? "(closed)" };
+  });
+  const fives = verdicts.filter((v) => /^5\d\d/.test(v.code));
   if (fives.length > 0)
-    problems.push(`${fives.length} transaction(s) got a 5xx, e.g. ${fives[0]!.join(" | ")}`);
-  const fours = replies.filter((rs) => !fives.includes(rs) && rs.some((x) => /^4\d\d/.test(x))).length;
+    problems.push(`${fives.length} transaction(s) refused with a 5xx, e.g. ${fives[0]!.w}`);
+  const fours = verdicts.filter((v) => /^4\d\d/.test(v.code)).length;
   notes.push(
-    `not acknowledged: ${fours} with a 4xx, ${replies.length - fours - fives.length} cut off, ${fives.length} with a 5xx`,
+    `not acknowledged: ${fours} with a 4xx, ${verdicts.length - fours - fives.length} cut off, ${fives.length} with a 5xx`,
   );
   const missing = async (): Promise<string[]> => {
     const got = await s.arrivals.scan();
