@@ -292,6 +292,13 @@ const frontendDiskLost: FaultScenario = {
       notes,
     });
     const taken = k.f2.lines().find((l) => / spool taken over /.test(l) && /node=f1/.test(l));
+    if (taken === undefined)
+      notes.push(
+        ...k.f2
+          .lines()
+          .filter((l) => /take|spool|shadow/.test(l))
+          .slice(-5),
+      );
     notes.push(
       taken === undefined
         ? "f2 never logged a take-over of f1's spool"
