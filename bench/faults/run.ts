@@ -82,11 +82,15 @@ async function main(): Promise<number> {
   const chosen = names.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name));
   const commit = (await run("git", ["rev-parse", "HEAD"], { cwd: repo })).stdout.trim();
   const dirty = // This file itself is left out: it is what the run rewrites.
-  (
-    await run("git", ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/RELIABILITY.md"], {
-      cwd: repo,
-    })
-  ).stdout.trim();
+    (
+      await run(
+        "git",
+        ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/RELIABILITY.md"],
+        {
+          cwd: repo,
+        },
+      )
+    ).stdout.trim();
   const startedAt = new Date();
   const loads: number[][] = [loadavg()];
   const rows: Row[] = [];
