@@ -1,7 +1,8 @@
 // The relay channel: delivers a remote route's recipients over SMTP, to the domain's MX hosts
 // ("relay:<domain>") or to the configured forwarding hosts ("forward:*"), smarthosts with the
 // TLS, certificate and AUTH requirements of smtp.forwardTls and its neighbours
-// (relay/smarthost.ts). Answers one outcome per recipient and never throws for delivery problems. Idle connections are kept per route for
+// (relay/smarthost.ts); MX hosts under the domain's TLS policy (relay/tls-policy.ts:
+// opportunistic, verify, MTA-STS, DANE). Answers one outcome per recipient and never throws for delivery problems. Idle connections are kept per route for
 // smtp.outbound.idleKeepSeconds and reused for up to maxMessagesPerConnection transactions (the
 // pooled sessions and the outcome log are the SMTP client's, shared with the delivery channel).
 // Everything from DNS and remote servers is untrusted (see relay/targets.ts, smtp/client).
@@ -36,6 +37,9 @@ import { headerSectionIsAscii } from "./relay/header-ascii.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
 import { smarthostSecurity } from "./relay/smarthost.js";
 import { resolveTargets, type FrontendList } from "./relay/targets.js";
+import { createTlsPolicies, type DomainPlan } from "./relay/tls-policy.js";
+import { noTlsReports, type TlsReportSink } from "./relay/tls-report.js";
+import { toAsciiDomain } from "../proto/idna.js";
 import type { DkimSigner } from "./dkim/sign.js";
 
 export interface RelayChannelOptions {
@@ -50,6 +54,8 @@ export interface RelayChannelOptions {
   readonly frontends?: FrontendList;
   /** DKIM signing (single servers and frontends); absent on backends, whose frontends sign. */
   readonly dkim?: DkimSigner;
+  /** Where the TLS policy's results go (/metrics, TLS reports); default nowhere. */
+  readonly tlsReports?: TlsReportSink;
 }
 
 export interface RelayChannel {
@@ -64,6 +70,14 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
   // Read here, once: a missing or unsafe login file stops the start (ConfigError).
   const smarthost = smarthostSecurity(settings, readForwardFiles(settings));
   const maxPerConnection = settings.smtp.outbound.maxMessagesPerConnection;
+  const reports = opts.tlsReports ?? noTlsReports;
+  const policies = createTlsPolicies({ settings, resolver, dialer, clock, log, ca: options.ca, reports });
+  /** The TLS policy of a relay route's domain; none for forwarding routes and address literals. */
+  const planFor = async (key: string): Promise<DomainPlan | undefined> => {
+    if (!key.startsWith("relay:") || key.startsWith("relay:[")) return undefined;
+    const domain = key.slice("relay:".length);
+    return policies.plan(toAsciiDomain(domain) ?? domain);
+  };
   const pooled = new PooledSessions({
     clock,
     log,
@@ -117,6 +131,7 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
           open: async () => {
             const targets = await resolveTargets(key, settings, resolver, opts.frontends);
             if (targets.kind === "none") return everyone(job, targets.reply, "none", targets.permanent);
+            const policy = await planFor(key);
             const c = await connectToTargets(targets.hosts, {
               resolver,
               dialer,
@@ -124,6 +139,8 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
               log,
               options,
               smarthost,
+              reports,
+              ...(policy !== undefined ? { policy } : {}),
             });
             return c.kind === "failed" ? everyone(job, c.reply, c.relay, c.permanent) : c.conn;
           },

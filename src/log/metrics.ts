@@ -33,6 +33,8 @@ export interface Metrics {
   shadowsPromoted?(count: number): void;
   /** Messages a take-over may deliver twice (they were being delivered when their node died). */
   takeoverDuplicates?(count: number): void;
+  /** One outbound TLS policy result (delivery/relay/tls-report.ts): policy type, success or RFC 8460 result type. */
+  tlsPolicyResult?(policy: string, result: string): void;
 }
 
 export const noMetrics: Metrics = {

@@ -14,6 +14,7 @@ import type { Settings } from "../config/settings.js";
 import { createLocalChannel, type LocalChannel } from "../delivery/local.js";
 import type { LocalReceipt } from "../queue/receipt.js";
 import { createRelayChannel, type RelayChannel, type RelayChannelOptions } from "../delivery/relay.js";
+import { metricsTlsSink } from "../delivery/relay/tls-report.js";
 import type { Directory } from "../directory/directory.js";
 import type { InboundOptions } from "../inbound/handler.js";
 import type { MilterOptions } from "../inbound/milters.js";
@@ -168,6 +169,7 @@ export function relayChannel(
     log: ctx.log.for("SMTP"),
     hostname: settings.hostname,
     ...(ctx.dkim !== undefined ? { dkim: ctx.dkim } : {}),
+    tlsReports: metricsTlsSink(ctx.metrics),
     ...more,
   });
 }
