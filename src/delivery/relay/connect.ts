@@ -67,10 +67,7 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
       (d.reports ?? noTlsReports).record({
         policyDomain: policy.domain,
         policyType: plan.policyType,
-        ...(plan.kind === "connect" && plan.testing !== undefined ? { mode: "testing" as const } : {}),
-        ...(plan.kind === "connect" && plan.enforced && plan.policyType === "sts"
-          ? { mode: "enforce" as const }
-          : {}),
+        ...(plan.mode !== undefined ? { mode: plan.mode } : {}),
         result,
         mxHost: host.name,
         ...(address !== undefined ? { receivingIp: address } : {}),

@@ -44,6 +44,8 @@ export type HostPlan =
       readonly policyType: TlsPolicyType;
       /** The requirement holds: its failure skips the host (else it is only reported). */
       readonly enforced: boolean;
+      /** MTA-STS: the policy's mode. */
+      readonly mode?: "enforce" | "testing";
       /** MTA-STS testing: report what enforce would have refused (not delivered differently). */
       readonly testing?: { readonly listed: boolean; readonly policy: StsPolicy };
     }
@@ -53,6 +55,7 @@ export type HostPlan =
       readonly reply: Reply;
       readonly policyType: TlsPolicyType;
       readonly result: TlsFailureType;
+      readonly mode?: "enforce";
     };
 
 export interface DomainPlan {
@@ -209,6 +212,7 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
         label: "MTA-STS (testing)",
         policyType: "sts",
         enforced: false,
+        mode: "testing",
         testing: { listed, policy },
       };
     if (!listed)
@@ -217,8 +221,16 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
         reply: REPLIES.policyMxNotListed({ domain, host }),
         policyType: "sts",
         result: "validation-failure",
+        mode: "enforce",
       };
-    return { kind: "connect", security: verify, label: "MTA-STS", policyType: "sts", enforced: true };
+    return {
+      kind: "connect",
+      security: verify,
+      label: "MTA-STS",
+      policyType: "sts",
+      enforced: true,
+      mode: "enforce",
+    };
   }
 
   async function daneHost(host: string, port: number, secure: ReadonlySet<string>): Promise<HostPlan | null> {
