@@ -71,6 +71,8 @@ commands:
   admin-user list [--json]
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
+  tls check DOMAIN [--json]               the outbound TLS policy for DOMAIN and why: MX
+                                          hosts, MTA-STS, DANE TLSA records, the settings
   sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]
                                           the classic sendmail interface: the message on
                                           stdin, sent through the running node, or kept in
@@ -182,6 +184,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "dkim list": { min: 0, max: 0, options: ["json"], args: "[--json]" },
   "dkim remove": { min: 1, max: 1, options: ["selector"], args: "DOMAIN [--selector S]" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
+  "tls check": { min: 1, max: 1, options: ["json"], args: "DOMAIN [--json]" },
 };
 
 /** Commands that take a verb ("domain add"), by their first word. */

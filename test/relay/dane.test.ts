@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { X509Certificate, createHash } from "node:crypto";
 import { settingsSchema } from "../../src/config/settings.js";
 import { createRelayChannel } from "../../src/delivery/relay.js";
+import { explainTlsPolicy, explanationLines } from "../../src/delivery/relay/tls-explain.js";
 import type { TlsResult } from "../../src/delivery/relay/tls-report.js";
 import type { Outcome } from "../../src/proto/outcome.js";
 import { systemClock } from "../../src/world/clock.js";
@@ -198,4 +199,33 @@ test("the validating resolver not answering: the domain's mail is deferred, not 
     await r.channel.close();
   }
   assert.equal(r.results[0]?.result, "dnssec-invalid");
+});
+
+test("tls check explains the DANE plan: MX RRset secure, each host's TLSA records, the requirement", async () => {
+  const settings = settingsSchema.parse({
+    smtp: { outbound: { port, tlsPolicy: "dane", daneResolver: dns.address, policyTimeoutSeconds: 5 } },
+  });
+  const names = Object.keys(HOSTS) as Name[];
+  const resolver = fakeResolver({
+    mx: Object.fromEntries(names.map((n) => [domainOf(n), ok({ exchange: mxOf(n), priority: 10 })])),
+    addresses: Object.fromEntries(names.map((n) => [mxOf(n), ok(HOSTS[n])])),
+  });
+  const deps = { settings, resolver, dialer: tcpDialer, clock: systemClock };
+  const good = explanationLines(await explainTlsPolicy("good.dane.test", deps));
+  assert.ok(good.includes("configured policy: dane (smtp.outbound.tlsPolicy)"), good.join("\n"));
+  assert.ok(good.includes(`DANE resolver: ${dns.address}; MX RRset: secure (AD)`), good.join("\n"));
+  assert.ok(
+    good.includes(`  TLSA _${port}._tcp.mx.good.dane.test: 2 record(s), secure (AD), 1 usable`),
+    good.join("\n"),
+  );
+  assert.ok(
+    good.includes("  requires: STARTTLS required, certificate matching 1 TLSA record(s)"),
+    good.join("\n"),
+  );
+  const plain = explanationLines(await explainTlsPolicy("plain.test", deps));
+  assert.ok(plain.includes(`DANE resolver: ${dns.address}; MX RRset: insecure (no AD)`), plain.join("\n"));
+  assert.ok(plain.includes("MTA-STS record: none"), plain.join("\n"));
+  assert.ok(plain.includes("  requires: STARTTLS when offered, certificate not checked"), plain.join("\n"));
+  const missing = explanationLines(await explainTlsPolicy("nowhere.test", deps));
+  assert.match(missing.join("\n"), /MX: none \(550 5\.1\.2 /);
 });

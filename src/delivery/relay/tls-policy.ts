@@ -71,7 +71,8 @@ export interface TlsPolicyDeps {
   readonly resolver: Resolver;
   readonly dialer: Dialer;
   readonly clock: Clock;
-  readonly log: Log;
+  /** Absent: nothing logged (`tls check` prints instead). */
+  readonly log?: Log;
   /** The CAs a verified certificate chains to (ClientOptions.ca); undefined: Node's. */
   readonly ca: readonly string[] | undefined;
   readonly reports: TlsReportSink;
@@ -156,14 +157,14 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
       timeoutMs,
     });
     if (got.kind === "failed") {
-      d.log.problem("MTA-STS policy fetch failed", { domain, result: got.result, why: got.why });
+      d.log?.problem("MTA-STS policy fetch failed", { domain, result: got.result, why: got.why });
       // Asked again soon rather than at every delivery; an older unexpired policy stays.
       if (cached === null)
         remember(domain, { id: rec.record.id, policy: null, expires: now + FAILED_FETCH_RETRY_MS });
       return { ...keep({ result: got.result, why: got.why }), record: rec.record.id };
     }
     remember(domain, { id: rec.record.id, policy: got.policy, expires: now + got.policy.maxAge * 1000 });
-    d.log.info("MTA-STS policy fetched", {
+    d.log?.info("MTA-STS policy fetched", {
       domain,
       id: rec.record.id,
       mode: got.policy.mode,
