@@ -33,11 +33,11 @@ import type { Clock } from "../world/clock.js";
 import type { Dialer } from "../world/dialer.js";
 import type { Resolver } from "../world/resolver.js";
 import { connectToTargets } from "./relay/connect.js";
-import { headerSectionIsAscii } from "./relay/header-ascii.js";
+import { headerSectionIsAscii, saysTlsNotRequired } from "./relay/header-ascii.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
 import { smarthostSecurity } from "./relay/smarthost.js";
 import { resolveTargets, type FrontendList } from "./relay/targets.js";
-import { createTlsPolicies, type DomainPlan } from "./relay/tls-policy.js";
+import { createTlsPolicies } from "./relay/tls-policy.js";
 import { noTlsReports, type TlsReportSink } from "./relay/tls-report.js";
 import { toAsciiDomain } from "../proto/idna.js";
 import type { DkimSigner } from "./dkim/sign.js";
@@ -72,12 +72,22 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
   const maxPerConnection = settings.smtp.outbound.maxMessagesPerConnection;
   const reports = opts.tlsReports ?? noTlsReports;
   const policies = createTlsPolicies({ settings, resolver, dialer, clock, log, ca: options.ca, reports });
-  /** The TLS policy of a relay route's domain; none for forwarding routes and address literals. */
-  const planFor = async (key: string): Promise<DomainPlan | undefined> => {
-    if (!key.startsWith("relay:") || key.startsWith("relay:[")) return undefined;
+  /** The domain whose TLS policy applies to a route: relay routes, not literals nor forwarding. */
+  const policyDomain = (key: string): string | null => {
+    if (!key.startsWith("relay:") || key.startsWith("relay:[")) return null;
     const domain = key.slice("relay:".length);
-    return policies.plan(toAsciiDomain(domain) ?? domain);
+    return toAsciiDomain(domain) ?? domain;
   };
+  /**
+   * RFC 8689 §5: `TLS-Required: No` asks to deliver without the recipient domain's policy
+   * (MTA-STS, DANE, verify), unless the envelope asks for REQUIRETLS, which wins. Only read
+   * where a policy would apply.
+   */
+  const relaxed = async (domain: string | null, input: TransactionInput): Promise<boolean> =>
+    domain !== null &&
+    policies.configured(domain) !== "opportunistic" &&
+    input.envelope.requireTls !== true &&
+    (await saysTlsNotRequired(input.body()));
   const pooled = new PooledSessions({
     clock,
     log,
@@ -125,13 +135,17 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
         const key = job.route.key;
         const plain = transactionInput(job);
         const input = opts.dkim === undefined ? plain : { ...plain, body: await opts.dkim.body(job) };
+        const domain = policyDomain(key);
+        const optional = await relaxed(domain, input);
+        if (optional) log.info("TLS-Required: No, the domain's TLS policy is not applied", { domain });
         return {
-          key,
+          // Sessions opened without the policy are pooled apart, for such messages only.
+          key: optional ? `${key} TLS-Required:No` : key,
           attempt: (conn) => attempt(conn, input),
           open: async () => {
             const targets = await resolveTargets(key, settings, resolver, opts.frontends);
             if (targets.kind === "none") return everyone(job, targets.reply, "none", targets.permanent);
-            const policy = await planFor(key);
+            const policy = domain === null || optional ? undefined : await policies.plan(domain);
             const c = await connectToTargets(targets.hosts, {
               resolver,
               dialer,

@@ -277,3 +277,21 @@ test("MTA-STS: a policy over 64 KB or a failed fetch is reported, and the domain
   const results = r.results.filter((x) => x.mxHost === undefined).map((x) => `${x.policyDomain} ${x.result}`);
   assert.deepEqual(results, ["big.test sts-policy-invalid", "valid.test sts-policy-fetch-error"]);
 });
+
+test("TLS-Required: No (RFC 8689 §5) skips the domain's policy, unless the envelope asks for REQUIRETLS", async () => {
+  const r = relay({ tlsPolicy: "verify" });
+  const body = "TLS-Required: No\r\nSubject: password reset\r\n\r\nhello\r\n";
+  try {
+    const relaxed = await r.channel.deliver(job({ rcpts: ["bob@expired.test"], body }));
+    assert.equal(relaxed[0]!.kind, "delivered", relaxed[0]!.reply.text);
+    const strict = await r.channel.deliver(
+      job({ rcpts: ["bob@expired.test"], body, envelope: { requireTls: true } }),
+    );
+    assert.equal(strict[0]!.kind, "deferred");
+    assert.equal(strict[0]!.reply.enhanced, "4.7.5");
+    // A message without the field does not ride on the session opened without the policy.
+    assert.equal((await send(r, "expired.test")).kind, "deferred");
+  } finally {
+    await r.channel.close();
+  }
+});
