@@ -106,6 +106,11 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     "Outbound TLS policy results (RFC 8460 vocabulary), by policy type (sts, tlsa, no-policy-found, static) and result (success or the failure's result type).",
     ["policy", "result"],
   );
+  const tlsReportsSent = counter(
+    "mailyard_tls_reports_total",
+    "Daily TLS-RPT report mails (RFC 8460), by outcome (queued, failed).",
+    ["outcome"],
+  );
   const delay = new Histogram({
     name: "mailyard_delivery_delay_seconds",
     help: "Time from arrival in the queue to delivery, by kind.",
@@ -148,5 +153,6 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     shadowsPromoted: (n) => promoted.inc(n),
     takeoverDuplicates: (n) => duplicates.inc(n),
     tlsPolicyResult: (policy, result) => tlsResults.inc({ policy, result }),
+    tlsReportSent: (outcome) => tlsReportsSent.inc({ outcome }),
   };
 }

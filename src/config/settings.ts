@@ -138,6 +138,8 @@ export const settingsSchema = z.object({
             .default({}),
           /** host:port of a DNSSEC-validating resolver for DANE (its AD bit is trusted); empty: no DANE. */
           daneResolver: z.string().default(""),
+          /** Daily TLS-RPT reports (RFC 8460) to the rua of domains that publish _smtp._tls. */
+          tlsReports: z.boolean().default(true),
           /** Time limit of one MTA-STS policy fetch and of one DANE query. */
           policyTimeoutSeconds: z.number().int().positive().default(10),
           /** Port used for MX hosts (25 on the Internet; tests point it elsewhere). */

@@ -35,6 +35,8 @@ export interface Metrics {
   takeoverDuplicates?(count: number): void;
   /** One outbound TLS policy result (delivery/relay/tls-report.ts): policy type, success or RFC 8460 result type. */
   tlsPolicyResult?(policy: string, result: string): void;
+  /** A daily TLS-RPT report mail (RFC 8460): queued or failed to queue. */
+  tlsReportSent?(outcome: "queued" | "failed"): void;
 }
 
 export const noMetrics: Metrics = {

@@ -4,7 +4,8 @@
 // verify, and an MTA-STS policy in enforce mode, defer the bad ones with 4.7.x and skip them for
 // a good MX when there is one; MTA-STS testing delivers and reports. The MTA-STS policy is
 // served by a real HTTPS server on loopback: the injected resolver points mta-sts.DOMAIN there,
-// the injected dialer takes port 443 to its port. Every result reaches the report sink.
+// the injected dialer takes port 443 to its port. Every result reaches the report sink, and a
+// day of them becomes TLS-RPT reports (RFC 8460) for the domains that publish _smtp._tls.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import https from "node:https";
@@ -15,6 +16,10 @@ import { join } from "node:path";
 import { settingsSchema } from "../../src/config/settings.js";
 import { createRelayChannel } from "../../src/delivery/relay.js";
 import type { TlsResult } from "../../src/delivery/relay/tls-report.js";
+import { createTlsReportBook, startTlsRptSender } from "../../src/delivery/relay/tls-rpt.js";
+import type { TlsRptReport } from "../../src/proto/tls-rpt.js";
+import { gunzipSync } from "node:zlib";
+import { FakeClock } from "../kit/clock.js";
 import type { Outcome } from "../../src/proto/outcome.js";
 import { systemClock } from "../../src/world/clock.js";
 import { tcpDialer, type Dialer } from "../../src/world/dialer.js";
@@ -294,4 +299,103 @@ test("TLS-Required: No (RFC 8689 §5) skips the domain's policy, unless the enve
   } finally {
     await r.channel.close();
   }
+});
+
+test("TLS-RPT: a day of mixed results becomes one gzipped JSON report per domain that asks for one", async () => {
+  const book = createTlsReportBook({ hostname: "relay.test" });
+  const settings = settingsSchema.parse({
+    hostname: "relay.test",
+    smtp: { outbound: { port, caFile, tlsPolicy: "mta-sts", tlsPolicies: { "expired.test": "verify" } } },
+  });
+  policies.set("sts.test", STS);
+  const txt = {
+    "_mta-sts.sts.test": ["v=STSv1; id=rpt"],
+    "_smtp._tls.sts.test": ["v=TLSRPTv1; rua=mailto:tlsrpt@sts.test"],
+    "_smtp._tls.expired.test": ["v=TLSRPTv1; rua=mailto:reports@expired.test,https://x.test/r"],
+  };
+  const channel = createRelayChannel({
+    settings,
+    resolver: resolver(txt),
+    dialer,
+    clock: systemClock,
+    log: silentLog("SMTP"),
+    hostname: "relay.test",
+    tlsReports: book,
+  });
+  try {
+    for (const d of ["sts.test", "sts.test", "expired.test", "valid.test"])
+      await channel.deliver(job({ rcpts: [`bob@${d}`] }));
+  } finally {
+    await channel.close();
+  }
+  const mails: { to: string[]; from: string; message: Buffer }[] = [];
+  const senderAt = (now: number) =>
+    startTlsRptSender({
+      book,
+      resolver: resolver(txt),
+      clock: new FakeClock(now),
+      log: silentLog("SMTP"),
+      hostname: "relay.test",
+      submitter: () => ({
+        submit: (draft, message) => {
+          mails.push({ to: draft.recipients.map((r) => r.address), from: draft.returnPath, message });
+          return Promise.resolve({ ok: true, id: `Q${mails.length}`, node: "n1", remote: false });
+        },
+      }),
+    });
+  const today = senderAt(Date.now());
+  const tomorrow = senderAt(Date.now() + 86_400_000);
+  try {
+    assert.equal(await today.sendDue(), 0, "today is not over");
+    assert.equal(await tomorrow.sendDue(), 2);
+    assert.equal(await tomorrow.sendDue(), 0, "sent once");
+  } finally {
+    today.stop();
+    tomorrow.stop();
+  }
+  const byDomain = new Map(
+    mails.map((m) => [/^TLS-Report-Domain: (.+)\r$/m.exec(m.message.toString())![1]!, m]),
+  );
+  assert.deepEqual(
+    [...byDomain.keys()].sort(),
+    ["expired.test", "sts.test"],
+    "valid.test publishes no _smtp._tls",
+  );
+  const report = (domain: string) => {
+    const m = byDomain.get(domain)!;
+    const text = m.message.toString();
+    assert.match(text, /^Content-Type: multipart\/report; report-type="tlsrpt"/m);
+    assert.match(text, /^TLS-Required: No\r$/m);
+    assert.equal(m.from, "", "from the null sender");
+    const b64 =
+      /Content-Transfer-Encoding: base64\r\nContent-Disposition: [^\r]+\r\n\r\n([A-Za-z0-9+/=\r\n]+?)\r\n\r\n--/.exec(
+        text,
+      )![1]!;
+    return JSON.parse(gunzipSync(Buffer.from(b64.replace(/\r\n/g, ""), "base64")).toString()) as TlsRptReport;
+  };
+  const sts = report("sts.test");
+  assert.equal(byDomain.get("sts.test")!.to[0], "tlsrpt@sts.test");
+  assert.equal(sts.policies.length, 1);
+  const p = sts.policies[0]!;
+  assert.equal(p.policy["policy-type"], "sts");
+  assert.deepEqual(p.policy["mx-host"], ["mx2.sts.test", "*.valid.test"]);
+  assert.ok(p.policy["policy-string"]!.includes("mode: enforce"));
+  // Sessions are counted, not messages: the second message rode the pooled session.
+  assert.deepEqual(p.summary, { "total-successful-session-count": 1, "total-failure-session-count": 1 });
+  assert.deepEqual(
+    p["failure-details"]!.map((f) => [
+      f["result-type"],
+      f["receiving-mx-hostname"],
+      f["failed-session-count"],
+    ]),
+    [["validation-failure", "mx.wrongname.test", 1]],
+  );
+  const expired = report("expired.test");
+  assert.equal(expired.policies[0]!.policy["policy-type"], "no-policy-found");
+  assert.deepEqual(expired.policies[0]!.summary, {
+    "total-successful-session-count": 0,
+    "total-failure-session-count": 1,
+  });
+  assert.equal(expired.policies[0]!["failure-details"]![0]!["result-type"], "certificate-expired");
+  assert.equal(expired.policies[0]!["failure-details"]![0]!["receiving-ip"], ip("expired"));
 });

@@ -68,6 +68,8 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
         policyDomain: policy.domain,
         policyType: plan.policyType,
         ...(plan.mode !== undefined ? { mode: plan.mode } : {}),
+        ...(plan.policyStrings !== undefined ? { policyStrings: plan.policyStrings } : {}),
+        ...(plan.mxPatterns !== undefined ? { mxPatterns: plan.mxPatterns } : {}),
         result,
         mxHost: host.name,
         ...(address !== undefined ? { receivingIp: address } : {}),

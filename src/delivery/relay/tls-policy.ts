@@ -46,6 +46,9 @@ export type HostPlan =
       readonly enforced: boolean;
       /** MTA-STS: the policy's mode. */
       readonly mode?: "enforce" | "testing";
+      /** What TLS reports name the policy by (tls-report.ts). */
+      readonly policyStrings?: readonly string[];
+      readonly mxPatterns?: readonly string[];
       /** MTA-STS testing: report what enforce would have refused (not delivered differently). */
       readonly testing?: { readonly listed: boolean; readonly policy: StsPolicy };
     }
@@ -56,6 +59,8 @@ export type HostPlan =
       readonly policyType: TlsPolicyType;
       readonly result: TlsFailureType;
       readonly mode?: "enforce";
+      readonly policyStrings?: readonly string[];
+      readonly mxPatterns?: readonly string[];
     };
 
 export interface DomainPlan {
@@ -206,6 +211,15 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
         enforced: false,
       };
     const listed = mxMatches(host, policy.mx);
+    const named = {
+      policyStrings: [
+        "version: STSv1",
+        `mode: ${policy.mode}`,
+        ...policy.mx.map((m) => `mx: ${m}`),
+        `max_age: ${policy.maxAge}`,
+      ],
+      mxPatterns: policy.mx,
+    };
     if (policy.mode === "testing")
       return {
         kind: "connect",
@@ -215,6 +229,7 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
         enforced: false,
         mode: "testing",
         testing: { listed, policy },
+        ...named,
       };
     if (!listed)
       return {
@@ -223,6 +238,7 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
         policyType: "sts",
         result: "validation-failure",
         mode: "enforce",
+        ...named,
       };
     return {
       kind: "connect",
@@ -231,6 +247,7 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
       policyType: "sts",
       enforced: true,
       mode: "enforce",
+      ...named,
     };
   }
 
@@ -252,7 +269,10 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
       usable.length === 0
         ? { tls: "starttls", verify: null, credentials: null }
         : { tls: "starttls", verify: { ca: undefined, tlsa: usable }, credentials: null };
-    return { kind: "connect", security, label: "DANE", policyType: "tlsa", enforced: true };
+    const policyStrings = a.records.map(
+      (r) => `${r.usage} ${r.selector} ${r.matching} ${Buffer.from(r.data).toString("hex")}`,
+    );
+    return { kind: "connect", security, label: "DANE", policyType: "tlsa", enforced: true, policyStrings };
   }
 
   return {

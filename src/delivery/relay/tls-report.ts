@@ -32,6 +32,10 @@ export interface TlsResult {
   /** Absent for failures before any host was tried (an MTA-STS policy that could not be fetched). */
   readonly mxHost?: string;
   readonly receivingIp?: string;
+  /** RFC 8460 §4.4 policy-string: the MTA-STS policy's lines, or the TLSA records. */
+  readonly policyStrings?: readonly string[];
+  /** MTA-STS: the policy's mx patterns (mx-host). */
+  readonly mxPatterns?: readonly string[];
   /** Free text for failure-reason-code. */
   readonly reason?: string;
   /** Milliseconds since the epoch. */
