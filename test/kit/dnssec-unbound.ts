@@ -5,12 +5,13 @@
 // unsigned zone is declared insecure (answers without AD). Nothing else is answered or
 // forwarded (never real DNS). Started on a free port, ready when its TCP port accepts, stopped
 // by the test.
-import { execFile, spawn } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort, waitForPort } from "./ports.js";
+import { freePort } from "./ports.js";
+import { runUnbound } from "./unbound.js";
 
 const run = promisify(execFile);
 
@@ -84,24 +85,6 @@ export async function startDnssecUnbound(z: DnssecZones): Promise<DnssecUnbound>
       "",
     ].join("\n"),
   );
-  const child = spawn("/usr/sbin/unbound", ["-d", "-c", join(dir, "unbound.conf")], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    await waitForPort(port, 15_000);
-  } catch (e) {
-    child.kill("SIGKILL");
-    throw new Error(`unbound did not start: ${stderr}`, { cause: e });
-  }
-  return {
-    address: `127.0.0.1:${port}`,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const stop = await runUnbound(dir, port);
+  return { address: `127.0.0.1:${port}`, stop };
 }

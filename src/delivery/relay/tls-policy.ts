@@ -125,6 +125,13 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
   const cache = new Map<string, Cached>();
   const inflight = new Map<string, Promise<StsLookup>>();
   const verify: SessionSecurity = { tls: "starttls", verify: { ca: d.ca }, credentials: null };
+  const verifyPlan: HostPlan = {
+    kind: "connect",
+    security: verify,
+    label: "verify",
+    policyType: "static",
+    enforced: true,
+  };
 
   const remember = (domain: string, c: Cached): void => {
     cache.delete(domain);
@@ -202,14 +209,7 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
   }
 
   function stsHost(domain: string, policy: StsPolicy | null, host: string): HostPlan {
-    if (policy === null)
-      return {
-        kind: "connect",
-        security: opportunistic,
-        label: "opportunistic",
-        policyType: "no-policy-found",
-        enforced: false,
-      };
+    if (policy === null) return NO_POLICY;
     const listed = mxMatches(host, policy.mx);
     const named = {
       policyStrings: [
@@ -284,31 +284,9 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
       const base = { domain, configured };
       switch (configured) {
         case "opportunistic":
-          return {
-            ...base,
-            sts: null,
-            forHost: () =>
-              Promise.resolve({
-                kind: "connect",
-                security: opportunistic,
-                label: "opportunistic",
-                policyType: "no-policy-found",
-                enforced: false,
-              }),
-          };
+          return { ...base, sts: null, forHost: () => Promise.resolve(NO_POLICY) };
         case "verify":
-          return {
-            ...base,
-            sts: null,
-            forHost: () =>
-              Promise.resolve({
-                kind: "connect",
-                security: verify,
-                label: "verify",
-                policyType: "static",
-                enforced: true,
-              }),
-          };
+          return { ...base, sts: null, forHost: () => Promise.resolve(verifyPlan) };
         case "mta-sts": {
           const policy = await stsPart(domain);
           return { ...base, sts: policy, forHost: (host) => Promise.resolve(stsHost(domain, policy, host)) };
@@ -339,6 +317,13 @@ export function createTlsPolicies(d: TlsPolicyDeps): TlsPolicies {
 }
 
 const opportunistic: SessionSecurity = { tls: "opportunistic", verify: null, credentials: null };
+const NO_POLICY: HostPlan = {
+  kind: "connect",
+  security: opportunistic,
+  label: "opportunistic",
+  policyType: "no-policy-found",
+  enforced: false,
+};
 
 /**
  * The MX hosts whose names DNSSEC vouches for (RFC 7672 §2.2.1: only those get a TLSA lookup);
