@@ -13,6 +13,7 @@ import net from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadSettings } from "../../src/config/load.js";
 import { settingsSchema } from "../../src/config/settings.js";
 import { createRelayChannel } from "../../src/delivery/relay.js";
 import type { TlsResult } from "../../src/delivery/relay/tls-report.js";
@@ -198,6 +199,25 @@ test("a per-domain entry overrides the default, and the settings load it from en
   } finally {
     await r.channel.close();
   }
+  const file = join(dir, "policies.toml");
+  await writeFile(
+    file,
+    '[smtp.outbound]\ntlsPolicy = "mta-sts"\n[smtp.outbound.tlsPolicies]\n"bank.test" = "verify"\n',
+  );
+  const fromFile = loadSettings({ file, env: {}, sets: [] }).smtp.outbound;
+  assert.deepEqual([fromFile.tlsPolicy, fromFile.tlsPolicies], ["mta-sts", { "bank.test": "verify" }]);
+  const env = { MAILYARD_SMTP_OUTBOUND_TLSPOLICIES: "bank.test=verify,partner.test=dane" };
+  assert.deepEqual(loadSettings({ env, sets: [], cwd: dir }).smtp.outbound.tlsPolicies, {
+    "bank.test": "verify",
+    "partner.test": "dane",
+  });
+  const set = ["smtp.outbound.tlsPolicies=bank.test=mta-sts", "smtp.outbound.tlsPolicy=verify"];
+  const fromSet = loadSettings({ env: {}, sets: set, cwd: dir }).smtp.outbound;
+  assert.deepEqual([fromSet.tlsPolicy, fromSet.tlsPolicies], ["verify", { "bank.test": "mta-sts" }]);
+  assert.throws(
+    () => loadSettings({ env: {}, sets: ["smtp.outbound.tlsPolicies=bank.test=strict"], cwd: dir }),
+    /expected opportunistic, verify, mta-sts or dane/,
+  );
 });
 
 const STS = "version: STSv1\r\nmode: enforce\r\nmx: mx2.sts.test\r\nmx: *.valid.test\r\nmax_age: 86400\r\n";
