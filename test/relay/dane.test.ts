@@ -76,6 +76,16 @@ before(async () => {
       tlsa("good", `1 1 1 ${"00".repeat(32)}`),
       ...rr("bad"),
       tlsa("bad", `3 1 1 ${sha256(spki(published.cert))}`),
+      // many.dane.test: the good server under a TLSA RRset too big for one UDP answer (1232
+      // bytes with its signature), so the query goes again over TCP (RFC 7766).
+      "many.dane.test. 300 IN MX 10 mx.many.dane.test.",
+      `mx.many.dane.test. 300 IN A ${HOSTS.good}`,
+      ...Array.from(
+        { length: 24 },
+        (_, i) =>
+          `_${port}._tcp.mx.many.dane.test. 300 IN TLSA 3 1 2 ${i.toString(16).padStart(2, "0").repeat(64)}`,
+      ),
+      `_${port}._tcp.mx.many.dane.test. 300 IN TLSA 3 1 1 ${sha256(spki(good.cert))}`,
       ...rr("ta"),
       tlsa("ta", `2 0 1 ${sha256(new X509Certificate(ca.cert).raw)}`),
     ],
@@ -106,8 +116,14 @@ function relay(outbound: Record<string, unknown> = {}) {
   });
   const names = Object.keys(HOSTS) as Name[];
   const resolver = fakeResolver({
-    mx: Object.fromEntries(names.map((n) => [domainOf(n), ok({ exchange: mxOf(n), priority: 10 })])),
-    addresses: Object.fromEntries(names.map((n) => [mxOf(n), ok(HOSTS[n])])),
+    mx: {
+      ...Object.fromEntries(names.map((n) => [domainOf(n), ok({ exchange: mxOf(n), priority: 10 })])),
+      "many.dane.test": ok({ exchange: "mx.many.dane.test", priority: 10 }),
+    },
+    addresses: {
+      ...Object.fromEntries(names.map((n) => [mxOf(n), ok(HOSTS[n])])),
+      "mx.many.dane.test": ok(HOSTS.good),
+    },
   });
   const results: TlsResult[] = [];
   const channel = createRelayChannel({
@@ -140,6 +156,18 @@ test("DANE-EE: the server's key matches the secure TLSA record: delivered over T
     r.results.map((x) => [x.policyType, x.result, x.mxHost]),
     [["tlsa", "success", "mx.good.dane.test"]],
   );
+});
+
+test("a TLSA RRset too big for UDP is read over TCP, and its one matching record found", async () => {
+  const r = relay();
+  try {
+    const out = await send(r, "many.dane.test");
+    assert.equal(out.kind, "delivered", out.reply.text);
+  } finally {
+    await r.channel.close();
+  }
+  assert.equal(r.results[0]?.policyType, "tlsa");
+  assert.equal(r.results[0]?.policyStrings?.length, 25);
 });
 
 test("DANE-TA: the chain leads to the CA the TLSA record names, and the leaf names the MX host", async () => {

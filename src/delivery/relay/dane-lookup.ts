@@ -49,9 +49,10 @@ export function daneResolver(address: string, clock: Clock, timeoutMs: number): 
     } catch (e) {
       return (e as Error).message;
     }
-    const udp = await udpExchange(hp.host, hp.port, q, query, clock, timeoutMs);
+    const x: Exchange = { host: hp.host, port: hp.port, q, query, clock, timeoutMs };
+    const udp = await udpExchange(x);
     if (typeof udp === "string" || !udp.truncated) return udp;
-    return tcpExchange(hp.host, hp.port, q, query, clock, timeoutMs);
+    return tcpExchange(x);
   };
   const answer = <T>(r: DnsResponse | string, pick: (r: DnsResponse) => readonly T[]): DaneAnswer<T> => {
     if (typeof r === "string") return { kind: "failed", error: r };
@@ -66,14 +67,18 @@ export function daneResolver(address: string, clock: Clock, timeoutMs: number): 
   };
 }
 
-function udpExchange(
-  host: string,
-  port: number,
-  q: DnsQuery,
-  query: Uint8Array,
-  clock: Clock,
-  timeoutMs: number,
-): Promise<DnsResponse | string> {
+/** One query's exchange with the resolver: where, what (decoded and encoded), how long. */
+interface Exchange {
+  readonly host: string;
+  readonly port: number;
+  readonly q: DnsQuery;
+  readonly query: Uint8Array;
+  readonly clock: Clock;
+  readonly timeoutMs: number;
+}
+
+function udpExchange(x: Exchange): Promise<DnsResponse | string> {
+  const { host, port, q, query, clock, timeoutMs } = x;
   return new Promise((resolve) => {
     const sock = dgram.createSocket(net.isIPv6(host) ? "udp6" : "udp4");
     const done = (r: DnsResponse | string): void => {
@@ -97,14 +102,8 @@ function udpExchange(
   });
 }
 
-function tcpExchange(
-  host: string,
-  port: number,
-  q: DnsQuery,
-  query: Uint8Array,
-  clock: Clock,
-  timeoutMs: number,
-): Promise<DnsResponse | string> {
+function tcpExchange(x: Exchange): Promise<DnsResponse | string> {
+  const { host, port, q, query, clock, timeoutMs } = x;
   return new Promise((resolve) => {
     const sock = net.connect({ host, port });
     const chunks: Buffer[] = [];
