@@ -1,5 +1,5 @@
 // `mailyard tls check DOMAIN` as an operator runs it: a name that is no domain exits 2 with one
-// message, the dane policy without a validating resolver exits 1 saying which setting is
+// message, and so does the dane policy without a validating resolver, saying which setting is
 // missing. What it prints for real domains is tested with an injected resolver and a real
 // validating Unbound in test/relay/dane.test.ts (the installed command would ask real DNS).
 import { test } from "node:test";
@@ -17,8 +17,8 @@ void test("tls check: a bad domain is a usage error (exit 2)", async () => {
   assert.match(none.err, /usage: mailyard tls check DOMAIN/);
 });
 
-void test("tls check: the dane policy without smtp.outbound.daneResolver says what is missing (exit 1)", async () => {
+void test("tls check: the dane policy without smtp.outbound.daneResolver says what is missing (exit 2, a configuration error)", async () => {
   const r = await mailyard(["tls", "check", "example.test", "--set", "smtp.outbound.tlsPolicy=dane"]);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.err, /needs smtp\.outbound\.daneResolver/);
 });
