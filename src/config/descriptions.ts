@@ -88,7 +88,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.outbound.tlsPolicies":
     'Per recipient domain, a policy other than smtp.outbound.tlsPolicy (same values), e.g. { "bank.example" = "verify" }; env and --set: bank.example=verify,other.example=dane. Subdomains are not included.',
   "smtp.outbound.daneResolver":
-    "host:port of a DNSSEC-validating resolver (e.g. a local unbound on 127.0.0.1:53) asked for MX and TLSA records with the DO bit; its AD bit is trusted, so it must be on loopback or a trusted path. Required for the dane policy. Empty: no DANE.",
+    "IP address and port of a DNSSEC-validating resolver (e.g. a local unbound on 127.0.0.1:53) asked for MX and TLSA records with the DO bit; its AD bit is trusted, so it must be on loopback or a trusted path. Required for the dane policy. Empty: no DANE.",
   "smtp.outbound.tlsReports":
     "Send a daily TLS-RPT report (RFC 8460) for each recipient domain that had TLS policy results and publishes a _smtp._tls record with mailto: rua addresses.",
   "smtp.outbound.policyTimeoutSeconds":

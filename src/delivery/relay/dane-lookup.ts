@@ -19,6 +19,7 @@ import {
   type MxData,
   type TlsaRecord,
 } from "../../proto/dns-message.js";
+import { ConfigError } from "../../config/load.js";
 import { parseHostPort } from "../../proto/hostport.js";
 import type { Clock } from "../../world/clock.js";
 
@@ -41,6 +42,9 @@ const MAX_TCP_ANSWER = 65_535;
 
 export function daneResolver(address: string, clock: Clock, timeoutMs: number): DaneResolver {
   const hp = parseHostPort(address, 53);
+  // Answers are matched by their source address, so the resolver is named by one.
+  if (net.isIP(hp.host) === 0)
+    throw new ConfigError(`smtp.outbound.daneResolver must be an IP address and port, not ${address}`);
   const ask = async (name: string, type: number): Promise<DnsResponse | string> => {
     const q: DnsQuery = { id: randomInt(0, 65_536), name, type };
     let query: Uint8Array;
