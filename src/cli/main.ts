@@ -24,6 +24,7 @@ import { rulesCommand, sieveCommand } from "./rules-commands.js";
 import { dkimCommand } from "./dkim-commands.js";
 import { startCommand } from "./start.js";
 import { settingsCommand } from "./settings-command.js";
+import { tlsCommand } from "./tls-command.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
 
 const OPTIONS = {
@@ -194,6 +195,8 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return wrote();
     case "lb-config":
       return lbConfigCommand(settings, io, values);
+    case "tls":
+      return tlsCommand(settings, io, verb, args, values);
     case "settings":
       await settingsCommand(settings, io, verb, args, values);
       return wrote();

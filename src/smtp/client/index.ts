@@ -1,6 +1,12 @@
 // The outbound SMTP client: the public entry of src/smtp/client (import from here, not deeper).
 export { SmtpConnection, type ConnectionTarget, type TlsVerify } from "./connection.js";
 export { SmtpClientError, type ClientErrorKind } from "./errors.js";
+export {
+  pkixProblem,
+  usableTlsa,
+  type CertificateProblem,
+  type CertificateResult,
+} from "./certificate-check.js";
 export { parseExtensions, type Extensions } from "./extensions.js";
 export {
   capabilityProblem,
