@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
 import { createPromMetrics } from "../admin/metrics.js";
-import type { AccountHomes, AccountOwners } from "../admin/directory-routes.js";
+import type { AccountHomes, AccountOwners } from "../cluster/account-placement.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 import { isLease, type ClusterState } from "../cluster/state.js";
 import { settingsSchema } from "../config/settings.js";
@@ -17,7 +17,7 @@ import { openSqliteDirectory } from "../directory/sqlite.js";
 import { FakeClock } from "../../test/kit/clock.js";
 import { memoryLogSink } from "../../test/kit/log.js";
 import { fakeQueue } from "../../test/kit/queue.js";
-import { leaseOwners, staticHomes } from "./account-placement.js";
+import { leaseOwners, staticHomes } from "../cluster/account-placement.js";
 import { adminApi } from "../../test/kit/admin-api.js";
 
 type After = { after(fn: () => Promise<void>): void };
