@@ -20,7 +20,8 @@ export const isRemoved = (found: RecipientLookup): boolean =>
 export function withRemovedAccounts(channel: Channel, lookup: AccountLookup): Channel {
   return perAccount(async (address, job): Promise<Outcome[]> => {
     const found = await lookup(address).catch(() => null);
-    if (found !== null && isRemoved(found)) return job.recipients.map(() => bounced(REPLIES.unknownUser, "none"));
+    if (found !== null && isRemoved(found))
+      return job.recipients.map(() => bounced(REPLIES.unknownUser, "none"));
     return channel.deliver(job);
   });
 }

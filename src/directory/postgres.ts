@@ -222,14 +222,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
             `INSERT INTO accounts (address, local_part, domain, password_hash, enabled, quota_bytes, max_message_size,
               out_flow_messages, out_flow_period, in_flow_messages, in_flow_period, used_bytes, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12) RETURNING *`,
-            [
-              a.address,
-              a.localPart,
-              a.domain,
-              hash,
-              ...settingsParams(s),
-              clock.now(),
-            ],
+            [a.address, a.localPart, a.domain, hash, ...settingsParams(s), clock.now()],
           )
           .catch((e: unknown) => domainGone(e, a.domain));
         return toAccount(rows[0]!);
@@ -288,11 +281,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
             out_flow_messages = $5, out_flow_period = $6, in_flow_messages = $7, in_flow_period = $8,
             password_hash = COALESCE($9, password_hash)
            WHERE address = $1 RETURNING *`,
-          [
-            before.address,
-            ...settingsParams(s),
-            hash,
-          ],
+          [before.address, ...settingsParams(s), hash],
         );
         return toAccount(rows[0]!);
       });
