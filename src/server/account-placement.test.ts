@@ -4,7 +4,7 @@
 // expiry) until the lease runs out on the node's clock, then null; a single server neither.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
@@ -18,7 +18,7 @@ import { FakeClock } from "../../test/kit/clock.js";
 import { memoryLogSink } from "../../test/kit/log.js";
 import { fakeQueue } from "../../test/kit/queue.js";
 import { leaseOwners, staticHomes } from "../cluster/account-placement.js";
-import { adminApi } from "../../test/kit/admin-api.js";
+import { serveAdmin } from "../../test/kit/admin-api.js";
 
 type After = { after(fn: () => Promise<void>): void };
 type Json = Record<string, unknown>;
@@ -61,14 +61,7 @@ async function startAdmin(
     clock,
     ...place(state, clock),
   });
-  const { port } = await server.listen("127.0.0.1", 0);
-  t.after(async () => {
-    await server.close();
-    await raw.close();
-    await directory.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const call = adminApi(port, token);
+  const { call } = await serveAdmin(t, server, { token, dataDir, stores: [raw, directory] });
   /** address → the field the page shows (home or owner), from one page of the list. */
   const page = async (field: "home" | "owner"): Promise<{ kind: unknown; of: Map<string, unknown> }> => {
     const r = await call("GET", "accounts?offset=0&limit=20");

@@ -1,6 +1,7 @@
 // Calls to a test's admin API on 127.0.0.1, as the CLI and the WebAdmin make them: a bearer token
 // (or another authorization value), a JSON body, a JSON answer. Each reply's raw text can be
 // kept (seen), for tests that check what the API never says (a private key, a secret).
+import { rm } from "node:fs/promises";
 export interface ApiReply {
   readonly status: number;
   readonly json: Record<string, unknown>;
@@ -20,4 +21,33 @@ export function adminApi(port: number, token: string, seen?: string[]): ApiCall 
     seen?.push(text);
     return { status: res.status, json: JSON.parse(text) as Record<string, unknown> };
   };
+}
+
+/** A test's admin server: listened to, and taken down when the test ends. */
+export interface ServedAdmin {
+  readonly port: number;
+  readonly call: ApiCall;
+}
+
+/**
+ * Listens on an OS-picked port of 127.0.0.1. After the test: the server closes, then each of
+ * `stores` in order, then `dataDir` goes.
+ */
+export async function serveAdmin(
+  t: { after(fn: () => Promise<void>): void },
+  server: { listen(host: string, port: number): Promise<{ port: number }>; close(): Promise<void> },
+  o: {
+    readonly token: string;
+    readonly dataDir: string;
+    readonly stores: readonly { close(): Promise<void> }[];
+    readonly seen?: string[];
+  },
+): Promise<ServedAdmin> {
+  const { port } = await server.listen("127.0.0.1", 0);
+  t.after(async () => {
+    await server.close();
+    for (const s of o.stores) await s.close();
+    await rm(o.dataDir, { recursive: true, force: true });
+  });
+  return { port, call: adminApi(port, o.token, o.seen) };
 }
