@@ -2,16 +2,7 @@
 export { SmtpConnection, type ConnectionTarget, type TlsVerify } from "./connection.js";
 export { SmtpClientError, type ClientErrorKind } from "./errors.js";
 export { parseExtensions, type Extensions } from "./extensions.js";
-export {
-  capabilityProblem,
-  mailCommand,
-  needsSmtputf8,
-  rcptCommand,
-  requireTlsProblem,
-  sendsChunked,
-  wireAddress,
-  type HopTls,
-} from "./mail-params.js";
+export { capabilityProblem, needsSmtputf8, requireTlsProblem, sendsChunked } from "./mail-params.js";
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
 export {
