@@ -88,6 +88,13 @@ const domainFilter = (req: ApiRequest): string | undefined => req.query.get("dom
 export function directoryRoutes(directory: Directory, placement: AccountPlacement = {}): Route[] {
   const { homes, owners } = placement;
   const kind: PlacementKind = homes !== undefined ? "static" : owners !== undefined ? "dynamic" : "single";
+  /** The account the request's :address names; a 404 when there is none. */
+  const named = async (req: ApiRequest): Promise<Account> => {
+    const a = param(req, "address");
+    const account = await directory.getAccount(a);
+    if (account === null) throw new ApiError(404, `no account ${a}`);
+    return account;
+  };
   /** The accounts with their home (static) or current owner (dynamic): one state query for all. */
   const placed = async (accounts: readonly Account[]): Promise<Record<string, unknown>[]> => {
     if (homes !== undefined) {
@@ -173,9 +180,7 @@ export function directoryRoutes(directory: Directory, placement: AccountPlacemen
       method: "GET",
       pattern: "accounts/:address",
       handler: async (req) => {
-        const a = param(req, "address");
-        const account = await directory.getAccount(a);
-        if (account === null) throw new ApiError(404, `no account ${a}`);
+        const account = await named(req);
         if (homes !== undefined) return ok({ ...account, kind, home: await homes.of(account.address) });
         if (owners !== undefined) return ok({ ...account, kind, owner: await owners.of(account.address) });
         return ok({ ...account, kind });
@@ -217,9 +222,7 @@ export function directoryRoutes(directory: Directory, placement: AccountPlacemen
       method: "GET",
       pattern: "accounts/:address/senders",
       handler: async (req) => {
-        const a = param(req, "address");
-        const account = await directory.getAccount(a);
-        if (account === null) throw new ApiError(404, `no account ${a}`);
+        const account = await named(req);
         return ok({ account: account.address, senders: await directory.senderGrants(account.address) });
       },
     },
