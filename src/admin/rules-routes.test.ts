@@ -4,33 +4,19 @@ import assert from "node:assert/strict";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { settingsSchema } from "../config/settings.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { openSqliteRuleStore } from "../rules/sqlite-store.js";
 import { FakeClock } from "../../test/kit/clock.js";
-import { memoryLogSink } from "../../test/kit/log.js";
-import { fakeQueue } from "../../test/kit/queue.js";
 import { createAdminServer, loadOrCreateAdminToken } from "./http.js";
-import { createPromMetrics } from "./metrics.js";
-import { serveAdmin } from "../../test/kit/admin-api.js";
+import { adminOptions, serveAdmin } from "../../test/kit/admin-api.js";
 
 void test("rules and sieve over the admin API: get, set, validation errors as 400 with positions", async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "mailyard-admin-rules-"));
   const path = join(dataDir, "mailyard.db");
   const directory = openSqliteDirectory(path, new FakeClock());
   const rules = openSqliteRuleStore(path);
-  const queue = fakeQueue([]);
   const token = await loadOrCreateAdminToken(dataDir);
-  const server = createAdminServer({
-    settings: settingsSchema.parse({ dataDir }),
-    queue,
-    directory,
-    metrics: createPromMetrics({ queueSize: () => 0 }),
-    log: memoryLogSink().for("ADMIN"),
-    token,
-    health: () => ({ ok: true, detail: {} }),
-    rules,
-  });
+  const server = createAdminServer({ ...adminOptions({ dataDir, directory, token }), rules });
   const { call } = await serveAdmin(t, server, { token, dataDir, stores: [rules, directory] });
 
   const text = '(5,tag,(),(("Add Header","X-Cluster: yes")))';

@@ -8,17 +8,14 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
-import { createPromMetrics } from "../admin/metrics.js";
 import type { AccountHomes, AccountOwners } from "../cluster/account-placement.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 import { isLease, type ClusterState } from "../cluster/state.js";
-import { settingsSchema } from "../config/settings.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { FakeClock } from "../../test/kit/clock.js";
 import { memoryLogSink } from "../../test/kit/log.js";
-import { fakeQueue } from "../../test/kit/queue.js";
 import { leaseOwners, staticHomes } from "../cluster/account-placement.js";
-import { serveAdmin } from "../../test/kit/admin-api.js";
+import { adminOptions, serveAdmin } from "../../test/kit/admin-api.js";
 
 type After = { after(fn: () => Promise<void>): void };
 type Json = Record<string, unknown>;
@@ -51,13 +48,7 @@ async function startAdmin(
   const { state, calls } = counted(raw);
   const token = await loadOrCreateAdminToken(dataDir);
   const server = createAdminServer({
-    settings: settingsSchema.parse({ dataDir }),
-    queue: fakeQueue([]),
-    directory,
-    metrics: createPromMetrics({ queueSize: () => 0 }),
-    log: memoryLogSink().for("ADMIN"),
-    token,
-    health: () => ({ ok: true, detail: {} }),
+    ...adminOptions({ dataDir, directory, token }),
     clock,
     ...place(state, clock),
   });

@@ -2,6 +2,12 @@
 // (or another authorization value), a JSON body, a JSON answer. Each reply's raw text can be
 // kept (seen), for tests that check what the API never says (a private key, a secret).
 import { rm } from "node:fs/promises";
+import type { AdminServerOptions } from "../../src/admin/http.js";
+import { createPromMetrics } from "../../src/admin/metrics.js";
+import { settingsSchema } from "../../src/config/settings.js";
+import type { Directory } from "../../src/directory/directory.js";
+import { memoryLogSink } from "./log.js";
+import { fakeQueue } from "./queue.js";
 export interface ApiReply {
   readonly status: number;
   readonly json: Record<string, unknown>;
@@ -50,4 +56,21 @@ export async function serveAdmin(
     await rm(o.dataDir, { recursive: true, force: true });
   });
   return { port, call: adminApi(port, o.token, o.seen) };
+}
+
+/** What a test's admin server needs at the least: default settings on `dataDir`, an empty queue, fresh metrics, healthy. */
+export function adminOptions(o: {
+  readonly dataDir: string;
+  readonly directory: Directory;
+  readonly token: string;
+}): AdminServerOptions {
+  return {
+    settings: settingsSchema.parse({ dataDir: o.dataDir }),
+    queue: fakeQueue([]),
+    directory: o.directory,
+    metrics: createPromMetrics({ queueSize: () => 0 }),
+    log: memoryLogSink().for("ADMIN"),
+    token: o.token,
+    health: () => ({ ok: true, detail: {} }),
+  };
 }
