@@ -40,7 +40,7 @@ const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME].
   --rounds N       Mailyard/Postfix pairs per scenario (default 3; 1 with --quick)
   --quick          small workloads, one round unless --rounds is given (a smoke run)
   --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIO_NAMES.join(", ")}
-                   (without it: ${DEFAULT_SCENARIOS.join(", ")}; the filtered ones run by name)
+                   (without it: ${DEFAULT_SCENARIOS.join(", ")}; the filtered and cluster ones run by name)
   --json FILE      also write every run and the medians as JSON
   --markdown FILE  also write the machine and the tables as Markdown (for docs/BENCHMARKS.md)
   --dir DIR        where the temporary spools go (default ${tmpdir()}); its filesystem matters (fsync)
