@@ -8,16 +8,7 @@ export {
   type CertificateResult,
 } from "./certificate-check.js";
 export { parseExtensions, type Extensions } from "./extensions.js";
-export {
-  capabilityProblem,
-  mailCommand,
-  needsSmtputf8,
-  rcptCommand,
-  requireTlsProblem,
-  sendsChunked,
-  wireAddress,
-  type HopTls,
-} from "./mail-params.js";
+export { capabilityProblem, needsSmtputf8, requireTlsProblem, sendsChunked } from "./mail-params.js";
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
 export {
