@@ -30,6 +30,8 @@ export interface ConnectDeps {
   readonly options: ClientOptions;
   /** For smarthosts (TargetHost.smarthost); other hosts get opportunistic STARTTLS. */
   readonly smarthost?: SessionSecurity;
+  /** For a live frontend standing for "*" (TargetHost.member): cluster TLS. */
+  readonly member?: (host: string, port: number) => SessionSecurity;
 }
 
 export type Connected =
@@ -40,7 +42,12 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
   let last: { reply: Reply; relay: string } | null = null;
   for (let h = 0; h < hosts.length; h++) {
     const host = hosts[h]!;
-    const security = host.smarthost ? (d.smarthost ?? OPPORTUNISTIC) : OPPORTUNISTIC;
+    const security =
+      host.member === true && d.member !== undefined
+        ? d.member(host.name, host.port)
+        : host.smarthost
+          ? (d.smarthost ?? OPPORTUNISTIC)
+          : OPPORTUNISTIC;
     const addresses = await addressesOf(host, d.resolver);
     if (addresses.kind === "bounce")
       return { kind: "failed", reply: addresses.reply, relay: "none", permanent: true };

@@ -36,6 +36,13 @@ export interface TlsVerify {
   readonly name: string;
 }
 
+/** A TLS peer with rules of its own (session.ts SessionSecurity.peer). */
+export interface TlsPeerCheck {
+  readonly options: () => tls.ConnectionOptions;
+  /** Why the peer of the finished handshake is refused, or null. */
+  readonly check: (secure: tls.TLSSocket) => string | null;
+}
+
 /** Why the peer's certificate is not to be trusted, or null when it chains and names `name`. */
 function certificateProblem(secure: tls.TLSSocket, name: string): string | null {
   // authorizationError is OpenSSL's code (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE), whatever its type
@@ -252,6 +259,7 @@ export class SmtpConnection {
     verify: TlsVerify | null = null,
     /** The CAs `verified` is judged by when nothing is enforced (REQUIRETLS); default Node's. */
     trusted?: readonly string[],
+    peer?: TlsPeerCheck,
   ): Promise<void> {
     if (this.failure !== null) throw this.failure;
     this.parser.reset();
@@ -265,6 +273,7 @@ export class SmtpConnection {
       rejectUnauthorized: false,
       ...(servername !== null ? { servername } : {}),
       ...(verify?.ca !== undefined ? { ca: verify.ca } : trusted !== undefined ? { ca: [...trusted] } : {}),
+      ...peer?.options(),
     });
     this.socket = secure;
     this.attach(secure);
@@ -280,7 +289,12 @@ export class SmtpConnection {
       this.fail(tlsErr);
       throw tlsErr;
     }
-    const untrusted = verify === null ? null : certificateProblem(secure, verify.name);
+    const untrusted =
+      peer !== undefined
+        ? peer.check(secure)
+        : verify === null
+          ? null
+          : certificateProblem(secure, verify.name);
     if (untrusted !== null) {
       const err = new SmtpClientError("untrusted", `certificate of ${this.relay} not verified: ${untrusted}`);
       this.fail(err);
