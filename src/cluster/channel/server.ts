@@ -46,7 +46,10 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
     ...(memberTls !== null
       ? {
           implicitTls: {
-            tls: { socketOptions: () => memberTls.serverOptions() },
+            tls: {
+              socketOptions: () => memberTls.serverOptions(),
+              accept: (secure) => memberTls.refusal(secure, null),
+            },
             memberOf: (socket) => memberTls.peerId(socket),
           },
         }

@@ -77,7 +77,7 @@ export async function initCa(dir: string, o: { rotate?: boolean; now?: Date } = 
   // rotation before a retire would otherwise grow the bundle without end).
   const old = existing === null ? [] : splitPem(existing).slice(0, 1);
   await writeWhole(join(dir, CA_KEY), pems.private, 0o600);
-  await writeWhole(join(dir, CA_CERT), [pems.cert, ...old].join(""), 0o644);
+  await writeWhole(join(dir, CA_CERT), [...splitPem(pems.cert), ...old].join(""), 0o644);
   return { dir, fingerprint: new X509Certificate(pems.cert).fingerprint256, bundled: 1 + old.length };
 }
 

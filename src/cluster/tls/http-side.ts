@@ -84,6 +84,15 @@ export function sniffingListener(target: http.Server, memberTls: MemberTls, log:
       });
       secure.once("secure", () => {
         clearTimeout(handshake);
+        const why = memberTls.refusal(secure, null);
+        if (why !== null) {
+          log.problem("member TLS refused on the HTTP listener", {
+            client: sock.remoteAddress ?? "",
+            error: why,
+          });
+          secure.destroy();
+          return;
+        }
         secured.add(secure);
         secure.once("close", () => secured.delete(secure));
         target.emit("connection", secure);

@@ -90,7 +90,8 @@ function load(dir: string, nodeId: string, now: number): Loaded {
   const context = tls.createSecureContext({
     cert: certText,
     key: keyText,
-    ca: bundle,
+    // One by one: a bundle edited by hand may lack the newline between two certificates.
+    ca: splitPem(bundle),
     secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
     minVersion: "TLSv1.2",
   });

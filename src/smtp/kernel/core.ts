@@ -27,7 +27,16 @@ const LINGER_MS = 10_000;
  * The server side of a handshake: a context, or the socket options made afresh for each
  * handshake (cluster links: a client certificate asked for, the member certificate picked by SNI).
  */
-export type ServerTls = SecureContext | { readonly socketOptions: () => TLSSocketOptions };
+export type ServerTls =
+  | SecureContext
+  | {
+      readonly socketOptions: () => TLSSocketOptions;
+      /**
+       * Why the peer of a finished handshake is refused, or null. Node judges client
+       * certificates only on sockets a tls.Server made, not on one wrapped here.
+       */
+      readonly accept?: (secure: TLSSocket) => string | null;
+    };
 
 export type EndReason = "idle timeout" | "session timeout" | "server shutting down";
 
@@ -192,6 +201,14 @@ export class SessionCore {
       log.problem("TLS handshake failed");
       this.closing = true;
       // No read is outstanding during a command: this only marks the input as ended.
+      this.input.onEnd();
+      return false;
+    }
+    const refused = "socketOptions" in context ? (context.accept?.(secure) ?? null) : null;
+    if (refused !== null) {
+      log.problem("TLS peer refused", { reason: refused });
+      this.closing = true;
+      secure.destroy();
       this.input.onEnd();
       return false;
     }
