@@ -12,6 +12,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { cleanupAll } from "./cleanup.js";
 import { startFilter, type FilterName, type FilterPeer } from "./filters.js";
+import { ceilingText, measureMilterCeiling, milterPort } from "./milter-ceiling.js";
 import { runLoad } from "./load.js";
 import { makeDirectoryTemplate } from "./mailyard.js";
 import { runOnce } from "./measure.js";
@@ -171,6 +172,13 @@ test("the filtered scenarios run end to end with their filters (5 messages each)
       assert.notEqual(runs[1]!.filterCpuSeconds, undefined);
       assert.equal(runs[0]!.filterCpuSeconds === undefined, filters.get(s.filter)!.mailyardMilter === null);
       if (s.baseline === true) assert.notEqual(baselineSummary(runs), null);
+      if (s.filter === "rspamd") {
+        // The filter alone: every message answered by rspamd, at a rate the report can weigh.
+        const f = filters.get("rspamd")!;
+        const c = await measureMilterCeiling(milterPort(f.postfixMilter), f.pid, small.workload);
+        assert.ok(c.messagesPerSec > 0 && Number.isFinite(c.messagesPerSec));
+        assert.match(ceilingText(c, runs), /Mailyard delivered \d+ % of that, Postfix \d+ %/);
+      }
     }
   } finally {
     await sink.stop();

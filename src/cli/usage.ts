@@ -75,8 +75,10 @@ commands:
   admin-user passwd NAME --password P     change an administrator's password
   admin-user remove NAME
   admin-user list [--json]
-  lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
+  lb-config haproxy [--listen HOST:PORT] [--submissions-listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
+                                          (port 465: default 0.0.0.0:465 when a frontend
+                                          has submissions.listen; "" for none)
   sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]
                                           the classic sendmail interface: the message on
                                           stdin, sent through the running node, or kept in
@@ -193,7 +195,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   "dkim list": { min: 0, max: 0, options: ["json"], args: "[--json]" },
   "dkim remove": { min: 1, max: 1, options: ["selector"], args: "DOMAIN [--selector S]" },
-  "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
+  "lb-config haproxy": {
+    min: 0,
+    max: 0,
+    options: ["listen", "submissions-listen", "proxy-version"],
+    args: "",
+  },
 };
 
 /** Commands that take a verb ("domain add"), by their first word. */

@@ -4,6 +4,7 @@
 import type { SecureContext } from "node:tls";
 import type { MemberTls } from "../cluster/tls/member-tls.js";
 import { memberStartTls } from "../cluster/tls/smtp-side.js";
+import { ConfigError } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
@@ -86,7 +87,7 @@ export async function bindSmtpListeners(o: {
     const smtp = await bind("smtp", settings.smtp.listen);
     const submission = await bind("submission", settings.submission.listen);
     if (settings.submissions.listen.length > 0 && o.tls === null) {
-      throw new Error(
+      throw new ConfigError(
         "submissions.listen needs TLS (smtp.tls): implicit TLS cannot run without a certificate",
       );
     }
