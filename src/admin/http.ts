@@ -18,6 +18,8 @@ import { systemClock } from "../world/clock.js";
 import { jsonBody, readBounded } from "../world/bounded-body.js";
 import { requestReplayGuard } from "../cluster/api/auth.js";
 import type { AccountHomes, AccountOwners } from "../cluster/account-placement.js";
+import { memberRequestRefusal, sniffingListener } from "../cluster/tls/http-side.js";
+import type { MemberTls } from "../cluster/tls/member-tls.js";
 import { errorResponse, match, type Route } from "../http/api.js";
 import { directoryRoutes } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
@@ -71,6 +73,8 @@ export interface AdminServerOptions {
   /** Cluster members: the whole cluster's view, and other members' per-node API (signed). */
   readonly cluster?: ClusterView & {
     readonly secret: string;
+    /** Cluster TLS: peers' requests only over it, from the member they name (cluster/tls/http-side.ts). */
+    readonly memberTls?: MemberTls | null;
     memberHttp(id: string): Promise<string | null>;
   };
   /** Recent log records (the log viewer). */
@@ -175,7 +179,13 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
   const peers =
     opts.cluster === undefined
       ? null
-      : createPeerCaller({ secret: opts.cluster.secret, nodeId: self, clock, timeoutMs: PEER_TIMEOUT_MS });
+      : createPeerCaller({
+          secret: opts.cluster.secret,
+          nodeId: self,
+          clock,
+          timeoutMs: PEER_TIMEOUT_MS,
+          memberTls: opts.cluster.memberTls ?? null,
+        });
   let assets: Promise<Map<string, Asset>> | null = null;
   // Each peer request is accepted once (cluster/api/replay.ts).
   const peerOnce = requestReplayGuard();
@@ -218,7 +228,11 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
         clock.now(),
       );
       if (typeof claim === "string") return refuse(401, `cluster authentication failed: ${claim}`);
-      if (claim !== null) return { kind: "peer", claim };
+      if (claim !== null) {
+        const notMember = memberRequestRefusal(req, opts.cluster.memberTls, claim.node);
+        if (notMember !== null) return refuse(401, `cluster authentication failed: ${notMember}`);
+        return { kind: "peer", claim };
+      }
     }
     if (opts.web !== undefined) {
       const s = await sessionOf(opts.web, req);
@@ -398,13 +412,18 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
 
+  // Cluster TLS: members' connections (TLS from the first byte) are told from people's here.
+  const memberTls = opts.cluster?.memberTls ?? null;
+  const front = memberTls === null ? null : sniffingListener(server, memberTls, log);
+  const listening = front?.server ?? server;
+
   return {
     listen(host, port) {
       return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const a = server.address() as AddressInfo;
+        listening.once("error", reject);
+        listening.listen(port, host, () => {
+          listening.off("error", reject);
+          const a = listening.address() as AddressInfo;
           log.major("admin listening", { address: a.address, port: a.port });
           resolve({ address: a.address, port: a.port });
         });
@@ -412,9 +431,10 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
     },
     close() {
       return new Promise((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
+        if (!listening.listening) return resolve();
+        listening.close(() => resolve());
         server.closeAllConnections();
+        front?.destroyAll();
       });
     },
   };

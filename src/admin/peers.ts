@@ -5,6 +5,7 @@
 // body digest; accepted once), and the member signs its reply over the request's proof, so only a member can
 // answer. What a peer sends back is still untrusted: bounded, parsed as JSON, passed on as data.
 import http from "node:http";
+import https from "node:https";
 import {
   checkHeaders,
   checkOnce,
@@ -18,6 +19,8 @@ import { HEADERS } from "../cluster/api/types.js";
 import { readBounded } from "../world/bounded-body.js";
 import { parseHostPort } from "../proto/hostport.js";
 import type { Clock } from "../world/clock.js";
+import { memberHttpsOptions } from "../cluster/tls/http-side.js";
+import type { MemberTls } from "../cluster/tls/member-tls.js";
 
 /** Paths below /api/ a member may ask of another (never the directory, never a further hop). */
 const PEER_PATHS = /^(queue(\/[^/]+(\/(hold|release|retry|reject))?)?|settings|monitor|milters|logs)$/;
@@ -40,14 +43,19 @@ export function createPeerCaller(o: {
   nodeId: string;
   clock: Clock;
   timeoutMs: number;
+  /** Cluster TLS: requests go over it, to a peer proving node `node`. */
+  memberTls?: MemberTls | null;
 }): PeerCaller {
+  const memberTls = o.memberTls ?? null;
   return {
     call(node, address, method, path, body) {
       const where = parseHostPort(address);
       const signed = signRequest(o.secret, o.nodeId, node, method, path, o.clock.now(), body);
       const requestProof = signed[HEADERS.proof] ?? "";
       return new Promise((resolve, reject) => {
-        const req = http.request({
+        const request = memberTls === null ? http.request : https.request;
+        const req = request({
+          ...(memberTls === null ? {} : { ...memberHttpsOptions(memberTls, node), agent: false }),
           host: where.host,
           port: where.port,
           method,

@@ -10,7 +10,9 @@
 // /proc says it is still a mailyard or haproxy process, so a recycled pid is never killed.
 // The run file is our own output but is still validated when read back. Secrets never go on a
 // child's command line, which every local user reads in /proc/PID/cmdline: the members get the
-// path of DIR/cluster.secret (0600) as cluster.secretFile and one RPOP key file; DIR and every
+// path of DIR/cluster.secret (0600) as cluster.secretFile and one RPOP key file; the cluster CA
+// is made in DIR/ca (its key stays there) and each member gets its own certificate in its
+// dataDir/tls/, with cluster.tls = required on every link. DIR and every
 // file in it are the invoking user's alone (0700/0600).
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -19,6 +21,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { renderHaproxyConfig } from "../cluster/haproxy.js";
+import { CA_CERT, initCa, issueMember } from "../cluster/tls/ca.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 import { loadOrCreateRpopKey } from "../sources/rpop/seal.js";
 import { systemClock } from "../world/clock.js";
@@ -39,6 +42,7 @@ export const HAPROXY_PATH = "/usr/sbin/haproxy";
 const RUN_FILE = "cluster.json";
 const SECRET_FILE = "cluster.secret";
 const RPOP_KEY_FILE = "rpop.key";
+const CA_DIR = "ca";
 /** HAProxy connects to the frontends from here, the one address they expect PROXY headers from. */
 const BALANCER_SOURCE = "127.0.0.2";
 const START_TIMEOUT_MS = 60_000;
@@ -194,11 +198,15 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
   const rpopKey = join(dir, RPOP_KEY_FILE);
   await loadOrCreateRpopKey(rpopKey);
   const withBalancer = existsSync(HAPROXY_PATH);
+  // The cluster CA: its key stays in DIR/ca; each member gets its own certificate (cluster.tls).
+  const caDir = join(dir, CA_DIR);
+  if (!existsSync(join(caDir, CA_CERT))) await initCa(caDir);
   const started: Spawned[] = [];
 
   const startNode = async (id: string, role: "frontend" | "backend"): Promise<RunMember> => {
     const dataDir = join(dir, id);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await issueMember(caDir, id, join(dataDir, "tls"));
     const log = join(dir, `${id}.log`);
     // A previous run's "started" line must not be taken for this one's.
     await rm(log, { force: true });
@@ -210,6 +218,7 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
       `cluster.secretFile=${secretFile}`,
       `rpop.keyFile=${rpopKey}`,
       `cluster.kind=${kind}`,
+      "cluster.tls=required",
       "smtp.listen=127.0.0.1:0",
       "submission.listen=127.0.0.1:0",
       // Port 465 on the frontends, where clients log in from outside (the balancer forwards it).

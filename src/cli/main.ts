@@ -10,6 +10,7 @@ import type { Settings } from "../config/settings.js";
 import { DirectoryError } from "../directory/directory.js";
 import { clusterCommand, dbMigrateCommand, lbConfigCommand } from "./cluster-commands.js";
 import { localClusterCommand } from "./local-cluster.js";
+import { caCommand } from "./ca-commands.js";
 import { adminUserCommand } from "./admin-user-commands.js";
 import { accountCommand, aliasCommand, domainCommand } from "./directory-commands.js";
 import { describeState, openDirectoryAccess } from "./directory-access.js";
@@ -60,6 +61,9 @@ const OPTIONS = {
   file: { type: "string" },
   selector: { type: "string" },
   algorithm: { type: "string" },
+  ca: { type: "string" },
+  out: { type: "string" },
+  rotate: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -91,7 +95,7 @@ const DIRECT_STATE = new Set([
   "dkim",
 ]);
 /** ...but for these commands of theirs, which open none (cluster up|down|status use their DIR). */
-const NO_STATE = new Set(["sieve check", "cluster up", "cluster down", "cluster status"]);
+const NO_STATE = new Set(["sieve check", "cluster up", "cluster down", "cluster status", "cluster ca"]);
 
 /**
  * The schema a read-only command reads, or null for one that writes (or opens no state). A
@@ -188,6 +192,7 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return queueCommand(settings, io, verb, args, values);
     case "cluster":
       if (verb === "up" || verb === "down" || verb === "status") return localClusterCommand(io, verb, values);
+      if (verb === "ca") return caCommand(settings, io, args, values);
       await clusterCommand(settings, io, verb, args, values);
       return wrote();
     case "admin-user":

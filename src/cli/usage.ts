@@ -49,6 +49,12 @@ commands:
                                           start a whole cluster on this machine (detached,
                                           HAProxy in front when installed); prints it as JSON
   cluster down [--data DIR]               stop what cluster up started in DIR
+  cluster ca init [--ca DIR] [--rotate]   make the cluster CA (its key stays in DIR, default
+                                          dataDir/ca, 0600); --rotate: a new CA, both trusted
+  cluster ca issue NODE [--out DIR]       a member certificate for NODE, signed by the CA:
+                                          member.pem, member.key, cluster-ca.pem into DIR (the
+                                          tls/ folder of NODE's dataDir; default this node's)
+  cluster ca retire [--ca DIR]            end a rotation: trust only the newest CA
   cluster status [--data DIR] [--json]    members, health, queues, homes and owners
                                           (DIR defaults to ./data/cluster)
   db migrate [--json]                     create or upgrade the state schemas (state.url:
@@ -152,6 +158,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     args: "--frontends N --backends M [--dynamic] [--data DIR]",
   },
   "cluster down": { min: 0, max: 0, options: ["data"], args: "[--data DIR]" },
+  "cluster ca": {
+    min: 1,
+    max: 2,
+    options: ["ca", "out", "rotate"],
+    args: "init [--rotate] | issue NODE [--out DIR] | retire  [--ca DIR]",
+  },
   "cluster status": { min: 0, max: 0, options: ["data", "json"], args: "[--data DIR] [--json]" },
   "admin-user add": { min: 1, max: 1, options: ["password"], args: "NAME --password P" },
   "admin-user passwd": { min: 1, max: 1, options: ["password"], args: "NAME --password P" },

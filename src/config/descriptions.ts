@@ -184,6 +184,10 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Submit Messages: where mail generated or submitted on this node is enqueued. Locally: here; Locally for Others: here, and other members may hand theirs to this node; Remotely: to a live Locally for Others member, here if none takes it; default: the cluster default, else Locally (Locally for Others on a dynamic frontend, Remotely on a dynamic backend when some member is Locally for Others). `mailyard settings set` changes it live.",
   "cluster.submitLog":
     "Remote Submit Log: the level of SUBMIT log records (which message went where, why it fell back). `mailyard settings set` changes it live.",
+  "cluster.tls":
+    "Mutual TLS on every link between members (delivery channel, cluster API, remote submit, shadow copies, admin forwarding, `*` relaying), with the certificates in dataDir/tls/ (cluster-ca.pem, member.pem, member.key; `mailyard cluster ca issue`). required: the node refuses to start without them and every peer must present a member certificate from the CA naming the node it claims; off: links in clear, authenticated by cluster.secret only; auto: required when dataDir/tls/member.pem exists, else off (logged). See docs/SECURITY.md.",
+  "cluster.tlsReloadSeconds":
+    "How often a member looks at its dataDir/tls/ files; a renewed certificate or a new CA bundle is used for new connections without a restart (0: only at start).",
   "cluster.submitTries":
     "Remotely: how many Locally for Others members are tried in turn before the message is queued here.",
   "local.mailDir":

@@ -330,6 +330,10 @@ export const settingsSchema = z.object({
       submitLog: z.enum(SUBMIT_LOG_LEVELS).default("problem"),
       /** Remotely: members tried in turn before the message is queued here instead. */
       submitTries: z.number().int().min(1).max(10).default(2),
+      /** Mutual TLS on every link between members (dataDir/tls/): auto = when member.pem is there. */
+      tls: z.enum(["auto", "required", "off"]).default("auto"),
+      /** How often the tls/ files are looked at for a renewed certificate or CA bundle (0: never). */
+      tlsReloadSeconds: z.number().int().nonnegative().default(60),
     })
     .prefault({}),
 

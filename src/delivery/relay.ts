@@ -28,6 +28,7 @@ import {
   type SmtpConnection,
   type TransactionInput,
   type TransactionResult,
+  type SessionSecurity,
 } from "../smtp/client/index.js";
 import type { Clock } from "../world/clock.js";
 import type { Dialer } from "../world/dialer.js";
@@ -52,6 +53,11 @@ export interface RelayChannelOptions {
   readonly hostname: string;
   /** Live frontends for a "*" in smtp.forwardTo (cluster backends); none elsewhere. */
   readonly frontends?: FrontendList;
+  /**
+   * The security towards a live frontend standing for "*" (cluster TLS: its member certificate),
+   * given its host and port; absent: opportunistic STARTTLS.
+   */
+  readonly member?: (host: string, port: number) => SessionSecurity;
   /** DKIM signing (single servers and frontends); absent on backends, whose frontends sign. */
   readonly dkim?: DkimSigner;
   /** Where the TLS policy's results go (/metrics, TLS reports); default nowhere. */
@@ -155,6 +161,7 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
               smarthost,
               reports,
               ...(policy !== undefined ? { policy } : {}),
+              ...(opts.member !== undefined ? { member: opts.member } : {}),
             });
             return c.kind === "failed" ? everyone(job, c.reply, c.relay, c.permanent) : c.conn;
           },

@@ -40,6 +40,11 @@ import type { LoginGate } from "../state/login-gate.js";
 
 export interface InboundOptions {
   readonly settings: Settings;
+  /**
+   * Cluster TLS: whether the member a client's certificate proves (SessionInfo.member) is
+   * trusted like smtp.relayNetworks (a backend relaying with smtp.forwardTo = *).
+   */
+  readonly relayMember?: (id: string) => boolean;
   readonly directory: InboundDirectory;
   readonly queue: Queue;
   readonly clock: Clock;
@@ -151,7 +156,9 @@ export function createInboundHandler(o: InboundOptions): SmtpHandler {
   };
 
   const trusted = (s: SessionInfo): boolean =>
-    s.listener === "smtp" && relayNetworks.contains(s.remote.address);
+    s.listener === "smtp" &&
+    (relayNetworks.contains(s.remote.address) ||
+      (s.member != null && o.relayMember !== undefined && o.relayMember(s.member)));
   const mayRelay = (s: SessionInfo): boolean => s.authUser !== null || trusted(s);
   const senders = createSenderPolicy({ settings: o.settings, directory: o.directory, trusted });
 

@@ -220,6 +220,11 @@ export const REPLIES = {
   // Remote submission between members (src/cluster/submit).
   memberAuthenticated: form(235, "2.7.0", "Member {id} authenticated"),
   membersOnly: reply(530, "5.7.0", "Remote submission is for authenticated cluster members only"),
+  memberTlsRequired: reply(
+    530,
+    "5.7.0",
+    "Must issue STARTTLS with a member certificate from the cluster CA naming this node first",
+  ),
   badEnvelope: form(554, "5.6.0", "Bad envelope: {why}"),
 
   // Shadow copies between members (src/cluster/shadow).

@@ -20,7 +20,8 @@ import { withMailboxUsage } from "../delivery/mailbox-usage.js";
 import { createPlacedLocalChannel } from "../delivery/placed.js";
 import { createRouter } from "../delivery/router.js";
 import { mailRoot } from "../config/paths.js";
-import { parseHostPort } from "../proto/hostport.js";
+import { formatHostPort, parseHostPort } from "../proto/hostport.js";
+import { memberSecurity } from "../cluster/tls/smtp-side.js";
 import { mailboxChannel, relayChannel, type RoleContext, type RoleParts } from "./role-parts.js";
 
 /** A dynamic cluster's account lease is given back after this long without mail for it. */
@@ -52,7 +53,21 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
   // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
   const usageDirectory = withMailboxUsage(directory, { store, allHere: false, log: log.for("LOCAL") });
   const mailbox = keeper === null ? maildir : createLeasedMailbox({ keeper, mailbox: maildir });
-  const relay = relayChannel(ctx, { frontends: frontendRotation(ctx.members) });
+  const memberTls = ctx.memberTls;
+  const relay = relayChannel(ctx, {
+    // Cluster TLS: a frontend taking "*" relaying must prove the node that advertises the address.
+    ...(memberTls !== null
+      ? {
+          member: (host: string, port: number) => {
+            const at = formatHostPort({ host, port });
+            const id = ctx.members.live("frontend").find((m) => m.smtp === at)?.id ?? null;
+            // An address no live frontend advertises: any member certificate will not do either.
+            return memberSecurity(memberTls, id ?? `(no live frontend at ${at})`);
+          },
+        }
+      : {}),
+    frontends: frontendRotation(ctx.members),
+  });
   const deliverer = createRouter({
     directory,
     local: createPlacedLocalChannel({ placement, mailbox, channel: ctx.channelClient, directory }),
@@ -74,6 +89,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
       nodeId: settings.node.id,
       clock: world.clock,
       log: log.for("CLUSTER"),
+      memberTls: ctx.memberTls,
     }),
     async listenChannel() {
       // Before anything is delivered here (deliveries wait until the node has joined).
@@ -101,6 +117,7 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
         // Longer than the senders keep idle sessions, so they are the ones to end them.
         timeouts: { idleMs: (settings.channel.idleKeepSeconds + settings.channel.timeoutSeconds) * 1000 },
         random: world.random,
+        memberTls: ctx.memberTls,
       });
       const at = parseHostPort(settings.channel.listen);
       return server.listen(at.host, at.port);

@@ -242,6 +242,7 @@ async function wire<Joined>(
     clock,
     metrics,
     tls,
+    memberTls: stand.memberTls ?? null,
     smtpVerbs: path.smtpVerbs,
   });
   teardown.add(() => listeners.close());

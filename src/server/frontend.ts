@@ -26,6 +26,7 @@ export function startFrontendRole(ctx: RoleContext): RoleParts {
     // Read from the shared state at each check: a password change applies at the next AUTH.
     credentialStamp: (address) => ctx.directory.credentialStamp(address),
     log: log.for("CLUSTER"),
+    memberTls: ctx.memberTls,
   });
   const relay = relayChannel(ctx);
   const deliverer = createClusterRouter({

@@ -2,6 +2,8 @@
 // addresses a member advertises to the others. A listener takes the PROXY header from the
 // balancers named in smtp.proxyProtocolFrom (none: no header is ever looked for).
 import type { SecureContext } from "node:tls";
+import type { MemberTls } from "../cluster/tls/member-tls.js";
+import { memberStartTls } from "../cluster/tls/smtp-side.js";
 import { ConfigError } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";
@@ -33,6 +35,11 @@ export async function bindSmtpListeners(o: {
   clock: Clock;
   metrics: Metrics;
   tls: SecureContext | null;
+  /**
+   * Cluster TLS: STARTTLS on the SMTP listeners also takes members, who ask for the member
+   * certificate by SNI and present theirs (remote submit, shadow copies, `*` relaying).
+   */
+  memberTls?: MemberTls | null;
   /** Verbs added to the SMTP (not submission) listeners: remote submit between members. */
   smtpVerbs?: readonly Verb[];
 }): Promise<SmtpListeners> {
@@ -53,7 +60,9 @@ export async function bindSmtpListeners(o: {
         log: o.log.for("SMTPI"),
         clock: o.clock,
         metrics: o.metrics,
-        tls: o.tls,
+        ...(kind === "smtp" && o.memberTls != null && o.tls !== null && !implicitTls
+          ? memberStartTls(o.tls, o.memberTls)
+          : { tls: o.tls }),
         implicitTls,
         ...(kind === "smtp" && o.smtpVerbs !== undefined ? { extraVerbs: o.smtpVerbs } : {}),
         ...(from.length > 0

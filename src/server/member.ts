@@ -7,7 +7,7 @@
 // A member knows its own addresses, and so can join, only once its listeners are bound; the
 // queue starts before them. Until it has joined, deliveries wait (delivery/gated.ts) rather than
 // fail for want of members, and the inbound policy of a frontend sees no backend and answers 4xx.
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { MemberSummary } from "../admin/node-routes.js";
 import { createChannelClient } from "../cluster/channel/client.js";
 import { channelRefusal } from "../cluster/channel/carries.js";
@@ -19,6 +19,7 @@ import { createPlacement, storesHere } from "../cluster/placement.js";
 import type { Role } from "../cluster/state.js";
 import { submitVia } from "../cluster/submit/via.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
+import { memberTlsFor } from "../cluster/tls/member-tls.js";
 import { withSecretFile } from "../config/secret-file.js";
 import { gatedDeliverer } from "../delivery/gated.js";
 import type { Submitter } from "../queue/submit.js";
@@ -68,6 +69,15 @@ export function clusterMember(
       let submitView: SubmitView | null = null;
       let submitter: Submitter | null = null;
       const members = { live: (r?: Role) => membership?.live(r) ?? [] };
+      // Mutual TLS on every link to the other members (cluster.tls; dataDir/tls/).
+      const memberTls = memberTlsFor(settings.cluster.tls, {
+        dir: join(resolve(settings.dataDir), "tls"),
+        nodeId: settings.node.id,
+        clock,
+        log: clusterLog,
+        reloadMs: settings.cluster.tlsReloadSeconds * 1000,
+      });
+      if (memberTls !== null) teardown.add(() => memberTls.stop());
       const placement = createPlacement({
         kind: settings.cluster.kind,
         state,
@@ -85,12 +95,14 @@ export function clusterMember(
         timeoutMs: settings.channel.timeoutSeconds * 1000,
         idleKeepMs: settings.channel.idleKeepSeconds * 1000,
         liveCheckMs: settings.cluster.heartbeatSeconds * 1000,
+        memberTls,
         target: channelTargetFor(placement),
       });
       teardown.add(() => channelClient.close());
       // Copies of every queue file on a live peer of this role before the 250 (issue 16).
       const shadows = createShadows({
         settings,
+        memberTls,
         dataDir: resolve(settings.dataDir),
         clock,
         dialer: world.dialer,
@@ -114,7 +126,8 @@ export function clusterMember(
         log: clusterLog,
       });
       return {
-        parts: (base) => parts({ ...base, state, members, placement, channelClient }),
+        parts: (base) => parts({ ...base, state, members, placement, channelClient, memberTls }),
+        memberTls,
         // Deliveries wait until the node has joined (see the header).
         deliverer: (d) => gatedDeliverer(d, ready),
         spool: shadows.wrap,
@@ -129,6 +142,7 @@ export function clusterMember(
             log: ctx.log,
             view: () => submitView,
             memberVerbs: shadows.verbs,
+            memberTls,
           });
           submitter = path.submitter;
           return path;
@@ -138,6 +152,10 @@ export function clusterMember(
           ...(accounts.storable !== undefined ? { storable: accounts.storable } : {}),
           // Local mail may cross the delivery channel on any member: its rule applies before the 250.
           carries: (params) => channelRefusal(params.body),
+          // Cluster TLS: a backend relaying with smtp.forwardTo = * proves itself by certificate.
+          ...(memberTls !== null
+            ? { relayMember: (id: string) => members.live("backend").some((m) => m.id === id) }
+            : {}),
           submitVia: submitVia(
             () => submitView,
             () => submitter,
@@ -151,6 +169,7 @@ export function clusterMember(
             role,
             kind: settings.cluster.kind,
             secret: settings.cluster.secret,
+            memberTls,
             members: () => Promise.resolve((membership?.all() ?? []).map(memberSummary)),
             memberHttp: async (id) => {
               const known =

@@ -2,6 +2,7 @@
 // parts (single.ts, frontend.ts, backend.ts) are given and give back, how the role stands
 // towards other nodes (alone, single.ts; a cluster member, member.ts), and the channels every
 // role builds the same way.
+import type { MemberTls } from "../cluster/tls/member-tls.js";
 import type http from "node:http";
 import type { AdminServerOptions } from "../admin/http.js";
 import type { ChannelClient } from "../cluster/channel/client.js";
@@ -60,6 +61,8 @@ export interface RoleContext extends PartsContext {
   readonly placement: Placement;
   /** The delivery channel client, aimed by placement. */
   readonly channelClient: ChannelClient;
+  /** Cluster TLS (null: links in clear, cluster.tls). */
+  readonly memberTls: MemberTls | null;
 }
 
 export interface RoleParts {
@@ -110,12 +113,14 @@ export interface Stand<Joined> {
   deliverer(d: Deliverer): Deliverer;
   /** The node's spool as the queue uses it: a member's copies each message to a peer (shadows). */
   readonly spool?: (spool: FileSpool) => FileSpool;
+  /** Cluster TLS of a member (the SMTP listeners take member certificates over STARTTLS). */
+  readonly memberTls?: MemberTls | null;
   /** Lets waiting deliveries go (and defer), so that a queue stopped before the node joined can stop. */
   release(): void;
   /** The Submitter of the node's message sources, and verbs its SMTP listeners add. */
   submitPath(o: { readonly queue: Queue; readonly milters: MilterOptions | null }): SubmitPath;
   readonly sources: Pick<SourceContext, "stores">;
-  readonly inbound: Pick<InboundOptions, "storable" | "carries" | "submitVia">;
+  readonly inbound: Pick<InboundOptions, "storable" | "carries" | "submitVia" | "relayMember">;
   readonly admin: Pick<AdminServerOptions, "homes" | "owners" | "cluster" | "submit">;
   /** The nodes the managed settings may name (admin API, WebAdmin). */
   nodes(): Promise<{ id: string; role: string }[]>;
@@ -161,7 +166,7 @@ export function mailboxChannel(
 /** The relay (MX, or smtp.forwardTo), signing with the context's DKIM keys when it has them. */
 export function relayChannel(
   ctx: PartsContext,
-  more: Pick<RelayChannelOptions, "frontends"> = {},
+  more: Pick<RelayChannelOptions, "frontends" | "member"> = {},
 ): RelayChannel {
   const { settings, world } = ctx;
   return createRelayChannel({

@@ -5,6 +5,7 @@ import { nonce } from "../cluster/secret.js";
 import { clusterSubmitter } from "../cluster/submit/submitter.js";
 import { remoteSubmitVerbs } from "../cluster/submit/verbs.js";
 import type { SubmitView } from "../cluster/submit/view.js";
+import type { MemberTls } from "../cluster/tls/member-tls.js";
 import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";
 import { REPLIES } from "../proto/reply.js";
@@ -33,6 +34,8 @@ export function createSubmitPath(o: {
   readonly milters?: MilterOptions | null;
   /** More verbs for authenticated members (the shadow copies' XSHADOW). */
   readonly memberVerbs?: (memberOf: (s: SessionApi) => string | undefined) => readonly Verb[];
+  /** Cluster TLS: remote submit over it, both ways. */
+  readonly memberTls?: MemberTls | null;
 }): SubmitPath {
   const { settings } = o;
   const log = o.log.for("SUBMIT");
@@ -55,6 +58,7 @@ export function createSubmitPath(o: {
       commandTimeoutMs: out.commandTimeoutSeconds * 1000,
       dataTimeoutMs: out.dataTimeoutSeconds * 1000,
       proxyFrom: settings.smtp.proxyProtocolFrom,
+      memberTls: o.memberTls ?? null,
     },
     maxTries: settings.cluster.submitTries,
     log,
@@ -62,6 +66,7 @@ export function createSubmitPath(o: {
   // Other members' mail, handed over with XSUBMIT, goes into this node's own queue.
   const smtpVerbs = remoteSubmitVerbs({
     secret: settings.cluster.secret,
+    certificates: o.memberTls != null,
     nonce,
     maxMessageSize: settings.smtp.maxMessageSize,
     log,

@@ -24,6 +24,8 @@ export interface SessionInfo {
   readonly esmtp: boolean;
   readonly tls: boolean;
   readonly authUser: string | null;
+  /** The cluster member whose certificate (from the cluster CA) the TLS peer presented; null: none. */
+  readonly member?: string | null;
 }
 
 /** MAIL FROM's parameters as proto/params.ts parses them (ENVID xtext-decoded). */

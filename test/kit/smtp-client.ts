@@ -40,6 +40,11 @@ export class SmtpClient {
     });
   }
 
+  /** A client over a socket already connected (and secured) by the test. */
+  static over(sock: net.Socket): SmtpClient {
+    return new SmtpClient(sock);
+  }
+
   private readonly onData = (d: Buffer): void => {
     this.buf += d.toString("latin1");
     let lines: string[] = [];
@@ -120,9 +125,14 @@ export class SmtpClient {
   }
 
   /** After the server's 220 to STARTTLS: handshake (certificate not verified) and continue over TLS. */
-  async startTls(): Promise<tls.TLSSocket> {
+  async startTls(extra: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
     this.sock.off("data", this.onData);
-    const secure = tls.connect({ socket: this.sock, rejectUnauthorized: false, servername: "localhost" });
+    const secure = tls.connect({
+      socket: this.sock,
+      rejectUnauthorized: false,
+      servername: "localhost",
+      ...extra,
+    });
     await new Promise<void>((resolve, reject) => {
       secure.once("secureConnect", () => resolve());
       secure.once("error", reject);

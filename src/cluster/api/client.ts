@@ -13,6 +13,7 @@
 //   cached. Sender grants are cached per account like lookups. Flow counts and records are never
 //   cached.
 import http from "node:http";
+import https from "node:https";
 import { createHmac, randomBytes } from "node:crypto";
 import type { z } from "zod";
 import {
@@ -27,6 +28,8 @@ import { checkSecret } from "../secret.js";
 import { checkReply, signRequest, validNodeId } from "./auth.js";
 import { readBounded } from "../../world/bounded-body.js";
 import { AnswerCache } from "./cache.js";
+import { memberHttpsOptions } from "../tls/http-side.js";
+import type { MemberTls } from "../tls/member-tls.js";
 import {
   accountReply,
   countFlowReply,
@@ -73,6 +76,8 @@ export interface ClusterDirectoryOptions {
   readonly credentialStamp?: (address: string) => Promise<string | null>;
   /** Tag CLUSTER. */
   readonly log: Log;
+  /** Cluster TLS: every request over it, to a backend proving its node id. */
+  readonly memberTls?: MemberTls | null;
 }
 
 export interface ClusterDirectory extends InboundDirectory {
@@ -119,7 +124,11 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
   if (!validNodeId(o.nodeId))
     throw new Error(`node id ${JSON.stringify(o.nodeId)} cannot be sent in a header`);
   const { clock, log } = o;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const memberTls = o.memberTls ?? null;
+  const agent =
+    memberTls === null
+      ? new http.Agent({ keepAlive: true, maxSockets: 64 })
+      : new https.Agent({ keepAlive: true, maxSockets: 64 });
   let turn = 0;
 
   const lookups = new AnswerCache<RecipientLookup>(clock, o.maxEntries);
@@ -143,7 +152,18 @@ export function createClusterDirectory(o: ClusterDirectoryOptions): ClusterDirec
         "content-length": String(Buffer.byteLength(text)),
         ...signed,
       };
-      const req = http.request({ host: where.host, port: where.port, method: "POST", path, headers, agent });
+      const req =
+        memberTls === null
+          ? http.request({ host: where.host, port: where.port, method: "POST", path, headers, agent })
+          : https.request({
+              ...memberHttpsOptions(memberTls, to),
+              host: where.host,
+              port: where.port,
+              method: "POST",
+              path,
+              headers,
+              agent,
+            });
       const timer = clock.setTimeout(
         () => req.destroy(new Error(`no answer within ${o.timeoutMs} ms`)),
         o.timeoutMs,

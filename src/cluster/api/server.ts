@@ -11,6 +11,8 @@ import { DirectoryError, type RecipientLookup } from "../../directory/directory.
 import type { Log } from "../../log/logger.js";
 import type { Clock } from "../../world/clock.js";
 import { checkSecret } from "../secret.js";
+import { memberRequestRefusal } from "../tls/http-side.js";
+import type { MemberTls } from "../tls/member-tls.js";
 import { checkHeaders, checkOnce, checkProof, replyProof, requestReplayGuard } from "./auth.js";
 import { readBounded } from "../../world/bounded-body.js";
 import {
@@ -45,6 +47,8 @@ export interface ClusterApiOptions {
   readonly clock: Clock;
   /** Tag CLUSTER. */
   readonly log: Log;
+  /** Cluster TLS: requests only over it, from the member their headers name. */
+  readonly memberTls?: MemberTls | null;
 }
 
 /** Handles the request and resolves true when its path is below /cluster/v1/, else false. */
@@ -158,6 +162,11 @@ export function clusterApiHandler(o: ClusterApiOptions): ClusterApiHandler {
     const claim = checkHeaders(req.headers, o.clock.now(), o.nodeId);
     if (typeof claim === "string") {
       refuse(req, res, path, claim);
+      return true;
+    }
+    const notMember = memberRequestRefusal(req, o.memberTls, claim.nodeId);
+    if (notMember !== null) {
+      refuse(req, res, path, notMember);
       return true;
     }
     const declared = Number(req.headers["content-length"] ?? "0");

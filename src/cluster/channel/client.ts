@@ -23,6 +23,7 @@ import {
 } from "../../smtp/client/index.js";
 import type { Clock } from "../../world/clock.js";
 import type { Dialer } from "../../world/dialer.js";
+import { secureToMember, type MemberTls } from "../tls/member-tls.js";
 import { isWireNodeId } from "./auth.js";
 import { channelRefusal } from "./carries.js";
 import { openChannelSession } from "./client-session.js";
@@ -59,6 +60,8 @@ export interface ChannelClientOptions {
    * interval (cluster.heartbeatSeconds), since liveness changes no more often than that.
    */
   readonly liveCheckMs?: number;
+  /** Cluster TLS: every session is TLS from the first byte, to a peer proving the target's node id. */
+  readonly memberTls?: MemberTls | null;
   /** Which backend takes this job's recipients, or why there is none right now. */
   target(job: DeliveryJob): Promise<ChannelTarget | { readonly none: string }>;
 }
@@ -106,12 +109,21 @@ export function createChannelClient(o: ChannelClientOptions): ChannelClient {
       log.problem("connect failed", { relay, error: why });
       return unreachable(n, REPLIES.connectFailed({ relay, why }), relay);
     }
+    if (o.memberTls != null) {
+      try {
+        socket = await secureToMember(o.memberTls, socket, t.id, timeoutMs);
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        log.problem("member TLS failed", { relay, error: why });
+        return unreachable(n, REPLIES.connectFailed({ relay, why }), relay);
+      }
+    }
     const conn = new SmtpConnection(socket, { host: t.id, address: t.host, port: t.port }, clock);
     dropWhenLapsed(guard, conn);
     try {
       const opened = await openChannelSession(conn, { client, secret: o.secret, nodeId: o.nodeId });
       if (opened.kind === "ready") {
-        log.info("connected", { relay, auth: o.secret !== null });
+        log.info("connected", { relay, auth: o.secret !== null, tls: o.memberTls != null });
         return conn;
       }
       await conn.quit(timeoutMs);

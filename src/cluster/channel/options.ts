@@ -1,6 +1,7 @@
 // What the delivery channel's server needs: who may talk (the cluster secret), what to ask at
 // RCPT and what to do with a message, and the bounds on an untrusted peer.
 import type { Log } from "../../log/logger.js";
+import type { MemberTls } from "../tls/member-tls.js";
 import type { Outcome } from "../../proto/outcome.js";
 import type { Reply } from "../../proto/reply.js";
 import type { DeliveryJob } from "../../queue/types.js";
@@ -46,6 +47,11 @@ export interface ChannelServerOptions {
   readonly limits?: Partial<ChannelLimits>;
   /** For the ids of received messages (default: crypto). */
   readonly random?: Random;
+  /**
+   * Cluster TLS: the listener speaks TLS from the first byte, a peer without a member
+   * certificate from the CA fails the handshake, and AUTH must name the certificate's node.
+   */
+  readonly memberTls?: MemberTls | null;
 }
 
 export function channelLimits(o: ChannelServerOptions): ChannelLimits {

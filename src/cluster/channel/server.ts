@@ -28,6 +28,7 @@ const CLOSE_GRACE_MS = 10_000;
 export function createChannelServer(o: ChannelServerOptions): ChannelServer {
   const limits = channelLimits(o);
   const newId = createIdGenerator(o.clock, o.random ?? cryptoRandom);
+  const memberTls = o.memberTls ?? null;
   return createLmtpServer({
     settings: listenerSettings(o, limits),
     handler: channelReceiver(o, newId),
@@ -37,11 +38,22 @@ export function createChannelServer(o: ChannelServerOptions): ChannelServer {
     content: CHANNEL_CONTENT,
     // Without a secret (tests only) every peer counts as authenticated.
     requireAuth: o.secret !== null,
-    extraVerbs: [clusterAuth(o.secret)],
+    extraVerbs: [clusterAuth(o.secret, memberTls !== null)],
     challenge: nonce,
     greeting: (s) => REPLIES.lmtpGreeting({ host: o.hostname, nonce: s.challenge ?? "" }),
     graceMs: CLOSE_GRACE_MS,
-    listening: { auth: o.secret !== null },
+    listening: { auth: o.secret !== null, tls: memberTls !== null },
+    ...(memberTls !== null
+      ? {
+          implicitTls: {
+            tls: {
+              socketOptions: () => memberTls.serverOptions(),
+              accept: (secure) => memberTls.refusal(secure, null),
+            },
+            memberOf: (socket) => memberTls.peerId(socket),
+          },
+        }
+      : {}),
   });
 }
 

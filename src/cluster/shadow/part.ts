@@ -6,6 +6,7 @@
 // change) and startTakeover().
 import { join } from "node:path";
 import type { Settings } from "../../config/settings.js";
+import type { MemberTls } from "../tls/member-tls.js";
 import type { Log } from "../../log/logger.js";
 import type { FileSpool } from "../../queue/spool.js";
 import type { SessionApi, Verb } from "../../smtp/server/verb.js";
@@ -47,6 +48,8 @@ export interface ShadowPart {
 
 export function createShadows(o: {
   readonly settings: Settings;
+  /** Cluster TLS: the shadow links run over it (the remote-submit handshake). */
+  readonly memberTls?: MemberTls | null;
   readonly dataDir: string;
   readonly clock: Clock;
   readonly dialer: Dialer;
@@ -115,6 +118,7 @@ export function createShadows(o: {
               commandTimeoutMs: out.commandTimeoutSeconds * 1000,
               dataTimeoutMs: q.shadowTimeoutSeconds * 1000,
               proxyFrom: settings.smtp.proxyProtocolFrom,
+              memberTls: o.memberTls ?? null,
             },
             clock: o.clock,
             timeoutMs: q.shadowTimeoutSeconds * 1000,

@@ -7,9 +7,11 @@ import { parseHostPort } from "../../proto/hostport.js";
 import { parseBalancers } from "../../smtp/server/proxy-preamble.js";
 import type { Reply } from "../../proto/reply.js";
 import type { EnvelopeDraft } from "../../queue/types.js";
-import { openSession, SmtpConnection } from "../../smtp/client/index.js";
+import { openSession, SmtpClientError, SmtpConnection } from "../../smtp/client/index.js";
 import type { Clock } from "../../world/clock.js";
 import type { Dialer } from "../../world/dialer.js";
+import type { MemberTls } from "../tls/member-tls.js";
+import { memberSecurity } from "../tls/smtp-side.js";
 import { MEMBER_VERB, memberProof, submitCommand } from "./wire.js";
 
 export interface RemoteSubmitClientOptions {
@@ -28,6 +30,8 @@ export interface RemoteSubmitClientOptions {
    * (it would wait for one and never greet): one naming this node itself is sent first.
    */
   readonly proxyFrom?: readonly string[];
+  /** Cluster TLS: STARTTLS to the member certificate of the target's node, ours presented. */
+  readonly memberTls?: MemberTls | null;
 }
 
 export type RemoteSubmitResult =
@@ -59,14 +63,19 @@ export async function openMemberSession(
     socket.write(`PROXY ${isIPv6(from) ? "TCP6" : "TCP4"} ${from} ${to} ${localPort} ${remotePort}\r\n`);
   const conn = new SmtpConnection(socket, { host: hp.host, address: hp.host, port: hp.port }, o.clock);
   try {
-    const opened = await openSession(conn, {
+    const client = {
       helo: o.helo,
       starttls: false,
       connectTimeoutMs: o.connectTimeoutMs,
       commandTimeoutMs: o.commandTimeoutMs,
       dataTimeoutMs: o.dataTimeoutMs,
       chunking: false,
-    });
+    };
+    const opened =
+      o.memberTls != null
+        ? await openSession(conn, client, memberSecurity(o.memberTls, target.id))
+        : await openSession(conn, client);
+    if (opened.kind === "unmet") throw new Refused(`member TLS: ${opened.reply.text}`);
     if (opened.kind !== "ready")
       throw new Refused(`${opened.stage} refused: ${opened.reply.code} ${opened.reply.text}`);
     conn.write(`${MEMBER_VERB} ${o.nodeId}\r\n`);
@@ -81,6 +90,8 @@ export async function openMemberSession(
   } catch (e) {
     conn.destroy();
     if (e instanceof Refused) return e.message;
+    // A member certificate that does not check out is a refusal like any other, said as such.
+    if (e instanceof SmtpClientError && e.kind === "untrusted") return e.message;
     throw e;
   }
 }

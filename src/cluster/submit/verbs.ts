@@ -19,6 +19,11 @@ const HEADER_ALLOWANCE = 64 * 1024;
 
 export interface RemoteSubmitVerbsOptions {
   readonly secret: string;
+  /**
+   * Cluster TLS: XMEMBER only over TLS with a member certificate naming the node it claims
+   * (SessionInfo.member).
+   */
+  readonly certificates?: boolean;
   readonly nonce: () => string;
   readonly maxMessageSize: number;
   /** Tag SUBMIT. */
@@ -43,6 +48,15 @@ export function remoteSubmitVerbs(o: RemoteSubmitVerbsOptions): Verb[] {
       if (members.has(s)) return s.reply(REPLIES.badSequence);
       const id = arg.trim();
       if (!isWireNodeId(id)) return s.reply(REPLIES.paramSyntax);
+      const member = s.info().member ?? null;
+      if (o.certificates === true && member !== id) {
+        o.log.problem("remote submit: member certificate missing or for another node", {
+          node: id,
+          certificate: member ?? "",
+          client: s.info().remote.address,
+        });
+        return s.reply(REPLIES.memberTlsRequired);
+      }
       const nonce = o.nonce();
       s.reply(reply(334, null, nonce));
       const line = await s.readLine();

@@ -38,6 +38,8 @@ export interface ConnectDeps {
   /** The recipient domain's TLS policy, for MX hosts (relay routes only). */
   readonly policy?: DomainPlan;
   readonly reports?: TlsReportSink;
+  /** For a live frontend standing for "*" (TargetHost.member): cluster TLS. */
+  readonly member?: (host: string, port: number) => SessionSecurity;
 }
 
 /** A host's plan with no policy behind it (smarthosts, frontends, domain literals). */
@@ -57,7 +59,7 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
   let last: { reply: Reply; relay: string } | null = null;
   for (let h = 0; h < hosts.length; h++) {
     const host = hosts[h]!;
-    const policy = host.smarthost || d.policy === undefined ? null : d.policy;
+    const policy = host.smarthost || host.member === true || d.policy === undefined ? null : d.policy;
     const plan =
       policy === null
         ? unplanned(host.smarthost ? (d.smarthost ?? OPPORTUNISTIC) : OPPORTUNISTIC)
@@ -83,7 +85,9 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
       last = { reply: plan.reply, relay: host.name };
       continue;
     }
-    const security = plan.security;
+    // A frontend standing for "*" is judged by the cluster CA, not by a destination's policy.
+    const security =
+      host.member === true && d.member !== undefined ? d.member(host.name, host.port) : plan.security;
     const addresses = await addressesOf(host, d.resolver);
     if (addresses.kind === "bounce")
       return { kind: "failed", reply: addresses.reply, relay: "none", permanent: true };

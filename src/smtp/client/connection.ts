@@ -42,6 +42,19 @@ export interface TlsVerify {
   readonly tlsa?: readonly TlsaRecord[];
 }
 
+/** A TLS peer with rules of its own (session.ts SessionSecurity.peer). */
+export interface TlsPeerCheck {
+  readonly options: () => tls.ConnectionOptions;
+  /** Why the peer of the finished handshake is refused, or null. */
+  readonly check: (secure: tls.TLSSocket) => string | null;
+}
+
+/** A cluster peer's refusal as a certificate problem (the member's CA did not vouch for it). */
+function peerProblem(peer: TlsPeerCheck, secure: tls.TLSSocket): CertificateProblem | null {
+  const why = peer.check(secure);
+  return why === null ? null : { result: "certificate-not-trusted", text: why };
+}
+
 export class SmtpConnection {
   /** "host[address]:port", as outcomes and logs name the remote server. */
   readonly relay: string;
@@ -249,6 +262,7 @@ export class SmtpConnection {
     verify: TlsVerify | null = null,
     /** The CAs `verified` is judged by when nothing is enforced (REQUIRETLS); default Node's. */
     trusted?: readonly string[],
+    peer?: TlsPeerCheck,
   ): Promise<void> {
     if (this.failure !== null) throw this.failure;
     this.parser.reset();
@@ -266,6 +280,7 @@ export class SmtpConnection {
         : trusted !== undefined
           ? { ca: [...trusted] }
           : {}),
+      ...peer?.options(),
     });
     this.socket = secure;
     this.attach(secure);
@@ -282,11 +297,13 @@ export class SmtpConnection {
       throw tlsErr;
     }
     const untrusted =
-      verify === null
-        ? null
-        : verify.tlsa !== undefined
-          ? daneProblem(secure, verify.tlsa, verify.name, this.clock.now())
-          : pkixProblem(secure, verify.name);
+      peer !== undefined
+        ? peerProblem(peer, secure)
+        : verify === null
+          ? null
+          : verify.tlsa !== undefined
+            ? daneProblem(secure, verify.tlsa, verify.name, this.clock.now())
+            : pkixProblem(secure, verify.name);
     if (untrusted !== null) {
       const err = new SmtpClientError(
         "untrusted",
@@ -299,7 +316,8 @@ export class SmtpConnection {
     this.tls = true;
     // DANE-authenticated counts as verified too (RFC 8689 §4.2.1 allows either).
     this.pkix = pkixProblem(secure, this.target.host.replace(/\.$/, ""));
-    this.verified = verify?.tlsa !== undefined || this.pkix === null;
+    // A member checked against the cluster CA is verified too (REQUIRETLS through a frontend).
+    this.verified = peer !== undefined || verify?.tlsa !== undefined || this.pkix === null;
   }
 
   /** Say QUIT and wait (bounded) for the reply, then close. Never rejects. */

@@ -9,7 +9,7 @@ import net from "node:net";
 import type { TlsaRecord } from "../../proto/dns-message.js";
 import { REPLIES, replyLine, type Reply } from "../../proto/reply.js";
 import { authenticate } from "./authenticate.js";
-import type { SmtpConnection, TlsVerify } from "./connection.js";
+import type { SmtpConnection, TlsPeerCheck, TlsVerify } from "./connection.js";
 import { NO_EXTENSIONS, parseExtensions } from "./extensions.js";
 import type { ClientOptions } from "./options.js";
 import { chooseMechanism, type Credentials } from "./sasl.js";
@@ -35,6 +35,11 @@ export interface SessionSecurity {
   } | null;
   /** Log in after TLS; null: no AUTH. */
   readonly credentials: Credentials | null;
+  /**
+   * A peer judged by rules of its own (a cluster member: mutual TLS against the cluster CA):
+   * these options go into the handshake, and check() names what is wrong with the peer.
+   */
+  readonly peer?: TlsPeerCheck;
 }
 
 /** What every session had before smarthost settings: opportunistic STARTTLS, no AUTH. */
@@ -105,7 +110,7 @@ async function startTls(
   // A refused STARTTLS leaves the session as it was (RFC 3207 §4): go on in plaintext, if allowed.
   if (r.code !== 220)
     return required ? unmet(REPLIES.tlsRefused({ relay: conn.relay, said: replyLine(r) })) : hello;
-  await conn.startTls(tls.name, o.commandTimeoutMs, required ? tls.verify : null, o.ca);
+  await conn.startTls(tls.name, o.commandTimeoutMs, required ? tls.verify : null, o.ca, sec.peer);
   conn.extensions = NO_EXTENSIONS;
   return ehlo(conn, o, hello.greeting);
 }

@@ -13,7 +13,7 @@
 //   handshake it destroys the socket instead (plain text there would be garbage to the client).
 // - A socket whose peer never closes its side is destroyed LINGER_MS after the session ended.
 import type { Socket } from "node:net";
-import { TLSSocket, type SecureContext } from "node:tls";
+import { TLSSocket, type SecureContext, type TLSSocketOptions } from "node:tls";
 import type { Log } from "../../log/logger.js";
 import type { Clock, TimerHandle } from "../../world/clock.js";
 import { IdleClock } from "./idle.js";
@@ -22,6 +22,21 @@ import { SessionOutput } from "./output.js";
 
 /** How long an ended session's socket may linger to flush its last words. */
 const LINGER_MS = 10_000;
+
+/**
+ * The server side of a handshake: a context, or the socket options made afresh for each
+ * handshake (cluster links: a client certificate asked for, the member certificate picked by SNI).
+ */
+export type ServerTls =
+  | SecureContext
+  | {
+      readonly socketOptions: () => TLSSocketOptions;
+      /**
+       * Why the peer of a finished handshake is refused, or null. Node judges client
+       * certificates only on sockets a tls.Server made, not on one wrapped here.
+       */
+      readonly accept?: (secure: TLSSocket) => string | null;
+    };
 
 export type EndReason = "idle timeout" | "session timeout" | "server shutting down";
 
@@ -137,7 +152,7 @@ export class SessionCore {
    * it failed (the session is then closing). Queued output is written first; whatever the client
    * sent after the command is dropped (CVE-2011-0411, RFC 3207 §4.2, RFC 2595 §4).
    */
-  async startTls(context: SecureContext, ready: string, command: string): Promise<boolean> {
+  async startTls(context: ServerTls, ready: string, command: string): Promise<boolean> {
     await this.output.flush();
     if (this.input.eof) return false;
     const raw = this.sock;
@@ -156,13 +171,14 @@ export class SessionCore {
    * preamble put back into the socket are the ClientHello's first bytes: TLSSocket reads a
    * wrapped socket's buffered data before its handle, so they are not lost.
    */
-  acceptTls(context: SecureContext): Promise<boolean> {
+  acceptTls(context: ServerTls): Promise<boolean> {
     return this.handshake(context);
   }
 
   /** Wrap the current socket as a TLS server and wait for the handshake (bounded by the idle timer). */
-  private async handshake(context: SecureContext): Promise<boolean> {
-    const secure = new TLSSocket(this.sock, { isServer: true, secureContext: context });
+  private async handshake(context: ServerTls): Promise<boolean> {
+    const options = "socketOptions" in context ? context.socketOptions() : { secureContext: context };
+    const secure = new TLSSocket(this.sock, { ...options, isServer: true });
     this.sock = secure;
     this.watch(secure);
     this.idle.waiting = true;
@@ -180,6 +196,14 @@ export class SessionCore {
       log.problem("TLS handshake failed");
       this.closing = true;
       // No read is outstanding during a command: this only marks the input as ended.
+      this.input.onEnd();
+      return false;
+    }
+    const refused = "socketOptions" in context ? (context.accept?.(secure) ?? null) : null;
+    if (refused !== null) {
+      log.problem("TLS peer refused", { reason: refused });
+      this.closing = true;
+      secure.destroy();
       this.input.onEnd();
       return false;
     }

@@ -4,7 +4,8 @@
 // load balancer the PROXY preamble names the real client but the count stays per TCP peer, so
 // the balancer's own limit applies there.
 import type net from "node:net";
-import type { SecureContext } from "node:tls";
+import type { TLSSocket } from "node:tls";
+import type { ServerTls } from "../kernel/core.js";
 import type { Settings } from "../../config/settings.js";
 import type { Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
@@ -24,7 +25,9 @@ export interface SmtpServerOptions {
   readonly clock: Clock;
   readonly metrics: Metrics;
   /** null: no STARTTLS. */
-  readonly tls: SecureContext | null;
+  readonly tls: ServerTls | null;
+  /** The cluster member a TLS client's certificate proves (SessionInfo.member). */
+  readonly memberOf?: (socket: TLSSocket) => string | null;
   /** TLS before the greeting (submissions, port 465); needs tls. */
   readonly implicitTls?: boolean;
   /** Verbs beyond the core ones (e.g. remote submission, XSUBMIT); they may not replace core verbs. */
@@ -59,6 +62,7 @@ export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
         clock: o.clock,
         metrics: o.metrics,
         tls: o.tls,
+        ...(o.memberOf !== undefined ? { memberOf: o.memberOf } : {}),
         implicitTls: o.implicitTls === true,
         verbs,
         preamble: o.preamble,

@@ -19,7 +19,8 @@
 //   gets 554 5.5.0 instead of that command's reply and is disconnected. Message content may still
 //   start a group (§3.1): commands right after the end of data or BDAT LAST are in step.
 import type { Socket } from "node:net";
-import type { SecureContext } from "node:tls";
+import type { TLSSocket } from "node:tls";
+import type { ServerTls } from "../kernel/core.js";
 import type { Settings } from "../../config/settings.js";
 import { LEVELS, type Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
@@ -52,7 +53,12 @@ export interface SessionOptions {
   readonly clock: Clock;
   /** Connection counts (absent: not counted, as on an LMTP listener). */
   readonly metrics?: Metrics;
-  readonly tls: SecureContext | null;
+  readonly tls: ServerTls | null;
+  /**
+   * The cluster member a TLS peer's certificate proves (SessionInfo.member); absent: no member
+   * certificates are looked at.
+   */
+  readonly memberOf?: (socket: TLSSocket) => string | null;
   /** TLS from the first byte (RFC 8314 submissions, port 465): the handshake comes before the 220. */
   readonly implicitTls?: boolean;
   readonly verbs: ReadonlyMap<string, Verb>;
@@ -145,6 +151,9 @@ export class Session extends CoreSession implements SessionApi {
       esmtp: this.esmtp,
       tls: this.core.tlsActive,
       authUser: this.authUser,
+      ...(this.o.memberOf !== undefined
+        ? { member: this.core.tlsActive ? this.o.memberOf(this.core.socket as TLSSocket) : null }
+        : {}),
     };
   }
 

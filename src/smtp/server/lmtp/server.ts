@@ -3,7 +3,9 @@
 // session with 421 (a session storing a message finishes that first) and resolves when all
 // sockets are closed. What the peer must prove, and what happens to the message, is the
 // handler's and the extra verbs' (the cluster's delivery channel brings its own AUTH).
+import type { TLSSocket } from "node:tls";
 import type { Settings } from "../../../config/settings.js";
+import type { ServerTls } from "../../kernel/core.js";
 import type { Log } from "../../../log/logger.js";
 import type { ContentRules } from "../../../proto/dataframe.js";
 import { REPLIES, formatReply, type Reply } from "../../../proto/reply.js";
@@ -33,6 +35,8 @@ export interface LmtpServerOptions {
   readonly graceMs: number;
   /** Fields of the "listening" log line. */
   readonly listening?: Record<string, unknown>;
+  /** TLS from the first byte (the cluster's delivery channel), with the peer's member id. */
+  readonly implicitTls?: { readonly tls: ServerTls; readonly memberOf: (socket: TLSSocket) => string | null };
 }
 
 export type LmtpServer = SessionListener;
@@ -55,7 +59,8 @@ export function createLmtpServer(o: LmtpServerOptions): LmtpServer {
         handler: o.handler,
         log: o.log,
         clock: o.clock,
-        tls: null,
+        tls: o.implicitTls?.tls ?? null,
+        ...(o.implicitTls !== undefined ? { implicitTls: true, memberOf: o.implicitTls.memberOf } : {}),
         verbs,
         greeting: o.greeting,
         challenge: o.challenge?.() ?? null,
