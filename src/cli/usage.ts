@@ -69,6 +69,12 @@ commands:
   admin-user passwd NAME --password P     change an administrator's password
   admin-user remove NAME
   admin-user list [--json]
+  node drain NODE [--no-wait] [--timeout SECONDS] [--json]
+                                          stop NODE taking mail (its listeners answer 421) and
+                                          hand its queue to live peers of its role; waits until
+                                          the queue is empty (any machine that reaches the state)
+  node undrain NODE [--json]              NODE takes mail and delivers again
+  node status [NODE] [--json]             each member: up or down, draining/drained, queue size
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
   sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]
@@ -182,6 +188,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   "dkim list": { min: 0, max: 0, options: ["json"], args: "[--json]" },
   "dkim remove": { min: 1, max: 1, options: ["selector"], args: "DOMAIN [--selector S]" },
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
+  "node drain": {
+    min: 1,
+    max: 1,
+    options: ["no-wait", "timeout", "json"],
+    args: "NODE [--no-wait] [--timeout SECONDS] [--json]",
+  },
+  "node undrain": { min: 1, max: 1, options: ["json"], args: "NODE [--json]" },
+  "node status": { min: 0, max: 1, options: ["json"], args: "[NODE] [--json]" },
 };
 
 /** Commands that take a verb ("domain add"), by their first word. */

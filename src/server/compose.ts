@@ -157,6 +157,7 @@ async function wire<Joined>(
     ...(stand.spool !== undefined ? { wrapSpool: stand.spool } : {}),
   });
   queueSize = () => queue.size();
+  await stand.beforeQueue?.(queue);
   await queue.start();
   teardown.add(() => queue.stop());
   teardown.add(() => stand.release());
@@ -262,6 +263,7 @@ async function wire<Joined>(
     metrics,
     tls,
     smtpVerbs: path.smtpVerbs,
+    ...(stand.closed !== undefined ? { closed: stand.closed } : {}),
   });
   teardown.add(() => listeners.close());
 

@@ -6,6 +6,7 @@ import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import { formatHostPort, parseHostPort } from "../proto/hostport.js";
+import type { Reply } from "../proto/reply.js";
 import type { SmtpHandler } from "../smtp/handler.js";
 import { createSmtpServer, type SmtpServer } from "../smtp/server/listener.js";
 import { DEFAULT_PROXY_TIMEOUT_MS, proxyPreamble } from "../smtp/server/proxy-preamble.js";
@@ -34,6 +35,8 @@ export async function bindSmtpListeners(o: {
   tls: SecureContext | null;
   /** Verbs added to the SMTP (not submission) listeners: remote submit between members. */
   smtpVerbs?: readonly Verb[];
+  /** When not null, what every new connection is answered before it is closed (a draining member). */
+  closed?: () => Reply | null;
 }): Promise<SmtpListeners> {
   const { settings } = o;
   const servers: SmtpServer[] = [];
@@ -54,6 +57,7 @@ export async function bindSmtpListeners(o: {
         metrics: o.metrics,
         tls: o.tls,
         implicitTls,
+        ...(o.closed !== undefined ? { closed: o.closed } : {}),
         ...(kind === "smtp" && o.smtpVerbs !== undefined ? { extraVerbs: o.smtpVerbs } : {}),
         ...(from.length > 0
           ? {
