@@ -2,8 +2,8 @@
 // cluster state directly, so it runs on any machine that reaches the state (like `cluster
 // members`), whichever member it names. drain waits, printing the queue as the node empties it,
 // until the node says its queue is empty (exit 0), or returns at once with --no-wait; --timeout
-// bounds the wait (exit 1, the drain goes on). A single server (its role in the settings this command
-// loads), an unknown node, or a node no live peer could take the queue of: exit 2, nothing changed.
+// bounds the wait (exit 1, the drain goes on). A single server (no members in its state), an unknown
+// node, or a node no live peer could take the queue of: exit 2, nothing changed.
 import { askDrain, askUndrain, drainRows, type DrainRow } from "../cluster/drain/ops.js";
 import type { Settings } from "../config/settings.js";
 import { openClusterStateStore } from "../server/state-stores.js";
@@ -41,12 +41,12 @@ export async function nodeCommand(
 ): Promise<void> {
   const downAfterMs = settings.cluster.downAfterSeconds * 1000;
   const limit = timeoutMs(values.timeout);
-  // Before any state is opened: a single server's is not touched.
-  if (settings.role === "single") throw new CliError(`node ${verb}: ${SINGLE}`, 2);
   const state = await openClusterStateStore(settings, systemClock);
   try {
     const rows = await drainRows(state, systemClock.now(), downAfterMs);
     const [node] = args;
+    // A single server never joins: its state has no members.
+    if (rows.length === 0 && settings.role === "single") throw new CliError(`node ${verb}: ${SINGLE}`, 2);
     if (verb === "status") {
       const shown = node === undefined ? rows : rows.filter((r) => r.id === node);
       if (node !== undefined && shown.length === 0)
@@ -96,7 +96,9 @@ async function waitDrained(
     if (now !== said) io.err(`node drain: ${node} draining, ${now}`);
     said = now;
     if (limit !== null && systemClock.now() - start >= limit)
-      throw new CliError(`node drain: ${node} still draining after ${limit / 1000} s (${now}); the drain goes on`);
+      throw new CliError(
+        `node drain: ${node} still draining after ${limit / 1000} s (${now}); the drain goes on`,
+      );
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

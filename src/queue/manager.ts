@@ -127,7 +127,8 @@ export function createQueueManager(o: QueueManagerOptions): QueueManager {
       for (const m of stored) entries.admit(m.envelope, m.state, m.recipients);
       started = true;
       // A node that starts drained (a drain asked for before it stopped) delivers nothing here.
-      if (handOver.paused) return void log.major("queue manager started, paused", { messages: entries.byId.size });
+      if (handOver.paused)
+        return void log.major("queue manager started, paused", { messages: entries.byId.size });
       ctx.running = true;
       for (const e of [...entries.byId.values()]) wakeUp(e);
       log.major("queue manager started", { messages: entries.byId.size });

@@ -3,7 +3,15 @@
 // API of any member use these same functions; the drained node acts on the rows (drainer.ts).
 // Refusals are values with a kind, so each caller maps them to its exit code or HTTP status.
 import type { ClusterState, MemberRecord } from "../state.js";
-import { doneAt, doneKey, drainState, requestedAt, requestKey, requestValue, type DrainState } from "./keys.js";
+import {
+  doneAt,
+  doneKey,
+  drainState,
+  requestedAt,
+  requestKey,
+  requestValue,
+  type DrainState,
+} from "./keys.js";
 
 export type DrainRefusal = {
   readonly error: string;
@@ -34,20 +42,26 @@ const isUp = (m: MemberRecord, now: number, downAfterMs: number): boolean =>
   !m.left && now - m.lastHeartbeat <= downAfterMs;
 
 /** Every member that has not left, with its drain state. */
-export async function drainRows(state: DrainStateStore, now: number, downAfterMs: number): Promise<DrainRow[]> {
+export async function drainRows(
+  state: DrainStateStore,
+  now: number,
+  downAfterMs: number,
+): Promise<DrainRow[]> {
   const [members, settings] = await Promise.all([state.members(), settingsOf(state)]);
   return members
     .filter((m) => !m.left || requestedAt(settings, m.id) !== null)
     .map((m) => {
       const at = requestedAt(settings, m.id);
+      const drainedAt = at === null ? null : doneAt(settings, m.id, at);
       return {
         id: m.id,
         role: m.role,
         up: isUp(m, now, downAfterMs),
         drain: drainState(settings, m.id),
-        queue: m.queueSize,
+        // The node's answer is newer than a heartbeat before it: its queue was empty then.
+        queue: drainedAt !== null && m.lastHeartbeat < drainedAt ? 0 : m.queueSize,
         requestedAt: at,
-        drainedAt: at === null ? null : doneAt(settings, m.id, at),
+        drainedAt,
         lastHeartbeat: m.lastHeartbeat,
       };
     });
