@@ -89,14 +89,14 @@ export function scenario(name: string, quick: boolean): Scenario | null {
     case "relay-2k-rspamd":
       return messages(
         "relay to the sink through rspamd (milter)",
-        { kind: "relay", messages: q(400, 100), sessions: 20, messageBytes: 2048, recipients: 1 },
-        { filter: "rspamd" },
+        { kind: "relay", messages: q(2000, 300), sessions: 20, messageBytes: 2048, recipients: 1 },
+        { filter: "rspamd", baseline: true },
       );
     case "local-100-rspamd":
       return messages(
         `local delivery into ${MAILBOXES} Maildirs through rspamd (milter)`,
-        { kind: "local", messages: q(400, 100), sessions: 20, messageBytes: 2048, recipients: 1 },
-        { filter: "rspamd" },
+        { kind: "local", messages: q(2000, 300), sessions: 20, messageBytes: 2048, recipients: 1 },
+        { filter: "rspamd", baseline: true },
       );
     case "relay-2k-dkim":
       return messages(

@@ -30,6 +30,8 @@ export interface FakeMilter {
   readonly port: number;
   /** Every command received, per connection, in order. */
   readonly connections: MilterCommand[][];
+  /** How many reads (socket data events) each connection took: how the MTA batched its writes. */
+  readonly reads: number[];
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ const NO_REPLY = new Set(["D", "A", "Q"]);
 
 export async function startFakeMilter(o: FakeMilterOptions = {}): Promise<FakeMilter> {
   const connections: MilterCommand[][] = [];
+  const reads: number[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((sock) => {
     sockets.add(sock);
@@ -57,9 +60,11 @@ export async function startFakeMilter(o: FakeMilterOptions = {}): Promise<FakeMi
     const seen: MilterCommand[] = [];
     const conn = connections.length;
     connections.push(seen);
+    reads.push(0);
     let buf = Buffer.alloc(0);
     let dead = false;
     sock.on("data", (chunk: Buffer) => {
+      reads[conn]! += 1;
       buf = Buffer.concat([buf, chunk]);
       while (!dead && buf.length >= 4) {
         const len = buf.readUInt32BE(0);
@@ -105,6 +110,7 @@ export async function startFakeMilter(o: FakeMilterOptions = {}): Promise<FakeMi
   return {
     port,
     connections,
+    reads,
     async stop() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

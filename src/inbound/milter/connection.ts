@@ -3,10 +3,18 @@
 // bounded by a timeout on the injected clock. All the protocol is in src/proto/milter/codec.ts;
 // here only bytes move. A milter that closes, times out or sends what the codec refuses ends the
 // connection for good: every later call answers with the same failure, never a hang.
+//
+// Frames the milter answers nothing to (its SMFIP_NR_* flags: rspamd asks for no reply to
+// anything but the end of message) are held and written together when a reply is awaited, the
+// connection closes, or 64 KiB are held: one write and one segment per message instead of one
+// per header and body piece (what Postfix's buffered milter stream does too). rspamd spent 1.7×
+// Postfix's CPU on Mailyard's messages while each frame went out on its own.
 import net from "node:net";
 import { FrameDecoder, replyOf, type MilterReply } from "../../proto/milter/codec.js";
 import type { Clock } from "../../world/clock.js";
 import type { MilterTarget } from "./spec.js";
+
+const FLUSH_BYTES = 64 * 1024;
 
 export type Received = MilterReply | { readonly kind: "failed"; readonly reason: string };
 
@@ -15,6 +23,8 @@ export class MilterConnection {
   private readonly replies: MilterReply[] = [];
   private waiter: (() => void) | null = null;
   private failure: string | null = null;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
 
   private constructor(
     private readonly sock: net.Socket,
@@ -68,13 +78,29 @@ export class MilterConnection {
   }
 
   /**
-   * Writes the frames; resolves when the socket takes more, or the connection has failed (a
-   * milter that stops reading for timeoutMs has failed: it timed out).
+   * Queues the frames, written with the next reply awaited (or at 64 KiB held); resolves when
+   * the socket takes more, or the connection has failed (a milter that stops reading for
+   * timeoutMs has failed: it timed out).
    */
   async send(frames: readonly Buffer[], timeoutMs: number): Promise<void> {
     if (this.failure !== null) return;
+    for (const f of frames) {
+      this.held.push(f);
+      this.heldBytes += f.length;
+    }
+    if (this.heldBytes >= FLUSH_BYTES) await this.flush(timeoutMs);
+  }
+
+  /** Writes what is held in one go, waiting (up to timeoutMs) while the socket is full. */
+  private async flush(timeoutMs: number): Promise<void> {
+    if (this.held.length === 0 || this.failure !== null) return;
+    const frames = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.sock.cork();
     let ok = true;
     for (const f of frames) ok = this.sock.write(f) && ok;
+    this.sock.uncork();
     if (ok || this.failure !== null) return;
     await new Promise<void>((resolve) => {
       const timer = this.clock.setTimeout(() => {
@@ -94,6 +120,7 @@ export class MilterConnection {
 
   /** The next reply, or a failure (closed, garbage, or nothing within timeoutMs). */
   async next(timeoutMs: number): Promise<Received> {
+    await this.flush(timeoutMs);
     if (this.replies.length === 0 && this.failure === null) {
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimeout(() => {
@@ -112,6 +139,13 @@ export class MilterConnection {
 
   /** Ends the connection (after a QUIT was sent, or on failure). */
   close(): void {
+    if (this.failure === null && this.held.length > 0) {
+      this.sock.cork();
+      for (const f of this.held) this.sock.write(f);
+      this.sock.uncork();
+    }
+    this.held = [];
+    this.heldBytes = 0;
     this.sock.end();
     this.sock.destroy();
     if (this.failure === null) this.failure = "milter connection closed";
