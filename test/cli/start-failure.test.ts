@@ -11,19 +11,11 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../kit/ports.js";
 
 const bin = join(fileURLToPath(new URL("../../../", import.meta.url)), "bin", "mailyard.js");
 
 type After = { after(fn: () => Promise<void> | void): void };
-
-/** A port the OS just handed out and took back: the node is told to listen there. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A test-owned server holding a port, so the node finds it taken. */
 async function occupied(t: After): Promise<number> {
