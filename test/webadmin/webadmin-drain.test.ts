@@ -7,10 +7,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mailyard } from "../cli/run-cli.js";
+import { greeting as firstLine } from "../cluster/drain-kit.js";
 import { startProcCluster } from "../cluster/processes-kit.js";
 import { adminApi } from "../kit/admin-api.js";
 import { newPage, startBrowser } from "../kit/browser.js";
@@ -23,24 +23,7 @@ import { memoryLogSink } from "../kit/log.js";
 import { fakeQueue } from "../kit/queue.js";
 
 const ADMIN_PASSWORD = "correct horse battery";
-
-/** The first line a new SMTP connection gets, or "" when none. */
-const greeting = (port: number): Promise<string> =>
-  new Promise((resolve) => {
-    const c = net.connect({ host: "127.0.0.1", port });
-    let buf = "";
-    const done = (): void => {
-      c.destroy();
-      resolve(buf.split("\r\n")[0] ?? "");
-    };
-    c.setTimeout(10_000, done);
-    c.on("data", (d: Buffer) => {
-      buf += d.toString("latin1");
-      if (buf.includes("\r\n")) done();
-    });
-    c.once("error", done);
-    c.once("close", done);
-  });
+const greeting = async (port: number): Promise<string> => (await firstLine(port)) ?? "";
 
 test("drain and undrain through the admin API and the WebAdmin's button", { timeout: 180_000 }, async (t) => {
   const cluster = await startProcCluster(t);

@@ -88,8 +88,14 @@ export function createDrainer(o: DrainerOptions): Drainer {
       });
       kick();
     } else if (was !== null) {
-      handOver.resume();
-      log.major("undrained: taking mail again", { node: o.selfId, messages: queue.size() });
+      // Not while a round still sends: a message read for a peer must not be delivered here too.
+      const resume = (): void => {
+        if (request !== null) return;
+        handOver.resume();
+        log.major("undrained: taking mail again", { node: o.selfId, messages: queue.size() });
+      };
+      if (round === null) resume();
+      else void round.then(resume);
     }
   };
 

@@ -67,6 +67,22 @@ export async function drainRows(
     });
 }
 
+const unknown = (node: string): DrainRefusal => ({
+  kind: "unknown",
+  error: `node ${JSON.stringify(node)} is not a member of this cluster`,
+});
+
+/** `node`'s row as it stands after a change. */
+async function rowAfter(
+  state: DrainStateStore,
+  node: string,
+  now: number,
+  downAfterMs: number,
+): Promise<{ readonly row: DrainRow } | DrainRefusal> {
+  const row = (await drainRows(state, now, downAfterMs)).find((r) => r.id === node);
+  return row === undefined ? unknown(node) : { row };
+}
+
 /**
  * Ask `node` to drain: it stops taking mail and hands its queue to live peers of its role. A
  * node already draining keeps its request (and so its answer). Refused for a node the state does
@@ -80,8 +96,7 @@ export async function askDrain(
 ): Promise<{ readonly row: DrainRow } | DrainRefusal> {
   const rows = await drainRows(state, now, downAfterMs);
   const target = rows.find((r) => r.id === node);
-  if (target === undefined)
-    return { kind: "unknown", error: `node ${JSON.stringify(node)} is not a member of this cluster` };
+  if (target === undefined) return unknown(node);
   if (target.drain === null) {
     const peers = rows.filter((r) => r.id !== node && r.role === target.role && r.up && r.drain === null);
     if (peers.length === 0)
@@ -91,8 +106,7 @@ export async function askDrain(
       };
     await state.setSetting(requestKey(node), requestValue(now));
   }
-  const row = (await drainRows(state, now, downAfterMs)).find((r) => r.id === node);
-  return row === undefined ? { kind: "unknown", error: `node ${node} left the cluster` } : { row };
+  return rowAfter(state, node, now, downAfterMs);
 }
 
 /** Take the drain back: `node` takes mail and delivers again (at once, or when it next starts). */
@@ -103,10 +117,8 @@ export async function askUndrain(
   downAfterMs: number,
 ): Promise<{ readonly row: DrainRow } | DrainRefusal> {
   const rows = await drainRows(state, now, downAfterMs);
-  if (!rows.some((r) => r.id === node))
-    return { kind: "unknown", error: `node ${JSON.stringify(node)} is not a member of this cluster` };
+  if (!rows.some((r) => r.id === node)) return unknown(node);
   await state.setSetting(requestKey(node), null);
   await state.setSetting(doneKey(node), null);
-  const row = (await drainRows(state, now, downAfterMs)).find((r) => r.id === node);
-  return row === undefined ? { kind: "unknown", error: `node ${node} left the cluster` } : { row };
+  return rowAfter(state, node, now, downAfterMs);
 }
