@@ -9,10 +9,11 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { cleanupAll } from "./cleanup.js";
+import { smallRunContext } from "./small-run.js";
 import { startFilter, type FilterName, type FilterPeer } from "./filters.js";
-import { runLoad } from "./load.js";
+import { ceilingText, measureMilterCeiling, milterPort } from "./milter-ceiling.js";
+import { runLoad, WARM_UP_MESSAGES } from "./load.js";
 import { makeDirectoryTemplate } from "./mailyard.js";
 import { runOnce } from "./measure.js";
 import { baselineSummary } from "./report.js";
@@ -127,6 +128,83 @@ test("every message the load generator saw accepted arrives, with all its recipi
   }
 });
 
+test("the warm-up's end is the 1,000th acknowledgement, between the start and the last one", async () => {
+  const sink = await startSink();
+  try {
+    await sink.reset();
+    const few = await runLoad(sink.port, w({ messages: 20 }), 30_000);
+    assert.equal(few.warmUpAckMs, 0, "no warm-up end in a run of fewer messages");
+    const r = await runLoad(sink.port, w({ messages: WARM_UP_MESSAGES + 50, sessions: 4 }), 60_000);
+    assert.equal(r.acked, WARM_UP_MESSAGES + 50);
+    assert.ok(r.warmUpAckMs > r.startMs && r.warmUpAckMs < r.lastAckMs, JSON.stringify(r));
+    // 1,000 of the acknowledgements are at or before it: the latencies are in acknowledgement order.
+    assert.equal(r.latenciesMs.length, WARM_UP_MESSAGES + 50);
+  } finally {
+    await sink.stop();
+  }
+});
+
+test("an mx workload: a connection per message from many addresses, HELO and EHLO, no pipelining", async () => {
+  // A minimal SMTP server that records each connection's client address and greeting verb, and
+  // whether a command arrived while an earlier one still awaited its reply (pipelining).
+  const seen: { address: string; hello: string }[] = [];
+  let pipelined = 0;
+  let messages = 0;
+  const server = net.createServer((sock) => {
+    const conn = { address: sock.remoteAddress ?? "", hello: "" };
+    seen.push(conn);
+    let buf = "";
+    let inData = false;
+    sock.write("220 t\r\n");
+    sock.on("data", (d: Buffer) => {
+      buf += d.toString("latin1");
+      for (;;) {
+        if (inData) {
+          const end = buf.indexOf("\r\n.\r\n");
+          if (end < 0) return;
+          buf = buf.slice(end + 5);
+          inData = false;
+          messages++;
+          sock.write("250 ok\r\n");
+          continue;
+        }
+        const i = buf.indexOf("\r\n");
+        if (i < 0) return;
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (buf.length > 0) pipelined++;
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === "HELO" || verb === "EHLO") conn.hello = verb;
+        if (verb === "DATA") {
+          inData = true;
+          sock.write("354 go\r\n");
+        } else if (verb === "QUIT") sock.end("221 bye\r\n");
+        else sock.write("250 ok\r\n");
+      }
+    });
+    sock.on("error", () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const r = await runLoad(port, w({ messages: 12, sessions: 3, mx: { sources: 5 } }), 30_000);
+    assert.equal(r.acked, 12, r.firstError ?? "");
+    assert.equal(messages, 12);
+    assert.equal(seen.length, 12, "one connection per message");
+    assert.deepEqual([...new Set(seen.map((c) => c.address))].sort(), [
+      "127.0.0.2",
+      "127.0.0.3",
+      "127.0.0.4",
+      "127.0.0.5",
+      "127.0.0.6",
+    ]);
+    assert.deepEqual(new Set(seen.map((c) => c.hello)), new Set(["HELO", "EHLO"]));
+    assert.equal(pipelined, 0, "every command waited for its reply");
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
 // The filtered scenarios' set-up, cheaply: the filters start, both MTAs are wired to them, and
 // five messages go through each run (a milter that does not answer would tempfail them: both
 // MTAs' default milter action). Needs root and the peers (Postfix, rspamd, OpenDKIM), as the
@@ -142,17 +220,7 @@ test("the filtered scenarios run end to end with their filters (5 messages each)
     const filters = new Map<FilterName, FilterPeer>();
     for (const f of ["dkim", "rspamd"] as const)
       filters.set(f, await startFilter(f, join(base, `filter-${f}`), template));
-    const ctx = {
-      baseDir: base,
-      profileDir: null,
-      mailyardSets: [],
-      sink,
-      template,
-      mailyardBin: fileURLToPath(new URL("../../bin/mailyard.js", import.meta.url)),
-      loadTimeoutMs: 60_000,
-      deliveryTimeoutMs: 60_000,
-      filters,
-    };
+    const ctx = smallRunContext(base, sink, template, filters);
     for (const name of names) {
       const s = scenario(name, true);
       assert.ok(s?.kind === "messages" && s.filter !== undefined, name);
@@ -171,6 +239,13 @@ test("the filtered scenarios run end to end with their filters (5 messages each)
       assert.notEqual(runs[1]!.filterCpuSeconds, undefined);
       assert.equal(runs[0]!.filterCpuSeconds === undefined, filters.get(s.filter)!.mailyardMilter === null);
       if (s.baseline === true) assert.notEqual(baselineSummary(runs), null);
+      if (s.filter === "rspamd") {
+        // The filter alone: every message answered by rspamd, at a rate the report can weigh.
+        const f = filters.get("rspamd")!;
+        const c = await measureMilterCeiling(milterPort(f.postfixMilter), f.pid, small.workload);
+        assert.ok(c.messagesPerSec > 0 && Number.isFinite(c.messagesPerSec));
+        assert.match(ceilingText(c, runs), /Mailyard delivered \d+ % of that, Postfix \d+ %/);
+      }
     }
   } finally {
     await sink.stop();

@@ -5,7 +5,7 @@
 // the MTA are trusted only as far as their first three characters.
 import net from "node:net";
 import { performance } from "node:perf_hooks";
-import { messageFactory, recipientsOf, SENDER, type Workload } from "./workload.js";
+import { messageFactory, recipientsOf, SENDER, sourceOf, type Workload } from "./workload.js";
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
 export const epochMs = (): number => performance.timeOrigin + performance.now();
@@ -19,7 +19,12 @@ export interface LoadResult {
   readonly lastAckMs: number;
   /** End-of-data → 250 latency in ms, one entry per acknowledged message. */
   readonly latenciesMs: number[];
+  /** When the WARM_UP_MESSAGES-th message was acknowledged (0: fewer were): the warm-up's end. */
+  readonly warmUpAckMs: number;
 }
+
+/** Messages counted as a freshly started MTA's warm-up in the report (first vs the rest). */
+export const WARM_UP_MESSAGES = 1000;
 
 /** Reads SMTP replies off a socket; a reply is complete at its line without "-" after the code. */
 class ReplyReader {
@@ -62,9 +67,13 @@ class ReplyReader {
   }
 }
 
-function connect(port: number): Promise<net.Socket> {
+function connect(port: number, localAddress?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: "127.0.0.1", port });
+    const sock = net.connect({
+      host: "127.0.0.1",
+      port,
+      ...(localAddress === undefined ? {} : { localAddress }),
+    });
     sock.setNoDelay(true);
     sock.once("connect", () => {
       sock.off("error", reject);
@@ -75,17 +84,20 @@ function connect(port: number): Promise<net.Socket> {
   });
 }
 
-/** Connects, reads the greeting and says EHLO; null when any step fails. */
-async function open(port: number): Promise<{ sock: net.Socket; r: ReplyReader } | null> {
+/** Connects, reads the greeting and says EHLO (or HELO); null when any step fails. */
+async function open(
+  port: number,
+  o: { localAddress?: string | undefined; helo?: boolean } = {},
+): Promise<{ sock: net.Socket; r: ReplyReader } | null> {
   let sock: net.Socket;
   try {
-    sock = await connect(port);
+    sock = await connect(port, o.localAddress);
   } catch {
     return null;
   }
   const r = new ReplyReader(sock);
   if ((await r.next())?.startsWith("220")) {
-    sock.write("EHLO load.bench.test\r\n");
+    sock.write(`${o.helo === true ? "HELO" : "EHLO"} load.bench.test\r\n`);
     if ((await r.next())?.startsWith("250")) return { sock, r };
   }
   sock.destroy();
@@ -99,14 +111,55 @@ export async function runLoad(port: number, w: Workload, timeoutMs: number): Pro
   let failed = 0;
   let firstError: string | null = null;
   let lastAckMs = 0;
+  let warmUpAckMs = 0;
   let next = 0;
   const deadline = Date.now() + timeoutMs;
   const fail = (reply: string | null): void => {
     failed++;
     firstError ??= reply ?? "connection lost";
   };
+  const ack = (at: number, sentAt: number): void => {
+    acked++;
+    lastAckMs = at;
+    if (acked === WARM_UP_MESSAGES) warmUpAckMs = at;
+    latencies.push(at - (sentAt || at));
+  };
+
+  /** One message on its own connection, each command waiting for its reply (an MX's view). */
+  const mxMessage = async (i: number): Promise<void> => {
+    const s = await open(port, { localAddress: sourceOf(w, i), helo: i % 2 === 1 });
+    if (!s) return fail("could not open a session");
+    const { sock, r } = s;
+    try {
+      const rcpts = recipientsOf(w, i);
+      const step = async (line: string, code: string): Promise<boolean> => {
+        sock.write(line);
+        const reply = await r.next();
+        if (reply?.startsWith(code)) return true;
+        fail(reply);
+        return false;
+      };
+      if (!(await step(`MAIL FROM:<${SENDER}>\r\n`, "250"))) return;
+      for (const a of rcpts) if (!(await step(`RCPT TO:<${a}>\r\n`, "250"))) return;
+      if (!(await step("DATA\r\n", "354"))) return;
+      let sentAt = 0;
+      sock.write(message(i), () => (sentAt = epochMs()));
+      const end = await r.next();
+      const at = epochMs();
+      if (!end?.startsWith("250")) return fail(end);
+      ack(at, sentAt);
+      sock.write("QUIT\r\n");
+      await r.next();
+    } finally {
+      sock.destroy();
+    }
+  };
 
   const session = async (): Promise<void> => {
+    if (w.mx !== undefined) {
+      while (next < w.messages && Date.now() < deadline) await mxMessage(next++);
+      return;
+    }
     const s = await open(port);
     if (!s) {
       fail("could not open a session");
@@ -137,9 +190,7 @@ export async function runLoad(port: number, w: Workload, timeoutMs: number): Pro
         const end = await r.next();
         const at = epochMs();
         if (end?.startsWith("250") && rcptOk === rcpts.length) {
-          acked++;
-          lastAckMs = at;
-          latencies.push(at - (sentAt || at));
+          ack(at, sentAt);
         } else {
           fail(bad ?? end);
           if (end === null) return;
@@ -156,7 +207,7 @@ export async function runLoad(port: number, w: Workload, timeoutMs: number): Pro
   await Promise.all(Array.from({ length: w.sessions }, () => session()));
   // Messages never attempted (the deadline passed) count as failed.
   failed += Math.max(0, w.messages - next);
-  return { acked, failed, firstError, startMs, lastAckMs, latenciesMs: latencies };
+  return { acked, failed, firstError, startMs, lastAckMs, latenciesMs: latencies, warmUpAckMs };
 }
 
 export interface IdleHold {

@@ -53,7 +53,7 @@ export async function startMailyard(
     /** Extra KEY=VALUE settings, after (so over) the harness's own. */
     sets?: readonly string[];
   },
-): Promise<Mta> {
+): Promise<Mta & { readonly httpPort: number }> {
   if (o.template !== null) {
     for (const f of await readdir(o.template)) {
       if (f.startsWith("mailyard.db")) await copyFile(join(o.template, f), join(o.dir, f));
@@ -106,5 +106,12 @@ export async function startMailyard(
       cause: e,
     });
   }
-  return { name: "mailyard", pid: child.pid!, smtpPort: smtp, maildirRoot: join(o.dir, "mail"), stop };
+  return {
+    name: "mailyard",
+    pid: child.pid!,
+    smtpPort: smtp,
+    httpPort: http,
+    maildirRoot: join(o.dir, "mail"),
+    stop,
+  };
 }

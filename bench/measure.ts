@@ -8,10 +8,12 @@ import { promisify } from "node:util";
 import { join } from "node:path";
 import { Aborted, aborted, throwIfAborted } from "./cleanup.js";
 import { remoteIdle, remoteLoad } from "./load-remote.js";
+import { WARM_UP_MESSAGES } from "./load.js";
 import { postfixMilterCf, type FilterName, type FilterPeer } from "./filters.js";
+import { startMailyardCluster, startPostfixCluster } from "./cluster.js";
 import { startMailyard } from "./mailyard.js";
 import { startPostfix } from "./postfix.js";
-import { MemoryPeaks, treeCpu, treeMemory } from "./procstat.js";
+import { MemoryPeaks, treeCpu, treeMemory, type Roots } from "./procstat.js";
 import { MAILBOXES, type Scenario } from "./scenarios.js";
 import type { Mta, MtaName } from "./mta.js";
 import type { Sink } from "./sink.js";
@@ -32,6 +34,12 @@ export interface RunMetrics {
   readonly deliveredRecipients?: number;
   readonly acceptedPerSec?: number;
   readonly deliveredPerSec?: number;
+  /**
+   * Warm-up: accepted msg/s over the first WARM_UP_MESSAGES (from the start) and over the rest
+   * (from the WARM_UP_MESSAGES-th 250 to the last); absent when the run had no more than that.
+   */
+  readonly firstPerSec?: number;
+  readonly restPerSec?: number;
   readonly p50Ms?: number;
   readonly p99Ms?: number;
   readonly peakRssKb?: number;
@@ -59,6 +67,8 @@ export interface RunMetrics {
   /** Filtered scenarios: CPU seconds of the filter's processes (rspamd, OpenDKIM) in this run. */
   readonly filterCpuSeconds?: number;
   readonly filterCpuPer1000?: number;
+  /** Cluster scenarios: CPU seconds of the balancer in front (HAProxy), the same for both. */
+  readonly balancerCpuSeconds?: number;
 }
 
 export interface RunContext {
@@ -84,11 +94,23 @@ function filterOf(s: Scenario, ctx: RunContext, unfiltered: boolean): FilterPeer
   return f;
 }
 
-async function start(name: MtaName, ctx: RunContext, filter: FilterPeer | null): Promise<Mta> {
+async function start(s: Scenario, name: MtaName, ctx: RunContext, filter: FilterPeer | null): Promise<Mta> {
   const dir = await mkdtemp(join(ctx.baseDir, `${name}-`));
   const o = { dir, sinkPort: ctx.sink.port, mailboxes: MAILBOXES };
-  if (name === "postfix")
-    return startPostfix(filter === null ? o : { ...o, postfixMainCf: postfixMilterCf(filter) });
+  const cluster = s.kind === "messages" ? s.cluster : undefined;
+  if (cluster !== undefined) {
+    if (name === "postfix") return startPostfixCluster(cluster, o);
+    const common = { template: ctx.template, bin: ctx.mailyardBin, profileDir: ctx.profileDir };
+    return startMailyardCluster(cluster, { ...o, ...common, sets: ctx.mailyardSets });
+  }
+  if (name === "postfix") {
+    // Mailyard looks up no client name at connect; Postfix's smtpd does (getnameinfo and a forward
+    // check), and for an address on 127/8 other than 127.0.0.1 that is a DNS query to whatever
+    // resolver the machine has (here about 1 s each). Same work on both sides: off for mx-2k.
+    const mx = s.kind === "messages" && s.workload.mx !== undefined ? "smtpd_peername_lookup = no\n" : "";
+    const milter = filter === null ? "" : postfixMilterCf(filter);
+    return startPostfix(mx + milter === "" ? o : { ...o, postfixMainCf: mx + milter });
+  }
   const milters = filter?.mailyardMilter ?? null;
   return startMailyard({
     ...o,
@@ -154,7 +176,7 @@ export async function runOnce(
   try {
     throwIfAborted();
     const filter = filterOf(s, ctx, o.unfiltered === true);
-    mta = await start(name, ctx, filter);
+    mta = await start(s, name, ctx, filter);
     throwIfAborted();
     const metrics =
       s.kind === "messages"
@@ -187,6 +209,8 @@ async function messageRun(
   const filterPid =
     filter === null || (mta.name === "mailyard" && filter.mailyardMilter === null) ? null : filter.pid;
   const filter0 = filterPid === null ? 0 : treeCpu(filterPid);
+  const balancer = "balancerPid" in mta && typeof mta.balancerPid === "number" ? mta.balancerPid : null;
+  const balancer0 = balancer === null ? 0 : treeCpu(balancer);
   const peaks = new MemoryPeaks(mta.pid);
   peaks.start();
   let load: Awaited<ReturnType<typeof remoteLoad>>;
@@ -199,6 +223,7 @@ async function messageRun(
   }
   const cpu = treeCpu(mta.pid) - cpu0;
   const filterCpu = filterPid === null ? null : treeCpu(filterPid) - filter0;
+  const balancerCpu = balancer === null ? null : treeCpu(balancer) - balancer0;
   const h = process.cpuUsage(harness0);
   const r = load.result;
   const expected = r.acked * w.recipients;
@@ -208,6 +233,13 @@ async function messageRun(
   const latencies = [...r.latenciesMs].sort((a, b) => a - b);
   const acceptSeconds = (r.lastAckMs - r.startMs) / 1000;
   const deliverSeconds = (arrived.lastMs - r.startMs) / 1000;
+  const warm =
+    r.acked > WARM_UP_MESSAGES && r.warmUpAckMs > 0 && r.lastAckMs > r.warmUpAckMs
+      ? {
+          firstPerSec: WARM_UP_MESSAGES / ((r.warmUpAckMs - r.startMs) / 1000),
+          restPerSec: (r.acked - WARM_UP_MESSAGES) / ((r.lastAckMs - r.warmUpAckMs) / 1000),
+        }
+      : {};
   return {
     mta: mta.name,
     round,
@@ -218,6 +250,7 @@ async function messageRun(
     deliveredRecipients: arrived.delivered,
     acceptedPerSec: r.acked / acceptSeconds,
     deliveredPerSec: arrived.delivered / w.recipients / deliverSeconds,
+    ...warm,
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
     peakRssKb: peaks.peakRssKb,
@@ -230,6 +263,7 @@ async function messageRun(
     clientCpuPercent: (load.cpuSeconds / acceptSeconds) * 100,
     sinkCpuSeconds: arrived.sinkCpu,
     harnessCpuSeconds: (h.user + h.system) / 1e6,
+    ...(balancerCpu === null ? {} : { balancerCpuSeconds: balancerCpu }),
     ...(filterCpu === null
       ? {}
       : { filterCpuSeconds: filterCpu, filterCpuPer1000: (filterCpu / Math.max(1, r.acked)) * 1000 }),
@@ -237,7 +271,7 @@ async function messageRun(
 }
 
 /** Median of a few memory readings a short while apart (GC and page reclaim make single ones noisy). */
-async function settledMemory(pid: number): Promise<{ rssKb: number; pssKb: number }> {
+async function settledMemory(pid: Roots): Promise<{ rssKb: number; pssKb: number }> {
   const rss: number[] = [];
   const pss: number[] = [];
   for (let i = 0; i < 5; i++) {

@@ -12,12 +12,17 @@ export interface MtaOptions {
   readonly mailboxes: number;
   /** Lines added to Postfix's main.cf (tests that need a peer configured some other way). */
   readonly postfixMainCf?: string;
+  /** Lines added to Postfix's master.cf. */
+  readonly postfixMasterCf?: string;
 }
 
 export interface Mta {
   readonly name: MtaName;
-  /** Root of the MTA's processes: CPU and memory are read for it and its direct children. */
-  readonly pid: number;
+  /**
+   * Root of the MTA's processes: CPU and memory are read for it and its direct children. Several
+   * roots for a path of several programs (a cluster's members; Postfix with Dovecot's LMTP).
+   */
+  readonly pid: number | readonly number[];
   readonly smtpPort: number;
   /** Maildirs live at <maildirRoot>/<domain>/<user>/new. */
   readonly maildirRoot: string;

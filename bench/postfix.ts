@@ -74,6 +74,7 @@ function masterCf(smtpPort: number): string {
     "proxymap unix - - n - - proxymap",
     "proxywrite unix - - n - 1 proxymap",
     "smtp unix - - n - - smtp",
+    "lmtp unix - - n - - lmtp",
     "relay unix - - n - - smtp",
     "showq unix n - n - - showq",
     "error unix - - n - - error",
@@ -113,7 +114,7 @@ export async function startPostfix(o: MtaOptions): Promise<Mta> {
   await chown(join(dir, "vmail", LOCAL_DOMAIN), VMAIL_ID, VMAIL_ID);
   const smtpPort = await freePort();
   await writeFile(join(conf, "main.cf"), mainCf(dir, o.sinkPort) + (o.postfixMainCf ?? ""));
-  await writeFile(join(conf, "master.cf"), masterCf(smtpPort));
+  await writeFile(join(conf, "master.cf"), masterCf(smtpPort) + (o.postfixMasterCf ?? ""));
   const map = Array.from({ length: o.mailboxes }, (_, i) => `u${i}@${LOCAL_DOMAIN} ${LOCAL_DOMAIN}/u${i}/`);
   await writeFile(join(conf, "vmailbox"), map.join("\n") + "\n");
 

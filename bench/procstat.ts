@@ -147,14 +147,20 @@ export function ownCpu(pid: number): number {
  * term to the first (the kernel adds its full time to the parent's children's time), so
  * differences between readings stay right.
  */
-export function treeCpu(root: number): number {
+export function treeCpu(root: Roots): number {
   let total = 0;
-  for (const pid of withChildren(root)) {
+  for (const pid of treePids(root)) {
     const s = procStat(pid);
     if (s) total += ownCpu(pid) + s.childCpu;
   }
   return total;
 }
+
+/** One process tree's root, or several (a cluster's members, an MTA with its LMTP server). */
+export type Roots = number | readonly number[];
+
+const treePids = (root: Roots): number[] =>
+  typeof root === "number" ? withChildren(root) : root.flatMap((r) => withChildren(r));
 
 export interface MemorySample {
   readonly rssKb: number;
@@ -162,10 +168,10 @@ export interface MemorySample {
   readonly processes: number;
 }
 
-export function treeMemory(root: number, withPss: boolean): MemorySample {
+export function treeMemory(root: Roots, withPss: boolean): MemorySample {
   let rss = 0;
   let pss = 0;
-  const pids = withChildren(root);
+  const pids = treePids(root);
   for (const pid of pids) {
     rss += rssKb(pid);
     if (withPss) pss += pssKb(pid);
@@ -182,7 +188,7 @@ export class MemoryPeaks {
   peakProcesses = 0;
 
   constructor(
-    private readonly root: number,
+    private readonly root: Roots,
     private readonly everyMs = 100,
   ) {}
 

@@ -64,6 +64,14 @@ interface Row {
 const MESSAGE_ROWS: Row[] = [
   { label: "accepted msg/s", better: "higher", value: (r) => r.acceptedPerSec },
   { label: "delivered msg/s", better: "higher", value: (r) => r.deliveredPerSec },
+  { label: "warm-up: accepted msg/s, first 1,000", better: "higher", value: (r) => r.firstPerSec },
+  { label: "warm-up: accepted msg/s, the rest", better: "higher", value: (r) => r.restPerSec },
+  {
+    label: "warm-up: first 1,000 ÷ the rest",
+    better: "info",
+    value: (r) =>
+      r.firstPerSec === undefined || r.restPerSec === undefined ? undefined : r.firstPerSec / r.restPerSec,
+  },
   { label: "latency p50 ms (end of data → 250)", better: "lower", value: (r) => r.p50Ms },
   { label: "latency p99 ms", better: "lower", value: (r) => r.p99Ms },
   { label: "peak RSS MB (all MTA processes)", better: "lower", value: (r) => mb(r.peakRssKb) },
@@ -75,6 +83,11 @@ const MESSAGE_ROWS: Row[] = [
   { label: "load client CPU s", better: "info", value: (r) => r.clientCpuSeconds },
   { label: "sink CPU s", better: "info", value: (r) => r.sinkCpuSeconds },
   { label: "harness CPU s (sampling, polling)", better: "info", value: (r) => r.harnessCpuSeconds },
+];
+
+/** Cluster scenarios: the balancer both paths go through, outside the MTA's CPU. */
+const BALANCER_ROWS: Row[] = [
+  { label: "balancer (HAProxy) CPU s", better: "info", value: (r) => r.balancerCpuSeconds },
 ];
 
 /** Filtered scenarios: the filter process's own CPU (rspamd, OpenDKIM), outside the MTA's. */
@@ -126,7 +139,13 @@ export interface SummaryRow {
 
 export function summarize(s: Scenario, all: readonly RunMetrics[]): SummaryRow[] {
   const rows =
-    s.kind === "idle" ? IDLE_ROWS : s.filter === undefined ? MESSAGE_ROWS : [...MESSAGE_ROWS, ...FILTER_ROWS];
+    s.kind === "idle"
+      ? IDLE_ROWS
+      : [
+          ...MESSAGE_ROWS,
+          ...(s.filter === undefined ? [] : FILTER_ROWS),
+          ...(s.cluster === undefined ? [] : BALANCER_ROWS),
+        ];
   // The unfiltered baseline runs are weighed by baselineSummary, not against Postfix.
   const runs = all.filter((r) => r.variant === undefined);
   const med = (mta: string, row: Row): number | null => {

@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import { parseArgs, promisify } from "node:util";
 import { Aborted, cleanupAll, installCleanupHandlers, onCleanup, throwIfAborted } from "./cleanup.js";
 import { startFilter, type FilterName, type FilterPeer } from "./filters.js";
+import { ceilingText, measureMilterCeiling, milterPort } from "./milter-ceiling.js";
 import { makeDirectoryTemplate, snapshotMailyard } from "./mailyard.js";
 import { runOnce, type RunMetrics } from "./measure.js";
 import type { MtaName } from "./mta.js";
@@ -39,13 +40,14 @@ const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME].
   --rounds N       Mailyard/Postfix pairs per scenario (default 3; 1 with --quick)
   --quick          small workloads, one round unless --rounds is given (a smoke run)
   --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIO_NAMES.join(", ")}
-                   (without it: ${DEFAULT_SCENARIOS.join(", ")}; the filtered ones run by name)
+                   (without it: ${DEFAULT_SCENARIOS.join(", ")}; the filtered and cluster ones run by name)
   --json FILE      also write every run and the medians as JSON
   --markdown FILE  also write the machine and the tables as Markdown (for docs/BENCHMARKS.md)
   --dir DIR        where the temporary spools go (default ${tmpdir()}); its filesystem matters (fsync)
   --profile DIR    run Mailyard under node --cpu-prof and keep one .cpuprofile per run in DIR
   --set KEY=VALUE  a Mailyard setting for every Mailyard run (repeatable), e.g. to measure an
-                   optimisation off: --set local.deliverOnReceipt=false`;
+                   optimisation off: --set local.deliverOnReceipt=false
+environment: BENCH_KEEP=1 keeps the benchmark directory (spools, filter logs) for a look afterwards`;
 
 interface Options {
   readonly rounds: number;
@@ -115,7 +117,8 @@ async function main(): Promise<number> {
   }
   installCleanupHandlers();
   const base = await mkdtemp(join(o.dir, "mailyard-bench-"));
-  onCleanup("benchmark directory", () => rm(base, { recursive: true, force: true }));
+  if (process.env.BENCH_KEEP !== "1")
+    onCleanup("benchmark directory", () => rm(base, { recursive: true, force: true }));
   // Postfix's daemons run as "postfix" and "nobody" and must reach their run directories.
   await chmod(base, 0o755);
   const machine = machineInfo(base);
@@ -158,7 +161,7 @@ async function main(): Promise<number> {
     loadTimeoutMs: o.quick ? 120_000 : 600_000,
     deliveryTimeoutMs: o.quick ? 120_000 : 300_000,
   };
-  const results: { scenario: Scenario; runs: RunMetrics[] }[] = [];
+  const results: { scenario: Scenario; runs: RunMetrics[]; ceiling: string | null }[] = [];
   for (const s of o.scenarios) {
     const runs: RunMetrics[] = [];
     for (let round = 1; round <= o.rounds; round++) {
@@ -178,8 +181,17 @@ async function main(): Promise<number> {
         console.error(formatRun(s, r));
       }
     }
-    results.push({ scenario: s, runs });
-    console.log(`\n${formatTable(s, o.rounds, runs)}\n`);
+    // A content filter's own capacity bounds both MTAs: measured once, after their rounds.
+    const rspamd = s.kind === "messages" && s.filter === "rspamd" ? filters.get("rspamd") : undefined;
+    const ceiling =
+      s.kind === "messages" && rspamd !== undefined
+        ? ceilingText(
+            await measureMilterCeiling(milterPort(rspamd.postfixMilter), rspamd.pid, s.workload),
+            runs,
+          )
+        : null;
+    results.push({ scenario: s, runs, ceiling });
+    console.log(`\n${formatTable(s, o.rounds, runs)}${ceiling === null ? "" : `\n  ${ceiling}`}\n`);
   }
 
   if (o.json) {
@@ -208,7 +220,10 @@ async function main(): Promise<number> {
       formatMachine(machine),
       `command:    npm run bench -- ${process.argv.slice(2).join(" ")}`.trimEnd(),
       "```",
-      ...results.map(({ scenario: s, runs }) => `\n${formatMarkdown(s, o.rounds, runs)}`),
+      ...results.map(
+        ({ scenario: s, runs, ceiling }) =>
+          `\n${formatMarkdown(s, o.rounds, runs)}${ceiling === null ? "" : `\n\n${ceiling}.`}`,
+      ),
     ];
     await writeFile(o.markdown, md.join("\n") + "\n");
     console.log(`tables written to ${o.markdown}`);

@@ -2,6 +2,7 @@
 // the idle scenario holds connections open after greeting and EHLO and weighs them. A filtered
 // scenario runs both MTAs with the same filter (bench/filters.ts); the filtered ones are sized
 // so that one runs in a couple of minutes on a 2-core machine, as the filter is the slow part.
+import type { ClusterPath } from "./cluster.js";
 import type { FilterName } from "./filters.js";
 import type { Workload } from "./workload.js";
 
@@ -15,11 +16,14 @@ export type Scenario =
       readonly filter?: FilterName;
       /** Also run Mailyard without the filter each round, to weigh the filter's cost to it. */
       readonly baseline?: boolean;
+      /** Through HAProxy to a cluster (Mailyard) or Postfix, bench/cluster.ts. */
+      readonly cluster?: ClusterPath;
     }
   | { readonly kind: "idle"; readonly name: string; readonly title: string; readonly connections: number };
 
 export const SCENARIO_NAMES = [
   "relay-2k",
+  "mx-2k",
   "relay-100k",
   "fanout-50",
   "local-100",
@@ -27,15 +31,21 @@ export const SCENARIO_NAMES = [
   "relay-2k-rspamd",
   "local-100-rspamd",
   "relay-2k-dkim",
+  "cluster-local",
+  "cluster-relay",
 ] as const;
 
 /**
- * What a run without --scenario runs: the unfiltered scenarios. The filtered ones need rspamd and
- * OpenDKIM and minutes of rspamd start-up, so they are asked for by name.
+ * What a run without --scenario runs: the unfiltered single-server scenarios. The filtered ones
+ * need rspamd and OpenDKIM and minutes of rspamd start-up, and the cluster ones HAProxy, Dovecot
+ * and two members per run, so both are asked for by name.
  */
 export const DEFAULT_SCENARIOS: readonly string[] = SCENARIO_NAMES.filter(
-  (n) => !n.endsWith("-rspamd") && !n.endsWith("-dkim"),
+  (n) => !n.endsWith("-rspamd") && !n.endsWith("-dkim") && !n.startsWith("cluster-"),
 );
+
+/** mx-2k's client addresses: 127.0.0.2 .. 127.0.0.251. */
+const MX_SOURCES = 250;
 
 /** Mailboxes u0..u99@example.test exist in every run of both MTAs, whatever the scenario. */
 export const MAILBOXES = 100;
@@ -45,7 +55,7 @@ export function scenario(name: string, quick: boolean): Scenario | null {
   const messages = (
     title: string,
     w: Omit<Workload, "mailboxes">,
-    extra: { filter?: FilterName; baseline?: boolean } = {},
+    extra: { filter?: FilterName; baseline?: boolean; cluster?: ClusterPath } = {},
   ): Scenario => ({
     kind: "messages",
     name,
@@ -62,6 +72,22 @@ export function scenario(name: string, quick: boolean): Scenario | null {
         messageBytes: 2048,
         recipients: 1,
       });
+    case "mx-2k": {
+      const m = messages("relay to the sink, one message per connection (an MX's traffic)", {
+        kind: "relay",
+        messages: q(5000, 1000),
+        sessions: 20,
+        messageBytes: 2048,
+        recipients: 1,
+        mx: { sources: MX_SOURCES },
+      });
+      return {
+        ...m,
+        title:
+          `${m.title.replace(/, 20 sessions$/, "")}, 20 connections at a time, HELO or EHLO, ` +
+          `no pipelining, from ${MX_SOURCES} client addresses on 127/8`,
+      };
+    }
     case "relay-100k":
       return messages("relay to the sink", {
         kind: "relay",
@@ -103,6 +129,18 @@ export function scenario(name: string, quick: boolean): Scenario | null {
         "relay to the sink, DKIM-signed (Postfix: OpenDKIM milter)",
         { kind: "relay", messages: q(2000, 300), sessions: 20, messageBytes: 2048, recipients: 1 },
         { filter: "dkim", baseline: true },
+      );
+    case "cluster-local":
+      return messages(
+        `HAProxy → frontend → backend → ${MAILBOXES} Maildirs (Postfix: → Dovecot LMTP → Maildirs)`,
+        { kind: "local", messages: q(5000, 1000), sessions: 20, messageBytes: 2048, recipients: 1 },
+        { cluster: "local" },
+      );
+    case "cluster-relay":
+      return messages(
+        "HAProxy → frontend → the sink (Postfix: HAProxy → Postfix → the sink)",
+        { kind: "relay", messages: q(5000, 1000), sessions: 20, messageBytes: 2048, recipients: 1 },
+        { cluster: "relay" },
       );
     case "idle-1000": {
       const connections = q(1000, 200);

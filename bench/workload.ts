@@ -15,6 +15,20 @@ export interface Workload {
   readonly recipients: number;
   /** Local scenario: the number of mailboxes u0..u(N-1) round-robin. */
   readonly mailboxes: number;
+  /**
+   * "mx": what an MX sees from the Internet, as Postfix's smtp-source sends it: a new connection
+   * per message, HELO or EHLO (alternately), every command waiting for its reply (no
+   * pipelining), from `sources` client addresses 127.0.0.2.. (Linux routes all of 127/8 to lo).
+   * Absent: long sessions that pipeline MAIL, RCPT and DATA (RFC 2920).
+   */
+  readonly mx?: { readonly sources: number };
+}
+
+/** The client address of message i in an "mx" workload: 127.0.0.2 .. 127.0.0.(1 + sources). */
+export function sourceOf(w: Workload, i: number): string | undefined {
+  if (w.mx === undefined) return undefined;
+  const n = (i % w.mx.sources) + 2;
+  return `127.0.${n >> 8}.${n & 255}`;
 }
 
 export const SENDER = "bench@sender.test";

@@ -15,6 +15,7 @@ interface ClusterValues {
   readonly json?: boolean | undefined;
   readonly listen?: string | undefined;
   readonly "proxy-version"?: string | undefined;
+  readonly "submissions-listen"?: string | undefined;
 }
 
 const isUp = (m: MemberRecord, settings: Settings, now: number): boolean =>
@@ -112,11 +113,14 @@ export async function lbConfigCommand(settings: Settings, io: CliIo, values: Clu
   const rows = await withState(settings, (s) => s.members());
   const frontends = rows
     .filter((m) => m.role === "frontend" && m.smtp !== "" && isUp(m, settings, now))
-    .map((m) => ({ id: m.id, smtp: m.smtp }));
+    .map((m) => ({ id: m.id, smtp: m.smtp, submissions: m.submissions }));
   lbConfigHaproxyCommand(io, {
     frontends,
     proxyVersion: parseProxyVersion(values["proxy-version"]),
     ...(values.listen !== undefined ? { listen: values.listen } : {}),
+    ...(values["submissions-listen"] !== undefined
+      ? { submissionsListen: values["submissions-listen"].trim() }
+      : {}),
   });
 }
 

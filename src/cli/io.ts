@@ -1,6 +1,7 @@
 // What a CLI command may touch of the process: its output streams, environment and working
 // directory (so commands are testable without a child process), and the error kinds that turn
-// into exit codes: UsageError → 2, CliError (and any reported failure) → 1 or its exitCode.
+// into exit codes: UsageError and ConfigError (config/load.ts) → 2, CliError (and any reported
+// failure) → 1 or its exitCode.
 
 export interface CliIo {
   out(text: string): void;

@@ -6,12 +6,19 @@ import { CliError, UsageError, type CliIo } from "./io.js";
 
 /** Where the balancer takes SMTP clients unless told otherwise. */
 export const DEFAULT_LB_LISTEN = "0.0.0.0:25";
+/** Where it takes implicit-TLS submission clients, when a live frontend has such a listener. */
+export const DEFAULT_LB_SUBMISSIONS_LISTEN = "0.0.0.0:465";
 
 export interface LbConfigArgs {
-  /** Live frontends: node id and the SMTP host:port the balancer connects to. */
+  /** Live frontends: node id and the SMTP (and submissions) host:port the balancer connects to. */
   readonly frontends: readonly HaproxyFrontend[];
   /** Default DEFAULT_LB_LISTEN. */
   readonly listen?: string;
+  /**
+   * Port 465's address; "" for none. Default DEFAULT_LB_SUBMISSIONS_LISTEN when a frontend
+   * publishes a submissions listener, else none.
+   */
+  readonly submissionsListen?: string;
   /** Default 2 (binary; cheaper to parse and carries IPv6 without text forms). */
   readonly proxyVersion?: 1 | 2;
   readonly maxconn?: number;
@@ -20,10 +27,13 @@ export interface LbConfigArgs {
 }
 
 export function lbConfigHaproxyCommand(io: CliIo, a: LbConfigArgs): void {
+  const withSubmissions = a.frontends.some((f) => f.submissions !== undefined && f.submissions !== "");
+  const submissionsListen = a.submissionsListen ?? (withSubmissions ? DEFAULT_LB_SUBMISSIONS_LISTEN : "");
   let text: string;
   try {
     text = renderHaproxyConfig({
       listen: a.listen ?? DEFAULT_LB_LISTEN,
+      ...(submissionsListen !== "" ? { submissionsListen } : {}),
       frontends: a.frontends,
       proxyVersion: a.proxyVersion ?? 2,
       ...(a.maxconn !== undefined ? { maxconn: a.maxconn } : {}),
@@ -37,6 +47,10 @@ export function lbConfigHaproxyCommand(io: CliIo, a: LbConfigArgs): void {
   }
   if (a.frontends.length === 0)
     io.err("warning: no live frontends; the balancer will refuse every connection");
+  else if (submissionsListen !== "" && !withSubmissions)
+    io.err(
+      `warning: no live frontend has a submissions listener; the balancer will refuse every connection on ${submissionsListen}`,
+    );
   io.err("note: each frontend needs the balancer's address in smtp.proxyProtocolFrom");
   io.out(text);
 }

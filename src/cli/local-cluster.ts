@@ -52,6 +52,8 @@ const runMember = z.strictObject({
   pid: z.number().int().positive(),
   smtp: z.number().int(),
   submission: z.number().int(),
+  /** Submissions (implicit TLS) port of a frontend; 0 for backends. Absent in older run files. */
+  submissions: z.number().int().optional(),
   /** POP3 port of a backend; 0 for frontends (no mailboxes). Absent in older run files. */
   pop3: z.number().int().optional(),
   http: z.number().int(),
@@ -69,6 +71,8 @@ const runFile = z.strictObject({
     .strictObject({
       pid: z.number().int().positive(),
       port: z.number().int(),
+      /** Port 465's stand-in (to the frontends' submissions listeners). Absent in older run files. */
+      submissions: z.number().int().optional(),
       config: z.string(),
       log: z.string(),
     })
@@ -135,6 +139,7 @@ function startedPorts(
   return {
     smtp,
     submission: port("submission") ?? 0,
+    submissions: port("submissions") ?? 0,
     pop3: port("pop3") ?? 0,
     http,
     channel: port("channel"),
@@ -264,12 +269,18 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
     let balancer: RunFile["balancer"] = null;
     if (withBalancer) {
       const port = await freePort();
+      const submissions = await freePort();
       const config = join(dir, "haproxy.cfg");
       await writeFile(
         config,
         renderHaproxyConfig({
           listen: `127.0.0.1:${port}`,
-          frontends: frontends.map((f) => ({ id: f.id, smtp: `127.0.0.1:${f.smtp}` })),
+          submissionsListen: `127.0.0.1:${submissions}`,
+          frontends: frontends.map((f) => ({
+            id: f.id,
+            smtp: `127.0.0.1:${f.smtp}`,
+            submissions: f.submissions ? `127.0.0.1:${f.submissions}` : "",
+          })),
           proxyVersion: 2,
           source: BALANCER_SOURCE,
         }),
@@ -286,7 +297,7 @@ async function up(io: CliIo, dir: string, v: LocalClusterValues): Promise<void> 
           throw new CliError(`cluster up: haproxy did not listen in time (log: ${log})`);
         await sleep(POLL_MS);
       }
-      balancer = { pid: child.pid, port, config, log };
+      balancer = { pid: child.pid, port, submissions, config, log };
     }
 
     const run: RunFile = { version: 1, dir, kind, startedAt: new Date().toISOString(), members, balancer };
@@ -346,6 +357,7 @@ async function status(io: CliIo, dir: string, json: boolean): Promise<void> {
       ? null
       : {
           port: run.balancer.port,
+          submissions: run.balancer.submissions ?? null,
           pid: run.balancer.pid,
           health: processAlive(run.balancer.pid) ? "live" : "down",
         };
@@ -358,7 +370,9 @@ async function status(io: CliIo, dir: string, json: boolean): Promise<void> {
       `${m.id}\t${m.role}\t${m.health}\tqueue=${m.queue ?? "-"}\tsmtp=${m.smtp} http=${m.http}\tpid=${m.pid}`,
     );
   if (balancer !== null)
-    io.out(`haproxy\tbalancer\t${balancer.health}\tport=${balancer.port}\tpid=${balancer.pid}`);
+    io.out(
+      `haproxy\tbalancer\t${balancer.health}\tport=${balancer.port} submissions=${balancer.submissions ?? "-"}\tpid=${balancer.pid}`,
+    );
   for (const h of homes) io.out(`home\t${h.account}\t${h.node}`);
   for (const l of leases) io.out(`owner\t${l.account}\t${l.owner}`);
 }

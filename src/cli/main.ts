@@ -41,6 +41,7 @@ const OPTIONS = {
   text: { type: "string" },
   listen: { type: "string" },
   "proxy-version": { type: "string" },
+  "submissions-listen": { type: "string" },
   home: { type: "string" },
   frontends: { type: "string" },
   backends: { type: "string" },
@@ -264,7 +265,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       e instanceof Error && (e.name === "StateUnavailableError" || e.name === "RpopSealError");
     if (e instanceof ConfigError || e instanceof CliError || e instanceof DirectoryError || unavailable) {
       io.err(e.message.startsWith("mailyard ") ? e.message : `mailyard: ${e.message}`);
-      return e instanceof CliError ? e.exitCode : 1;
+      // The one place a configuration error (file, environment, --set, a stored setting, or a
+      // file a setting names, found wrong at load or at start) becomes exit 2: the operator's to
+      // fix, and a supervisor can tell it from a crash and not restart in a loop.
+      return e instanceof CliError ? e.exitCode : e instanceof ConfigError ? 2 : 1;
     }
     io.err(`mailyard: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return 1;

@@ -1,6 +1,7 @@
 // `mailyard start`: the node in the foreground until SIGINT or SIGTERM, then a graceful stop
 // (listeners closed, deliveries finished or left in the spool, log flushed). A second signal
 // during the stop exits at once.
+import { ConfigError } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import { createLogSink } from "../log/sink.js";
 import { systemClock } from "../world/clock.js";
@@ -18,6 +19,9 @@ export async function startCommand(settings: Settings, pinned: ReadonlySet<strin
   } catch (e) {
     sys.crash("start failed", { error: e instanceof Error ? e.message : String(e) });
     await sink.close();
+    // A setting the node cannot run with (a file it names, a value only the start can check)
+    // stays a ConfigError, which main() maps to exit 2 with every other configuration error.
+    if (e instanceof ConfigError) throw new ConfigError(`cannot start: ${e.message}`);
     // Exit 2 for a data directory another node holds, or a dynamic backend's mailbox root that
     // is not the shared one: nothing was changed, and a supervisor can tell it from a crash.
     const refused =

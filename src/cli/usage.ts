@@ -69,6 +69,7 @@ commands:
   admin-user passwd NAME --password P     change an administrator's password
   admin-user remove NAME
   admin-user list [--json]
+  lb-config haproxy [--listen HOST:PORT] [--submissions-listen HOST:PORT] [--proxy-version 1|2]
   node drain NODE [--no-wait] [--timeout SECONDS] [--json]
                                           stop NODE taking mail (its listeners answer 421) and
                                           hand its queue to live peers of its role; waits until
@@ -77,6 +78,8 @@ commands:
   node status [NODE] [--json]             each member: up or down, draining/drained, queue size
   lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
+                                          (port 465: default 0.0.0.0:465 when a frontend
+                                          has submissions.listen; "" for none)
   sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]
                                           the classic sendmail interface: the message on
                                           stdin, sent through the running node, or kept in
@@ -187,6 +190,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   "dkim list": { min: 0, max: 0, options: ["json"], args: "[--json]" },
   "dkim remove": { min: 1, max: 1, options: ["selector"], args: "DOMAIN [--selector S]" },
+<<<<<<< HEAD
   "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
   "node drain": {
     min: 1,
@@ -196,6 +200,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   "node undrain": { min: 1, max: 1, options: ["json"], args: "NODE [--json]" },
   "node status": { min: 0, max: 1, options: ["json"], args: "[NODE] [--json]" },
+=======
+  "lb-config haproxy": {
+    min: 0,
+    max: 0,
+    options: ["listen", "submissions-listen", "proxy-version"],
+    args: "",
+  },
+>>>>>>> main
 };
 
 /** Commands that take a verb ("domain add"), by their first word. */

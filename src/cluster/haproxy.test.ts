@@ -123,3 +123,53 @@ test("source: the balancer connects to the frontends from the given address; no 
     /source/,
   );
 });
+
+test("port 465: a TCP frontend passing TLS through to the frontends' submissions listeners, checked over TLS", () => {
+  const cfg = renderHaproxyConfig({
+    listen: "0.0.0.0:25",
+    submissionsListen: "0.0.0.0:465",
+    frontends: [
+      { id: "fe1", smtp: "10.0.0.1:25", submissions: "10.0.0.1:465" },
+      { id: "fe2", smtp: "10.0.0.2:25", submissions: "" },
+      { id: "fe3", smtp: "[2001:db8::3]:25", submissions: "[2001:db8::3]:4465" },
+    ],
+    proxyVersion: 2,
+    maxConnectionsPerClient: 5,
+    source: "127.0.0.2",
+  });
+  const fe = section(cfg, "frontend mailyard_submissions");
+  assert.ok(fe.includes("bind 0.0.0.0:465"));
+  assert.ok(fe.includes("default_backend mailyard_frontends_submissions"));
+  assert.ok(fe.includes("tcp-request connection reject if { sc0_conn_cur gt 5 }"));
+  const be = section(cfg, "backend mailyard_frontends_submissions");
+  assert.ok(be.includes("balance leastconn") && be.includes("source 127.0.0.2"));
+  assert.ok(be.includes("option smtpchk EHLO localhost"));
+  // No "ssl" on the server line: the client's TLS goes through untouched; only the check speaks TLS.
+  assert.deepEqual(
+    be.filter((l) => l.startsWith("server ")),
+    [
+      "server fe1 10.0.0.1:465 check check-ssl verify none send-proxy-v2",
+      "server fe3 [2001:db8::3]:4465 check check-ssl verify none send-proxy-v2",
+    ],
+  );
+  // Port 25 is unchanged: every frontend, no TLS check.
+  assert.equal(section(cfg, "backend mailyard_frontends").filter((l) => l.startsWith("server ")).length, 3);
+  assert.doesNotMatch(section(cfg, "backend mailyard_frontends").join("\n"), /ssl/);
+
+  const without = renderHaproxyConfig({ listen: "0.0.0.0:25", frontends, proxyVersion: 1 });
+  assert.ok(!without.includes("mailyard_submissions"), "no 465 unless asked");
+  assert.throws(
+    () =>
+      renderHaproxyConfig({
+        listen: "0.0.0.0:25",
+        submissionsListen: "0.0.0.0:465",
+        frontends: [{ id: "x", smtp: "10.0.0.1:25", submissions: "0.0.0.0:465" }],
+        proxyVersion: 2,
+      }),
+    /frontend x: 0\.0\.0\.0:465 is a wildcard/,
+  );
+  assert.throws(
+    () => renderHaproxyConfig({ listen: "0.0.0.0:25", submissionsListen: "465", frontends, proxyVersion: 2 }),
+    /submissionsListen/,
+  );
+});

@@ -82,7 +82,7 @@ export async function startMembership(o: MembershipOptions): Promise<Membership>
 
   const notify = (members: MemberView[]): void => {
     const next = JSON.stringify(
-      members.map((m) => [m.id, m.role, m.up, m.smtp, m.http, m.channel, m.submitMessages]),
+      members.map((m) => [m.id, m.role, m.up, m.smtp, m.submissions, m.http, m.channel, m.submitMessages]),
     );
     if (next === shape) return;
     shape = next;

@@ -131,4 +131,14 @@ export const CLUSTER_MIGRATIONS: readonly StateMigration[] = [
       );
     `),
   },
+  {
+    version: 4,
+    name: "members' implicit-TLS submission address",
+    // '' for a member without a submissions listener, and for rows of members started before.
+    // No trigger change: a member advertising a new address registers again, which rewrites
+    // started_at, a column the change triggers already watch.
+    ...bothDialects(`
+      ALTER TABLE cluster_members ADD COLUMN submissions TEXT NOT NULL DEFAULT '';
+    `),
+  },
 ];

@@ -146,12 +146,22 @@ export async function openPostgresClusterState(pg: PgHandle, clock: Clock): Prom
       call(async () => {
         const c = member(m);
         await pg.run(
-          `INSERT INTO cluster_members (id, role, smtp, http, channel, submit_messages, started_at, last_heartbeat, queue_size, "left")
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, FALSE)
-           ON CONFLICT (id) DO UPDATE SET role = excluded.role, smtp = excluded.smtp, http = excluded.http,
-             channel = excluded.channel, submit_messages = excluded.submit_messages, started_at = excluded.started_at,
+          `INSERT INTO cluster_members (id, role, smtp, submissions, http, channel, submit_messages, started_at, last_heartbeat, queue_size, "left")
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, FALSE)
+           ON CONFLICT (id) DO UPDATE SET role = excluded.role, smtp = excluded.smtp, submissions = excluded.submissions,
+             http = excluded.http, channel = excluded.channel, submit_messages = excluded.submit_messages, started_at = excluded.started_at,
              last_heartbeat = excluded.last_heartbeat, queue_size = 0, "left" = FALSE`,
-          [c.id, c.role, c.smtp, c.http, c.channel, c.submitMessages, c.startedAt, clock.now()],
+          [
+            c.id,
+            c.role,
+            c.smtp,
+            c.submissions,
+            c.http,
+            c.channel,
+            c.submitMessages,
+            c.startedAt,
+            clock.now(),
+          ],
         );
       }),
 

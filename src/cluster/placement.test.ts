@@ -14,6 +14,7 @@ const view = (id: string, role: Role): MemberView => ({
   id,
   role,
   smtp: "127.0.0.1:2525",
+  submissions: "",
   http: "127.0.0.1:8080",
   channel: role === "backend" ? `127.0.0.1:24${id.slice(1)}` : null,
   submitMessages: "default",

@@ -6,6 +6,8 @@ export interface MemberRow {
   id: string;
   role: MemberRecord["role"];
   smtp: string;
+  /** Added by migration 4; '' for none. */
+  submissions: string;
   http: string;
   channel: string | null;
   submit_messages: string;
@@ -26,6 +28,7 @@ export const toMember = (r: MemberRow): MemberRecord => ({
   id: r.id,
   role: r.role,
   smtp: r.smtp,
+  submissions: r.submissions,
   http: r.http,
   channel: r.channel,
   submitMessages: r.submit_messages,

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { FakeClock } from "../../test/kit/clock.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
+import { migrateSqlite } from "../state/sqlite-migrate.js";
+import { CLUSTER_MIGRATION_TABLE } from "./migrations.js";
 import { CLUSTER_MIGRATIONS, openSqliteClusterState } from "./sqlite-state.js";
 import { clusterStateContract } from "../../test/contracts/cluster-state.js";
 import type { ClusterState } from "./state.js";
@@ -99,4 +101,27 @@ void test("sqlite: a file with a newer cluster schema is refused", async (t) => 
   db.prepare("INSERT INTO cluster_migrations (version, name, applied_at) VALUES (999, 'future', 0)").run();
   db.close();
   assert.throws(() => openSqliteClusterState(path, clock), /newer than this program/);
+});
+
+void test("sqlite: members recorded before migration 4 read with no submissions address", async (t) => {
+  const path = await tempFile(t);
+  const clock = new FakeClock();
+  const db = new Database(path);
+  migrateSqlite(
+    db,
+    CLUSTER_MIGRATION_TABLE,
+    CLUSTER_MIGRATIONS.filter((m) => m.version < 4),
+    "cluster state",
+    0,
+  );
+  db.prepare(
+    `INSERT INTO cluster_members (id, role, smtp, http, channel, submit_messages, started_at, last_heartbeat)
+     VALUES ('f1', 'frontend', '127.0.0.1:25', '127.0.0.1:8080', NULL, 'default', 0, 0)`,
+  ).run();
+  db.close();
+  const s = openSqliteClusterState(path, clock);
+  t.after(() => s.close());
+  const [f1] = await s.members();
+  assert.equal(f1?.id, "f1");
+  assert.equal(f1?.submissions, "");
 });

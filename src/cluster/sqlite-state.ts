@@ -46,10 +46,10 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
 
   const q = {
     register: db.prepare(
-      `INSERT INTO cluster_members (id, role, smtp, http, channel, submit_messages, started_at, last_heartbeat, queue_size, left)
-       VALUES (@id, @role, @smtp, @http, @channel, @submit_messages, @started_at, @now, 0, 0)
-       ON CONFLICT (id) DO UPDATE SET role = excluded.role, smtp = excluded.smtp, http = excluded.http,
-         channel = excluded.channel, submit_messages = excluded.submit_messages, started_at = excluded.started_at,
+      `INSERT INTO cluster_members (id, role, smtp, submissions, http, channel, submit_messages, started_at, last_heartbeat, queue_size, left)
+       VALUES (@id, @role, @smtp, @submissions, @http, @channel, @submit_messages, @started_at, @now, 0, 0)
+       ON CONFLICT (id) DO UPDATE SET role = excluded.role, smtp = excluded.smtp, submissions = excluded.submissions,
+         http = excluded.http, channel = excluded.channel, submit_messages = excluded.submit_messages, started_at = excluded.started_at,
          last_heartbeat = excluded.last_heartbeat, queue_size = 0, left = 0`,
     ),
     heartbeat: db.prepare(
@@ -189,6 +189,7 @@ export function openSqliteClusterState(path: string, clock: Clock): ClusterState
           id: c.id,
           role: c.role,
           smtp: c.smtp,
+          submissions: c.submissions,
           http: c.http,
           channel: c.channel,
           submit_messages: c.submitMessages,

@@ -34,12 +34,14 @@ export function settingValue(v: unknown): string | null {
 }
 
 /** A member as it is stored: every field checked. */
-export function member(m: MemberInfo): MemberInfo {
+export function member(m: MemberInfo): MemberInfo & { readonly submissions: string } {
   if (!ROLES.includes(m.role)) throw new TypeError(`role must be one of ${ROLES.join(", ")}`);
   return {
     id: text("id", m.id),
     role: m.role,
     smtp: text("smtp", m.smtp),
+    submissions:
+      m.submissions === undefined || m.submissions === "" ? "" : text("submissions", m.submissions),
     http: text("http", m.http),
     channel: m.channel === null ? null : text("channel", m.channel),
     submitMessages: text("submitMessages", m.submitMessages),

@@ -19,6 +19,8 @@ export interface MemberInfo {
   readonly role: Role;
   /** host:port of its first SMTP listener. */
   readonly smtp: string;
+  /** host:port of its first submissions (implicit TLS, port 465) listener; absent or "" for none. */
+  readonly submissions?: string;
   /** host:port of its HTTP listener (admin API and the cluster API). */
   readonly http: string;
   /** host:port of its delivery channel (LMTP between members); backends only, else null. */
@@ -30,6 +32,8 @@ export interface MemberInfo {
 
 /** A member as the state knows it. Whether it is up is the reader's judgement (membership.ts). */
 export interface MemberRecord extends MemberInfo {
+  /** "" when the member has no submissions listener. */
+  readonly submissions: string;
   readonly lastHeartbeat: number;
   /** Messages in its queue at its last heartbeat. */
   readonly queueSize: number;

@@ -3,8 +3,8 @@
 // not in loadSettings: commands that never use the secret (sendmail, run by any local user) must
 // not need to read a file only the node's user may open. The file is operator input: its content
 // is trimmed, and checked for length by the cluster roles as cluster.secret is.
-import { readFile } from "node:fs/promises";
 import { ConfigError } from "./load.js";
+import { readSettingFile } from "./setting-file.js";
 import type { Settings } from "./settings.js";
 
 /** The settings with cluster.secret taken from cluster.secretFile when that is set. */
@@ -13,15 +13,7 @@ export async function withSecretFile(settings: Settings): Promise<Settings> {
   if (file === "") return settings;
   if (settings.cluster.secret !== "")
     throw new ConfigError("cluster.secret and cluster.secretFile are both set; set one of them");
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    throw new ConfigError(
-      `cluster.secretFile: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-    );
-  }
-  const secret = text.trim();
+  const secret = (await readSettingFile("cluster.secretFile", file)).trim();
   if (secret === "") throw new ConfigError(`cluster.secretFile: ${file} is empty`);
   return { ...settings, cluster: { ...settings.cluster, secret } };
 }

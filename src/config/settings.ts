@@ -1,6 +1,8 @@
 // Every setting of Mailyard, its type and default, in one schema. Loading (file, environment,
 // --set) is in load.ts; docs/CONFIG.md is checked against this schema by a test.
 import { z } from "zod";
+import { parseCidr } from "../proto/cidr.js";
+import { parseHostPort } from "../proto/hostport.js";
 
 /** Submit Messages values (DESIGN.md §3); src/cluster/submit/modes.ts says how "default" resolves. */
 export const SUBMIT_MODES = ["default", "Locally", "Locally for Others", "Remotely"] as const;
@@ -11,7 +13,28 @@ export const TAKEN_ENTRY_ACTIONS = ["drop", "hold"] as const;
 export const SUBMIT_LOG_LEVELS = ["none", "failure", "major", "problem", "low", "all"] as const;
 
 const duration = z.number().int().nonnegative();
-const listen = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected host:port");
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected host:port")
+  .refine((s) => Number(/(\d+)$/.exec(s)?.[1]) <= 65535, "expected host:port with a port up to 65535");
+// Checked here, at load, rather than where the list is first used (a bad entry would otherwise
+// stop a start with a plain error, or, for forwardTo, defer mail at the first relay).
+/** An IP address or CIDR network (smtp.relayNetworks, smtp.proxyProtocolFrom). */
+const network = z.string().superRefine((s, ctx) => {
+  const n = parseCidr(s);
+  if (typeof n === "string") ctx.addIssue({ code: "custom", message: `"${s}" ${n}` });
+});
+/** An entry of smtp.forwardTo: host[:port] (25 by default), or "*" (the live frontends). */
+const forwardEntry = z.string().superRefine((s, ctx) => {
+  if (s.trim() === "*") return;
+  let port = 0;
+  try {
+    port = parseHostPort(s, 25).port;
+  } catch {
+    // port stays 0: refused below
+  }
+  if (port === 0) ctx.addIssue({ code: "custom", message: `"${s}" is not host[:port] or *` });
+});
 
 export const settingsSchema = z.object({
   /** Where the queue, the directory, mailboxes, logs and TLS material live. */
@@ -25,7 +48,7 @@ export const settingsSchema = z.object({
     .object({
       listen: z.array(listen).default(["127.0.0.1:2525"]),
       /** Send all non-local mail through these host:port relays instead of MX lookup; "*" = live frontends. */
-      forwardTo: z.array(z.string()).default([]),
+      forwardTo: z.array(forwardEntry).default([]),
       /** TLS to the host:port entries of forwardTo: STARTTLS when offered, required, or from the first byte. */
       forwardTls: z.enum(["opportunistic", "starttls", "implicit"]).default("opportunistic"),
       /** With forwardTls starttls/implicit: the certificate must chain to the CAs and name the host. */
@@ -35,9 +58,9 @@ export const settingsSchema = z.object({
       /** A file holding username:password for AUTH to the forwardTo hosts (mode 0600); empty = no AUTH. */
       forwardAuthFile: z.string().default(""),
       /** Networks (CIDR) of load balancers whose connections start with a PROXY v1/v2 header. */
-      proxyProtocolFrom: z.array(z.string()).default([]),
+      proxyProtocolFrom: z.array(network).default([]),
       /** Client networks allowed to relay without AUTH (CIDR). Empty: none. */
-      relayNetworks: z.array(z.string()).default(["127.0.0.0/8", "::1/128"]),
+      relayNetworks: z.array(network).default(["127.0.0.0/8", "::1/128"]),
       maxMessageSize: z.number().int().positive().default(52_428_800),
       maxRecipients: z.number().int().positive().default(1000),
       /** Longest command line accepted, in bytes including CRLF (RFC 5321 §4.5.3.1.4 minimum 512). */

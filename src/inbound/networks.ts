@@ -1,6 +1,7 @@
 // Client networks trusted to relay (smtp.relayNetworks). An empty list trusts no address.
 // IPv4-mapped IPv6 client addresses (::ffff:a.b.c.d) are matched as IPv4.
 import net from "node:net";
+import { parseCidr } from "../proto/cidr.js";
 
 export interface NetworkList {
   contains(address: string): boolean;
@@ -9,15 +10,9 @@ export interface NetworkList {
 export function parseNetworks(cidrs: readonly string[]): NetworkList {
   const list = new net.BlockList();
   for (const raw of cidrs) {
-    const [addr = "", bits] = raw.trim().split("/");
-    const family = net.isIPv6(addr) ? "ipv6" : net.isIPv4(addr) ? "ipv4" : null;
-    if (family === null) throw new Error(`smtp.relayNetworks: "${raw}" is not an IP address or CIDR`);
-    const max = family === "ipv4" ? 32 : 128;
-    const prefix = bits === undefined ? max : Number(bits);
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-      throw new Error(`smtp.relayNetworks: "${raw}" has a bad prefix length`);
-    }
-    list.addSubnet(addr, prefix, family);
+    const n = parseCidr(raw);
+    if (typeof n === "string") throw new Error(`smtp.relayNetworks: "${raw}" ${n}`);
+    list.addSubnet(n.address, n.prefix, n.family);
   }
   return {
     contains(address) {

@@ -70,40 +70,72 @@ export const isTag = (s: string): s is Tag => (TAGS as readonly string[]).includ
 
 /** A sink that writes to `sink` and keeps what it writes in `ring` (same levels, same order). */
 export function teeLogSink(sink: LogSink, ring: LogRing, clock: Clock): LogSink {
-  const wrap = (inner: Log): Log => {
-    const at =
-      (level: Level, write: (text: string, fields?: Fields) => void) =>
-      (text: string, fields: Fields = {}): void => {
-        write(text, fields);
-        if (inner.enabled(level))
-          ring.push({
-            at: clock.now(),
-            level,
-            tag: inner.tag,
-            session: inner.session,
-            context: inner.context,
-            text,
-            fields,
-          });
-      };
-    return {
-      tag: inner.tag,
-      session: inner.session,
-      context: inner.context,
-      enabled: (level) => inner.enabled(level),
-      crash: at(0, (t, f) => inner.crash(t, f)),
-      failure: at(1, (t, f) => inner.failure(t, f)),
-      major: at(2, (t, f) => inner.major(t, f)),
-      problem: at(3, (t, f) => inner.problem(t, f)),
-      low: at(4, (t, f) => inner.low(t, f)),
-      info: at(5, (t, f) => inner.info(t, f)),
-      with: (s, c) => wrap(inner.with(s, c)),
-    };
-  };
+  const wrap = (inner: Log): Log => new TeeLog(inner, ring, clock);
   return {
     for: (tag, session, context) => wrap(sink.for(tag, session, context)),
     level: (tag) => sink.level(tag),
     setLevel: (tag, level) => sink.setLevel(tag, level),
     close: () => sink.close(),
   };
+}
+
+/** A log that writes through `inner` and keeps each record it writes in the ring (methods on the prototype: one is made per session). */
+class TeeLog implements Log {
+  readonly tag: Tag;
+  readonly session: number;
+  readonly context: string;
+
+  constructor(
+    private readonly inner: Log,
+    private readonly ring: LogRing,
+    private readonly clock: Clock,
+  ) {
+    this.tag = inner.tag;
+    this.session = inner.session;
+    this.context = inner.context;
+  }
+
+  private keep(level: Level, text: string, fields: Fields): void {
+    if (this.inner.enabled(level))
+      this.ring.push({
+        at: this.clock.now(),
+        level,
+        tag: this.tag,
+        session: this.session,
+        context: this.context,
+        text,
+        fields,
+      });
+  }
+
+  enabled(level: Level): boolean {
+    return this.inner.enabled(level);
+  }
+  crash(text: string, fields: Fields = {}): void {
+    this.inner.crash(text, fields);
+    this.keep(0, text, fields);
+  }
+  failure(text: string, fields: Fields = {}): void {
+    this.inner.failure(text, fields);
+    this.keep(1, text, fields);
+  }
+  major(text: string, fields: Fields = {}): void {
+    this.inner.major(text, fields);
+    this.keep(2, text, fields);
+  }
+  problem(text: string, fields: Fields = {}): void {
+    this.inner.problem(text, fields);
+    this.keep(3, text, fields);
+  }
+  low(text: string, fields: Fields = {}): void {
+    this.inner.low(text, fields);
+    this.keep(4, text, fields);
+  }
+  info(text: string, fields: Fields = {}): void {
+    this.inner.info(text, fields);
+    this.keep(5, text, fields);
+  }
+  with(session: number, context: string): Log {
+    return new TeeLog(this.inner.with(session, context), this.ring, this.clock);
+  }
 }

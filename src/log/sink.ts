@@ -130,25 +130,9 @@ export function createLogSink(opts: CreateLogSinkOptions): FileLogSink {
     }
   };
 
-  const make = (tag: Tag, session: number, context: string): Log => {
-    const at =
-      (level: Level) =>
-      (text: string, fields: Fields = {}): void =>
-        emit(tag, level, session, context, text, fields);
-    return {
-      tag,
-      session,
-      context,
-      enabled: (level) => level <= levelOf(tag),
-      crash: at(0),
-      failure: at(1),
-      major: at(2),
-      problem: at(3),
-      low: at(4),
-      info: at(5),
-      with: (s, c) => make(tag, s, c),
-    };
-  };
+  const emitter: Emitter = { emit, levelOf };
+  const make = (tag: Tag, session: number, context: string): Log =>
+    new SinkLog(emitter, tag, session, context);
 
   const flush = async (): Promise<void> => {
     drain();
@@ -170,4 +154,47 @@ export function createLogSink(opts: CreateLogSinkOptions): FileLogSink {
       if (last !== null) await last.handle.close();
     },
   };
+}
+
+interface Emitter {
+  emit(tag: Tag, level: Level, session: number, context: string, text: string, fields: Fields): void;
+  levelOf(tag: Tag): Level;
+}
+
+/**
+ * One log of a sink, with its methods on the prototype: a log per SMTP session is made for
+ * every connection, and a closure per method cost each idle connection about a kilobyte.
+ */
+class SinkLog implements Log {
+  constructor(
+    private readonly sink: Emitter,
+    readonly tag: Tag,
+    readonly session: number,
+    readonly context: string,
+  ) {}
+
+  enabled(level: Level): boolean {
+    return level <= this.sink.levelOf(this.tag);
+  }
+  crash(text: string, fields: Fields = {}): void {
+    this.sink.emit(this.tag, 0, this.session, this.context, text, fields);
+  }
+  failure(text: string, fields: Fields = {}): void {
+    this.sink.emit(this.tag, 1, this.session, this.context, text, fields);
+  }
+  major(text: string, fields: Fields = {}): void {
+    this.sink.emit(this.tag, 2, this.session, this.context, text, fields);
+  }
+  problem(text: string, fields: Fields = {}): void {
+    this.sink.emit(this.tag, 3, this.session, this.context, text, fields);
+  }
+  low(text: string, fields: Fields = {}): void {
+    this.sink.emit(this.tag, 4, this.session, this.context, text, fields);
+  }
+  info(text: string, fields: Fields = {}): void {
+    this.sink.emit(this.tag, 5, this.session, this.context, text, fields);
+  }
+  with(session: number, context: string): Log {
+    return new SinkLog(this.sink, this.tag, session, context);
+  }
 }

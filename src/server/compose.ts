@@ -270,6 +270,7 @@ async function wire<Joined>(
   const pop3 = sources?.listening("pop3") ?? [];
   const joined = await stand.join({
     smtp: listeners.smtp[0],
+    submissions: listeners.submissions[0],
     http,
     channel,
     queueSize: () => queue.size(),

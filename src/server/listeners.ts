@@ -2,6 +2,7 @@
 // addresses a member advertises to the others. A listener takes the PROXY header from the
 // balancers named in smtp.proxyProtocolFrom (none: no header is ever looked for).
 import type { SecureContext } from "node:tls";
+import { ConfigError } from "../config/load.js";
 import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
@@ -81,7 +82,7 @@ export async function bindSmtpListeners(o: {
     const smtp = await bind("smtp", settings.smtp.listen);
     const submission = await bind("submission", settings.submission.listen);
     if (settings.submissions.listen.length > 0 && o.tls === null) {
-      throw new Error(
+      throw new ConfigError(
         "submissions.listen needs TLS (smtp.tls): implicit TLS cannot run without a certificate",
       );
     }

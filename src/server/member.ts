@@ -235,6 +235,8 @@ export function clusterMember(
               id: settings.node.id,
               role,
               smtp: at.smtp === undefined ? "" : advertised(settings, at.smtp),
+              // What a balancer in front (lb-config haproxy) forwards port 465 to.
+              submissions: at.submissions === undefined ? "" : advertised(settings, at.submissions),
               http: advertised(settings, at.http),
               channel: at.channel === null ? null : advertised(settings, at.channel),
               submitMessages: settings.cluster.submitMessages,

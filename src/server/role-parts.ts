@@ -126,6 +126,7 @@ export interface Stand<Joined> {
   /** Once the listeners are bound: joins the others (a member), with what it then offers. */
   join(at: {
     readonly smtp: Bound | undefined;
+    readonly submissions: Bound | undefined;
     readonly http: Bound;
     readonly channel: Bound | null;
     readonly queueSize: () => number;

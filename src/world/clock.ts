@@ -17,6 +17,14 @@ export const systemClock: Clock = {
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms);
     t.unref();
-    return { cancel: () => clearTimeout(t) };
+    return new NodeTimer(t);
   },
 };
+
+/** A handle with its method on the prototype: every session holds a few, so no closure each. */
+class NodeTimer implements TimerHandle {
+  constructor(private readonly t: NodeJS.Timeout) {}
+  cancel(): void {
+    clearTimeout(this.t);
+  }
+}

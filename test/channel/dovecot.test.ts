@@ -6,14 +6,14 @@
 // mail tree belongs to nobody (65534), as the userdb says.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { userInfo, tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, waitForPort } from "../kit/ports.js";
+// The private Dovecot is the benchmark's (one starter for both: the bench may not import test/).
+import { startDovecot as startPeer, type Dovecot } from "../../bench/dovecot.js";
 import { job, startClient, summary } from "./fixtures.js";
 
-const DOVECOT = "/usr/sbin/dovecot";
 const DOVEADM = "/usr/bin/doveadm";
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -25,76 +25,15 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
   });
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-interface Dovecot {
-  readonly port: number;
-  readonly conf: string;
-  readonly mail: string;
-  readonly logFile: string;
-}
-
 async function startDovecot(t: TestContext): Promise<Dovecot> {
   const tmp = await mkdtemp(join(tmpdir(), "mailyard-dovecot-lmtp-"));
-  t.after(() => rm(tmp, { recursive: true, force: true }));
-  // Dovecot's auth and mail processes run as other users and must reach the userdb and Maildir.
-  await chmod(tmp, 0o755);
-  const root = process.getuid?.() === 0;
-  const uid = root ? 65534 : process.getuid!();
-  const gid = root ? 65534 : process.getgid!();
-  const mail = join(tmp, "mail");
-  const logFile = join(tmp, "dovecot.log");
-  for (const d of ["run", "state", "mail", "home"]) await mkdir(join(tmp, d));
-  if (root) {
-    await chown(mail, uid, gid);
-    await chown(join(tmp, "home"), uid, gid);
-  }
-  const users = join(tmp, "users");
-  await writeFile(
-    users,
-    ["alice", "bob"].map((u) => `${u}@example.test::${uid}:${gid}::${join(tmp, "home", u)}::\n`).join(""),
-  );
-  const port = await freePort();
-  const me = userInfo().username;
-  const conf = join(tmp, "dovecot.conf");
-  await writeFile(
-    conf,
-    [
-      "protocols = lmtp",
-      `base_dir = ${join(tmp, "run")}`,
-      `state_dir = ${join(tmp, "state")}`,
-      `log_path = ${logFile}`,
-      "ssl = no",
-      "listen = 127.0.0.1",
-      `mail_location = maildir:${mail}/%d/%n`,
-      "first_valid_uid = 0",
-      "first_valid_gid = 0",
-      // Not root: every service runs as this user (Dovecot's own users need root to switch to).
-      ...(root ? [] : [`default_internal_user = ${me}`, `default_login_user = ${me}`]),
-      `passdb {\n  driver = passwd-file\n  args = ${users}\n}`,
-      `userdb {\n  driver = passwd-file\n  args = ${users}\n}`,
-      `service lmtp {\n  inet_listener lmtp {\n    address = 127.0.0.1\n    port = ${port}\n  }\n}`,
-      "",
-    ].join("\n"),
-  );
-  const child = spawn(DOVECOT, ["-F", "-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  t.after(() => stop(child));
-  try {
-    await waitForPort(port, 15_000);
-  } catch (e) {
-    const log = await readFile(logFile, "utf8").catch(() => "");
-    throw new Error(`dovecot did not start: ${String(e)}\n${stderr}\n${log}`, { cause: e });
-  }
-  return { port, conf, mail, logFile };
+  let dovecot: Dovecot | null = null;
+  t.after(async () => {
+    await dovecot?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  });
+  dovecot = await startPeer(tmp, ["alice@example.test", "bob@example.test"]);
+  return dovecot;
 }
 
 async function maildirMessages(mail: string, user: string): Promise<string[]> {

@@ -103,7 +103,7 @@ void test("queue commands need the running node", async (t) => {
   );
 });
 
-void test("usage errors exit 2 with one message; failures exit 1", async (t) => {
+void test("usage and configuration errors exit 2 with one message; failures exit 1", async (t) => {
   const { run } = await offline(t);
   for (const args of [
     ["bogus"],
@@ -124,8 +124,9 @@ void test("usage errors exit 2 with one message; failures exit 1", async (t) => 
   const help = await mailyard(["help"]);
   assert.equal(help.code, 0);
   assert.match(help.out, /^usage: mailyard/);
+  // A configuration error is the operator's input too: exit 2.
   const badSet = await run("domain", "list", "--set", "queue.maxMesages=3");
-  assert.equal(badSet.code, 1);
+  assert.equal(badSet.code, 2);
   assert.match(badSet.err, /unknown setting "queue\.maxMesages".*queue\.maxMessages/);
 });
 

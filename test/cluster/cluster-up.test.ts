@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "../kit/load.js";
 import { SmtpClient } from "../kit/smtp-client.js";
+import { swaks } from "../kit/swaks.js";
 import { mailyard } from "../cli/run-cli.js";
 
 interface UpMember {
@@ -26,7 +27,7 @@ interface UpMember {
 interface Up {
   dir: string;
   members: UpMember[];
-  balancer: { pid: number; port: number } | null;
+  balancer: { pid: number; port: number; submissions: number } | null;
 }
 
 /** Running and not a zombie (nobody may reap a detached child here). */
@@ -41,6 +42,24 @@ function running(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Port 465 through the balancer: implicit TLS, AUTH, one message (swaks, as a client would). */
+async function sendOverTls(port: number, user: string, to: string, subject: string): Promise<string> {
+  const args = ["--server", `127.0.0.1:${port}`, "--tlsc", "--timeout", "20", "--from", user, "--to", to];
+  const auth = [
+    "--auth",
+    "PLAIN",
+    "--auth-user",
+    user,
+    "--auth-password",
+    "pw",
+    "--header",
+    `Subject: ${subject}`,
+  ];
+  const r = await swaks([...args, ...auth]);
+  assert.equal(r.code, 0, r.out);
+  return r.out;
 }
 
 async function send(port: number, to: string, subject: string): Promise<void> {
@@ -114,11 +133,19 @@ test(
 
     await send(member("f1").smtp, "alice@example.test", "via f1");
     await send(member("f2").smtp, "bob@example.test", "via f2");
-    if (up.balancer !== null) await send(up.balancer.port, "alice@example.test", "via haproxy");
+    if (up.balancer !== null) {
+      await send(up.balancer.port, "alice@example.test", "via haproxy");
+      // Port 465's stand-in: the balancer passes the TLS through to a frontend's submissions listener.
+      assert.ok(up.balancer.submissions > 0, "the balancer has a submissions port");
+      assert.match(
+        await sendOverTls(up.balancer.submissions, "alice@example.test", "alice@example.test", "via 465"),
+        /TLS started/,
+      );
+    }
     const box = (node: string, user: string) => join(dir, node, "mail", "example.test", user, "new");
     const count = async (node: string, user: string) =>
       (await readdir(box(node, user)).catch(() => [])).length;
-    const aliceWants = up.balancer !== null ? 2 : 1;
+    const aliceWants = up.balancer !== null ? 3 : 1;
     await waitFor("alice's mail on b1", async () => (await count("b1", "alice")) === aliceWants, 30_000);
     await waitFor("bob's mail on b2", async () => (await count("b2", "bob")) === 1, 30_000);
     assert.equal(await count("b2", "alice"), 0);

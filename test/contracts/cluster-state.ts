@@ -66,20 +66,20 @@ export function clusterStateContract(
       const s = await store.connect();
       assert.deepEqual(await s.members(), []);
       await s.register(member("b1"));
-      await s.register(
-        member("a1", { role: "frontend", channel: null, submitMessages: "Locally for Others" }),
-      );
+      const a1 = member("a1", {
+        role: "frontend",
+        submissions: "127.0.0.1:2465",
+        channel: null,
+        submitMessages: "Locally for Others",
+      });
+      await s.register(a1);
       let all = await s.members();
       assert.deepEqual(
         all.map((m) => m.id),
         ["a1", "b1"],
       );
-      assert.deepEqual(all[0], {
-        ...member("a1", { role: "frontend", channel: null, submitMessages: "Locally for Others" }),
-        lastHeartbeat: clock.now(),
-        queueSize: 0,
-        left: false,
-      });
+      assert.equal(all[1]?.submissions, "", "no submissions listener reads as empty");
+      assert.deepEqual(all[0], { ...a1, lastHeartbeat: clock.now(), queueSize: 0, left: false });
 
       clock.advance(1000);
       assert.equal(await s.heartbeat("b1", clock.now(), 7), true);
@@ -95,10 +95,13 @@ export function clusterStateContract(
       assert.equal(await s.heartbeat("b1", clock.now(), 0), false, "a left member must register again");
 
       clock.advance(1000);
-      await s.register(member("b1", { smtp: "127.0.0.1:2600", startedAt: clock.now() }));
+      await s.register(
+        member("b1", { smtp: "127.0.0.1:2600", submissions: "127.0.0.1:2601", startedAt: clock.now() }),
+      );
       const b1 = (await s.members())[1];
       assert.equal(b1?.left, false);
       assert.equal(b1?.smtp, "127.0.0.1:2600");
+      assert.equal(b1?.submissions, "127.0.0.1:2601");
       assert.equal(b1?.startedAt, clock.now());
       assert.equal(b1?.lastHeartbeat, clock.now());
       assert.equal(b1?.queueSize, 0);

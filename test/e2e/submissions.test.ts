@@ -5,7 +5,6 @@
 // the handshake, and the node logs the real client.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -15,21 +14,13 @@ import { settingsSchema } from "../../src/config/settings.js";
 import { startNode, type RunningNode } from "../../src/server/node.js";
 import { main as cli } from "../../src/cli/main.js";
 import { memoryLogSink } from "../kit/log.js";
+import { swaks } from "../kit/swaks.js";
 import { fakeResolver } from "../kit/resolver.js";
 import { waitFor } from "../kit/load.js";
 
 const logs = memoryLogSink();
 let dataDir = "";
 let node: RunningNode;
-
-function swaks(args: readonly string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile("/usr/bin/swaks", [...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
-      resolve({ code, out: stdout + stderr });
-    });
-  });
-}
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "mailyard-465-"));

@@ -1,19 +1,8 @@
 // The real swaks client against the engine: plain, pipelined, and STARTTLS + AUTH PLAIN/LOGIN.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { startTestServer } from "../kit/smtp-server.js";
-
-const SWAKS = "/usr/bin/swaks";
-
-function swaks(args: readonly string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(SWAKS, [...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
-      resolve({ code, out: stdout + stderr });
-    });
-  });
-}
+import { swaks } from "../kit/swaks.js";
 
 test("swaks sends plain, pipelined, and over STARTTLS with AUTH", async (t) => {
   const srv = await startTestServer({ tls: true });

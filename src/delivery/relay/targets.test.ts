@@ -39,8 +39,11 @@ void test("forwardTo * with no live frontend is a temporary failure that says so
 });
 
 void test("fixed forwarding hosts and * mix; unreadable entries are skipped", async () => {
-  const t = await resolveTargets("forward:*", settings(["relay.test:2525", "*", "bad host"]), noDns, () => [
+  // The settings refuse an unreadable entry at load; a frontend's address from the state may still be one.
+  assert.throws(() => settings(["relay.test:2525", "bad host"]), /not host\[:port\] or \*/);
+  const t = await resolveTargets("forward:*", settings(["relay.test:2525", "*"]), noDns, () => [
     "127.0.0.9:26",
+    "bad host",
   ]);
   assert.equal(t.kind, "hosts");
   if (t.kind !== "hosts") return;

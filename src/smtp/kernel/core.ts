@@ -70,14 +70,9 @@ export class SessionCore {
     this.sock = socket;
     this.started = o.clock.now();
     this.idle = new IdleClock(o.clock, this.started);
-    const current = (): Socket => this.sock;
-    this.output = new SessionOutput(current, this.idle);
-    this.input = new LineInput(
-      o.maxLine,
-      { socket: current, interrupted: () => this.interrupted() },
-      this.output,
-      this.idle,
-    );
+    // The core itself is what input and output ask for the current socket: no closures per session.
+    this.output = new SessionOutput(this, this.idle);
+    this.input = new LineInput(o.maxLine, this, this.output, this.idle);
     this.socketClosed = new Promise((resolve) => socket.once("close", () => resolve()));
     this.watch(socket);
   }
@@ -194,7 +189,7 @@ export class SessionCore {
   }
 
   /** A shutdown that came during a command ends the session before it waits for the client. */
-  private interrupted(): boolean {
+  interrupted(): boolean {
     if (!this.pendingShutdown) return false;
     this.terminate("server shutting down");
     return true;

@@ -18,7 +18,7 @@ const HIGH_WATER = 256 * 1024;
 /** What the input needs from its session. */
 export interface InputOwner {
   /** The current socket (it changes at STARTTLS). */
-  socket(): Socket;
+  readonly socket: Socket;
   /** Asked before waiting for the client: true ends reading (the session has been shut down). */
   interrupted(): boolean;
 }
@@ -71,7 +71,7 @@ export class LineInput {
     this.queued += b.length;
     if (this.queued >= HIGH_WATER && !this.paused) {
       this.paused = true;
-      this.owner.socket().pause();
+      this.owner.socket.pause();
     }
   };
 
@@ -156,7 +156,7 @@ export class LineInput {
         this.queued -= b.length;
         if (this.paused && this.queued < HIGH_WATER / 2) {
           this.paused = false;
-          this.owner.socket().resume();
+          this.owner.socket.resume();
         }
         return b;
       }

@@ -9,9 +9,9 @@ import type { IdleClock } from "./idle.js";
 export class SessionOutput {
   private out = "";
 
-  /** `socket` gives the current socket (it changes at STARTTLS). */
+  /** `owner.socket` is the current socket (it changes at STARTTLS). */
   constructor(
-    private readonly socket: () => Socket,
+    private readonly owner: { readonly socket: Socket },
     private readonly idle: IdleClock,
   ) {}
 
@@ -37,7 +37,7 @@ export class SessionOutput {
 
   /** Write now, waiting while the socket's send buffer is full. */
   async write(data: string | Buffer): Promise<void> {
-    const sock = this.socket();
+    const sock = this.owner.socket;
     if (sock.destroyed || !sock.writable) return;
     if (sock.write(data)) return;
     this.idle.waiting = true;

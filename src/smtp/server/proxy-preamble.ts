@@ -10,6 +10,7 @@
 import net, { type Socket } from "node:net";
 import type { Log } from "../../log/logger.js";
 import { parseProxyHeader } from "../../proto/proxy-header.js";
+import { parseCidr } from "../../proto/cidr.js";
 import type { Clock } from "../../world/clock.js";
 import type { Endpoint } from "../handler.js";
 
@@ -104,17 +105,9 @@ export function parseBalancers(cidrs: readonly string[]): (address: string) => b
   if (cidrs.length === 0) return () => false;
   const list = new net.BlockList();
   for (const raw of cidrs) {
-    const [addr = "", bits, extra] = raw.trim().split("/");
-    const family = net.isIPv6(addr) ? "ipv6" : net.isIPv4(addr) ? "ipv4" : null;
-    if (family === null || extra !== undefined) {
-      throw new Error(`smtp.proxyProtocolFrom: "${raw}" is not an IP address or CIDR`);
-    }
-    const max = family === "ipv4" ? 32 : 128;
-    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-      throw new Error(`smtp.proxyProtocolFrom: "${raw}" has a bad prefix length`);
-    }
-    list.addSubnet(addr, prefix, family);
+    const n = parseCidr(raw);
+    if (typeof n === "string") throw new Error(`smtp.proxyProtocolFrom: "${raw}" ${n}`);
+    list.addSubnet(n.address, n.prefix, n.family);
   }
   return (address) => {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);

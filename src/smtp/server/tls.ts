@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { constants } from "node:crypto";
 import { createSecureContext, type SecureContextOptions, type SecureContext } from "node:tls";
 import { generate } from "selfsigned";
+import { ConfigError } from "../../config/load.js";
+import { readSettingFile } from "../../config/setting-file.js";
 import type { Settings } from "../../config/settings.js";
 import type { Log } from "../../log/logger.js";
 
@@ -31,6 +33,17 @@ async function readPair(certPath: string, keyPath: string): Promise<{ cert: stri
   }
 }
 
+/** The operator's pair as a context; PEM that does not parse or match is theirs to fix. */
+function serverContextOf(cert: string, key: string): SecureContext {
+  try {
+    return serverContext({ cert, key });
+  } catch (e) {
+    throw new ConfigError(
+      `smtp.tls: the cert and key cannot be used: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
 async function writeWhole(path: string, text: string, mode: number): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, text, { mode });
@@ -40,11 +53,11 @@ async function writeWhole(path: string, text: string, mode: number): Promise<voi
 export async function loadOrCreateTls(settings: Settings, dataDir: string, log: Log): Promise<SecureContext> {
   const { cert, key } = settings.smtp.tls;
   if (cert !== "" || key !== "") {
-    if (cert === "" || key === "") throw new Error("smtp.tls needs both cert and key (or neither)");
-    const context = serverContext({
-      cert: await readFile(cert, "utf8"),
-      key: await readFile(key, "utf8"),
-    });
+    if (cert === "" || key === "") throw new ConfigError("smtp.tls needs both cert and key (or neither)");
+    const context = serverContextOf(
+      await readSettingFile("smtp.tls.cert", cert),
+      await readSettingFile("smtp.tls.key", key),
+    );
     log.major("TLS certificate loaded", { cert });
     return context;
   }
