@@ -69,14 +69,13 @@ commands:
   admin-user passwd NAME --password P     change an administrator's password
   admin-user remove NAME
   admin-user list [--json]
-  lb-config haproxy [--listen HOST:PORT] [--submissions-listen HOST:PORT] [--proxy-version 1|2]
   node drain NODE [--no-wait] [--timeout SECONDS] [--json]
                                           stop NODE taking mail (its listeners answer 421) and
                                           hand its queue to live peers of its role; waits until
                                           the queue is empty (any machine that reaches the state)
   node undrain NODE [--json]              NODE takes mail and delivers again
   node status [NODE] [--json]             each member: up or down, draining/drained, queue size
-  lb-config haproxy [--listen HOST:PORT] [--proxy-version 1|2]
+  lb-config haproxy [--listen HOST:PORT] [--submissions-listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
                                           (port 465: default 0.0.0.0:465 when a frontend
                                           has submissions.listen; "" for none)
@@ -190,8 +189,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   "dkim list": { min: 0, max: 0, options: ["json"], args: "[--json]" },
   "dkim remove": { min: 1, max: 1, options: ["selector"], args: "DOMAIN [--selector S]" },
-<<<<<<< HEAD
-  "lb-config haproxy": { min: 0, max: 0, options: ["listen", "proxy-version"], args: "" },
+  "lb-config haproxy": {
+    min: 0,
+    max: 0,
+    options: ["listen", "submissions-listen", "proxy-version"],
+    args: "",
+  },
   "node drain": {
     min: 1,
     max: 1,
@@ -200,14 +203,6 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   "node undrain": { min: 1, max: 1, options: ["json"], args: "NODE [--json]" },
   "node status": { min: 0, max: 1, options: ["json"], args: "[NODE] [--json]" },
-=======
-  "lb-config haproxy": {
-    min: 0,
-    max: 0,
-    options: ["listen", "submissions-listen", "proxy-version"],
-    args: "",
-  },
->>>>>>> main
 };
 
 /** Commands that take a verb ("domain add"), by their first word. */
