@@ -126,7 +126,7 @@ const percentile = (sorted: number[], p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 /** Files in every <root>/<domain>/u*\/new, with the newest modification time. */
-async function maildirs(root: string, withTimes: boolean): Promise<{ count: number; lastMs: number }> {
+export async function maildirs(root: string, withTimes: boolean): Promise<{ count: number; lastMs: number }> {
   let count = 0;
   let lastMs = 0;
   const base = join(root, LOCAL_DOMAIN);

@@ -1,7 +1,8 @@
 // `npm run bench`: Mailyard against a private Postfix on the same workloads, alternating
 // Mailyard/Postfix runs for several rounds with a fresh spool each run, then a table per scenario
-// (and JSON with --json). Everything runs on 127.0.0.1; everything started is stopped on the
-// way out, also after an error or SIGINT. See docs/BENCHMARKS.md.
+// (and JSON with --json); and Mailyard clusters with shadow copies off and on (shadow-cost.ts).
+// Everything runs on 127.0.0.1; everything started is stopped on the way out, also after an
+// error or SIGINT. See docs/BENCHMARKS.md.
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -23,6 +24,15 @@ import {
   summarize,
 } from "./report.js";
 import { DEFAULT_SCENARIOS, MAILBOXES, scenario, SCENARIO_NAMES, type Scenario } from "./scenarios.js";
+import {
+  formatShadowTable,
+  SHADOW_NAMES,
+  shadowRun,
+  shadowScenario,
+  type ShadowMode,
+  type ShadowRun,
+  type ShadowScenario,
+} from "./shadow-cost.js";
 import { startSink } from "./sink.js";
 import { remoteLoad } from "./load-remote.js";
 import type { Workload } from "./workload.js";
@@ -39,8 +49,9 @@ const WARM_UP: Omit<Workload, "mailboxes"> = {
 const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--scenario NAME]... [--json FILE] [--markdown FILE] [--dir DIR] [--profile DIR] [--set KEY=VALUE]...
   --rounds N       Mailyard/Postfix pairs per scenario (default 3; 1 with --quick)
   --quick          small workloads, one round unless --rounds is given (a smoke run)
-  --scenario NAME  only this scenario (repeatable, or comma-separated): ${SCENARIO_NAMES.join(", ")}
-                   (without it: ${DEFAULT_SCENARIOS.join(", ")}; the filtered and cluster ones run by name)
+  --scenario NAME  only this scenario (repeatable, or comma-separated): ${[...SCENARIO_NAMES, ...SHADOW_NAMES].join(", ")}
+                   (without it: ${[...DEFAULT_SCENARIOS, ...SHADOW_NAMES].join(", ")}; the filtered and cluster ones run by name;
+                   the cluster-*-shadow ones compare Mailyard clusters with queue.shadow off and preferred)
   --json FILE      also write every run and the medians as JSON
   --markdown FILE  also write the machine and the tables as Markdown (for docs/BENCHMARKS.md)
   --dir DIR        where the temporary spools go (default ${tmpdir()}); its filesystem matters (fsync)
@@ -53,6 +64,7 @@ interface Options {
   readonly rounds: number;
   readonly quick: boolean;
   readonly scenarios: Scenario[];
+  readonly shadow: ShadowScenario[];
   readonly json: string | null;
   readonly markdown: string | null;
   readonly dir: string;
@@ -82,16 +94,23 @@ function options(argv: string[]): Options {
   }
   const rounds = values.rounds === undefined ? (values.quick ? 1 : 3) : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error("--rounds must be 1..20");
-  const names = (values.scenario ?? [...DEFAULT_SCENARIOS]).flatMap((s) => s.split(",")).filter(Boolean);
-  const scenarios = names.map((n) => {
-    const s = scenario(n, values.quick);
-    if (!s) throw new Error(`unknown scenario ${n}; known: ${SCENARIO_NAMES.join(", ")}`);
-    return s;
-  });
+  const names = (values.scenario ?? [...DEFAULT_SCENARIOS, ...SHADOW_NAMES])
+    .flatMap((s) => s.split(","))
+    .filter(Boolean);
+  const shadow = names.flatMap((n) => shadowScenario(n, values.quick) ?? []);
+  const scenarios = names
+    .filter((n) => !shadow.some((s) => s.name === n))
+    .map((n) => {
+      const s = scenario(n, values.quick);
+      if (!s)
+        throw new Error(`unknown scenario ${n}; known: ${[...SCENARIO_NAMES, ...SHADOW_NAMES].join(", ")}`);
+      return s;
+    });
   return {
     rounds,
     quick: values.quick,
     scenarios,
+    shadow,
     json: values.json === undefined ? null : resolve(values.json),
     markdown: values.markdown === undefined ? null : resolve(values.markdown),
     dir: resolve(values.dir ?? tmpdir()),
@@ -194,6 +213,26 @@ async function main(): Promise<number> {
     console.log(`\n${formatTable(s, o.rounds, runs)}${ceiling === null ? "" : `\n  ${ceiling}`}\n`);
   }
 
+  // Shadow copies: a cluster per run, off and preferred in each round, the order swapped every
+  // other round as above.
+  const shadowResults: { scenario: ShadowScenario; runs: ShadowRun[] }[] = [];
+  for (const s of o.shadow) {
+    const runs: ShadowRun[] = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      const order: ShadowMode[] = round % 2 === 0 ? ["preferred", "off"] : ["off", "preferred"];
+      for (const mode of order) {
+        const r = await shadowRun(s, mode, round, ctx);
+        runs.push(r);
+        console.error(
+          `${s.name} round ${round} queue.shadow=${mode}: ${r.ok ? `${(r.acceptedPerSec ?? 0).toFixed(0)} msg/s, p50 ${(r.p50Ms ?? 0).toFixed(1)} ms, p95 ${(r.p95Ms ?? 0).toFixed(1)} ms, ${(r.cpuMsPerMsg ?? 0).toFixed(2)} CPU ms/msg` : `failed: ${r.error ?? "?"}`}, load ${r.load1.toFixed(1)}`,
+        );
+        await promisify(execFile)("sync", []).catch(() => undefined);
+      }
+    }
+    shadowResults.push({ scenario: s, runs });
+    console.log(`\n${formatShadowTable(s, runs)}\n`);
+  }
+
   if (o.json) {
     await mkdir(dirname(o.json), { recursive: true });
     const doc = {
@@ -207,6 +246,12 @@ async function main(): Promise<number> {
         ...(s.kind === "messages" && s.filter !== undefined ? { filter: s.filter } : {}),
         summary: summarize(s, runs),
         ...(baselineSummary(runs) !== null ? { baseline: baselineSummary(runs) } : {}),
+        runs,
+      })),
+      shadow: shadowResults.map(({ scenario: s, runs }) => ({
+        name: s.name,
+        title: s.title,
+        workload: s.workload,
         runs,
       })),
     };
@@ -224,11 +269,15 @@ async function main(): Promise<number> {
         ({ scenario: s, runs, ceiling }) =>
           `\n${formatMarkdown(s, o.rounds, runs)}${ceiling === null ? "" : `\n\n${ceiling}.`}`,
       ),
+      ...shadowResults.map(({ scenario: s, runs }) => `\n${formatShadowTable(s, runs)}`),
     ];
     await writeFile(o.markdown, md.join("\n") + "\n");
     console.log(`tables written to ${o.markdown}`);
   }
-  return results.every((x) => x.runs.every((r) => r.ok)) ? 0 : 1;
+  return results.every((x) => x.runs.every((r) => r.ok)) &&
+    shadowResults.every((x) => x.runs.every((r) => r.ok))
+    ? 0
+    : 1;
 }
 
 let code = 1;

@@ -4,7 +4,8 @@
 # HAProxy (the load balancer in front of cluster frontends), PostgreSQL (the shared cluster state),
 # s-nail (a mail(1) that calls sendmail, for `mailyard sendmail`), fetchmail (a real POP3 client),
 # Pigeonhole (sieve-test), OpenDKIM (opendkim, opendkim-testmsg: DKIM signatures checked both
-# ways) with Unbound (a loopback DNS server OpenDKIM resolves keys from), Chromium (the WebAdmin's
+# ways) with Unbound (a loopback DNS server OpenDKIM resolves keys from; for DANE, a validating
+# resolver of a zone signed with ldnsutils), Chromium (the WebAdmin's
 # browser tests drive Debian's /usr/bin/chromium with playwright-core, which never downloads one),
 # rspamd and clamav-milter with clamd (milters).
 # Postfix and Dovecot are installed but never started system-wide; tests run private instances.
@@ -34,6 +35,8 @@ command -v rspamd >/dev/null || need+=(rspamd)
 [ -x /usr/sbin/opendkim ] || need+=(opendkim)
 [ -x /usr/sbin/opendkim-testmsg ] || need+=(opendkim-tools)
 [ -x /usr/sbin/unbound ] || need+=(unbound)
+# DANE (test/relay/dane.test.ts): Unbound validates a zone signed at test time with ldns-signzone.
+command -v ldns-signzone >/dev/null || need+=(ldnsutils)
 # swaks needs Net::SSLeay for --tls; it is only a recommended package of swaks.
 perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl)
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

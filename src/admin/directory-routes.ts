@@ -6,6 +6,7 @@
 // an account created through any node is never left without one. On a dynamic cluster's
 // members the account pages show who holds each account open (AccountOwners, the leases).
 import { z } from "zod";
+import type { AccountHomes, AccountOwners } from "../cluster/account-placement.js";
 import { addressKey, domainKey } from "../directory/address.js";
 import type { Account, AccountSettings, Directory } from "../directory/directory.js";
 import { ApiError, ok, parseBody, type ApiRequest, type Route } from "../http/api.js";
@@ -36,34 +37,6 @@ const newAlias = z.strictObject({ address, targets: z.array(address).min(1).max(
 const newGrant = z.strictObject({ address: z.string().min(2).max(320) });
 
 type Fields = z.infer<typeof accountPatch>;
-
-/** Home backends of a static cluster, as the account routes need them. */
-export interface AccountHomes {
-  /** Before creating: the home the account will get (requested or chosen), or why none. */
-  choose(address: string, requested: string | undefined): Promise<{ node: string } | { refused: string }>;
-  record(address: string, node: string): Promise<void>;
-  forget(address: string): Promise<void>;
-  /** Every account's home (the account list shows them). */
-  all(): Promise<readonly { account: string; node: string }[]>;
-  /** One account's home, or null (an account from before homes were kept). */
-  of(address: string): Promise<string | null>;
-  /** Moves an account to another home backend (a backend member), or why not. */
-  move(address: string, node: string): Promise<{ node: string } | { refused: string }>;
-}
-
-/** An account's current owner in a dynamic cluster: the backend holding its unexpired lease. */
-export interface AccountOwner {
-  readonly node: string;
-  readonly token: number;
-  readonly expiresAt: number;
-}
-
-/** Who holds which account open in a dynamic cluster, as of the node's clock. */
-export interface AccountOwners {
-  /** Every account with an owner now (one query, however many accounts). */
-  all(): Promise<readonly { account: string; owner: AccountOwner }[]>;
-  of(address: string): Promise<AccountOwner | null>;
-}
 
 /** Where accounts live, as the account routes show it; neither on a single server. */
 export interface AccountPlacement {
@@ -115,6 +88,13 @@ const domainFilter = (req: ApiRequest): string | undefined => req.query.get("dom
 export function directoryRoutes(directory: Directory, placement: AccountPlacement = {}): Route[] {
   const { homes, owners } = placement;
   const kind: PlacementKind = homes !== undefined ? "static" : owners !== undefined ? "dynamic" : "single";
+  /** The account the request's :address names; a 404 when there is none. */
+  const named = async (req: ApiRequest): Promise<Account> => {
+    const a = param(req, "address");
+    const account = await directory.getAccount(a);
+    if (account === null) throw new ApiError(404, `no account ${a}`);
+    return account;
+  };
   /** The accounts with their home (static) or current owner (dynamic): one state query for all. */
   const placed = async (accounts: readonly Account[]): Promise<Record<string, unknown>[]> => {
     if (homes !== undefined) {
@@ -200,9 +180,7 @@ export function directoryRoutes(directory: Directory, placement: AccountPlacemen
       method: "GET",
       pattern: "accounts/:address",
       handler: async (req) => {
-        const a = param(req, "address");
-        const account = await directory.getAccount(a);
-        if (account === null) throw new ApiError(404, `no account ${a}`);
+        const account = await named(req);
         if (homes !== undefined) return ok({ ...account, kind, home: await homes.of(account.address) });
         if (owners !== undefined) return ok({ ...account, kind, owner: await owners.of(account.address) });
         return ok({ ...account, kind });
@@ -244,9 +222,7 @@ export function directoryRoutes(directory: Directory, placement: AccountPlacemen
       method: "GET",
       pattern: "accounts/:address/senders",
       handler: async (req) => {
-        const a = param(req, "address");
-        const account = await directory.getAccount(a);
-        if (account === null) throw new ApiError(404, `no account ${a}`);
+        const account = await named(req);
         return ok({ account: account.address, senders: await directory.senderGrants(account.address) });
       },
     },

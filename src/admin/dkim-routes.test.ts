@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createPublicKey, sign, verify } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { settingsSchema } from "../config/settings.js";
@@ -19,7 +19,7 @@ import { fakeQueue } from "../../test/kit/queue.js";
 import { createAdminServer, loadOrCreateAdminToken } from "./http.js";
 import { createPromMetrics } from "./metrics.js";
 import { createPeerCaller } from "./peers.js";
-import { adminApi } from "../../test/kit/admin-api.js";
+import { serveAdmin } from "../../test/kit/admin-api.js";
 
 const SECRET = "dkim-routes-test-cluster-secret-1";
 type After = { after(fn: () => Promise<void>): void };
@@ -52,15 +52,13 @@ async function node(t: After, settings: Record<string, unknown> = {}) {
       memberHttp: () => Promise.resolve(null),
     },
   });
-  const { port } = await server.listen("127.0.0.1", 0);
-  t.after(async () => {
-    await server.close();
-    await dkim.close();
-    await directory.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
   const texts: string[] = [];
-  const call = adminApi(port, token, texts);
+  const { port, call } = await serveAdmin(t, server, {
+    token,
+    dataDir,
+    stores: [dkim, directory],
+    seen: texts,
+  });
   return { port, dkim, logs, metrics, call, texts, clock };
 }
 

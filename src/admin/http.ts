@@ -17,8 +17,9 @@ import type { Clock } from "../world/clock.js";
 import { systemClock } from "../world/clock.js";
 import { jsonBody, readBounded } from "../world/bounded-body.js";
 import { requestReplayGuard } from "../cluster/api/auth.js";
+import type { AccountHomes, AccountOwners } from "../cluster/account-placement.js";
 import { errorResponse, match, type Route } from "../http/api.js";
-import { directoryRoutes, type AccountHomes, type AccountOwners } from "./directory-routes.js";
+import { directoryRoutes } from "./directory-routes.js";
 import type { PromMetrics } from "./metrics.js";
 import { nodeRoutes, type ClusterView } from "./node-routes.js";
 import {

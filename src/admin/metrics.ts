@@ -101,6 +101,16 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     "mailyard_takeover_duplicates_total",
     "Messages a take-over may have delivered twice (being delivered when their node died).",
   );
+  const tlsResults = counter(
+    "mailyard_tls_policy_results_total",
+    "Outbound TLS policy results (RFC 8460 vocabulary), by policy type (sts, tlsa, no-policy-found, static) and result (success or the failure's result type).",
+    ["policy", "result"],
+  );
+  const tlsReportsSent = counter(
+    "mailyard_tls_reports_total",
+    "Daily TLS-RPT report mails (RFC 8460), by outcome (queued, failed).",
+    ["outcome"],
+  );
   const delay = new Histogram({
     name: "mailyard_delivery_delay_seconds",
     help: "Time from arrival in the queue to delivery, by kind.",
@@ -142,5 +152,7 @@ export function createPromMetrics(opts: { queueSize: () => number; clock?: Clock
     shadowUnprotected: () => unprotected.inc(),
     shadowsPromoted: (n) => promoted.inc(n),
     takeoverDuplicates: (n) => duplicates.inc(n),
+    tlsPolicyResult: (policy, result) => tlsResults.inc({ policy, result }),
+    tlsReportSent: (outcome) => tlsReportsSent.inc({ outcome }),
   };
 }

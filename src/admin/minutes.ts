@@ -52,34 +52,29 @@ export function createMinuteSeries(opts: {
     }
     return b;
   };
-  const sampleQueue = (b: Bucket): void => {
-    if (opts.queueSize === undefined) return;
-    const n = opts.queueSize();
+  const peak = (b: Bucket, n: number): void => {
     b.queue = Math.max(b.queue ?? 0, n);
   };
+  const sampleQueue = (b: Bucket): void => {
+    if (opts.queueSize !== undefined) peak(b, opts.queueSize());
+  };
+  /** Counts an event into the current minute, with the queue's size then. */
+  const count = (add: (b: Bucket) => void): void => {
+    const b = current();
+    add(b);
+    sampleQueue(b);
+  };
   return {
-    received: () => {
-      const b = current();
-      b.in++;
-      sampleQueue(b);
-    },
-    delivered: (delayMs) => {
-      const b = current();
-      b.out++;
-      b.delaySum += Math.max(0, delayMs) / 1000;
-      b.delayCount++;
-      sampleQueue(b);
-    },
+    received: () => count((b) => void b.in++),
+    delivered: (delayMs) =>
+      count((b) => {
+        b.out++;
+        b.delaySum += Math.max(0, delayMs) / 1000;
+        b.delayCount++;
+      }),
     bounced: () => void current().out++,
-    deferred: () => {
-      const b = current();
-      b.deferred++;
-      sampleQueue(b);
-    },
-    queueSize: (n) => {
-      const b = current();
-      b.queue = Math.max(b.queue ?? 0, n);
-    },
+    deferred: () => count((b) => void b.deferred++),
+    queueSize: (n) => peak(current(), n),
     points() {
       sampleQueue(current());
       const last = buckets[buckets.length - 1]!.at;

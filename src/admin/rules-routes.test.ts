@@ -1,44 +1,23 @@
 // The rules and sieve routes of the admin API over a real socket and a real SQLite rule store.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { settingsSchema } from "../config/settings.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { openSqliteRuleStore } from "../rules/sqlite-store.js";
 import { FakeClock } from "../../test/kit/clock.js";
-import { memoryLogSink } from "../../test/kit/log.js";
-import { fakeQueue } from "../../test/kit/queue.js";
 import { createAdminServer, loadOrCreateAdminToken } from "./http.js";
-import { createPromMetrics } from "./metrics.js";
-import { adminApi } from "../../test/kit/admin-api.js";
+import { adminOptions, serveAdmin } from "../../test/kit/admin-api.js";
 
 void test("rules and sieve over the admin API: get, set, validation errors as 400 with positions", async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "mailyard-admin-rules-"));
   const path = join(dataDir, "mailyard.db");
   const directory = openSqliteDirectory(path, new FakeClock());
   const rules = openSqliteRuleStore(path);
-  const queue = fakeQueue([]);
   const token = await loadOrCreateAdminToken(dataDir);
-  const server = createAdminServer({
-    settings: settingsSchema.parse({ dataDir }),
-    queue,
-    directory,
-    metrics: createPromMetrics({ queueSize: () => 0 }),
-    log: memoryLogSink().for("ADMIN"),
-    token,
-    health: () => ({ ok: true, detail: {} }),
-    rules,
-  });
-  const { port } = await server.listen("127.0.0.1", 0);
-  t.after(async () => {
-    await server.close();
-    await rules.close();
-    await directory.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const call = adminApi(port, token);
+  const server = createAdminServer({ ...adminOptions({ dataDir, directory, token }), rules });
+  const { call } = await serveAdmin(t, server, { token, dataDir, stores: [rules, directory] });
 
   const text = '(5,tag,(),(("Add Header","X-Cluster: yes")))';
   assert.deepEqual(await call("POST", "rules/cluster", { text }), {

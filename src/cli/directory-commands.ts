@@ -51,15 +51,23 @@ const accountRow = (a: Account): string[] => [
   formatFlow(a.outFlow),
   formatFlow(a.inFlow),
 ];
-const ACCOUNT_HEADER = ["ADDRESS", "MAIL", "QUOTA", "USED", "MAXSIZE", "OUTFLOW", "INFLOW"];
-
-export async function domainCommand(
+/** A directory command: its verb and positional arguments, the options parsed for it. */
+export type DirectoryCommand<O> = (
   dir: DirectoryOps,
   io: CliIo,
   verb: string,
   args: readonly string[],
-  o: { json?: boolean | undefined },
-): Promise<void> {
+  o: O,
+) => Promise<void>;
+
+/** --json: lists as JSON. */
+interface Listing {
+  readonly json?: boolean | undefined;
+}
+
+const ACCOUNT_HEADER = ["ADDRESS", "MAIL", "QUOTA", "USED", "MAXSIZE", "OUTFLOW", "INFLOW"];
+
+export const domainCommand: DirectoryCommand<Listing> = async (dir, io, verb, args, o) => {
   switch (verb) {
     case "add":
       await dir.addDomain(args[0]!);
@@ -77,15 +85,11 @@ export async function domainCommand(
     }
   }
   throw new UsageError(`unknown command: domain ${verb}`);
-}
+};
 
-export async function accountCommand(
-  dir: DirectoryOps,
-  io: CliIo,
-  verb: string,
-  args: readonly string[],
-  o: AccountOptions & { json?: boolean | undefined; home?: string | undefined },
-): Promise<void> {
+export const accountCommand: DirectoryCommand<
+  AccountOptions & Listing & { home?: string | undefined }
+> = async (dir, io, verb, args, o) => {
   switch (verb) {
     case "add": {
       if (o.password === undefined || o.password === "") throw new UsageError("account add needs --password");
@@ -135,15 +139,9 @@ export async function accountCommand(
     }
   }
   throw new UsageError(`unknown command: account ${verb}`);
-}
+};
 
-export async function aliasCommand(
-  dir: DirectoryOps,
-  io: CliIo,
-  verb: string,
-  args: readonly string[],
-  o: { json?: boolean | undefined },
-): Promise<void> {
+export const aliasCommand: DirectoryCommand<Listing> = async (dir, io, verb, args, o) => {
   switch (verb) {
     case "add":
       await dir.addAlias(args[0]!, args.slice(1));
@@ -161,4 +159,4 @@ export async function aliasCommand(
     }
   }
   throw new UsageError(`unknown command: alias ${verb}`);
-}
+};

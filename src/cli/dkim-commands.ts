@@ -16,15 +16,10 @@ import {
 import type { DkimKeyStore } from "../delivery/dkim/store.js";
 import { openDkimStoreFor } from "../server/state-stores.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
+import { withOpened } from "./opened.js";
 
-async function withStore<T>(settings: Settings, fn: (s: DkimKeyStore) => Promise<T>): Promise<T> {
-  const store = await openDkimStoreFor(settings, () => Date.now());
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+const withStore = <T>(settings: Settings, fn: (s: DkimKeyStore) => Promise<T>): Promise<T> =>
+  withOpened(() => openDkimStoreFor(settings, () => Date.now()), fn);
 
 export async function dkimCommand(
   settings: Settings,

@@ -25,6 +25,7 @@ import { dkimCommand } from "./dkim-commands.js";
 import { nodeCommand } from "./node-commands.js";
 import { startCommand } from "./start.js";
 import { settingsCommand } from "./settings-command.js";
+import { tlsCommand } from "./tls-command.js";
 import { COMMANDS, GROUPS, USAGE } from "./usage.js";
 
 const OPTIONS = {
@@ -201,6 +202,8 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return wrote();
     case "lb-config":
       return lbConfigCommand(settings, io, values);
+    case "tls":
+      return tlsCommand(settings, io, verb, args, values);
     case "settings":
       await settingsCommand(settings, io, verb, args, values);
       return wrote();

@@ -11,6 +11,7 @@ import { compileSieve } from "../rules/sieve/index.js";
 import type { RuleScope, RuleStore } from "../rules/store.js";
 import { validNodeId } from "../cluster/api/auth.js";
 import { CliError, UsageError, type CliIo } from "./io.js";
+import { withOpened } from "./opened.js";
 
 /** "server" | "cluster" | "domain D" | "account A" from the positional arguments. */
 export function scopeOf(args: readonly string[], node: string | undefined, self: string): RuleScope {
@@ -36,15 +37,9 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-async function withStore<T>(settings: Settings, fn: (s: RuleStore) => Promise<T>): Promise<T> {
-  // Loaded only here: the native SQLite module is needed by these commands alone.
-  const store = await openRuleStoreFor(settings, () => Date.now());
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
+// Loaded only here: the native SQLite module is needed by these commands alone.
+const withStore = <T>(settings: Settings, fn: (s: RuleStore) => Promise<T>): Promise<T> =>
+  withOpened(() => openRuleStoreFor(settings, () => Date.now()), fn);
 
 const describe = (s: RuleScope): string =>
   s.kind === "domain"

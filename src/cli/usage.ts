@@ -79,6 +79,8 @@ commands:
                                           haproxy.cfg for the live frontends, on stdout
                                           (port 465: default 0.0.0.0:465 when a frontend
                                           has submissions.listen; "" for none)
+  tls check DOMAIN [--json]               the outbound TLS policy for DOMAIN and why: MX
+                                          hosts, MTA-STS, DANE TLSA records, the settings
   sendmail [-t] [-i] [-f SENDER] [-F NAME] [--] [RECIPIENT...]
                                           the classic sendmail interface: the message on
                                           stdin, sent through the running node, or kept in
@@ -203,6 +205,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   "node undrain": { min: 1, max: 1, options: ["json"], args: "NODE [--json]" },
   "node status": { min: 0, max: 1, options: ["json"], args: "[NODE] [--json]" },
+  "tls check": { min: 1, max: 1, options: ["json"], args: "DOMAIN [--json]" },
 };
 
 /** Commands that take a verb ("domain add"), by their first word. */

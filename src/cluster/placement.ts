@@ -80,3 +80,11 @@ export function createPlacement(o: PlacementOptions): Placement {
     isLive: (nodeId) => o.membership.live("backend").some((m) => m.id === nodeId),
   };
 }
+
+/** Whether this node stores an account now (its home, or its lease holder or rendezvous pick). */
+export function storesHere(placement: Pick<Placement, "targetFor">): (address: string) => Promise<boolean> {
+  return async (address) => {
+    const t = await placement.targetFor(address);
+    return !("none" in t) && t.local;
+  };
+}

@@ -11,9 +11,9 @@
 // Backends started at the very same moment for the very first time both see no record and
 // both write the (identical) marker: what they cannot tell there is caught at their next start.
 import { createHmac } from "node:crypto";
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { mkdir, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { fsyncDir } from "../store/fs-calls.js";
+import { fsyncDir, writeSynced } from "../store/fs-calls.js";
 import type { ClusterState } from "./state.js";
 
 export const MARKER_FILE = ".mailyard-cluster";
@@ -37,13 +37,7 @@ const markerText = (id: string): string => `mailyard cluster ${id}\n`;
 async function writeMarker(root: string, text: string): Promise<void> {
   await mkdir(root, { recursive: true, mode: 0o700 });
   const tmp = join(root, `${MARKER_FILE}.${process.pid}.tmp`);
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeSynced(tmp, text, "all");
   await rename(tmp, join(root, MARKER_FILE));
   await fsyncDir(root);
 }

@@ -20,3 +20,14 @@ export function leaseFence(
     return why;
   };
 }
+
+/**
+ * The margin the fence asks for: cluster.leaseMarginSeconds, but at most a quarter of the lease,
+ * so that a holder renewing on time (every third of the lease, leases.ts) always has it.
+ */
+export function fenceMarginMs(cluster: {
+  readonly leaseMarginSeconds: number;
+  readonly leaseSeconds: number;
+}): number {
+  return Math.min(cluster.leaseMarginSeconds, cluster.leaseSeconds / 4) * 1000;
+}

@@ -82,7 +82,17 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "smtp.outbound.idleKeepSeconds":
     "An idle outbound connection is kept this long for the next message to that destination.",
   "smtp.outbound.caFile":
-    "PEM CA bundle trusted besides the system CAs when an outbound server certificate is verified (REQUIRETLS messages). Empty: the system CAs only.",
+    "PEM CA bundle trusted besides the system CAs when an outbound server certificate is verified (REQUIRETLS messages, the verify and mta-sts policies, the HTTPS fetch of MTA-STS policies). Empty: the system CAs only.",
+  "smtp.outbound.tlsPolicy":
+    "What the MX hosts of a recipient domain must show before mail goes to them: opportunistic (STARTTLS when offered, certificate not checked), verify (STARTTLS and a certificate that chains to the system CAs or smtp.outbound.caFile and names the MX host), mta-sts (the domain's MTA-STS policy, RFC 8461, when it publishes one; else opportunistic) or dane (DANE TLSA records, RFC 7672, where DNSSEC-secure through smtp.outbound.daneResolver; else MTA-STS; else opportunistic). A host that fails its policy is skipped; with none left the recipient is deferred with a 4.7.x reason. Smarthosts follow smtp.forwardTls instead. `mailyard tls check DOMAIN` shows what applies.",
+  "smtp.outbound.tlsPolicies":
+    'Per recipient domain, a policy other than smtp.outbound.tlsPolicy (same values), e.g. { "bank.example" = "verify" }; env and --set: bank.example=verify,other.example=dane. Subdomains are not included.',
+  "smtp.outbound.daneResolver":
+    "IP address and port of a DNSSEC-validating resolver (e.g. a local unbound on 127.0.0.1:53) asked for MX and TLSA records with the DO bit; its AD bit is trusted, so it must be on loopback or a trusted path. Required for the dane policy. Empty: no DANE.",
+  "smtp.outbound.tlsReports":
+    "Send a daily TLS-RPT report (RFC 8460) for each recipient domain that had TLS policy results and publishes a _smtp._tls record with mailto: rua addresses.",
+  "smtp.outbound.policyTimeoutSeconds":
+    "Time limit of one MTA-STS policy fetch (HTTPS, at most 64 KB) and of one query to smtp.outbound.daneResolver.",
   "smtp.outbound.port": "Port used for MX hosts (25 on the Internet; tests point it elsewhere).",
 
   "submission.listen": "Submission listeners (AUTH required to send), host:port each. Empty: off.",

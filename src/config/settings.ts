@@ -6,6 +6,8 @@ import { parseHostPort } from "../proto/hostport.js";
 
 /** Submit Messages values (DESIGN.md §3); src/cluster/submit/modes.ts says how "default" resolves. */
 export const SUBMIT_MODES = ["default", "Locally", "Locally for Others", "Remotely"] as const;
+/** smtp.outbound.tlsPolicy and the values of tlsPolicies (src/delivery/relay/tls-policy.ts). */
+export const OUTBOUND_TLS_POLICIES = ["opportunistic", "verify", "mta-sts", "dane"] as const;
 /** queue.shadow (src/cluster/shadow/spool.ts). */
 export const SHADOW_MODES = ["preferred", "required", "off"] as const;
 export const TAKEN_ENTRY_ACTIONS = ["drop", "hold"] as const;
@@ -143,6 +145,26 @@ export const settingsSchema = z.object({
            * REQUIRETLS hop); empty: the system CAs only.
            */
           caFile: z.string().default(""),
+          /** What MX hosts must show before mail goes to them (delivery/relay/tls-policy.ts). */
+          tlsPolicy: z.enum(OUTBOUND_TLS_POLICIES).default("opportunistic"),
+          /** Per recipient domain: a policy other than tlsPolicy. */
+          tlsPolicies: z
+            .record(
+              z.string(),
+              z
+                .string()
+                .regex(
+                  /^(opportunistic|verify|mta-sts|dane)$/,
+                  "expected opportunistic, verify, mta-sts or dane",
+                ),
+            )
+            .default({}),
+          /** host:port of a DNSSEC-validating resolver for DANE (its AD bit is trusted); empty: no DANE. */
+          daneResolver: z.string().default(""),
+          /** Daily TLS-RPT reports (RFC 8460) to the rua of domains that publish _smtp._tls. */
+          tlsReports: z.boolean().default(true),
+          /** Time limit of one MTA-STS policy fetch and of one DANE query. */
+          policyTimeoutSeconds: z.number().int().positive().default(10),
           /** Port used for MX hosts (25 on the Internet; tests point it elsewhere). */
           port: z.number().int().min(1).max(65535).default(25),
         })

@@ -4,10 +4,9 @@
 // backend that stores them; remote ones are relayed as on a single server. A lookup that no
 // backend answers rejects, and the queue keeps the recipient and routes it again later: mail
 // for a remote domain must not be pinned to the delivery channel by a passing outage.
-import { toAsciiAddress } from "../proto/idna.js";
 import type { RecipientLookup } from "../directory/directory.js";
-import type { Deliverer, Route } from "../queue/types.js";
-import type { Channel } from "./router.js";
+import type { Deliverer } from "../queue/types.js";
+import { routerBy, type Channel } from "./router.js";
 
 export interface ClusterRouterOptions {
   /** What an address is, asked of the backends; rejects when none answers. */
@@ -20,17 +19,5 @@ export interface ClusterRouterOptions {
 }
 
 export function createClusterRouter(o: ClusterRouterOptions): Deliverer {
-  return {
-    async route(rcpt): Promise<Route> {
-      // An IDN domain as A-labels, as the single server's router does (router.ts).
-      const address = toAsciiAddress(rcpt.address.toLowerCase()) ?? rcpt.address.toLowerCase();
-      const found = await o.lookup(address);
-      if (found.kind !== "remote") return { key: `local:${address}`, kind: "local" };
-      if (o.forwardTo.length > 0) return { key: "forward:*", kind: "remote" };
-      return { key: `relay:${address.slice(address.lastIndexOf("@") + 1)}`, kind: "remote" };
-    },
-    deliver(job) {
-      return job.route.kind === "local" ? o.local.deliver(job) : o.relay.deliver(job);
-    },
-  };
+  return routerBy(async (address) => (await o.lookup(address)).kind !== "remote", o);
 }

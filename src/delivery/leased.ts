@@ -6,7 +6,7 @@
 import type { LeaseKeeper } from "../cluster/leases.js";
 import { deferred, type Outcome } from "../proto/outcome.js";
 import { REPLIES } from "../proto/reply.js";
-import type { Channel } from "./router.js";
+import { perAccount, type Channel } from "./router.js";
 
 export interface LeasedMailboxOptions {
   readonly keeper: Pick<LeaseKeeper, "open" | "owns">;
@@ -15,17 +15,12 @@ export interface LeasedMailboxOptions {
 }
 
 export function createLeasedMailbox(o: LeasedMailboxOptions): Channel {
-  return {
-    async deliver(job): Promise<Outcome[]> {
-      // One job is one route, and a local route is one account.
-      const address = job.recipients[0]?.rcpt.address;
-      if (address === undefined) return [];
-      const held = await o.keeper.open(address);
-      if (!held.ok || !o.keeper.owns(address)) {
-        const why = held.ok ? REPLIES.notHostedHere : REPLIES.accountHeld({ reason: held.reason });
-        return job.recipients.map(() => deferred(why, "mailbox", "recipient"));
-      }
-      return o.mailbox.deliver(job);
-    },
-  };
+  return perAccount(async (address, job): Promise<Outcome[]> => {
+    const held = await o.keeper.open(address);
+    if (!held.ok || !o.keeper.owns(address)) {
+      const why = held.ok ? REPLIES.notHostedHere : REPLIES.accountHeld({ reason: held.reason });
+      return job.recipients.map(() => deferred(why, "mailbox", "recipient"));
+    }
+    return o.mailbox.deliver(job);
+  });
 }

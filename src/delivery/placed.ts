@@ -8,7 +8,7 @@ import type { Placement } from "../cluster/placement.js";
 import type { Directory } from "../directory/directory.js";
 import { bounced, deferred, type Outcome } from "../proto/outcome.js";
 import { REPLIES } from "../proto/reply.js";
-import type { Channel } from "./router.js";
+import { perAccount, type Channel } from "./router.js";
 
 export interface PlacedLocalOptions {
   readonly placement: Pick<Placement, "targetFor">;
@@ -21,20 +21,15 @@ export interface PlacedLocalOptions {
 }
 
 export function createPlacedLocalChannel(o: PlacedLocalOptions): Channel {
-  return {
-    async deliver(job): Promise<Outcome[]> {
-      // One job is one route, and a local route is one account.
-      const address = job.recipients[0]?.rcpt.address;
-      if (address === undefined) return [];
-      const t = await o.placement.targetFor(address);
-      if ("none" in t) {
-        // A directory that cannot be asked leaves it a deferral, as placement's none is.
-        const account = await o.directory.getAccount(address).catch(() => undefined);
-        if (account === null) return job.recipients.map(() => bounced(REPLIES.unknownUser, "none"));
-        const why = REPLIES.noTarget({ why: t.none });
-        return job.recipients.map(() => deferred(why, "none", "destination"));
-      }
-      return t.local ? o.mailbox.deliver(job) : o.channel.deliver(job);
-    },
-  };
+  return perAccount(async (address, job): Promise<Outcome[]> => {
+    const t = await o.placement.targetFor(address);
+    if ("none" in t) {
+      // A directory that cannot be asked leaves it a deferral, as placement's none is.
+      const account = await o.directory.getAccount(address).catch(() => undefined);
+      if (account === null) return job.recipients.map(() => bounced(REPLIES.unknownUser, "none"));
+      const why = REPLIES.noTarget({ why: t.none });
+      return job.recipients.map(() => deferred(why, "none", "destination"));
+    }
+    return t.local ? o.mailbox.deliver(job) : o.channel.deliver(job);
+  });
 }

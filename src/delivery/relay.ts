@@ -1,7 +1,8 @@
 // The relay channel: delivers a remote route's recipients over SMTP, to the domain's MX hosts
 // ("relay:<domain>") or to the configured forwarding hosts ("forward:*"), smarthosts with the
 // TLS, certificate and AUTH requirements of smtp.forwardTls and its neighbours
-// (relay/smarthost.ts). Answers one outcome per recipient and never throws for delivery problems. Idle connections are kept per route for
+// (relay/smarthost.ts); MX hosts under the domain's TLS policy (relay/tls-policy.ts:
+// opportunistic, verify, MTA-STS, DANE). Answers one outcome per recipient and never throws for delivery problems. Idle connections are kept per route for
 // smtp.outbound.idleKeepSeconds and reused for up to maxMessagesPerConnection transactions (the
 // pooled sessions and the outcome log are the SMTP client's, shared with the delivery channel).
 // Everything from DNS and remote servers is untrusted (see relay/targets.ts, smtp/client).
@@ -32,10 +33,13 @@ import type { Clock } from "../world/clock.js";
 import type { Dialer } from "../world/dialer.js";
 import type { Resolver } from "../world/resolver.js";
 import { connectToTargets } from "./relay/connect.js";
-import { headerSectionIsAscii } from "./relay/header-ascii.js";
+import { headerSectionIsAscii, saysTlsNotRequired } from "./relay/header-ascii.js";
 import { transactionOutcomes } from "./relay/outcomes.js";
 import { smarthostSecurity } from "./relay/smarthost.js";
 import { resolveTargets, type FrontendList } from "./relay/targets.js";
+import { createTlsPolicies } from "./relay/tls-policy.js";
+import { noTlsReports, type TlsReportSink } from "./relay/tls-report.js";
+import { toAsciiDomain } from "../proto/idna.js";
 import type { DkimSigner } from "./dkim/sign.js";
 
 export interface RelayChannelOptions {
@@ -50,6 +54,8 @@ export interface RelayChannelOptions {
   readonly frontends?: FrontendList;
   /** DKIM signing (single servers and frontends); absent on backends, whose frontends sign. */
   readonly dkim?: DkimSigner;
+  /** Where the TLS policy's results go (/metrics, TLS reports); default nowhere. */
+  readonly tlsReports?: TlsReportSink;
 }
 
 export interface RelayChannel {
@@ -64,6 +70,24 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
   // Read here, once: a missing or unsafe login file stops the start (ConfigError).
   const smarthost = smarthostSecurity(settings, readForwardFiles(settings));
   const maxPerConnection = settings.smtp.outbound.maxMessagesPerConnection;
+  const reports = opts.tlsReports ?? noTlsReports;
+  const policies = createTlsPolicies({ settings, resolver, dialer, clock, log, ca: options.ca, reports });
+  /** The domain whose TLS policy applies to a route: relay routes, not literals nor forwarding. */
+  const policyDomain = (key: string): string | null => {
+    if (!key.startsWith("relay:") || key.startsWith("relay:[")) return null;
+    const domain = key.slice("relay:".length);
+    return toAsciiDomain(domain) ?? domain;
+  };
+  /**
+   * RFC 8689 §5: `TLS-Required: No` asks to deliver without the recipient domain's policy
+   * (MTA-STS, DANE, verify), unless the envelope asks for REQUIRETLS, which wins. Only read
+   * where a policy would apply.
+   */
+  const relaxed = async (domain: string | null, input: TransactionInput): Promise<boolean> =>
+    domain !== null &&
+    policies.configured(domain) !== "opportunistic" &&
+    input.envelope.requireTls !== true &&
+    (await saysTlsNotRequired(input.body()));
   const pooled = new PooledSessions({
     clock,
     log,
@@ -111,12 +135,17 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
         const key = job.route.key;
         const plain = transactionInput(job);
         const input = opts.dkim === undefined ? plain : { ...plain, body: await opts.dkim.body(job) };
+        const domain = policyDomain(key);
+        const optional = await relaxed(domain, input);
+        if (optional) log.info("TLS-Required: No, the domain's TLS policy is not applied", { domain });
         return {
-          key,
+          // Sessions opened without the policy are pooled apart, for such messages only.
+          key: optional ? `${key} TLS-Required:No` : key,
           attempt: (conn) => attempt(conn, input),
           open: async () => {
             const targets = await resolveTargets(key, settings, resolver, opts.frontends);
             if (targets.kind === "none") return everyone(job, targets.reply, "none", targets.permanent);
+            const policy = domain === null || optional ? undefined : await policies.plan(domain);
             const c = await connectToTargets(targets.hosts, {
               resolver,
               dialer,
@@ -124,6 +153,8 @@ export function createRelayChannel(opts: RelayChannelOptions): RelayChannel {
               log,
               options,
               smarthost,
+              reports,
+              ...(policy !== undefined ? { policy } : {}),
             });
             return c.kind === "failed" ? everyone(job, c.reply, c.relay, c.permanent) : c.conn;
           },

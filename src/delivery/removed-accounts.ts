@@ -7,7 +7,7 @@
 import type { RecipientLookup } from "../directory/directory.js";
 import { bounced, type Outcome } from "../proto/outcome.js";
 import { REPLIES } from "../proto/reply.js";
-import type { Channel } from "./router.js";
+import { perAccount, type Channel } from "./router.js";
 
 /** What an address is now; rejects when that cannot be known. */
 export type AccountLookup = (address: string) => Promise<RecipientLookup>;
@@ -18,15 +18,10 @@ export const isRemoved = (found: RecipientLookup): boolean =>
 
 /** Recipients of a local job whose account no longer exists are bounced 5.1.1; others go on. */
 export function withRemovedAccounts(channel: Channel, lookup: AccountLookup): Channel {
-  return {
-    async deliver(job): Promise<Outcome[]> {
-      // One job is one route, and a local route is one account.
-      const address = job.recipients[0]?.rcpt.address;
-      if (address === undefined) return [];
-      const found = await lookup(address).catch(() => null);
-      if (found !== null && isRemoved(found))
-        return job.recipients.map(() => bounced(REPLIES.unknownUser, "none"));
-      return channel.deliver(job);
-    },
-  };
+  return perAccount(async (address, job): Promise<Outcome[]> => {
+    const found = await lookup(address).catch(() => null);
+    if (found !== null && isRemoved(found))
+      return job.recipients.map(() => bounced(REPLIES.unknownUser, "none"));
+    return channel.deliver(job);
+  });
 }

@@ -1,6 +1,7 @@
 // The directory: domains, accounts, aliases/forwarders, credentials and per-account limits.
-// One interface, two adapters (SQLite embedded now, PostgreSQL later); every method is async
-// so the PostgreSQL adapter fits. Addresses are stored lower-cased (local part and domain).
+// One interface, two adapters (SQLite, PostgreSQL); every method is async so the PostgreSQL
+// adapter fits. Addresses are stored lower-cased (local part and domain).
+import { CallerError } from "../proto/caller-error.js";
 
 /** MailOutFlow / MailInpFlow: at most `messages` in any `periodSeconds` window. */
 export interface FlowLimit {
@@ -48,15 +49,7 @@ export type RecipientLookup =
 export type FlowDirection = "in" | "out";
 
 /** Thrown for caller mistakes the CLI reports as they are (duplicate, not found, bad value). */
-export class DirectoryError extends Error {
-  constructor(
-    readonly code: "exists" | "not-found" | "invalid",
-    message: string,
-  ) {
-    super(message);
-    this.name = "DirectoryError";
-  }
-}
+export class DirectoryError extends CallerError<"exists" | "not-found" | "invalid"> {}
 
 export interface Directory {
   addDomain(name: string): Promise<void>;

@@ -11,7 +11,13 @@
 import type { Clock } from "../world/clock.js";
 import { migratePg, openingOn } from "../state/pg-migrate.js";
 import type { PgHandle, PgTx } from "../state/pg.js";
-import { DirectoryError, type Alias, type Directory, type RecipientLookup } from "./directory.js";
+import {
+  DirectoryError,
+  type AccountSettings,
+  type Alias,
+  type Directory,
+  type RecipientLookup,
+} from "./directory.js";
 import {
   addressKey,
   domainKey,
@@ -41,6 +47,20 @@ import { hashPassword, verifyPassword } from "./password.js";
 const FK_VIOLATION = "23503";
 const UNIQUE_VIOLATION = "23505";
 const sqlCode = (e: unknown): unknown => (e as { code?: unknown }).code;
+
+/** An account's settings as the parameters of INSERT and UPDATE, in the columns' order there. */
+const settingsParams = (s: AccountSettings): unknown[] => {
+  const c = settingsColumns(s);
+  return [
+    s.enabled,
+    c.quota_bytes,
+    c.max_message_size,
+    c.out_flow_messages,
+    c.out_flow_period,
+    c.in_flow_messages,
+    c.in_flow_period,
+  ];
+};
 
 /** Applies the directory's pending migrations; returns the versions applied. */
 export function migratePostgresDirectory(pg: PgHandle, clock: Clock): Promise<number[]> {
@@ -193,7 +213,6 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
         await requireFree(q, a.address);
       });
       const hash = await hashPassword(password);
-      const c = settingsColumns(s);
       return pg.tx(async (q) => {
         await lockAddress(q, a.address);
         await requireDomain(q, a.domain);
@@ -203,20 +222,7 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
             `INSERT INTO accounts (address, local_part, domain, password_hash, enabled, quota_bytes, max_message_size,
               out_flow_messages, out_flow_period, in_flow_messages, in_flow_period, used_bytes, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12) RETURNING *`,
-            [
-              a.address,
-              a.localPart,
-              a.domain,
-              hash,
-              s.enabled,
-              c.quota_bytes,
-              c.max_message_size,
-              c.out_flow_messages,
-              c.out_flow_period,
-              c.in_flow_messages,
-              c.in_flow_period,
-              clock.now(),
-            ],
+            [a.address, a.localPart, a.domain, hash, ...settingsParams(s), clock.now()],
           )
           .catch((e: unknown) => domainGone(e, a.domain));
         return toAccount(rows[0]!);
@@ -270,23 +276,12 @@ export async function openPostgresDirectory(pg: PgHandle, clock: Clock): Promise
         if (current === undefined) throw new DirectoryError("not-found", `no account ${before.address}`);
         const s = merge(toAccount(current), rest);
         checkSettings(s);
-        const c = settingsColumns(s);
         const rows = await q.query<AccountRow>(
           `UPDATE accounts SET enabled = $2, quota_bytes = $3, max_message_size = $4,
             out_flow_messages = $5, out_flow_period = $6, in_flow_messages = $7, in_flow_period = $8,
             password_hash = COALESCE($9, password_hash)
            WHERE address = $1 RETURNING *`,
-          [
-            before.address,
-            s.enabled,
-            c.quota_bytes,
-            c.max_message_size,
-            c.out_flow_messages,
-            c.out_flow_period,
-            c.in_flow_messages,
-            c.in_flow_period,
-            hash,
-          ],
+          [before.address, ...settingsParams(s), hash],
         );
         return toAccount(rows[0]!);
       });

@@ -25,7 +25,7 @@ import { authenticate, dmarc, type AuthenticateOptions, type AuthenticateResult 
 import type { Settings } from "../config/settings.js";
 import type { Log } from "../log/logger.js";
 import type { AuthMethod, Metrics } from "../log/metrics.js";
-import { headerEnd, headerFields } from "../proto/header-fields.js";
+import { headerEnd, headerFields, piecesWithout } from "../proto/header-fields.js";
 import { REPLIES } from "../proto/reply.js";
 import type { MessageSink, SessionInfo, Transaction } from "../smtp/handler.js";
 import type { Clock } from "../world/clock.js";
@@ -140,14 +140,7 @@ export function withoutForgedResults(chunks: readonly Buffer[], id: string): Buf
       authservIdOf(f.value) === id.toLowerCase(),
   );
   if (drop.length === 0) return [...chunks];
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (const f of drop) {
-    out.push(head.subarray(pos, f.start));
-    pos = f.end;
-  }
-  out.push(head.subarray(pos));
-  return [...out, ...chunks.slice(used)];
+  return [...piecesWithout(head, drop), ...chunks.slice(used)];
 }
 
 /**

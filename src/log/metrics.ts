@@ -33,6 +33,10 @@ export interface Metrics {
   shadowsPromoted?(count: number): void;
   /** Messages a take-over may deliver twice (they were being delivered when their node died). */
   takeoverDuplicates?(count: number): void;
+  /** One outbound TLS policy result (delivery/relay/tls-report.ts): policy type, success or RFC 8460 result type. */
+  tlsPolicyResult?(policy: string, result: string): void;
+  /** A daily TLS-RPT report mail (RFC 8460): queued or failed to queue. */
+  tlsReportSent?(outcome: "queued" | "failed"): void;
 }
 
 export const noMetrics: Metrics = {

@@ -73,15 +73,19 @@ export function headerFields(message: Buffer): HeaderField[] {
 /** The message without the fields whose names are in `names` (lower-case). */
 export function withoutFields(message: Buffer, names: ReadonlySet<string>): Buffer {
   const drop = headerFields(message).filter((f) => names.has(f.name.toLowerCase()));
-  if (drop.length === 0) return message;
+  return drop.length === 0 ? message : Buffer.concat(piecesWithout(message, drop));
+}
+
+/** What is left of `buf` without the fields `drop` (in order, from headerFields of it): slices, no copy. */
+export function piecesWithout(buf: Buffer, drop: readonly Pick<HeaderField, "start" | "end">[]): Buffer[] {
   const parts: Buffer[] = [];
   let pos = 0;
   for (const f of drop) {
-    parts.push(message.subarray(pos, f.start));
+    parts.push(buf.subarray(pos, f.start));
     pos = f.end;
   }
-  parts.push(message.subarray(pos));
-  return Buffer.concat(parts);
+  parts.push(buf.subarray(pos));
+  return parts;
 }
 
 /** Removes (comments), nested, outside quoted strings. */

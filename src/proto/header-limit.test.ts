@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkHeader, fieldColon, HeaderMeter, type HeaderLimits } from "./header-limit.js";
+import { randomText, seeded } from "../../test/kit/random-text.js";
 
 const LIMITS: HeaderLimits = { maxHeaderBytes: 1000, maxHeaderFields: 10 };
 
@@ -69,14 +70,10 @@ test("a line that is not a field ends the header: header-less text is body, howe
 });
 
 test("fieldColon and the streaming measure agree on where the header ends, in any chunks", () => {
-  let seed = 3;
-  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  const rnd = seeded(3);
   const pieces = ["A", "-", ":", " ", "\t", "\r\n", "\n", "\r", "\x01", "é", "X: v"];
   for (let i = 0; i < 10_000; i++) {
-    const text = Array.from(
-      { length: Math.floor(rnd() * 12) },
-      () => pieces[Math.floor(rnd() * pieces.length)]!,
-    ).join("");
+    const text = randomText(rnd, pieces, 12);
     const buf = Buffer.from(text, "latin1");
     // the reference: whole lines, tested with fieldColon
     let pos = 0;

@@ -7,13 +7,23 @@
 // gets 501 5.5.4.
 import { REPLIES, type Reply } from "./reply.js";
 
-export interface MailParameters {
-  readonly size: number | null;
-  readonly body: "7BIT" | "8BITMIME" | "BINARYMIME";
-  readonly smtputf8: boolean;
+/** The MAIL FROM parameters a message keeps past receipt: in its envelope, and to the next hop. */
+export interface CarriedMailParameters {
+  /** RFC 3461 RET and ENVID (xtext-decoded). */
   readonly ret: "FULL" | "HDRS" | null;
   readonly envid: string | null;
-  /** RFC 8689: every hop must be verified TLS, or the message comes back. */
+  /** BODY= of MAIL FROM (RFC 6152 / RFC 3030). */
+  readonly body: "7BIT" | "8BITMIME" | "BINARYMIME";
+  readonly smtputf8: boolean;
+  /**
+   * RFC 8689 REQUIRETLS: every hop must be verified TLS to a server that offers REQUIRETLS, or
+   * the message comes back. Absent: false.
+   */
+  readonly requireTls?: boolean;
+}
+
+export interface MailParameters extends CarriedMailParameters {
+  readonly size: number | null;
   readonly requireTls: boolean;
 }
 

@@ -140,23 +140,16 @@ function parseV2(buf: Buffer): ProxyHeader {
   if (transport !== T_STREAM || (family !== AF_INET && family !== AF_INET6)) {
     return { kind: "local", version: 2, consumed };
   }
+  // Source address, destination address, source port, destination port.
+  const [size, text, name] = family === AF_INET ? [4, ipv4, "AF_INET"] : [16, ipv6, "AF_INET6"];
   const block = buf.subarray(16, consumed);
-  if (family === AF_INET) {
-    if (block.length < 12) return invalid("v2: AF_INET address block shorter than 12 bytes");
-    return {
-      kind: "proxied",
-      version: 2,
-      source: { address: ipv4(block.subarray(0, 4)), port: block.readUInt16BE(8) },
-      destination: { address: ipv4(block.subarray(4, 8)), port: block.readUInt16BE(10) },
-      consumed,
-    };
-  }
-  if (block.length < 36) return invalid("v2: AF_INET6 address block shorter than 36 bytes");
+  if (block.length < 2 * size + 4)
+    return invalid(`v2: ${name} address block shorter than ${2 * size + 4} bytes`);
   return {
     kind: "proxied",
     version: 2,
-    source: { address: ipv6(block.subarray(0, 16)), port: block.readUInt16BE(32) },
-    destination: { address: ipv6(block.subarray(16, 32)), port: block.readUInt16BE(34) },
+    source: { address: text(block.subarray(0, size)), port: block.readUInt16BE(2 * size) },
+    destination: { address: text(block.subarray(size, 2 * size)), port: block.readUInt16BE(2 * size + 2) },
     consumed,
   };
 }

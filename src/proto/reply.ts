@@ -254,6 +254,26 @@ export const REPLIES = {
     "Credentials are only sent over TLS, and host {relay} gave none (set smtp.forwardTls)",
   ),
   authNotOffered: form(451, "4.7.4", "Host {relay} offers no AUTH PLAIN or LOGIN ({offered})"),
+  // The outbound TLS policy of the recipient domain (smtp.outbound.tlsPolicy, tlsPolicies;
+  // delivery/relay/tls-policy.ts): always deferred, the host skipped. {policy} is DANE,
+  // MTA-STS or verify.
+  policyTlsMissing: form(451, "4.7.10", "TLS policy {policy} of {domain} requires TLS: {why}"),
+  policyCertificate: form(
+    451,
+    "4.7.5",
+    "TLS policy {policy} of {domain}: the certificate is not accepted: {why}",
+  ),
+  policyHandshake: form(451, "4.7.5", "TLS policy {policy} of {domain}: the TLS handshake failed: {why}"),
+  policyMxNotListed: form(
+    451,
+    "4.7.0",
+    "MTA-STS policy of {domain} (mode enforce) does not list MX host {host}",
+  ),
+  policyDnsFailed: form(
+    451,
+    "4.7.0",
+    "DANE: the DNSSEC lookup of {name} failed ({why}), so no host of it is trusted",
+  ),
   lostConnection: form(451, "4.4.2", "lost connection with {relay}"),
   noReply: reply(451, "4.4.2", "conversation ended without a reply"),
   unexpectedReply: form(451, "4.5.0", "unexpected reply: {code} {text}"),

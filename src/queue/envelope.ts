@@ -1,5 +1,6 @@
 // The envelope a queue file carries: everything known about a message apart from its bytes.
 // Written once at enqueue; per-recipient delivery state is kept separately (RecipientState).
+import type { CarriedMailParameters } from "../proto/params.js";
 
 /** RFC 3461 NOTIFY: "NEVER" or a non-empty subset of the three conditions; null = not given. */
 export type Notify = "NEVER" | readonly ("SUCCESS" | "FAILURE" | "DELAY")[] | null;
@@ -40,20 +41,13 @@ export interface ClientInfo {
   readonly tls: boolean;
 }
 
-export interface Envelope {
+/** With the MAIL FROM parameters it was received with (ret, envid, body, smtputf8, requireTls). */
+export interface Envelope extends CarriedMailParameters {
   /** Queue id: unique, sortable by arrival, safe as a file name. */
   readonly id: string;
   /** Reverse path without brackets; "" is the null sender <>. */
   readonly returnPath: string;
   readonly recipients: readonly EnvelopeRecipient[];
-  /** RFC 3461 RET and ENVID. */
-  readonly ret: "FULL" | "HDRS" | null;
-  readonly envid: string | null;
-  /** BODY= of MAIL FROM (RFC 6152 / RFC 3030). */
-  readonly body: "7BIT" | "8BITMIME" | "BINARYMIME";
-  readonly smtputf8: boolean;
-  /** RFC 8689 REQUIRETLS: relayed only over verified TLS to servers that offer REQUIRETLS, else bounced. Absent: false. */
-  readonly requireTls?: boolean;
   readonly source: MessageSource;
   readonly authUser: string | null;
   readonly client: ClientInfo | null;

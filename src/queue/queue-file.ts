@@ -16,6 +16,7 @@
 // error up to 32 bits.
 import { crc32 } from "node:zlib";
 import { MESSAGE_SOURCES, type Envelope } from "./envelope.js";
+import { isObj, jsonObject } from "./file-json.js";
 import type { EnvelopeDraft } from "./types.js";
 
 export const TRAILER_SIZE = 32;
@@ -71,8 +72,6 @@ const oneOf =
   (...xs: unknown[]): Check =>
   (v) =>
     xs.includes(v);
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 const notifyOk: Check = (v) =>
   v === null ||
@@ -119,13 +118,8 @@ export function checkDraft(v: unknown): EnvelopeDraft | string {
 /** Parse and check the envelope bytes of the file named `id` whose body is `bodyLength` bytes. */
 export function parseEnvelope(json: Buffer, t: Trailer, id: string): Envelope | string {
   if (crc32(json) !== t.crc) return "envelope checksum mismatch";
-  let v: unknown;
-  try {
-    v = JSON.parse(json.toString("utf8"));
-  } catch {
-    return "envelope is not JSON";
-  }
-  if (!isObj(v)) return "envelope is not an object";
+  const v = jsonObject(json, "envelope");
+  if (typeof v === "string") return v;
   for (const [k, check] of Object.entries(ENVELOPE_FIELDS)) {
     if (!check(v[k])) return `envelope field ${k} is invalid`;
   }

@@ -20,7 +20,7 @@ import { DirSync } from "./dir-sync.js";
 import { QUEUE_ID } from "./ids.js";
 import { decodeTrailer, parseEnvelope, TRAILER_SIZE } from "./queue-file.js";
 import { FileSpoolWriter } from "./spool-writer.js";
-import { openFd, unlinkPath } from "../store/fs-calls.js";
+import { openFd, unlinkPath, writeSynced } from "../store/fs-calls.js";
 import { freshStates, parseState } from "./state-file.js";
 
 export interface SpoolStats {
@@ -155,13 +155,7 @@ export function createSpool(dir: string, log: Log): FileSpool {
   const writeState = async (id: string, data: string): Promise<void> => {
     const tmp = join(stateDir, `${id}.json.tmp`);
     const final = join(stateDir, `${id}.json`);
-    const h = await open(tmp, "w", 0o600);
-    try {
-      await h.writeFile(data);
-      await h.datasync();
-    } finally {
-      await h.close();
-    }
+    await writeSynced(tmp, data, "data");
     if (!bodies.has(id)) {
       await quiet(unlink(tmp));
       return;

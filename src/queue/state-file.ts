@@ -2,6 +2,7 @@
 // per envelope recipient, in envelope order. The file is ours but may be damaged (crash, disk,
 // operator): it is checked field by field and rejected whole if anything is off.
 import type { Envelope, MessageState, RecipientState } from "./envelope.js";
+import { isObj, jsonObject } from "./file-json.js";
 
 export const freshState = (): RecipientState => ({
   status: "pending",
@@ -15,8 +16,6 @@ export const freshState = (): RecipientState => ({
 
 export const freshStates = (envelope: Envelope): RecipientState[] => envelope.recipients.map(freshState);
 
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 const count = (v: unknown): boolean => typeof v === "number" && Number.isInteger(v) && v >= 0;
 
 const replyOk = (v: unknown): boolean =>
@@ -40,13 +39,8 @@ export function parseState(
   raw: Buffer,
   recipients: number,
 ): { state: MessageState; recipients: RecipientState[] } | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw.toString("utf8"));
-  } catch {
-    return "state is not JSON";
-  }
-  if (!isObj(v)) return "state is not an object";
+  const v = jsonObject(raw, "state");
+  if (typeof v === "string") return v;
   if (v.state !== "active" && v.state !== "held") return "state flag is invalid";
   if (!Array.isArray(v.recipients) || v.recipients.length !== recipients) return "recipient count differs";
   if (!v.recipients.every(recipientOk)) return "recipient state is invalid";

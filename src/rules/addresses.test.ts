@@ -3,16 +3,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { angleAddr, parseAddressList } from "./addresses.js";
+import { randomText, seeded } from "../../test/kit/random-text.js";
 
 test("angleAddr agrees with /<([^>]*)>/ on 20,000 random parts", () => {
-  let seed = 7;
-  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  const rnd = seeded(7);
   const chars = ["<", ">", "a", "@", " ", '"'];
   for (let i = 0; i < 20_000; i++) {
-    const p = Array.from(
-      { length: Math.floor(rnd() * 10) },
-      () => chars[Math.floor(rnd() * chars.length)]!,
-    ).join("");
+    const p = randomText(rnd, chars, 10);
     const m = /<([^>]*)>/.exec(p);
     assert.deepEqual(angleAddr(p), m ? { index: m.index, inner: m[1]! } : null, JSON.stringify(p));
   }

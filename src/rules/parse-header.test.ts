@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseHeader } from "./message.js";
+import { randomText, seeded } from "../../test/kit/random-text.js";
 
 /** A line-by-line reader (values before the UTF-8 step). */
 function reference(raw: Buffer): { fields: [string, string, string][]; bodyOffset: number } {
@@ -49,14 +50,10 @@ function reference(raw: Buffer): { fields: [string, string, string][]; bodyOffse
 }
 
 test("parseHeader agrees with the line-by-line reader on 20,000 random headers", () => {
-  let seed = 5;
-  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  const rnd = seeded(5);
   const pieces = ["A", "b", ":", " ", "\t", "\r\n", "\n", "\r", "x:", "Subject: ", " v", "\r\nB: "];
   for (let i = 0; i < 20_000; i++) {
-    const text = Array.from(
-      { length: Math.floor(rnd() * 14) },
-      () => pieces[Math.floor(rnd() * pieces.length)]!,
-    ).join("");
+    const text = randomText(rnd, pieces, 14);
     const raw = Buffer.from(text, "latin1");
     const got = parseHeader(raw);
     const want = reference(raw);

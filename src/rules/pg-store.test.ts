@@ -2,7 +2,7 @@
 import { freshDatabase } from "../../test/kit/postgres.js";
 import { openPg } from "../state/pg.js";
 import { openPostgresRuleStore } from "./pg-store.js";
-import { ruleStoreContract, sharedServerRulesContract } from "./store-contract.js";
+import { registerMembers, ruleStoreContract, sharedServerRulesContract } from "./store-contract.js";
 import { openPostgresClusterState } from "../cluster/pg-state.js";
 import { systemClock } from "../world/clock.js";
 
@@ -23,23 +23,7 @@ sharedServerRulesContract("postgres", async (t) => {
         await pg.close();
       }
     },
-    async register(ids) {
-      const state = await openPostgresClusterState(openPg(url), systemClock);
-      try {
-        for (const id of ids)
-          await state.register({
-            id,
-            role: id.startsWith("f") ? "frontend" : "backend",
-            smtp: "127.0.0.1:25",
-            http: "127.0.0.1:8080",
-            channel: null,
-            submitMessages: "default",
-            startedAt: 1,
-          });
-      } finally {
-        await state.close();
-      }
-    },
+    register: async (ids) => registerMembers(await openPostgresClusterState(openPg(url), systemClock), ids),
     open: (nodeId) => openPostgresRuleStore(openPg(url), Date.now, nodeId),
   };
 });

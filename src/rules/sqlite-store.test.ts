@@ -6,7 +6,7 @@ import { openSqliteRuleStore } from "./sqlite-store.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { parseRules } from "./seed/text.js";
 import { systemClock } from "../world/clock.js";
-import { ruleStoreContract, sharedServerRulesContract } from "./store-contract.js";
+import { registerMembers, ruleStoreContract, sharedServerRulesContract } from "./store-contract.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 import { tempDir } from "../../test/kit/temp-dir.js";
 
@@ -30,23 +30,7 @@ sharedServerRulesContract("sqlite", async (t) => {
       }
       return Promise.resolve();
     },
-    async register(ids) {
-      const state = openSqliteClusterState(path, systemClock);
-      try {
-        for (const id of ids)
-          await state.register({
-            id,
-            role: id.startsWith("f") ? "frontend" : "backend",
-            smtp: "127.0.0.1:25",
-            http: "127.0.0.1:8080",
-            channel: null,
-            submitMessages: "default",
-            startedAt: 1,
-          });
-      } finally {
-        await state.close();
-      }
-    },
+    register: (ids) => registerMembers(openSqliteClusterState(path, systemClock), ids),
     open: (nodeId) => Promise.resolve(openSqliteRuleStore(path, Date.now, { nodeId })),
   };
 });

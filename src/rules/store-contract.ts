@@ -92,6 +92,38 @@ export interface LegacyState {
   open(nodeId: string): Promise<RuleStore>;
 }
 
+/** The cluster state as register() needs it: what the adapters' openers give. */
+export interface MemberRegistry {
+  register(m: {
+    id: string;
+    role: "frontend" | "backend";
+    smtp: string;
+    http: string;
+    channel: null;
+    submitMessages: "default";
+    startedAt: number;
+  }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** LegacyState.register over a cluster state: "f…" ids frontends, the others backends; closes it. */
+export async function registerMembers(state: MemberRegistry, ids: readonly string[]): Promise<void> {
+  try {
+    for (const id of ids)
+      await state.register({
+        id,
+        role: id.startsWith("f") ? "frontend" : "backend",
+        smtp: "127.0.0.1:25",
+        http: "127.0.0.1:8080",
+        channel: null,
+        submitMessages: "default",
+        startedAt: 1,
+      });
+  } finally {
+    await state.close();
+  }
+}
+
 export function sharedServerRulesContract(
   name: string,
   fresh: (t: TestContext) => Promise<LegacyState>,

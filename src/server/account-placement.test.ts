@@ -4,21 +4,18 @@
 // expiry) until the lease runs out on the node's clock, then null; a single server neither.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAdminServer, loadOrCreateAdminToken } from "../admin/http.js";
-import { createPromMetrics } from "../admin/metrics.js";
-import type { AccountHomes, AccountOwners } from "../admin/directory-routes.js";
+import type { AccountHomes, AccountOwners } from "../cluster/account-placement.js";
 import { openSqliteClusterState } from "../cluster/sqlite-state.js";
 import { isLease, type ClusterState } from "../cluster/state.js";
-import { settingsSchema } from "../config/settings.js";
 import { openSqliteDirectory } from "../directory/sqlite.js";
 import { FakeClock } from "../../test/kit/clock.js";
 import { memoryLogSink } from "../../test/kit/log.js";
-import { fakeQueue } from "../../test/kit/queue.js";
-import { leaseOwners, staticHomes } from "./account-placement.js";
-import { adminApi } from "../../test/kit/admin-api.js";
+import { leaseOwners, staticHomes } from "../cluster/account-placement.js";
+import { adminOptions, serveAdmin } from "../../test/kit/admin-api.js";
 
 type After = { after(fn: () => Promise<void>): void };
 type Json = Record<string, unknown>;
@@ -51,24 +48,11 @@ async function startAdmin(
   const { state, calls } = counted(raw);
   const token = await loadOrCreateAdminToken(dataDir);
   const server = createAdminServer({
-    settings: settingsSchema.parse({ dataDir }),
-    queue: fakeQueue([]),
-    directory,
-    metrics: createPromMetrics({ queueSize: () => 0 }),
-    log: memoryLogSink().for("ADMIN"),
-    token,
-    health: () => ({ ok: true, detail: {} }),
+    ...adminOptions({ dataDir, directory, token }),
     clock,
     ...place(state, clock),
   });
-  const { port } = await server.listen("127.0.0.1", 0);
-  t.after(async () => {
-    await server.close();
-    await raw.close();
-    await directory.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const call = adminApi(port, token);
+  const { call } = await serveAdmin(t, server, { token, dataDir, stores: [raw, directory] });
   /** address → the field the page shows (home or owner), from one page of the list. */
   const page = async (field: "home" | "owner"): Promise<{ kind: unknown; of: Map<string, unknown> }> => {
     const r = await call("GET", "accounts?offset=0&limit=20");

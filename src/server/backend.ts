@@ -12,7 +12,8 @@ import { createChannelServer, type ChannelServer } from "../cluster/channel/serv
 import { backendAdmission } from "../cluster/admission.js";
 import { createLeaseKeeper, type LeaseKeeper } from "../cluster/leases.js";
 import { checkSharedMailRoot } from "../cluster/shared-mailroot.js";
-import { leaseFence } from "../cluster/store-fence.js";
+import { fenceMarginMs, leaseFence } from "../cluster/store-fence.js";
+import { frontendRotation } from "../cluster/frontends.js";
 import { clusterApiHandler } from "../cluster/api/server.js";
 import { createLeasedMailbox } from "../delivery/leased.js";
 import { withMailboxUsage } from "../delivery/mailbox-usage.js";
@@ -43,28 +44,15 @@ export function startBackendRole(ctx: RoleContext): RoleParts {
         })
       : null;
   // Dynamic clusters: nothing is published into a mailbox without the lease, with room to spare.
-  const marginMs = Math.min(settings.cluster.leaseMarginSeconds, settings.cluster.leaseSeconds / 4) * 1000;
   const { store, local: maildir } = mailboxChannel(
     ctx,
-    keeper !== null ? leaseFence(keeper, marginMs, log.for("CLUSTER")) : undefined,
+    keeper !== null ? leaseFence(keeper, fenceMarginMs(settings.cluster), log.for("CLUSTER")) : undefined,
   );
   // Usage in the answers of this backend (its own SMTP, the frontends' questions, POP3) follows
   // the mailboxes it stores; an account stored elsewhere keeps the directory's figure.
   const usageDirectory = withMailboxUsage(directory, { store, allHere: false, log: log.for("LOCAL") });
   const mailbox = keeper === null ? maildir : createLeasedMailbox({ keeper, mailbox: maildir });
-  let turn = 0;
-  const relay = relayChannel(ctx, {
-    // Each delivery starts at the next frontend; the others stay in order as failover.
-    frontends: () => {
-      const live = ctx.members
-        .live("frontend")
-        .map((m) => m.smtp)
-        .filter((s) => s !== "");
-      if (live.length === 0) return [];
-      const start = turn++ % live.length;
-      return [...live.slice(start), ...live.slice(0, start)];
-    },
-  });
+  const relay = relayChannel(ctx, { frontends: frontendRotation(ctx.members) });
   const deliverer = createRouter({
     directory,
     local: createPlacedLocalChannel({ placement, mailbox, channel: ctx.channelClient, directory }),

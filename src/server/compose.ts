@@ -18,6 +18,7 @@ import { createPromMetrics } from "../admin/metrics.js";
 import type { Role } from "../cluster/state.js";
 import type { Settings } from "../config/settings.js";
 import { createDkimSigner } from "../delivery/dkim/sign.js";
+import { createTlsReportBook, startTlsRptSender } from "../delivery/relay/tls-rpt.js";
 import { createAuthentication } from "../inbound/authentication.js";
 import { createInboundHandler } from "../inbound/handler.js";
 import { withMilters } from "../inbound/milters.js";
@@ -123,6 +124,8 @@ async function wire<Joined>(
   // Every node's WebAdmin manages the DKIM keys (the shared state); the roles that sign use them.
   const dkimStore = await openDkimStoreFor(settings, () => clock.now(), sys);
   teardown.add(() => dkimStore.close());
+  // TLS-RPT (RFC 8460): the relay's TLS policy results, counted for the daily reports.
+  const tlsReports = createTlsReportBook({ hostname: settings.hostname });
   const ctx: PartsContext = {
     settings,
     world,
@@ -130,6 +133,7 @@ async function wire<Joined>(
     metrics,
     directory,
     rules,
+    tlsReports,
     ...(spec.signs
       ? {
           dkim: createDkimSigner({
@@ -175,6 +179,18 @@ async function wire<Joined>(
   const milters = spec.filters ? milterOptions(settings, clock, log, metrics) : null;
   const path = stand.submitPath({ queue: enqueuer, milters });
   submitter = path.submitter;
+  if (settings.smtp.outbound.tlsReports) {
+    const rpt = startTlsRptSender({
+      book: tlsReports,
+      resolver: world.resolver,
+      clock,
+      log: log.for("SMTP"),
+      hostname: settings.hostname,
+      submitter: () => submitter,
+      metrics,
+    });
+    teardown.add(() => rpt.stop());
+  }
   const tls = await loadOrCreateTls(settings, dataDir, sys);
   const token = await loadOrCreateAdminToken(dataDir);
 

@@ -12,16 +12,16 @@ import type { MemberSummary } from "../admin/node-routes.js";
 import { createChannelClient } from "../cluster/channel/client.js";
 import { channelRefusal } from "../cluster/channel/carries.js";
 import { channelTargetFor } from "../cluster/channel-target.js";
-import { requireHome } from "../cluster/homes.js";
+import { memberPlacement } from "../cluster/account-placement.js";
 import { checkMemberSettings } from "../cluster/member-settings.js";
 import { startMembership, type Membership, type MemberView } from "../cluster/membership.js";
-import { createPlacement } from "../cluster/placement.js";
+import { createPlacement, storesHere } from "../cluster/placement.js";
 import type { Role } from "../cluster/state.js";
+import { submitVia } from "../cluster/submit/via.js";
 import { createSubmitView, type SubmitView } from "../cluster/submit/view.js";
 import { withSecretFile } from "../config/secret-file.js";
 import { gatedDeliverer } from "../delivery/gated.js";
 import type { Submitter } from "../queue/submit.js";
-import { leaseOwners, staticHomes } from "./account-placement.js";
 import { advertised } from "./listeners.js";
 import type { RoleContext, RoleParts, Standing } from "./role-parts.js";
 import { createSubmitPath, memberClient } from "./submit-path.js";
@@ -120,11 +120,14 @@ export function clusterMember(
       let joined = (): void => undefined;
       const ready = new Promise<void>((r) => (joined = r));
 
-      // Static clusters: every account has a home backend (cluster/homes.ts). New accounts get
-      // one through the admin API of any member; mail for an older account without one is
-      // refused with a 4xx at RCPT rather than queued until it expires. Dynamic clusters: the
-      // account pages show who holds each account open.
-      const isStatic = settings.cluster.kind === "static";
+      // Homes (static) or owners (dynamic), for the account routes and the RCPT check.
+      const accounts = memberPlacement({
+        kind: settings.cluster.kind,
+        state,
+        clock,
+        liveBackends: () => members.live("backend").map((m) => m.id),
+        log: clusterLog,
+      });
       return {
         parts: (base) => parts({ ...base, state, members, placement, channelClient }),
         // Deliveries wait until the node has joined (see the header).
@@ -161,29 +164,18 @@ export function clusterMember(
           submitter = path.submitter;
           return path;
         },
-        sources: {
-          stores: async (address) => {
-            const t = await placement.targetFor(address);
-            return !("none" in t) && t.local;
-          },
-        },
+        sources: { stores: storesHere(placement) },
         inbound: {
-          ...(isStatic ? { storable: requireHome(state) } : {}),
+          ...(accounts.storable !== undefined ? { storable: accounts.storable } : {}),
           // Local mail may cross the delivery channel on any member: its rule applies before the 250.
           carries: (params) => channelRefusal(params.body),
-          submitVia: (s) =>
-            s.listener === "submission" && submitView?.mode() === "Remotely" ? submitter : null,
+          submitVia: submitVia(
+            () => submitView,
+            () => submitter,
+          ),
         },
         admin: {
-          ...(isStatic
-            ? {
-                homes: staticHomes({
-                  state,
-                  liveBackends: () => members.live("backend").map((m) => m.id),
-                  log: clusterLog,
-                }),
-              }
-            : { owners: leaseOwners(state, clock) }),
+          ...accounts.routes,
           submit: () => submitView,
           drain: {
             rows: () => drainRows(state, clock.now(), settings.cluster.downAfterSeconds * 1000),

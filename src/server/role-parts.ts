@@ -14,6 +14,7 @@ import type { Settings } from "../config/settings.js";
 import { createLocalChannel, type LocalChannel } from "../delivery/local.js";
 import type { LocalReceipt } from "../queue/receipt.js";
 import { createRelayChannel, type RelayChannel, type RelayChannelOptions } from "../delivery/relay.js";
+import { metricsTlsSink, type TlsReportSink } from "../delivery/relay/tls-report.js";
 import type { Directory } from "../directory/directory.js";
 import type { InboundOptions } from "../inbound/handler.js";
 import type { MilterOptions } from "../inbound/milters.js";
@@ -48,6 +49,8 @@ export interface PartsContext {
   readonly rules: DeliveryRules;
   /** DKIM signing of relayed mail (single servers and frontends; backends leave it to them). */
   readonly dkim?: DkimSigner;
+  /** Where the relay's TLS policy results go besides /metrics (the TLS-RPT book). */
+  readonly tlsReports?: TlsReportSink;
 }
 
 /** What a cluster role is given besides. */
@@ -174,6 +177,7 @@ export function relayChannel(
     log: ctx.log.for("SMTP"),
     hostname: settings.hostname,
     ...(ctx.dkim !== undefined ? { dkim: ctx.dkim } : {}),
+    tlsReports: metricsTlsSink(ctx.metrics, ctx.tlsReports),
     ...more,
   });
 }

@@ -50,3 +50,18 @@ export async function fsyncDir(path: string): Promise<void> {
     await closeFd(fd);
   }
 }
+
+/**
+ * Writes `data` to a new (or truncated) file readable by the owner alone, flushed before it
+ * resolves: its data ("data", fdatasync: enough for a file about to be renamed into place) or
+ * its data and metadata ("all", fsync). The rename and the directory's fsync are the caller's.
+ */
+export async function writeSynced(path: string, data: string, sync: "data" | "all"): Promise<void> {
+  const fd = await openFd(path, "w", 0o600);
+  try {
+    await writevAll(fd, [Buffer.from(data, "utf8")]);
+    await (sync === "data" ? fdatasyncFd(fd) : fsyncFd(fd));
+  } finally {
+    await closeFd(fd);
+  }
+}

@@ -9,16 +9,20 @@ import { rendezvousOrder } from "../../src/cluster/rendezvous.js";
 import { runLoad, waitFor } from "../kit/load.js";
 import { maildirTags, startProcCluster, type ProcClusterOptions } from "./processes-kit.js";
 
+/** Two accounts each of b1 and b2 is first for (rendezvous order), so either backend owns some. */
+export function splitAccounts(): string[] {
+  const candidates = Array.from({ length: 40 }, (_, i) => `a${i}@example.test`);
+  const firstFor = (id: string): string[] =>
+    candidates.filter((a) => rendezvousOrder(a, ["b1", "b2"])[0] === id).slice(0, 2);
+  return [...firstFor("b1"), ...firstFor("b2")];
+}
+
 type T = { after(fn: () => Promise<void>): void; diagnostic(text: string): void };
 
 export async function dynamicTakeoverUnderLoad(t: T, o: ProcClusterOptions): Promise<void> {
   const c = await startProcCluster(t, ["cluster.kind=dynamic", "cluster.leaseSeconds=2"], o);
   const shared = join(c.root, "shared-mail");
-  // Two accounts each backend is first for (rendezvous order), so the one killed owns some.
-  const candidates = Array.from({ length: 40 }, (_, i) => `a${i}@example.test`);
-  const firstFor = (id: string): string[] =>
-    candidates.filter((a) => rendezvousOrder(a, ["b1", "b2"])[0] === id).slice(0, 2);
-  const accounts = [...firstFor("b1"), ...firstFor("b2")];
+  const accounts = splitAccounts();
   assert.equal(accounts.length, 4);
   await c.directory.addDomain("example.test");
   for (const a of accounts) await c.directory.addAccount(a, "pw");

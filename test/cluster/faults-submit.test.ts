@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { runLoad, waitFor } from "../kit/load.js";
 import { startSink } from "../kit/sink.js";
 import { maildirTags, startProcCluster } from "./processes-kit.js";
+import { FELL_BACK, LOCALLY_FOR_OTHERS, REMOTELY_BACKEND, SUBMITTED_REMOTELY } from "./submit-kit.js";
 
 test("a Locally for Others frontend killed mid-load: the Remotely backend falls back to its own queue and loses nothing", async (t) => {
   const sink = await startSink();
@@ -19,16 +20,9 @@ test("a Locally for Others frontend killed mid-load: the Remotely backend falls 
   await c.directory.addAccount("u1@example.test", "pw");
   await c.state.setHome("u1@example.test", "b1");
   const forward = `smtp.forwardTo=127.0.0.1:${sink.port}`;
-  const lfo = "cluster.submitMessages=Locally for Others";
+  const lfo = LOCALLY_FOR_OTHERS;
   let f1 = await c.start("f1", "frontend", [forward, lfo]);
-  const b1 = await c.start("b1", "backend", [
-    "smtp.forwardTo=*",
-    "cluster.submitMessages=Remotely",
-    "cluster.submitLog=low",
-    "submission.listen=127.0.0.1:0",
-    "submissions.listen=",
-    "smtp.authRequiresTls=false",
-  ]);
+  const b1 = await c.start("b1", "backend", REMOTELY_BACKEND);
   await c.waitLive([f1, b1], ["b1", "f1"]);
   assert.ok(b1.submission !== null, "b1 has a submission port");
 
@@ -51,14 +45,8 @@ test("a Locally for Others frontend killed mid-load: the Remotely backend falls 
   });
   await f1.exited;
   assert.ok(result.acked.length >= messages * 0.9, `${result.acked.length} of ${messages} acknowledged`);
-  const handedOver = b1.lines().filter((l) => / SUBMIT-\d+\(\) submitted remotely /.test(l)).length;
-  const fellBack = b1
-    .lines()
-    .filter((l) =>
-      / SUBMIT-\d+\(\) (remote submit failed on every member tried, submitted locally|no member is Locally for Others, submitting locally) /.test(
-        l,
-      ),
-    );
+  const handedOver = b1.lines().filter((l) => SUBMITTED_REMOTELY.test(l)).length;
+  const fellBack = b1.lines().filter((l) => FELL_BACK.test(l));
   assert.ok(handedOver >= killAt - 10, `handed over before the kill: ${handedOver}`);
   assert.ok(fellBack.length > 0, "some submissions fell back once f1 was gone");
   assert.ok((await b1.health()).queue > 0, "b1 queued what it could not hand over");

@@ -59,7 +59,7 @@ export interface ProcCluster {
   /** Starts a member; sets are `key=value`, over the kit's defaults. */
   start(
     id: string,
-    role: "frontend" | "backend",
+    role: "frontend" | "backend" | "single",
     sets?: readonly string[],
     dataDir?: string,
   ): Promise<Member>;
@@ -147,7 +147,7 @@ export async function startProcCluster(
 
   const start = async (
     id: string,
-    role: "frontend" | "backend",
+    role: "frontend" | "backend" | "single",
     sets: readonly string[] = [],
     dataDir = join(root, id),
   ): Promise<Member> => {

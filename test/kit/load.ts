@@ -114,6 +114,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         failed.push(tag);
         why.push(`${tag}: ${[mail, rcpt, data, last].map((x) => x ?? "(closed)").join(" | ")}`);
         if (mail === null || rcpt === null || data === null) return;
+        // A refused transaction may leave its MAIL standing (DATA refused for want of a
+        // recipient): the next MAIL would get a 503 that is the client's fault, not the server's.
+        sock.write("RSET\r\n");
+        if ((await r.reply()) === null) return;
       }
       sock.write("QUIT\r\n");
       await r.reply();

@@ -8,7 +8,21 @@ export interface TestCa {
   readonly cert: string;
   readonly key: string;
   /** A server certificate for these DNS names and IP addresses, signed by this CA. */
-  issue(names: readonly string[], ips?: readonly string[]): Promise<{ key: string; cert: string }>;
+  issue(
+    names: readonly string[],
+    ips?: readonly string[],
+    validity?: { readonly notBefore: Date; readonly notAfter: Date },
+  ): Promise<{ key: string; cert: string }>;
+}
+
+/** A self-signed server certificate for these names (no CA vouches for it). */
+export async function selfSigned(names: readonly string[]): Promise<{ key: string; cert: string }> {
+  const c = await generate([{ name: "commonName", value: names[0] ?? "localhost" }], {
+    keyType: "ec",
+    algorithm: "sha256",
+    extensions: [{ name: "subjectAltName", altNames: names.map((value) => ({ type: 2 as const, value })) }],
+  });
+  return { key: c.private, cert: c.cert };
 }
 
 export async function makeTestCa(name = "Mailyard Test CA"): Promise<TestCa> {
@@ -23,8 +37,11 @@ export async function makeTestCa(name = "Mailyard Test CA"): Promise<TestCa> {
   return {
     cert: ca.cert,
     key: ca.private,
-    async issue(names, ips = []) {
+    async issue(names, ips = [], validity) {
       const leaf = await generate([{ name: "commonName", value: names[0] ?? ips[0] ?? "localhost" }], {
+        ...(validity !== undefined
+          ? { notBeforeDate: validity.notBefore, notAfterDate: validity.notAfter }
+          : {}),
         keyType: "ec",
         algorithm: "sha256",
         ca: { key: ca.private, cert: ca.cert },

@@ -62,6 +62,19 @@ export async function startUnbound(txt: Record<string, string>): Promise<Unbound
       "",
     ].join("\n"),
   );
+  const stop = await runUnbound(dir, port);
+  return {
+    port,
+    clientConfig,
+    stop,
+  };
+}
+
+/**
+ * Start /usr/sbin/unbound on DIR/unbound.conf, ready when PORT accepts TCP; the stop function
+ * ends it and removes DIR.
+ */
+export async function runUnbound(dir: string, port: number): Promise<() => Promise<void>> {
   const child = spawn("/usr/sbin/unbound", ["-d", "-c", join(dir, "unbound.conf")], {
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -72,15 +85,13 @@ export async function startUnbound(txt: Record<string, string>): Promise<Unbound
     await waitForPort(port, 15_000);
   } catch (e) {
     child.kill("SIGKILL");
+    await exited;
+    await rm(dir, { recursive: true, force: true });
     throw new Error(`unbound did not start: ${stderr}`, { cause: e });
   }
-  return {
-    port,
-    clientConfig,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-      await rm(dir, { recursive: true, force: true });
-    },
+  return async () => {
+    child.kill("SIGTERM");
+    await exited;
+    await rm(dir, { recursive: true, force: true });
   };
 }

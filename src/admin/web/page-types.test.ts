@@ -11,7 +11,7 @@ import { settingsSchema, type Settings } from "../../config/settings.js";
 import type { Account } from "../../directory/directory.js";
 import type { RingRecord } from "../../log/ring.js";
 import type { QueueEntrySummary } from "../../queue/types.js";
-import type { AccountOwner } from "../directory-routes.js";
+import type { AccountOwner } from "../../cluster/account-placement.js";
 import type { MinutePoint } from "../minutes.js";
 import { redactSettings, type MemberSummary } from "../node-routes.js";
 import type { ShownDkimKey } from "../dkim-routes.js";

@@ -5,6 +5,7 @@
 // passwords are never stored, logged or returned.
 
 import { hashPassword, verifyPassword } from "../../directory/password.js";
+import { CallerError } from "../../proto/caller-error.js";
 
 export interface AdminUser {
   readonly name: string;
@@ -13,15 +14,7 @@ export interface AdminUser {
 }
 
 /** A caller mistake (duplicate, missing, invalid), reported as it is by the CLI. */
-export class AdminUserError extends Error {
-  constructor(
-    readonly code: "exists" | "not-found" | "invalid",
-    message: string,
-  ) {
-    super(message);
-    this.name = "AdminUserError";
-  }
-}
+export class AdminUserError extends CallerError<"exists" | "not-found" | "invalid"> {}
 
 export interface AdminUserStore {
   add(name: string, password: string): Promise<AdminUser>;

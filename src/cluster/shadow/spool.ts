@@ -19,6 +19,7 @@ import { encodeTail } from "../../queue/queue-file.js";
 import type { FileSpool } from "../../queue/spool.js";
 import type { SpoolWriter, StoredMessage } from "../../queue/types.js";
 import type { Clock, TimerHandle } from "../../world/clock.js";
+import { coalesced } from "../../world/runs.js";
 import { rendezvousOrder } from "../rendezvous.js";
 import type { ShadowLink } from "./link.js";
 import type { ShadowRecord } from "./records.js";
@@ -90,8 +91,6 @@ export function shadowedSpool(inner: FileSpool, o: ShadowSpoolOptions): Shadowed
   /** Peers known to hold none of our copies from before (a reset was sent, or nothing was ever sent). */
   const clean = new Set<string>();
   let retry: TimerHandle | null = null;
-  let resyncing: Promise<void> | null = null;
-  let again = false;
   let stopped = false;
 
   const linkTo = (peer: ShadowPeer): ShadowLink => {
@@ -194,19 +193,9 @@ export function shadowedSpool(inner: FileSpool, o: ShadowSpoolOptions): Shadowed
       if (p.id !== peer.id && p.id !== o.selfId && !clean.has(p.id)) void send(p, []).catch(() => undefined);
   }
 
+  const resyncs = coalesced(resyncOnce, () => stopped);
   function resync(): Promise<void> {
-    if (stopped) return Promise.resolve();
-    if (resyncing !== null) {
-      again = true;
-      return resyncing;
-    }
-    resyncing = (async () => {
-      do {
-        again = false;
-        await resyncOnce();
-      } while (again && !stopped);
-    })().finally(() => (resyncing = null));
-    return resyncing;
+    return stopped ? Promise.resolve() : resyncs.run();
   }
 
   const track = (envelope: Envelope, state: Buffer | null): Tracked => {

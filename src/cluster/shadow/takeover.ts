@@ -18,7 +18,8 @@ import type { Log } from "../../log/logger.js";
 import { decodeTrailer, parseEnvelope, TRAILER_SIZE } from "../../queue/queue-file.js";
 import { freshStates, parseState } from "../../queue/state-file.js";
 import type { StoredMessage } from "../../queue/types.js";
-import type { Clock, TimerHandle } from "../../world/clock.js";
+import type { Clock } from "../../world/clock.js";
+import { repeatAfter } from "../../world/runs.js";
 import type { ClusterState } from "../state.js";
 import { encodeRecord } from "./records.js";
 import type { HeldShadow, ShadowStore } from "./store.js";
@@ -118,7 +119,6 @@ function storedOf(h: HeldShadow): { m: StoredMessage; body: Buffer } | string {
 export function startTakeover(o: TakeoverOptions): Takeover {
   const { log } = o;
   let token = o.token;
-  let timer: TimerHandle | null = null;
   let running: Promise<void> | null = null;
   let stopped = false;
   let first = true;
@@ -231,19 +231,13 @@ export function startTakeover(o: TakeoverOptions): Takeover {
     return running;
   };
 
-  const arm = (): void => {
-    if (stopped) return;
-    timer = o.clock.setTimeout(() => {
-      void tick().finally(arm);
-    }, o.intervalMs);
-  };
-  arm();
+  const timer = repeatAfter(o.clock, o.intervalMs, tick, () => stopped);
 
   return {
     tick,
     async stop() {
       stopped = true;
-      timer?.cancel();
+      timer.cancel();
       await running;
     },
   };

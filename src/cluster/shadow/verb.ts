@@ -8,6 +8,7 @@
 import type { Log } from "../../log/logger.js";
 import { REPLIES } from "../../proto/reply.js";
 import type { SessionApi, Verb } from "../../smtp/server/verb.js";
+import { memberVerb } from "../member-verb.js";
 import type { ShadowStore } from "./store.js";
 
 export const SHADOW_VERB = "XSHADOW";
@@ -23,16 +24,12 @@ export function shadowVerb(o: {
   /** Tag QUEUE. */
   readonly log: Log;
 }): Verb {
-  return {
+  return memberVerb({
     name: SHADOW_VERB,
-    async run(s, arg) {
-      const from = o.memberOf(s);
-      if (from === undefined) {
-        o.log.problem("shadow copies refused: not an authenticated member", {
-          client: s.info().remote.address,
-        });
-        return s.quit(REPLIES.membersOnly);
-      }
+    memberOf: o.memberOf,
+    what: "shadow copies",
+    log: o.log,
+    async run(s, arg, from) {
       if (!SIZE.test(arg)) return s.quit(REPLIES.paramSyntax);
       const size = Number(arg);
       if (size > o.maxBatch) return s.quit(REPLIES.messageTooBig);
@@ -53,5 +50,5 @@ export function shadowVerb(o: {
       o.log.problem("shadow batch refused", { node: from, reason: r.why });
       s.reply(REPLIES.shadowBatchBad({ why: r.why }));
     },
-  };
+  });
 }

@@ -10,6 +10,7 @@ import { checkDraft } from "../../queue/queue-file.js";
 import type { EnvelopeDraft } from "../../queue/types.js";
 import type { SessionApi, Verb } from "../../smtp/server/verb.js";
 import { checkMemberProof, MEMBER_VERB, parseSubmitSizes, SUBMIT_VERB } from "./wire.js";
+import { memberVerb } from "../member-verb.js";
 
 /** An envelope is a few hundred bytes per recipient; this bounds what we buffer before checking it. */
 const MAX_ENVELOPE = 4 * 1024 * 1024;
@@ -60,17 +61,13 @@ export function remoteSubmitVerbs(o: RemoteSubmitVerbsOptions): Verb[] {
     },
   };
 
-  const xsubmit: Verb = {
+  const xsubmit = memberVerb({
     name: SUBMIT_VERB,
     advertise: (s) => (members.has(s) ? [SUBMIT_VERB] : []),
-    async run(s, arg) {
-      const from = members.get(s);
-      if (from === undefined) {
-        o.log.problem("remote submit refused: not an authenticated member", {
-          client: s.info().remote.address,
-        });
-        return s.quit(REPLIES.membersOnly);
-      }
+    memberOf: (s) => members.get(s),
+    what: "remote submit",
+    log: o.log,
+    async run(s, arg, from) {
       const sizes = parseSubmitSizes(arg);
       if (sizes === null) return s.quit(REPLIES.paramSyntax);
       if (sizes.envelope > MAX_ENVELOPE || sizes.message > o.maxMessageSize + HEADER_ALLOWANCE)
@@ -92,7 +89,7 @@ export function remoteSubmitVerbs(o: RemoteSubmitVerbsOptions): Verb[] {
       }
       s.reply(await o.accept(draft, all.subarray(sizes.envelope), from));
     },
-  };
+  });
 
   return [xmember, xsubmit, ...(o.memberVerbs?.((s) => members.get(s)) ?? [])];
 }

@@ -4,8 +4,11 @@
 // last address, where it is the destination's final word (as Postfix treats it). A smarthost
 // (a host:port of smtp.forwardTo) gets the smarthost security: a TLS, certificate or AUTH
 // requirement it does not meet moves on as well, and is never final (a 4.7.x deferral: it is
-// our settings or a fault on the path, not the recipients, that stops the mail). Remote input
-// is the DNS answers and the server replies.
+// our settings or a fault on the path, not the recipients, that stops the mail). An MX host gets
+// what the domain's TLS policy asks of it (tls-policy.ts): a host the policy rules out is not
+// dialled, and one that fails the policy's TLS requirement moves on with a 4.7.x reason, never
+// final either; every policy result goes to the TLS report sink. Remote input is the DNS
+// answers and the server replies.
 import net from "node:net";
 import { REPLIES, replyLine, type Reply } from "../../proto/reply.js";
 import {
@@ -21,6 +24,8 @@ import type { Clock } from "../../world/clock.js";
 import type { Dialer } from "../../world/dialer.js";
 import type { Resolver } from "../../world/resolver.js";
 import type { TargetHost } from "./targets.js";
+import type { DomainPlan, HostPlan } from "./tls-policy.js";
+import { failureType, noTlsReports, type TlsFailureType, type TlsReportSink } from "./tls-report.js";
 
 export interface ConnectDeps {
   readonly resolver: Resolver;
@@ -30,7 +35,19 @@ export interface ConnectDeps {
   readonly options: ClientOptions;
   /** For smarthosts (TargetHost.smarthost); other hosts get opportunistic STARTTLS. */
   readonly smarthost?: SessionSecurity;
+  /** The recipient domain's TLS policy, for MX hosts (relay routes only). */
+  readonly policy?: DomainPlan;
+  readonly reports?: TlsReportSink;
 }
+
+/** A host's plan with no policy behind it (smarthosts, frontends, domain literals). */
+const unplanned = (security: SessionSecurity): HostPlan & { kind: "connect" } => ({
+  kind: "connect",
+  security,
+  label: "",
+  policyType: "no-policy-found",
+  enforced: false,
+});
 
 export type Connected =
   | { readonly kind: "connected"; readonly conn: SmtpConnection }
@@ -40,7 +57,33 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
   let last: { reply: Reply; relay: string } | null = null;
   for (let h = 0; h < hosts.length; h++) {
     const host = hosts[h]!;
-    const security = host.smarthost ? (d.smarthost ?? OPPORTUNISTIC) : OPPORTUNISTIC;
+    const policy = host.smarthost || d.policy === undefined ? null : d.policy;
+    const plan =
+      policy === null
+        ? unplanned(host.smarthost ? (d.smarthost ?? OPPORTUNISTIC) : OPPORTUNISTIC)
+        : await policy.forHost(host.name, host.port);
+    const report = (result: "success" | TlsFailureType, address?: string, reason?: string): void => {
+      if (policy === null) return;
+      (d.reports ?? noTlsReports).record({
+        policyDomain: policy.domain,
+        policyType: plan.policyType,
+        ...(plan.mode !== undefined ? { mode: plan.mode } : {}),
+        ...(plan.policyStrings !== undefined ? { policyStrings: plan.policyStrings } : {}),
+        ...(plan.mxPatterns !== undefined ? { mxPatterns: plan.mxPatterns } : {}),
+        result,
+        mxHost: host.name,
+        ...(address !== undefined ? { receivingIp: address } : {}),
+        ...(reason !== undefined ? { reason } : {}),
+        at: d.clock.now(),
+      });
+    };
+    if (plan.kind === "skip") {
+      d.log.problem("TLS policy rules out host", { host: host.name, reply: replyLine(plan.reply) });
+      report(plan.result, undefined, plan.reply.text);
+      last = { reply: plan.reply, relay: host.name };
+      continue;
+    }
+    const security = plan.security;
     const addresses = await addressesOf(host, d.resolver);
     if (addresses.kind === "bounce")
       return { kind: "failed", reply: addresses.reply, relay: "none", permanent: true };
@@ -76,13 +119,30 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
         const open = await openSession(conn, d.options, security);
         if (open.kind === "ready") {
           const auth = conn.authenticated !== null ? { auth: conn.authenticated } : {};
-          d.log.info("connected", { relay, tls: conn.tls, esmtp: conn.extensions.esmtp, ...auth });
+          const label = plan.label !== "" ? { policy: plan.label } : {};
+          d.log.info("connected", { relay, tls: conn.tls, esmtp: conn.extensions.esmtp, ...auth, ...label });
+          const observed = observedResult(plan, conn);
+          if (observed !== "success" && plan.testing !== undefined)
+            d.log.problem("MTA-STS testing: enforce would refuse this host", { relay, result: observed });
+          report(observed, address, observed === "success" ? undefined : (conn.pkix?.text ?? observed));
           return { kind: "connected", conn };
         }
         await conn.quit(d.options.commandTimeoutMs);
         if (open.kind === "unmet") {
-          d.log.problem("smarthost requirement not met", { relay, reply: replyLine(open.reply) });
-          last = { reply: open.reply, relay };
+          const what = policy === null ? "smarthost requirement not met" : "TLS policy requirement not met";
+          d.log.problem(what, { relay, reply: replyLine(open.reply) });
+          report("starttls-not-supported", address, open.reply.text);
+          last = {
+            reply:
+              policy === null
+                ? open.reply
+                : REPLIES.policyTlsMissing({
+                    policy: plan.label,
+                    domain: policy.domain,
+                    why: open.reply.text,
+                  }),
+            relay,
+          };
           continue;
         }
         const said = replyLine(open.reply);
@@ -94,7 +154,22 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
       } catch (e) {
         conn.destroy();
         const why = e instanceof SmtpClientError ? e.message : String(e);
-        d.log.problem("session failed", { relay, error: why });
+        d.log.problem("session failed", {
+          relay,
+          error: why,
+          ...(plan.label !== "" ? { policy: plan.label } : {}),
+        });
+        const kind = e instanceof SmtpClientError ? e.kind : null;
+        if (policy !== null && plan.enforced && (kind === "untrusted" || kind === "tls")) {
+          const result = failureType(kind, e instanceof SmtpClientError ? e.result : undefined);
+          report(result, address, why);
+          const at = { policy: plan.label, domain: policy.domain, why };
+          last = {
+            reply: kind === "untrusted" ? REPLIES.policyCertificate(at) : REPLIES.policyHandshake(at),
+            relay,
+          };
+          continue;
+        }
         last = { reply: sessionFailure(e, why, security), relay };
       }
     }
@@ -105,6 +180,20 @@ export async function connectToTargets(hosts: readonly TargetHost[], d: ConnectD
     relay: last?.relay ?? "none",
     permanent: false,
   };
+}
+
+/**
+ * What a session that opened shows against its plan: success, or for MTA-STS testing (and a
+ * session without a policy) what is missing: TLS, a listed MX, a verified certificate.
+ */
+function observedResult(
+  plan: HostPlan & { kind: "connect" },
+  conn: SmtpConnection,
+): "success" | TlsFailureType {
+  if (!conn.tls) return "starttls-not-supported";
+  if (plan.testing === undefined) return "success";
+  if (!plan.testing.listed) return "validation-failure";
+  return conn.pkix === null ? "success" : failureType("untrusted", conn.pkix.result);
 }
 
 /** A certificate that did not verify is 4.7.5; so is a failed handshake where TLS was required. */

@@ -257,8 +257,21 @@ function splitStrings(data: Buffer, from = 0): string[] | null {
   return out;
 }
 
+/** The replies that are their command byte alone (their data, if any, is ignored). */
+const BARE_REPLIES: Readonly<Record<string, MilterReply>> = {
+  a: { kind: "accept" },
+  c: { kind: "continue" },
+  r: { kind: "reject" },
+  t: { kind: "tempfail" },
+  d: { kind: "discard" },
+  p: { kind: "progress" },
+  s: { kind: "skip" },
+};
+
 /** A decoded milter reply, or an error text for a frame that is not one. */
 export function replyOf(f: RawFrame): MilterReply | string {
+  const bare = Object.hasOwn(BARE_REPLIES, f.cmd) ? BARE_REPLIES[f.cmd] : undefined;
+  if (bare !== undefined) return bare;
   const strs = (min: number, from = 0): string[] | null => {
     const s = splitStrings(f.data, from);
     return s !== null && s.length >= min ? s : null;
@@ -274,20 +287,6 @@ export function replyOf(f: RawFrame): MilterReply | string {
         protocol: f.data.readUInt32BE(8),
       };
     }
-    case "a":
-      return { kind: "accept" };
-    case "c":
-      return { kind: "continue" };
-    case "r":
-      return { kind: "reject" };
-    case "t":
-      return { kind: "tempfail" };
-    case "d":
-      return { kind: "discard" };
-    case "p":
-      return { kind: "progress" };
-    case "s":
-      return { kind: "skip" };
     case "y": {
       const s = strs(1);
       const m = s === null ? null : /^([45])(\d\d)(?:[ -](.*))?$/s.exec(s[0]!);

@@ -21,11 +21,7 @@ export interface Test {
   readonly testList: boolean;
 }
 
-export interface Command {
-  readonly name: string;
-  readonly pos: Position;
-  readonly args: readonly Argument[];
-  readonly tests: readonly Test[];
-  readonly testList: boolean;
+/** A command is written as a test is (RFC 5228 §8.2: identifier, arguments, tests), then ";" or a block. */
+export interface Command extends Test {
   readonly block: readonly Command[] | null;
 }

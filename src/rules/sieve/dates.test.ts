@@ -3,16 +3,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseRfc5322Date, withoutComments } from "./dates.js";
+import { randomText, seeded } from "../../../test/kit/random-text.js";
 
 test("withoutComments agrees with /\\([^)]*\\)/g on 20,000 random values", () => {
-  let seed = 11;
-  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  const rnd = seeded(11);
   const chars = ["(", ")", "a", " "];
   for (let i = 0; i < 20_000; i++) {
-    const v = Array.from(
-      { length: Math.floor(rnd() * 12) },
-      () => chars[Math.floor(rnd() * chars.length)]!,
-    ).join("");
+    const v = randomText(rnd, chars, 12);
     assert.equal(withoutComments(v), v.replace(/\([^)]*\)/g, " "), JSON.stringify(v));
   }
 });

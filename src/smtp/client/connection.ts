@@ -8,7 +8,9 @@ import tls from "node:tls";
 import type { Readable } from "node:stream";
 import type { Reply } from "../../proto/reply.js";
 import type { Clock } from "../../world/clock.js";
+import type { TlsaRecord } from "../../proto/dns-message.js";
 import { CrlfText } from "../../proto/stray-cr-lf.js";
+import { daneProblem, pkixProblem, type CertificateProblem } from "./certificate-check.js";
 import { DotStuffer } from "./dot-stuffer.js";
 import { SmtpClientError, asClientError } from "./errors.js";
 import { NO_EXTENSIONS, type Extensions } from "./extensions.js";
@@ -30,21 +32,14 @@ export interface ConnectionTarget {
 
 /** What a verified TLS handshake checks. */
 export interface TlsVerify {
-  /** PEM bundle of the trusted CAs; undefined = Node's root CAs. */
-  readonly ca: string | undefined;
+  /** PEM bundle(s) of the trusted CAs; undefined = Node's root CAs. */
+  readonly ca: string | readonly string[] | undefined;
   /** The name (or address) the certificate must carry: the host as configured. */
   readonly name: string;
-}
-
-/** Why the peer's certificate is not to be trusted, or null when it chains and names `name`. */
-function certificateProblem(secure: tls.TLSSocket, name: string): string | null {
-  // authorizationError is OpenSSL's code (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE), whatever its type
-  // says. Node checks the name only once the chain verified, and against the SNI name (or
-  // "localhost" without one, as for an address): its name verdict is replaced by ours.
-  const code = secure.authorized ? null : String(secure.authorizationError ?? "unknown");
-  if (code !== null && code !== "ERR_TLS_CERT_ALTNAME_INVALID") return `chain not trusted (${code})`;
-  const mismatch = tls.checkServerIdentity(name, secure.getPeerCertificate());
-  return mismatch === undefined ? null : mismatch.message;
+  /**
+   * Usable DANE TLSA records (RFC 7672): when given they, not the CAs, decide (certificate-check.ts).
+   */
+  readonly tlsa?: readonly TlsaRecord[];
 }
 
 export class SmtpConnection {
@@ -57,6 +52,8 @@ export class SmtpConnection {
    * recorded, never enforced here: opportunistic TLS goes on either way; REQUIRETLS asks for it.
    */
   verified = false;
+  /** Why the Web PKI check (CAs and host name) failed, after TLS; null when it passed or before TLS. */
+  pkix: CertificateProblem | null = null;
   /** The SASL mechanism the session logged in with (smarthost AUTH); null: not logged in. */
   authenticated: string | null = null;
   /** Transactions that reached their final reply on this connection. */
@@ -264,7 +261,11 @@ export class SmtpConnection {
       socket: raw,
       rejectUnauthorized: false,
       ...(servername !== null ? { servername } : {}),
-      ...(verify?.ca !== undefined ? { ca: verify.ca } : trusted !== undefined ? { ca: [...trusted] } : {}),
+      ...(verify?.ca !== undefined
+        ? { ca: typeof verify.ca === "string" ? verify.ca : [...verify.ca] }
+        : trusted !== undefined
+          ? { ca: [...trusted] }
+          : {}),
     });
     this.socket = secure;
     this.attach(secure);
@@ -280,14 +281,25 @@ export class SmtpConnection {
       this.fail(tlsErr);
       throw tlsErr;
     }
-    const untrusted = verify === null ? null : certificateProblem(secure, verify.name);
+    const untrusted =
+      verify === null
+        ? null
+        : verify.tlsa !== undefined
+          ? daneProblem(secure, verify.tlsa, verify.name, this.clock.now())
+          : pkixProblem(secure, verify.name);
     if (untrusted !== null) {
-      const err = new SmtpClientError("untrusted", `certificate of ${this.relay} not verified: ${untrusted}`);
+      const err = new SmtpClientError(
+        "untrusted",
+        `certificate of ${this.relay} not verified: ${untrusted.text}`,
+        untrusted.result,
+      );
       this.fail(err);
       throw err;
     }
     this.tls = true;
-    this.verified = certificateProblem(secure, this.target.host.replace(/\.$/, "")) === null;
+    // DANE-authenticated counts as verified too (RFC 8689 §4.2.1 allows either).
+    this.pkix = pkixProblem(secure, this.target.host.replace(/\.$/, ""));
+    this.verified = verify?.tlsa !== undefined || this.pkix === null;
   }
 
   /** Say QUIT and wait (bounded) for the reply, then close. Never rejects. */

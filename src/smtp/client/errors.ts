@@ -21,6 +21,8 @@ export class SmtpClientError extends Error {
   constructor(
     readonly kind: ClientErrorKind,
     message: string,
+    /** For "untrusted": the RFC 8460 result type of the failed check (certificate-expired, ...). */
+    readonly result?: string,
   ) {
     super(message);
     this.name = "SmtpClientError";

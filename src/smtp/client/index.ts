@@ -1,17 +1,14 @@
 // The outbound SMTP client: the public entry of src/smtp/client (import from here, not deeper).
 export { SmtpConnection, type ConnectionTarget, type TlsVerify } from "./connection.js";
 export { SmtpClientError, type ClientErrorKind } from "./errors.js";
-export { parseExtensions, type Extensions } from "./extensions.js";
 export {
-  capabilityProblem,
-  mailCommand,
-  needsSmtputf8,
-  rcptCommand,
-  requireTlsProblem,
-  sendsChunked,
-  wireAddress,
-  type HopTls,
-} from "./mail-params.js";
+  pkixProblem,
+  usableTlsa,
+  type CertificateProblem,
+  type CertificateResult,
+} from "./certificate-check.js";
+export { parseExtensions, type Extensions } from "./extensions.js";
+export { capabilityProblem, needsSmtputf8, requireTlsProblem, sendsChunked } from "./mail-params.js";
 export { type OutboundMessage, type OutboundRecipient } from "./message.js";
 export { clientOptions, type ClientOptions } from "./options.js";
 export {

@@ -6,6 +6,7 @@
 // A refusal by the server, or a requirement the server cannot meet, is a value; a lost
 // connection, a timeout, a garbled reply or a failed TLS handshake throws SmtpClientError.
 import net from "node:net";
+import type { TlsaRecord } from "../../proto/dns-message.js";
 import { REPLIES, replyLine, type Reply } from "../../proto/reply.js";
 import { authenticate } from "./authenticate.js";
 import type { SmtpConnection, TlsVerify } from "./connection.js";
@@ -25,9 +26,13 @@ export interface SessionSecurity {
   readonly tls: TlsMode;
   /**
    * Check the certificate (starttls and implicit only): a chain to `ca` (Node's root CAs when
-   * undefined) and the host's name as the connection's target gives it; null: any will do.
+   * undefined; several PEM texts: all of them) and the host's name as the connection's target
+   * gives it, or with `tlsa` DANE's records instead (RFC 7672); null: any will do.
    */
-  readonly verify: { readonly ca: string | undefined } | null;
+  readonly verify: {
+    readonly ca: string | readonly string[] | undefined;
+    readonly tlsa?: readonly TlsaRecord[];
+  } | null;
   /** Log in after TLS; null: no AUTH. */
   readonly credentials: Credentials | null;
 }
@@ -67,7 +72,13 @@ export async function openSession(
 ): Promise<SessionOpen> {
   const name = serverName(conn.target.host);
   const verify: TlsVerify | null =
-    sec.verify === null ? null : { ca: sec.verify.ca, name: conn.target.host.replace(/\.$/, "") };
+    sec.verify === null
+      ? null
+      : {
+          ca: sec.verify.ca,
+          name: conn.target.host.replace(/\.$/, ""),
+          ...(sec.verify.tlsa !== undefined ? { tlsa: sec.verify.tlsa } : {}),
+        };
   if (sec.tls === "implicit") await conn.startTls(name, o.commandTimeoutMs, verify, o.ca);
   const greeting = await conn.readReply(o.commandTimeoutMs, "initial greeting");
   if (greeting.code !== 220) return { kind: "refused", stage: "greeting", reply: greeting };

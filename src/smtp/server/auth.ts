@@ -32,11 +32,21 @@ async function ask(s: SessionApi, challenge: string): Promise<Answer> {
   return decode(line.text.toString("latin1"));
 }
 
-async function plain(
+/**
+ * A SASL mechanism: the user and password, a reply that ends the exchange, a refusal of the user,
+ * or null when the client went away.
+ */
+type Mechanism = (
   s: SessionApi,
   initial: string | undefined,
-): Promise<[string, string] | Reply | Refused | null> {
-  const a = initial !== undefined ? decode(initial) : await ask(s, "");
+) => Promise<[string, string] | Reply | Refused | null>;
+
+/** The client's first response: the initial one given with AUTH, else its answer to `challenge`. */
+const first = (s: SessionApi, initial: string | undefined, challenge: string): Promise<Answer> =>
+  initial !== undefined ? Promise.resolve(decode(initial)) : ask(s, challenge);
+
+const plain: Mechanism = async (s, initial) => {
+  const a = await first(s, initial, "");
   if (a === null) return null;
   if ("reply" in a) return a.reply;
   const parts = a.text.split("\0");
@@ -45,13 +55,10 @@ async function plain(
   // Acting for another user (authzid) is not supported: only empty or oneself.
   if (user === "" || (authz !== "" && authz !== user)) return { refused: user };
   return [user, pass];
-}
+};
 
-async function login(
-  s: SessionApi,
-  initial: string | undefined,
-): Promise<[string, string] | Reply | Refused | null> {
-  const u = initial !== undefined ? decode(initial) : await ask(s, "VXNlcm5hbWU6");
+const login: Mechanism = async (s, initial) => {
+  const u = await first(s, initial, "VXNlcm5hbWU6");
   if (u === null) return null;
   if ("reply" in u) return u.reply;
   const p = await ask(s, "UGFzc3dvcmQ6");
@@ -59,7 +66,7 @@ async function login(
   if ("reply" in p) return p.reply;
   if (u.text === "") return { refused: "" };
   return [u.text, p.text];
-}
+};
 
 export const auth: Verb = {
   name: "AUTH",

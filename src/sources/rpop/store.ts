@@ -8,6 +8,7 @@
 // What a poll last did (its time, failures, last error, back-off) is not stored: it is the
 // polling node's schedule (scheduler.ts), rebuilt at start. Only what must outlive a poll and be
 // the same on every node is here.
+import { CallerError } from "../../proto/caller-error.js";
 
 export const RPOP_TLS = ["none", "stls", "tls"] as const;
 export type RpopTls = (typeof RPOP_TLS)[number];
@@ -71,15 +72,7 @@ export interface RpopStore {
 export const entryNumber = (id: string): number | null => (/^[0-9]{1,15}$/.test(id) ? Number(id) : null);
 
 /** Thrown for invalid entries (the CLI and the admin API show the message as it is). */
-export class RpopError extends Error {
-  constructor(
-    readonly code: "invalid" | "not-found",
-    message: string,
-  ) {
-    super(message);
-    this.name = "RpopError";
-  }
-}
+export class RpopError extends CallerError<"invalid" | "not-found"> {}
 
 const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$|^\[?[0-9a-fA-F:.]+\]?$/;

@@ -14,7 +14,8 @@ import { join } from "node:path";
 import type { Log } from "../../log/logger.js";
 import { isTemporary } from "../../proto/reply.js";
 import type { Submitter } from "../../queue/submit.js";
-import type { Clock, TimerHandle } from "../../world/clock.js";
+import type { Clock } from "../../world/clock.js";
+import { coalesced, repeatAfter } from "../../world/runs.js";
 import type { Random } from "../../world/random.js";
 import { fsyncDir } from "../../store/fs-calls.js";
 import { completeHeader, draftFor } from "../message/envelope.js";
@@ -47,9 +48,6 @@ const SUB = /^[^./][^/]*\.sub$/;
 export async function startSubmittedFolder(o: SubmittedFolderOptions): Promise<SubmittedFolder> {
   await mkdir(o.dir, { recursive: true, mode: 0o770 });
   let closed = false;
-  let running: Promise<void> | null = null;
-  let again = false;
-  let timer: TimerHandle | null = null;
 
   const bad = async (name: string, reason: string): Promise<void> => {
     const to = name.replace(/\.sub$/, ".bad");
@@ -130,28 +128,8 @@ export async function startSubmittedFolder(o: SubmittedFolderOptions): Promise<S
   };
 
   // One pass at a time; a request during a pass runs one more pass after it.
-  const scan = (): Promise<void> => {
-    if (running !== null) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await pass();
-      } while (again && !closed);
-    })().finally(() => {
-      running = null;
-    });
-    return running;
-  };
-
-  const poll = (): void => {
-    if (closed) return;
-    timer = o.clock.setTimeout(() => {
-      void scan().finally(poll);
-    }, o.pollMs);
-  };
+  const scans = coalesced(pass, () => closed);
+  const scan = (): Promise<void> => scans.run();
 
   let watcher: FSWatcher | null = null;
   try {
@@ -168,15 +146,15 @@ export async function startSubmittedFolder(o: SubmittedFolderOptions): Promise<S
   }
   o.log.major("watching the Submitted folder", { dir: o.dir, poll_seconds: o.pollMs / 1000 });
   void scan();
-  poll();
+  const timer = repeatAfter(o.clock, o.pollMs, scan, () => closed);
 
   return {
     scan,
     async close() {
       closed = true;
-      timer?.cancel();
+      timer.cancel();
       watcher?.close();
-      await running;
+      await scans.running;
     },
   };
 }
