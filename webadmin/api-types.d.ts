@@ -41,6 +41,8 @@ export interface Member {
   readonly submitMessages: string;
   readonly queueSize: number;
   readonly lastHeartbeat: number;
+  /** draining or drained (src/cluster/drain); null: taking mail. */
+  readonly drain: "draining" | "drained" | null;
 }
 
 /** GET /api/cluster/submit (src/cluster/submit/view.ts). */

@@ -335,9 +335,6 @@ const frontendRestart: FaultScenario = {
   },
 };
 
-/** Whether `mailyard node drain` exists in this build (issue 16 item 3, built on its own branch). */
-const DRAIN_BUILT = false;
-
 const drain: FaultScenario = {
   name: "drain",
   title: "drain of a frontend under load",
@@ -346,7 +343,6 @@ const drain: FaultScenario = {
     "on the cluster's state) under load: f1 answers 421 to new sessions, so the rest of its half goes to f2 " +
     "(a balancer's failover), and hands its queue to f2 over remote submit. Target: 0 lost, 0 duplicated. " +
     "Recovery: from the drain command's return (f1's queue empty).",
-  ...(DRAIN_BUILT ? {} : { pending: "not run: drain not built" }),
   async run(t, size, say) {
     const k = await staticUnderLoad(t, size, [], { failover: true });
     const t0 = Date.now();

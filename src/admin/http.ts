@@ -33,6 +33,7 @@ import {
 } from "./peers.js";
 import { queueRoutes } from "./queue-routes.js";
 import { clusterRoutes } from "./cluster-routes.js";
+import { drainRoutes, type DrainOps } from "./drain-routes.js";
 import { configRoutes, type ConfigWriter } from "./config-routes.js";
 import type { ManagedEntry } from "../config/managed.js";
 import type { SubmitView } from "../cluster/submit/view.js";
@@ -84,6 +85,8 @@ export interface AdminServerOptions {
   readonly clock?: Clock;
   /** Cluster members: the Queue Processing settings (null until the node has joined). */
   readonly submit?: () => SubmitView | null;
+  /** Cluster members: drain and undrain (a single server refuses them). */
+  readonly drain?: DrainOps;
   /** The rule store: rule sets and Sieve scripts under /api/rules and /api/sieve. */
   readonly rules?: RuleStore;
   /** The DKIM signing keys in the shared state: /api/dkim (never the private keys). */
@@ -166,6 +169,7 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
       now: () => clock.now(),
     }),
     ...(opts.submit !== undefined ? clusterRoutes(opts.submit) : []),
+    ...drainRoutes(opts.drain),
     ...(opts.rules ? rulesRoutes(opts.rules, opts.cluster?.self ?? opts.settings.node.id) : []),
     ...(opts.dkim !== undefined ? dkimRoutes(opts.dkim, () => clock.now()) : []),
     ...milterRoutes({

@@ -26,6 +26,8 @@ export interface MemberSummary {
   readonly queueSize: number;
   readonly lastHeartbeat: number;
   readonly startedAt: number;
+  /** draining or drained (cluster/drain); null: taking mail. */
+  readonly drain: "draining" | "drained" | null;
 }
 
 const SECRET_KEY = /secret|password|token/i;
@@ -151,6 +153,7 @@ export function nodeRoutes(o: {
                 queueSize: o.queueSize(),
                 lastHeartbeat: o.now(),
                 startedAt: o.startedAt,
+                drain: null,
               },
             ],
           });

@@ -23,6 +23,7 @@ import { sendmailMain } from "./sendmail.js";
 import { rpopCommand } from "./rpop-commands.js";
 import { rulesCommand, sieveCommand } from "./rules-commands.js";
 import { dkimCommand } from "./dkim-commands.js";
+import { nodeCommand } from "./node-commands.js";
 import { startCommand } from "./start.js";
 import { settingsCommand } from "./settings-command.js";
 import { tlsCommand } from "./tls-command.js";
@@ -64,6 +65,8 @@ const OPTIONS = {
   ca: { type: "string" },
   out: { type: "string" },
   rotate: { type: "boolean" },
+  "no-wait": { type: "boolean" },
+  timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -81,6 +84,8 @@ const WRITES = new Set([
   "sieve remove",
   "dkim keygen",
   "dkim remove",
+  "node drain",
+  "node undrain",
 ]);
 
 /** Command groups that open the state directly (no admin API first)... */
@@ -93,6 +98,7 @@ const DIRECT_STATE = new Set([
   "lb-config",
   "db",
   "dkim",
+  "node",
 ]);
 /** ...but for these commands of theirs, which open none (cluster up|down|status use their DIR). */
 const NO_STATE = new Set(["sieve check", "cluster up", "cluster down", "cluster status", "cluster ca"]);
@@ -113,6 +119,7 @@ function readOnlySchema(name: string, args: readonly string[]): SchemaName | nul
     case "cluster owners":
     case "settings get":
     case "lb-config haproxy":
+    case "node status":
       return "cluster";
     case "cluster home":
       return args.length === 1 ? "cluster" : null;
@@ -207,6 +214,9 @@ async function run(argv: string[], io: CliIo): Promise<void> {
       return wrote();
     case "db":
       return dbMigrateCommand(settings, io, values);
+    case "node":
+      await nodeCommand(settings, io, verb, args, values);
+      return wrote();
     case "rpop":
       return rpopCommand(settings, io, verb, args, values);
     case "rules":

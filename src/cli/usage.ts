@@ -75,6 +75,12 @@ commands:
   admin-user passwd NAME --password P     change an administrator's password
   admin-user remove NAME
   admin-user list [--json]
+  node drain NODE [--no-wait] [--timeout SECONDS] [--json]
+                                          stop NODE taking mail (its listeners answer 421) and
+                                          hand its queue to live peers of its role; waits until
+                                          the queue is empty (any machine that reaches the state)
+  node undrain NODE [--json]              NODE takes mail and delivers again
+  node status [NODE] [--json]             each member: up or down, draining/drained, queue size
   lb-config haproxy [--listen HOST:PORT] [--submissions-listen HOST:PORT] [--proxy-version 1|2]
                                           haproxy.cfg for the live frontends, on stdout
                                           (port 465: default 0.0.0.0:465 when a frontend
@@ -203,6 +209,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     options: ["listen", "submissions-listen", "proxy-version"],
     args: "",
   },
+  "node drain": {
+    min: 1,
+    max: 1,
+    options: ["no-wait", "timeout", "json"],
+    args: "NODE [--no-wait] [--timeout SECONDS] [--json]",
+  },
+  "node undrain": { min: 1, max: 1, options: ["json"], args: "NODE [--json]" },
+  "node status": { min: 0, max: 1, options: ["json"], args: "[NODE] [--json]" },
   "tls check": { min: 1, max: 1, options: ["json"], args: "DOMAIN [--json]" },
 };
 

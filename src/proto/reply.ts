@@ -191,6 +191,8 @@ export const REPLIES = {
   // held with the safety margin (cluster.leaseMarginSeconds); its next owner takes the retry.
   storeFenced: reply(451, "4.3.0", "Account is changing hands between backends, try again later"),
   nodeStarting: reply(451, "4.3.0", "Node starting, try again later"),
+  // RFC 3463 X.3.2: system not accepting network messages (an operator's drain).
+  nodeDraining: reply(421, "4.3.2", "Node draining, try another server"),
   accountHeld: form(450, "4.3.0", "{reason}, try again later"),
 
   // Greetings and hellos: the text is the host's name (RFC 5321 §4.2: no enhanced code).

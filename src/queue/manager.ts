@@ -20,6 +20,7 @@ import { createAdmission } from "./admission.js";
 import { createContext } from "./context.js";
 import { buildDsn, type DsnInput } from "./dsn.js";
 import { createEntries, needsSettle, type Entry } from "./entries.js";
+import { createHandOver, type HandOver } from "./handover.js";
 import { createIdGenerator } from "./ids.js";
 import { createOperator } from "./operator.js";
 import { createOutcomes } from "./outcomes.js";
@@ -59,6 +60,8 @@ export type QueueManager = Queue & {
   nextId(): string;
   /** Take in another node's message with its id and recipient state (a take-over). */
   adopt(m: StoredMessage, message: Buffer): Promise<boolean>;
+  /** Deliveries paused and the messages handed to another member (a drain, handover.ts). */
+  readonly handOver: HandOver;
 };
 
 export function createQueueManager(o: QueueManagerOptions): QueueManager {
@@ -96,6 +99,14 @@ export function createQueueManager(o: QueueManagerOptions): QueueManager {
     submit: admission.submit,
   });
   const outcomes = createOutcomes(ctx, entries, timetable, reports, scheduler.service);
+  let started = false;
+  const handOver = createHandOver(ctx, {
+    entries,
+    scheduler,
+    wakeUp: (e) => wakeUp(e),
+    settle: outcomes.settle,
+    started: () => started,
+  });
 
   /** Settle what must be saved or reported first, else schedule what is due. */
   function wakeUp(e: Entry): void {
@@ -107,18 +118,24 @@ export function createQueueManager(o: QueueManagerOptions): QueueManager {
     begin: () => (entries.byId.size >= q.maxMessages ? Promise.resolve("full" as const) : admission.begin()),
     submit: admission.submit,
     adopt: admission.adopt,
+    handOver,
     size: () => entries.byId.size,
     ...createOperator(ctx, { entries, scheduler, wakeUp, settle: outcomes.settle }),
 
     async start() {
       const stored = await spool.open();
       for (const m of stored) entries.admit(m.envelope, m.state, m.recipients);
+      started = true;
+      // A node that starts drained (a drain asked for before it stopped) delivers nothing here.
+      if (handOver.paused)
+        return void log.major("queue manager started, paused", { messages: entries.byId.size });
       ctx.running = true;
       for (const e of [...entries.byId.values()]) wakeUp(e);
       log.major("queue manager started", { messages: entries.byId.size });
     },
 
     async stop() {
+      started = false;
       ctx.running = false;
       timetable.cancel();
       scheduler.stop();

@@ -46,6 +46,8 @@ export interface Scheduler {
   retryDestination(key: string): void;
   /** Cancel backoff timers (the manager is stopping). */
   stop(): void;
+  /** Drop the jobs waiting for a slot, their recipients no longer busy (deliveries paused). */
+  unqueue(): void;
 }
 
 interface Job {
@@ -307,6 +309,10 @@ export function createScheduler(
         d.timer?.cancel();
         d.timer = null;
       }
+    },
+    unqueue() {
+      for (const d of dests.values())
+        for (const job of d.jobs.drain()) for (const i of job.idxs) job.entry.busy[i] = false;
     },
   };
 }

@@ -5,8 +5,10 @@
 // The world comes in with the options (start-options.ts) and nowhere deeper.
 //
 // Start order matters. The state and the managed settings come first (everything below is
-// wired with them); the queue is started before any listener (it owns the spool); a member
-// joins only once its listeners are bound, as then it knows its addresses. Every part started
+// wired with them); the queue is started before any listener (it owns the spool); the channel,
+// the message sources (POP3) and the admin HTTP listener come next, and the SMTP and submission
+// listeners last, so a start that fails never took a message it cannot deliver; a member joins
+// only once its listeners are bound, as then it knows its addresses. Every part started
 // goes on the Teardown: a start that fails half-way stops what it had started, and a stop runs
 // the same steps newest first (leave the cluster, stop taking mail, stop delivering; the spool
 // keeps whatever is in flight).
@@ -159,6 +161,7 @@ async function wire<Joined>(
     ...(stand.spool !== undefined ? { wrapSpool: stand.spool } : {}),
   });
   queueSize = () => queue.size();
+  await stand.beforeQueue?.(queue);
   await queue.start();
   teardown.add(() => queue.stop());
   teardown.add(() => stand.release());
@@ -234,19 +237,6 @@ async function wire<Joined>(
       metrics,
     }),
   });
-  // PROXY headers only from smtp.proxyProtocolFrom (listeners.ts).
-  const listeners = await bindSmtpListeners({
-    settings,
-    handler: milters === null ? inbound : withMilters(inbound, milters),
-    log,
-    clock,
-    metrics,
-    tls,
-    memberTls: stand.memberTls ?? null,
-    smtpVerbs: path.smtpVerbs,
-  });
-  teardown.add(() => listeners.close());
-
   const extra = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> =>
     (parts.extra !== undefined && (await parts.extra(req, res))) ||
     (sources !== null && (await sources.http(req, res)));
@@ -277,6 +267,22 @@ async function wire<Joined>(
   teardown.add(() => admin.close());
   const httpAt = parseHostPort(settings.http.listen);
   const http = await admin.listen(httpAt.host, httpAt.port);
+
+  // The listeners that accept mail open last, once everything behind them runs (queue, channel,
+  // message sources, admin HTTP): a start that fails before here never said 250 to anyone.
+  // PROXY headers only from smtp.proxyProtocolFrom (listeners.ts).
+  const listeners = await bindSmtpListeners({
+    settings,
+    handler: milters === null ? inbound : withMilters(inbound, milters),
+    log,
+    clock,
+    metrics,
+    tls,
+    memberTls: stand.memberTls ?? null,
+    smtpVerbs: path.smtpVerbs,
+    ...(stand.closed !== undefined ? { closed: stand.closed } : {}),
+  });
+  teardown.add(() => listeners.close());
 
   const pop3 = sources?.listening("pop3") ?? [];
   const joined = await stand.join({

@@ -9,6 +9,7 @@ import type { Settings } from "../config/settings.js";
 import type { LogSink } from "../log/logger.js";
 import type { Metrics } from "../log/metrics.js";
 import { formatHostPort, parseHostPort } from "../proto/hostport.js";
+import type { Reply } from "../proto/reply.js";
 import type { SmtpHandler } from "../smtp/handler.js";
 import { createSmtpServer, type SmtpServer } from "../smtp/server/listener.js";
 import { DEFAULT_PROXY_TIMEOUT_MS, proxyPreamble } from "../smtp/server/proxy-preamble.js";
@@ -42,6 +43,8 @@ export async function bindSmtpListeners(o: {
   memberTls?: MemberTls | null;
   /** Verbs added to the SMTP (not submission) listeners: remote submit between members. */
   smtpVerbs?: readonly Verb[];
+  /** When not null, what every new connection is answered before it is closed (a draining member). */
+  closed?: () => Reply | null;
 }): Promise<SmtpListeners> {
   const { settings } = o;
   const servers: SmtpServer[] = [];
@@ -64,6 +67,7 @@ export async function bindSmtpListeners(o: {
           ? memberStartTls(o.tls, o.memberTls)
           : { tls: o.tls }),
         implicitTls,
+        ...(o.closed !== undefined ? { closed: o.closed } : {}),
         ...(kind === "smtp" && o.smtpVerbs !== undefined ? { extraVerbs: o.smtpVerbs } : {}),
         ...(from.length > 0
           ? {

@@ -25,8 +25,16 @@ import { gatedDeliverer } from "../delivery/gated.js";
 import type { Submitter } from "../queue/submit.js";
 import { advertised } from "./listeners.js";
 import type { RoleContext, RoleParts, Standing } from "./role-parts.js";
-import { createSubmitPath } from "./submit-path.js";
+import { createSubmitPath, memberClient } from "./submit-path.js";
 import { createShadows } from "../cluster/shadow/part.js";
+import { createDrainer, type Drainer } from "../cluster/drain/drainer.js";
+import { drainState } from "../cluster/drain/keys.js";
+import { askDrain, askUndrain, drainRows } from "../cluster/drain/ops.js";
+import { submitToMember } from "../cluster/submit/client.js";
+import { REPLIES } from "../proto/reply.js";
+
+/** Messages a draining member hands on at once. */
+const DRAIN_PARALLEL = 4;
 
 export interface Joined {
   /** This node's view of the cluster (tests and health read it). */
@@ -35,7 +43,7 @@ export interface Joined {
   readonly submitView: SubmitView;
 }
 
-const memberSummary = (m: MemberView): MemberSummary => ({
+const memberSummary = (m: MemberView, settings: ReadonlyMap<string, string>): MemberSummary => ({
   id: m.id,
   role: m.role,
   up: m.up,
@@ -46,6 +54,7 @@ const memberSummary = (m: MemberView): MemberSummary => ({
   queueSize: m.queueSize,
   lastHeartbeat: m.lastHeartbeat,
   startedAt: m.startedAt,
+  drain: drainState(settings, m.id),
 });
 
 /** A cluster member in `role`, whose own parts `parts` makes (startFrontendRole, startBackendRole). */
@@ -78,6 +87,12 @@ export function clusterMember(
         reloadMs: settings.cluster.tlsReloadSeconds * 1000,
       });
       if (memberTls !== null) teardown.add(() => memberTls.stop());
+      // A draining member takes no mail: no shadows, no hand-over go there (cluster/drain).
+      const draining = (id: string): boolean =>
+        membership !== null && drainState(membership.settings(), id) !== null;
+      const takers = (): MemberView[] =>
+        members.live(role).filter((m) => m.id !== settings.node.id && m.smtp !== "" && !draining(m.id));
+      let drainer: Drainer | null = null;
       const placement = createPlacement({
         kind: settings.cluster.kind,
         state,
@@ -106,7 +121,7 @@ export function clusterMember(
         dataDir: resolve(settings.dataDir),
         clock,
         dialer: world.dialer,
-        peers: () => members.live(role),
+        peers: () => members.live(role).filter((m) => !draining(m.id)),
         state,
         log: ctx.log.for("QUEUE"),
         unprotected: () => ctx.metrics.shadowUnprotected?.(),
@@ -133,6 +148,22 @@ export function clusterMember(
         spool: shadows.wrap,
         // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
         release: () => joined(),
+        beforeQueue: async (queue) => {
+          const client = memberClient(settings, world, memberTls);
+          drainer = createDrainer({
+            selfId: settings.node.id,
+            state,
+            queue,
+            peers: takers,
+            send: (to, draft, message) => submitToMember(client, to, draft, message),
+            clock,
+            intervalMs: settings.cluster.heartbeatSeconds * 1000,
+            parallel: DRAIN_PARALLEL,
+            log: ctx.log.for("QUEUE"),
+          });
+          await drainer.init();
+        },
+        closed: () => (drainer?.refusing() === true ? REPLIES.nodeDraining : null),
         submitPath: ({ queue, milters }) => {
           const path = createSubmitPath({
             settings,
@@ -164,13 +195,29 @@ export function clusterMember(
         admin: {
           ...accounts.routes,
           submit: () => submitView,
+          drain: {
+            rows: () => drainRows(state, clock.now(), settings.cluster.downAfterSeconds * 1000),
+            drain: async (id) => {
+              const r = await askDrain(state, id, clock.now(), settings.cluster.downAfterSeconds * 1000);
+              await membership?.refresh();
+              return r;
+            },
+            undrain: async (id) => {
+              const r = await askUndrain(state, id, clock.now(), settings.cluster.downAfterSeconds * 1000);
+              await membership?.refresh();
+              return r;
+            },
+          },
           cluster: {
             self: settings.node.id,
             role,
             kind: settings.cluster.kind,
             secret: settings.cluster.secret,
             memberTls,
-            members: () => Promise.resolve((membership?.all() ?? []).map(memberSummary)),
+            members: () =>
+              Promise.resolve(
+                (membership?.all() ?? []).map((m) => memberSummary(m, membership?.settings() ?? new Map())),
+              ),
             memberHttp: async (id) => {
               const known =
                 membership?.all().find((m) => m.id === id) ??
@@ -184,6 +231,7 @@ export function clusterMember(
           ok: membership !== null,
           detail: {
             live: members.live().map((m) => m.id),
+            ...(drainer !== null ? { drain: drainer.status() } : {}),
             // This node's own view of Submit Messages (the cluster API shows the stored
             // settings; this is what the node acts on, once it has picked a change up).
             ...(submitView !== null
@@ -232,6 +280,13 @@ export function clusterMember(
             clusterLog.major("members changed", { up: up.join(","), known: all.length });
           });
           self.onChange(() => shadows.resync());
+          const drains = drainer;
+          if (drains !== null) {
+            self.onSettingsChange((rows) => drains.update(rows));
+            drains.update(self.settings());
+            drains.start();
+            teardown.add(() => drains.stop());
+          }
           shadows.resync();
           shadows.startTakeover({
             queue: at.queue,

@@ -20,6 +20,7 @@ import type { Directory } from "../directory/directory.js";
 import type { InboundOptions } from "../inbound/handler.js";
 import type { MilterOptions } from "../inbound/milters.js";
 import type { LogSink, Tag } from "../log/logger.js";
+import type { Reply } from "../proto/reply.js";
 import type { Metrics } from "../log/metrics.js";
 import type { Deliverer, Queue } from "../queue/types.js";
 import type { QueueManager } from "../queue/manager.js";
@@ -117,11 +118,15 @@ export interface Stand<Joined> {
   readonly memberTls?: MemberTls | null;
   /** Lets waiting deliveries go (and defer), so that a queue stopped before the node joined can stop. */
   release(): void;
+  /** Right before the queue starts (a drained member pauses its deliveries, cluster/drain). */
+  beforeQueue?(queue: QueueManager): Promise<void>;
+  /** When not null, what the mail listeners answer every new connection (a draining member: 421). */
+  readonly closed?: () => Reply | null;
   /** The Submitter of the node's message sources, and verbs its SMTP listeners add. */
   submitPath(o: { readonly queue: Queue; readonly milters: MilterOptions | null }): SubmitPath;
   readonly sources: Pick<SourceContext, "stores">;
   readonly inbound: Pick<InboundOptions, "storable" | "carries" | "submitVia" | "relayMember">;
-  readonly admin: Pick<AdminServerOptions, "homes" | "owners" | "cluster" | "submit">;
+  readonly admin: Pick<AdminServerOptions, "homes" | "owners" | "cluster" | "submit" | "drain">;
   /** The nodes the managed settings may name (admin API, WebAdmin). */
   nodes(): Promise<{ id: string; role: string }[]>;
   /** Added to /healthz; ok false until the node has joined. */

@@ -2,6 +2,7 @@
 // queue), the submitter its message sources and Remotely sessions use, and the XMEMBER/XSUBMIT
 // verbs its SMTP listener adds so other members can hand their mail to it.
 import { nonce } from "../cluster/secret.js";
+import type { RemoteSubmitClientOptions } from "../cluster/submit/client.js";
 import { clusterSubmitter } from "../cluster/submit/submitter.js";
 import { remoteSubmitVerbs } from "../cluster/submit/verbs.js";
 import type { SubmitView } from "../cluster/submit/view.js";
@@ -21,6 +22,27 @@ export interface SubmitPath {
   readonly submitter: Submitter;
   /** For the SMTP (MX port) listeners. */
   readonly smtpVerbs: readonly Verb[];
+}
+
+/** How this node hands a queue file to another member (remote submit; a drain's hand-over). */
+export function memberClient(
+  settings: Settings,
+  world: NodeWorld,
+  memberTls: MemberTls | null,
+): RemoteSubmitClientOptions {
+  const out = settings.smtp.outbound;
+  return {
+    secret: settings.cluster.secret,
+    nodeId: settings.node.id,
+    helo: settings.hostname,
+    dialer: world.dialer,
+    clock: world.clock,
+    connectTimeoutMs: out.connectTimeoutSeconds * 1000,
+    commandTimeoutMs: out.commandTimeoutSeconds * 1000,
+    dataTimeoutMs: out.dataTimeoutSeconds * 1000,
+    proxyFrom: settings.smtp.proxyProtocolFrom,
+    memberTls,
+  };
 }
 
 export function createSubmitPath(o: {
@@ -44,22 +66,10 @@ export function createSubmitPath(o: {
     maxMessages: settings.queue.maxMessages,
     log,
   });
-  const out = settings.smtp.outbound;
   const submitter = clusterSubmitter({
     view: o.view,
     local,
-    client: {
-      secret: settings.cluster.secret,
-      nodeId: settings.node.id,
-      helo: settings.hostname,
-      dialer: o.world.dialer,
-      clock: o.world.clock,
-      connectTimeoutMs: out.connectTimeoutSeconds * 1000,
-      commandTimeoutMs: out.commandTimeoutSeconds * 1000,
-      dataTimeoutMs: out.dataTimeoutSeconds * 1000,
-      proxyFrom: settings.smtp.proxyProtocolFrom,
-      memberTls: o.memberTls ?? null,
-    },
+    client: memberClient(settings, o.world, o.memberTls ?? null),
     maxTries: settings.cluster.submitTries,
     log,
   });

@@ -57,6 +57,7 @@ async function twoNodes(t: After) {
     queueSize: 0,
     lastHeartbeat: Date.now(),
     startedAt: Date.now(),
+    drain: null,
   });
   const start = async (id: string) => {
     const queue = fakeQueue([`${id.toUpperCase()}1`]);

@@ -1,8 +1,9 @@
-// Settings → General → Cluster: the members as this node sees them (polled) and, in a cluster,
+// Settings → General → Cluster: the members as this node sees them (polled), each with a Drain
+// (or Undrain) button in a cluster (POST /api/cluster/nodes/ID/drain|undrain), and, in a cluster,
 // Queue Processing: Submit Messages and Remote Submit Log, cluster default and per node, applied
 // live through PUT /api/cluster/submit.
 import { html, useState } from "../vendor/preact-htm.js";
-import { api } from "../api.js";
+import { api, seg } from "../api.js";
 import { Err, messageOf } from "../error.js";
 import { withValue } from "../events.js";
 import { time } from "../format.js";
@@ -106,8 +107,30 @@ function QueueProcessing() {
   </div>`;
 }
 
+/** @type {(m: import("../api-types.js").Member) => string} */
+const drainText = (m) =>
+  m.drain === "draining" ? "draining" : m.drain === "drained" ? "drained" : "taking mail";
+
 export function ClusterPage() {
-  const [c, error] = useLoad(() => /** @type {Promise<Members>} */ (api("GET", "cluster/members")), [], 3000);
+  const [c, error, reload] = useLoad(
+    () => /** @type {Promise<Members>} */ (api("GET", "cluster/members")),
+    [],
+    3000,
+  );
+  const [drainMsg, setDrainMsg] = useState("");
+  /** @type {(id: string, verb: "drain" | "undrain") => Promise<void>} */
+  const drain = async (id, verb) => {
+    setDrainMsg("");
+    try {
+      await api("POST", `cluster/nodes/${seg(id)}/${verb}`, {});
+      setDrainMsg(
+        verb === "drain" ? `${id}: draining, its queue goes to its peers` : `${id}: takes mail again`,
+      );
+      reload();
+    } catch (e) {
+      setDrainMsg(messageOf(e));
+    }
+  };
   return html`<h2>Cluster</h2>
     <${Err} text=${error} />
     ${
@@ -131,6 +154,7 @@ export function ClusterPage() {
             <th>Submit Messages</th>
             <th>Queue</th>
             <th>Last heartbeat</th>
+            ${c.kind !== "single" && html`<th>Drain</th>`}
           </tr>
           ${c.members.map(
             (m) =>
@@ -144,9 +168,23 @@ export function ClusterPage() {
                 <td>${m.submitMessages}</td>
                 <td class="queue-size">${m.queueSize}</td>
                 <td>${time(m.lastHeartbeat)}</td>
+                ${
+                  c.kind !== "single" &&
+                  html`<td class="drain">
+                    <span class="drain-state">${drainText(m)}</span>
+                    ${" "}
+                    <button
+                      class=${m.drain ? "undrain" : "drain"}
+                      onClick=${() => drain(m.id, m.drain ? "undrain" : "drain")}
+                    >
+                      ${m.drain ? "Undrain" : "Drain"}
+                    </button>
+                  </td>`
+                }
               </tr>`,
           )}
-        </table>`
+        </table>
+        ${drainMsg && html`<p class="note" id="drain-msg">${drainMsg}</p>`}`
     }
     ${c && c.kind !== "single" && html`<${QueueProcessing} />`}`;
 }

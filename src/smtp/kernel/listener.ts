@@ -19,6 +19,11 @@ export interface ListenerOptions<S> {
   readonly maxConnectionsPerIp: () => number | null;
   /** What a connection over a limit is told before it is closed. */
   readonly refusal: (limit: "total" | "perIp") => string;
+  /**
+   * When not null, what every new connection is told before it is closed instead of a session
+   * (a draining node: the balancer's check fails and clients go elsewhere). Read per connection.
+   */
+  readonly closed?: () => string | null;
   readonly start: (socket: net.Socket) => S;
   /** Fields of the "listening" log line (e.g. which listener). */
   readonly listening?: Record<string, unknown>;
@@ -46,15 +51,21 @@ export function sessionListener<S extends TrackedSession & { shutdown(): void }>
     log.problem(limit === "total" ? "too many connections" : "too many connections from one address", {
       remote: socket.remoteAddress ?? "",
     });
+    say(socket, o.refusal(limit));
+  };
+
+  const say = (socket: net.Socket, text: string): void => {
     socket.on("error", () => undefined);
     socket.resume();
-    socket.end(o.refusal(limit));
+    socket.end(text);
   };
 
   const accept = (socket: net.Socket): void => {
     const ip = socket.remoteAddress ?? "";
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
+    const closed = o.closed?.() ?? null;
+    if (closed !== null) return say(socket, closed);
     if (sessions.size >= o.maxConnections()) return refuse(socket, "total");
     const perIpLimit = o.maxConnectionsPerIp();
     if (perIpLimit === null) return runTracked(o.start(socket), { sessions, log });

@@ -9,7 +9,7 @@ import type { ServerTls } from "../kernel/core.js";
 import type { Settings } from "../../config/settings.js";
 import type { Log } from "../../log/logger.js";
 import type { Metrics } from "../../log/metrics.js";
-import { REPLIES, formatReply } from "../../proto/reply.js";
+import { REPLIES, formatReply, type Reply } from "../../proto/reply.js";
 import type { Clock } from "../../world/clock.js";
 import type { Endpoint, ListenerKind, SmtpHandler } from "../handler.js";
 import { sessionListener, type SessionListener } from "../kernel/listener.js";
@@ -34,6 +34,8 @@ export interface SmtpServerOptions {
   readonly extraVerbs?: readonly Verb[];
   /** Runs before the greeting (PROXY protocol seam); see SessionOptions.preamble. */
   readonly preamble?: (socket: net.Socket) => Promise<Endpoint | null>;
+  /** When not null, every new connection is answered this (a 421) and closed: the node takes no mail now. */
+  readonly closed?: () => Reply | null;
 }
 
 /** close() ends every session with 421. */
@@ -53,6 +55,14 @@ export function createSmtpServer(o: SmtpServerOptions): SmtpServer {
     maxConnectionsPerIp: () => o.settings.smtp.maxConnectionsPerIp,
     refusal: (limit) =>
       formatReply(limit === "total" ? REPLIES.tooManyConnections : REPLIES.tooManyConnectionsFromIp),
+    ...(o.closed !== undefined
+      ? {
+          closed: () => {
+            const r = o.closed?.() ?? null;
+            return r === null ? null : formatReply(r);
+          },
+        }
+      : {}),
     start: (socket) =>
       new Session(socket, {
         settings: o.settings,
