@@ -3,6 +3,7 @@
 // verbs its SMTP listener adds so other members can hand their mail to it.
 import { nonce } from "../cluster/secret.js";
 import type { RemoteSubmitClientOptions } from "../cluster/submit/client.js";
+import { memberClientOptions } from "../cluster/submit/client-options.js";
 import { clusterSubmitter } from "../cluster/submit/submitter.js";
 import { remoteSubmitVerbs } from "../cluster/submit/verbs.js";
 import type { SubmitView } from "../cluster/submit/view.js";
@@ -25,25 +26,12 @@ export interface SubmitPath {
 }
 
 /** How this node hands a queue file to another member (remote submit; a drain's hand-over). */
-export function memberClient(
+/** The member client options for this node (cluster/submit/client-options.ts). */
+export const memberClient = (
   settings: Settings,
   world: NodeWorld,
   memberTls: MemberTls | null,
-): RemoteSubmitClientOptions {
-  const out = settings.smtp.outbound;
-  return {
-    secret: settings.cluster.secret,
-    nodeId: settings.node.id,
-    helo: settings.hostname,
-    dialer: world.dialer,
-    clock: world.clock,
-    connectTimeoutMs: out.connectTimeoutSeconds * 1000,
-    commandTimeoutMs: out.commandTimeoutSeconds * 1000,
-    dataTimeoutMs: out.dataTimeoutSeconds * 1000,
-    proxyFrom: settings.smtp.proxyProtocolFrom,
-    memberTls,
-  };
-}
+): RemoteSubmitClientOptions => memberClientOptions(settings, world, memberTls);
 
 export function createSubmitPath(o: {
   readonly settings: Settings;

@@ -12,6 +12,7 @@ import type { FileSpool } from "../../queue/spool.js";
 import type { SessionApi, Verb } from "../../smtp/server/verb.js";
 import type { Clock } from "../../world/clock.js";
 import type { Dialer } from "../../world/dialer.js";
+import { memberClientOptions } from "../submit/client-options.js";
 import { shadowLink } from "./link.js";
 import { shadowedSpool, type ShadowedSpool, type ShadowPeer } from "./spool.js";
 import { createShadowStore, type ShadowStore } from "./store.js";
@@ -70,7 +71,6 @@ export function createShadows(o: {
     maxBytes: q.shadowMaxBytes,
     log,
   });
-  const out = settings.smtp.outbound;
   const maxBatch = Math.max(BATCH_BYTES, settings.smtp.maxMessageSize) + 1024 * 1024;
   let wrapped: ShadowedSpool | null = null;
   let token = 0;
@@ -108,18 +108,7 @@ export function createShadows(o: {
         },
         link: (peer) =>
           shadowLink(peer, {
-            client: {
-              secret: settings.cluster.secret,
-              nodeId: settings.node.id,
-              helo: settings.hostname,
-              dialer: o.dialer,
-              clock: o.clock,
-              connectTimeoutMs: out.connectTimeoutSeconds * 1000,
-              commandTimeoutMs: out.commandTimeoutSeconds * 1000,
-              dataTimeoutMs: q.shadowTimeoutSeconds * 1000,
-              proxyFrom: settings.smtp.proxyProtocolFrom,
-              memberTls: o.memberTls ?? null,
-            },
+            client: memberClientOptions(settings, o, o.memberTls ?? null, q.shadowTimeoutSeconds * 1000),
             clock: o.clock,
             timeoutMs: q.shadowTimeoutSeconds * 1000,
             maxBatch: BATCH_BYTES,
