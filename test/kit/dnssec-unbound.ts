@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "./ports.js";
-import { runUnbound } from "./unbound.js";
+import { runUnbound, serverLines } from "./unbound.js";
 
 const run = promisify(execFile);
 
@@ -56,17 +56,7 @@ export async function startDnssecUnbound(z: DnssecZones): Promise<DnssecUnbound>
   await writeFile(
     join(dir, "unbound.conf"),
     [
-      "server:",
-      "  interface: 127.0.0.1",
-      `  port: ${port}`,
-      "  do-daemonize: no",
-      '  username: ""',
-      '  chroot: ""',
-      `  directory: "${dir}"`,
-      '  pidfile: ""',
-      "  use-syslog: no",
-      "  do-ip6: no",
-      "  access-control: 127.0.0.0/8 allow",
+      ...serverLines(dir, port),
       '  module-config: "validator iterator"',
       `  trust-anchor-file: "${join(dir, ds)}"`,
       // RFC 6761's test. is answered by unbound itself unless told not to.

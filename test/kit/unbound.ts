@@ -19,6 +19,21 @@ export interface Unbound {
 const txtData = (text: string): string =>
   (text.match(/.{1,250}/g) ?? [""]).map((s) => `"${s.replace(/"/g, '\\"')}"`).join(" ");
 
+/** The start of unbound.conf every test server shares: loopback only, in the foreground, in `dir`. */
+export const serverLines = (dir: string, port: number): string[] => [
+  "server:",
+  "  interface: 127.0.0.1",
+  `  port: ${port}`,
+  "  do-daemonize: no",
+  '  username: ""',
+  '  chroot: ""',
+  `  directory: "${dir}"`,
+  '  pidfile: ""',
+  "  use-syslog: no",
+  "  do-ip6: no",
+  "  access-control: 127.0.0.0/8 allow",
+];
+
 export async function startUnbound(txt: Record<string, string>): Promise<Unbound> {
   const dir = await mkdtemp(join(tmpdir(), "mailyard-unbound-"));
   const port = await freePort();
@@ -28,17 +43,7 @@ export async function startUnbound(txt: Record<string, string>): Promise<Unbound
   await writeFile(
     join(dir, "unbound.conf"),
     [
-      "server:",
-      "  interface: 127.0.0.1",
-      `  port: ${port}`,
-      "  do-daemonize: no",
-      '  username: ""',
-      '  chroot: ""',
-      `  directory: "${dir}"`,
-      '  pidfile: ""',
-      "  use-syslog: no",
-      "  do-ip6: no",
-      "  access-control: 127.0.0.0/8 allow",
+      ...serverLines(dir, port),
       '  module-config: "iterator"',
       '  local-zone: "test." static',
       ...data,
