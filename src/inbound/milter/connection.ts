@@ -96,14 +96,7 @@ export class MilterConnection {
   /** Writes what is held in one go, waiting (up to timeoutMs) while the socket is full. */
   private async flush(timeoutMs: number): Promise<void> {
     if (this.held.length === 0 || this.failure !== null) return;
-    const frames = this.held;
-    this.held = [];
-    this.heldBytes = 0;
-    this.sock.cork();
-    let ok = true;
-    for (const f of frames) ok = this.sock.write(f) && ok;
-    this.sock.uncork();
-    if (ok || this.failure !== null) return;
+    if (this.writeHeld() || this.failure !== null) return;
     await new Promise<void>((resolve) => {
       const timer = this.clock.setTimeout(() => {
         this.fail("milter timed out");
@@ -118,6 +111,18 @@ export class MilterConnection {
       this.sock.on("drain", done);
       this.sock.on("close", done);
     });
+  }
+
+  /** Writes what is held as one batch (one writev); false when the socket wants a drain first. */
+  private writeHeld(): boolean {
+    const frames = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.sock.cork();
+    let ok = true;
+    for (const f of frames) ok = this.sock.write(f) && ok;
+    this.sock.uncork();
+    return ok;
   }
 
   /** The next reply, or a failure (closed, garbage, or nothing within timeoutMs). */
@@ -141,11 +146,7 @@ export class MilterConnection {
 
   /** Ends the connection (after a QUIT was sent, or on failure). */
   close(): void {
-    if (this.failure === null && this.held.length > 0) {
-      this.sock.cork();
-      for (const f of this.held) this.sock.write(f);
-      this.sock.uncork();
-    }
+    if (this.failure === null) this.writeHeld();
     this.held = [];
     this.heldBytes = 0;
     this.sock.end();
