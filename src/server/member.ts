@@ -25,7 +25,8 @@ import { gatedDeliverer } from "../delivery/gated.js";
 import type { Submitter } from "../queue/submit.js";
 import { advertised } from "./listeners.js";
 import type { RoleContext, RoleParts, Standing } from "./role-parts.js";
-import { createSubmitPath, memberClient } from "./submit-path.js";
+import { createSubmitPath } from "./submit-path.js";
+import { memberClientOptions } from "../cluster/submit/client-options.js";
 import { createShadows } from "../cluster/shadow/part.js";
 import { createDrainer, type Drainer } from "../cluster/drain/drainer.js";
 import { drainState } from "../cluster/drain/keys.js";
@@ -149,7 +150,7 @@ export function clusterMember(
         // Deliveries still waiting to join go ahead (and defer), so the queue can stop.
         release: () => joined(),
         beforeQueue: async (queue) => {
-          const client = memberClient(settings, world, memberTls);
+          const client = memberClientOptions(settings, world, memberTls);
           drainer = createDrainer({
             selfId: settings.node.id,
             state,

@@ -2,7 +2,6 @@
 // queue), the submitter its message sources and Remotely sessions use, and the XMEMBER/XSUBMIT
 // verbs its SMTP listener adds so other members can hand their mail to it.
 import { nonce } from "../cluster/secret.js";
-import type { RemoteSubmitClientOptions } from "../cluster/submit/client.js";
 import { memberClientOptions } from "../cluster/submit/client-options.js";
 import { clusterSubmitter } from "../cluster/submit/submitter.js";
 import { remoteSubmitVerbs } from "../cluster/submit/verbs.js";
@@ -26,13 +25,6 @@ export interface SubmitPath {
 }
 
 /** How this node hands a queue file to another member (remote submit; a drain's hand-over). */
-/** The member client options for this node (cluster/submit/client-options.ts). */
-export const memberClient = (
-  settings: Settings,
-  world: NodeWorld,
-  memberTls: MemberTls | null,
-): RemoteSubmitClientOptions => memberClientOptions(settings, world, memberTls);
-
 export function createSubmitPath(o: {
   readonly settings: Settings;
   readonly queue: Queue;
@@ -57,7 +49,7 @@ export function createSubmitPath(o: {
   const submitter = clusterSubmitter({
     view: o.view,
     local,
-    client: memberClient(settings, o.world, o.memberTls ?? null),
+    client: memberClientOptions(settings, o.world, o.memberTls ?? null),
     maxTries: settings.cluster.submitTries,
     log,
   });
